@@ -1,0 +1,13 @@
+/** Jest runs the TypeScript tests as ESM through ts-jest (type-checking is `tsc` in `npm test`). */
+export default {
+  preset: 'ts-jest/presets/default-esm',
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.test.json', isolatedModules: true }],
+  },
+  testTimeout: 60000,
+  maxWorkers: 2,
+};

@@ -1,0 +1,119 @@
+/**
+ * The validated, normalized plan: every default filled in, every duration in milliseconds,
+ * every path absolute. Produced by `parsePlan`/`loadPlanFile` (src/plan/load.ts) from the YAML
+ * of SPEC §2; consumed by the graph, the orchestrator and the reporters.
+ */
+
+export type ConvergenceType = 'barrier' | 'progressive' | 'checkpoint';
+export type WorkspaceMode = 'isolated' | 'shared' | 'hybrid';
+export type FileAccess = 'exclusive_write' | 'shared_read' | 'atomic';
+export type StateType = 'immutable' | 'centralized' | 'message_queue';
+export type Protocol = 'registration' | 'heartbeat' | 'negotiation' | 'consensus';
+export type ConflictPolicy = 'fail' | 'first' | 'last' | 'keep-both' | 'three-way';
+export type HeartbeatSource = 'file' | 'output' | 'any';
+
+export const CONVERGENCE_TYPES: readonly ConvergenceType[] = ['barrier', 'progressive', 'checkpoint'];
+export const WORKSPACE_MODES: readonly WorkspaceMode[] = ['isolated', 'shared', 'hybrid'];
+export const FILE_ACCESS: readonly FileAccess[] = ['exclusive_write', 'shared_read', 'atomic'];
+export const STATE_TYPES: readonly StateType[] = ['immutable', 'centralized', 'message_queue'];
+export const PROTOCOLS: readonly Protocol[] = ['registration', 'heartbeat', 'negotiation', 'consensus'];
+export const CONFLICT_POLICIES: readonly ConflictPolicy[] = ['fail', 'first', 'last', 'keep-both', 'three-way'];
+export const HEARTBEAT_SOURCES: readonly HeartbeatSource[] = ['file', 'output', 'any'];
+
+/** Stream ids and convergence point names: safe as a single path component. */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** Where a value stood in the plan file (1-based). */
+export interface SourcePos {
+  line: number;
+  col: number;
+}
+
+export interface StreamSpec {
+  id: string;
+  /** A string runs through `sh -c`; an array runs without a shell. */
+  command: string | string[];
+  /** Stream ids or convergence point names this stream waits for. */
+  dependsOn: string[];
+  capabilities: string[];
+  /** Units of `plan.resources` pools this stream holds while it runs. */
+  resources: Record<string, number>;
+  /** Globs (relative to the workspace) of what the stream contributes at convergence; empty = everything. */
+  outputs: string[];
+  /** An explicit workspace directory (absolute); otherwise `<workspaceRoot>/<run>/<id>`. */
+  workspace?: string;
+  /** The stream's workspace mode (its own `isolation:` or the plan default). */
+  isolation: WorkspaceMode;
+  /** The convergence type this stream asks for (informational unless a point leaves `type` out). */
+  convergence?: ConvergenceType;
+  /** Wall-clock limit of one attempt, in ms. */
+  timeoutMs?: number;
+  /** Extra attempts after a non-zero exit. */
+  retries: number;
+  /** Extra environment variables. */
+  env: Record<string, string>;
+  pos?: SourcePos;
+}
+
+export interface PointSpec {
+  name: string;
+  type: ConvergenceType;
+  streams: string[];
+  /** The point fails when its streams have not all been merged this long after the first one started. */
+  timeoutMs?: number;
+  onConflict: ConflictPolicy;
+  pos?: SourcePos;
+}
+
+export interface GuardianSpec {
+  autoInvoke: boolean;
+  /** Between soft (SIGTERM) and hard (SIGKILL) recovery, and on every stop. */
+  graceMs: number;
+  maxRestarts: number;
+  /** Run on a stall with the stream's context in its environment. */
+  command: string | string[] | null;
+}
+
+export interface Plan {
+  version: 1;
+  name: string;
+  /** Absolute path of the plan file ('' when built in memory). */
+  file: string;
+  /** The plan's directory: relative paths in the plan resolve against it. */
+  dir: string;
+  /** The plan text as read (kept in the run directory). */
+  text: string;
+  coordination: {
+    convergenceType: ConvergenceType;
+    isolation: { workspace: WorkspaceMode; fileAccess: FileAccess };
+    stateManagement: { type: StateType };
+    protocols: Protocol[];
+  };
+  workspaceRoot: string;
+  points: PointSpec[];
+  stateManagement: { manager: StateType; checkpointIntervalMs: number };
+  heartbeat: { intervalMs: number; timeoutMs: number; source: HeartbeatSource };
+  guardian: GuardianSpec;
+  resources: Record<string, number>;
+  streams: StreamSpec[];
+}
+
+/** Defaults of every optional plan field; the README's plan reference lists the same values. */
+export const DEFAULTS = {
+  name: 'plan',
+  convergenceType: 'progressive' as ConvergenceType,
+  workspace: 'isolated' as WorkspaceMode,
+  fileAccess: 'exclusive_write' as FileAccess,
+  stateType: 'centralized' as StateType,
+  protocols: ['registration', 'heartbeat', 'negotiation', 'consensus'] as Protocol[],
+  workspaceRoot: '/tmp/streams',
+  onConflict: 'fail' as ConflictPolicy,
+  checkpointIntervalMs: 300_000,
+  heartbeatIntervalMs: 60_000,
+  heartbeatTimeoutMs: 600_000,
+  heartbeatSource: 'any' as HeartbeatSource,
+  guardianAutoInvoke: true,
+  guardianGraceMs: 10_000,
+  guardianMaxRestarts: 1,
+  retries: 0,
+} as const;
