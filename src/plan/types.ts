@@ -42,6 +42,8 @@ export interface StreamSpec {
   outputs: string[];
   /** An explicit workspace directory (absolute); otherwise `<workspaceRoot>/<run>/<id>`. */
   workspace?: string;
+  /** A directory (absolute) whose contents seed the fresh workspace (SPEC §2 "seeded from `base:`"). */
+  base?: string;
   /** The stream's workspace mode (its own `isolation:` or the plan default). */
   isolation: WorkspaceMode;
   /** The convergence type this stream asks for (informational unless a point leaves `type` out). */

@@ -1,0 +1,232 @@
+/**
+ * The raw plan document (SPEC §2) as a zod v4 schema: snake_case keys exactly as written in
+ * YAML. Objects are strict (unknown keys are errors); keys starting with `x-` are extension
+ * keys — the loader ignores them, and the JSON Schema allows them through `patternProperties`.
+ * Built only from constructs that `z.toJSONSchema(planSchema, { target: 'draft-7' })` converts;
+ * the `.describe()` texts become editor hints.
+ */
+import { z } from 'zod';
+import { parseDuration } from '../util/duration.js';
+import {
+  CONFLICT_POLICIES,
+  CONVERGENCE_TYPES,
+  FILE_ACCESS,
+  HEARTBEAT_SOURCES,
+  ID_PATTERN,
+  PROTOCOLS,
+  STATE_TYPES,
+  WORKSPACE_MODES,
+} from './types.js';
+
+/** What a duration string must look like: `500ms`, `30s`, `5m`, `1h` or a number of seconds. */
+export const DURATION_PATTERN = /^\d+(?:\.\d+)?(?:ms|s|m|h)?$/;
+/** Environment variable names a plan may set. */
+export const ENV_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Extension keys (`x-…`), ignored wherever a strict object stands. */
+export const EXTENSION_KEY = /^x-/;
+
+/** Why `id` is not a valid stream id / point name, or undefined when it is. */
+export function idProblem(id: string): string | undefined {
+  if (ID_PATTERN.test(id)) return undefined;
+  const shown = JSON.stringify(id);
+  if (id.length === 0) return 'an id must not be empty';
+  if (id.length > 64) return `id ${shown} is ${id.length} characters long (at most 64)`;
+  if (/[/\\]/.test(id)) return `id ${shown} must not contain a path separator`;
+  if (!/^[A-Za-z0-9]/.test(id)) return `id ${shown} must start with a letter or digit`;
+  return `id ${shown} may only contain letters, digits, "_", "." and "-"`;
+}
+
+const durationError = (iss: { input?: unknown }): string => {
+  const r = parseDuration(iss.input);
+  return r.ok ? `bad duration ${JSON.stringify(iss.input)}` : r.error;
+};
+
+/** A duration: a non-negative number of seconds or a string such as `500ms`, `30s`, `5m`, `1h`. */
+export const durationSchema = z
+  .union(
+    [
+      z.number().nonnegative({ error: durationError }),
+      z.string().regex(DURATION_PATTERN, { error: durationError }),
+    ],
+    { error: durationError },
+  )
+  .describe('A duration: 500ms, 30s, 5m, 1h, or a bare number of seconds (300)');
+
+const dur = (what: string) => durationSchema.describe(`${what} (500ms, 30s, 5m, 1h or a number of seconds)`);
+
+const idSchema = (what: string) =>
+  z
+    .string()
+    .regex(ID_PATTERN, { error: (iss) => idProblem(String(iss.input)) ?? 'invalid id' })
+    .describe(`${what}: 1-64 letters, digits, "_", "." or "-", starting with a letter or digit`);
+
+const enumOf = <T extends string>(values: readonly T[], what: string) =>
+  z.enum(values as [T, ...T[]]).describe(`${what}: ${values.join(' | ')}`);
+
+const strict = <S extends z.ZodRawShape>(shape: S, description: string) =>
+  z.strictObject(shape).meta({ patternProperties: { '^x-': {} } }).describe(description);
+
+/** A command: one string run by `sh -c`, or an argument list run without a shell. */
+export const commandSchema = z
+  .union(
+    [
+      z.string().regex(/\S/, { error: 'a command must not be empty' }),
+      z.array(z.string()).min(1, { error: 'a command list must not be empty' }),
+    ],
+    { error: 'expected a command: a non-empty string (run by sh -c) or a non-empty list of strings' },
+  )
+  .describe('A string runs through `sh -c`; a list of strings runs without a shell');
+
+/** Resource units by pool name (pools in agent_coordination, demands in streams). */
+const resourcesSchema = (what: string) =>
+  z
+    .record(
+      z.string().regex(ID_PATTERN, { error: (iss) => `bad resource name ${JSON.stringify(iss.input)}` }),
+      z.int().min(1),
+    )
+    .describe(what);
+
+const coordinationSchema = strict(
+  {
+    convergence_type: enumOf(CONVERGENCE_TYPES, 'Default convergence type').optional(),
+    isolation: strict(
+      {
+        workspace: enumOf(WORKSPACE_MODES, 'Default workspace mode of every stream').optional(),
+        file_access: enumOf(FILE_ACCESS, 'How streams may touch shared files').optional(),
+      },
+      'Workspace isolation defaults',
+    ).optional(),
+    state_management: strict(
+      { type: enumOf(STATE_TYPES, 'Shared state model').optional() },
+      'Shared state defaults',
+    ).optional(),
+    protocols: z.array(enumOf(PROTOCOLS, 'Coordination protocol')).describe('Coordination protocols in use').optional(),
+  },
+  'Coordination defaults for every stream',
+);
+
+const pointSchema = strict(
+  {
+    name: idSchema('Convergence point name (streams may depend_on it); default point_<n>').optional(),
+    type: enumOf(CONVERGENCE_TYPES, 'How the point merges; default: its streams\' common convergence, else the plan default').optional(),
+    streams: z
+      .array(z.string())
+      .describe('Stream ids merged at this point; default: every stream that does not depend on it')
+      .optional(),
+    timeout: dur('The point fails if not complete this long after its first stream started').optional(),
+    on_conflict: enumOf(CONFLICT_POLICIES, 'What to do when two streams write the same path differently').optional(),
+  },
+  'A convergence point: where streams\' outputs are merged',
+);
+
+const agentCoordinationSchema = strict(
+  {
+    workspace_root: z.string().min(1).describe('Stream workspaces live in <root>/<run id>/<stream id> (relative to the plan)').optional(),
+    convergence_points: z.array(pointSchema).describe('Convergence points').optional(),
+    state_management: strict(
+      {
+        manager: enumOf(STATE_TYPES, 'Shared state manager').optional(),
+        checkpoint_interval: dur('Interval of checkpoint convergence copies').optional(),
+      },
+      'Shared state settings',
+    ).optional(),
+    heartbeat: strict(
+      {
+        interval: dur('How often streams are expected to beat').optional(),
+        timeout: dur('Silence after which the guardian acts').optional(),
+        source: enumOf(HEARTBEAT_SOURCES, 'What counts as a sign of life: the heartbeat file, output, or either').optional(),
+      },
+      'Heartbeat monitoring',
+    ).optional(),
+    recovery: strict(
+      {
+        guardian: strict(
+          {
+            auto_invoke: z.boolean().describe('Recover stalled streams automatically').optional(),
+            grace: dur('Between soft (SIGTERM) and hard (SIGKILL) recovery').optional(),
+            max_restarts: z.int().min(0).describe('Restarts of a stalled stream before it fails').optional(),
+            command: commandSchema.nullable().describe('A command run on a stall, with the stream\'s context').optional(),
+          },
+          'The guardian that recovers stalled streams',
+        ).optional(),
+      },
+      'Recovery settings',
+    ).optional(),
+    resources: resourcesSchema('Resource pools: name -> capacity (units)').optional(),
+  },
+  'Run-wide coordination settings',
+);
+
+const streamSchema = strict(
+  {
+    id: idSchema('Stream id'),
+    command: commandSchema,
+    depends_on: z.array(z.string()).describe('Stream ids or convergence point names to wait for').optional(),
+    capabilities: z.array(z.string()).describe('Capabilities this stream registers').optional(),
+    resources: resourcesSchema('Units of resource pools held while running').optional(),
+    outputs: z.array(z.string()).describe('Globs (relative to the workspace) contributed at convergence; default: all').optional(),
+    workspace: z.string().min(1).describe('An explicit workspace directory (relative to the plan)').optional(),
+    base: z.string().min(1).describe('A directory whose contents seed the fresh workspace (relative to the plan)').optional(),
+    isolation: enumOf(WORKSPACE_MODES, 'Workspace mode of this stream').optional(),
+    convergence: enumOf(CONVERGENCE_TYPES, 'Convergence type this stream asks for').optional(),
+    timeout: dur('Wall-clock limit of one attempt').optional(),
+    retries: z.int().min(0).describe('Extra attempts after a non-zero exit').optional(),
+    env: z
+      .record(
+        z.string().regex(ENV_NAME_PATTERN, { error: (iss) => `bad environment variable name ${JSON.stringify(iss.input)}` }),
+        z.union([z.string(), z.number(), z.boolean()], {
+          error: 'an environment value must be a string, number or boolean',
+        }),
+      )
+      .describe('Extra environment variables')
+      .optional(),
+  },
+  'A stream: one command run in its own workspace',
+);
+
+/** The whole plan document. */
+export const planSchema = strict(
+  {
+    version: z.literal(1).describe('Plan format version (1)').optional(),
+    name: z.string().describe('Plan name').optional(),
+    stream_configuration: strict(
+      { coordination: coordinationSchema.optional() },
+      'Defaults for every stream (the original design\'s template)',
+    ).optional(),
+    agent_coordination: agentCoordinationSchema.optional(),
+    streams: z.array(streamSchema).min(1, { error: 'at least one stream is required' }).describe('The streams to run'),
+  },
+  'A coord plan',
+);
+
+/** The raw document as written (after validation). */
+export type PlanDocument = z.input<typeof planSchema>;
+/** One raw stream entry. */
+export type StreamDocument = PlanDocument['streams'][number];
+/** One raw convergence point entry. */
+export type PointDocument = NonNullable<NonNullable<PlanDocument['agent_coordination']>['convergence_points']>[number];
+
+/** The field names of the strict object found at `path` in the plan schema (for typo hints). */
+export function fieldsAt(path: readonly PropertyKey[]): readonly string[] {
+  let s: z.ZodType = planSchema;
+  const unwrap = (t: z.ZodType): z.ZodType => {
+    let cur = t;
+    for (let i = 0; i < 10; i++) {
+      if (cur instanceof z.ZodOptional || cur instanceof z.ZodNullable) cur = cur.unwrap() as z.ZodType;
+      else break;
+    }
+    return cur;
+  };
+  for (const seg of path) {
+    s = unwrap(s);
+    if (s instanceof z.ZodObject && typeof seg === 'string') {
+      const next = (s.shape as Record<string, z.ZodType | undefined>)[seg];
+      if (!next || !Object.hasOwn(s.shape, seg)) return [];
+      s = next;
+    } else if (s instanceof z.ZodArray && typeof seg === 'number') {
+      s = s.element as z.ZodType;
+    } else return [];
+  }
+  s = unwrap(s);
+  return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
+}
