@@ -1,1 +1,19 @@
-export function main(argv: string[]): void { void argv; }
+/**
+ * Entry of the `coord` command. `--version` answers without loading anything else; every
+ * other command loads commander and then only the module of the command that runs, so that
+ * short commands streams call in loops start fast.
+ */
+import { readFileSync } from 'node:fs';
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function main(argv: string[]): void {
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    process.stdout.write(version() + '\n');
+    return;
+  }
+  void import('./program.js').then((m) => m.runProgram(argv));
+}

@@ -1,0 +1,171 @@
+/**
+ * The embedded backend: everything of a run under `<home>/runs/<id>/` (home is `.coord` in the
+ * directory `coord run` started in, or COORD_HOME). Records are JSON files replaced atomically
+ * (temp + rename); the event log is `events.jsonl`, appended through one O_APPEND descriptor
+ * per run so that lines from one writer never interleave.
+ */
+import { closeSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync, mkdirSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Backend, PointRecord, RunRecord, StreamRecord } from '../types.js';
+import type { CoordEvent } from '../../events/types.js';
+import { writeFileAtomicSync, mkdirPrivate } from '../../util/fsx.js';
+import { ID_PATTERN } from '../../plan/types.js';
+
+export class FileBackend implements Backend {
+  readonly kind = 'file';
+  readonly home: string;
+  private readonly eventFds = new Map<string, number>();
+
+  constructor(home: string) {
+    this.home = home;
+  }
+
+  /** The run's directory (logs, converged outputs and records live here). */
+  runDir(id: string): string {
+    if (!ID_PATTERN.test(id)) throw new Error(`bad run id "${id}"`);
+    return join(this.home, 'runs', id);
+  }
+
+  async createRun(run: RunRecord, planText: string): Promise<void> {
+    mkdirPrivate(join(this.home, 'runs'));
+    const dir = this.runDir(run.id);
+    mkdirSync(dir, { mode: 0o700 }); // EEXIST when the id is taken
+    for (const sub of ['streams', 'points', 'converged']) mkdirSync(join(dir, sub), { mode: 0o700 });
+    writeFileAtomicSync(join(dir, 'plan.yaml'), planText);
+    writeFileAtomicSync(join(dir, 'run.json'), JSON.stringify(run, null, 2) + '\n');
+    closeSync(openSync(join(dir, 'events.jsonl'), 'a', 0o600));
+  }
+
+  async getRun(id: string): Promise<RunRecord | undefined> {
+    if (!ID_PATTERN.test(id)) return undefined;
+    return readJson<RunRecord>(join(this.runDir(id), 'run.json'));
+  }
+
+  async listRuns(): Promise<RunRecord[]> {
+    let names: string[];
+    try {
+      names = readdirSync(join(this.home, 'runs'));
+    } catch {
+      return [];
+    }
+    const runs: RunRecord[] = [];
+    for (const name of names) {
+      if (!ID_PATTERN.test(name)) continue;
+      const run = readJson<RunRecord>(join(this.home, 'runs', name, 'run.json'));
+      if (run) runs.push(run);
+    }
+    return runs.sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : b.id.localeCompare(a.id)));
+  }
+
+  async updateRun(id: string, patch: Partial<Omit<RunRecord, 'id'>>): Promise<RunRecord> {
+    const file = join(this.runDir(id), 'run.json');
+    const current = readJson<RunRecord>(file);
+    if (!current) throw new Error(`no run "${id}"`);
+    const next = { ...current, ...patch, id };
+    writeFileAtomicSync(file, JSON.stringify(next, null, 2) + '\n');
+    return next;
+  }
+
+  async putStream(runId: string, record: StreamRecord): Promise<void> {
+    const dir = join(this.runDir(runId), 'streams', record.id);
+    mkdirPrivate(dir);
+    writeFileAtomicSync(join(dir, 'status.json'), JSON.stringify(record) + '\n');
+  }
+
+  async listStreams(runId: string): Promise<StreamRecord[]> {
+    return this.readRecords<StreamRecord>(join(this.runDir(runId), 'streams'), (n) => join(n, 'status.json'));
+  }
+
+  async putPoint(runId: string, record: PointRecord): Promise<void> {
+    writeFileAtomicSync(join(this.runDir(runId), 'points', `${record.name}.json`), JSON.stringify(record) + '\n');
+  }
+
+  async listPoints(runId: string): Promise<PointRecord[]> {
+    return this.readRecords<PointRecord>(join(this.runDir(runId), 'points'), (n) => (n.endsWith('.json') ? n : null));
+  }
+
+  async appendEvent(runId: string, event: CoordEvent): Promise<void> {
+    let fd = this.eventFds.get(runId);
+    if (fd === undefined) {
+      fd = openSync(join(this.runDir(runId), 'events.jsonl'), 'a', 0o600);
+      this.eventFds.set(runId, fd);
+    }
+    // One write(2) per line on an O_APPEND descriptor: lines never interleave (see write(2)).
+    writeSync(fd, JSON.stringify(event) + '\n');
+  }
+
+  async readEvents(runId: string, cursor = 0): Promise<{ events: CoordEvent[]; cursor: number }> {
+    const file = join(this.runDir(runId), 'events.jsonl');
+    let size: number;
+    try {
+      size = statSync(file).size;
+    } catch {
+      return { events: [], cursor };
+    }
+    if (size <= cursor) return { events: [], cursor };
+    const buf = Buffer.alloc(size - cursor);
+    const fd = openSync(file, 'r');
+    let read = 0;
+    try {
+      while (read < buf.length) {
+        const n = readSync(fd, buf, read, buf.length - read, cursor + read);
+        if (n === 0) break;
+        read += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    // Only whole lines: a line still being written is read next time.
+    const end = buf.lastIndexOf(0x0a, read - 1);
+    if (end < 0) return { events: [], cursor };
+    const events: CoordEvent[] = [];
+    for (const line of buf.subarray(0, end).toString('utf8').split('\n')) {
+      if (!line) continue;
+      try {
+        events.push(JSON.parse(line) as CoordEvent);
+      } catch {
+        /* a torn line from a crashed writer: skipped */
+      }
+    }
+    return { events, cursor: cursor + end + 1 };
+  }
+
+  async removeRun(id: string): Promise<void> {
+    const fd = this.eventFds.get(id);
+    if (fd !== undefined) {
+      closeSync(fd);
+      this.eventFds.delete(id);
+    }
+    rmSync(this.runDir(id), { recursive: true, force: true });
+  }
+
+  async close(): Promise<void> {
+    for (const fd of this.eventFds.values()) closeSync(fd);
+    this.eventFds.clear();
+  }
+
+  private readRecords<T>(dir: string, fileOf: (name: string) => string | null): T[] {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return [];
+    }
+    const out: T[] = [];
+    for (const name of names.sort()) {
+      const rel = fileOf(name);
+      if (!rel) continue;
+      const rec = readJson<T>(join(dir, rel));
+      if (rec) out.push(rec);
+    }
+    return out;
+  }
+}
+
+function readJson<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,32 @@
+/**
+ * `coord clean [RUN | --all]`: removes a run's directory and the workspaces coord made for it
+ * (`<workspace_root>/<run id>`). Bare `coord clean` is `--all`. A run whose coordinator is
+ * alive is never removed; workspaces the plan named explicitly are the user's and stay.
+ */
+import { rmSync } from 'node:fs';
+import { basename } from 'node:path';
+import { openBackend } from '../context.js';
+import { coordinatorAlive } from '../../status/snapshot.js';
+import type { RunRecord } from '../../backend/types.js';
+import { UsageError } from '../../util/result.js';
+
+export async function cleanCommand(runId: string | undefined, flags: { all?: boolean }): Promise<void> {
+  const backend = openBackend();
+  if (runId && flags.all) throw new UsageError('give a run id or --all, not both');
+  let runs: RunRecord[];
+  if (runId) {
+    const run = await backend.getRun(runId);
+    if (!run) throw new UsageError(`no run "${runId}" in ${backend.home}`);
+    if (run.state === 'running' && coordinatorAlive(run)) throw new UsageError(`run ${runId} is still running (stop it first: coord stop ${runId})`);
+    runs = [run];
+  } else {
+    runs = (await backend.listRuns()).filter((r) => !(r.state === 'running' && coordinatorAlive(r)));
+  }
+  for (const run of runs) {
+    // The recorded workspace directory is only removed when it is the run's own directory.
+    if (run.workspaceDir && basename(run.workspaceDir) === run.id) rmSync(run.workspaceDir, { recursive: true, force: true });
+    await backend.removeRun(run.id);
+    process.stdout.write(`removed ${run.id}\n`);
+  }
+  if (runs.length === 0) process.stdout.write('nothing to clean\n');
+}

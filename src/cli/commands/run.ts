@@ -1,0 +1,66 @@
+/** `coord run PLAN`: validate, run to the end with a reporter, print the summary, set the exit code. */
+import { StreamCoordinator } from '../../orchestrator/coordinator.js';
+import { loadPlanFile } from '../../plan/load.js';
+import { formatDiagnostics } from '../../plan/diagnostics.js';
+import { buildGraph } from '../../graph/graph.js';
+import { createReporter } from '../../report/reporter.js';
+import { coordHome } from '../context.js';
+import { WorkspaceError } from '../../workspace/root.js';
+import { UsageError } from '../../util/result.js';
+
+export interface RunFlags {
+  concurrency?: number;
+  json?: boolean;
+  dryRun?: boolean;
+  rm?: boolean;
+  quiet?: boolean;
+}
+
+export async function runCommand(planPath: string, flags: RunFlags): Promise<void> {
+  const loaded = await loadPlanFile(planPath);
+  if (!loaded.ok) {
+    process.stderr.write(formatDiagnostics(loaded.error) + '\n');
+    process.exitCode = 2;
+    return;
+  }
+  const plan = loaded.value;
+  if (flags.dryRun) {
+    const waves = buildGraph(plan).waves();
+    waves.forEach((ids, i) => process.stdout.write(`${i + 1}. ${ids.join(' ')}\n`));
+    for (const p of plan.points) process.stdout.write(`point ${p.name} (${p.type}): ${p.streams.join(' ')}\n`);
+    return;
+  }
+  const reporter = await createReporter({
+    quiet: flags.quiet ?? false,
+    json: flags.json ?? false,
+    env: process.env,
+    stdout: process.stdout,
+    stderr: process.stderr,
+  });
+  const coordinator = new StreamCoordinator({
+    plan,
+    home: coordHome(),
+    ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
+    removeWorkspaces: flags.rm ?? false,
+  });
+  coordinator.on((e) => reporter.onEvent(e));
+
+  // First SIGINT/SIGTERM: stop gracefully (TERM, then KILL after the grace); second: KILL now.
+  let signals = 0;
+  const onSignal = (): void => {
+    signals += 1;
+    coordinator.stop('interrupted', signals > 1);
+  };
+  const handled: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const s of handled) process.on(s, onSignal);
+  try {
+    const outcome = await coordinator.run();
+    reporter.done(outcome);
+    process.exitCode = outcome.exitCode;
+  } catch (e) {
+    if (e instanceof WorkspaceError) throw new UsageError(e.message);
+    throw e;
+  } finally {
+    for (const s of handled) process.off(s, onSignal);
+  }
+}

@@ -1,0 +1,64 @@
+/** `coord status [RUN] [--json] [--watch]`. */
+import { loadSnapshot, type StatusSnapshot } from '../../status/snapshot.js';
+import { makeChalk } from '../../report/color.js';
+import { table } from '../../report/summary.js';
+import { formatDuration } from '../../util/duration.js';
+import { openBackend, resolveRun } from '../context.js';
+import { TERMINAL_RUN_STATES } from '../../events/types.js';
+
+export async function statusCommand(runId: string | undefined, flags: { json?: boolean; watch?: boolean }): Promise<void> {
+  const backend = openBackend();
+  const run = await resolveRun(backend, runId);
+  let last = '';
+  for (;;) {
+    const snap = await loadSnapshot(backend, (await backend.getRun(run.id)) ?? run);
+    const text = flags.json ? JSON.stringify(snap, null, flags.watch ? 0 : 2) + '\n' : formatStatus(snap);
+    if (text !== last) {
+      if (flags.watch && !flags.json && process.stdout.isTTY) process.stdout.write('\x1b[H\x1b[2J');
+      process.stdout.write(text);
+      last = text;
+    }
+    if (!flags.watch || TERMINAL_RUN_STATES.has(snap.run.state)) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+export function formatStatus(snap: StatusSnapshot): string {
+  const c = makeChalk(process.stdout);
+  const now = Date.now();
+  const age = (t: string | null): string => (t ? formatDuration(now - Date.parse(t)) + ' ago' : '-');
+  const r = snap.run;
+  const out: string[] = [
+    `run ${c.bold(r.id)}  ${r.state}  ${r.name}  (${r.plan})`,
+    `started ${r.startedAt}${r.endedAt ? `, ended ${r.endedAt}` : ''}`,
+    '',
+  ];
+  const rows = [['STREAM', 'STATE', 'ATTEMPT', 'PID', 'EXIT', 'TIME', 'HEARTBEAT', 'WORKSPACE']];
+  for (const s of snap.streams) {
+    const ms = s.startedAt ? (s.endedAt ? Date.parse(s.endedAt) : now) - Date.parse(s.startedAt) : null;
+    rows.push([
+      s.id,
+      s.state + (s.reason && s.state !== 'succeeded' ? ` (${s.reason})` : ''),
+      String(s.attempt),
+      s.pid === null ? '-' : String(s.pid),
+      s.exitCode === null ? '-' : String(s.exitCode),
+      ms === null ? '-' : formatDuration(ms),
+      age(s.lastHeartbeat),
+      s.workspace,
+    ]);
+  }
+  out.push(...table(rows, c, 1));
+  if (snap.convergence.length > 0) {
+    const prow = [['POINT', 'TYPE', 'STATE', 'MERGED', 'CONFLICTS']];
+    for (const p of snap.convergence) {
+      prow.push([p.name, p.type, p.state + (p.reason ? ` (${p.reason})` : ''), p.merged.join(',') || '-', p.conflicts.join(', ') || '-']);
+    }
+    out.push('', ...table(prow, c, 2));
+  }
+  if (snap.resources.length > 0) {
+    const rrow = [['RESOURCE', 'CAPACITY', 'IN USE']];
+    for (const p of snap.resources) rrow.push([p.name, String(p.capacity), String(p.inUse)]);
+    out.push('', ...table(rrow, c, -1));
+  }
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,116 @@
+/**
+ * The command line (commander). Each command's action lives in src/cli/commands/<name>.ts
+ * and is imported only when that command runs.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { reportError } from './errors.js';
+import { version } from './main.js';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number of 1 or more');
+  return n;
+}
+
+/** Wraps a lazily imported action so its errors become a message and an exit code. */
+function lazy<A extends unknown[]>(load: () => Promise<(...args: A) => Promise<void>>) {
+  return async (...args: A): Promise<void> => {
+    try {
+      const action = await load();
+      await action(...args);
+    } catch (e) {
+      reportError(e);
+    }
+  };
+}
+
+export function buildProgram(): Command {
+  const program = new Command('coord')
+    .description('Run parallel streams safely side by side: isolated workspaces, supervision, convergence.')
+    .version(version(), '-V, --version')
+    .showHelpAfterError()
+    .exitOverride((e) => {
+      // commander's usage errors exit 2 (SPEC: bad usage); help and version exit 0.
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') {
+        process.exitCode = 0;
+      } else {
+        process.exitCode = 2;
+      }
+      throw e;
+    });
+
+  program
+    .command('run')
+    .description('validate a plan and run it to the end')
+    .argument('<plan>', 'the plan file (YAML)')
+    .addOption(new Option('-c, --concurrency <n>', 'streams running at once (default 10)').argParser(positiveInt))
+    .option('--json', 'print every event as one JSON object a line on stdout (all else on stderr)')
+    .option('--dry-run', 'validate and print the order streams would start in, run nothing')
+    .option('--rm', "remove succeeded streams' workspaces once merged")
+    .option('-q, --quiet', 'print only failures and the summary')
+    .addHelpText('after', '\nExamples:\n  coord run plan.yaml\n  coord run plan.yaml --concurrency 4 --rm\n  coord run plan.yaml --json > events.ndjson')
+    .action(lazy(async () => (await import('./commands/run.js')).runCommand));
+
+  program
+    .command('validate')
+    .description('check a plan (schema and graph) without running it; prints ok or every error')
+    .argument('<plan>', 'the plan file (YAML)')
+    .action(lazy(async () => (await import('./commands/validate.js')).validateCommand));
+
+  program
+    .command('status')
+    .description('state of a run (the newest unless RUN_ID): streams, convergence points, resources')
+    .argument('[run]', 'run id')
+    .option('--json', 'machine-readable output (SPEC §5)')
+    .option('-w, --watch', 'refresh until the run ends')
+    .action(lazy(async () => (await import('./commands/status.js')).statusCommand));
+
+  program
+    .command('logs')
+    .description("a stream's output (stdout and stderr)")
+    .argument('<stream>', 'stream id')
+    .argument('[run]', 'run id (default: the newest run)')
+    .option('-f, --follow', 'keep printing new output until the stream ends')
+    .addOption(new Option('--fd <fd>', 'only one of the two').choices(['stdout', 'stderr']))
+    .action(lazy(async () => (await import('./commands/logs.js')).logsCommand));
+
+  program
+    .command('events')
+    .description("the run's event log")
+    .argument('[run]', 'run id (default: the newest run)')
+    .option('-f, --follow', 'keep printing new events until the run ends')
+    .option('--json', 'one JSON object a line, as stored')
+    .action(lazy(async () => (await import('./commands/events.js')).eventsCommand));
+
+  program
+    .command('stop')
+    .description("cancel a run: every stream's process tree ends, nothing is merged half-way")
+    .argument('[run]', 'run id (default: the newest run)')
+    .addOption(new Option('--timeout <duration>', 'how long to wait for the run to end').default('60s'))
+    .action(lazy(async () => (await import('./commands/stop.js')).stopCommand));
+
+  program
+    .command('clean')
+    .description('remove a run (or all finished runs) and their workspaces')
+    .argument('[run]', 'run id')
+    .option('--all', 'every run that is not running')
+    .action(lazy(async () => (await import('./commands/clean.js')).cleanCommand));
+
+  program
+    .command('heartbeat')
+    .description("record a heartbeat for the calling stream (COORD_HEARTBEAT_FILE)")
+    .option('--progress <n>', 'progress, 0-100')
+    .option('--message <text>', 'what the stream is doing')
+    .action(lazy(async () => (await import('./commands/heartbeat.js')).heartbeatCommand));
+
+  return program;
+}
+
+export async function runProgram(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    // commander has printed its own message; the exit code is set in exitOverride.
+    if (!(e instanceof Error && 'code' in e && String((e as { code: unknown }).code).startsWith('commander.'))) reportError(e);
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Everything that happens in a run is one of these events. One stream of them feeds
+ * `events.jsonl`, the terminal reporters, `--json`, `coord status` and the tests: only
+ * reporters print.
+ */
+import type { ConvergenceType } from '../plan/types.js';
+
+/** Lifecycle of a stream (SPEC §5). `pending`: dependencies not met; `waiting`: ready, waiting for a slot or resources. */
+export type StreamState =
+  | 'pending'
+  | 'waiting'
+  | 'running'
+  | 'stalled'
+  | 'recovering'
+  | 'succeeded'
+  | 'failed'
+  | 'skipped'
+  | 'cancelled';
+
+export type PointState = 'pending' | 'waiting' | 'merging' | 'done' | 'failed';
+export type RunState = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
+
+export const TERMINAL_STREAM_STATES: ReadonlySet<StreamState> = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
+export const TERMINAL_RUN_STATES: ReadonlySet<RunState> = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
+
+/** Why a stream or point did not succeed, as a value (wireit's Failure habit). */
+export type FailureReason =
+  | 'exit-non-zero'
+  | 'signal'
+  | 'spawn-error'
+  | 'timeout'
+  | 'heartbeat-timeout'
+  | 'dependency-failed'
+  | 'cancelled'
+  | 'conflict'
+  | 'merge-error'
+  | 'stream-failed'
+  | 'point-timeout';
+
+interface Base {
+  /** ISO time the event happened. */
+  time: string;
+  run: string;
+}
+interface StreamBase extends Base {
+  stream: string;
+  attempt: number;
+}
+
+export type CoordEvent =
+  | (Base & { type: 'run-started'; plan: string; name: string; pid: number; concurrency: number })
+  | (Base & { type: 'run-ended'; state: RunState; durationMs: number })
+  | (StreamBase & { type: 'stream-registered'; capabilities: string[]; dependsOn: string[]; workspace: string })
+  | (StreamBase & { type: 'stream-started'; pid: number; command: string | string[]; workspace: string })
+  | (StreamBase & { type: 'stream-exited'; exitCode: number | null; signal: string | null; durationMs: number })
+  | (StreamBase & { type: 'stream-signalled'; signal: string; reason: string })
+  | (StreamBase & { type: 'stream-retrying'; delayMs: number; reason: FailureReason })
+  | (StreamBase & { type: 'stream-skipped'; reason: FailureReason; because: string })
+  | (StreamBase & {
+      type: 'stream-ended';
+      state: StreamState;
+      exitCode: number | null;
+      reason?: FailureReason;
+      durationMs: number;
+    })
+  | (StreamBase & { type: 'stream-stalled'; lastHeartbeat: string | null; silentMs: number })
+  | (StreamBase & { type: 'stream-output'; fd: 'stdout' | 'stderr'; line: string })
+  | (Base & { type: 'point-waiting'; point: string; pointType: ConvergenceType })
+  | (Base & { type: 'point-merging'; point: string; streams: string[] })
+  | (Base & { type: 'point-merged'; point: string; stream: string; files: number; skipped: number })
+  | (Base & { type: 'point-conflict'; point: string; stream?: string; conflicts: Array<{ path: string; streams: string[] }> })
+  | (Base & { type: 'point-done'; point: string; merged: string[]; target: string })
+  | (Base & { type: 'point-failed'; point: string; reason: FailureReason; message: string })
+  | (Base & { type: 'warning'; message: string; stream?: string; point?: string });
+
+export type CoordEventType = CoordEvent['type'];
+
+/** Distributes an event without its `time`/`run`, which the emitter adds. */
+export type EventInput = CoordEvent extends infer E ? (E extends CoordEvent ? Omit<E, 'time' | 'run'> : never) : never;
+
+/** Output lines are shown by reporters but not written to events.jsonl (they live in the stream's logs). */
+export function isPersisted(e: CoordEvent): boolean {
+  return e.type !== 'stream-output';
+}

@@ -1,0 +1,21 @@
+/**
+ * coord as a library (SPEC §6): the same machinery the CLI uses.
+ *
+ *   import { loadPlanFile, StreamCoordinator } from 'coord';
+ *   const plan = await loadPlanFile('plan.yaml');
+ *   if (plan.ok) await new StreamCoordinator({ plan: plan.value, home: '.coord' }).run();
+ */
+export { StreamCoordinator, DEFAULT_CONCURRENCY } from './orchestrator/coordinator.js';
+export type { CoordinatorOptions, RunOutcome } from './orchestrator/coordinator.js';
+export { loadPlanFile, parsePlan } from './plan/load.js';
+export { formatDiagnostics } from './plan/diagnostics.js';
+export type { Diagnostic } from './plan/diagnostics.js';
+export { buildGraph } from './graph/graph.js';
+export type * from './plan/types.js';
+export type * from './events/types.js';
+export type { Backend, RunRecord, StreamRecord, PointRecord } from './backend/types.js';
+export { FileBackend } from './backend/file/file-backend.js';
+export { nodeSpawner } from './supervise/spawner.js';
+export type { Spawner, SpawnRequest, StreamProcess, ExitInfo } from './supervise/spawner.js';
+export { mergeAll, mergeOne } from './workspace/merge.js';
+export { parseDuration } from './util/duration.js';

@@ -1,0 +1,207 @@
+/**
+ * One convergence point at run time.
+ *
+ *   pending ──first stream starts──> waiting ──(barrier: all succeeded)──> merging ──> done
+ *                                     │  ▲         (progressive: each success)  │
+ *                                     │  └──────────── more to merge ───────────┘
+ *                                     └── a stream fails / timeout / conflict ──> failed
+ *
+ * barrier: all-or-nothing (the merge engine stages, then renames). progressive: each stream
+ * is merged into the target as it succeeds; the point is done when all are. checkpoint:
+ * every `checkpointIntervalMs` the running streams' workspaces are copied to a numbered
+ * checkpoint, and the final merge is all-or-nothing like a barrier.
+ */
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PointSpec } from '../plan/types.js';
+import type { PointRecord } from '../backend/types.js';
+import type { EventInput, FailureReason } from '../events/types.js';
+import { mergeAll, mergeOne, type MergeResult, type MergeSource } from '../workspace/merge.js';
+
+export interface PointHost {
+  emit(e: EventInput): void;
+  save(rec: PointRecord): void;
+  /** The merge source of a finished stream (its workspace and `outputs`). */
+  sourceOf(streamId: string): MergeSource;
+  /** Called once when the point reaches done or failed. */
+  settled(point: PointRunner): void;
+  /** Stream ids of this point that are running now (for checkpoints). */
+  running(streams: string[]): string[];
+}
+
+export class PointRunner {
+  readonly spec: PointSpec;
+  readonly rec: PointRecord;
+  private readonly host: PointHost;
+  private readonly checkpointDir: string;
+  private readonly checkpointIntervalMs: number;
+  private chain: Promise<void> = Promise.resolve();
+  /** Stream ids in the order they succeeded. */
+  private readonly succeeded: string[] = [];
+  private timeoutTimer: NodeJS.Timeout | undefined;
+  private checkpointTimer: NodeJS.Timeout | undefined;
+  private checkpoints = 0;
+
+  constructor(spec: PointSpec, runDir: string, host: PointHost, checkpointIntervalMs: number) {
+    this.spec = spec;
+    this.host = host;
+    this.checkpointDir = join(runDir, 'checkpoints', spec.name);
+    this.checkpointIntervalMs = checkpointIntervalMs;
+    this.rec = {
+      name: spec.name,
+      type: spec.type,
+      state: 'pending',
+      streams: [...spec.streams],
+      merged: [],
+      conflicts: [],
+      reason: null,
+      message: null,
+      target: join(runDir, 'converged', spec.name),
+    };
+  }
+
+  get isSettled(): boolean {
+    return this.rec.state === 'done' || this.rec.state === 'failed';
+  }
+
+  /** Resolves when no merge is under way. */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  /** A stream of this point started: the point is active, its timeout and checkpoints begin. */
+  streamStarted(): void {
+    if (this.rec.state !== 'pending') return;
+    this.setState('waiting');
+    this.host.emit({ type: 'point-waiting', point: this.spec.name, pointType: this.spec.type });
+    if (this.spec.timeoutMs !== undefined) {
+      this.timeoutTimer = setTimeout(() => {
+        this.fail('point-timeout', `not converged within ${this.spec.timeoutMs}ms`);
+      }, this.spec.timeoutMs);
+      this.timeoutTimer.unref();
+    }
+    if (this.spec.type === 'checkpoint' && this.checkpointIntervalMs > 0) {
+      this.checkpointTimer = setInterval(() => this.enqueue(() => this.takeCheckpoint()), this.checkpointIntervalMs);
+      this.checkpointTimer.unref();
+    }
+  }
+
+  streamSucceeded(id: string): void {
+    if (this.isSettled) return;
+    this.succeeded.push(id);
+    if (this.spec.type === 'progressive') {
+      this.enqueue(() => this.mergeProgressive(id));
+    } else if (this.succeeded.length === this.spec.streams.length) {
+      this.enqueue(() => this.mergeFinal());
+    }
+  }
+
+  streamFailed(id: string, state: string): void {
+    if (this.isSettled) return;
+    this.fail('stream-failed', `stream "${id}" ${state}`);
+  }
+
+  /** The run is stopping: an unfinished point fails (nothing merged half-way). */
+  cancel(): void {
+    if (!this.isSettled) this.fail('cancelled', 'the run was stopped');
+  }
+
+  private enqueue(step: () => Promise<void>): void {
+    this.chain = this.chain.then(step).catch((e: unknown) => {
+      this.fail('merge-error', e instanceof Error ? e.message : String(e));
+    });
+  }
+
+  private async mergeProgressive(id: string): Promise<void> {
+    if (this.isSettled) return;
+    this.setState('merging');
+    this.host.emit({ type: 'point-merging', point: this.spec.name, streams: [id] });
+    const result = await mergeOne(this.rec.target, this.host.sourceOf(id), this.spec.onConflict);
+    if (!this.absorb(result, id)) return;
+    if (this.rec.merged.length === this.spec.streams.length) this.done();
+    else this.setState('waiting');
+  }
+
+  private async mergeFinal(): Promise<void> {
+    if (this.isSettled) return;
+    this.setState('merging');
+    this.host.emit({ type: 'point-merging', point: this.spec.name, streams: [...this.succeeded] });
+    const sources = this.succeeded.map((id) => this.host.sourceOf(id));
+    const result = await mergeAll(this.rec.target, sources, this.spec.onConflict);
+    if (!this.absorb(result)) return;
+    if (existsSync(this.checkpointDir)) renameSync(this.checkpointDir, join(this.rec.target, 'checkpoints'));
+    this.done();
+  }
+
+  /** Records a merge result; false (and the point failed) on conflicts. */
+  private absorb(result: MergeResult, stream?: string): boolean {
+    if (this.isSettled) return false;
+    for (const s of result.skipped) {
+      this.host.emit({
+        type: 'warning',
+        point: this.spec.name,
+        stream: s.stream,
+        message: `not merged: ${s.rel} (${s.reason})`,
+      });
+    }
+    if (result.conflicts.length > 0) {
+      this.rec.conflicts.push(...result.conflicts.map((c) => c.path));
+      this.host.emit({
+        type: 'point-conflict',
+        point: this.spec.name,
+        ...(stream ? { stream } : {}),
+        conflicts: result.conflicts,
+      });
+    }
+    if (!result.ok) {
+      const paths = result.conflicts.map((c) => `${c.path} (${c.streams.join(', ')})`).join('; ');
+      this.fail('conflict', `conflicting outputs: ${paths}`);
+      return false;
+    }
+    for (const id of result.merged) {
+      this.rec.merged.push(id);
+      this.host.emit({ type: 'point-merged', point: this.spec.name, stream: id, files: result.files, skipped: result.skipped.length });
+    }
+    return true;
+  }
+
+  private async takeCheckpoint(): Promise<void> {
+    if (this.isSettled) return;
+    const running = this.host.running(this.spec.streams);
+    if (running.length === 0) return;
+    this.checkpoints += 1;
+    const dir = join(this.checkpointDir, String(this.checkpoints));
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const id of running) {
+      // Each stream's copy is staged and renamed into place, so a checkpoint is whole or absent.
+      await mergeAll(join(dir, id), [this.host.sourceOf(id)], 'fail');
+    }
+  }
+
+  private done(): void {
+    this.stopTimers();
+    this.setState('done');
+    this.host.emit({ type: 'point-done', point: this.spec.name, merged: [...this.rec.merged], target: this.rec.target });
+    this.host.settled(this);
+  }
+
+  private fail(reason: FailureReason, message: string): void {
+    if (this.isSettled) return;
+    this.stopTimers();
+    this.rec.reason = reason;
+    this.rec.message = message;
+    this.setState('failed');
+    this.host.emit({ type: 'point-failed', point: this.spec.name, reason, message });
+    this.host.settled(this);
+  }
+
+  private stopTimers(): void {
+    if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
+    if (this.checkpointTimer) clearInterval(this.checkpointTimer);
+  }
+
+  private setState(state: PointRecord['state']): void {
+    this.rec.state = state;
+    this.host.save(this.rec);
+  }
+}

@@ -1,0 +1,655 @@
+/**
+ * StreamCoordinator: registers streams and convergence points, runs them as a DAG with a
+ * concurrency limit and resource pools, supervises each stream's process group, and merges
+ * outputs at convergence points. Everything it does is an event (src/events/types.ts);
+ * reporters subscribe with `on()`; the backend stores records and the event log.
+ *
+ * A stream's states:
+ *
+ *   pending ──deps met──> waiting ──slot + resources──> running ──exit 0──> succeeded
+ *      │                     ▲                            │  └──non-zero, retries left──> waiting (after backoff)
+ *      └─dep failed─> skipped└────────────────────────────┤
+ *                                                          └──non-zero / timeout / signal──> failed
+ *   any non-terminal state ──stop()──> cancelled
+ */
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { mkdirSync, rmSync } from 'node:fs';
+import { cp, readdir } from 'node:fs/promises';
+import type { Plan, PointSpec, StreamSpec } from '../plan/types.js';
+import type { Backend, PointRecord, RunRecord, StreamRecord } from '../backend/types.js';
+import { FileBackend } from '../backend/file/file-backend.js';
+import {
+  TERMINAL_STREAM_STATES,
+  type CoordEvent,
+  type EventInput,
+  type FailureReason,
+  type RunState,
+  type StreamState,
+} from '../events/types.js';
+import { nodeSpawner, type ExitInfo, type Spawner, type StreamProcess } from '../supervise/spawner.js';
+import { processStartTime } from '../util/proc.js';
+import { LivenessMonitor } from '../supervise/liveness.js';
+import { prepareWorkspaceRoot, createWorkspace } from '../workspace/root.js';
+import type { MergeSource } from '../workspace/merge.js';
+import { PointRunner } from './convergence.js';
+import { coordBinDir, linkInputs, streamEnv, streamPaths, type StreamPaths } from './environment.js';
+import { newRunId } from './ids.js';
+import { ResourcePools } from './resources.js';
+
+/** Streams started at once unless `--concurrency` says otherwise (Turborepo's default too). */
+export const DEFAULT_CONCURRENCY = 10;
+/** Retry backoff: base * 2^(attempt-1), capped. */
+export const RETRY_BACKOFF_BASE_MS = 1000;
+export const RETRY_BACKOFF_CAP_MS = 30_000;
+
+export interface CoordinatorOptions {
+  plan: Plan;
+  /** The `.coord` directory (COORD_HOME); runs live in `<home>/runs/<id>`. */
+  home: string;
+  backend?: Backend;
+  concurrency?: number;
+  spawner?: Spawner;
+  runId?: string;
+  /** `--rm`: remove the workspaces of succeeded streams once the run has merged them. */
+  removeWorkspaces?: boolean;
+  /** The environment streams inherit (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunOutcome {
+  runId: string;
+  runDir: string;
+  state: RunState;
+  /** 0 all succeeded, 1 a stream or point failed, 130 interrupted or cancelled (SPEC §1). */
+  exitCode: number;
+  streams: StreamRecord[];
+  points: PointRecord[];
+}
+
+interface StreamRt {
+  spec: StreamSpec;
+  paths: StreamPaths;
+  rec: StreamRecord;
+  proc: StreamProcess | undefined;
+  prepared: boolean;
+  /** Order in which streams became ready: waiting streams start in this order. */
+  readySeq: number;
+  notBefore: number;
+  killReason: FailureReason | undefined;
+  timers: NodeJS.Timeout[];
+  startedMs: number;
+  /** Restarts the guardian has made after stalls. */
+  restarts: number;
+  /** When the last heartbeat was saved to the record (throttles writes). */
+  beatSavedMs: number;
+}
+
+type Listener = (e: CoordEvent) => void;
+
+export class StreamCoordinator {
+  readonly runId: string;
+  readonly runDir: string;
+  readonly plan: Plan;
+  private readonly backend: Backend;
+  private readonly spawner: Spawner;
+  private readonly concurrency: number;
+  private readonly opts: CoordinatorOptions;
+  private readonly streams = new Map<string, StreamRt>();
+  private readonly points = new Map<string, PointRunner>();
+  private readonly pointsOfStream = new Map<string, PointRunner[]>();
+  private readonly listeners: Listener[] = [];
+  private readonly pools: ResourcePools;
+  private readonly workspaceDir: string;
+  private readonly liveness: LivenessMonitor;
+  private persist: Promise<void> = Promise.resolve();
+  private persistError: unknown;
+  private running = 0;
+  private readySeq = 0;
+  private stopping: 'interrupted' | 'cancelled' | undefined;
+  private forced = false;
+  private started = false;
+  private finished = false;
+  private startedAtMs = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private binDir = '';
+  private resolveRun: ((o: RunOutcome) => void) | undefined;
+
+  constructor(opts: CoordinatorOptions) {
+    this.opts = opts;
+    this.plan = opts.plan;
+    this.runId = opts.runId ?? newRunId();
+    this.runDir = join(opts.home, 'runs', this.runId);
+    this.backend = opts.backend ?? new FileBackend(opts.home);
+    this.spawner = opts.spawner ?? nodeSpawner;
+    this.concurrency = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
+    this.pools = new ResourcePools(opts.plan.resources);
+    this.workspaceDir = join(opts.plan.workspaceRoot, this.runId);
+    this.liveness = new LivenessMonitor({
+      timeoutMs: opts.plan.heartbeat.timeoutMs,
+      source: opts.plan.heartbeat.source,
+      onStall: (id, silentMs) => this.stalled(id, silentMs),
+      onRevive: (id) => {
+        const rt = this.streams.get(id);
+        if (rt?.proc && rt.rec.state === 'stalled' && !rt.killReason) this.setState(rt, 'running');
+      },
+      onBeat: (id, at) => {
+        const rt = this.streams.get(id);
+        if (!rt) return;
+        rt.rec.lastHeartbeat = at.toISOString();
+        if (performance.now() - rt.beatSavedMs >= 1000) {
+          rt.beatSavedMs = performance.now();
+          this.save(rt);
+        }
+      },
+    });
+    for (const s of opts.plan.streams) this.register(s);
+    for (const p of opts.plan.points) this.converge(p);
+  }
+
+  /** Adds a stream (before `run()`). Validation of the whole plan is the plan loader's job. */
+  register(spec: StreamSpec): void {
+    if (this.started) throw new Error('register() after run() started');
+    if (this.streams.has(spec.id)) throw new Error(`duplicate stream id "${spec.id}"`);
+    const paths = streamPaths(spec, this.runDir, this.workspaceDir);
+    this.streams.set(spec.id, {
+      spec,
+      paths,
+      rec: {
+        id: spec.id,
+        state: 'pending',
+        attempt: 0,
+        pid: null,
+        pgid: null,
+        procStartTime: null,
+        exitCode: null,
+        signal: null,
+        reason: null,
+        workspace: paths.workspace,
+        capabilities: [...spec.capabilities],
+        dependsOn: [...spec.dependsOn],
+        resources: { ...spec.resources },
+        startedAt: null,
+        endedAt: null,
+        lastHeartbeat: null,
+      },
+      proc: undefined,
+      prepared: false,
+      readySeq: 0,
+      notBefore: 0,
+      killReason: undefined,
+      timers: [],
+      startedMs: 0,
+      restarts: 0,
+      beatSavedMs: 0,
+    });
+  }
+
+  /** Adds a convergence point over registered streams (before `run()`). */
+  converge(spec: PointSpec): void {
+    if (this.started) throw new Error('converge() after run() started');
+    const runner = new PointRunner(spec, this.runDir, this.pointHost(), this.plan.stateManagement.checkpointIntervalMs);
+    this.points.set(spec.name, runner);
+    for (const id of spec.streams) {
+      const list = this.pointsOfStream.get(id) ?? [];
+      list.push(runner);
+      this.pointsOfStream.set(id, list);
+    }
+  }
+
+  /** Subscribes to every event of the run (reporters, tests). */
+  on(listener: Listener): void {
+    this.listeners.push(listener);
+  }
+
+  /**
+   * Stops the run: pending streams are cancelled, running ones get SIGTERM to their process
+   * group and SIGKILL after the guardian's grace (at once when `force`). A second call with
+   * `force` escalates.
+   */
+  stop(kind: 'interrupted' | 'cancelled', force = false): void {
+    if (this.finished) return;
+    const first = this.stopping === undefined;
+    this.stopping ??= kind;
+    if (force) this.forced = true;
+    if (!first && !force) return;
+    for (const rt of this.streams.values()) {
+      if (rt.proc) {
+        this.signal(rt, this.forced ? 'SIGKILL' : 'SIGTERM', 'stop');
+        if (!this.forced) this.escalateAfterGrace(rt, rt.proc, 'stop');
+      } else if (!TERMINAL_STREAM_STATES.has(rt.rec.state)) {
+        this.end(rt, 'cancelled', 'cancelled');
+      }
+    }
+    this.maybeFinish();
+  }
+
+  /** Runs the plan to its end. Resolves with the outcome; never rejects for a stream's failure. */
+  async run(): Promise<RunOutcome> {
+    if (this.started) throw new Error('run() called twice');
+    this.started = true;
+    this.startedAtMs = performance.now();
+    await prepareWorkspaceRoot(this.plan.workspaceRoot);
+    const run: RunRecord = {
+      id: this.runId,
+      plan: this.plan.file,
+      name: this.plan.name,
+      state: 'running',
+      startedAt: new Date().toISOString(),
+      endedAt: null,
+      coordinator: { pid: process.pid, startTime: processStartTime(process.pid), host: hostname() },
+      workspaceDir: this.workspaceDir,
+      concurrency: this.concurrency,
+      pools: { ...this.plan.resources },
+    };
+    await this.backend.createRun(run, this.plan.text);
+    mkdirSync(join(this.runDir, 'streams'), { recursive: true, mode: 0o700 });
+    mkdirSync(this.workspaceDir, { recursive: true, mode: 0o700 });
+    this.binDir = coordBinDir(this.runDir);
+    const done = new Promise<RunOutcome>((resolve) => (this.resolveRun = resolve));
+    this.emit({ type: 'run-started', plan: this.plan.file, name: this.plan.name, pid: process.pid, concurrency: this.concurrency });
+    for (const rt of this.streams.values()) {
+      this.save(rt);
+      this.emit({
+        type: 'stream-registered',
+        stream: rt.spec.id,
+        attempt: 0,
+        capabilities: rt.spec.capabilities,
+        dependsOn: rt.spec.dependsOn,
+        workspace: rt.paths.workspace,
+      });
+    }
+    for (const p of this.points.values()) this.backendWrite(() => this.backend.putPoint(this.runId, { ...p.rec }));
+    if (this.stopping) this.stop(this.stopping);
+    this.schedule();
+    this.maybeFinish();
+    return done;
+  }
+
+  // ── scheduling ────────────────────────────────────────────────────────────────────────
+
+  /** Moves streams along: skips those whose dependencies failed, starts ready ones. */
+  private schedule(): void {
+    if (this.stopping || this.finished) return;
+    let changed = true;
+    while (changed) {
+      changed = false;
+      for (const rt of this.streams.values()) {
+        if (rt.rec.state !== 'pending') continue;
+        const verdict = this.depsVerdict(rt.spec);
+        if (verdict.kind === 'failed') {
+          this.emit({ type: 'stream-skipped', stream: rt.spec.id, attempt: rt.rec.attempt, reason: 'dependency-failed', because: verdict.because });
+          this.end(rt, 'skipped', 'dependency-failed');
+          changed = true;
+        } else if (verdict.kind === 'ready') {
+          rt.readySeq = ++this.readySeq;
+          this.setState(rt, 'waiting');
+        }
+      }
+    }
+    const now = Date.now();
+    const waiting = [...this.streams.values()]
+      .filter((rt) => (rt.rec.state === 'waiting' || rt.rec.state === 'recovering') && !rt.proc && rt.notBefore <= now)
+      .sort((a, b) => a.readySeq - b.readySeq);
+    const held = new Set<string>();
+    for (const rt of waiting) {
+      if (this.running >= this.concurrency) break;
+      const demand = rt.spec.resources;
+      // A stream whose units are not all free holds back later streams wanting the same
+      // pools, so large demands are not starved by small ones; it holds no unit meanwhile.
+      if (Object.keys(demand).some((p) => held.has(p))) continue;
+      if (!this.pools.tryAcquire(demand)) {
+        for (const p of Object.keys(demand)) held.add(p);
+        continue;
+      }
+      void this.start(rt);
+    }
+    this.armRetryTimer();
+  }
+
+  private depsVerdict(spec: StreamSpec): { kind: 'ready' } | { kind: 'blocked' } | { kind: 'failed'; because: string } {
+    let ready = true;
+    for (const dep of spec.dependsOn) {
+      const s = this.streams.get(dep);
+      if (s) {
+        if (s.rec.state === 'succeeded') continue;
+        if (TERMINAL_STREAM_STATES.has(s.rec.state)) return { kind: 'failed', because: `stream "${dep}" ${s.rec.state}` };
+        ready = false;
+        continue;
+      }
+      const p = this.points.get(dep);
+      if (p) {
+        if (p.rec.state === 'done') continue;
+        if (p.rec.state === 'failed') return { kind: 'failed', because: `convergence point "${dep}" failed` };
+        ready = false;
+      }
+    }
+    return ready ? { kind: 'ready' } : { kind: 'blocked' };
+  }
+
+  /** Wakes the scheduler when the earliest retry backoff ends. */
+  private armRetryTimer(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    let next = Infinity;
+    for (const rt of this.streams.values()) {
+      if (rt.rec.state === 'waiting' && !rt.proc && rt.notBefore > Date.now()) next = Math.min(next, rt.notBefore);
+    }
+    if (next === Infinity) return;
+    this.retryTimer = setTimeout(() => this.schedule(), Math.max(0, next - Date.now()));
+  }
+
+  // ── one attempt ───────────────────────────────────────────────────────────────────────
+
+  private async start(rt: StreamRt): Promise<void> {
+    this.running++;
+    rt.rec.attempt += 1;
+    rt.killReason = undefined;
+    const attempt = rt.rec.attempt;
+    try {
+      if (!rt.prepared) await this.prepare(rt);
+    } catch (e) {
+      this.running--;
+      this.pools.release(rt.spec.resources);
+      this.emit({ type: 'warning', stream: rt.spec.id, message: `workspace: ${e instanceof Error ? e.message : String(e)}` });
+      this.end(rt, 'failed', 'spawn-error');
+      this.afterChange();
+      return;
+    }
+    if (this.stopping) {
+      this.running--;
+      this.pools.release(rt.spec.resources);
+      this.end(rt, 'cancelled', 'cancelled');
+      this.afterChange();
+      return;
+    }
+    const { spec, paths } = rt;
+    const env = streamEnv({ runId: this.runId, runDir: this.runDir, spec, paths, attempt, binDir: this.binDir, base: this.opts.env });
+    const proc = this.spawner.spawn({
+      command: spec.command,
+      cwd: paths.workspace,
+      env,
+      stdoutFile: join(paths.logDir, 'stdout'),
+      stderrFile: join(paths.logDir, 'stderr'),
+      onLine: this.listeners.length > 0 ? (fd, line) => this.emitOutput(spec.id, attempt, fd, line) : undefined,
+      onOutput: () => this.liveness.output(spec.id),
+    });
+    this.liveness.watch(spec.id, paths.heartbeatFile);
+    rt.proc = proc;
+    rt.startedMs = performance.now();
+    rt.rec.pid = proc.pid > 0 ? proc.pid : null;
+    rt.rec.pgid = proc.pid > 0 ? proc.pgid : null;
+    rt.rec.procStartTime = proc.procStartTime;
+    rt.rec.startedAt = new Date().toISOString();
+    rt.rec.exitCode = null;
+    rt.rec.signal = null;
+    rt.rec.reason = null;
+    this.setState(rt, 'running');
+    this.emit({ type: 'stream-started', stream: spec.id, attempt, pid: proc.pid, command: spec.command, workspace: paths.workspace });
+    for (const p of this.pointsOfStream.get(spec.id) ?? []) p.streamStarted();
+    if (spec.timeoutMs !== undefined) {
+      const t = setTimeout(() => {
+        if (rt.proc !== proc) return;
+        rt.killReason = 'timeout';
+        this.signal(rt, 'SIGTERM', 'timeout');
+        this.escalateAfterGrace(rt, proc, 'timeout');
+      }, spec.timeoutMs);
+      rt.timers.push(t);
+    }
+    void proc.exited.then((info) => this.exited(rt, proc, info));
+  }
+
+  private async prepare(rt: StreamRt): Promise<void> {
+    const { paths, spec } = rt;
+    mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
+    if (paths.shared) await createWorkspace(paths.shared, { fresh: false });
+    if (paths.workspace !== paths.shared) await createWorkspace(paths.workspace, { fresh: !paths.explicitWorkspace });
+    // `base:` seeds the workspace with a copy of a directory, unless the workspace already has content.
+    if (spec.base && (await readdir(paths.workspace)).length === 0) {
+      await cp(spec.base, paths.workspace, { recursive: true, verbatimSymlinks: true, errorOnExist: false, force: false });
+    }
+    const links: Array<{ name: string; target: string }> = [];
+    for (const dep of spec.dependsOn) {
+      const p = this.points.get(dep);
+      if (p) links.push({ name: dep, target: p.rec.target });
+      const s = this.streams.get(dep);
+      if (s) links.push({ name: dep, target: s.paths.workspace });
+    }
+    linkInputs(paths.inputs, links);
+    rt.prepared = true;
+  }
+
+  private exited(rt: StreamRt, proc: StreamProcess, info: ExitInfo): void {
+    // A late exit of an attempt that was already replaced is discarded by attempt.
+    if (rt.proc !== proc) return;
+    for (const t of rt.timers) clearTimeout(t);
+    rt.timers = [];
+    rt.proc = undefined;
+    this.liveness.unwatch(rt.spec.id);
+    this.running--;
+    this.pools.release(rt.spec.resources);
+    const durationMs = Math.round(performance.now() - rt.startedMs);
+    rt.rec.exitCode = info.exitCode;
+    rt.rec.signal = info.signal;
+    this.emit({ type: 'stream-exited', stream: rt.spec.id, attempt: rt.rec.attempt, exitCode: info.exitCode, signal: info.signal, durationMs });
+    if (info.error) this.emit({ type: 'warning', stream: rt.spec.id, message: `could not start: ${info.error}` });
+
+    if (this.stopping) {
+      this.end(rt, 'cancelled', 'cancelled');
+    } else if (rt.killReason === 'heartbeat-timeout' && rt.restarts < this.plan.guardian.maxRestarts) {
+      // The guardian restarts a stalled stream as a new attempt while max_restarts allows.
+      rt.restarts += 1;
+      rt.rec.reason = 'heartbeat-timeout';
+      rt.notBefore = 0;
+      rt.readySeq = ++this.readySeq;
+      this.emit({ type: 'stream-retrying', stream: rt.spec.id, attempt: rt.rec.attempt, delayMs: 0, reason: 'heartbeat-timeout' });
+      this.setState(rt, 'recovering');
+    } else if (rt.killReason) {
+      this.end(rt, 'failed', rt.killReason);
+    } else if (info.error && info.exitCode === null) {
+      this.end(rt, 'failed', 'spawn-error');
+    } else if (info.exitCode === 0) {
+      this.end(rt, 'succeeded', null);
+    } else {
+      const reason: FailureReason = info.signal ? 'signal' : 'exit-non-zero';
+      if (rt.rec.attempt <= rt.spec.retries) {
+        const delayMs = Math.min(RETRY_BACKOFF_CAP_MS, RETRY_BACKOFF_BASE_MS * 2 ** (rt.rec.attempt - 1));
+        rt.rec.reason = reason;
+        rt.notBefore = Date.now() + delayMs;
+        rt.readySeq = ++this.readySeq;
+        this.emit({ type: 'stream-retrying', stream: rt.spec.id, attempt: rt.rec.attempt, delayMs, reason });
+        this.setState(rt, 'waiting');
+      } else {
+        this.end(rt, 'failed', reason);
+      }
+    }
+    this.afterChange();
+  }
+
+  /** No beat for `heartbeat.timeout`: the stream is stalled; the guardian stops it (soft, then hard). */
+  private stalled(id: string, silentMs: number): void {
+    const rt = this.streams.get(id);
+    if (!rt?.proc || this.stopping) return;
+    this.emit({ type: 'stream-stalled', stream: id, attempt: rt.rec.attempt, lastHeartbeat: rt.rec.lastHeartbeat, silentMs });
+    this.setState(rt, 'stalled');
+    if (this.plan.guardian.command) this.runGuardianCommand(rt, this.plan.guardian.command);
+    if (!this.plan.guardian.autoInvoke) return;
+    rt.killReason = 'heartbeat-timeout';
+    this.signal(rt, 'SIGTERM', 'heartbeat-timeout');
+    this.escalateAfterGrace(rt, rt.proc, 'heartbeat-timeout');
+  }
+
+  /**
+   * `recovery.guardian.command`: run on a stall with the stream's context in its environment;
+   * its output is kept in `streams/<id>/guardian-<attempt>.log`.
+   */
+  private runGuardianCommand(rt: StreamRt, command: string | string[]): void {
+    const log = join(rt.paths.logDir, `guardian-${rt.rec.attempt}.log`);
+    const env = {
+      ...streamEnv({ runId: this.runId, runDir: this.runDir, spec: rt.spec, paths: rt.paths, attempt: rt.rec.attempt, binDir: this.binDir, base: this.opts.env }),
+      COORD_STALLED_STREAM: rt.spec.id,
+      COORD_LAST_HEARTBEAT: rt.rec.lastHeartbeat ?? '',
+      COORD_STDOUT_FILE: join(rt.paths.logDir, 'stdout'),
+      COORD_STDERR_FILE: join(rt.paths.logDir, 'stderr'),
+    };
+    const proc = this.spawner.spawn({ command, cwd: rt.paths.workspace, env, stdoutFile: log, stderrFile: log });
+    this.emit({ type: 'warning', stream: rt.spec.id, message: `guardian command started (pid ${proc.pid}), output in ${log}` });
+    void proc.exited.then((info) =>
+      this.emit({ type: 'warning', stream: rt.spec.id, message: `guardian command exited ${info.signal ?? info.exitCode}` }),
+    );
+  }
+
+  private signal(rt: StreamRt, sig: NodeJS.Signals, reason: string): void {
+    if (!rt.proc) return;
+    if (rt.proc.signal(sig)) this.emit({ type: 'stream-signalled', stream: rt.spec.id, attempt: rt.rec.attempt, signal: sig, reason });
+  }
+
+  private escalateAfterGrace(rt: StreamRt, proc: StreamProcess, reason: string): void {
+    const t = setTimeout(() => {
+      if (rt.proc === proc) this.signal(rt, 'SIGKILL', reason);
+    }, this.plan.guardian.graceMs);
+    rt.timers.push(t);
+  }
+
+  /** A stream reaches a terminal state: record it and tell its convergence points. */
+  private end(rt: StreamRt, state: StreamState, reason: FailureReason | null): void {
+    rt.rec.reason = reason;
+    rt.rec.endedAt = new Date().toISOString();
+    this.setState(rt, state);
+    const durationMs = rt.startedMs ? Math.round(performance.now() - rt.startedMs) : 0;
+    this.emit({
+      type: 'stream-ended',
+      stream: rt.spec.id,
+      attempt: rt.rec.attempt,
+      state,
+      exitCode: rt.rec.exitCode,
+      ...(reason ? { reason } : {}),
+      durationMs,
+    });
+    for (const p of this.pointsOfStream.get(rt.spec.id) ?? []) {
+      if (state === 'succeeded') p.streamSucceeded(rt.spec.id);
+      else p.streamFailed(rt.spec.id, state);
+    }
+  }
+
+  private afterChange(): void {
+    this.schedule();
+    this.maybeFinish();
+  }
+
+  // ── convergence host ──────────────────────────────────────────────────────────────────
+
+  private pointHost() {
+    return {
+      emit: (e: EventInput) => this.emit(e),
+      save: (rec: PointRecord) => this.backendWrite(() => this.backend.putPoint(this.runId, { ...rec, merged: [...rec.merged], conflicts: [...rec.conflicts] })),
+      sourceOf: (id: string): MergeSource => {
+        const rt = this.streams.get(id);
+        if (!rt) throw new Error(`unknown stream "${id}"`);
+        return { stream: id, dir: rt.paths.workspace, outputs: rt.spec.outputs };
+      },
+      settled: (p: PointRunner) => {
+        if (p.rec.state === 'failed' && p.rec.reason === 'point-timeout') {
+          // A timed-out point stops its streams that are still running.
+          for (const id of p.spec.streams) {
+            const rt = this.streams.get(id);
+            if (rt?.proc) {
+              rt.killReason = 'point-timeout';
+              this.signal(rt, 'SIGTERM', 'point-timeout');
+              this.escalateAfterGrace(rt, rt.proc, 'point-timeout');
+            } else if (rt && !TERMINAL_STREAM_STATES.has(rt.rec.state)) {
+              this.end(rt, 'cancelled', 'point-timeout');
+            }
+          }
+        }
+        this.afterChange();
+      },
+      running: (ids: string[]) => ids.filter((id) => this.streams.get(id)?.proc !== undefined),
+    };
+  }
+
+  // ── the end ───────────────────────────────────────────────────────────────────────────
+
+  private maybeFinish(): void {
+    if (!this.started || this.finished || !this.resolveRun) return;
+    for (const rt of this.streams.values()) if (!TERMINAL_STREAM_STATES.has(rt.rec.state) || rt.proc) return;
+    if (!this.stopping) for (const p of this.points.values()) if (!p.isSettled) return;
+    this.finished = true;
+    void this.finish();
+  }
+
+  private async finish(): Promise<void> {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.liveness.stop();
+    await Promise.all([...this.points.values()].map((p) => p.idle()));
+    for (const p of this.points.values()) p.cancel();
+    let state: RunState;
+    if (this.stopping) {
+      const rec = await this.backend.getRun(this.runId).catch(() => undefined);
+      state = rec?.cancelRequested ? 'cancelled' : this.stopping;
+    } else {
+      const allOk =
+        [...this.streams.values()].every((rt) => rt.rec.state === 'succeeded') &&
+        [...this.points.values()].every((p) => p.rec.state === 'done');
+      state = allOk ? 'succeeded' : 'failed';
+    }
+    if (this.opts.removeWorkspaces) this.removeSucceededWorkspaces();
+    this.emit({ type: 'run-ended', state, durationMs: Math.round(performance.now() - this.startedAtMs) });
+    this.backendWrite(() => this.backend.updateRun(this.runId, { state, endedAt: new Date().toISOString() }).then(() => undefined));
+    await this.persist;
+    if (this.persistError) {
+      process.emitWarning(`coord: the ${this.backend.kind} backend failed: ${String(this.persistError)}`);
+    }
+    const outcome: RunOutcome = {
+      runId: this.runId,
+      runDir: this.runDir,
+      state,
+      exitCode: state === 'succeeded' ? 0 : state === 'failed' ? 1 : 130,
+      streams: [...this.streams.values()].map((rt) => ({ ...rt.rec })),
+      points: [...this.points.values()].map((p) => ({ ...p.rec })),
+    };
+    this.resolveRun?.(outcome);
+  }
+
+  /** `--rm`: workspaces coord created for streams that succeeded (their outputs are merged by now). */
+  private removeSucceededWorkspaces(): void {
+    const sharedUsers: StreamRt[] = [];
+    for (const rt of this.streams.values()) {
+      if (rt.paths.shared) sharedUsers.push(rt);
+      if (rt.rec.state !== 'succeeded' || rt.paths.explicitWorkspace || rt.paths.workspace === rt.paths.shared) continue;
+      rmSync(rt.paths.workspace, { recursive: true, force: true });
+    }
+    const shared = sharedUsers[0]?.paths.shared;
+    if (shared && sharedUsers.every((rt) => rt.rec.state === 'succeeded')) rmSync(shared, { recursive: true, force: true });
+  }
+
+  // ── events and records ────────────────────────────────────────────────────────────────
+
+  private emit(input: EventInput): void {
+    const event = { ...input, time: new Date().toISOString(), run: this.runId } as CoordEvent;
+    this.backendWrite(() => this.backend.appendEvent(this.runId, event));
+    for (const l of this.listeners) l(event);
+  }
+
+  private emitOutput(stream: string, attempt: number, fd: 'stdout' | 'stderr', line: string): void {
+    const event: CoordEvent = { type: 'stream-output', stream, attempt, fd, line, time: new Date().toISOString(), run: this.runId };
+    for (const l of this.listeners) l(event);
+  }
+
+  private setState(rt: StreamRt, state: StreamState): void {
+    rt.rec.state = state;
+    this.save(rt);
+  }
+
+  private save(rt: StreamRt): void {
+    const snapshot = { ...rt.rec };
+    this.backendWrite(() => this.backend.putStream(this.runId, snapshot));
+  }
+
+  /** Backend writes run one after another, in the order they were made. */
+  private backendWrite(fn: () => Promise<void>): void {
+    this.persist = this.persist.then(fn).catch((e: unknown) => {
+      this.persistError ??= e;
+    });
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * What a stream gets (SPEC §3): its environment, its workspace, its inputs. The workspace
+ * layer (src/workspace) checks and creates directories; this file decides which ones.
+ */
+import { symlinkSync, mkdirSync, existsSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { StreamSpec } from '../plan/types.js';
+
+/** The `coord` launcher of this package (bin/coord.js). */
+export const COORD_LAUNCHER = fileURLToPath(new URL('../../bin/coord.js', import.meta.url));
+
+/** Paths of one stream inside its run. */
+export interface StreamPaths {
+  workspace: string;
+  /** True when the plan named the directory: coord never removes it. */
+  explicitWorkspace: boolean;
+  shared: string | null;
+  logDir: string;
+  heartbeatFile: string;
+  inputs: string;
+}
+
+export function streamPaths(spec: StreamSpec, runDir: string, workspaceDir: string): StreamPaths {
+  const logDir = join(runDir, 'streams', spec.id);
+  const sharedDir = join(workspaceDir, 'shared');
+  const workspace = spec.workspace ?? (spec.isolation === 'shared' ? sharedDir : join(workspaceDir, spec.id));
+  return {
+    workspace,
+    explicitWorkspace: spec.workspace !== undefined,
+    shared: spec.isolation === 'isolated' ? null : sharedDir,
+    logDir,
+    heartbeatFile: join(logDir, 'heartbeat'),
+    inputs: join(logDir, 'inputs'),
+  };
+}
+
+/**
+ * The directory to put first on a stream's PATH so that `coord` there is this coord: the
+ * directory of the launcher the user ran when it is called `coord` (npx, a global install),
+ * else a `bin/` in the run directory holding a `coord` link to this package's launcher.
+ */
+export function coordBinDir(runDir: string): string {
+  const invoked = process.argv[1];
+  if (invoked && basename(invoked) === 'coord') return dirname(resolve(invoked));
+  const dir = join(runDir, 'bin');
+  const link = join(dir, 'coord');
+  if (!existsSync(link)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    symlinkSync(COORD_LAUNCHER, link);
+  }
+  return dir;
+}
+
+export interface EnvInput {
+  runId: string;
+  runDir: string;
+  spec: StreamSpec;
+  paths: StreamPaths;
+  attempt: number;
+  binDir: string;
+  base?: NodeJS.ProcessEnv;
+}
+
+/** The environment of one attempt: the caller's, the plan's `env`, then the COORD_* variables. */
+export function streamEnv(input: EnvInput): NodeJS.ProcessEnv {
+  const base = input.base ?? process.env;
+  const env: NodeJS.ProcessEnv = { ...base, ...input.spec.env };
+  env.PATH = [input.binDir, base.PATH ?? ''].filter(Boolean).join(':');
+  env.COORD_RUN_ID = input.runId;
+  env.COORD_RUN_DIR = input.runDir;
+  env.COORD_STREAM_ID = input.spec.id;
+  env.COORD_ATTEMPT = String(input.attempt);
+  env.COORD_WORKSPACE = input.paths.workspace;
+  env.COORD_HEARTBEAT_FILE = input.paths.heartbeatFile;
+  env.COORD_INPUTS = input.paths.inputs;
+  if (input.paths.shared) env.COORD_SHARED = input.paths.shared;
+  else delete env.COORD_SHARED;
+  delete env.COORD_LOCK_TOKEN;
+  return env;
+}
+
+/**
+ * Fills `$COORD_INPUTS` with one link per dependency: `<point>` → the point's merged output,
+ * `<stream>` → the finished stream's workspace.
+ */
+export function linkInputs(inputs: string, links: Array<{ name: string; target: string }>): void {
+  mkdirSync(inputs, { recursive: true, mode: 0o700 });
+  for (const { name, target } of links) {
+    const at = join(inputs, name);
+    if (!existsSync(at)) symlinkSync(target, at);
+  }
+}

@@ -1,0 +1,47 @@
+/** One line of text per event, shared by the plain and TTY reporters and `coord events`. */
+import type { CoordEvent } from '../events/types.js';
+import { formatDuration } from '../util/duration.js';
+import { unreachable } from '../util/result.js';
+
+export function describeEvent(e: CoordEvent): string {
+  switch (e.type) {
+    case 'run-started':
+      return `run ${e.run} started: ${e.name} (concurrency ${e.concurrency})`;
+    case 'run-ended':
+      return `run ${e.run} ${e.state} after ${formatDuration(e.durationMs)}`;
+    case 'stream-registered':
+      return `${e.stream} registered (workspace ${e.workspace})`;
+    case 'stream-started':
+      return `${e.stream} started, pid ${e.pid}${e.attempt > 1 ? `, attempt ${e.attempt}` : ''}`;
+    case 'stream-exited':
+      return `${e.stream} exited ${e.signal ? `on ${e.signal}` : `with code ${e.exitCode}`} after ${formatDuration(e.durationMs)}`;
+    case 'stream-signalled':
+      return `${e.stream}: ${e.signal} sent to its process group (${e.reason})`;
+    case 'stream-retrying':
+      return `${e.stream}: attempt ${e.attempt} failed (${e.reason}), retrying in ${formatDuration(e.delayMs)}`;
+    case 'stream-skipped':
+      return `${e.stream} skipped: ${e.because}`;
+    case 'stream-ended':
+      return `${e.stream} ${e.state}${e.reason ? ` (${e.reason})` : ''}`;
+    case 'stream-stalled':
+      return `${e.stream} stalled: no heartbeat for ${formatDuration(e.silentMs)}`;
+    case 'stream-output':
+      return `[${e.stream}] ${e.line}`;
+    case 'point-waiting':
+      return `${e.point} (${e.pointType}) waiting for its streams`;
+    case 'point-merging':
+      return `${e.point} merging ${e.streams.join(', ')}`;
+    case 'point-merged':
+      return `${e.point} merged ${e.stream}`;
+    case 'point-conflict':
+      return `${e.point} conflict: ${e.conflicts.map((c) => `${c.path} (${c.streams.join(', ')})`).join('; ')}`;
+    case 'point-done':
+      return `${e.point} done: ${e.target}`;
+    case 'point-failed':
+      return `${e.point} failed (${e.reason}): ${e.message}`;
+    case 'warning':
+      return `warning${e.stream ? ` [${e.stream}]` : ''}${e.point ? ` [${e.point}]` : ''}: ${e.message}`;
+    default:
+      return unreachable(e);
+  }
+}

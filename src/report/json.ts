@@ -1,0 +1,19 @@
+/** `--json`: every event, output lines included, as one JSON object a line on stdout; the summary on stderr. */
+import type { CoordEvent } from '../events/types.js';
+import type { RunOutcome } from '../orchestrator/coordinator.js';
+import { makeChalk } from './color.js';
+import type { Reporter, ReporterOptions } from './reporter.js';
+import { formatSummary } from './summary.js';
+
+export class JsonReporter implements Reporter {
+  private readonly opts: ReporterOptions;
+  constructor(opts: ReporterOptions) {
+    this.opts = opts;
+  }
+  onEvent(e: CoordEvent): void {
+    this.opts.stdout.write(JSON.stringify(e) + '\n');
+  }
+  done(outcome: RunOutcome): void {
+    if (!this.opts.quiet) this.opts.stderr.write(formatSummary(outcome, makeChalk(this.opts.stderr, this.opts.env)));
+  }
+}

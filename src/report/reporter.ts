@@ -1,0 +1,29 @@
+/** Reporters turn events into output; they are the only code that prints during a run. */
+import type { CoordEvent } from '../events/types.js';
+import type { RunOutcome } from '../orchestrator/coordinator.js';
+
+export interface Reporter {
+  onEvent(e: CoordEvent): void;
+  /** Called once at the end, with what the run came to. */
+  done(outcome: RunOutcome): void;
+}
+
+export interface ReporterOptions {
+  quiet: boolean;
+  json: boolean;
+  env: NodeJS.ProcessEnv;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
+/** A live view on a TTY (with columns to draw in, and not under CI); plain lines otherwise. */
+export function wantsLiveView(opts: ReporterOptions): boolean {
+  const isCI = opts.env.CI !== undefined && opts.env.CI !== '' && opts.env.CI !== 'false' && opts.env.CI !== '0';
+  return !opts.json && !opts.quiet && !isCI && opts.stdout.isTTY === true && (opts.stdout.columns ?? 0) > 0 && opts.env.TERM !== 'dumb';
+}
+
+export async function createReporter(opts: ReporterOptions): Promise<Reporter> {
+  if (opts.json) return new (await import('./json.js')).JsonReporter(opts);
+  if (wantsLiveView(opts)) return new (await import('./tty.js')).TtyReporter(opts);
+  return new (await import('./plain.js')).PlainReporter(opts);
+}

@@ -1,0 +1,54 @@
+/** The table printed at the end of `coord run`: each stream's state, time and exit code. */
+import type { ChalkInstance } from 'chalk';
+import type { RunOutcome } from '../orchestrator/coordinator.js';
+import { formatDuration } from '../util/duration.js';
+
+const STATE_COLOR: Record<string, (c: ChalkInstance, s: string) => string> = {
+  succeeded: (c, s) => c.green(s),
+  done: (c, s) => c.green(s),
+  failed: (c, s) => c.red(s),
+  skipped: (c, s) => c.yellow(s),
+  cancelled: (c, s) => c.yellow(s),
+};
+
+export function formatSummary(outcome: RunOutcome, c: ChalkInstance): string {
+  const rows: string[][] = [['STREAM', 'STATE', 'TIME', 'EXIT', 'ATTEMPTS']];
+  for (const s of outcome.streams) {
+    const ms = s.startedAt && s.endedAt ? Date.parse(s.endedAt) - Date.parse(s.startedAt) : null;
+    rows.push([
+      s.id,
+      s.state + (s.reason && s.state !== 'succeeded' ? ` (${s.reason})` : ''),
+      ms === null ? '-' : formatDuration(ms),
+      s.exitCode === null ? (s.signal ?? '-') : String(s.exitCode),
+      String(s.attempt),
+    ]);
+  }
+  const lines = table(rows, c, 1);
+  if (outcome.points.length > 0) {
+    const prow: string[][] = [['POINT', 'STATE', 'MERGED', 'CONFLICTS']];
+    for (const p of outcome.points) {
+      prow.push([p.name, p.state + (p.reason ? ` (${p.reason})` : ''), `${p.merged.length}/${p.streams.length}`, p.conflicts.join(', ') || '-']);
+    }
+    lines.push('', ...table(prow, c, 1));
+  }
+  const verdict = outcome.state === 'succeeded' ? c.green(outcome.state) : c.red(outcome.state);
+  lines.push('', `run ${outcome.runId} ${verdict}`);
+  return lines.join('\n') + '\n';
+}
+
+/** Left-aligned columns; the column `stateCol` is coloured by its value. */
+export function table(rows: string[][], c: ChalkInstance, stateCol: number): string[] {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row, r) =>
+    row
+      .map((cell, i) => {
+        const padded = i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0);
+        if (r === 0) return c.bold(padded);
+        const color = i === stateCol ? STATE_COLOR[cell.split(' ')[0] ?? ''] : undefined;
+        return color ? color(c, padded) : padded;
+      })
+      .join('  ')
+      .trimEnd(),
+  );
+}

@@ -1,0 +1,72 @@
+/**
+ * The live view on a terminal: one ora spinner whose text holds a line per running stream
+ * (id, elapsed time, attempt); stream output and events scroll above it; the summary at the end.
+ */
+import ora, { type Ora } from 'ora';
+import type { ChalkInstance } from 'chalk';
+import type { CoordEvent } from '../events/types.js';
+import type { RunOutcome } from '../orchestrator/coordinator.js';
+import { formatDuration } from '../util/duration.js';
+import { describeEvent } from './describe.js';
+import { makeChalk } from './color.js';
+import type { Reporter, ReporterOptions } from './reporter.js';
+import { formatSummary } from './summary.js';
+
+interface Live {
+  since: number;
+  attempt: number;
+}
+
+export class TtyReporter implements Reporter {
+  private readonly c: ChalkInstance;
+  private readonly opts: ReporterOptions;
+  private readonly spinner: Ora;
+  private readonly live = new Map<string, Live>();
+  private readonly ticker: NodeJS.Timeout;
+
+  constructor(opts: ReporterOptions) {
+    this.opts = opts;
+    this.c = makeChalk(opts.stdout, opts.env);
+    this.spinner = ora({ stream: opts.stdout, discardStdin: false, hideCursor: true });
+    this.ticker = setInterval(() => this.refresh(), 1000);
+    this.ticker.unref();
+  }
+
+  onEvent(e: CoordEvent): void {
+    if (e.type === 'stream-registered') return;
+    if (e.type === 'stream-started') this.live.set(e.stream, { since: Date.now(), attempt: e.attempt });
+    if (e.type === 'stream-exited') this.live.delete(e.stream);
+    if (e.type === 'stream-output') {
+      this.print(`${this.c.cyan(`[${e.stream}]`)} ${e.line}`);
+      return;
+    }
+    if (e.type !== 'point-waiting' && e.type !== 'point-merging') this.print(this.c.dim('›') + ' ' + describeEvent(e));
+    this.refresh();
+  }
+
+  done(outcome: RunOutcome): void {
+    clearInterval(this.ticker);
+    this.spinner.stop();
+    this.opts.stdout.write('\n' + formatSummary(outcome, this.c));
+  }
+
+  private print(line: string): void {
+    const spinning = this.spinner.isSpinning;
+    if (spinning) this.spinner.clear();
+    this.opts.stdout.write(line + '\n');
+    if (spinning) this.spinner.render();
+  }
+
+  private refresh(): void {
+    if (this.live.size === 0) {
+      if (this.spinner.isSpinning) this.spinner.stop();
+      return;
+    }
+    const now = Date.now();
+    const lines = [...this.live].map(
+      ([id, l]) => `${id}  ${this.c.dim(formatDuration(now - l.since))}${l.attempt > 1 ? this.c.yellow(`  attempt ${l.attempt}`) : ''}`,
+    );
+    this.spinner.text = `${this.live.size} running\n  ${lines.join('\n  ')}`;
+    if (!this.spinner.isSpinning) this.spinner.start();
+  }
+}

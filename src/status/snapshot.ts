@@ -1,0 +1,65 @@
+/**
+ * The status of a run as `coord status --json` shows it (SPEC §5), read from the backend. A
+ * run whose record says `running` but whose coordinator process is gone is `interrupted`,
+ * and so are its streams that were running.
+ */
+import type { Backend, PointRecord, RunRecord, StreamRecord } from '../backend/types.js';
+import type { RunState } from '../events/types.js';
+import { sameProcess } from '../util/proc.js';
+import { hostname } from 'node:os';
+
+const LIVE = new Set<StreamRecord['state']>(['running', 'stalled', 'recovering']);
+
+export interface StatusSnapshot {
+  run: { id: string; plan: string; name: string; state: RunState; startedAt: string; endedAt: string | null; coordinatorPid: number };
+  streams: Array<{
+    id: string;
+    state: StreamRecord['state'];
+    pid: number | null;
+    attempt: number;
+    exitCode: number | null;
+    reason: string | null;
+    lastHeartbeat: string | null;
+    workspace: string;
+    startedAt: string | null;
+    endedAt: string | null;
+    capabilities: string[];
+  }>;
+  convergence: Array<{ name: string; type: string; state: PointRecord['state']; merged: string[]; conflicts: string[]; reason: string | null; target: string }>;
+  resources: Array<{ name: string; capacity: number; inUse: number }>;
+}
+
+/** True when the coordinator recorded in `run` is still alive on this host. */
+export function coordinatorAlive(run: RunRecord): boolean {
+  if (run.coordinator.host !== hostname()) return true; // cannot tell from here
+  return sameProcess(run.coordinator.pid, run.coordinator.startTime);
+}
+
+export async function loadSnapshot(backend: Backend, run: RunRecord): Promise<StatusSnapshot> {
+  const [streams, points] = await Promise.all([backend.listStreams(run.id), backend.listPoints(run.id)]);
+  const dead = run.state === 'running' && !coordinatorAlive(run);
+  const state: RunState = dead ? 'interrupted' : run.state;
+  const inUse = new Map<string, number>();
+  for (const s of streams) {
+    if (s.state !== 'running' && s.state !== 'stalled') continue;
+    for (const [pool, n] of Object.entries(s.resources ?? {})) inUse.set(pool, (inUse.get(pool) ?? 0) + n);
+  }
+  return {
+    run: { id: run.id, plan: run.plan, name: run.name, state, startedAt: run.startedAt, endedAt: run.endedAt, coordinatorPid: run.coordinator.pid },
+    streams: streams.map((s) => ({
+      id: s.id,
+      state: dead && LIVE.has(s.state) && !(s.pid && sameProcess(s.pid, s.procStartTime)) ? 'cancelled' : s.state,
+      pid: s.pid,
+      attempt: s.attempt,
+      exitCode: s.exitCode,
+      reason: s.reason,
+      lastHeartbeat: s.lastHeartbeat,
+      workspace: s.workspace,
+      startedAt: s.startedAt,
+      endedAt: s.endedAt,
+      capabilities: s.capabilities,
+    })),
+    convergence: points.map((p) => ({ name: p.name, type: p.type, state: p.state, merged: p.merged, conflicts: p.conflicts, reason: p.reason, target: p.target })),
+    resources: Object.entries(run.pools ?? {}).map(([name, capacity]) => ({ name, capacity, inUse: inUse.get(name) ?? 0 })),
+  };
+}

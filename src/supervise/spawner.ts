@@ -1,0 +1,128 @@
+/**
+ * One stream attempt = one child process leading its own process group (`detached: true`,
+ * so setsid(2) makes pid == pgid). Stopping it signals the whole group (`kill(-pgid)`), which
+ * reaches grandchildren a shell started — `child.kill()` alone would leave them running.
+ * stdout and stderr go to files and, line by line, to a callback for the reporters.
+ */
+import { spawn } from 'node:child_process';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { processStartTime, signalGroup, groupAlive } from '../util/proc.js';
+
+export interface SpawnRequest {
+  command: string | string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  stdoutFile: string;
+  stderrFile: string;
+  /** Each complete line of output (and a last partial line at the end). */
+  onLine?: (fd: 'stdout' | 'stderr', line: string) => void;
+  /** Any output at all (for liveness), called at most once per chunk. */
+  onOutput?: () => void;
+}
+
+export interface ExitInfo {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** spawn(2) failed (command not found is exit 127 from sh; this is e.g. a bad cwd or ENOENT for an array command). */
+  error?: string;
+}
+
+export interface StreamProcess {
+  readonly pid: number;
+  readonly pgid: number;
+  readonly procStartTime: number | null;
+  /** Resolves when the leader has exited and its output is flushed to the files. */
+  readonly exited: Promise<ExitInfo>;
+  /** Signals the whole process group; false when it is already gone. */
+  signal(sig: NodeJS.Signals): boolean;
+  /** True while any process of the group remains. */
+  alive(): boolean;
+}
+
+/** Injected into the orchestrator so tests and other engines can replace process creation. */
+export interface Spawner {
+  spawn(req: SpawnRequest): StreamProcess;
+}
+
+/** How long to wait for the pipes to close after the leader exits before giving up on them. */
+const DRAIN_MS = 2000;
+
+export const nodeSpawner: Spawner = {
+  spawn(req: SpawnRequest): StreamProcess {
+    const [file, args] =
+      typeof req.command === 'string'
+        ? (['/bin/sh', ['-c', req.command]] as const)
+        : ([req.command[0] ?? '', req.command.slice(1)] as const);
+    const child = spawn(file, args, {
+      cwd: req.cwd,
+      env: req.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out = createWriteStream(req.stdoutFile, { flags: 'a', mode: 0o600 });
+    const errOut = createWriteStream(req.stderrFile, { flags: 'a', mode: 0o600 });
+    const pid = child.pid ?? -1;
+    const procStart = pid > 0 ? processStartTime(pid) : null;
+
+    const pump = (stream: NodeJS.ReadableStream | null, fd: 'stdout' | 'stderr', file: WriteStream): Promise<void> =>
+      new Promise((resolve) => {
+        if (!stream) return resolve();
+        let partial = '';
+        stream.on('data', (chunk: Buffer) => {
+          file.write(chunk);
+          req.onOutput?.();
+          if (!req.onLine) return;
+          const text = partial + chunk.toString('utf8');
+          const lines = text.split('\n');
+          partial = lines.pop() ?? '';
+          for (const line of lines) req.onLine(fd, line.endsWith('\r') ? line.slice(0, -1) : line);
+        });
+        stream.on('end', () => {
+          if (partial && req.onLine) req.onLine(fd, partial);
+          partial = '';
+          resolve();
+        });
+        stream.on('error', () => resolve());
+      });
+
+    const pumps = Promise.all([pump(child.stdout, 'stdout', out), pump(child.stderr, 'stderr', errOut)]);
+    const closeFile = (f: WriteStream) => new Promise<void>((r) => f.end(r));
+
+    const exited = new Promise<ExitInfo>((resolve) => {
+      let spawnError: string | undefined;
+      child.once('error', (e) => {
+        spawnError = e.message;
+        // 'exit' may not follow a spawn failure.
+        if (pid <= 0) void finish({ exitCode: null, signal: null, error: spawnError });
+      });
+      child.once('exit', (code, sig) => {
+        void finish({ exitCode: code, signal: sig, ...(spawnError ? { error: spawnError } : {}) });
+      });
+      let finished = false;
+      async function finish(info: ExitInfo): Promise<void> {
+        if (finished) return;
+        finished = true;
+        // The leader's exit ends the attempt: whatever it left running in its group (a
+        // backgrounded grandchild holding the pipes open) is stopped, TERM first, then KILL.
+        if (pid > 0 && groupAlive(pid)) signalGroup(pid, 'SIGTERM');
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([pumps, new Promise<void>((r) => (timer = setTimeout(r, DRAIN_MS)))]);
+        if (timer) clearTimeout(timer);
+        if (pid > 0 && groupAlive(pid)) signalGroup(pid, 'SIGKILL');
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        await Promise.all([closeFile(out), closeFile(errOut)]);
+        resolve(info);
+      }
+    });
+
+    return {
+      pid,
+      pgid: pid,
+      procStartTime: procStart,
+      exited,
+      signal: (sig) => signalGroup(pid, sig),
+      alive: () => groupAlive(pid),
+    };
+  },
+};

@@ -1,0 +1,141 @@
+/** Convergence points through the CLI: barrier, progressive, conflicts, inputs of dependents. */
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Rig, fixture } from '../rig.js';
+
+let rig: Rig;
+beforeEach(() => {
+  rig = new Rig();
+});
+afterEach(async () => {
+  await rig.cleanup();
+});
+
+describe('convergence', () => {
+  it('barrier: merges every stream, then dependents read the result at $COORD_INPUTS/<point>', async () => {
+    rig.writePlan({
+      agent_coordination: { convergence_points: [{ name: 'analysis', type: 'barrier', streams: ['research', 'planning'] }] },
+      streams: [
+        { id: 'research', command: fixture('write-files.js', 'notes/analysis.md=findings', 'scratch.tmp=x'), outputs: ['notes/**'] },
+        { id: 'planning', command: fixture('write-files.js', 'plan/steps.md=steps') },
+        { id: 'code', command: 'cat "$COORD_INPUTS/analysis/notes/analysis.md" "$COORD_INPUTS/analysis/plan/steps.md"', depends_on: ['analysis'] },
+      ],
+    });
+    const r = await rig.coord(['run', 'plan.yaml']);
+    expect(r.code).toBe(0);
+    const target = join(rig.runDir(), 'converged', 'analysis');
+    expect(readFileSync(join(target, 'notes', 'analysis.md'), 'utf8')).toBe('findings\n');
+    expect(readFileSync(join(target, 'plan', 'steps.md'), 'utf8')).toBe('steps\n');
+    expect(existsSync(join(target, 'scratch.tmp'))).toBe(false); // not in research's outputs
+    expect(r.stdout).toContain('[code] findings');
+    expect(r.stdout).toContain('[code] steps');
+    const status = JSON.parse((await rig.coord(['status', '--json'])).stdout) as { convergence: Array<{ name: string; state: string; merged: string[] }> };
+    expect(status.convergence[0]).toMatchObject({ name: 'analysis', state: 'done' });
+    expect(status.convergence[0]?.merged.sort()).toEqual(['planning', 'research']);
+  });
+
+  it('barrier: a failed stream fails the point, merges nothing, and skips its dependents', async () => {
+    rig.writePlan({
+      agent_coordination: { convergence_points: [{ name: 'both', type: 'barrier', streams: ['ok', 'broken'] }] },
+      streams: [
+        { id: 'ok', command: fixture('write-files.js', 'a.txt=a') },
+        { id: 'broken', command: fixture('exit-with.js', '1') },
+        { id: 'next', command: 'true', depends_on: ['both'] },
+      ],
+    });
+    const r = await rig.coord(['run', 'plan.yaml']);
+    expect(r.code).toBe(1);
+    expect(existsSync(join(rig.runDir(), 'converged', 'both'))).toBe(false);
+    const ev = rig.events();
+    expect(ev.find((e) => e.type === 'point-failed')).toMatchObject({ point: 'both', reason: 'stream-failed' });
+    expect(ev.find((e) => e.type === 'stream-skipped')).toMatchObject({ stream: 'next' });
+  });
+
+  it('barrier: conflicting outputs under on_conflict fail merge nothing and list the paths', async () => {
+    rig.writePlan({
+      agent_coordination: { convergence_points: [{ name: 'join', type: 'barrier', streams: ['left', 'right'] }] },
+      streams: [
+        { id: 'left', command: fixture('write-files.js', 'same.txt=same', 'shared/config.json=left', 'l.txt=l') },
+        { id: 'right', command: fixture('write-files.js', 'same.txt=same', 'shared/config.json=right', 'r.txt=r') },
+      ],
+    });
+    const r = await rig.coord(['run', 'plan.yaml']);
+    expect(r.code).toBe(1);
+    const converged = join(rig.runDir(), 'converged');
+    expect(readdirSync(converged)).toEqual([]); // nothing merged, no staging left behind
+    const conflict = rig.events().find((e) => e.type === "point-conflict") as unknown as { conflicts: Array<{ path: string; streams: string[] }> };
+    expect(conflict.conflicts).toEqual([{ path: 'shared/config.json', streams: ['left', 'right'].sort() }]);
+    expect(r.stdout).toContain('shared/config.json');
+    const status = JSON.parse((await rig.coord(['status', '--json'])).stdout) as { convergence: Array<{ state: string; conflicts: string[] }> };
+    expect(status.convergence[0]).toMatchObject({ state: 'failed', conflicts: ['shared/config.json'] });
+  });
+
+  it('progressive: merges each stream as it succeeds; a dependent of one stream starts before the others end', async () => {
+    const gate = join(rig.dir, 'gate');
+    rig.writePlan({
+      agent_coordination: { convergence_points: [{ name: 'results', type: 'progressive', streams: ['fast', 'slow'] }] },
+      streams: [
+        { id: 'fast', command: fixture('write-files.js', 'fast.txt=1') },
+        // slow ends only after the dependent of fast has run: proof that it started early
+        { id: 'slow', command: `${fixture('wait-for-file.js', gate)} && ${fixture('write-files.js', 'slow.txt=2')}` },
+        { id: 'after-fast', command: `ls "$COORD_INPUTS/fast" && touch ${gate}`, depends_on: ['fast'] },
+        { id: 'after-all', command: 'ls "$COORD_INPUTS/results"', depends_on: ['results'] },
+      ],
+    });
+    const r = await rig.coord(['run', 'plan.yaml']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('[after-fast] fast.txt');
+    expect(r.stdout).toMatch(/\[after-all\] fast\.txt[\s\S]*\[after-all\] slow\.txt/);
+    const merged = rig.events().filter((e) => e.type === 'point-merged').map((e) => e.stream);
+    expect(merged).toEqual(['fast', 'slow']);
+  });
+
+  it('progressive: a conflicting stream contributes nothing and fails the point', async () => {
+    rig.writePlan({
+      agent_coordination: { convergence_points: [{ name: 'p', type: 'progressive', streams: ['first', 'second'] }] },
+      streams: [
+        { id: 'first', command: fixture('write-files.js', 'x.txt=1') },
+        { id: 'second', command: fixture('write-files.js', 'x.txt=2', 'extra.txt=e'), depends_on: ['first'] },
+      ],
+    });
+    const r = await rig.coord(['run', 'plan.yaml']);
+    expect(r.code).toBe(1);
+    const target = join(rig.runDir(), 'converged', 'p');
+    expect(readFileSync(join(target, 'x.txt'), 'utf8')).toBe('1\n');
+    expect(existsSync(join(target, 'extra.txt'))).toBe(false);
+  });
+
+  it('never follows a symbolic link out of a workspace', async () => {
+    rig.writePlan({
+      agent_coordination: { convergence_points: [{ name: 'p', type: 'barrier', streams: ['sneaky'] }] },
+      streams: [{ id: 'sneaky', command: 'ln -s / root && ln -s /etc/passwd pw && echo ok > fine.txt' }],
+    });
+    const r = await rig.coord(['run', 'plan.yaml']);
+    expect(r.code).toBe(0);
+    const target = join(rig.runDir(), 'converged', 'p');
+    expect(readdirSync(target).sort()).toEqual(['fine.txt']);
+    expect(rig.events().filter((e) => e.type === 'warning').length).toBe(2);
+  });
+
+  it('--rm removes succeeded workspaces once merged; coord clean removes runs', async () => {
+    rig.writePlan({
+      agent_coordination: { convergence_points: [{ name: 'p', type: 'barrier', streams: ['a'] }] },
+      streams: [
+        { id: 'a', command: fixture('write-files.js', 'a.txt=a') },
+        { id: 'b', command: 'exit 1' },
+      ],
+    });
+    const r = await rig.coord(['run', 'plan.yaml', '--rm']);
+    expect(r.code).toBe(1);
+    const id = rig.runIds()[0] ?? '';
+    expect(existsSync(join(rig.workspaceRoot, id, 'a'))).toBe(false);
+    expect(existsSync(join(rig.workspaceRoot, id, 'b'))).toBe(true); // failed: kept for inspection
+    expect(existsSync(join(rig.runDir(), 'converged', 'p', 'a.txt'))).toBe(true);
+    const c = await rig.coord(['clean', id]);
+    expect(c.code).toBe(0);
+    expect(rig.runIds()).toEqual([]);
+    expect(existsSync(join(rig.workspaceRoot, id))).toBe(false);
+    rmSync(rig.workspaceRoot, { recursive: true, force: true });
+  });
+});

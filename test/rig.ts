@@ -1,0 +1,175 @@
+/**
+ * The test rig for the real CLI (after wireit's test-rig): a temp directory per test, plans
+ * written from objects, a clean environment, helpers that wait on events rather than time,
+ * and a cleanup that kills every process the test left behind (found by a marker variable
+ * in their environment, grandchildren included).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync, realpathSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { stringify } from 'yaml';
+
+export const ROOT = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
+export const COORD = join(ROOT, 'bin', 'coord.js');
+export const FIXTURES = join(ROOT, 'fixtures');
+
+/** `node fixtures/<name> args…` as a shell command string for plans. */
+export function fixture(name: string, ...args: string[]): string {
+  return [process.execPath, join(FIXTURES, name), ...args].map(shellQuote).join(' ');
+}
+
+export function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./=:@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Spawned {
+  child: ChildProcess;
+  done: Promise<Result>;
+}
+
+export class Rig {
+  readonly dir: string;
+  readonly home: string;
+  readonly workspaceRoot: string;
+  readonly marker = randomBytes(6).toString('hex');
+  private readonly children: ChildProcess[] = [];
+
+  constructor() {
+    this.dir = realpathSync(mkdtempSync(join(tmpdir(), 'coord-test-')));
+    this.home = join(this.dir, '.coord');
+    this.workspaceRoot = join(this.dir, 'ws');
+  }
+
+  /** The environment every coord process of this test gets (no colour, plain output). */
+  env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      CI: 'true',
+      NO_COLOR: '1',
+      COORD_TEST_RIG: this.marker,
+      ...extra,
+    };
+    if (process.env.NODE_EXTRA_CA_CERTS) env.NODE_EXTRA_CA_CERTS = process.env.NODE_EXTRA_CA_CERTS;
+    return env;
+  }
+
+  /** Writes a plan (an object, with the rig's workspace root unless it sets one, or YAML text). */
+  writePlan(plan: Record<string, unknown> | string, name = 'plan.yaml'): string {
+    const file = join(this.dir, name);
+    if (typeof plan === 'string') {
+      writeFileSync(file, plan);
+    } else {
+      const ac = (plan.agent_coordination ?? {}) as Record<string, unknown>;
+      const withRoot = { ...plan, agent_coordination: { workspace_root: this.workspaceRoot, ...ac } };
+      writeFileSync(file, stringify(withRoot));
+    }
+    return file;
+  }
+
+  write(rel: string, content: string): string {
+    const file = join(this.dir, rel);
+    writeFileSync(file, content);
+    return file;
+  }
+
+  /** Starts `coord ARGS` in the test directory. */
+  spawn(args: string[], opts: { env?: Record<string, string> } = {}): Spawned {
+    const child = spawn(process.execPath, [COORD, ...args], { cwd: this.dir, env: this.env(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    this.children.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const done = new Promise<Result>((r) => child.on('close', (code, signal) => r({ code, signal, stdout, stderr })));
+    return { child, done };
+  }
+
+  /** Runs `coord ARGS` to its end. */
+  coord(args: string[], opts: { env?: Record<string, string> } = {}): Promise<Result> {
+    return this.spawn(args, opts).done;
+  }
+
+  /** The newest run's id (after a run has started). */
+  runIds(): string[] {
+    const dir = join(this.home, 'runs');
+    return existsSync(dir) ? readdirSync(dir).sort() : [];
+  }
+
+  runDir(id?: string): string {
+    const runId = id ?? this.runIds().at(-1);
+    if (!runId) throw new Error('no run yet');
+    return join(this.home, 'runs', runId);
+  }
+
+  events(id?: string): Array<Record<string, unknown> & { type: string }> {
+    const file = join(this.runDir(id), 'events.jsonl');
+    if (!existsSync(file)) return [];
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown> & { type: string });
+  }
+
+  /** Waits until the newest run's event log holds an event matching `pred`. */
+  async waitForEvent(pred: (e: Record<string, unknown> & { type: string }) => boolean, timeoutMs = 20_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.runIds().length > 0) {
+        const hit = this.events().find(pred);
+        if (hit) return hit;
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for an event; have: ${this.runIds().length ? this.events().map((e) => e.type).join(', ') : 'no run'}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  /** Waits until `file` exists and returns its content. */
+  async waitForFile(file: string, timeoutMs = 20_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    while (!existsSync(file)) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${file}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    return readFileSync(file, 'utf8');
+  }
+
+  /** Pids of live processes carrying this rig's marker in their environment. */
+  leftovers(): number[] {
+    const found: number[] = [];
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+      try {
+        const environ = readFileSync(`/proc/${name}/environ`, 'latin1');
+        const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+        if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue; // zombie: already dead
+        if (environ.includes(`COORD_TEST_RIG=${this.marker}\0`)) found.push(Number(name));
+      } catch {
+        /* gone or not ours */
+      }
+    }
+    return found;
+  }
+
+  /** Kills whatever the test left running and removes its files. */
+  async cleanup(): Promise<void> {
+    for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    for (const pid of this.leftovers()) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
