@@ -37,7 +37,7 @@ export async function run() {
     results.push(['bare Node spawn, 8 at once', await bareNode()]);
     for (const [label, command] of [
       ['coord run (array command)', '["true"]'],
-      ['coord run (string command, sh -c)', 'true'],
+      ['coord run (string command, sh -c)', '"true"'],
     ]) {
       const plan = join(dir, `plan-${results.length}.yaml`);
       writeFileSync(plan, barePlan(command).replace('WS', join(dir, 'ws')));

@@ -42,6 +42,8 @@ export const DEFAULT_CONCURRENCY = 10;
 /** Retry backoff: base * 2^(attempt-1), capped. */
 export const RETRY_BACKOFF_BASE_MS = 1000;
 export const RETRY_BACKOFF_CAP_MS = 30_000;
+/** How long stream-record writes are coalesced. */
+const RECORD_FLUSH_MS = 50;
 
 export interface CoordinatorOptions {
   plan: Plan;
@@ -72,6 +74,8 @@ interface StreamRt {
   paths: StreamPaths;
   rec: StreamRecord;
   proc: StreamProcess | undefined;
+  /** Between the scheduler's pick and the spawn (the workspace is being prepared). */
+  launching: boolean;
   prepared: boolean;
   /** Order in which streams became ready: waiting streams start in this order. */
   readySeq: number;
@@ -103,6 +107,8 @@ export class StreamCoordinator {
   private readonly workspaceDir: string;
   private readonly liveness: LivenessMonitor;
   private persist: Promise<void> = Promise.resolve();
+  private readonly dirty = new Set<StreamRt>();
+  private flushTimer: NodeJS.Timeout | undefined;
   private persistError: unknown;
   private running = 0;
   private readySeq = 0;
@@ -174,6 +180,7 @@ export class StreamCoordinator {
         lastHeartbeat: null,
       },
       proc: undefined,
+      launching: false,
       prepared: false,
       readySeq: 0,
       notBefore: 0,
@@ -217,7 +224,8 @@ export class StreamCoordinator {
       if (rt.proc) {
         this.signal(rt, this.forced ? 'SIGKILL' : 'SIGTERM', 'stop');
         if (!this.forced) this.escalateAfterGrace(rt, rt.proc, 'stop');
-      } else if (!TERMINAL_STREAM_STATES.has(rt.rec.state)) {
+      } else if (!rt.launching && !TERMINAL_STREAM_STATES.has(rt.rec.state)) {
+        // (a launching stream sees `stopping` itself once its workspace is ready)
         this.end(rt, 'cancelled', 'cancelled');
       }
     }
@@ -289,7 +297,7 @@ export class StreamCoordinator {
     }
     const now = Date.now();
     const waiting = [...this.streams.values()]
-      .filter((rt) => (rt.rec.state === 'waiting' || rt.rec.state === 'recovering') && !rt.proc && rt.notBefore <= now)
+      .filter((rt) => (rt.rec.state === 'waiting' || rt.rec.state === 'recovering') && !rt.proc && !rt.launching && rt.notBefore <= now)
       .sort((a, b) => a.readySeq - b.readySeq);
     const held = new Set<string>();
     for (const rt of waiting) {
@@ -342,13 +350,21 @@ export class StreamCoordinator {
   // ── one attempt ───────────────────────────────────────────────────────────────────────
 
   private async start(rt: StreamRt): Promise<void> {
+    rt.launching = true;
     this.running++;
     rt.rec.attempt += 1;
     rt.killReason = undefined;
     const attempt = rt.rec.attempt;
+    let prepareError: unknown;
     try {
       if (!rt.prepared) await this.prepare(rt);
     } catch (e) {
+      prepareError = e ?? new Error('workspace preparation failed');
+    }
+    // From here to the spawn nothing awaits, so no other scheduling pass can interleave.
+    rt.launching = false;
+    if (prepareError !== undefined) {
+      const e = prepareError;
       this.running--;
       this.pools.release(rt.spec.resources);
       this.emit({ type: 'warning', stream: rt.spec.id, message: `workspace: ${e instanceof Error ? e.message : String(e)}` });
@@ -572,7 +588,7 @@ export class StreamCoordinator {
 
   private maybeFinish(): void {
     if (!this.started || this.finished || !this.resolveRun) return;
-    for (const rt of this.streams.values()) if (!TERMINAL_STREAM_STATES.has(rt.rec.state) || rt.proc) return;
+    for (const rt of this.streams.values()) if (!TERMINAL_STREAM_STATES.has(rt.rec.state) || rt.proc || rt.launching) return;
     if (!this.stopping) for (const p of this.points.values()) if (!p.isSettled) return;
     this.finished = true;
     void this.finish();
@@ -594,6 +610,7 @@ export class StreamCoordinator {
       state = allOk ? 'succeeded' : 'failed';
     }
     if (this.opts.removeWorkspaces) this.removeSucceededWorkspaces();
+    this.flushRecords();
     this.emit({ type: 'run-ended', state, durationMs: Math.round(performance.now() - this.startedAtMs) });
     this.backendWrite(() => this.backend.updateRun(this.runId, { state, endedAt: new Date().toISOString() }).then(() => undefined));
     await this.persist;
@@ -641,9 +658,24 @@ export class StreamCoordinator {
     this.save(rt);
   }
 
+  /**
+   * Stream records are written at most every RECORD_FLUSH_MS (a stream that starts and ends
+   * within one window is written once): on a slow disk a write+rename per transition costs
+   * more than the spawn. The event log, written at once, has every transition meanwhile.
+   */
   private save(rt: StreamRt): void {
-    const snapshot = { ...rt.rec };
-    this.backendWrite(() => this.backend.putStream(this.runId, snapshot));
+    this.dirty.add(rt);
+    this.flushTimer ??= setTimeout(() => this.flushRecords(), RECORD_FLUSH_MS);
+  }
+
+  private flushRecords(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    for (const rt of this.dirty) {
+      const snapshot = { ...rt.rec };
+      this.backendWrite(() => this.backend.putStream(this.runId, snapshot));
+    }
+    this.dirty.clear();
   }
 
   /** Backend writes run one after another, in the order they were made. */

@@ -85,6 +85,7 @@ export function streamEnv(input: EnvInput): NodeJS.ProcessEnv {
  * `<stream>` → the finished stream's workspace.
  */
 export function linkInputs(inputs: string, links: Array<{ name: string; target: string }>): void {
+  if (links.length === 0) return; // a stream without dependencies has no inputs directory
   mkdirSync(inputs, { recursive: true, mode: 0o700 });
   for (const { name, target } of links) {
     const at = join(inputs, name);

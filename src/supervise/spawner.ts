@@ -47,6 +47,26 @@ export interface Spawner {
 /** How long to wait for the pipes to close after the leader exits before giving up on them. */
 const DRAIN_MS = 2000;
 
+interface LazyFile {
+  write(chunk: Buffer): void;
+  close(): Promise<void>;
+}
+
+function lazyFile(path: string): LazyFile {
+  let stream: WriteStream | undefined;
+  let closing: Promise<void> | undefined;
+  return {
+    write(chunk) {
+      stream ??= createWriteStream(path, { flags: 'a', mode: 0o600 });
+      stream.write(chunk);
+    },
+    close() {
+      closing ??= stream ? new Promise<void>((r) => stream?.end(r)) : Promise.resolve();
+      return closing;
+    },
+  };
+}
+
 export const nodeSpawner: Spawner = {
   spawn(req: SpawnRequest): StreamProcess {
     const [file, args] =
@@ -59,12 +79,13 @@ export const nodeSpawner: Spawner = {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    const out = createWriteStream(req.stdoutFile, { flags: 'a', mode: 0o600 });
-    const errOut = createWriteStream(req.stderrFile, { flags: 'a', mode: 0o600 });
+    // Log files are opened on the first byte of output: a silent stream costs no open(2).
+    const out = lazyFile(req.stdoutFile);
+    const errOut = req.stderrFile === req.stdoutFile ? out : lazyFile(req.stderrFile);
     const pid = child.pid ?? -1;
     const procStart = pid > 0 ? processStartTime(pid) : null;
 
-    const pump = (stream: NodeJS.ReadableStream | null, fd: 'stdout' | 'stderr', file: WriteStream): Promise<void> =>
+    const pump = (stream: NodeJS.ReadableStream | null, fd: 'stdout' | 'stderr', file: LazyFile): Promise<void> =>
       new Promise((resolve) => {
         if (!stream) return resolve();
         let partial = '';
@@ -86,7 +107,6 @@ export const nodeSpawner: Spawner = {
       });
 
     const pumps = Promise.all([pump(child.stdout, 'stdout', out), pump(child.stderr, 'stderr', errOut)]);
-    const closeFile = (f: WriteStream) => new Promise<void>((r) => f.end(r));
 
     const exited = new Promise<ExitInfo>((resolve) => {
       let spawnError: string | undefined;
@@ -111,7 +131,7 @@ export const nodeSpawner: Spawner = {
         if (pid > 0 && groupAlive(pid)) signalGroup(pid, 'SIGKILL');
         child.stdout?.destroy();
         child.stderr?.destroy();
-        await Promise.all([closeFile(out), closeFile(errOut)]);
+        await Promise.all([out.close(), errOut.close()]);
         resolve(info);
       }
     });

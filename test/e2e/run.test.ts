@@ -115,6 +115,16 @@ describe('coord run', () => {
     expect(lines.slice(-2)).toEqual(['start-s3', 'end-s3']);
   });
 
+  it('starts each of many streams exactly once under a small concurrency', async () => {
+    const streams = Array.from({ length: 60 }, (_, i) => ({ id: `s${i}`, command: ['true'] }));
+    rig.writePlan({ streams });
+    const r = await rig.coord(['run', 'plan.yaml', '--concurrency', '3']);
+    expect(r.code).toBe(0);
+    const started = rig.events().filter((e) => e.type === 'stream-started').map((e) => String(e.stream));
+    expect(started.length).toBe(60);
+    expect(new Set(started).size).toBe(60);
+  });
+
   it('retries a failing stream with backoff and records each attempt', async () => {
     const marker = join(rig.dir, 'tried');
     rig.writePlan({
