@@ -64,8 +64,10 @@ describe('convergence', () => {
     expect(r.code).toBe(1);
     const converged = join(rig.runDir(), 'converged');
     expect(readdirSync(converged)).toEqual([]); // nothing merged, no staging left behind
-    const conflict = rig.events().find((e) => e.type === "point-conflict") as unknown as { conflicts: Array<{ path: string; streams: string[] }> };
-    expect(conflict.conflicts).toEqual([{ path: 'shared/config.json', streams: ['left', 'right'].sort() }]);
+    const conflict = rig.events().find((e) => e.type === 'point-conflict') as unknown as { conflicts: Array<{ path: string; streams: string[] }> };
+    expect(conflict.conflicts.map((c) => ({ path: c.path, streams: [...c.streams].sort() }))).toEqual([
+      { path: 'shared/config.json', streams: ['left', 'right'] },
+    ]);
     expect(r.stdout).toContain('shared/config.json');
     const status = JSON.parse((await rig.coord(['status', '--json'])).stdout) as { convergence: Array<{ state: string; conflicts: string[] }> };
     expect(status.convergence[0]).toMatchObject({ state: 'failed', conflicts: ['shared/config.json'] });
