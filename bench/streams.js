@@ -41,7 +41,7 @@ export async function run() {
     ]) {
       const plan = join(dir, `plan-${results.length}.yaml`);
       writeFileSync(plan, barePlan(command).replace('WS', join(dir, 'ws')));
-      const ms = await timed(process.execPath, [COORD, 'run', plan, '--concurrency', String(J), '--quiet', '--rm'], {
+      const ms = await timed(process.execPath, [COORD, 'run', plan, '--concurrency', String(J), '--quiet'], {
         cwd: dir,
         env: benchEnv({ COORD_HOME: join(dir, '.coord') }),
       });

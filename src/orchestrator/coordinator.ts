@@ -106,6 +106,7 @@ export class StreamCoordinator {
   private readonly pools: ResourcePools;
   private readonly workspaceDir: string;
   private readonly liveness: LivenessMonitor;
+  private readonly baseEnv: NodeJS.ProcessEnv;
   private persist: Promise<void> = Promise.resolve();
   private readonly dirty = new Set<StreamRt>();
   private flushTimer: NodeJS.Timeout | undefined;
@@ -131,6 +132,8 @@ export class StreamCoordinator {
     this.concurrency = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
     this.pools = new ResourcePools(opts.plan.resources);
     this.workspaceDir = join(opts.plan.workspaceRoot, this.runId);
+    // process.env is an exotic object, slow to spread once per spawn: copy it once.
+    this.baseEnv = { ...(opts.env ?? process.env) };
     this.liveness = new LivenessMonitor({
       timeoutMs: opts.plan.heartbeat.timeoutMs,
       source: opts.plan.heartbeat.source,
@@ -380,7 +383,7 @@ export class StreamCoordinator {
       return;
     }
     const { spec, paths } = rt;
-    const env = streamEnv({ runId: this.runId, runDir: this.runDir, spec, paths, attempt, binDir: this.binDir, base: this.opts.env });
+    const env = streamEnv({ runId: this.runId, runDir: this.runDir, spec, paths, attempt, binDir: this.binDir, base: this.baseEnv });
     const proc = this.spawner.spawn({
       command: spec.command,
       cwd: paths.workspace,
@@ -502,7 +505,7 @@ export class StreamCoordinator {
   private runGuardianCommand(rt: StreamRt, command: string | string[]): void {
     const log = join(rt.paths.logDir, `guardian-${rt.rec.attempt}.log`);
     const env = {
-      ...streamEnv({ runId: this.runId, runDir: this.runDir, spec: rt.spec, paths: rt.paths, attempt: rt.rec.attempt, binDir: this.binDir, base: this.opts.env }),
+      ...streamEnv({ runId: this.runId, runDir: this.runDir, spec: rt.spec, paths: rt.paths, attempt: rt.rec.attempt, binDir: this.binDir, base: this.baseEnv }),
       COORD_STALLED_STREAM: rt.spec.id,
       COORD_LAST_HEARTBEAT: rt.rec.lastHeartbeat ?? '',
       COORD_STDOUT_FILE: join(rt.paths.logDir, 'stdout'),

@@ -15,6 +15,8 @@ export class FileBackend implements Backend {
   readonly kind = 'file';
   readonly home: string;
   private readonly eventFds = new Map<string, number>();
+  /** Stream directories known to exist (saves a mkdir per record write). */
+  private readonly madeDirs = new Set<string>();
 
   constructor(home: string) {
     this.home = home;
@@ -68,7 +70,10 @@ export class FileBackend implements Backend {
 
   async putStream(runId: string, record: StreamRecord): Promise<void> {
     const dir = join(this.runDir(runId), 'streams', record.id);
-    mkdirPrivate(dir);
+    if (!this.madeDirs.has(dir)) {
+      mkdirPrivate(dir);
+      this.madeDirs.add(dir);
+    }
     writeFileAtomicSync(join(dir, 'status.json'), JSON.stringify(record) + '\n');
   }
 
