@@ -108,6 +108,49 @@ describe('convergence', () => {
     expect(existsSync(join(target, 'extra.txt'))).toBe(false);
   });
 
+  it('checkpoint: snapshots running streams every checkpoint_interval, then merges at the end', async () => {
+    const gate = join(rig.dir, 'gate');
+    rig.writePlan({
+      agent_coordination: {
+        state_management: { checkpoint_interval: '100ms' },
+        convergence_points: [{ name: 'cp', type: 'checkpoint', streams: ['long'] }],
+      },
+      streams: [{ id: 'long', command: `${fixture('write-files.js', 'draft.txt=v1')} && ${fixture('wait-for-file.js', gate)} && ${fixture('write-files.js', 'draft.txt=v2')}` }],
+    });
+    const run = rig.spawn(['run', 'plan.yaml']);
+    await rig.waitForEvent((e) => e.type === 'stream-started');
+    const snapshot = await rig.waitForFile(join(rig.runDir(), 'checkpoints', 'cp', '2', 'long', 'draft.txt'));
+    expect(snapshot).toBe('v1\n');
+    rig.write('gate', '');
+    const r = await run.done;
+    expect(r.code).toBe(0);
+    const target = join(rig.runDir(), 'converged', 'cp');
+    expect(readFileSync(join(target, 'draft.txt'), 'utf8')).toBe('v2\n');
+    expect(readFileSync(join(target, 'checkpoints', '2', 'long', 'draft.txt'), 'utf8')).toBe('v1\n');
+  });
+
+  it('barrier timeout: the point fails, its running streams are stopped, its dependents skipped', async () => {
+    rig.writePlan({
+      agent_coordination: {
+        recovery: { guardian: { grace: '200ms' } },
+        convergence_points: [{ name: 'slow', type: 'barrier', streams: ['quick', 'stuck'], timeout: '400ms' }],
+      },
+      streams: [
+        { id: 'quick', command: 'true' },
+        { id: 'stuck', command: fixture('hang.js') },
+        { id: 'after', command: 'true', depends_on: ['slow'] },
+      ],
+    });
+    const r = await rig.coord(['run', 'plan.yaml']);
+    expect(r.code).toBe(1);
+    const ev = rig.events();
+    expect(ev.find((e) => e.type === 'point-failed')).toMatchObject({ point: 'slow', reason: 'point-timeout' });
+    expect(ev.find((e) => e.type === 'stream-ended' && e.stream === 'stuck')).toMatchObject({ state: 'failed', reason: 'point-timeout' });
+    expect(ev.find((e) => e.type === 'stream-skipped')).toMatchObject({ stream: 'after' });
+    expect(existsSync(join(rig.runDir(), 'converged', 'slow'))).toBe(false);
+    expect(rig.leftovers()).toEqual([]);
+  });
+
   it('never follows a symbolic link out of a workspace', async () => {
     rig.writePlan({
       agent_coordination: { convergence_points: [{ name: 'p', type: 'barrier', streams: ['sneaky'] }] },
