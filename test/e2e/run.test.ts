@@ -64,6 +64,27 @@ describe('coord run', () => {
     expect(readFileSync(join(runDir, 'plan.yaml'), 'utf8')).toContain('name: iso');
   });
 
+  it('shares one directory between shared streams and gives hybrid streams $COORD_SHARED', async () => {
+    rig.writePlan({
+      streams: [
+        { id: 'one', isolation: 'shared', command: 'echo one > from-one.txt' },
+        { id: 'two', isolation: 'shared', depends_on: ['one'], command: 'cat from-one.txt && echo "$COORD_SHARED"' },
+        { id: 'mixed', isolation: 'hybrid', depends_on: ['one'], command: 'cat "$COORD_SHARED/from-one.txt" && pwd' },
+      ],
+    });
+    const r = await rig.coord(['run', 'plan.yaml']);
+    expect(r.code).toBe(0);
+    const shared = join(rig.workspaceRoot, rig.runIds()[0] ?? '', 'shared');
+    expect(r.stdout).toContain('[two] one');
+    expect(r.stdout).toContain(`[two] ${shared}`);
+    expect(r.stdout).toContain('[mixed] one');
+    expect(r.stdout).toContain(`[mixed] ${join(rig.workspaceRoot, rig.runIds()[0] ?? '', 'mixed')}`);
+    const clean = await rig.coord(['clean', '--all']);
+    expect(clean.code).toBe(0);
+    expect(rig.runIds()).toEqual([]);
+    expect(existsSync(shared)).toBe(false);
+  });
+
   it('runs an array command without a shell', async () => {
     rig.writePlan({ streams: [{ id: 'arr', command: [process.execPath, '-e', 'console.log(process.argv[1])', '$HOME;echo no'] }] });
     const r = await rig.coord(['run', 'plan.yaml']);
