@@ -3,10 +3,11 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { COORD, benchEnv, fmt, has, ratio, tempDir, timed } from './util.js';
+import { COORD, benchEnv, fmt, has, median, ratio, tempDir, timed } from './util.js';
 
 const N = Number(process.env.BENCH_STREAMS ?? 1000);
 const J = 8;
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 3);
 
 function barePlan(command) {
   const lines = ['version: 1', 'name: bench', 'agent_coordination:', '  workspace_root: WS', 'streams:'];
@@ -30,26 +31,33 @@ async function bareNode() {
 export async function run() {
   const { dir, cleanup } = tempDir('streams');
   try {
-    const results = [];
     const seq = Array.from({ length: N }, (_, i) => String(i)).join('\n') + '\n';
-    results.push(['xargs -P 8', await timed('xargs', ['-P', String(J), '-n', '1', 'true'], { input: seq })]);
-    if (has('parallel')) results.push(['GNU parallel -j 8', await timed('parallel', ['-j', String(J), 'true', ':::', ...seq.trim().split('\n')])]);
-    results.push(['bare Node spawn, 8 at once', await bareNode()]);
-    for (const [label, command] of [
-      ['coord run (array command)', '["true"]'],
-      ['coord run (string command, sh -c)', '"true"'],
-    ]) {
-      const plan = join(dir, `plan-${results.length}.yaml`);
-      writeFileSync(plan, barePlan(command).replace('WS', join(dir, 'ws')));
-      const ms = await timed(process.execPath, [COORD, 'run', plan, '--concurrency', String(J), '--quiet'], {
+    const plans = {};
+    for (const [key, command] of [['array', '["true"]'], ['string', '"true"']]) {
+      plans[key] = join(dir, `plan-${key}.yaml`);
+      writeFileSync(plans[key], barePlan(command).replace('WS', join(dir, 'ws')));
+    }
+    const coord = (plan) =>
+      timed(process.execPath, [COORD, 'run', plan, '--concurrency', String(J), '--quiet'], {
         cwd: dir,
         env: benchEnv({ COORD_HOME: join(dir, '.coord') }),
       });
-      results.push([label, ms]);
+    const runners = [
+      ['xargs -P 8', () => timed('xargs', ['-P', String(J), '-n', '1', 'true'], { input: seq })],
+      ...(has('parallel') ? [['GNU parallel -j 8', () => timed('parallel', ['-j', String(J), 'true', ':::', ...seq.trim().split('\n')])]] : []),
+      ['bare Node spawn, 8 at once', bareNode],
+      ['coord run (array command)', () => coord(plans.array)],
+      ['coord run (string command, sh -c)', () => coord(plans.string)],
+    ];
+    // Runners take turns, REPEAT rounds; each figure is the median of its rounds.
+    const samples = new Map(runners.map(([label]) => [label, []]));
+    for (let round = 0; round < REPEAT; round++) {
+      for (const [label, fn] of runners) samples.get(label).push(await fn());
     }
+    const results = runners.map(([label]) => [label, median(samples.get(label))]);
     const xargs = results[0][1];
     const parallel = results.find(([l]) => l.startsWith('GNU'))?.[1];
-    console.log(`\n## ${N} streams of \`true\`, concurrency ${J}`);
+    console.log(`\n## ${N} streams of \`true\`, concurrency ${J} (median of ${REPEAT} rounds)`);
     console.log('| runner | total | per stream | vs xargs | vs GNU parallel |');
     console.log('| --- | --- | --- | --- | --- |');
     for (const [label, ms] of results) {

@@ -28,6 +28,7 @@ import {
   type StreamState,
 } from '../events/types.js';
 import { nodeSpawner, type ExitInfo, type Spawner, type StreamProcess } from '../supervise/spawner.js';
+import { LauncherSpawner, launcherAvailable } from '../supervise/launcher-client.js';
 import { processStartTime } from '../util/proc.js';
 import { LivenessMonitor } from '../supervise/liveness.js';
 import { prepareWorkspaceRoot, createWorkspace } from '../workspace/root.js';
@@ -51,7 +52,10 @@ export interface CoordinatorOptions {
   home: string;
   backend?: Backend;
   concurrency?: number;
+  /** How stream processes are created (default: a launcher process, see src/supervise/launcher.ts). */
   spawner?: Spawner;
+  /** Whether listeners get `stream-output` events with each line (default true; `--quiet` turns it off). */
+  outputLines?: boolean;
   runId?: string;
   /** `--rm`: remove the workspaces of succeeded streams once the run has merged them. */
   removeWorkspaces?: boolean;
@@ -113,6 +117,13 @@ export class StreamCoordinator {
   private persistError: unknown;
   private running = 0;
   private readySeq = 0;
+  /** Streams whose dependencies are not met yet. */
+  private readonly pending = new Set<StreamRt>();
+  /** Streams ready to start, in readiness order (see startReady). */
+  private ready: Array<{ rt: StreamRt; seq: number }> = [];
+  private readyHead = 0;
+  /** Streams in a terminal state (the run ends when all are). */
+  private ended = 0;
   private stopping: 'interrupted' | 'cancelled' | undefined;
   private forced = false;
   private started = false;
@@ -128,7 +139,7 @@ export class StreamCoordinator {
     this.runId = opts.runId ?? newRunId();
     this.runDir = join(opts.home, 'runs', this.runId);
     this.backend = opts.backend ?? new FileBackend(opts.home);
-    this.spawner = opts.spawner ?? nodeSpawner;
+    this.spawner = opts.spawner ?? (launcherAvailable() ? new LauncherSpawner() : nodeSpawner);
     this.concurrency = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
     this.pools = new ResourcePools(opts.plan.resources);
     this.workspaceDir = join(opts.plan.workspaceRoot, this.runId);
@@ -193,6 +204,8 @@ export class StreamCoordinator {
       restarts: 0,
       beatSavedMs: 0,
     });
+    const rt = this.streams.get(spec.id);
+    if (rt) this.pending.add(rt);
   }
 
   /** Adds a convergence point over registered streams (before `run()`). */
@@ -283,39 +296,73 @@ export class StreamCoordinator {
   private schedule(): void {
     if (this.stopping || this.finished) return;
     let changed = true;
-    while (changed) {
+    while (changed && this.pending.size > 0) {
       changed = false;
-      for (const rt of this.streams.values()) {
-        if (rt.rec.state !== 'pending') continue;
+      for (const rt of this.pending) {
         const verdict = this.depsVerdict(rt.spec);
         if (verdict.kind === 'failed') {
+          this.pending.delete(rt);
           this.emit({ type: 'stream-skipped', stream: rt.spec.id, attempt: rt.rec.attempt, reason: 'dependency-failed', because: verdict.because });
           this.end(rt, 'skipped', 'dependency-failed');
           changed = true;
         } else if (verdict.kind === 'ready') {
-          rt.readySeq = ++this.readySeq;
-          this.setState(rt, 'waiting');
+          this.pending.delete(rt);
+          this.makeReady(rt, 'waiting');
         }
       }
     }
+    this.startReady();
+  }
+
+  /** Queues a stream to start; waiting streams start in the order they became ready. */
+  private makeReady(rt: StreamRt, state: 'waiting' | 'recovering'): void {
+    rt.readySeq = ++this.readySeq;
+    this.ready.push({ rt, seq: rt.readySeq });
+    this.setState(rt, state);
+  }
+
+  /**
+   * Starts queued streams while slots are free. A stream whose units are not all free holds
+   * back later streams wanting the same pools (so large demands are not starved by small
+   * ones) and holds no unit meanwhile. Entries of the queue that were started, ended or
+   * re-queued are dropped from its head as the scan passes them.
+   */
+  private startReady(): void {
     const now = Date.now();
-    const waiting = [...this.streams.values()]
-      .filter((rt) => (rt.rec.state === 'waiting' || rt.rec.state === 'recovering') && !rt.proc && !rt.launching && rt.notBefore <= now)
-      .sort((a, b) => a.readySeq - b.readySeq);
     const held = new Set<string>();
-    for (const rt of waiting) {
-      if (this.running >= this.concurrency) break;
-      const demand = rt.spec.resources;
-      // A stream whose units are not all free holds back later streams wanting the same
-      // pools, so large demands are not starved by small ones; it holds no unit meanwhile.
-      if (Object.keys(demand).some((p) => held.has(p))) continue;
-      if (!this.pools.tryAcquire(demand)) {
-        for (const p of Object.keys(demand)) held.add(p);
-        continue;
+    let atHead = true;
+    let wakeAt = Infinity;
+    let i = this.readyHead;
+    for (; i < this.ready.length && this.running < this.concurrency; i++) {
+      const entry = this.ready[i];
+      if (!entry) continue;
+      const { rt } = entry;
+      const live = entry.seq === rt.readySeq && (rt.rec.state === 'waiting' || rt.rec.state === 'recovering') && !rt.proc && !rt.launching;
+      if (live && rt.notBefore > now) {
+        wakeAt = Math.min(wakeAt, rt.notBefore);
+      } else if (live) {
+        const pools = Object.keys(rt.spec.resources);
+        if (!pools.some((p) => held.has(p)) && this.pools.tryAcquire(rt.spec.resources)) {
+          entry.seq = -1;
+          void this.start(rt);
+        } else {
+          for (const p of pools) held.add(p);
+        }
       }
-      void this.start(rt);
+      if (atHead && entry.seq !== rt.readySeq) this.readyHead = i + 1;
+      else atHead = false;
     }
-    this.armRetryTimer();
+    if (this.readyHead > 1024 && this.readyHead * 2 > this.ready.length) {
+      this.ready = this.ready.slice(this.readyHead);
+      this.readyHead = 0;
+    }
+    // Streams in retry backoff: wake the scheduler when the first may start (a free slot
+    // wakes it anyway when the scan stopped early for want of one).
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    if (i >= this.ready.length && wakeAt !== Infinity) {
+      this.retryTimer = setTimeout(() => this.schedule(), Math.max(0, wakeAt - Date.now()));
+    }
   }
 
   private depsVerdict(spec: StreamSpec): { kind: 'ready' } | { kind: 'blocked' } | { kind: 'failed'; because: string } {
@@ -338,18 +385,6 @@ export class StreamCoordinator {
     return ready ? { kind: 'ready' } : { kind: 'blocked' };
   }
 
-  /** Wakes the scheduler when the earliest retry backoff ends. */
-  private armRetryTimer(): void {
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    let next = Infinity;
-    for (const rt of this.streams.values()) {
-      if (rt.rec.state === 'waiting' && !rt.proc && rt.notBefore > Date.now()) next = Math.min(next, rt.notBefore);
-    }
-    if (next === Infinity) return;
-    this.retryTimer = setTimeout(() => this.schedule(), Math.max(0, next - Date.now()));
-  }
-
   // ── one attempt ───────────────────────────────────────────────────────────────────────
 
   private async start(rt: StreamRt): Promise<void> {
@@ -364,35 +399,34 @@ export class StreamCoordinator {
     } catch (e) {
       prepareError = e ?? new Error('workspace preparation failed');
     }
-    // From here to the spawn nothing awaits, so no other scheduling pass can interleave.
-    rt.launching = false;
     if (prepareError !== undefined) {
       const e = prepareError;
-      this.running--;
-      this.pools.release(rt.spec.resources);
-      this.emit({ type: 'warning', stream: rt.spec.id, message: `workspace: ${e instanceof Error ? e.message : String(e)}` });
-      this.end(rt, 'failed', 'spawn-error');
-      this.afterChange();
+      this.abortLaunch(rt, 'failed', 'spawn-error', `workspace: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
     if (this.stopping) {
-      this.running--;
-      this.pools.release(rt.spec.resources);
-      this.end(rt, 'cancelled', 'cancelled');
-      this.afterChange();
+      this.abortLaunch(rt, 'cancelled', 'cancelled');
       return;
     }
     const { spec, paths } = rt;
     const env = streamEnv({ runId: this.runId, runDir: this.runDir, spec, paths, attempt, binDir: this.binDir, base: this.baseEnv });
-    const proc = this.spawner.spawn({
-      command: spec.command,
-      cwd: paths.workspace,
-      env,
-      stdoutFile: join(paths.logDir, 'stdout'),
-      stderrFile: join(paths.logDir, 'stderr'),
-      onLine: this.listeners.length > 0 ? (fd, line) => this.emitOutput(spec.id, attempt, fd, line) : undefined,
-      onOutput: () => this.liveness.output(spec.id),
-    });
+    const wantLines = this.listeners.length > 0 && this.opts.outputLines !== false;
+    let proc: StreamProcess;
+    try {
+      proc = await this.spawner.spawn({
+        command: spec.command,
+        cwd: paths.workspace,
+        env,
+        stdoutFile: join(paths.logDir, 'stdout'),
+        stderrFile: join(paths.logDir, 'stderr'),
+        ...(wantLines ? { onLine: (fd: 'stdout' | 'stderr', line: string) => this.emitOutput(spec.id, attempt, fd, line) } : {}),
+        onOutput: () => this.liveness.output(spec.id),
+      });
+    } catch (e) {
+      this.abortLaunch(rt, 'failed', 'spawn-error', `could not start: ${e instanceof Error ? e.message : String(e)}`);
+      return;
+    }
+    rt.launching = false;
     this.liveness.watch(spec.id, paths.heartbeatFile);
     rt.proc = proc;
     rt.startedMs = performance.now();
@@ -416,6 +450,21 @@ export class StreamCoordinator {
       rt.timers.push(t);
     }
     void proc.exited.then((info) => this.exited(rt, proc, info));
+    // stop() came while the process was being started: it is stopped like the others.
+    if (this.stopping) {
+      this.signal(rt, this.forced ? 'SIGKILL' : 'SIGTERM', 'stop');
+      if (!this.forced) this.escalateAfterGrace(rt, proc, 'stop');
+    }
+  }
+
+  /** A launch that ends before a process exists: the slot and units are given back. */
+  private abortLaunch(rt: StreamRt, state: StreamState, reason: FailureReason, warning?: string): void {
+    rt.launching = false;
+    this.running--;
+    this.pools.release(rt.spec.resources);
+    if (warning) this.emit({ type: 'warning', stream: rt.spec.id, message: warning });
+    this.end(rt, state, reason);
+    this.afterChange();
   }
 
   private async prepare(rt: StreamRt): Promise<void> {
@@ -460,9 +509,8 @@ export class StreamCoordinator {
       rt.restarts += 1;
       rt.rec.reason = 'heartbeat-timeout';
       rt.notBefore = 0;
-      rt.readySeq = ++this.readySeq;
       this.emit({ type: 'stream-retrying', stream: rt.spec.id, attempt: rt.rec.attempt, delayMs: 0, reason: 'heartbeat-timeout' });
-      this.setState(rt, 'recovering');
+      this.makeReady(rt, 'recovering');
     } else if (rt.killReason) {
       this.end(rt, 'failed', rt.killReason);
     } else if (info.error && info.exitCode === null) {
@@ -475,9 +523,8 @@ export class StreamCoordinator {
         const delayMs = Math.min(RETRY_BACKOFF_CAP_MS, RETRY_BACKOFF_BASE_MS * 2 ** (rt.rec.attempt - 1));
         rt.rec.reason = reason;
         rt.notBefore = Date.now() + delayMs;
-        rt.readySeq = ++this.readySeq;
         this.emit({ type: 'stream-retrying', stream: rt.spec.id, attempt: rt.rec.attempt, delayMs, reason });
-        this.setState(rt, 'waiting');
+        this.makeReady(rt, 'waiting');
       } else {
         this.end(rt, 'failed', reason);
       }
@@ -511,11 +558,14 @@ export class StreamCoordinator {
       COORD_STDOUT_FILE: join(rt.paths.logDir, 'stdout'),
       COORD_STDERR_FILE: join(rt.paths.logDir, 'stderr'),
     };
-    const proc = this.spawner.spawn({ command, cwd: rt.paths.workspace, env, stdoutFile: log, stderrFile: log });
-    this.emit({ type: 'warning', stream: rt.spec.id, message: `guardian command started (pid ${proc.pid}), output in ${log}` });
-    void proc.exited.then((info) =>
-      this.emit({ type: 'warning', stream: rt.spec.id, message: `guardian command exited ${info.signal ?? info.exitCode}` }),
-    );
+    void this.spawner
+      .spawn({ command, cwd: rt.paths.workspace, env, stdoutFile: log, stderrFile: log })
+      .then(async (proc) => {
+        this.emit({ type: 'warning', stream: rt.spec.id, message: `guardian command started (pid ${proc.pid}), output in ${log}` });
+        const info = await proc.exited;
+        this.emit({ type: 'warning', stream: rt.spec.id, message: `guardian command exited ${info.signal ?? info.exitCode}` });
+      })
+      .catch((e: unknown) => this.emit({ type: 'warning', stream: rt.spec.id, message: `guardian command: ${String(e)}` }));
   }
 
   private signal(rt: StreamRt, sig: NodeJS.Signals, reason: string): void {
@@ -532,6 +582,9 @@ export class StreamCoordinator {
 
   /** A stream reaches a terminal state: record it and tell its convergence points. */
   private end(rt: StreamRt, state: StreamState, reason: FailureReason | null): void {
+    if (TERMINAL_STREAM_STATES.has(rt.rec.state)) return; // ends once
+    this.ended++;
+    this.pending.delete(rt);
     rt.rec.reason = reason;
     rt.rec.endedAt = new Date().toISOString();
     this.setState(rt, state);
@@ -591,7 +644,7 @@ export class StreamCoordinator {
 
   private maybeFinish(): void {
     if (!this.started || this.finished || !this.resolveRun) return;
-    for (const rt of this.streams.values()) if (!TERMINAL_STREAM_STATES.has(rt.rec.state) || rt.proc || rt.launching) return;
+    if (this.ended < this.streams.size) return;
     if (!this.stopping) for (const p of this.points.values()) if (!p.isSettled) return;
     this.finished = true;
     void this.finish();
@@ -614,6 +667,7 @@ export class StreamCoordinator {
     }
     if (this.opts.removeWorkspaces) this.removeSucceededWorkspaces();
     this.flushRecords();
+    this.spawner.close?.();
     this.emit({ type: 'run-ended', state, durationMs: Math.round(performance.now() - this.startedAtMs) });
     this.backendWrite(() => this.backend.updateRun(this.runId, { state, endedAt: new Date().toISOString() }).then(() => undefined));
     await this.persist;

@@ -41,7 +41,10 @@ export interface StreamProcess {
 
 /** Injected into the orchestrator so tests and other engines can replace process creation. */
 export interface Spawner {
-  spawn(req: SpawnRequest): StreamProcess;
+  /** Starts the process; rejects only when it could not be asked for (a spawn(2) failure is an exit with `error`). */
+  spawn(req: SpawnRequest): Promise<StreamProcess>;
+  /** Releases what the spawner holds (a launcher process); running streams are not touched. */
+  close?(): void;
 }
 
 /** How long to wait for the pipes to close after the leader exits before giving up on them. */
@@ -67,82 +70,86 @@ function lazyFile(path: string): LazyFile {
   };
 }
 
+/** Spawns in this process (synchronously: the fork happens on the calling thread). */
+export function spawnProcess(req: SpawnRequest): StreamProcess {
+  const [file, args] =
+    typeof req.command === 'string'
+      ? (['/bin/sh', ['-c', req.command]] as const)
+      : ([req.command[0] ?? '', req.command.slice(1)] as const);
+  const child = spawn(file, args, {
+    cwd: req.cwd,
+    env: req.env,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // Log files are opened on the first byte of output: a silent stream costs no open(2).
+  const out = lazyFile(req.stdoutFile);
+  const errOut = req.stderrFile === req.stdoutFile ? out : lazyFile(req.stderrFile);
+  const pid = child.pid ?? -1;
+  const procStart = pid > 0 ? processStartTime(pid) : null;
+
+  const pump = (stream: NodeJS.ReadableStream | null, fd: 'stdout' | 'stderr', file: LazyFile): Promise<void> =>
+    new Promise((resolve) => {
+      if (!stream) return resolve();
+      let partial = '';
+      stream.on('data', (chunk: Buffer) => {
+        file.write(chunk);
+        req.onOutput?.();
+        if (!req.onLine) return;
+        const text = partial + chunk.toString('utf8');
+        const lines = text.split('\n');
+        partial = lines.pop() ?? '';
+        for (const line of lines) req.onLine(fd, line.endsWith('\r') ? line.slice(0, -1) : line);
+      });
+      stream.on('end', () => {
+        if (partial && req.onLine) req.onLine(fd, partial);
+        partial = '';
+        resolve();
+      });
+      stream.on('error', () => resolve());
+    });
+
+  const pumps = Promise.all([pump(child.stdout, 'stdout', out), pump(child.stderr, 'stderr', errOut)]);
+
+  const exited = new Promise<ExitInfo>((resolve) => {
+    let spawnError: string | undefined;
+    child.once('error', (e) => {
+      spawnError = e.message;
+      // 'exit' may not follow a spawn failure.
+      if (pid <= 0) void finish({ exitCode: null, signal: null, error: spawnError });
+    });
+    child.once('exit', (code, sig) => {
+      void finish({ exitCode: code, signal: sig, ...(spawnError ? { error: spawnError } : {}) });
+    });
+    let finished = false;
+    async function finish(info: ExitInfo): Promise<void> {
+      if (finished) return;
+      finished = true;
+      // The leader's exit ends the attempt: whatever it left running in its group (a
+      // backgrounded grandchild holding the pipes open) is stopped, TERM first, then KILL.
+      if (pid > 0 && groupAlive(pid)) signalGroup(pid, 'SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([pumps, new Promise<void>((r) => (timer = setTimeout(r, DRAIN_MS)))]);
+      if (timer) clearTimeout(timer);
+      if (pid > 0 && groupAlive(pid)) signalGroup(pid, 'SIGKILL');
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      await Promise.all([out.close(), errOut.close()]);
+      resolve(info);
+    }
+  });
+
+  return {
+    pid,
+    pgid: pid,
+    procStartTime: procStart,
+    exited,
+    signal: (sig) => signalGroup(pid, sig),
+    alive: () => groupAlive(pid),
+  };
+}
+
+/** The spawner that forks from this process. */
 export const nodeSpawner: Spawner = {
-  spawn(req: SpawnRequest): StreamProcess {
-    const [file, args] =
-      typeof req.command === 'string'
-        ? (['/bin/sh', ['-c', req.command]] as const)
-        : ([req.command[0] ?? '', req.command.slice(1)] as const);
-    const child = spawn(file, args, {
-      cwd: req.cwd,
-      env: req.env,
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    // Log files are opened on the first byte of output: a silent stream costs no open(2).
-    const out = lazyFile(req.stdoutFile);
-    const errOut = req.stderrFile === req.stdoutFile ? out : lazyFile(req.stderrFile);
-    const pid = child.pid ?? -1;
-    const procStart = pid > 0 ? processStartTime(pid) : null;
-
-    const pump = (stream: NodeJS.ReadableStream | null, fd: 'stdout' | 'stderr', file: LazyFile): Promise<void> =>
-      new Promise((resolve) => {
-        if (!stream) return resolve();
-        let partial = '';
-        stream.on('data', (chunk: Buffer) => {
-          file.write(chunk);
-          req.onOutput?.();
-          if (!req.onLine) return;
-          const text = partial + chunk.toString('utf8');
-          const lines = text.split('\n');
-          partial = lines.pop() ?? '';
-          for (const line of lines) req.onLine(fd, line.endsWith('\r') ? line.slice(0, -1) : line);
-        });
-        stream.on('end', () => {
-          if (partial && req.onLine) req.onLine(fd, partial);
-          partial = '';
-          resolve();
-        });
-        stream.on('error', () => resolve());
-      });
-
-    const pumps = Promise.all([pump(child.stdout, 'stdout', out), pump(child.stderr, 'stderr', errOut)]);
-
-    const exited = new Promise<ExitInfo>((resolve) => {
-      let spawnError: string | undefined;
-      child.once('error', (e) => {
-        spawnError = e.message;
-        // 'exit' may not follow a spawn failure.
-        if (pid <= 0) void finish({ exitCode: null, signal: null, error: spawnError });
-      });
-      child.once('exit', (code, sig) => {
-        void finish({ exitCode: code, signal: sig, ...(spawnError ? { error: spawnError } : {}) });
-      });
-      let finished = false;
-      async function finish(info: ExitInfo): Promise<void> {
-        if (finished) return;
-        finished = true;
-        // The leader's exit ends the attempt: whatever it left running in its group (a
-        // backgrounded grandchild holding the pipes open) is stopped, TERM first, then KILL.
-        if (pid > 0 && groupAlive(pid)) signalGroup(pid, 'SIGTERM');
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([pumps, new Promise<void>((r) => (timer = setTimeout(r, DRAIN_MS)))]);
-        if (timer) clearTimeout(timer);
-        if (pid > 0 && groupAlive(pid)) signalGroup(pid, 'SIGKILL');
-        child.stdout?.destroy();
-        child.stderr?.destroy();
-        await Promise.all([out.close(), errOut.close()]);
-        resolve(info);
-      }
-    });
-
-    return {
-      pid,
-      pgid: pid,
-      procStartTime: procStart,
-      exited,
-      signal: (sig) => signalGroup(pid, sig),
-      alive: () => groupAlive(pid),
-    };
-  },
+  spawn: async (req) => spawnProcess(req),
 };

@@ -89,8 +89,12 @@ export async function createWorkspace(dir: string, opts: CreateWorkspaceOptions 
   const fresh = opts.fresh ?? true;
   if (fresh) {
     try {
-      await fs.mkdir(path.dirname(abs), { recursive: true, mode: 0o700 });
-      await fs.mkdir(abs, { mode: 0o700 });
+      // The parent usually exists (the run's directory): one mkdir(2) in the common case.
+      await fs.mkdir(abs, { mode: 0o700 }).catch(async (e: unknown) => {
+        if (errnoCode(e) !== 'ENOENT') throw e;
+        await fs.mkdir(path.dirname(abs), { recursive: true, mode: 0o700 });
+        await fs.mkdir(abs, { mode: 0o700 });
+      });
     } catch (e) {
       if (errnoCode(e) === 'EEXIST') {
         throw new WorkspaceError(`workspace ${abs} already exists; a fresh workspace must not`, abs);

@@ -42,6 +42,8 @@ export async function runCommand(planPath: string, flags: RunFlags): Promise<voi
     home: coordHome(),
     ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
     removeWorkspaces: flags.rm ?? false,
+    // --quiet prints no output lines, so none are forwarded (--json prints them all).
+    outputLines: !(flags.quiet ?? false) || (flags.json ?? false),
   });
   coordinator.on((e) => reporter.onEvent(e));
 
