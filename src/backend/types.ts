@@ -75,7 +75,8 @@ export interface Backend {
   /** Every run, newest first. */
   listRuns(): Promise<RunRecord[]>;
   updateRun(id: string, patch: Partial<Omit<RunRecord, 'id'>>): Promise<RunRecord>;
-  putStream(runId: string, record: StreamRecord): Promise<void>;
+  /** Stores stream records (replacing earlier records of the same ids), as one write where the engine allows. */
+  putStreams(runId: string, records: readonly StreamRecord[]): Promise<void>;
   listStreams(runId: string): Promise<StreamRecord[]>;
   putPoint(runId: string, record: PointRecord): Promise<void>;
   listPoints(runId: string): Promise<PointRecord[]>;

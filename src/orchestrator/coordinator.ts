@@ -716,9 +716,10 @@ export class StreamCoordinator {
   }
 
   /**
-   * Stream records are written at most every RECORD_FLUSH_MS (a stream that starts and ends
-   * within one window is written once): on a slow disk a write+rename per transition costs
-   * more than the spawn. The event log, written at once, has every transition meanwhile.
+   * Stream records are written in batches at most every RECORD_FLUSH_MS (a stream that starts
+   * and ends within one window is written once): on a slow disk a write+rename per
+   * transition costs more than the spawn. The event log, written at once, has every
+   * transition meanwhile.
    */
   private save(rt: StreamRt): void {
     this.dirty.add(rt);
@@ -728,11 +729,10 @@ export class StreamCoordinator {
   private flushRecords(): void {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    for (const rt of this.dirty) {
-      const snapshot = { ...rt.rec };
-      this.backendWrite(() => this.backend.putStream(this.runId, snapshot));
-    }
+    if (this.dirty.size === 0) return;
+    const snapshots = [...this.dirty].map((rt) => ({ ...rt.rec }));
     this.dirty.clear();
+    this.backendWrite(() => this.backend.putStreams(this.runId, snapshots));
   }
 
   /** Backend writes run one after another, in the order they were made. */

@@ -80,9 +80,9 @@ export function backendContract(name: string, make: () => Promise<BackendFixture
 
     it('replaces stream and point records by id', async () => {
       await b.createRun(runRecord('r', '2026-01-01T00:00:00.000Z'), '');
-      await b.putStream('r', streamRecord('a', 'pending'));
-      await b.putStream('r', streamRecord('b', 'running'));
-      await b.putStream('r', { ...streamRecord('a', 'succeeded'), exitCode: 0 });
+      await b.putStreams('r', [streamRecord('a', 'pending'), streamRecord('b', 'waiting')]);
+      await b.putStreams('r', [streamRecord('b', 'running')]);
+      await b.putStreams('r', [{ ...streamRecord('a', 'succeeded'), exitCode: 0 }]);
       const streams = await b.listStreams('r');
       expect(streams.map((s) => [s.id, s.state, s.exitCode])).toEqual([
         ['a', 'succeeded', 0],
@@ -109,7 +109,7 @@ export function backendContract(name: string, make: () => Promise<BackendFixture
 
     it('removes a run entirely', async () => {
       await b.createRun(runRecord('gone', '2026-01-01T00:00:00.000Z'), '');
-      await b.putStream('gone', streamRecord('a', 'pending'));
+      await b.putStreams('gone', [streamRecord('a', 'pending')]);
       await b.removeRun('gone');
       expect(await b.getRun('gone')).toBeUndefined();
       expect(await b.listRuns()).toEqual([]);

@@ -10,13 +10,14 @@ import type { Backend, PointRecord, RunRecord, StreamRecord } from '../types.js'
 import type { CoordEvent } from '../../events/types.js';
 import { writeFileAtomicSync, mkdirPrivate } from '../../util/fsx.js';
 import { ID_PATTERN } from '../../plan/types.js';
+import { TERMINAL_STREAM_STATES } from '../../events/types.js';
 
 export class FileBackend implements Backend {
   readonly kind = 'file';
   readonly home: string;
   private readonly eventFds = new Map<string, number>();
-  /** Stream directories known to exist (saves a mkdir per record write). */
-  private readonly madeDirs = new Set<string>();
+  /** Stream records of runs this instance writes (the writer is the run's one coordinator). */
+  private readonly streamCache = new Map<string, Map<string, StreamRecord>>();
 
   constructor(home: string) {
     this.home = home;
@@ -68,17 +69,29 @@ export class FileBackend implements Backend {
     return next;
   }
 
-  async putStream(runId: string, record: StreamRecord): Promise<void> {
-    const dir = join(this.runDir(runId), 'streams', record.id);
-    if (!this.madeDirs.has(dir)) {
-      mkdirPrivate(dir);
-      this.madeDirs.add(dir);
+  /**
+   * Every stream record of a run lives in `streams.json`, replaced atomically on each call
+   * (one write per batch, however many streams changed); a record in a terminal state is
+   * also kept as `streams/<id>/status.json`, written once when the stream ends.
+   */
+  async putStreams(runId: string, records: readonly StreamRecord[]): Promise<void> {
+    const dir = this.runDir(runId);
+    const all = this.streamCache.get(runId) ?? new Map((readJson<StreamRecord[]>(join(dir, 'streams.json')) ?? []).map((r) => [r.id, r]));
+    this.streamCache.set(runId, all);
+    for (const r of records) all.set(r.id, r);
+    writeFileAtomicSync(join(dir, 'streams.json'), JSON.stringify([...all.values()]) + '\n');
+    for (const r of records) {
+      if (!TERMINAL_STREAM_STATES.has(r.state)) continue;
+      const sdir = join(dir, 'streams', r.id);
+      mkdirPrivate(sdir);
+      writeFileAtomicSync(join(sdir, 'status.json'), JSON.stringify(r) + '\n');
     }
-    writeFileAtomicSync(join(dir, 'status.json'), JSON.stringify(record) + '\n');
   }
 
   async listStreams(runId: string): Promise<StreamRecord[]> {
-    return this.readRecords<StreamRecord>(join(this.runDir(runId), 'streams'), (n) => join(n, 'status.json'));
+    if (!ID_PATTERN.test(runId)) return [];
+    const records = readJson<StreamRecord[]>(join(this.runDir(runId), 'streams.json')) ?? [];
+    return records.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   async putPoint(runId: string, record: PointRecord): Promise<void> {
@@ -136,6 +149,7 @@ export class FileBackend implements Backend {
   }
 
   async removeRun(id: string): Promise<void> {
+    this.streamCache.delete(id);
     const fd = this.eventFds.get(id);
     if (fd !== undefined) {
       closeSync(fd);

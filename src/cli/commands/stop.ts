@@ -49,6 +49,9 @@ async function stopOrphans(backend: ReturnType<typeof openBackend>, runId: strin
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline && live.some((s) => groupAlive(s.pgid ?? 0))) await sleep(100);
   for (const s of live) signalGroup(s.pgid ?? 0, 'SIGKILL');
-  for (const s of live) await backend.putStream(runId, { ...s, state: 'cancelled', reason: 'cancelled', endedAt: new Date().toISOString() });
+  await backend.putStreams(
+    runId,
+    live.map((s) => ({ ...s, state: 'cancelled' as const, reason: 'cancelled' as const, endedAt: new Date().toISOString() })),
+  );
   return live.length;
 }
