@@ -83,8 +83,14 @@ export class Rig {
   }
 
   /** Starts `coord ARGS` in the test directory. */
-  spawn(args: string[], opts: { env?: Record<string, string> } = {}): Spawned {
-    const child = spawn(process.execPath, [COORD, ...args], { cwd: this.dir, env: this.env(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+  spawn(args: string[], opts: { env?: Record<string, string>; ownGroup?: boolean } = {}): Spawned {
+    const child = spawn(process.execPath, [COORD, ...args], {
+      cwd: this.dir,
+      env: this.env(opts.env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // ownGroup: coord leads a process group, as in a terminal (where Ctrl-C signals the whole group)
+      detached: opts.ownGroup ?? false,
+    });
     this.children.push(child);
     let stdout = '';
     let stderr = '';

@@ -45,6 +45,10 @@ function launch(m: LaunchRequest): void {
   void proc.exited.then((info) => send({ t: 'exit', id: m.id, ...info }));
 }
 
+// A Ctrl-C reaches the whole foreground process group, launchers included: stopping streams
+// (TERM, grace, KILL) is the coordinator's job, and the launcher must outlive it to report exits.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => undefined);
+
 process.on('message', (m: LaunchRequest) => {
   if (m.t === 'spawn') launch(m);
 });

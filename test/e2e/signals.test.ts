@@ -63,6 +63,24 @@ describe('stopping a run', () => {
     expect(signals.some((e) => e.stream === 'ignores' && e.signal === 'SIGKILL')).toBe(true);
   });
 
+  it('Ctrl-C to the whole foreground process group stops streams gracefully', async () => {
+    const pid = join(rig.dir, 'g.pid');
+    rig.writePlan({
+      agent_coordination: { recovery: { guardian: { grace: '5s' } } },
+      streams: [{ id: 'polite', command: `trap 'echo got TERM; exit 0' TERM; ${fixture('spawn-grandchild.js', pid)} & wait` }],
+    });
+    const run = rig.spawn(['run', 'plan.yaml'], { ownGroup: true });
+    const grand = Number(await rig.waitForFile(pid));
+    process.kill(-(run.child.pid ?? 0), 'SIGINT'); // what a terminal does on Ctrl-C
+    const r = await run.done;
+    expect(r.code).toBe(130);
+    expect(r.stdout).toContain('[polite] got TERM'); // SIGTERM reached it, not a KILL from a dead launcher
+    expect(alive(grand)).toBe(false);
+    expect(rig.leftovers()).toEqual([]);
+    const signals = rig.events().filter((e) => e.type === 'stream-signalled').map((e) => e.signal);
+    expect(signals).toEqual(['SIGTERM']);
+  });
+
   it('coord stop cancels a run from another terminal', async () => {
     rig.writePlan({ streams: [{ id: 'h', command: fixture('hang.js') }] });
     const run = rig.spawn(['run', 'plan.yaml']);
