@@ -36,6 +36,17 @@ export interface Spawned {
   done: Promise<Result>;
 }
 
+/** True while `pid` is a live process (a zombie, dead but not yet reaped, counts as gone). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
+}
+
 export class Rig {
   readonly dir: string;
   readonly home: string;

@@ -53,6 +53,11 @@ export interface StreamRecord {
   startedAt: string | null;
   endedAt: string | null;
   lastHeartbeat: string | null;
+  /** From the stream's last `coord heartbeat --progress/--message`. */
+  progress?: number | null;
+  message?: string | null;
+  /** True when the last attempt ignored the soft signal and was ended by SIGKILL. */
+  killed?: boolean;
 }
 
 export interface PointRecord {

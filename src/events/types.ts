@@ -61,6 +61,8 @@ export type CoordEvent =
       state: StreamState;
       exitCode: number | null;
       reason?: FailureReason;
+      /** The attempt ignored the soft signal and was ended by SIGKILL. */
+      killed?: boolean;
       durationMs: number;
     })
   | (StreamBase & { type: 'stream-stalled'; lastHeartbeat: string | null; silentMs: number })

@@ -14,7 +14,7 @@
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { cp, readdir } from 'node:fs/promises';
 import type { Plan, PointSpec, StreamSpec } from '../plan/types.js';
 import type { Backend, PointRecord, RunRecord, StreamRecord } from '../backend/types.js';
@@ -89,6 +89,8 @@ interface StreamRt {
   startedMs: number;
   /** Restarts the guardian has made after stalls. */
   restarts: number;
+  /** SIGKILL was sent to the running attempt (it did not end on the soft signal). */
+  killSent: boolean;
   /** When the last heartbeat was saved to the record (throttles writes). */
   beatSavedMs: number;
 }
@@ -110,6 +112,9 @@ export class StreamCoordinator {
   private readonly pools: ResourcePools;
   private readonly workspaceDir: string;
   private readonly liveness: LivenessMonitor;
+  /** Guardian commands under way: the run waits for them (up to the grace) before it ends. */
+  private readonly guardianRuns = new Set<Promise<void>>();
+  private readonly guardianProcs = new Set<StreamProcess>();
   private readonly baseEnv: NodeJS.ProcessEnv;
   private persist: Promise<void> = Promise.resolve();
   private readonly dirty = new Set<StreamRt>();
@@ -149,14 +154,16 @@ export class StreamCoordinator {
       timeoutMs: opts.plan.heartbeat.timeoutMs,
       source: opts.plan.heartbeat.source,
       onStall: (id, silentMs) => this.stalled(id, silentMs),
+      onWatchError: (e) => this.emit({ type: 'warning', message: `heartbeat file watching failed (${String(e)}); checking by polling only` }),
       onRevive: (id) => {
         const rt = this.streams.get(id);
         if (rt?.proc && rt.rec.state === 'stalled' && !rt.killReason) this.setState(rt, 'running');
       },
-      onBeat: (id, at) => {
+      onBeat: (id, at, file) => {
         const rt = this.streams.get(id);
         if (!rt) return;
         rt.rec.lastHeartbeat = at.toISOString();
+        if (file) this.readHeartbeat(rt);
         if (performance.now() - rt.beatSavedMs >= 1000) {
           rt.beatSavedMs = performance.now();
           this.save(rt);
@@ -202,6 +209,7 @@ export class StreamCoordinator {
       timers: [],
       startedMs: 0,
       restarts: 0,
+      killSent: false,
       beatSavedMs: 0,
     });
     const rt = this.streams.get(spec.id);
@@ -444,7 +452,7 @@ export class StreamCoordinator {
       const t = setTimeout(() => {
         if (rt.proc !== proc) return;
         rt.killReason = 'timeout';
-        this.signal(rt, 'SIGTERM', 'timeout');
+        this.signal(rt, this.plan.guardian.soft, 'timeout');
         this.escalateAfterGrace(rt, proc, 'timeout');
       }, spec.timeoutMs);
       rt.timers.push(t);
@@ -499,6 +507,8 @@ export class StreamCoordinator {
     const durationMs = Math.round(performance.now() - rt.startedMs);
     rt.rec.exitCode = info.exitCode;
     rt.rec.signal = info.signal;
+    rt.rec.killed = rt.killSent;
+    rt.killSent = false;
     this.emit({ type: 'stream-exited', stream: rt.spec.id, attempt: rt.rec.attempt, exitCode: info.exitCode, signal: info.signal, durationMs });
     if (info.error) this.emit({ type: 'warning', stream: rt.spec.id, message: `could not start: ${info.error}` });
 
@@ -532,6 +542,18 @@ export class StreamCoordinator {
     this.afterChange();
   }
 
+  /** Progress and message from the heartbeat file `coord heartbeat` writes (a touched file has none). */
+  private readHeartbeat(rt: StreamRt): void {
+    try {
+      const hb = JSON.parse(readFileSync(rt.paths.heartbeatFile, 'utf8')) as { progress?: unknown; message?: unknown };
+      rt.rec.progress = typeof hb.progress === 'number' ? hb.progress : null;
+      rt.rec.message = typeof hb.message === 'string' ? hb.message : null;
+      this.save(rt);
+    } catch {
+      /* not JSON: a touch or a rename of the stream's own */
+    }
+  }
+
   /** No beat for `heartbeat.timeout`: the stream is stalled; the guardian stops it (soft, then hard). */
   private stalled(id: string, silentMs: number): void {
     const rt = this.streams.get(id);
@@ -541,7 +563,7 @@ export class StreamCoordinator {
     if (this.plan.guardian.command) this.runGuardianCommand(rt, this.plan.guardian.command);
     if (!this.plan.guardian.autoInvoke) return;
     rt.killReason = 'heartbeat-timeout';
-    this.signal(rt, 'SIGTERM', 'heartbeat-timeout');
+    this.signal(rt, this.plan.guardian.soft, 'heartbeat-timeout');
     this.escalateAfterGrace(rt, rt.proc, 'heartbeat-timeout');
   }
 
@@ -558,24 +580,32 @@ export class StreamCoordinator {
       COORD_STDOUT_FILE: join(rt.paths.logDir, 'stdout'),
       COORD_STDERR_FILE: join(rt.paths.logDir, 'stderr'),
     };
-    void this.spawner
+    const run = this.spawner
       .spawn({ command, cwd: rt.paths.workspace, env, stdoutFile: log, stderrFile: log })
       .then(async (proc) => {
+        this.guardianProcs.add(proc);
         this.emit({ type: 'warning', stream: rt.spec.id, message: `guardian command started (pid ${proc.pid}), output in ${log}` });
         const info = await proc.exited;
+        this.guardianProcs.delete(proc);
         this.emit({ type: 'warning', stream: rt.spec.id, message: `guardian command exited ${info.signal ?? info.exitCode}` });
       })
       .catch((e: unknown) => this.emit({ type: 'warning', stream: rt.spec.id, message: `guardian command: ${String(e)}` }));
+    this.guardianRuns.add(run);
+    void run.finally(() => this.guardianRuns.delete(run));
   }
 
-  private signal(rt: StreamRt, sig: NodeJS.Signals, reason: string): void {
-    if (!rt.proc) return;
-    if (rt.proc.signal(sig)) this.emit({ type: 'stream-signalled', stream: rt.spec.id, attempt: rt.rec.attempt, signal: sig, reason });
+  /** Signals the stream's process group; false when nothing of it was left to signal. */
+  private signal(rt: StreamRt, sig: NodeJS.Signals, reason: string): boolean {
+    if (!rt.proc?.signal(sig)) return false;
+    this.emit({ type: 'stream-signalled', stream: rt.spec.id, attempt: rt.rec.attempt, signal: sig, reason });
+    return true;
   }
 
   private escalateAfterGrace(rt: StreamRt, proc: StreamProcess, reason: string): void {
     const t = setTimeout(() => {
-      if (rt.proc === proc) this.signal(rt, 'SIGKILL', reason);
+      if (rt.proc !== proc) return;
+      // `killed`: something of the stream's group outlived the soft signal and its grace.
+      if (this.signal(rt, 'SIGKILL', reason)) rt.killSent = true;
     }, this.plan.guardian.graceMs);
     rt.timers.push(t);
   }
@@ -596,6 +626,7 @@ export class StreamCoordinator {
       state,
       exitCode: rt.rec.exitCode,
       ...(reason ? { reason } : {}),
+      ...(rt.rec.killed ? { killed: true } : {}),
       durationMs,
     });
     for (const p of this.pointsOfStream.get(rt.spec.id) ?? []) {
@@ -666,6 +697,7 @@ export class StreamCoordinator {
       state = allOk ? 'succeeded' : 'failed';
     }
     if (this.opts.removeWorkspaces) this.removeSucceededWorkspaces();
+    await this.settleGuardianCommands();
     this.flushRecords();
     this.spawner.close?.();
     this.emit({ type: 'run-ended', state, durationMs: Math.round(performance.now() - this.startedAtMs) });
@@ -683,6 +715,16 @@ export class StreamCoordinator {
       points: [...this.points.values()].map((p) => ({ ...p.rec })),
     };
     this.resolveRun?.(outcome);
+  }
+
+  /** Waits for guardian commands still running, for at most the grace; then stops them. */
+  private async settleGuardianCommands(): Promise<void> {
+    if (this.guardianRuns.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.guardianRuns), new Promise<void>((r) => (timer = setTimeout(r, this.plan.guardian.graceMs)))]);
+    if (timer) clearTimeout(timer);
+    for (const proc of this.guardianProcs) proc.signal('SIGKILL');
+    await Promise.all(this.guardianRuns);
   }
 
   /** `--rm`: workspaces coord created for streams that succeeded (their outputs are merged by now). */

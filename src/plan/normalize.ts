@@ -112,6 +112,7 @@ export function normalizePlan(doc: PlanDocument, meta: { file: string; dir: stri
       autoInvoke: guardian?.auto_invoke ?? DEFAULTS.guardianAutoInvoke,
       graceMs: ms(guardian?.grace) ?? DEFAULTS.guardianGraceMs,
       maxRestarts: guardian?.max_restarts ?? DEFAULTS.guardianMaxRestarts,
+      soft: guardian?.soft ?? DEFAULTS.guardianSoft,
       command: command === undefined || command === null ? null : copyCommand(command),
     },
     resources: record(ac?.resources, (n) => n),

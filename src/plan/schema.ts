@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
 import {
+  SOFT_SIGNALS,
   CONFLICT_POLICIES,
   CONVERGENCE_TYPES,
   FILE_ACCESS,
@@ -146,6 +147,10 @@ const agentCoordinationSchema = strict(
             grace: dur('Between soft (SIGTERM) and hard (SIGKILL) recovery').optional(),
             max_restarts: z.int().min(0).describe('Restarts of a stalled stream before it fails').optional(),
             command: commandSchema.nullable().describe('A command run on a stall, with the stream\'s context').optional(),
+            soft: z
+              .enum(SOFT_SIGNALS)
+              .describe(`The signal of soft recovery, sent to the stream's process group (default SIGTERM): ${SOFT_SIGNALS.join(' | ')}`)
+              .optional(),
           },
           'The guardian that recovers stalled streams',
         ).optional(),

@@ -19,6 +19,9 @@ export const STATE_TYPES: readonly StateType[] = ['immutable', 'centralized', 'm
 export const PROTOCOLS: readonly Protocol[] = ['registration', 'heartbeat', 'negotiation', 'consensus'];
 export const CONFLICT_POLICIES: readonly ConflictPolicy[] = ['fail', 'first', 'last', 'keep-both', 'three-way'];
 export const HEARTBEAT_SOURCES: readonly HeartbeatSource[] = ['file', 'output', 'any'];
+/** Signals soft recovery may send (SIGKILL is hard recovery's). */
+export const SOFT_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
+export type SoftSignal = (typeof SOFT_SIGNALS)[number];
 
 /** Stream ids and convergence point names: safe as a single path component. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -72,6 +75,8 @@ export interface GuardianSpec {
   /** Between soft (SIGTERM) and hard (SIGKILL) recovery, and on every stop. */
   graceMs: number;
   maxRestarts: number;
+  /** The signal of soft recovery (default SIGTERM). */
+  soft: SoftSignal;
   /** Run on a stall with the stream's context in its environment. */
   command: string | string[] | null;
 }
@@ -117,5 +122,6 @@ export const DEFAULTS = {
   guardianAutoInvoke: true,
   guardianGraceMs: 10_000,
   guardianMaxRestarts: 1,
+  guardianSoft: 'SIGTERM' as SoftSignal,
   retries: 0,
 } as const;

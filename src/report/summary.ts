@@ -17,7 +17,7 @@ export function formatSummary(outcome: RunOutcome, c: ChalkInstance): string {
     const ms = s.startedAt && s.endedAt ? Date.parse(s.endedAt) - Date.parse(s.startedAt) : null;
     rows.push([
       s.id,
-      s.state + (s.reason && s.state !== 'succeeded' ? ` (${s.reason})` : ''),
+      s.state + stateNote(s.reason, s.killed ?? false, s.state),
       ms === null ? '-' : formatDuration(ms),
       s.exitCode === null ? (s.signal ?? '-') : String(s.exitCode),
       String(s.attempt),
@@ -51,4 +51,10 @@ export function table(rows: string[][], c: ChalkInstance, stateCol: number): str
       .join('  ')
       .trimEnd(),
   );
+}
+
+/** `(reason, killed)` after a state that did not succeed; empty otherwise. */
+export function stateNote(reason: string | null, killed: boolean, state: string): string {
+  const parts = [state !== 'succeeded' ? reason : null, killed ? 'killed' : null].filter(Boolean);
+  return parts.length ? ` (${parts.join(', ')})` : '';
 }

@@ -20,6 +20,9 @@ export interface StatusSnapshot {
     exitCode: number | null;
     reason: string | null;
     lastHeartbeat: string | null;
+    progress: number | null;
+    message: string | null;
+    killed: boolean;
     workspace: string;
     startedAt: string | null;
     endedAt: string | null;
@@ -54,6 +57,9 @@ export async function loadSnapshot(backend: Backend, run: RunRecord): Promise<St
       exitCode: s.exitCode,
       reason: s.reason,
       lastHeartbeat: s.lastHeartbeat,
+      progress: s.progress ?? null,
+      message: s.message ?? null,
+      killed: s.killed ?? false,
       workspace: s.workspace,
       startedAt: s.startedAt,
       endedAt: s.endedAt,

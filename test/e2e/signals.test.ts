@@ -1,8 +1,7 @@
 /** Stopping runs: SIGINT with grandchildren, coord stop, a dead coordinator, status during a run. */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rig, fixture } from '../rig.js';
+import { Rig, fixture, processAlive } from '../rig.js';
 
 let rig: Rig;
 beforeEach(() => {
@@ -12,15 +11,7 @@ afterEach(async () => {
   await rig.cleanup();
 });
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
-  }
-};
+const alive = processAlive;
 
 interface Status {
   run: { state: string };

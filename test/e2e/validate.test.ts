@@ -60,6 +60,13 @@ describe('coord validate / run on a bad plan', () => {
     expect(existsSync(join(rig.dir, 'ran-a'))).toBe(false);
   });
 
+  it('refuses an unknown soft signal', async () => {
+    rig.writePlan({ agent_coordination: { recovery: { guardian: { soft: 'SIGKILL' } } }, streams: [{ id: 'x', command: 'true' }] });
+    const r = await rig.coord(['validate', 'plan.yaml']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/plan\.yaml:\d+:\d+: agent_coordination\.recovery\.guardian\.soft: .*SIGTERM/);
+  });
+
   it('prints ok for a good plan', async () => {
     rig.writePlan({ streams: [{ id: 'x', command: 'true' }] });
     const r = await rig.coord(['validate', 'plan.yaml']);

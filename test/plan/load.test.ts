@@ -28,7 +28,7 @@ describe('valid plans', () => {
     ]);
     expect(plan.stateManagement).toEqual({ manager: 'centralized', checkpointIntervalMs: 300_000 });
     expect(plan.heartbeat).toEqual({ intervalMs: 60_000, timeoutMs: 600_000, source: 'any' });
-    expect(plan.guardian).toEqual({ autoInvoke: true, graceMs: 30_000, maxRestarts: 1, command: null });
+    expect(plan.guardian).toEqual({ autoInvoke: true, graceMs: 30_000, maxRestarts: 1, soft: 'SIGTERM', command: null });
     expect({ ...plan.resources }).toEqual({ api_slots: 3, gpu: 1 });
     expect(plan.streams.map((s) => s.id)).toEqual(['research', 'planning', 'code_stream']);
     const [research, planning, code] = plan.streams;

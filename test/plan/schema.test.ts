@@ -23,7 +23,7 @@ describe('planSchema', () => {
 
   it('lists the fields of nested objects for typo hints', () => {
     expect(fieldsAt(['streams', 0])).toContain('depends_on');
-    expect(fieldsAt(['agent_coordination', 'recovery', 'guardian'])).toEqual(['auto_invoke', 'grace', 'max_restarts', 'command']);
+    expect(fieldsAt(['agent_coordination', 'recovery', 'guardian'])).toEqual(['auto_invoke', 'grace', 'max_restarts', 'command', 'soft']);
     expect(fieldsAt(['streams', 0, 'env'])).toEqual([]);
     expect(fieldsAt(['nope'])).toEqual([]);
   });

@@ -1,7 +1,7 @@
 /** `coord status [RUN] [--json] [--watch]`. */
 import { loadSnapshot, type StatusSnapshot } from '../../status/snapshot.js';
 import { makeChalk } from '../../report/color.js';
-import { table } from '../../report/summary.js';
+import { stateNote, table } from '../../report/summary.js';
 import { formatDuration } from '../../util/duration.js';
 import { openBackend, resolveRun } from '../context.js';
 import { TERMINAL_RUN_STATES } from '../../events/types.js';
@@ -38,12 +38,12 @@ export function formatStatus(snap: StatusSnapshot): string {
     const ms = s.startedAt ? (s.endedAt ? Date.parse(s.endedAt) : now) - Date.parse(s.startedAt) : null;
     rows.push([
       s.id,
-      s.state + (s.reason && s.state !== 'succeeded' ? ` (${s.reason})` : ''),
+      s.state + stateNote(s.reason, s.killed, s.state),
       String(s.attempt),
       s.pid === null ? '-' : String(s.pid),
       s.exitCode === null ? '-' : String(s.exitCode),
       ms === null ? '-' : formatDuration(ms),
-      age(s.lastHeartbeat),
+      [age(s.lastHeartbeat), s.progress === null ? '' : `${s.progress}%`, s.message ? clip(s.message, 40) : ''].filter(Boolean).join(' '),
       s.workspace,
     ]);
   }
@@ -61,4 +61,9 @@ export function formatStatus(snap: StatusSnapshot): string {
     out.push('', ...table(rrow, c, -1));
   }
   return out.join('\n') + '\n';
+}
+
+function clip(text: string, n: number): string {
+  const one = text.replace(/\s+/g, ' ');
+  return one.length > n ? one.slice(0, n - 1) + '…' : one;
 }
