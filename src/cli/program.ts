@@ -47,6 +47,7 @@ export function buildProgram(): Command {
     .option('--json', 'print every event as one JSON object a line on stdout (all else on stderr)')
     .option('--dry-run', 'validate and print the order streams would start in, run nothing')
     .option('--rm', "remove succeeded streams' workspaces once merged")
+    .option('--keep-workspaces', 'keep git worktrees after the run (removed by default)')
     .option('-q, --quiet', 'print only failures and the summary')
     .addHelpText('after', '\nExamples:\n  coord run plan.yaml\n  coord run plan.yaml --concurrency 4 --rm\n  coord run plan.yaml --json > events.ndjson')
     .action(lazy(async () => (await import('./commands/run.js')).runCommand));

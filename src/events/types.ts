@@ -35,7 +35,9 @@ export type FailureReason =
   | 'conflict'
   | 'merge-error'
   | 'stream-failed'
-  | 'point-timeout';
+  | 'point-timeout'
+  /** A replica stopped because another replica of its `gather: first` group succeeded. */
+  | 'superseded';
 
 interface Base {
   /** ISO time the event happened. */

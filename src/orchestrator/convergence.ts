@@ -8,15 +8,19 @@
  *
  * barrier: all-or-nothing (the merge engine stages, then renames). progressive: each stream
  * is merged into the target as it succeeds; the point is done when all are. checkpoint:
- * every `checkpointIntervalMs` the running streams' workspaces are copied to a numbered
- * checkpoint, and the final merge is all-or-nothing like a barrier.
+ * every `checkpointIntervalMs` the running streams' workspaces are copied to
+ * `converged/<point>/checkpoints/<n>/<stream>/`, and the final merge is all-or-nothing like a
+ * barrier (staged, then put in place with the checkpoints moved into it).
  */
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, renameSync, rmSync, rmdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { PointSpec } from '../plan/types.js';
 import type { PointRecord } from '../backend/types.js';
 import type { EventInput, FailureReason } from '../events/types.js';
 import { mergeAll, mergeOne, type MergeResult, type MergeSource } from '../workspace/merge.js';
+
+/** A point's own final merge (git branches for worktree streams), replacing the file merge. */
+export type FinalMerge = (target: string, streams: string[]) => Promise<MergeResult>;
 
 export interface PointHost {
   emit(e: EventInput): void;
@@ -38,15 +42,22 @@ export class PointRunner {
   private chain: Promise<void> = Promise.resolve();
   /** Stream ids in the order they succeeded. */
   private readonly succeeded: string[] = [];
+  /** The streams this point still waits for (a superseded replica is dropped). */
+  private readonly expected: Set<string>;
+  private finalQueued = false;
   private timeoutTimer: NodeJS.Timeout | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private checkpoints = 0;
 
-  constructor(spec: PointSpec, runDir: string, host: PointHost, checkpointIntervalMs: number) {
+  private readonly finalMerge: FinalMerge | undefined;
+
+  constructor(spec: PointSpec, runDir: string, host: PointHost, checkpointIntervalMs: number, finalMerge?: FinalMerge) {
+    this.finalMerge = finalMerge;
     this.spec = spec;
     this.host = host;
-    this.checkpointDir = join(runDir, 'checkpoints', spec.name);
+    this.checkpointDir = join(runDir, 'converged', spec.name, 'checkpoints');
     this.checkpointIntervalMs = checkpointIntervalMs;
+    this.expected = new Set(spec.streams);
     this.rec = {
       name: spec.name,
       type: spec.type,
@@ -89,11 +100,27 @@ export class PointRunner {
   streamSucceeded(id: string): void {
     if (this.isSettled) return;
     this.succeeded.push(id);
-    if (this.spec.type === 'progressive') {
-      this.enqueue(() => this.mergeProgressive(id));
-    } else if (this.succeeded.length === this.spec.streams.length) {
-      this.enqueue(() => this.mergeFinal());
-    }
+    if (this.spec.type === 'progressive' && !this.finalMerge) this.enqueue(() => this.mergeProgressive(id));
+    else this.maybeMergeFinal();
+  }
+
+  /** A stream the point no longer waits for (a replica superseded by another's success). */
+  drop(id: string): void {
+    if (this.isSettled || !this.expected.delete(id)) return;
+    this.rec.streams = this.rec.streams.filter((s) => s !== id);
+    if (this.spec.type !== 'progressive' || this.finalMerge) this.maybeMergeFinal();
+    else this.enqueue(async () => this.completeIfAllMerged());
+  }
+
+  private maybeMergeFinal(): void {
+    if (this.finalQueued || this.succeeded.filter((s) => this.expected.has(s)).length < this.expected.size) return;
+    this.finalQueued = true;
+    this.enqueue(() => this.mergeFinal());
+  }
+
+  private completeIfAllMerged(): void {
+    if (this.isSettled) return;
+    if ([...this.expected].every((s) => this.rec.merged.includes(s))) this.done();
   }
 
   streamFailed(id: string, state: string): void {
@@ -118,18 +145,38 @@ export class PointRunner {
     this.host.emit({ type: 'point-merging', point: this.spec.name, streams: [id] });
     const result = await mergeOne(this.rec.target, this.host.sourceOf(id), this.spec.onConflict);
     if (!this.absorb(result, id)) return;
-    if (this.rec.merged.length === this.spec.streams.length) this.done();
-    else this.setState('waiting');
+    this.completeIfAllMerged();
+    if (!this.isSettled) this.setState('waiting');
   }
 
   private async mergeFinal(): Promise<void> {
     if (this.isSettled) return;
     this.setState('merging');
     this.host.emit({ type: 'point-merging', point: this.spec.name, streams: [...this.succeeded] });
-    const sources = this.succeeded.map((id) => this.host.sourceOf(id));
-    const result = await mergeAll(this.rec.target, sources, this.spec.onConflict);
+    const ids = this.succeeded.filter((id) => this.expected.has(id));
+    if (this.finalMerge) {
+      if (this.absorb(await this.finalMerge(this.rec.target, ids))) this.done();
+      return;
+    }
+    const sources = ids.map((id) => this.host.sourceOf(id));
+    if (this.spec.type !== 'checkpoint' || !existsSync(this.rec.target)) {
+      const result = await mergeAll(this.rec.target, sources, this.spec.onConflict);
+      if (this.absorb(result)) this.done();
+      return;
+    }
+    // A checkpoint point's target already holds checkpoints/: the final merge is staged
+    // beside it, the checkpoints move into the stage, and the stage takes the target's place.
+    const staged = join(dirname(this.rec.target), `.${this.spec.name}.final-${process.pid}-${Date.now()}`);
+    const result = await mergeAll(staged, sources, this.spec.onConflict);
     if (!this.absorb(result)) return;
-    if (existsSync(this.checkpointDir)) renameSync(this.checkpointDir, join(this.rec.target, 'checkpoints'));
+    if (existsSync(join(staged, 'checkpoints'))) {
+      rmSync(staged, { recursive: true, force: true });
+      this.fail('merge-error', 'a stream of a checkpoint point wrote checkpoints/, which the point keeps its checkpoints in');
+      return;
+    }
+    renameSync(this.checkpointDir, join(staged, 'checkpoints'));
+    rmdirSync(this.rec.target);
+    renameSync(staged, this.rec.target);
     this.done();
   }
 

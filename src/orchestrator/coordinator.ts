@@ -14,8 +14,8 @@
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { cp, readdir } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cp, readdir, rm } from 'node:fs/promises';
 import type { Plan, PointSpec, StreamSpec } from '../plan/types.js';
 import type { Backend, PointRecord, RunRecord, StreamRecord } from '../backend/types.js';
 import { FileBackend } from '../backend/file/file-backend.js';
@@ -31,6 +31,8 @@ import { nodeSpawner, type ExitInfo, type Spawner, type StreamProcess } from '..
 import { LauncherSpawner, launcherAvailable } from '../supervise/launcher-client.js';
 import { processStartTime } from '../util/proc.js';
 import { LivenessMonitor } from '../supervise/liveness.js';
+import { planWarnings } from '../plan/warnings.js';
+import { Worktrees } from './worktrees.js';
 import { prepareWorkspaceRoot, createWorkspace } from '../workspace/root.js';
 import type { MergeSource } from '../workspace/merge.js';
 import { PointRunner } from './convergence.js';
@@ -59,6 +61,8 @@ export interface CoordinatorOptions {
   runId?: string;
   /** `--rm`: remove the workspaces of succeeded streams once the run has merged them. */
   removeWorkspaces?: boolean;
+  /** `--keep-workspaces`: keep git worktrees after the run (they are removed by default). */
+  keepWorkspaces?: boolean;
   /** The environment streams inherit (default: this process's). */
   env?: NodeJS.ProcessEnv;
 }
@@ -91,6 +95,8 @@ interface StreamRt {
   restarts: number;
   /** SIGKILL was sent to the running attempt (it did not end on the soft signal). */
   killSent: boolean;
+  /** A checkpoint to seed the workspace from before the next attempt (`resume_from`). */
+  resumeSeed?: string | undefined;
   /** When the last heartbeat was saved to the record (throttles writes). */
   beatSavedMs: number;
 }
@@ -112,6 +118,9 @@ export class StreamCoordinator {
   private readonly pools: ResourcePools;
   private readonly workspaceDir: string;
   private readonly liveness: LivenessMonitor;
+  private readonly worktrees: Worktrees;
+  /** `gather: first` groups by member id, and whether one member has already succeeded. */
+  private readonly firstGroups = new Map<string, { id: string; members: string[]; won: boolean }>();
   /** Guardian commands under way: the run waits for them (up to the grace) before it ends. */
   private readonly guardianRuns = new Set<Promise<void>>();
   private readonly guardianProcs = new Set<StreamProcess>();
@@ -148,6 +157,7 @@ export class StreamCoordinator {
     this.concurrency = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
     this.pools = new ResourcePools(opts.plan.resources);
     this.workspaceDir = join(opts.plan.workspaceRoot, this.runId);
+    this.worktrees = new Worktrees(this.runId, this.workspaceDir);
     // process.env is an exotic object, slow to spread once per spawn: copy it once.
     this.baseEnv = { ...(opts.env ?? process.env) };
     this.liveness = new LivenessMonitor({
@@ -170,6 +180,11 @@ export class StreamCoordinator {
         }
       },
     });
+    for (const g of Object.values(opts.plan.groups ?? {})) {
+      if (g.gather !== 'first') continue;
+      const entry = { id: g.id, members: g.members, won: false };
+      for (const m of g.members) this.firstGroups.set(m, entry);
+    }
     for (const s of opts.plan.streams) this.register(s);
     for (const p of opts.plan.points) this.converge(p);
   }
@@ -219,7 +234,14 @@ export class StreamCoordinator {
   /** Adds a convergence point over registered streams (before `run()`). */
   converge(spec: PointSpec): void {
     if (this.started) throw new Error('converge() after run() started');
-    const runner = new PointRunner(spec, this.runDir, this.pointHost(), this.plan.stateManagement.checkpointIntervalMs);
+    const onWorktrees = spec.streams.length > 0 && spec.streams.every((id) => this.streams.get(id)?.spec.isolation === 'worktree');
+    const runner = new PointRunner(
+      spec,
+      this.runDir,
+      this.pointHost(),
+      this.plan.stateManagement.checkpointIntervalMs,
+      onWorktrees ? (target, ids) => this.worktrees.merge(spec, target, ids) : undefined,
+    );
     this.points.set(spec.name, runner);
     for (const id of spec.streams) {
       const list = this.pointsOfStream.get(id) ?? [];
@@ -262,6 +284,7 @@ export class StreamCoordinator {
     this.started = true;
     this.startedAtMs = performance.now();
     await prepareWorkspaceRoot(this.plan.workspaceRoot);
+    await this.worktrees.check(this.plan);
     const run: RunRecord = {
       id: this.runId,
       plan: this.plan.file,
@@ -292,6 +315,7 @@ export class StreamCoordinator {
       });
     }
     for (const p of this.points.values()) this.backendWrite(() => this.backend.putPoint(this.runId, { ...p.rec }));
+    for (const w of planWarnings(this.plan)) this.emit({ type: 'warning', message: `${w.line}:${w.col}: ${w.message.replace(/^warning: /, '')}` });
     if (this.stopping) this.stop(this.stopping);
     this.schedule();
     this.maybeFinish();
@@ -375,7 +399,21 @@ export class StreamCoordinator {
 
   private depsVerdict(spec: StreamSpec): { kind: 'ready' } | { kind: 'blocked' } | { kind: 'failed'; because: string } {
     let ready = true;
+    const seenGroups = new Set<string>();
     for (const dep of spec.dependsOn) {
+      const group = this.firstGroups.get(dep);
+      if (group) {
+        // On a `gather: first` group: one member's success is enough; all failing is a failure.
+        if (seenGroups.has(group.id)) continue;
+        seenGroups.add(group.id);
+        const states = group.members.map((m) => this.streams.get(m)?.rec.state);
+        if (states.includes('succeeded')) continue;
+        if (states.every((st) => st !== undefined && TERMINAL_STREAM_STATES.has(st))) {
+          return { kind: 'failed', because: `no replica of "${group.id}" succeeded` };
+        }
+        ready = false;
+        continue;
+      }
       const s = this.streams.get(dep);
       if (s) {
         if (s.rec.state === 'succeeded') continue;
@@ -404,6 +442,7 @@ export class StreamCoordinator {
     let prepareError: unknown;
     try {
       if (!rt.prepared) await this.prepare(rt);
+      if (rt.resumeSeed) await this.seedFromCheckpoint(rt, rt.resumeSeed);
     } catch (e) {
       prepareError = e ?? new Error('workspace preparation failed');
     }
@@ -462,6 +501,9 @@ export class StreamCoordinator {
     if (this.stopping) {
       this.signal(rt, this.forced ? 'SIGKILL' : 'SIGTERM', 'stop');
       if (!this.forced) this.escalateAfterGrace(rt, proc, 'stop');
+    } else if (rt.killReason === 'superseded') {
+      this.signal(rt, this.plan.guardian.soft, 'superseded');
+      this.escalateAfterGrace(rt, proc, 'superseded');
     }
   }
 
@@ -479,9 +521,10 @@ export class StreamCoordinator {
     const { paths, spec } = rt;
     mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
     if (paths.shared) await createWorkspace(paths.shared, { fresh: false });
-    if (paths.workspace !== paths.shared) await createWorkspace(paths.workspace, { fresh: !paths.explicitWorkspace });
+    if (spec.isolation === 'worktree') await this.worktrees.create(spec, paths.workspace);
+    else if (paths.workspace !== paths.shared) await createWorkspace(paths.workspace, { fresh: !paths.explicitWorkspace });
     // `base:` seeds the workspace with a copy of a directory, unless the workspace already has content.
-    if (spec.base && (await readdir(paths.workspace)).length === 0) {
+    if (spec.base && spec.isolation !== 'worktree' && (await readdir(paths.workspace)).length === 0) {
       await cp(spec.base, paths.workspace, { recursive: true, verbatimSymlinks: true, errorOnExist: false, force: false });
     }
     const links: Array<{ name: string; target: string }> = [];
@@ -514,17 +557,23 @@ export class StreamCoordinator {
 
     if (this.stopping) {
       this.end(rt, 'cancelled', 'cancelled');
+    } else if (rt.killReason === 'superseded') {
+      this.end(rt, 'cancelled', 'superseded');
     } else if (rt.killReason === 'heartbeat-timeout' && rt.restarts < this.plan.guardian.maxRestarts) {
       // The guardian restarts a stalled stream as a new attempt while max_restarts allows.
       rt.restarts += 1;
       rt.rec.reason = 'heartbeat-timeout';
       rt.notBefore = 0;
+      if (rt.spec.resumeFrom === 'checkpoint') rt.resumeSeed = this.lastCheckpoint(rt.spec.id);
       this.emit({ type: 'stream-retrying', stream: rt.spec.id, attempt: rt.rec.attempt, delayMs: 0, reason: 'heartbeat-timeout' });
       this.makeReady(rt, 'recovering');
     } else if (rt.killReason) {
       this.end(rt, 'failed', rt.killReason);
     } else if (info.error && info.exitCode === null) {
       this.end(rt, 'failed', 'spawn-error');
+    } else if (info.exitCode === 0 && rt.spec.isolation === 'worktree') {
+      void this.commitThenSucceed(rt);
+      return;
     } else if (info.exitCode === 0) {
       this.end(rt, 'succeeded', null);
     } else {
@@ -552,6 +601,18 @@ export class StreamCoordinator {
     } catch {
       /* not JSON: a touch or a rename of the stream's own */
     }
+  }
+
+  /** A worktree stream's work is committed on its branch before it counts as succeeded. */
+  private async commitThenSucceed(rt: StreamRt): Promise<void> {
+    try {
+      await this.worktrees.commit(rt.spec.id);
+      this.end(rt, 'succeeded', null);
+    } catch (e) {
+      this.emit({ type: 'warning', stream: rt.spec.id, message: `could not commit the worktree: ${e instanceof Error ? e.message : String(e)}` });
+      this.end(rt, 'failed', 'merge-error');
+    }
+    this.afterChange();
   }
 
   /** No beat for `heartbeat.timeout`: the stream is stalled; the guardian stops it (soft, then hard). */
@@ -631,8 +692,58 @@ export class StreamCoordinator {
     });
     for (const p of this.pointsOfStream.get(rt.spec.id) ?? []) {
       if (state === 'succeeded') p.streamSucceeded(rt.spec.id);
+      else if (reason === 'superseded') p.drop(rt.spec.id);
       else p.streamFailed(rt.spec.id, state);
     }
+    if (state === 'succeeded') this.gathered(rt.spec.id);
+  }
+
+  /** The first success of a `gather: first` group stops and drops the other replicas. */
+  private gathered(id: string): void {
+    const group = this.firstGroups.get(id);
+    if (!group || group.won) return;
+    group.won = true;
+    for (const m of group.members) {
+      const other = this.streams.get(m);
+      if (!other || m === id || TERMINAL_STREAM_STATES.has(other.rec.state)) continue;
+      if (other.proc) {
+        other.killReason = 'superseded';
+        this.signal(other, this.plan.guardian.soft, 'superseded');
+        this.escalateAfterGrace(other, other.proc, 'superseded');
+      } else if (!other.launching) {
+        this.end(other, 'cancelled', 'superseded');
+      } else {
+        other.killReason = 'superseded';
+      }
+    }
+  }
+
+  /** The newest checkpoint of a stream in any checkpoint point, if there is one. */
+  private lastCheckpoint(id: string): string | undefined {
+    let best: { n: number; dir: string } | undefined;
+    for (const p of this.pointsOfStream.get(id) ?? []) {
+      const root = join(p.rec.target, 'checkpoints');
+      let names: string[] = [];
+      try {
+        names = readdirSync(root);
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        const n = Number(name);
+        const dir = join(root, name, id);
+        if (Number.isInteger(n) && (!best || n > best.n) && existsSync(dir)) best = { n, dir };
+      }
+    }
+    return best?.dir;
+  }
+
+  /** Replaces the workspace's content with a checkpoint of the stream before a restart. */
+  private async seedFromCheckpoint(rt: StreamRt, checkpoint: string): Promise<void> {
+    rt.resumeSeed = undefined;
+    for (const name of await readdir(rt.paths.workspace)) await rm(join(rt.paths.workspace, name), { recursive: true, force: true });
+    await cp(checkpoint, rt.paths.workspace, { recursive: true, verbatimSymlinks: true });
+    this.emit({ type: 'warning', stream: rt.spec.id, message: `attempt ${rt.rec.attempt} resumes from checkpoint ${checkpoint}` });
   }
 
   private afterChange(): void {
@@ -692,11 +803,12 @@ export class StreamCoordinator {
       state = rec?.cancelRequested ? 'cancelled' : this.stopping;
     } else {
       const allOk =
-        [...this.streams.values()].every((rt) => rt.rec.state === 'succeeded') &&
+        [...this.streams.values()].every((rt) => rt.rec.state === 'succeeded' || rt.rec.reason === 'superseded') &&
         [...this.points.values()].every((p) => p.rec.state === 'done');
       state = allOk ? 'succeeded' : 'failed';
     }
     if (this.opts.removeWorkspaces) this.removeSucceededWorkspaces();
+    if (!this.opts.keepWorkspaces) await this.worktrees.removeAll();
     await this.settleGuardianCommands();
     this.flushRecords();
     this.spawner.close?.();

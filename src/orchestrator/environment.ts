@@ -28,7 +28,7 @@ export function streamPaths(spec: StreamSpec, runDir: string, workspaceDir: stri
   return {
     workspace,
     explicitWorkspace: spec.workspace !== undefined,
-    shared: spec.isolation === 'isolated' ? null : sharedDir,
+    shared: spec.isolation === 'shared' || spec.isolation === 'hybrid' ? sharedDir : null,
     logDir,
     heartbeatFile: join(logDir, 'heartbeat'),
     inputs: join(logDir, 'inputs'),

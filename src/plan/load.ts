@@ -12,6 +12,7 @@ import { sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { issuesToDiagnostics, planErrorMap } from './issues.js';
 import { keyString, Locator } from './locate.js';
 import { normalizePlan } from './normalize.js';
+import { expandGroups } from './expand.js';
 import { fieldsAt, planSchema, type PlanDocument } from './schema.js';
 import { semanticChecks } from './semantic.js';
 import type { Plan } from './types.js';
@@ -107,7 +108,10 @@ function parseUnchecked(text: string, file: string, cwd: string): Result<Plan, D
   diags.push(...semanticChecks(data, loc, dir));
   if (diags.length > 0) return err(finish(diags));
   // Valid but for ignored `x-` keys: the raw document is exactly what the schema describes.
-  return ok(normalizePlan(data as PlanDocument, { file: absFile, dir, text }, loc));
+  const plan = normalizePlan(data as PlanDocument, { file: absFile, dir, text }, loc);
+  const expansion = expandGroups(plan, data as PlanDocument, loc);
+  if (expansion.length > 0) return err(finish(expansion));
+  return ok(plan);
 }
 
 /** Sorted, without repeats. */

@@ -51,7 +51,9 @@ export function normalizePlan(doc: PlanDocument, meta: { file: string; dir: stri
       pos: loc.at(['streams', i]),
     };
     if (s.workspace !== undefined) spec.workspace = resolve(meta.dir, s.workspace);
-    if (s.base !== undefined) spec.base = resolve(meta.dir, s.base);
+    const base = s.base ?? doc.stream_configuration?.base;
+    if (base !== undefined) spec.base = resolve(meta.dir, base);
+    if (s.resume_from !== undefined) spec.resumeFrom = s.resume_from;
     if (s.convergence !== undefined) spec.convergence = s.convergence;
     const t = ms(s.timeout);
     if (t !== undefined) spec.timeoutMs = t;
@@ -75,9 +77,16 @@ export function normalizePlan(doc: PlanDocument, meta: { file: string; dir: stri
       name,
       type: type ?? convergenceType,
       streams: [...(members.get(name) ?? [])],
-      onConflict: p.on_conflict ?? DEFAULTS.onConflict,
+      onConflict: typeof p.on_conflict === 'string' ? p.on_conflict : (p.on_conflict?.default ?? DEFAULTS.onConflict),
+      allowConflicts: p.allow_conflicts ?? false,
       pos: loc.at(['agent_coordination', 'convergence_points', i]),
     };
+    if (typeof p.on_conflict === 'object' && p.on_conflict.paths) {
+      spec.conflictRules = {
+        default: spec.onConflict,
+        paths: Object.entries(p.on_conflict.paths).map(([glob, policy]) => ({ glob, policy })),
+      };
+    }
     const t = ms(p.timeout);
     if (t !== undefined) spec.timeoutMs = t;
     return spec;
@@ -117,5 +126,6 @@ export function normalizePlan(doc: PlanDocument, meta: { file: string; dir: stri
     },
     resources: record(ac?.resources, (n) => n),
     streams,
+    groups: Object.create(null) as Plan['groups'],
   };
 }

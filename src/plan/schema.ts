@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
 import {
+  GATHER_MODES,
   SOFT_SIGNALS,
   CONFLICT_POLICIES,
   CONVERGENCE_TYPES,
@@ -115,7 +116,22 @@ const pointSchema = strict(
       .describe('Stream ids merged at this point; default: every stream that does not depend on it')
       .optional(),
     timeout: dur('The point fails if not complete this long after its first stream started').optional(),
-    on_conflict: enumOf(CONFLICT_POLICIES, 'What to do when two streams write the same path differently').optional(),
+    on_conflict: z
+      .union([
+        enumOf(CONFLICT_POLICIES, 'What to do when two streams write the same path differently'),
+        strict(
+          {
+            default: enumOf(CONFLICT_POLICIES, 'The policy for paths no glob matches (default fail)').optional(),
+            paths: z
+              .record(z.string().min(1), enumOf(CONFLICT_POLICIES, 'The policy for paths matching this glob'))
+              .describe('Per-path policies: glob -> policy; the first matching glob decides')
+              .optional(),
+          },
+          'Conflict policies by path',
+        ),
+      ])
+      .optional(),
+    allow_conflicts: z.boolean().describe('three-way: publish a merge with conflict markers instead of failing the point').optional(),
   },
   'A convergence point: where streams\' outputs are merged',
 );
@@ -174,6 +190,16 @@ const streamSchema = strict(
     base: z.string().min(1).describe('A directory whose contents seed the fresh workspace (relative to the plan)').optional(),
     isolation: enumOf(WORKSPACE_MODES, 'Workspace mode of this stream').optional(),
     convergence: enumOf(CONVERGENCE_TYPES, 'Convergence type this stream asks for').optional(),
+    for_each: z
+      .union([
+        z.array(z.union([z.string(), z.number()])).min(1, { error: 'for_each needs at least one value' }),
+        strict({ glob: z.string().min(1).describe('Files (relative to the plan) to map over') }, 'A glob of files'),
+      ])
+      .describe('Map: one stream <id>-<n> per value (or file), each with COORD_ITEM')
+      .optional(),
+    replicas: z.int().min(1).describe('Scatter: run this stream N times as <id>-<n> (COORD_REPLICA)').optional(),
+    gather: enumOf(GATHER_MODES, 'How replicas are gathered: first success (the rest stopped), or all').optional(),
+    resume_from: z.literal('checkpoint').describe('A guardian restart is seeded from the stream\'s last checkpoint').optional(),
     timeout: dur('Wall-clock limit of one attempt').optional(),
     retries: z.int().min(0).describe('Extra attempts after a non-zero exit').optional(),
     env: z
@@ -195,7 +221,10 @@ export const planSchema = strict(
     version: z.literal(1).describe('Plan format version (1)').optional(),
     name: z.string().describe('Plan name').optional(),
     stream_configuration: strict(
-      { coordination: coordinationSchema.optional() },
+      {
+        base: z.string().min(1).describe('Default base directory of every stream (relative to the plan)').optional(),
+        coordination: coordinationSchema.optional(),
+      },
       'Defaults for every stream (the original design\'s template)',
     ).optional(),
     agent_coordination: agentCoordinationSchema.optional(),

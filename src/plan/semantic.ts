@@ -102,7 +102,6 @@ export function semanticChecks(data: unknown, loc: Locator, dir: string): Diagno
   checkWorkspaces(streams, dir, report, loc);
   checkConvergence(points, byId, report);
   checkCommandsAndOutputs(data, report);
-  checkPolicies(data, report);
   return out;
 }
 
@@ -165,17 +164,6 @@ function checkConvergence(points: PointView[], byId: Map<string, StreamView>, re
       report([...POINTS, p.index, 'streams'], `point ${q(p.name)} has no type and its streams disagree (${wants}); set its type`);
     }
   }
-}
-
-/** Conflict policies the merge engine cannot apply yet are refused here, before anything runs. */
-function checkPolicies(data: unknown, report: Report): void {
-  const list = own(own(data, 'agent_coordination'), 'convergence_points');
-  if (!Array.isArray(list)) return;
-  list.forEach((p: unknown, i) => {
-    if (own(p, 'on_conflict') === 'three-way') {
-      report([...POINTS, i, 'on_conflict'], 'on_conflict "three-way" is not available in this version; use fail, first, last or keep-both');
-    }
-  });
 }
 
 function checkCommandsAndOutputs(data: unknown, report: Report): void {

@@ -5,7 +5,7 @@
  */
 
 export type ConvergenceType = 'barrier' | 'progressive' | 'checkpoint';
-export type WorkspaceMode = 'isolated' | 'shared' | 'hybrid';
+export type WorkspaceMode = 'isolated' | 'shared' | 'hybrid' | 'worktree';
 export type FileAccess = 'exclusive_write' | 'shared_read' | 'atomic';
 export type StateType = 'immutable' | 'centralized' | 'message_queue';
 export type Protocol = 'registration' | 'heartbeat' | 'negotiation' | 'consensus';
@@ -13,7 +13,10 @@ export type ConflictPolicy = 'fail' | 'first' | 'last' | 'keep-both' | 'three-wa
 export type HeartbeatSource = 'file' | 'output' | 'any';
 
 export const CONVERGENCE_TYPES: readonly ConvergenceType[] = ['barrier', 'progressive', 'checkpoint'];
-export const WORKSPACE_MODES: readonly WorkspaceMode[] = ['isolated', 'shared', 'hybrid'];
+export const WORKSPACE_MODES: readonly WorkspaceMode[] = ['isolated', 'shared', 'hybrid', 'worktree'];
+/** How the replicas of a scattered stream are gathered. */
+export type GatherMode = 'first' | 'all';
+export const GATHER_MODES: readonly GatherMode[] = ['first', 'all'];
 export const FILE_ACCESS: readonly FileAccess[] = ['exclusive_write', 'shared_read', 'atomic'];
 export const STATE_TYPES: readonly StateType[] = ['immutable', 'centralized', 'message_queue'];
 export const PROTOCOLS: readonly Protocol[] = ['registration', 'heartbeat', 'negotiation', 'consensus'];
@@ -57,7 +60,27 @@ export interface StreamSpec {
   retries: number;
   /** Extra environment variables. */
   env: Record<string, string>;
+  /** A guardian restart is seeded from the stream's last checkpoint. */
+  resumeFrom?: 'checkpoint';
+  /** The stream this one was expanded from by `for_each` or `replicas` (its group). */
+  group?: string;
   pos?: SourcePos;
+}
+
+/**
+ * Streams expanded from one plan entry by `for_each` (mode `all`: every member must succeed)
+ * or `replicas` (with `gather`). The entry's id names the group in `depends_on` and in points.
+ */
+export interface StreamGroup {
+  id: string;
+  members: string[];
+  gather: GatherMode;
+}
+
+/** Per-path conflict policies: the first glob matching a conflicting path decides. */
+export interface ConflictRules {
+  default: ConflictPolicy;
+  paths: Array<{ glob: string; policy: ConflictPolicy }>;
 }
 
 export interface PointSpec {
@@ -67,6 +90,10 @@ export interface PointSpec {
   /** The point fails when its streams have not all been merged this long after the first one started. */
   timeoutMs?: number;
   onConflict: ConflictPolicy;
+  /** Per-path policies (`on_conflict: {default, paths}`); `onConflict` is their default. */
+  conflictRules?: ConflictRules;
+  /** three-way: publish a merge with conflict markers instead of failing. */
+  allowConflicts: boolean;
   pos?: SourcePos;
 }
 
@@ -103,6 +130,8 @@ export interface Plan {
   guardian: GuardianSpec;
   resources: Record<string, number>;
   streams: StreamSpec[];
+  /** Groups made by `for_each` and `replicas`, by the id written in the plan. */
+  groups: Record<string, StreamGroup>;
 }
 
 /** Defaults of every optional plan field; the README's plan reference lists the same values. */

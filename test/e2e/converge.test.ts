@@ -119,7 +119,7 @@ describe('convergence', () => {
     });
     const run = rig.spawn(['run', 'plan.yaml']);
     await rig.waitForEvent((e) => e.type === 'stream-started');
-    const snapshot = await rig.waitForFile(join(rig.runDir(), 'checkpoints', 'cp', '2', 'long', 'draft.txt'));
+    const snapshot = await rig.waitForFile(join(rig.runDir(), 'converged', 'cp', 'checkpoints', '2', 'long', 'draft.txt'));
     expect(snapshot).toBe('v1\n');
     rig.write('gate', '');
     const r = await run.done;

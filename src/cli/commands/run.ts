@@ -13,6 +13,7 @@ export interface RunFlags {
   json?: boolean;
   dryRun?: boolean;
   rm?: boolean;
+  keepWorkspaces?: boolean;
   quiet?: boolean;
 }
 
@@ -42,6 +43,7 @@ export async function runCommand(planPath: string, flags: RunFlags): Promise<voi
     home: coordHome(),
     ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
     removeWorkspaces: flags.rm ?? false,
+    keepWorkspaces: flags.keepWorkspaces ?? false,
     // --quiet prints no output lines, so none are forwarded (--json prints them all).
     outputLines: !(flags.quiet ?? false) || (flags.json ?? false),
   });
