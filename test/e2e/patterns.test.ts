@@ -32,7 +32,7 @@ describe('patterns', () => {
       agent_coordination: { convergence_points: [{ name: 'counts', type: 'barrier', streams: ['count'] }] },
       streams: [
         { id: 'count', for_each: { glob: 'inputs/*.txt' }, command: 'mkdir -p out && wc -l < "$COORD_ITEM" > "out/$(basename "$COORD_ITEM").n"' },
-        { id: 'reduce', depends_on: ['counts'], command: 'cat "$COORD_INPUTS/counts/out/"*.n | awk '{ s += $1 } END { print s }'' },
+        { id: 'reduce', depends_on: ['counts'], command: `cat "$COORD_INPUTS/counts/out/"*.n | awk '{ s += $1 } END { print s }'` },
       ],
     });
     const r = await rig.coord(['run', 'plan.yaml']);
