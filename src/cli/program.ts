@@ -49,6 +49,7 @@ export function buildProgram(): Command {
     .option('--rm', "remove succeeded streams' workspaces once merged")
     .option('--keep-workspaces', 'keep git worktrees after the run (removed by default)')
     .option('-q, --quiet', 'print only failures and the summary')
+    .option('--report <file>', 'write a JUnit XML report (a testcase per stream and convergence point)')
     .addHelpText('after', '\nExamples:\n  coord run plan.yaml\n  coord run plan.yaml --concurrency 4 --rm\n  coord run plan.yaml --json > events.ndjson')
     .action(lazy(async () => (await import('./commands/run.js')).runCommand));
 

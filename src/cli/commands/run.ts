@@ -7,6 +7,8 @@ import { createReporter } from '../../report/reporter.js';
 import { coordHome } from '../context.js';
 import { WorkspaceError } from '../../workspace/root.js';
 import { UsageError } from '../../util/result.js';
+import { writeCiOutputs } from '../../report/ci.js';
+import { relative, resolve } from 'node:path';
 
 export interface RunFlags {
   concurrency?: number;
@@ -15,6 +17,7 @@ export interface RunFlags {
   rm?: boolean;
   keepWorkspaces?: boolean;
   quiet?: boolean;
+  report?: string;
 }
 
 export async function runCommand(planPath: string, flags: RunFlags): Promise<void> {
@@ -60,6 +63,14 @@ export async function runCommand(planPath: string, flags: RunFlags): Promise<voi
   try {
     const outcome = await coordinator.run();
     reporter.done(outcome);
+    writeCiOutputs(outcome, {
+      ...(flags.report ? { report: resolve(flags.report) } : {}),
+      name: plan.name,
+      planFile: relative(process.cwd(), plan.file) || plan.file,
+      env: process.env,
+      // annotations go where CI logs are read; with --json stdout is reserved for events
+      stdout: flags.json ? process.stderr : process.stdout,
+    });
     process.exitCode = outcome.exitCode;
   } catch (e) {
     if (e instanceof WorkspaceError) throw new UsageError(e.message);
