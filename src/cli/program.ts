@@ -99,6 +99,16 @@ export function buildProgram(): Command {
     .action(lazy(async () => (await import('./commands/clean.js')).cleanCommand));
 
   program
+    .command('init')
+    .description('write a starter plan from a template (default: fork-join)')
+    .argument('[template]', 'template name (see --list)')
+    .option('-l, --list', 'list the templates')
+    .option('-o, --output <file>', 'where to write the plan', 'plan.yaml')
+    .option('-f, --force', 'overwrite an existing file')
+    .addHelpText('after', '\nExamples:\n  coord init --list\n  coord init research -o research.yaml')
+    .action(lazy(async () => (await import('./commands/init.js')).initCommand));
+
+  program
     .command('heartbeat')
     .description("record a heartbeat for the calling stream (COORD_HEARTBEAT_FILE)")
     .option('--progress <n>', 'progress, 0-100')
