@@ -50,6 +50,8 @@ export function buildProgram(): Command {
     .option('--keep-workspaces', 'keep git worktrees after the run (removed by default)')
     .option('-q, --quiet', 'print only failures and the summary')
     .option('--report <file>', 'write a JUnit XML report (a testcase per stream and convergence point)')
+    .option('--resume <run>', 'continue a run whose coordinator died: succeeded streams are kept, the rest run')
+    .option('--adopt', 'with --resume: watch streams the dead coordinator left running to their end instead of restarting them')
     .addHelpText('after', '\nExamples:\n  coord run plan.yaml\n  coord run plan.yaml --concurrency 4 --rm\n  coord run plan.yaml --json > events.ndjson')
     .action(lazy(async () => (await import('./commands/run.js')).runCommand));
 
@@ -107,6 +109,15 @@ export function buildProgram(): Command {
     .option('-f, --force', 'overwrite an existing file')
     .addHelpText('after', '\nExamples:\n  coord init --list\n  coord init research -o research.yaml')
     .action(lazy(async () => (await import('./commands/init.js')).initCommand));
+
+  program
+    .command('dashboard')
+    .description('a live web page of a run (the newest unless RUN_ID), on 127.0.0.1 only')
+    .argument('[run]', 'run id (default: the newest run)')
+    .option('-p, --port <port>', 'port to listen on (default: any free port)')
+    .option('--open', 'open the page in the default browser')
+    .addHelpText('after', '\nThe first line printed is the URL, with the access token; Ctrl-C stops the server.')
+    .action(lazy(async () => (await import('./commands/dashboard.js')).dashboardCommand));
 
   program
     .command('heartbeat')

@@ -50,10 +50,12 @@ interface StreamBase extends Base {
 }
 
 export type CoordEvent =
-  | (Base & { type: 'run-started'; plan: string; name: string; pid: number; concurrency: number })
+  | (Base & { type: 'run-started'; plan: string; name: string; pid: number; concurrency: number; resumed?: boolean })
+  /** `--resume`: what the new coordinator kept, took over and stopped of the dead one's run. */
+  | (Base & { type: 'run-resumed'; kept: string[]; adopted: string[]; stopped: string[]; points: string[] })
   | (Base & { type: 'run-ended'; state: RunState; durationMs: number })
   | (StreamBase & { type: 'stream-registered'; capabilities: string[]; dependsOn: string[]; workspace: string })
-  | (StreamBase & { type: 'stream-started'; pid: number; command: string | string[]; workspace: string })
+  | (StreamBase & { type: 'stream-started'; pid: number; procStartTime?: number | null; command: string | string[]; workspace: string })
   | (StreamBase & { type: 'stream-exited'; exitCode: number | null; signal: string | null; durationMs: number })
   | (StreamBase & { type: 'stream-signalled'; signal: string; reason: string })
   | (StreamBase & { type: 'stream-retrying'; delayMs: number; reason: FailureReason })

@@ -80,6 +80,25 @@ export class PointRunner {
     return this.chain;
   }
 
+  /**
+   * `--resume`: takes the point's record from the dead coordinator's run. A published point
+   * stays published; otherwise the streams that had succeeded count again, and those a
+   * progressive point had merged are not merged twice.
+   */
+  restore(rec: PointRecord, succeeded: string[]): void {
+    if (rec.state === 'done') {
+      Object.assign(this.rec, { ...rec, merged: [...rec.merged], conflicts: [...rec.conflicts] });
+      return;
+    }
+    const merged = this.spec.type === 'progressive' && !this.finalMerge ? rec.merged.filter((id) => this.expected.has(id)) : [];
+    this.rec.merged = [...merged];
+    for (const id of succeeded) {
+      if (merged.includes(id)) this.succeeded.push(id);
+      else this.streamSucceeded(id);
+    }
+    if (merged.length > 0) this.enqueue(async () => this.completeIfAllMerged());
+  }
+
   /** A stream of this point started: the point is active, its timeout and checkpoints begin. */
   streamStarted(): void {
     if (this.rec.state !== 'pending') return;

@@ -33,6 +33,8 @@ import { processStartTime } from '../util/proc.js';
 import { LivenessMonitor } from '../supervise/liveness.js';
 import { planWarnings } from '../plan/warnings.js';
 import { Worktrees } from './worktrees.js';
+import { adoptProcess, exitFileOf, leftoverAlive, stopLeftover } from './resume.js';
+import { reconcileStreams } from '../status/reconcile.js';
 import { prepareWorkspaceRoot, createWorkspace } from '../workspace/root.js';
 import type { MergeSource } from '../workspace/merge.js';
 import { PointRunner } from './convergence.js';
@@ -65,6 +67,12 @@ export interface CoordinatorOptions {
   keepWorkspaces?: boolean;
   /** The environment streams inherit (default: this process's). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Continue the run `runId` whose coordinator died: succeeded streams and published points
+   * are kept; streams it left running are stopped and run again, or with `adopt` watched to
+   * their end; the rest run.
+   */
+  resume?: { adopt: boolean };
 }
 
 export interface RunOutcome {
@@ -153,7 +161,7 @@ export class StreamCoordinator {
     this.runId = opts.runId ?? newRunId();
     this.runDir = join(opts.home, 'runs', this.runId);
     this.backend = opts.backend ?? new FileBackend(opts.home);
-    this.spawner = opts.spawner ?? (launcherAvailable() ? new LauncherSpawner() : nodeSpawner);
+    this.spawner = opts.spawner ?? (launcherAvailable() ? new LauncherSpawner(undefined, join(this.runDir, 'launcher.log')) : nodeSpawner);
     this.concurrency = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
     this.pools = new ResourcePools(opts.plan.resources);
     this.workspaceDir = join(opts.plan.workspaceRoot, this.runId);
@@ -297,14 +305,24 @@ export class StreamCoordinator {
       concurrency: this.concurrency,
       pools: { ...this.plan.resources },
     };
-    await this.backend.createRun(run, this.plan.text);
+    if (this.opts.resume) await this.backend.updateRun(this.runId, { ...run, startedAt: (await this.backend.getRun(this.runId))?.startedAt ?? run.startedAt, cancelRequested: false });
+    else await this.backend.createRun(run, this.plan.text);
     mkdirSync(join(this.runDir, 'streams'), { recursive: true, mode: 0o700 });
     mkdirSync(this.workspaceDir, { recursive: true, mode: 0o700 });
     this.binDir = coordBinDir(this.runDir);
     const done = new Promise<RunOutcome>((resolve) => (this.resolveRun = resolve));
-    this.emit({ type: 'run-started', plan: this.plan.file, name: this.plan.name, pid: process.pid, concurrency: this.concurrency });
+    this.emit({
+      type: 'run-started',
+      plan: this.plan.file,
+      name: this.plan.name,
+      pid: process.pid,
+      concurrency: this.concurrency,
+      ...(this.opts.resume ? { resumed: true } : {}),
+    });
+    const restored = this.opts.resume ? await this.restore(this.opts.resume.adopt) : undefined;
     for (const rt of this.streams.values()) {
       this.save(rt);
+      if (restored?.has(rt.spec.id)) continue;
       this.emit({
         type: 'stream-registered',
         stream: rt.spec.id,
@@ -320,6 +338,54 @@ export class StreamCoordinator {
     this.schedule();
     this.maybeFinish();
     return done;
+  }
+
+  // ── resume ────────────────────────────────────────────────────────────────────────────
+
+  /** Takes over the dead coordinator's records; returns the ids of streams kept or adopted. */
+  private async restore(adopt: boolean): Promise<Set<string>> {
+    const { events } = await this.backend.readEvents(this.runId);
+    const records = new Map(reconcileStreams(await this.backend.listStreams(this.runId), events).map((r) => [r.id, r]));
+    const kept: string[] = [];
+    const adopted: string[] = [];
+    const stopped: string[] = [];
+    for (const rt of this.streams.values()) {
+      const rec = records.get(rt.spec.id);
+      if (!rec) continue;
+      rt.rec.attempt = rec.attempt;
+      if (rec.state === 'succeeded') {
+        Object.assign(rt.rec, rec);
+        rt.prepared = true;
+        this.pending.delete(rt);
+        this.ended++;
+        kept.push(rt.spec.id);
+      } else if (leftoverAlive(rec) && adopt) {
+        Object.assign(rt.rec, rec, { state: 'running' });
+        rt.prepared = true;
+        this.pending.delete(rt);
+        const proc = adoptProcess(rec, exitFileOf(rt.paths.logDir, rec.attempt));
+        rt.proc = proc;
+        rt.startedMs = performance.now();
+        this.running++;
+        this.liveness.watch(rt.spec.id, rt.paths.heartbeatFile);
+        void proc.exited.then((info) => this.exited(rt, proc, info));
+        adopted.push(rt.spec.id);
+      } else if (leftoverAlive(rec)) {
+        await stopLeftover(rec, this.plan.guardian.graceMs);
+        stopped.push(rt.spec.id);
+      }
+    }
+    const pointRecs = new Map((await this.backend.listPoints(this.runId)).map((r) => [r.name, r]));
+    const restoredPoints: string[] = [];
+    for (const p of this.points.values()) {
+      const rec = pointRecs.get(p.spec.name);
+      if (!rec) continue;
+      p.restore(rec, p.spec.streams.filter((id) => kept.includes(id)));
+      if (rec.state === 'done') restoredPoints.push(p.spec.name);
+    }
+    for (const id of adopted) for (const p of this.pointsOfStream.get(id) ?? []) p.streamStarted();
+    this.emit({ type: 'run-resumed', kept, adopted, stopped, points: restoredPoints });
+    return new Set([...kept, ...adopted]);
   }
 
   // ── scheduling ────────────────────────────────────────────────────────────────────────
@@ -466,6 +532,7 @@ export class StreamCoordinator {
         env,
         stdoutFile: join(paths.logDir, 'stdout'),
         stderrFile: join(paths.logDir, 'stderr'),
+        exitFile: exitFileOf(paths.logDir, attempt),
         ...(wantLines ? { onLine: (fd: 'stdout' | 'stderr', line: string) => this.emitOutput(spec.id, attempt, fd, line) } : {}),
         onOutput: () => this.liveness.output(spec.id),
       });
@@ -485,7 +552,7 @@ export class StreamCoordinator {
     rt.rec.signal = null;
     rt.rec.reason = null;
     this.setState(rt, 'running');
-    this.emit({ type: 'stream-started', stream: spec.id, attempt, pid: proc.pid, command: spec.command, workspace: paths.workspace });
+    this.emit({ type: 'stream-started', stream: spec.id, attempt, pid: proc.pid, procStartTime: proc.procStartTime, command: spec.command, workspace: paths.workspace });
     for (const p of this.pointsOfStream.get(spec.id) ?? []) p.streamStarted();
     if (spec.timeoutMs !== undefined) {
       const t = setTimeout(() => {
@@ -522,7 +589,7 @@ export class StreamCoordinator {
     mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
     if (paths.shared) await createWorkspace(paths.shared, { fresh: false });
     if (spec.isolation === 'worktree') await this.worktrees.create(spec, paths.workspace);
-    else if (paths.workspace !== paths.shared) await createWorkspace(paths.workspace, { fresh: !paths.explicitWorkspace });
+    else if (paths.workspace !== paths.shared) await createWorkspace(paths.workspace, { fresh: !paths.explicitWorkspace && !this.opts.resume });
     // `base:` seeds the workspace with a copy of a directory, unless the workspace already has content.
     if (spec.base && spec.isolation !== 'worktree' && (await readdir(paths.workspace)).length === 0) {
       await cp(spec.base, paths.workspace, { recursive: true, verbatimSymlinks: true, errorOnExist: false, force: false });

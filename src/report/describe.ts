@@ -7,6 +7,8 @@ export function describeEvent(e: CoordEvent): string {
   switch (e.type) {
     case 'run-started':
       return `run ${e.run} started: ${e.name} (concurrency ${e.concurrency})`;
+    case 'run-resumed':
+      return `run ${e.run} resumed: kept ${e.kept.length ? e.kept.join(', ') : 'no stream'}${e.adopted.length ? `; adopted ${e.adopted.join(', ')}` : ''}${e.stopped.length ? `; stopped ${e.stopped.join(', ')}` : ''}`;
     case 'run-ended':
       return `run ${e.run} ${e.state} after ${formatDuration(e.durationMs)}`;
     case 'stream-registered':

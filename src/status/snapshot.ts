@@ -7,6 +7,7 @@ import type { Backend, PointRecord, RunRecord, StreamRecord } from '../backend/t
 import type { RunState } from '../events/types.js';
 import { sameProcess } from '../util/proc.js';
 import { hostname } from 'node:os';
+import { reconcileStreams } from './reconcile.js';
 
 const LIVE = new Set<StreamRecord['state']>(['running', 'stalled', 'recovering']);
 
@@ -39,8 +40,11 @@ export function coordinatorAlive(run: RunRecord): boolean {
 }
 
 export async function loadSnapshot(backend: Backend, run: RunRecord): Promise<StatusSnapshot> {
-  const [streams, points] = await Promise.all([backend.listStreams(run.id), backend.listPoints(run.id)]);
   const dead = run.state === 'running' && !coordinatorAlive(run);
+  const [records, points] = await Promise.all([backend.listStreams(run.id), backend.listPoints(run.id)]);
+  // A live coordinator's records trail its event log by at most a batch; a dead one's may
+  // have missed the last batch: bring them up to date from the log.
+  const streams = run.state === 'running' ? reconcileStreams(records, (await backend.readEvents(run.id)).events) : records;
   const state: RunState = dead ? 'interrupted' : run.state;
   const inUse = new Map<string, number>();
   for (const s of streams) {

@@ -5,7 +5,7 @@
  * killed (it can no longer be supervised) and reported as exited with an error.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { groupAlive, signalGroup } from '../util/proc.js';
 import type { ExitInfo, SpawnRequest, Spawner, StreamProcess } from './spawner.js';
@@ -38,8 +38,14 @@ export class LauncherSpawner implements Spawner {
   private nextId = 1;
   private closed = false;
 
-  /** `launchers` processes share the work: each blocks while its child execs, so two overlap. */
-  constructor(launchers = DEFAULT_LAUNCHERS) {
+  private readonly logFile: string | undefined;
+
+  /**
+   * `launchers` processes share the work: each blocks while its child execs, so two overlap.
+   * `logFile` receives what the launchers themselves print (a crash, say).
+   */
+  constructor(launchers = DEFAULT_LAUNCHERS, logFile?: string) {
+    this.logFile = logFile;
     this.children = new Array<ChildProcess | undefined>(Math.max(1, launchers)).fill(undefined);
   }
 
@@ -57,6 +63,7 @@ export class LauncherSpawner implements Spawner {
         env: this.envDelta(child, req.env),
         stdoutFile: req.stdoutFile,
         stderrFile: req.stderrFile,
+        ...(req.exitFile ? { exitFile: req.exitFile } : {}),
         lines: req.onLine !== undefined,
         output: req.onOutput !== undefined,
       };
@@ -94,7 +101,16 @@ export class LauncherSpawner implements Spawner {
     const existing = this.children[slot];
     if (existing) return existing;
     // A small young generation keeps the launcher's memory, and so each fork, small.
-    const child = fork(LAUNCHER, [], { execArgv: ['--max-semi-space-size=1'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+    // The launcher may outlive the coordinator (see launcher.ts): it must not hold the
+    // coordinator's stdout/stderr open, so its own messages go to a log file, if any.
+    let log: number | 'ignore' = 'ignore';
+    try {
+      if (this.logFile) log = openSync(this.logFile, 'a', 0o600);
+    } catch {
+      /* no log then */
+    }
+    const child = fork(LAUNCHER, [], { execArgv: ['--max-semi-space-size=1'], stdio: ['ignore', 'ignore', log, 'ipc'], serialization: 'json' });
+    if (typeof log === 'number') closeSync(log);
     child.on('message', (m: LaunchReply) => this.onMessage(m));
     child.on('exit', () => this.onLauncherExit(child, slot));
     this.children[slot] = child;

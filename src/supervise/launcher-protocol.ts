@@ -10,6 +10,8 @@ export interface LaunchRequest {
   env: { base?: Record<string, string>; set: Record<string, string>; unset: string[] };
   stdoutFile: string;
   stderrFile: string;
+  /** Where the launcher records the exit if the coordinator is gone by then. */
+  exitFile?: string;
   /** Forward each output line. */
   lines: boolean;
   /** Report that output happened (throttled), for liveness. */
@@ -24,3 +26,10 @@ export type LaunchReply =
 
 /** At most one `output` message per stream in this many ms. */
 export const OUTPUT_PING_MS = 100;
+
+/** What an orphaned launcher records when a stream it started ends (read by `--resume --adopt`). */
+export interface ExitRecord {
+  exitCode: number | null;
+  signal: string | null;
+  time: string;
+}

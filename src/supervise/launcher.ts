@@ -3,10 +3,17 @@
  * fork(2) costs grow with the parent's memory, and the coordinator is the larger process;
  * starting streams from here also moves that cost off the coordinator's thread. It runs
  * the same spawner (process groups, log files, leftovers stopped at the leader's exit) and
- * reports over the IPC channel. When the coordinator goes away, so does the launcher.
+ * reports over the IPC channel. When the coordinator goes away (killed, power cut), the
+ * launcher stays while streams it started still run: it keeps their logs and records each
+ * exit in the stream's exit file, so that `coord run --resume --adopt` can take them over;
+ * then it exits.
  */
 import { spawnProcess } from './spawner.js';
-import { OUTPUT_PING_MS, type LaunchReply, type LaunchRequest } from './launcher-protocol.js';
+import { writeFileSync } from 'node:fs';
+import { OUTPUT_PING_MS, type ExitRecord, type LaunchReply, type LaunchRequest } from './launcher-protocol.js';
+
+let running = 0;
+let orphaned = false;
 
 function send(m: LaunchReply): void {
   if (process.connected) process.send?.(m);
@@ -41,8 +48,21 @@ function launch(m: LaunchRequest): void {
         }
       : {}),
   });
+  running++;
   send({ t: 'spawned', id: m.id, pid: proc.pid, procStartTime: proc.procStartTime });
-  void proc.exited.then((info) => send({ t: 'exit', id: m.id, ...info }));
+  void proc.exited.then((info) => {
+    running--;
+    if (orphaned && m.exitFile) {
+      const rec: ExitRecord = { exitCode: info.exitCode, signal: info.signal, time: new Date().toISOString() };
+      try {
+        writeFileSync(m.exitFile, JSON.stringify(rec) + '\n', { mode: 0o600 });
+      } catch {
+        /* the run directory is gone */
+      }
+    }
+    send({ t: 'exit', id: m.id, ...info });
+    if (orphaned && running === 0) process.exit();
+  });
 }
 
 // A Ctrl-C reaches the whole foreground process group, launchers included: stopping streams
@@ -53,8 +73,6 @@ process.on('message', (m: LaunchRequest) => {
   if (m.t === 'spawn') launch(m);
 });
 process.on('disconnect', () => {
-  process.exitCode = 0;
-  // Nothing else to do: streams live in their own process groups and the coordinator's
-  // records know them; the pipes close with this process.
-  process.exit();
+  orphaned = true;
+  if (running === 0) process.exit();
 });

@@ -14,6 +14,8 @@ export interface SpawnRequest {
   env: NodeJS.ProcessEnv;
   stdoutFile: string;
   stderrFile: string;
+  /** Where a launcher records the exit when the coordinator has gone (see launcher.ts). */
+  exitFile?: string;
   /** Each complete line of output (and a last partial line at the end). */
   onLine?: (fd: 'stdout' | 'stderr', line: string) => void;
   /** Any output at all (for liveness), called at most once per chunk. */

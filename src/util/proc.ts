@@ -3,7 +3,7 @@
  * record the pid together with its start time (field 22 of /proc/PID/stat, in clock ticks
  * since boot; see proc(5)) and compare both before signalling anything.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 /** The start time of `pid` in clock ticks since boot, or null where /proc is not available. */
 export function processStartTime(pid: number): number | null {
@@ -18,14 +18,25 @@ export function processStartTime(pid: number): number | null {
   }
 }
 
-/** True when a process with this pid exists (signal 0 probes without sending anything). */
+/**
+ * True when a process with this pid exists and has not exited. Signal 0 probes without
+ * sending anything, but it also succeeds on a zombie (dead, not yet reaped by its parent —
+ * which, for an orphan, may take a while), so /proc's state field decides where it exists.
+ */
 export function pidAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat.charAt(stat.lastIndexOf(')') + 2);
+    return state !== 'Z' && state !== 'X';
+  } catch (e) {
+    // no /proc on this system: the signal probe is all there is
+    return (e as NodeJS.ErrnoException).code !== 'ENOENT' || !existsSync('/proc/self');
   }
 }
 

@@ -139,7 +139,7 @@ describe('schema errors, at the offending node', () => {
     expect(errorsOf(text)).toEqual([
       '3:23: stream_configuration.coordination.convergence_type: must be one of barrier, progressive, checkpoint (got "barrier|progressive|checkpoint")',
       '4:31: stream_configuration.coordination.protocols[1]: must be one of registration, heartbeat, negotiation, consensus (got "gossip")',
-      '6:37: streams[0].isolation: must be one of isolated, shared, hybrid (got "private")',
+      '6:37: streams[0].isolation: must be one of isolated, shared, hybrid, worktree (got "private")',
     ]);
   });
 

@@ -4,7 +4,9 @@ import { loadPlanFile } from '../../plan/load.js';
 import { formatDiagnostics } from '../../plan/diagnostics.js';
 import { buildGraph } from '../../graph/graph.js';
 import { createReporter } from '../../report/reporter.js';
-import { coordHome } from '../context.js';
+import { coordHome, openBackend } from '../context.js';
+import { coordinatorAlive } from '../../status/snapshot.js';
+import type { Plan } from '../../plan/types.js';
 import { WorkspaceError } from '../../workspace/root.js';
 import { UsageError } from '../../util/result.js';
 import { writeCiOutputs } from '../../report/ci.js';
@@ -18,6 +20,8 @@ export interface RunFlags {
   keepWorkspaces?: boolean;
   quiet?: boolean;
   report?: string;
+  resume?: string;
+  adopt?: boolean;
 }
 
 export async function runCommand(planPath: string, flags: RunFlags): Promise<void> {
@@ -34,6 +38,14 @@ export async function runCommand(planPath: string, flags: RunFlags): Promise<voi
     for (const p of plan.points) process.stdout.write(`point ${p.name} (${p.type}): ${p.streams.join(' ')}\n`);
     return;
   }
+  if (flags.adopt && !flags.resume) throw new UsageError('--adopt goes with --resume RUN_ID');
+  if (flags.resume) {
+    const verdict = await checkResumable(flags.resume, plan);
+    if (verdict) {
+      process.stdout.write(verdict + '\n');
+      return;
+    }
+  }
   const reporter = await createReporter({
     quiet: flags.quiet ?? false,
     json: flags.json ?? false,
@@ -47,6 +59,7 @@ export async function runCommand(planPath: string, flags: RunFlags): Promise<voi
     ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
     removeWorkspaces: flags.rm ?? false,
     keepWorkspaces: flags.keepWorkspaces ?? false,
+    ...(flags.resume ? { runId: flags.resume, resume: { adopt: flags.adopt ?? false } } : {}),
     // --quiet prints no output lines, so none are forwarded (--json prints them all).
     outputLines: !(flags.quiet ?? false) || (flags.json ?? false),
   });
@@ -78,4 +91,20 @@ export async function runCommand(planPath: string, flags: RunFlags): Promise<voi
   } finally {
     for (const s of handled) process.off(s, onSignal);
   }
+}
+
+/**
+ * Whether run `id` can be resumed with `plan`: a usage error when it cannot, a message when
+ * there is nothing to do (it succeeded), undefined when it can.
+ */
+async function checkResumable(id: string, plan: Plan): Promise<string | undefined> {
+  const backend = openBackend();
+  const run = await backend.getRun(id);
+  if (!run) throw new UsageError(`--resume: no run "${id}" in ${backend.home}`);
+  if (run.state === 'running' && coordinatorAlive(run)) throw new UsageError(`--resume: run ${id} is still running (pid ${run.coordinator.pid})`);
+  if (run.state === 'succeeded') return `run ${id} already succeeded; nothing to resume`;
+  if (plan.streams.some((s) => s.isolation === 'worktree')) {
+    throw new UsageError('--resume: a plan with worktree streams cannot be resumed (their branches and worktrees exist); start a new run');
+  }
+  return undefined;
 }

@@ -10,6 +10,7 @@ import { durationMs } from '../../util/duration.js';
 import { sameProcess, signalGroup, groupAlive } from '../../util/proc.js';
 import { UsageError } from '../../util/result.js';
 import { sleep } from './follow.js';
+import { reconcileStreams } from '../../status/reconcile.js';
 
 export async function stopCommand(runId: string | undefined, flags: { timeout: string }): Promise<void> {
   const timeoutMs = durationMs(flags.timeout, '--timeout');
@@ -42,7 +43,8 @@ export async function stopCommand(runId: string | undefined, flags: { timeout: s
 
 /** SIGTERM, then SIGKILL, to the process groups of streams a dead coordinator left running. */
 async function stopOrphans(backend: ReturnType<typeof openBackend>, runId: string): Promise<number> {
-  const live = (await backend.listStreams(runId)).filter(
+  const records = reconcileStreams(await backend.listStreams(runId), (await backend.readEvents(runId)).events);
+  const live = records.filter(
     (s) => !TERMINAL_STREAM_STATES.has(s.state) && s.pgid !== null && s.pid !== null && sameProcess(s.pid, s.procStartTime),
   );
   for (const s of live) signalGroup(s.pgid ?? 0, 'SIGTERM');
