@@ -1,7 +1,7 @@
 /** Stopping runs: SIGINT with grandchildren, coord stop, a dead coordinator, status during a run. */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
-import { Rig, fixture, processAlive } from '../rig.js';
+import { FIXTURES, Rig, fixture, processAlive } from '../rig.js';
 
 let rig: Rig;
 beforeEach(() => {
@@ -70,6 +70,40 @@ describe('stopping a run', () => {
     expect(rig.leftovers()).toEqual([]);
     const signals = rig.events().filter((e) => e.type === 'stream-signalled').map((e) => e.signal);
     expect(signals).toEqual(['SIGTERM']);
+  });
+
+  it('a second Ctrl-C forces: SIGKILL at once instead of waiting out the grace', async () => {
+    rig.writePlan({
+      agent_coordination: { recovery: { guardian: { grace: '60s' } } },
+      // an array command: the stream's leader is the process that ignores SIGTERM
+      streams: [{ id: 'stubborn', command: [process.execPath, join(FIXTURES, 'hang.js'), '--ignore-term'] }],
+    });
+    const run = rig.spawn(['run', 'plan.yaml']);
+    await rig.waitForEvent((e) => e.type === 'stream-started');
+    await rig.waitForFile(join(rig.runDir(), 'streams', 'stubborn', 'stdout')); // "ready": its handler is set
+    const t0 = Date.now();
+    run.child.kill('SIGINT');
+    await rig.waitForEvent((e) => e.type === 'stream-signalled' && e.signal === 'SIGTERM');
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code).toBe(130);
+    expect(Date.now() - t0).toBeLessThan(30_000); // far from the 60 s grace
+    expect(rig.events().filter((e) => e.type === 'stream-signalled').map((e) => e.signal)).toEqual(['SIGTERM', 'SIGKILL']);
+    expect(rig.leftovers()).toEqual([]);
+  });
+
+  it('status --watch follows a run until it ends', async () => {
+    const gate = join(rig.dir, 'gate');
+    rig.writePlan({ streams: [{ id: 'w', command: fixture('wait-for-file.js', gate) }] });
+    const run = rig.spawn(['run', 'plan.yaml']);
+    await rig.waitForEvent((e) => e.type === 'stream-started');
+    const watch = rig.spawn(['status', '--watch', '--json']);
+    await new Promise<void>((resolve) => watch.child.stdout?.once('data', () => resolve()));
+    rig.write('gate', '');
+    const [w] = await Promise.all([watch.done, run.done]);
+    const snapshots = w.stdout.trim().split('\n').map((l) => JSON.parse(l) as { run: { state: string } });
+    expect(snapshots[0]?.run.state).toBe('running');
+    expect(snapshots.at(-1)?.run.state).toBe('succeeded');
   });
 
   it('coord stop cancels a run from another terminal', async () => {
