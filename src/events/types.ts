@@ -71,6 +71,8 @@ export type CoordEvent =
     })
   | (StreamBase & { type: 'stream-stalled'; lastHeartbeat: string | null; silentMs: number })
   | (StreamBase & { type: 'stream-output'; fd: 'stdout' | 'stderr'; line: string })
+  /** A heartbeat seen (at most one a second per stream), for live views; not written to events.jsonl. */
+  | (StreamBase & { type: 'stream-beat'; progress: number | null; message: string | null })
   | (Base & { type: 'point-waiting'; point: string; pointType: ConvergenceType })
   | (Base & { type: 'point-merging'; point: string; streams: string[] })
   | (Base & { type: 'point-merged'; point: string; stream: string; files: number; skipped: number })
@@ -84,7 +86,7 @@ export type CoordEventType = CoordEvent['type'];
 /** Distributes an event without its `time`/`run`, which the emitter adds. */
 export type EventInput = CoordEvent extends infer E ? (E extends CoordEvent ? Omit<E, 'time' | 'run'> : never) : never;
 
-/** Output lines are shown by reporters but not written to events.jsonl (they live in the stream's logs). */
+/** Output lines and beats are shown by reporters but not written to events.jsonl (output lives in the stream's logs). */
 export function isPersisted(e: CoordEvent): boolean {
-  return e.type !== 'stream-output';
+  return e.type !== 'stream-output' && e.type !== 'stream-beat';
 }

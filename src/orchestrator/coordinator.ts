@@ -185,6 +185,7 @@ export class StreamCoordinator {
         if (performance.now() - rt.beatSavedMs >= 1000) {
           rt.beatSavedMs = performance.now();
           this.save(rt);
+          this.emitTransient({ type: 'stream-beat', stream: id, attempt: rt.rec.attempt, progress: rt.rec.progress ?? null, message: rt.rec.message ?? null });
         }
       },
     });
@@ -927,7 +928,12 @@ export class StreamCoordinator {
   }
 
   private emitOutput(stream: string, attempt: number, fd: 'stdout' | 'stderr', line: string): void {
-    const event: CoordEvent = { type: 'stream-output', stream, attempt, fd, line, time: new Date().toISOString(), run: this.runId };
+    this.emitTransient({ type: 'stream-output', stream, attempt, fd, line });
+  }
+
+  /** An event for listeners only (live views), not for the event log. */
+  private emitTransient(input: EventInput): void {
+    const event = { ...input, time: new Date().toISOString(), run: this.runId } as CoordEvent;
     for (const l of this.listeners) l(event);
   }
 

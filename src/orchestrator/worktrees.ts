@@ -70,14 +70,16 @@ export class Worktrees {
     const r = await git.mergeBranches(first.repo, pointBranch, first.head, [...byBranch.keys()], join(this.workspaceDir, `.point-${point.name}`));
     if (r.ok) await git.exportTree(first.repo, pointBranch, target);
     const merged = r.merged.map((b) => byBranch.get(b) ?? b);
-    return {
+    const result: MergeResult = {
       ok: r.ok,
       merged: r.ok ? merged : [],
       files: 0,
       conflicts: r.conflicts.map((c) => ({ path: c.path, streams: [...merged, byBranch.get(c.branch) ?? c.branch] })),
       skipped: [],
       renamed: [],
-    } as MergeResult;
+      markers: [],
+    };
+    return result;
   }
 
   /** Removes every worktree of the run (their branches stay). */

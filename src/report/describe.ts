@@ -27,6 +27,8 @@ export function describeEvent(e: CoordEvent): string {
       return `${e.stream} ${e.state}${e.reason ? ` (${e.reason})` : ''}`;
     case 'stream-stalled':
       return `${e.stream} stalled: no heartbeat for ${formatDuration(e.silentMs)}`;
+    case 'stream-beat':
+      return `${e.stream} beat${e.progress !== null ? ` ${e.progress}%` : ''}${e.message ? ` ${e.message}` : ''}`;
     case 'stream-output':
       return `[${e.stream}] ${e.line}`;
     case 'point-waiting':

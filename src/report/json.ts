@@ -11,6 +11,7 @@ export class JsonReporter implements Reporter {
     this.opts = opts;
   }
   onEvent(e: CoordEvent): void {
+    if (e.type === 'stream-beat') return;
     this.opts.stdout.write(JSON.stringify(e) + '\n');
   }
   done(outcome: RunOutcome): void {

@@ -22,7 +22,7 @@ export class PlainReporter implements Reporter {
   }
 
   onEvent(e: CoordEvent): void {
-    if (e.type === 'stream-registered') return;
+    if (e.type === 'stream-registered' || e.type === 'stream-beat') return;
     if (this.opts.quiet) {
       const failed = e.type === 'stream-ended' && e.state === 'failed';
       if (!failed && !QUIET_TYPES.has(e.type)) return;

@@ -15,6 +15,9 @@ import { formatSummary } from './summary.js';
 interface Live {
   since: number;
   attempt: number;
+  beat?: number;
+  progress?: number | null;
+  message?: string | null;
 }
 
 export class TtyReporter implements Reporter {
@@ -27,7 +30,8 @@ export class TtyReporter implements Reporter {
   constructor(opts: ReporterOptions) {
     this.opts = opts;
     this.c = makeChalk(opts.stdout, opts.env);
-    this.spinner = ora({ stream: opts.stdout, discardStdin: false, hideCursor: true });
+    // ora colours its spinner whatever NO_COLOR says: it follows coord's colour decision instead.
+    this.spinner = ora({ stream: opts.stdout, discardStdin: false, hideCursor: true, color: this.c.level > 0 ? 'cyan' : false });
     this.ticker = setInterval(() => this.refresh(), 1000);
     this.ticker.unref();
   }
@@ -36,6 +40,11 @@ export class TtyReporter implements Reporter {
     if (e.type === 'stream-registered') return;
     if (e.type === 'stream-started') this.live.set(e.stream, { since: Date.now(), attempt: e.attempt });
     if (e.type === 'stream-exited') this.live.delete(e.stream);
+    if (e.type === 'stream-beat') {
+      const l = this.live.get(e.stream);
+      if (l) Object.assign(l, { beat: Date.now(), progress: e.progress, message: e.message });
+      return;
+    }
     if (e.type === 'stream-output') {
       this.print(`${this.c.cyan(`[${e.stream}]`)} ${e.line}`);
       return;
@@ -63,9 +72,14 @@ export class TtyReporter implements Reporter {
       return;
     }
     const now = Date.now();
-    const lines = [...this.live].map(
-      ([id, l]) => `${id}  ${this.c.dim(formatDuration(now - l.since))}${l.attempt > 1 ? this.c.yellow(`  attempt ${l.attempt}`) : ''}`,
-    );
+    const lines = [...this.live].map(([id, l]) => {
+      const parts = [id, this.c.dim(formatDuration(now - l.since))];
+      if (l.attempt > 1) parts.push(this.c.yellow(`attempt ${l.attempt}`));
+      if (l.beat !== undefined) parts.push(this.c.dim(`♥ ${formatDuration(now - l.beat)} ago`));
+      if (l.progress !== undefined && l.progress !== null) parts.push(`${l.progress}%`);
+      if (l.message) parts.push(l.message.slice(0, 60));
+      return parts.join('  ');
+    });
     this.spinner.text = `${this.live.size} running\n  ${lines.join('\n  ')}`;
     if (!this.spinner.isSpinning) this.spinner.start();
   }
