@@ -14,8 +14,8 @@
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { cp, readdir, rm } from 'node:fs/promises';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { cp, readdir } from 'node:fs/promises';
 import type { Plan, PointSpec, StreamSpec } from '../plan/types.js';
 import type { Backend, PointRecord, RunRecord, StreamRecord } from '../backend/types.js';
 import { FileBackend } from '../backend/file/file-backend.js';
@@ -35,10 +35,12 @@ import { planWarnings } from '../plan/warnings.js';
 import { Worktrees } from './worktrees.js';
 import { adoptProcess, exitFileOf, leftoverAlive, stopLeftover } from './resume.js';
 import { reconcileStreams } from '../status/reconcile.js';
+import { GuardianCommands } from './guardian-commands.js';
+import { lastCheckpoint, restoreCheckpoint } from './checkpoints.js';
 import { prepareWorkspaceRoot, createWorkspace } from '../workspace/root.js';
 import type { MergeSource } from '../workspace/merge.js';
 import { PointRunner } from './convergence.js';
-import { coordBinDir, linkInputs, streamEnv, streamPaths, type StreamPaths } from './environment.js';
+import { coordBinDir, linkInputs, removeSucceededWorkspaces, streamEnv, streamPaths, type StreamPaths } from './environment.js';
 import { newRunId } from './ids.js';
 import { ResourcePools } from './resources.js';
 
@@ -129,9 +131,7 @@ export class StreamCoordinator {
   private readonly worktrees: Worktrees;
   /** `gather: first` groups by member id, and whether one member has already succeeded. */
   private readonly firstGroups = new Map<string, { id: string; members: string[]; won: boolean }>();
-  /** Guardian commands under way: the run waits for them (up to the grace) before it ends. */
-  private readonly guardianRuns = new Set<Promise<void>>();
-  private readonly guardianProcs = new Set<StreamProcess>();
+  private readonly guardianCommands: GuardianCommands;
   private readonly baseEnv: NodeJS.ProcessEnv;
   private persist: Promise<void> = Promise.resolve();
   private readonly dirty = new Set<StreamRt>();
@@ -166,6 +166,7 @@ export class StreamCoordinator {
     this.pools = new ResourcePools(opts.plan.resources);
     this.workspaceDir = join(opts.plan.workspaceRoot, this.runId);
     this.worktrees = new Worktrees(this.runId, this.workspaceDir);
+    this.guardianCommands = new GuardianCommands(this.spawner, (e) => this.emit(e));
     // process.env is an exotic object, slow to spread once per spawn: copy it once.
     this.baseEnv = { ...(opts.env ?? process.env) };
     this.liveness = new LivenessMonitor({
@@ -509,7 +510,12 @@ export class StreamCoordinator {
     let prepareError: unknown;
     try {
       if (!rt.prepared) await this.prepare(rt);
-      if (rt.resumeSeed) await this.seedFromCheckpoint(rt, rt.resumeSeed);
+      const seed = rt.resumeSeed;
+      if (seed) {
+        rt.resumeSeed = undefined;
+        await restoreCheckpoint(rt.paths.workspace, seed);
+        this.emit({ type: 'warning', stream: rt.spec.id, message: `attempt ${attempt} resumes from checkpoint ${seed}` });
+      }
     } catch (e) {
       prepareError = e ?? new Error('workspace preparation failed');
     }
@@ -523,7 +529,7 @@ export class StreamCoordinator {
       return;
     }
     const { spec, paths } = rt;
-    const env = streamEnv({ runId: this.runId, runDir: this.runDir, spec, paths, attempt, binDir: this.binDir, base: this.baseEnv });
+    const env = this.envOf(rt, attempt);
     const wantLines = this.listeners.length > 0 && this.opts.outputLines !== false;
     let proc: StreamProcess;
     try {
@@ -632,7 +638,9 @@ export class StreamCoordinator {
       rt.restarts += 1;
       rt.rec.reason = 'heartbeat-timeout';
       rt.notBefore = 0;
-      if (rt.spec.resumeFrom === 'checkpoint') rt.resumeSeed = this.lastCheckpoint(rt.spec.id);
+      if (rt.spec.resumeFrom === 'checkpoint') {
+        rt.resumeSeed = lastCheckpoint(rt.spec.id, (this.pointsOfStream.get(rt.spec.id) ?? []).map((p) => p.rec.target));
+      }
       this.emit({ type: 'stream-retrying', stream: rt.spec.id, attempt: rt.rec.attempt, delayMs: 0, reason: 'heartbeat-timeout' });
       this.makeReady(rt, 'recovering');
     } else if (rt.killReason) {
@@ -689,38 +697,20 @@ export class StreamCoordinator {
     if (!rt?.proc || this.stopping) return;
     this.emit({ type: 'stream-stalled', stream: id, attempt: rt.rec.attempt, lastHeartbeat: rt.rec.lastHeartbeat, silentMs });
     this.setState(rt, 'stalled');
-    if (this.plan.guardian.command) this.runGuardianCommand(rt, this.plan.guardian.command);
+    if (this.plan.guardian.command) {
+      this.guardianCommands.run(this.plan.guardian.command, {
+        id,
+        attempt: rt.rec.attempt,
+        lastHeartbeat: rt.rec.lastHeartbeat,
+        workspace: rt.paths.workspace,
+        logDir: rt.paths.logDir,
+        env: this.envOf(rt, rt.rec.attempt),
+      });
+    }
     if (!this.plan.guardian.autoInvoke) return;
     rt.killReason = 'heartbeat-timeout';
     this.signal(rt, this.plan.guardian.soft, 'heartbeat-timeout');
     this.escalateAfterGrace(rt, rt.proc, 'heartbeat-timeout');
-  }
-
-  /**
-   * `recovery.guardian.command`: run on a stall with the stream's context in its environment;
-   * its output is kept in `streams/<id>/guardian-<attempt>.log`.
-   */
-  private runGuardianCommand(rt: StreamRt, command: string | string[]): void {
-    const log = join(rt.paths.logDir, `guardian-${rt.rec.attempt}.log`);
-    const env = {
-      ...streamEnv({ runId: this.runId, runDir: this.runDir, spec: rt.spec, paths: rt.paths, attempt: rt.rec.attempt, binDir: this.binDir, base: this.baseEnv }),
-      COORD_STALLED_STREAM: rt.spec.id,
-      COORD_LAST_HEARTBEAT: rt.rec.lastHeartbeat ?? '',
-      COORD_STDOUT_FILE: join(rt.paths.logDir, 'stdout'),
-      COORD_STDERR_FILE: join(rt.paths.logDir, 'stderr'),
-    };
-    const run = this.spawner
-      .spawn({ command, cwd: rt.paths.workspace, env, stdoutFile: log, stderrFile: log })
-      .then(async (proc) => {
-        this.guardianProcs.add(proc);
-        this.emit({ type: 'warning', stream: rt.spec.id, message: `guardian command started (pid ${proc.pid}), output in ${log}` });
-        const info = await proc.exited;
-        this.guardianProcs.delete(proc);
-        this.emit({ type: 'warning', stream: rt.spec.id, message: `guardian command exited ${info.signal ?? info.exitCode}` });
-      })
-      .catch((e: unknown) => this.emit({ type: 'warning', stream: rt.spec.id, message: `guardian command: ${String(e)}` }));
-    this.guardianRuns.add(run);
-    void run.finally(() => this.guardianRuns.delete(run));
   }
 
   /** Signals the stream's process group; false when nothing of it was left to signal. */
@@ -786,32 +776,9 @@ export class StreamCoordinator {
     }
   }
 
-  /** The newest checkpoint of a stream in any checkpoint point, if there is one. */
-  private lastCheckpoint(id: string): string | undefined {
-    let best: { n: number; dir: string } | undefined;
-    for (const p of this.pointsOfStream.get(id) ?? []) {
-      const root = join(p.rec.target, 'checkpoints');
-      let names: string[] = [];
-      try {
-        names = readdirSync(root);
-      } catch {
-        continue;
-      }
-      for (const name of names) {
-        const n = Number(name);
-        const dir = join(root, name, id);
-        if (Number.isInteger(n) && (!best || n > best.n) && existsSync(dir)) best = { n, dir };
-      }
-    }
-    return best?.dir;
-  }
-
-  /** Replaces the workspace's content with a checkpoint of the stream before a restart. */
-  private async seedFromCheckpoint(rt: StreamRt, checkpoint: string): Promise<void> {
-    rt.resumeSeed = undefined;
-    for (const name of await readdir(rt.paths.workspace)) await rm(join(rt.paths.workspace, name), { recursive: true, force: true });
-    await cp(checkpoint, rt.paths.workspace, { recursive: true, verbatimSymlinks: true });
-    this.emit({ type: 'warning', stream: rt.spec.id, message: `attempt ${rt.rec.attempt} resumes from checkpoint ${checkpoint}` });
+  /** The environment of one attempt of a stream (SPEC §3). */
+  private envOf(rt: StreamRt, attempt: number): NodeJS.ProcessEnv {
+    return streamEnv({ runId: this.runId, runDir: this.runDir, spec: rt.spec, paths: rt.paths, attempt, binDir: this.binDir, base: this.baseEnv });
   }
 
   private afterChange(): void {
@@ -875,9 +842,11 @@ export class StreamCoordinator {
         [...this.points.values()].every((p) => p.rec.state === 'done');
       state = allOk ? 'succeeded' : 'failed';
     }
-    if (this.opts.removeWorkspaces) this.removeSucceededWorkspaces();
+    if (this.opts.removeWorkspaces) {
+      removeSucceededWorkspaces([...this.streams.values()].map((rt) => ({ paths: rt.paths, succeeded: rt.rec.state === 'succeeded' })));
+    }
     if (!this.opts.keepWorkspaces) await this.worktrees.removeAll();
-    await this.settleGuardianCommands();
+    await this.guardianCommands.settle(this.plan.guardian.graceMs);
     this.flushRecords();
     this.spawner.close?.();
     this.emit({ type: 'run-ended', state, durationMs: Math.round(performance.now() - this.startedAtMs) });
@@ -895,28 +864,6 @@ export class StreamCoordinator {
       points: [...this.points.values()].map((p) => ({ ...p.rec })),
     };
     this.resolveRun?.(outcome);
-  }
-
-  /** Waits for guardian commands still running, for at most the grace; then stops them. */
-  private async settleGuardianCommands(): Promise<void> {
-    if (this.guardianRuns.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(this.guardianRuns), new Promise<void>((r) => (timer = setTimeout(r, this.plan.guardian.graceMs)))]);
-    if (timer) clearTimeout(timer);
-    for (const proc of this.guardianProcs) proc.signal('SIGKILL');
-    await Promise.all(this.guardianRuns);
-  }
-
-  /** `--rm`: workspaces coord created for streams that succeeded (their outputs are merged by now). */
-  private removeSucceededWorkspaces(): void {
-    const sharedUsers: StreamRt[] = [];
-    for (const rt of this.streams.values()) {
-      if (rt.paths.shared) sharedUsers.push(rt);
-      if (rt.rec.state !== 'succeeded' || rt.paths.explicitWorkspace || rt.paths.workspace === rt.paths.shared) continue;
-      rmSync(rt.paths.workspace, { recursive: true, force: true });
-    }
-    const shared = sharedUsers[0]?.paths.shared;
-    if (shared && sharedUsers.every((rt) => rt.rec.state === 'succeeded')) rmSync(shared, { recursive: true, force: true });
   }
 
   // ── events and records ────────────────────────────────────────────────────────────────

@@ -2,7 +2,7 @@
  * What a stream gets (SPEC §3): its environment, its workspace, its inputs. The workspace
  * layer (src/workspace) checks and creates directories; this file decides which ones.
  */
-import { symlinkSync, mkdirSync, existsSync } from 'node:fs';
+import { symlinkSync, mkdirSync, existsSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { StreamSpec } from '../plan/types.js';
@@ -91,4 +91,19 @@ export function linkInputs(inputs: string, links: Array<{ name: string; target: 
     const at = join(inputs, name);
     if (!existsSync(at)) symlinkSync(target, at);
   }
+}
+
+/**
+ * `--rm`: removes the workspaces coord made for streams that succeeded (their outputs are
+ * merged by then); the shared directory goes when every stream using it succeeded. A
+ * workspace the plan named is the user's and stays.
+ */
+export function removeSucceededWorkspaces(streams: Array<{ paths: StreamPaths; succeeded: boolean }>): void {
+  const sharedUsers = streams.filter((s) => s.paths.shared);
+  for (const { paths, succeeded } of streams) {
+    if (!succeeded || paths.explicitWorkspace || paths.workspace === paths.shared) continue;
+    rmSync(paths.workspace, { recursive: true, force: true });
+  }
+  const shared = sharedUsers[0]?.paths.shared;
+  if (shared && sharedUsers.every((s) => s.succeeded)) rmSync(shared, { recursive: true, force: true });
 }
