@@ -14,13 +14,21 @@
  */
 import { existsSync, mkdirSync, renameSync, rmSync, rmdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { PointSpec } from '../plan/types.js';
+import type { ConflictPolicy, PointSpec } from '../plan/types.js';
 import type { PointRecord } from '../backend/types.js';
 import type { EventInput, FailureReason } from '../events/types.js';
-import { mergeAll, mergeOne, type MergeResult, type MergeSource } from '../workspace/merge.js';
+import { mergeAll, mergeOne, type ConflictRules, type MergeOptions, type MergeResult, type MergeSource } from '../workspace/merge.js';
 
 /** A point's own final merge (git branches for worktree streams), replacing the file merge. */
 export type FinalMerge = (target: string, streams: string[]) => Promise<MergeResult>;
+
+export interface PointOptions {
+  checkpointIntervalMs: number;
+  /** Replaces the file merge (git branches of worktree streams). */
+  finalMerge?: FinalMerge | undefined;
+  /** The common ancestor directory of the point's streams (their `base`), for three-way merges. */
+  base?: string | undefined;
+}
 
 export interface PointHost {
   emit(e: EventInput): void;
@@ -50,9 +58,15 @@ export class PointRunner {
   private checkpoints = 0;
 
   private readonly finalMerge: FinalMerge | undefined;
+  /** The merge engine's policy and options for this point (per-path rules, three-way base). */
+  private readonly policy: ConflictPolicy | ConflictRules;
+  private readonly mergeOpts: MergeOptions;
 
-  constructor(spec: PointSpec, runDir: string, host: PointHost, checkpointIntervalMs: number, finalMerge?: FinalMerge) {
+  constructor(spec: PointSpec, runDir: string, host: PointHost, opts: PointOptions) {
+    const { checkpointIntervalMs, finalMerge } = opts;
     this.finalMerge = finalMerge;
+    this.policy = spec.conflictRules ?? spec.onConflict;
+    this.mergeOpts = { ...(opts.base ? { base: opts.base } : {}), allowConflicts: spec.allowConflicts };
     this.spec = spec;
     this.host = host;
     this.checkpointDir = join(runDir, 'converged', spec.name, 'checkpoints');
@@ -162,7 +176,7 @@ export class PointRunner {
     if (this.isSettled) return;
     this.setState('merging');
     this.host.emit({ type: 'point-merging', point: this.spec.name, streams: [id] });
-    const result = await mergeOne(this.rec.target, this.host.sourceOf(id), this.spec.onConflict);
+    const result = await mergeOne(this.rec.target, this.host.sourceOf(id), this.policy, this.mergeOpts);
     if (!this.absorb(result, id)) return;
     this.completeIfAllMerged();
     if (!this.isSettled) this.setState('waiting');
@@ -179,14 +193,14 @@ export class PointRunner {
     }
     const sources = ids.map((id) => this.host.sourceOf(id));
     if (this.spec.type !== 'checkpoint' || !existsSync(this.rec.target)) {
-      const result = await mergeAll(this.rec.target, sources, this.spec.onConflict);
+      const result = await mergeAll(this.rec.target, sources, this.policy, this.mergeOpts);
       if (this.absorb(result)) this.done();
       return;
     }
     // A checkpoint point's target already holds checkpoints/: the final merge is staged
     // beside it, the checkpoints move into the stage, and the stage takes the target's place.
     const staged = join(dirname(this.rec.target), `.${this.spec.name}.final-${process.pid}-${Date.now()}`);
-    const result = await mergeAll(staged, sources, this.spec.onConflict);
+    const result = await mergeAll(staged, sources, this.policy, this.mergeOpts);
     if (!this.absorb(result)) return;
     if (existsSync(join(staged, 'checkpoints'))) {
       rmSync(staged, { recursive: true, force: true });
@@ -209,6 +223,9 @@ export class PointRunner {
         stream: s.stream,
         message: `not merged: ${s.rel} (${s.reason})`,
       });
+    }
+    if (result.markers.length > 0) {
+      this.host.emit({ type: 'warning', point: this.spec.name, message: `three-way conflicts left with markers in: ${result.markers.join(', ')}` });
     }
     if (result.conflicts.length > 0) {
       this.rec.conflicts.push(...result.conflicts.map((c) => c.path));

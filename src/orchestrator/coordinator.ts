@@ -245,13 +245,13 @@ export class StreamCoordinator {
   converge(spec: PointSpec): void {
     if (this.started) throw new Error('converge() after run() started');
     const onWorktrees = spec.streams.length > 0 && spec.streams.every((id) => this.streams.get(id)?.spec.isolation === 'worktree');
-    const runner = new PointRunner(
-      spec,
-      this.runDir,
-      this.pointHost(),
-      this.plan.stateManagement.checkpointIntervalMs,
-      onWorktrees ? (target, ids) => this.worktrees.merge(spec, target, ids) : undefined,
-    );
+    const bases = new Set(spec.streams.map((id) => this.streams.get(id)?.spec.base));
+    const runner = new PointRunner(spec, this.runDir, this.pointHost(), {
+      checkpointIntervalMs: this.plan.stateManagement.checkpointIntervalMs,
+      finalMerge: onWorktrees ? (target, ids) => this.worktrees.merge(spec, target, ids) : undefined,
+      // three-way merges need one common ancestor: the streams' base when they share it
+      base: bases.size === 1 ? [...bases][0] : undefined,
+    });
     this.points.set(spec.name, runner);
     for (const id of spec.streams) {
       const list = this.pointsOfStream.get(id) ?? [];

@@ -11,6 +11,8 @@
  *   (rename(2) replaces atomically within one file system); a directory new to the target
  *   is built whole under a temporary name and renamed into place the same way.
  * - Symbolic links are re-created only when their text resolves inside the root.
+ * - A write that carries `data` (a three-way merged file) writes those bytes instead of
+ *   copying its entry, the same way (O_EXCL, atomic rename in `atomic` mode).
  * - Permission bits (`mode & 0o777`) are kept; set-id and sticky bits are dropped. Empty
  *   directories keep theirs plus the owner's rwx.
  */
@@ -85,6 +87,17 @@ function copyFileTo(entry: FileEntry, dst: string, umask: number): void {
     }
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/** Writes `data` to `dst` (which must not exist) with permission bits `mode`. */
+function writeDataTo(data: Buffer, mode: number, dst: string, umask: number): void {
+  const out = fs.openSync(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+  try {
+    for (let off = 0; off < data.length; ) off += fs.writeSync(out, data, off, data.length - off);
+    if ((mode & umask) !== 0) fs.fchmodSync(out, mode);
+  } finally {
+    fs.closeSync(out);
   }
 }
 
@@ -183,9 +196,12 @@ export async function applyWrites(root: string, ops: readonly PlannedWrite[], op
           dirAt(outRel);
           emptyDirs.push({ rel: outRel, mode: entry.mode });
           break;
-        case 'file':
-          place(parent, name, (to) => copyFileTo(entry, to, umask));
+        case 'file': {
+          const { data } = op;
+          if (data !== undefined) place(parent, name, (to) => writeDataTo(data, op.mode ?? entry.mode, to, umask));
+          else place(parent, name, (to) => copyFileTo(entry, to, umask));
           break;
+        }
         case 'symlink': {
           const text = entry.linkTarget;
           const final = path.join(root, outRel);

@@ -8,10 +8,13 @@
  * - {@link mergeOne} (progressive): one stream into a target that may already hold earlier
  *   streams' content; each file appears atomically (temp name + rename).
  *
- *   walk (walk.ts) ─► claims (claims.ts) ─► plan (resolve.ts) ─► write (apply.ts)
+ *   walk (collect.ts, walk.ts) ─► claims (claims.ts) ─► plan (resolve.ts)
+ *     ─► three-way text merges (textmerge.ts, threeway.ts) ─► write (apply.ts)
  *
- * Conflicts (same path, different content or kind) follow the policy (resolve.ts). Nothing
- * is written outside the target and nothing through a symbolic link. Merges into one target
+ * Conflicts (same path, different content or kind) follow the policy (resolve.ts): one for
+ * the whole merge, or {@link ConflictRules} choosing one per path (rules.ts). Under
+ * `three-way`, differing text files are merged line by line against `opts.base`. Nothing is
+ * written outside the target and nothing through a symbolic link. Merges into one target
  * are serialized within this process; merging into one target from several processes at
  * once is not supported.
  */
@@ -19,19 +22,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ConflictPolicy } from '../plan/types.js';
 import { applyWrites, removeAll, type ApplyOutcome } from './apply.js';
+import { collectWithin, type Collected, type MergeLimits, type MergeSource } from './collect.js';
 import { addSourceClaims, addTargetClaims, settleContent, type Groups, type Listing } from './claims.js';
 import { foldName, probeCaseInsensitive } from './content.js';
 import { planMerge, type Claim, type MergePlan } from './resolve.js';
 import { fsErrorCode, WorkspaceError } from './root.js';
+import { compilePolicy, type ConflictRules, type PolicyOf } from './rules.js';
+import { runTextMerges, TextSource } from './textmerge.js';
 import { Ticker } from './ticker.js';
-import { collectOutputs, type FileEntry, type Skipped } from './walk.js';
+import type { Skipped } from './walk.js';
 
-/** One stream's contribution: its workspace and its `outputs:` globs (empty = everything). */
-export interface MergeSource {
-  stream: string;
-  dir: string;
-  outputs: string[];
-}
+export { DEFAULT_MERGE_LIMITS, MergeLimitError, type MergeLimits, type MergeSource } from './collect.js';
+export type { ConflictRules } from './rules.js';
 
 /** A path the streams disagree on, and every stream that had something there. */
 export interface Conflict {
@@ -39,44 +41,25 @@ export interface Conflict {
   streams: string[];
 }
 
-/** What a merge did. */
+/**
+ * What a merge did. `ok` is false when a conflict was left unresolved: under `fail`, or under
+ * `three-way` one that could not be merged as text (then nothing was written), or a text
+ * merge that left conflict markers (then everything was written, markers included) — the
+ * last two only without `allowConflicts`.
+ */
 export interface MergeResult {
-  /** false only when the `fail` policy met a conflict (then nothing was written). */
   ok: boolean;
-  /** Stream ids whose content is in the target (all of it, or what the policy kept). */
+  /** Stream ids whose content is in the target (all of it, or what the policy kept); [] when not ok. */
   merged: string[];
   /** Entries written by this merge (files, links, empty directories). */
   files: number;
+  /** Every conflicting path except those a three-way text merge resolved cleanly. */
   conflicts: Conflict[];
   skipped: Array<Skipped & { stream: string }>;
   /** keep-both: later differing versions and where they went. */
   renamed: Array<{ path: string; stream: string; as: string }>;
-}
-
-/** Per merge: entries (files, links, empty dirs) and bytes of file content. */
-export interface MergeLimits {
-  maxFiles: number;
-  maxBytes: number;
-}
-
-/** 100,000 entries and 2 GiB per merge. */
-export const DEFAULT_MERGE_LIMITS: Readonly<MergeLimits> = Object.freeze({ maxFiles: 100_000, maxBytes: 2 * 1024 ** 3 });
-
-/** A merge would exceed its {@link MergeLimits}; thrown before anything of it was written. */
-export class MergeLimitError extends Error {
-  readonly stream: string;
-  readonly limit: 'maxFiles' | 'maxBytes';
-  readonly actual: number;
-  readonly max: number;
-  constructor(stream: string, limit: 'maxFiles' | 'maxBytes', actual: number, max: number) {
-    const what = limit === 'maxFiles' ? 'files' : 'bytes';
-    super(`merge limit: stream "${stream}" brings the merge to ${actual} ${what} (${limit} is ${max}); nothing was merged`);
-    this.name = 'MergeLimitError';
-    this.stream = stream;
-    this.limit = limit;
-    this.actual = actual;
-    this.max = max;
-  }
+  /** three-way: paths written with conflict markers in them. */
+  markers: string[];
 }
 
 /** Options of {@link mergeAll} and {@link mergeOne}. */
@@ -85,12 +68,19 @@ export interface MergeOptions {
   caseInsensitive?: boolean;
   /** Overrides of {@link DEFAULT_MERGE_LIMITS}. */
   limits?: Partial<MergeLimits>;
-}
-
-interface Collected {
-  source: MergeSource;
-  entries: FileEntry[];
-  skipped: Skipped[];
+  /**
+   * three-way: the common ancestor tree (the directory the workspaces were seeded from);
+   * `<base>/<path>` is the base version of a path (absent there: empty). Without it every
+   * base is empty, as if both sides had added the file: lines the versions share are kept
+   * once and every difference between them is a conflict with markers.
+   */
+  base?: string;
+  /**
+   * three-way: conflicts do not fail the merge. Files with conflict markers are written and
+   * an unmergeable conflict (binary, file against directory or link) keeps the earlier
+   * version; all are still listed. Does not apply to `fail`, which always fails.
+   */
+  allowConflicts?: boolean;
 }
 
 /** Who wrote what into each target (this process only): names the earlier side of a conflict. */
@@ -110,66 +100,71 @@ async function serialized<T>(target: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-function assertPolicy(policy: ConflictPolicy): asserts policy is Exclude<ConflictPolicy, 'three-way'> {
-  if (policy === 'three-way') {
-    throw new Error("on_conflict 'three-way' is not supported by the workspace merge yet; use fail, first, last or keep-both");
-  }
+/** How one merge resolves conflicts: the policy per path, and text access when three-way can occur. */
+interface Resolution {
+  policyOf: PolicyOf;
+  text: TextSource | undefined;
+  allowConflicts: boolean;
 }
 
-async function collectWithin(sources: readonly MergeSource[], opts: MergeOptions): Promise<Collected[]> {
-  const limits = { ...DEFAULT_MERGE_LIMITS, ...opts.limits };
-  const out: Collected[] = [];
-  let files = 0;
-  let bytes = 0;
-  for (const source of sources) {
-    const { entries, skipped } = await collectOutputs(source.dir, source.outputs);
-    files += entries.length;
-    for (const e of entries) bytes += e.size;
-    if (files > limits.maxFiles) throw new MergeLimitError(source.stream, 'maxFiles', files, limits.maxFiles);
-    if (bytes > limits.maxBytes) throw new MergeLimitError(source.stream, 'maxBytes', bytes, limits.maxBytes);
-    out.push({ source, entries, skipped });
-  }
-  return out;
+/** Checks the policy and options before anything is read or written. */
+function resolution(policy: ConflictPolicy | ConflictRules, opts: MergeOptions): Resolution {
+  const policyOf = compilePolicy(policy);
+  const text = policyOf.policies.has('three-way') ? new TextSource(opts.base) : undefined;
+  return { policyOf, text, allowConflicts: opts.allowConflicts === true };
 }
 
-function plan(
+/** Plans the merge and runs its text merges; `markers`: paths whose merged text has conflict markers. */
+async function plan(
   groups: Groups,
   collected: readonly Collected[],
-  policy: Exclude<ConflictPolicy, 'three-way'>,
+  how: Resolution,
   fold: (n: string) => string,
   owners: Map<string, string> | undefined,
   listings: Map<string, Listing>,
-): MergePlan {
-  return planMerge({
+): Promise<{ p: MergePlan; markers: string[] }> {
+  const { text } = how;
+  const streamsOf = (c: Claim): string[] => {
+    if (c.src >= 0) return [collected[c.src]?.source.stream ?? `source${c.src}`];
+    const owner = owners?.get(c.rel);
+    return owner === undefined ? [] : [owner];
+  };
+  const p = planMerge({
     groups,
-    policy,
+    policyOf: how.policyOf,
+    allowConflicts: how.allowConflicts,
+    canMergeText: (rel, a, b) => text?.canMerge(rel, a, b) ?? false,
     fold,
-    streamsOf: (c: Claim) => {
-      if (c.src >= 0) return [collected[c.src]?.source.stream ?? `source${c.src}`];
-      const owner = owners?.get(c.rel);
-      return owner === undefined ? [] : [owner];
-    },
+    streamsOf,
     nameTaken: (parent, folded) => listings.get(parent)?.has(folded) ?? false,
   });
+  if (text === undefined || p.textMerges.length === 0) return { p, markers: [] };
+  const markers = await runTextMerges(p, text, (c) => streamsOf(c)[0] ?? 'merged', new Ticker());
+  return { p, markers };
 }
 
+/** The result of a merge that wrote `outcome` (undefined: nothing written, it was blocked). */
 function result(
-  ok: boolean,
   collected: readonly Collected[],
   p: MergePlan,
   outcome: ApplyOutcome | undefined,
+  markers: string[],
+  how: Resolution,
 ): MergeResult {
   const skipped = collected.flatMap((c) => c.skipped.map((s) => ({ ...s, stream: c.source.stream })));
   for (const w of outcome?.outside ?? []) {
     skipped.push({ rel: w.entry.rel, reason: 'symlink-outside', stream: collected[w.src]?.source.stream ?? '' });
   }
+  const written = outcome !== undefined;
+  const ok = written && (markers.length === 0 || how.allowConflicts);
   return {
     ok,
     merged: ok ? collected.map((c) => c.source.stream) : [],
     files: outcome?.written.length ?? 0,
     conflicts: p.conflicts,
     skipped,
-    renamed: ok ? p.renamed : [],
+    renamed: written ? p.renamed : [],
+    markers: written ? markers : [],
   };
 }
 
@@ -181,17 +176,19 @@ function record(target: string, collected: readonly Collected[], outcome: ApplyO
 
 /**
  * Barrier merge of `sources` (in completion order) into `target`, all or nothing. `target`
- * must not exist (its parent is created, mode 0700). Under `fail`, any conflict means nothing
- * is written (no target, no staging directory) and `ok: false` with the conflicts. Throws
- * {@link MergeLimitError} over a limit and a plain Error for `three-way`, writing nothing.
+ * must not exist (its parent is created, mode 0700). `policy` is one policy or per-path
+ * {@link ConflictRules}. An unresolved conflict (see {@link MergeResult}) means nothing is
+ * written (no target, no staging directory) and `ok: false` with the conflicts; three-way
+ * text merges fold left in completion order. Throws {@link MergeLimitError} over a limit, and
+ * an Error for an unknown policy or a `base` that is not a directory, writing nothing.
  */
 export async function mergeAll(
   target: string,
   sources: MergeSource[],
-  policy: ConflictPolicy,
+  policy: ConflictPolicy | ConflictRules,
   opts: MergeOptions = {},
 ): Promise<MergeResult> {
-  assertPolicy(policy);
+  const how = resolution(policy, opts);
   const abs = path.resolve(target);
   return serialized(abs, async () => {
     if (fs.existsSync(abs) || isLink(abs)) throw new WorkspaceError(`merge target ${abs} already exists`, abs);
@@ -205,10 +202,10 @@ export async function mergeAll(
       const groups: Groups = new Map();
       collected.forEach((c, i) => addSourceClaims(groups, i, c.entries, fold));
       await settleContent(groups, new Ticker());
-      const p = plan(groups, collected, policy, fold, undefined, new Map());
-      if (policy === 'fail' && p.conflicts.length > 0) {
+      const { p, markers } = await plan(groups, collected, how, fold, undefined, new Map());
+      if (p.blocked.length > 0) {
         fs.rmSync(staging, { recursive: true, force: true });
-        return result(false, collected, p, undefined);
+        return result(collected, p, undefined, markers, how);
       }
       const outcome = await applyWrites(staging, p.writes, { atomic: false });
       try {
@@ -217,7 +214,7 @@ export async function mergeAll(
         throw new WorkspaceError(`cannot move the merge into ${abs}: ${(e as Error).message}`, abs);
       }
       record(abs, collected, outcome, true);
-      return result(true, collected, p, outcome);
+      return result(collected, p, outcome, markers, how);
     } catch (e) {
       fs.rmSync(staging, { recursive: true, force: true });
       throw e;
@@ -235,19 +232,20 @@ function isLink(p: string): boolean {
 
 /**
  * Progressive merge of one stream into `target` (created, mode 0700, when missing), which may
- * already hold earlier streams' content: conflicts are judged against it. Under `fail` a
- * conflicting stream contributes nothing and the earlier content stays. Throws
- * {@link MergeLimitError} over a limit (nothing of this stream written). Each file, link and
- * new directory appears atomically; an I/O error part-way (disk full) can leave part of the
- * stream merged, and is thrown.
+ * already hold earlier streams' content: conflicts are judged against it, and under
+ * `three-way` a text file is merged with what the target holds (`merged(target) ⊕ stream`).
+ * On an unresolved conflict (see {@link MergeResult}) the stream contributes nothing and the
+ * earlier content stays. Throws {@link MergeLimitError} over a limit (nothing of this stream
+ * written). Each file, link and new directory appears atomically; an I/O error part-way (disk
+ * full) can leave part of the stream merged, and is thrown.
  */
 export async function mergeOne(
   target: string,
   source: MergeSource,
-  policy: ConflictPolicy,
+  policy: ConflictPolicy | ConflictRules,
   opts: MergeOptions = {},
 ): Promise<MergeResult> {
-  assertPolicy(policy);
+  const how = resolution(policy, opts);
   const abs = path.resolve(target);
   return serialized(abs, async () => {
     try {
@@ -266,11 +264,11 @@ export async function mergeOne(
     addSourceClaims(groups, 0, collected[0]?.entries ?? [], fold);
     const listings = addTargetClaims(groups, abs, fold);
     await settleContent(groups, new Ticker());
-    const p = plan(groups, collected, policy, fold, provenance.get(abs), listings);
-    if (policy === 'fail' && p.conflicts.length > 0) return result(false, collected, p, undefined);
+    const { p, markers } = await plan(groups, collected, how, fold, provenance.get(abs), listings);
+    if (p.blocked.length > 0) return result(collected, p, undefined, markers, how);
     removeAll(abs, p.removals);
     const outcome = await applyWrites(abs, p.writes, { atomic: true });
     record(abs, collected, outcome, false);
-    return result(true, collected, p, outcome);
+    return result(collected, p, outcome, markers, how);
   });
 }

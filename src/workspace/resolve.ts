@@ -10,12 +10,21 @@
  *                             differs ──► conflict:  fail/first  c is dropped (with its subtree)
  *                                                    last        the occupants are dropped, c occupies
  *                                                    keep-both   c is renamed `name.<stream>.ext`
+ *                                                    three-way   both text files: c joins the versions
+ *                                                                folded into one merged file (merge.ts
+ *                                                                runs the merge, textmerge.ts); else
+ *                                                                c is dropped (an unmergeable conflict)
+ *
+ * The policy is asked per conflicting path (per-path rules), so one merge can mix them. A
+ * conflict that leaves the merge unresolved (`fail`, or `three-way` on something that is not
+ * two text files, unless conflicts are allowed) is listed in `blocked`.
  *
  * Keys are paths whose components are folded (lower-cased) on case-insensitive targets.
  * Parents sort before children, so a dropped or renamed directory is settled before its
  * contents are looked at.
  */
 import path from 'node:path';
+import type { ConflictPolicy } from '../plan/types.js';
 import type { FileEntry } from './walk.js';
 
 /** What a claim is: a source entry's kind, or `special` for a FIFO/socket/device found in the target. */
@@ -45,12 +54,28 @@ export interface PlannedWrite {
   entry: FileEntry;
   outRel: string;
   src: number;
+  /** A merged file: write these bytes (with {@link PlannedWrite.mode}) instead of copying `entry`. */
+  data?: Buffer;
+  /** Permission bits for `data`. */
+  mode?: number;
 }
 
 /** A path two or more claims disagree on (before any renaming), and who claimed it. */
 export interface PlannedConflict {
   path: string;
   streams: string[];
+}
+
+/** A path whose differing text files are folded into one (the `three-way` policy). */
+export interface PlannedTextMerge {
+  /** The write that carries the result (its `data` is filled in by the merge). */
+  write: PlannedWrite;
+  /** The versions in order: what the path holds first, then each later differing one. */
+  inputs: Claim[];
+  /** The path's conflict entry: dropped again when the text merges cleanly, unless `hard`. */
+  conflict: PlannedConflict;
+  /** Something else claimed the path and could not be merged (a directory, a binary file). */
+  hard: boolean;
 }
 
 /** Everything the planner decided. */
@@ -60,13 +85,21 @@ export interface MergePlan {
   removals: string[];
   conflicts: PlannedConflict[];
   renamed: Array<{ path: string; stream: string; as: string }>;
+  /** Conflicting paths that leave the merge unresolved: with any, nothing may be written. */
+  blocked: string[];
+  textMerges: PlannedTextMerge[];
 }
 
 /** What the planner needs to know besides the claims. */
 export interface PlanContext {
   /** Folded key → claims in completion order (target first). */
   groups: Map<string, Claim[]>;
-  policy: 'fail' | 'first' | 'last' | 'keep-both';
+  /** The policy for conflicts at a path (relative to the target, `/`-separated). */
+  policyOf: (path: string) => ConflictPolicy;
+  /** `three-way`: an unmergeable conflict keeps the earlier version instead of blocking the merge. */
+  allowConflicts?: boolean;
+  /** `three-way`: can these two file claims at `path` be merged as text? */
+  canMergeText?: (path: string, a: Claim, b: Claim) => boolean;
   fold: (name: string) => string;
   /** Stream ids of a claim, for conflict lists and renamed names ([] when unknown). */
   streamsOf: (claim: Claim) => string[];
@@ -106,8 +139,8 @@ export function taggedName(name: string, tag: string, isDir: boolean): string {
 
 /** Decides the merge (see the module comment). */
 export function planMerge(ctx: PlanContext): MergePlan {
-  const { groups, policy, fold } = ctx;
-  const plan: MergePlan = { writes: [], removals: [], conflicts: [], renamed: [] };
+  const { groups, fold } = ctx;
+  const plan: MergePlan = { writes: [], removals: [], conflicts: [], renamed: [], blocked: [], textMerges: [] };
   const dropped = new Map<number, Set<string>>();
   const renamedAt = new Map<number, Map<string, string>>();
   const canonical = new Map<string, string>();
@@ -172,18 +205,30 @@ export function planMerge(ctx: PlanContext): MergePlan {
     if (first === undefined) continue;
     let occupants: Claim[] = [first];
     const replacedTarget: Claim[] = [];
+    const versions: Claim[] = [first];
     let conflicted = false;
+    let hard = false;
+    let policy: ConflictPolicy | undefined;
     for (const c of live.slice(1)) {
       const occ = occupants[0] ?? first;
-      if (sameContent(occ, c)) {
+      if (sameContent(occ, c) || (versions.length > 1 && versions.some((v) => sameContent(v, c)))) {
         occupants.push(c);
         continue;
       }
       conflicted = true;
+      policy ??= ctx.policyOf(outRel(first));
       switch (policy) {
         case 'fail':
         case 'first':
           drop(c);
+          break;
+        case 'three-way':
+          if (first.kind === 'file' && c.kind === 'file' && ctx.canMergeText?.(outRel(first), first, c) === true) {
+            versions.push(c);
+          } else {
+            drop(c);
+            hard = true;
+          }
           break;
         case 'last':
           for (const o of occupants) {
@@ -199,10 +244,18 @@ export function planMerge(ctx: PlanContext): MergePlan {
     }
     const winner = occupants[0] ?? first;
     if (conflicted) {
-      const streams = [...new Set(live.flatMap((c) => ctx.streamsOf(c)))];
-      plan.conflicts.push({ path: outRel(first), streams });
+      const conflict = { path: outRel(first), streams: [...new Set(live.flatMap((c) => ctx.streamsOf(c)))] };
+      plan.conflicts.push(conflict);
+      if (policy === 'fail' || (hard && ctx.allowConflicts !== true)) plan.blocked.push(conflict.path);
+      const last = versions[versions.length - 1];
+      if (versions.length > 1 && last?.entry !== undefined) {
+        const write: PlannedWrite = { entry: last.entry, outRel: conflict.path, src: last.src };
+        plan.writes.push(write);
+        plan.textMerges.push({ write, inputs: versions, conflict, hard });
+      }
     }
     canonical.set(key, baseOf(first.rel)); // a path keeps the name it was first given
+    if (versions.length > 1) continue;
     for (const t of replacedTarget) {
       if ((t.kind === 'dir') !== (winner.kind === 'dir')) plan.removals.push(t.rel);
     }

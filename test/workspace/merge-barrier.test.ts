@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { ConflictPolicy } from '../../src/plan/types.js';
 import { mergeAll, MergeLimitError, type MergeSource } from '../../src/workspace/merge.js';
 import { exists, makeTemp, modeOf, readTree, removeTemp, writeTree, type FileSpec } from './fsfix.js';
 
@@ -37,7 +38,7 @@ describe('mergeAll (barrier)', () => {
       'empty': { dir: true },
     });
     const r = await mergeAll(target, [a, b], 'fail');
-    expect(r).toEqual({ ok: true, merged: ['a', 'b'], files: 6, conflicts: [], skipped: [], renamed: [] });
+    expect(r).toEqual({ ok: true, merged: ['a', 'b'], files: 6, conflicts: [], skipped: [], renamed: [], markers: [] });
     expect(await readTree(target)).toEqual({
       'bin/run.sh': '#!/bin/sh\n',
       empty: '<dir>',
@@ -201,11 +202,13 @@ describe('mergeAll (barrier)', () => {
     expect(Object.keys(await readTree(path.join(tmp, 'cs')))).toEqual(['Docs/x', 'README.md', 'docs/y', 'readme.md']);
   });
 
-  it('throws when the target already exists, and for three-way', async () => {
+  it('throws when the target already exists, for an unknown policy and for a missing base', async () => {
     const a = await source('a', { f: 'x' });
     await fs.mkdir(target, { recursive: true });
     await expect(mergeAll(target, [a], 'fail')).rejects.toThrow(/already exists/);
-    await expect(mergeAll(path.join(tmp, 'other'), [a], 'three-way')).rejects.toThrow(/three-way/);
+    const other = path.join(tmp, 'other', 'point');
+    await expect(mergeAll(other, [a], 'merge' as ConflictPolicy)).rejects.toThrow(/unknown conflict policy "merge"/);
+    await expect(mergeAll(other, [a], 'three-way', { base: path.join(tmp, 'nope') })).rejects.toThrow(/merge base/);
     expect(await exists(path.join(tmp, 'other'))).toBe(false);
   });
 

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { ConflictPolicy } from '../../src/plan/types.js';
 import { mergeOne, MergeLimitError, type MergeSource } from '../../src/workspace/merge.js';
 import { WorkspaceError } from '../../src/workspace/root.js';
 import { exists, makeTemp, modeOf, readTree, removeTemp, writeTree, type FileSpec } from './fsfix.js';
@@ -34,7 +35,7 @@ describe('mergeOne (progressive)', () => {
     const a = await source('a', { 'notes/a.md': 'A', 'run.sh': { content: 'x', mode: 0o750 } });
     const b = await source('b', { 'notes/b.md': 'B', 'out/b/deep.txt': 'D', 'empty': { dir: true } });
     const ra = await mergeOne(target, a, 'fail');
-    expect(ra).toEqual({ ok: true, merged: ['a'], files: 2, conflicts: [], skipped: [], renamed: [] });
+    expect(ra).toEqual({ ok: true, merged: ['a'], files: 2, conflicts: [], skipped: [], renamed: [], markers: [] });
     expect(await modeOf(target)).toBe(0o700);
     const rb = await mergeOne(target, b, 'fail');
     expect(rb.merged).toEqual(['b']);
@@ -169,8 +170,11 @@ describe('mergeOne (progressive)', () => {
     expect(await readTree(target)).toEqual({ 'x.txt': 'A' });
   });
 
-  it('throws for three-way', async () => {
-    await expect(mergeOne(target, await source('a', { f: 'x' }), 'three-way')).rejects.toThrow(/three-way/);
+  it('throws for an unknown policy or a base that is not a directory, creating nothing', async () => {
+    const a = await source('a', { f: 'x' });
+    await expect(mergeOne(target, a, 'theirs' as ConflictPolicy)).rejects.toThrow(/unknown conflict policy "theirs"/);
+    const rules = { default: 'fail' as const, paths: [{ glob: '*.md', policy: 'three-way' as const }] };
+    await expect(mergeOne(target, a, rules, { base: path.join(a.dir, 'f') })).rejects.toThrow(/merge base/);
     expect(await exists(target)).toBe(false);
   });
 });
