@@ -1,7 +1,7 @@
 /** `--json`: every event, output lines included, as one JSON object a line on stdout; the summary on stderr. */
 import type { CoordEvent } from '../events/types.js';
 import type { RunOutcome } from '../orchestrator/coordinator.js';
-import { makeChalk } from './color.js';
+import { colorsFor } from './color.js';
 import type { Reporter, ReporterOptions } from './reporter.js';
 import { formatSummary } from './summary.js';
 
@@ -15,6 +15,7 @@ export class JsonReporter implements Reporter {
     this.opts.stdout.write(JSON.stringify(e) + '\n');
   }
   done(outcome: RunOutcome): void {
-    if (!this.opts.quiet) this.opts.stderr.write(formatSummary(outcome, makeChalk(this.opts.stderr, this.opts.env)));
+    if (this.opts.quiet) return;
+    void colorsFor(this.opts.stderr, this.opts.env).then((c) => this.opts.stderr.write(formatSummary(outcome, c)));
   }
 }

@@ -2,23 +2,22 @@
  * Plain lines for logs and CI: every line starts with a time; stream output is prefixed by
  * the stream id. Events go to stderr-free stdout in order, so a CI log reads top to bottom.
  */
-import type { ChalkInstance } from 'chalk';
 import type { CoordEvent } from '../events/types.js';
 import type { RunOutcome } from '../orchestrator/coordinator.js';
 import { describeEvent } from './describe.js';
-import { makeChalk } from './color.js';
+import type { Colors } from './color.js';
 import type { Reporter, ReporterOptions } from './reporter.js';
 import { formatSummary } from './summary.js';
 
 const QUIET_TYPES = new Set(['stream-skipped', 'point-failed', 'point-conflict', 'warning']);
 
 export class PlainReporter implements Reporter {
-  private readonly c: ChalkInstance;
+  private readonly c: Colors;
   private readonly opts: ReporterOptions;
 
-  constructor(opts: ReporterOptions) {
+  constructor(opts: ReporterOptions, colors: Colors) {
     this.opts = opts;
-    this.c = makeChalk(opts.stdout, opts.env);
+    this.c = colors;
   }
 
   onEvent(e: CoordEvent): void {

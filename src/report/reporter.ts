@@ -1,6 +1,7 @@
 /** Reporters turn events into output; they are the only code that prints during a run. */
 import type { CoordEvent } from '../events/types.js';
 import type { RunOutcome } from '../orchestrator/coordinator.js';
+import { colorsFor } from './color.js';
 
 export interface Reporter {
   onEvent(e: CoordEvent): void;
@@ -24,6 +25,7 @@ export function wantsLiveView(opts: ReporterOptions): boolean {
 
 export async function createReporter(opts: ReporterOptions): Promise<Reporter> {
   if (opts.json) return new (await import('./json.js')).JsonReporter(opts);
-  if (wantsLiveView(opts)) return new (await import('./tty.js')).TtyReporter(opts);
-  return new (await import('./plain.js')).PlainReporter(opts);
+  const colors = await colorsFor(opts.stdout, opts.env);
+  if (wantsLiveView(opts)) return new (await import('./tty.js')).TtyReporter(opts, colors);
+  return new (await import('./plain.js')).PlainReporter(opts, colors);
 }

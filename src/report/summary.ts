@@ -1,9 +1,9 @@
 /** The table printed at the end of `coord run`: each stream's state, time and exit code. */
-import type { ChalkInstance } from 'chalk';
+import type { Colors } from './color.js';
 import type { RunOutcome } from '../orchestrator/coordinator.js';
 import { formatDuration } from '../util/duration.js';
 
-const STATE_COLOR: Record<string, (c: ChalkInstance, s: string) => string> = {
+const STATE_COLOR: Record<string, (c: Colors, s: string) => string> = {
   succeeded: (c, s) => c.green(s),
   done: (c, s) => c.green(s),
   failed: (c, s) => c.red(s),
@@ -11,7 +11,7 @@ const STATE_COLOR: Record<string, (c: ChalkInstance, s: string) => string> = {
   cancelled: (c, s) => c.yellow(s),
 };
 
-export function formatSummary(outcome: RunOutcome, c: ChalkInstance): string {
+export function formatSummary(outcome: RunOutcome, c: Colors): string {
   const rows: string[][] = [['STREAM', 'STATE', 'TIME', 'EXIT', 'ATTEMPTS']];
   for (const s of outcome.streams) {
     const ms = s.startedAt && s.endedAt ? Date.parse(s.endedAt) - Date.parse(s.startedAt) : null;
@@ -37,7 +37,7 @@ export function formatSummary(outcome: RunOutcome, c: ChalkInstance): string {
 }
 
 /** Left-aligned columns; the column `stateCol` is coloured by its value. */
-export function table(rows: string[][], c: ChalkInstance, stateCol: number): string[] {
+export function table(rows: string[][], c: Colors, stateCol: number): string[] {
   const widths: number[] = [];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   return rows.map((row, r) =>

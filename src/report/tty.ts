@@ -3,12 +3,11 @@
  * (id, elapsed time, attempt); stream output and events scroll above it; the summary at the end.
  */
 import ora, { type Ora } from 'ora';
-import type { ChalkInstance } from 'chalk';
+import type { Colors } from './color.js';
 import type { CoordEvent } from '../events/types.js';
 import type { RunOutcome } from '../orchestrator/coordinator.js';
 import { formatDuration } from '../util/duration.js';
 import { describeEvent } from './describe.js';
-import { makeChalk } from './color.js';
 import type { Reporter, ReporterOptions } from './reporter.js';
 import { formatSummary } from './summary.js';
 
@@ -21,15 +20,15 @@ interface Live {
 }
 
 export class TtyReporter implements Reporter {
-  private readonly c: ChalkInstance;
+  private readonly c: Colors;
   private readonly opts: ReporterOptions;
   private readonly spinner: Ora;
   private readonly live = new Map<string, Live>();
   private readonly ticker: NodeJS.Timeout;
 
-  constructor(opts: ReporterOptions) {
+  constructor(opts: ReporterOptions, colors: Colors) {
     this.opts = opts;
-    this.c = makeChalk(opts.stdout, opts.env);
+    this.c = colors;
     // ora colours its spinner whatever NO_COLOR says: it follows coord's colour decision instead.
     this.spinner = ora({ stream: opts.stdout, discardStdin: false, hideCursor: true, color: this.c.level > 0 ? 'cyan' : false });
     this.ticker = setInterval(() => this.refresh(), 1000);

@@ -1,6 +1,6 @@
 /** `coord status [RUN] [--json] [--watch]`. */
 import { loadSnapshot, type StatusSnapshot } from '../../status/snapshot.js';
-import { makeChalk } from '../../report/color.js';
+import { colorsFor, type Colors } from '../../report/color.js';
 import { stateNote, table } from '../../report/summary.js';
 import { formatDuration } from '../../util/duration.js';
 import { openBackend, resolveRun } from '../context.js';
@@ -10,9 +10,10 @@ export async function statusCommand(runId: string | undefined, flags: { json?: b
   const backend = openBackend();
   const run = await resolveRun(backend, runId);
   let last = '';
+  let c: Colors | undefined;
   for (;;) {
     const snap = await loadSnapshot(backend, (await backend.getRun(run.id)) ?? run);
-    const text = flags.json ? JSON.stringify(snap, null, flags.watch ? 0 : 2) + '\n' : formatStatus(snap);
+    const text = flags.json ? JSON.stringify(snap, null, flags.watch ? 0 : 2) + '\n' : formatStatus(snap, c ?? (c = await colorsFor(process.stdout)));
     if (text !== last) {
       if (flags.watch && !flags.json && process.stdout.isTTY) process.stdout.write('\x1b[H\x1b[2J');
       process.stdout.write(text);
@@ -23,8 +24,8 @@ export async function statusCommand(runId: string | undefined, flags: { json?: b
   }
 }
 
-export function formatStatus(snap: StatusSnapshot): string {
-  const c = makeChalk(process.stdout);
+export function formatStatus(snap: StatusSnapshot, c: Colors): string {
+
   const now = Date.now();
   const age = (t: string | null): string => (t ? formatDuration(now - Date.parse(t)) + ' ago' : '-');
   const r = snap.run;
