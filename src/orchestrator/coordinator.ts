@@ -33,6 +33,7 @@ import { processStartTime } from '../util/proc.js';
 import { LivenessMonitor } from '../supervise/liveness.js';
 import { planWarnings } from '../plan/warnings.js';
 import { Worktrees } from './worktrees.js';
+import { ReadyQueue } from './ready-queue.js';
 import { adoptProcess, exitFileOf, leftoverAlive, stopLeftover } from './resume.js';
 import { reconcileStreams } from '../status/reconcile.js';
 import { GuardianCommands } from './guardian-commands.js';
@@ -95,8 +96,6 @@ interface StreamRt {
   /** Between the scheduler's pick and the spawn (the workspace is being prepared). */
   launching: boolean;
   prepared: boolean;
-  /** Order in which streams became ready: waiting streams start in this order. */
-  readySeq: number;
   notBefore: number;
   killReason: FailureReason | undefined;
   timers: NodeJS.Timeout[];
@@ -138,12 +137,14 @@ export class StreamCoordinator {
   private flushTimer: NodeJS.Timeout | undefined;
   private persistError: unknown;
   private running = 0;
-  private readySeq = 0;
   /** Streams whose dependencies are not met yet. */
   private readonly pending = new Set<StreamRt>();
-  /** Streams ready to start, in readiness order (see startReady). */
-  private ready: Array<{ rt: StreamRt; seq: number }> = [];
-  private readyHead = 0;
+  /** Streams ready to start, in readiness order. */
+  private readonly ready = new ReadyQueue<StreamRt>({
+    resources: (rt) => rt.spec.resources,
+    notBefore: (rt) => rt.notBefore,
+    waiting: (rt) => (rt.rec.state === 'waiting' || rt.rec.state === 'recovering') && !rt.proc && !rt.launching,
+  });
   /** Streams in a terminal state (the run ends when all are). */
   private ended = 0;
   private stopping: 'interrupted' | 'cancelled' | undefined;
@@ -228,7 +229,6 @@ export class StreamCoordinator {
       proc: undefined,
       launching: false,
       prepared: false,
-      readySeq: 0,
       notBefore: 0,
       killReason: undefined,
       timers: [],
@@ -416,53 +416,25 @@ export class StreamCoordinator {
 
   /** Queues a stream to start; waiting streams start in the order they became ready. */
   private makeReady(rt: StreamRt, state: 'waiting' | 'recovering'): void {
-    rt.readySeq = ++this.readySeq;
-    this.ready.push({ rt, seq: rt.readySeq });
+    this.ready.push(rt);
     this.setState(rt, state);
   }
 
-  /**
-   * Starts queued streams while slots are free. A stream whose units are not all free holds
-   * back later streams wanting the same pools (so large demands are not starved by small
-   * ones) and holds no unit meanwhile. Entries of the queue that were started, ended or
-   * re-queued are dropped from its head as the scan passes them.
-   */
+  /** Starts queued streams while slots are free (see ReadyQueue for the order and fairness). */
   private startReady(): void {
-    const now = Date.now();
-    const held = new Set<string>();
-    let atHead = true;
-    let wakeAt = Infinity;
-    let i = this.readyHead;
-    for (; i < this.ready.length && this.running < this.concurrency; i++) {
-      const entry = this.ready[i];
-      if (!entry) continue;
-      const { rt } = entry;
-      const live = entry.seq === rt.readySeq && (rt.rec.state === 'waiting' || rt.rec.state === 'recovering') && !rt.proc && !rt.launching;
-      if (live && rt.notBefore > now) {
-        wakeAt = Math.min(wakeAt, rt.notBefore);
-      } else if (live) {
-        const pools = Object.keys(rt.spec.resources);
-        if (!pools.some((p) => held.has(p)) && this.pools.tryAcquire(rt.spec.resources)) {
-          entry.seq = -1;
-          void this.start(rt);
-        } else {
-          for (const p of pools) held.add(p);
-        }
-      }
-      if (atHead && entry.seq !== rt.readySeq) this.readyHead = i + 1;
-      else atHead = false;
-    }
-    if (this.readyHead > 1024 && this.readyHead * 2 > this.ready.length) {
-      this.ready = this.ready.slice(this.readyHead);
-      this.readyHead = 0;
-    }
+    const wakeAt = this.ready.scan(
+      Date.now(),
+      () => this.running < this.concurrency,
+      (rt) => {
+        if (!this.pools.tryAcquire(rt.spec.resources)) return false;
+        void this.start(rt);
+        return true;
+      },
+    );
     // Streams in retry backoff: wake the scheduler when the first may start (a free slot
     // wakes it anyway when the scan stopped early for want of one).
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    if (i >= this.ready.length && wakeAt !== Infinity) {
-      this.retryTimer = setTimeout(() => this.schedule(), Math.max(0, wakeAt - Date.now()));
-    }
+    this.retryTimer = wakeAt === undefined ? undefined : setTimeout(() => this.schedule(), Math.max(0, wakeAt - Date.now()));
   }
 
   private depsVerdict(spec: StreamSpec): { kind: 'ready' } | { kind: 'blocked' } | { kind: 'failed'; because: string } {
