@@ -34,6 +34,7 @@ import { LivenessMonitor } from '../supervise/liveness.js';
 import { planWarnings } from '../plan/warnings.js';
 import { Worktrees } from './worktrees.js';
 import { ReadyQueue } from './ready-queue.js';
+import { dependencyVerdict, type DependencyView } from './dependencies.js';
 import { adoptProcess, exitFileOf, leftoverAlive, stopLeftover } from './resume.js';
 import { reconcileStreams } from '../status/reconcile.js';
 import { GuardianCommands } from './guardian-commands.js';
@@ -140,6 +141,11 @@ export class StreamCoordinator {
   /** Streams whose dependencies are not met yet. */
   private readonly pending = new Set<StreamRt>();
   /** Streams ready to start, in readiness order. */
+  private readonly dependencyView: DependencyView = {
+    streamState: (id) => this.streams.get(id)?.rec.state,
+    pointState: (id) => this.points.get(id)?.rec.state,
+    firstGroupOf: (id) => this.firstGroups.get(id),
+  };
   private readonly ready = new ReadyQueue<StreamRt>({
     resources: (rt) => rt.spec.resources,
     notBefore: (rt) => rt.notBefore,
@@ -399,7 +405,7 @@ export class StreamCoordinator {
     while (changed && this.pending.size > 0) {
       changed = false;
       for (const rt of this.pending) {
-        const verdict = this.depsVerdict(rt.spec);
+        const verdict = dependencyVerdict(rt.spec.dependsOn, this.dependencyView);
         if (verdict.kind === 'failed') {
           this.pending.delete(rt);
           this.emit({ type: 'stream-skipped', stream: rt.spec.id, attempt: rt.rec.attempt, reason: 'dependency-failed', because: verdict.because });
@@ -435,40 +441,6 @@ export class StreamCoordinator {
     // wakes it anyway when the scan stopped early for want of one).
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = wakeAt === undefined ? undefined : setTimeout(() => this.schedule(), Math.max(0, wakeAt - Date.now()));
-  }
-
-  private depsVerdict(spec: StreamSpec): { kind: 'ready' } | { kind: 'blocked' } | { kind: 'failed'; because: string } {
-    let ready = true;
-    const seenGroups = new Set<string>();
-    for (const dep of spec.dependsOn) {
-      const group = this.firstGroups.get(dep);
-      if (group) {
-        // On a `gather: first` group: one member's success is enough; all failing is a failure.
-        if (seenGroups.has(group.id)) continue;
-        seenGroups.add(group.id);
-        const states = group.members.map((m) => this.streams.get(m)?.rec.state);
-        if (states.includes('succeeded')) continue;
-        if (states.every((st) => st !== undefined && TERMINAL_STREAM_STATES.has(st))) {
-          return { kind: 'failed', because: `no replica of "${group.id}" succeeded` };
-        }
-        ready = false;
-        continue;
-      }
-      const s = this.streams.get(dep);
-      if (s) {
-        if (s.rec.state === 'succeeded') continue;
-        if (TERMINAL_STREAM_STATES.has(s.rec.state)) return { kind: 'failed', because: `stream "${dep}" ${s.rec.state}` };
-        ready = false;
-        continue;
-      }
-      const p = this.points.get(dep);
-      if (p) {
-        if (p.rec.state === 'done') continue;
-        if (p.rec.state === 'failed') return { kind: 'failed', because: `convergence point "${dep}" failed` };
-        ready = false;
-      }
-    }
-    return ready ? { kind: 'ready' } : { kind: 'blocked' };
   }
 
   // ── one attempt ───────────────────────────────────────────────────────────────────────
