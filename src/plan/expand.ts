@@ -10,7 +10,7 @@ import picomatch from 'picomatch';
 import type { Diagnostic } from './diagnostics.js';
 import type { Locator } from './locate.js';
 import type { PlanDocument } from './schema.js';
-import { ID_PATTERN, type GatherMode, type Plan, type StreamGroup, type StreamSpec } from './types.js';
+import { CAPABILITY_PREFIX, ID_PATTERN, type GatherMode, type Plan, type StreamGroup, type StreamSpec } from './types.js';
 
 /** At most this many members per group (a mistyped glob should not start a million streams). */
 export const MAX_GROUP_MEMBERS = 10_000;
@@ -66,7 +66,12 @@ export function expandGroups(plan: Plan, doc: PlanDocument, loc: Locator): Diagn
   });
   if (errors.length > 0) return errors;
   const expand = (names: string[]): string[] => names.flatMap((n) => groups[n]?.members ?? [n]);
-  for (const s of expanded) s.dependsOn = expand(s.dependsOn);
+  // `capability:NAME`: every other stream (group members included) that offers NAME.
+  const byCapability = (cap: string, self: StreamSpec): string[] =>
+    expanded.filter((o) => o.id !== self.id && (self.group === undefined || o.group !== self.group) && o.capabilities.includes(cap)).map((o) => o.id);
+  for (const s of expanded) {
+    s.dependsOn = [...new Set(expand(s.dependsOn).flatMap((d) => (d.startsWith(CAPABILITY_PREFIX) ? byCapability(d.slice(CAPABILITY_PREFIX.length), s) : [d])))];
+  }
   for (const p of plan.points) p.streams = expand(p.streams);
   plan.streams = expanded;
   plan.groups = groups;

@@ -8,7 +8,7 @@ import { findCycles } from '../graph/cycles.js';
 import type { Diagnostic } from './diagnostics.js';
 import { formatPath, type Locator, type PathSegment } from './locate.js';
 import { closest } from './suggest.js';
-import type { SourcePos } from './types.js';
+import { CAPABILITY_PREFIX, type SourcePos } from './types.js';
 import { isRecord, own, pointViews, resolveMembers, streamViews, type PointView, type StreamView } from './views.js';
 
 const POINTS = ['agent_coordination', 'convergence_points'] as const;
@@ -48,10 +48,20 @@ export function semanticChecks(data: unknown, loc: Locator, dir: string): Diagno
   }
   const known = [...byId.keys(), ...byName.keys()];
 
-  // Dependencies.
+  // Dependencies. `capability:NAME` stands for every other stream offering NAME.
+  const offering = (cap: string, self: string): string[] => streams.filter((o) => o.id !== self && o.capabilities.includes(cap)).map((o) => o.id);
+  const allCaps = [...new Set(streams.flatMap((o) => o.capabilities))];
   for (const s of streams) {
     for (const d of s.dependsOn) {
       const path = [...streamPath(s), 'depends_on', d.index];
+      if (d.name.startsWith(CAPABILITY_PREFIX)) {
+        const cap = d.name.slice(CAPABILITY_PREFIX.length);
+        if (offering(cap, s.id).length === 0) {
+          const hint = closest(cap, allCaps);
+          report(path, `no other stream offers capability ${q(cap)}${hint ? ` (did you mean ${q(hint)}?)` : ''}`);
+        }
+        continue;
+      }
       if (d.name === s.id) report(path, `stream ${q(s.id)} depends on itself`);
       else if (!byId.has(d.name) && !byName.has(d.name)) {
         const hint = closest(d.name, known);
@@ -75,9 +85,11 @@ export function semanticChecks(data: unknown, loc: Locator, dir: string): Diagno
   // A point named like a stream is an error above; leave it out so the stream keeps its edges.
   const graphPoints = [...byName.values()].filter((p) => !byId.has(p.name));
   const isNode = (n: string): boolean => byId.has(n) || byName.has(n);
+  const expandCaps = (s: StreamView): string[] =>
+    s.dependsOn.flatMap((d) => (d.name.startsWith(CAPABILITY_PREFIX) ? offering(d.name.slice(CAPABILITY_PREFIX.length), s.id) : [d.name]));
   const firstStreams = [...byId.values()].map((s) => ({
     id: s.id,
-    dependsOn: s.dependsOn.map((d) => d.name).filter((n) => n !== s.id && isNode(n)),
+    dependsOn: expandCaps(s).filter((n) => n !== s.id && isNode(n)),
   }));
   const firstPoints = graphPoints.map((p) => (p.streams ? { name: p.name, streams: p.streams.map((r) => r.name) } : { name: p.name }));
   const members = resolveMembers(firstStreams, firstPoints);
@@ -90,7 +102,11 @@ export function semanticChecks(data: unknown, loc: Locator, dir: string): Diagno
     const s = byId.get(from);
     const p = s ? undefined : byName.get(from);
     let path: PathSegment[] = [];
-    if (s) path = [...streamPath(s), 'depends_on', s.dependsOn.find((d) => d.name === to)?.index ?? 0];
+    if (s) {
+      const direct = s.dependsOn.find((d) => d.name === to);
+      const viaCap = s.dependsOn.find((d) => d.name.startsWith(CAPABILITY_PREFIX) && byId.get(to)?.capabilities.includes(d.name.slice(CAPABILITY_PREFIX.length)));
+      path = [...streamPath(s), 'depends_on', (direct ?? viaCap)?.index ?? 0];
+    }
     else if (p) {
       const r = p.streams?.find((x) => x.name === to);
       path = r ? [...pointPath(p), 'streams', r.index] : pointPath(p);

@@ -26,6 +26,9 @@ export const HEARTBEAT_SOURCES: readonly HeartbeatSource[] = ['file', 'output', 
 export const SOFT_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
 export type SoftSignal = (typeof SOFT_SIGNALS)[number];
 
+/** `depends_on: capability:NAME` waits for every stream that registered capability NAME. */
+export const CAPABILITY_PREFIX = 'capability:';
+
 /** Stream ids and convergence point names: safe as a single path component. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 

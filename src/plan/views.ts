@@ -26,6 +26,7 @@ export interface StreamView {
   index: number;
   id: string;
   dependsOn: Ref[];
+  capabilities: string[];
   /** Integer demands by pool name, in document order. */
   resources: Array<{ name: string; units: number }>;
   workspace?: string;
@@ -74,6 +75,7 @@ export function streamViews(data: unknown): StreamView[] {
       index,
       id,
       dependsOn: refs(own(s, 'depends_on')),
+      capabilities: refs(own(s, 'capabilities')).map((r) => r.name),
       resources: isRecord(res)
         ? Object.keys(res).flatMap((name) => {
             const units = res[name];

@@ -163,6 +163,44 @@ describe('patterns', () => {
   });
 });
 
+describe('capabilities', () => {
+  it('depends_on capability:NAME waits for every stream offering it (for_each members included)', async () => {
+    const log = join(rig.dir, 'order.log');
+    rig.writePlan({
+      streams: [
+        { id: 'survey', capabilities: ['research'], for_each: ['a', 'b'], command: `sleep 0.2; echo "survey $COORD_ITEM" >> ${log}` },
+        { id: 'docs', capabilities: ['research', 'docs'], command: `echo docs >> ${log}` },
+        { id: 'write', capabilities: ['writing'], depends_on: ['capability:research'], command: `echo write >> ${log}` },
+      ],
+    });
+    const r = await rig.coord(['run', 'plan.yaml']);
+    expect(r.code).toBe(0);
+    const lines = readFileSync(log, 'utf8').trim().split('\n');
+    expect(lines.at(-1)).toBe('write');
+    expect(lines.slice(0, -1).sort()).toEqual(['docs', 'survey a', 'survey b']);
+    const reg = rig.events().find((e) => e.type === 'stream-registered' && e.stream === 'write') as unknown as { dependsOn: string[] };
+    expect(reg.dependsOn.sort()).toEqual(['docs', 'survey-1', 'survey-2']);
+    const status = JSON.parse((await rig.coord(['status', '--json'])).stdout) as { streams: Array<{ id: string; capabilities: string[] }> };
+    expect(status.streams.find((s) => s.id === 'docs')?.capabilities).toEqual(['research', 'docs']);
+  });
+
+  it('a capability nobody offers is a plan error with its place; capability cycles are found', async () => {
+    rig.writePlan('streams:\n  - id: w\n    command: "true"\n    depends_on: [capability:reserch]\n  - id: r\n    capabilities: [research]\n    command: "true"\n');
+    const r = await rig.coord(['validate', 'plan.yaml']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/plan\.yaml:4:18: streams\[0\]\.depends_on\[0\]: no other stream offers capability "reserch" \(did you mean "research"\?\)/);
+    rig.writePlan({
+      streams: [
+        { id: 'a', capabilities: ['x'], depends_on: ['capability:y'], command: 'true' },
+        { id: 'b', capabilities: ['y'], depends_on: ['capability:x'], command: 'true' },
+      ],
+    });
+    const c = await rig.coord(['validate', 'plan.yaml']);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toMatch(/dependency cycle: (a -> b -> a|b -> a -> b)/);
+  });
+});
+
 describe('plan warnings', () => {
   it('warns before a run when outputs of one point may overlap under on_conflict fail', async () => {
     rig.writePlan({
