@@ -28,6 +28,7 @@ export interface StatusSnapshot {
     startedAt: string | null;
     endedAt: string | null;
     capabilities: string[];
+    dependsOn: string[];
   }>;
   convergence: Array<{ name: string; type: string; state: PointRecord['state']; merged: string[]; conflicts: string[]; reason: string | null; target: string }>;
   resources: Array<{ name: string; capacity: number; inUse: number }>;
@@ -68,6 +69,7 @@ export async function loadSnapshot(backend: Backend, run: RunRecord): Promise<St
       startedAt: s.startedAt,
       endedAt: s.endedAt,
       capabilities: s.capabilities,
+      dependsOn: s.dependsOn,
     })),
     convergence: points.map((p) => ({ name: p.name, type: p.type, state: p.state, merged: p.merged, conflicts: p.conflicts, reason: p.reason, target: p.target })),
     resources: Object.entries(run.pools ?? {}).map(([name, capacity]) => ({ name, capacity, inUse: inUse.get(name) ?? 0 })),

@@ -180,8 +180,9 @@ describe('capabilities', () => {
     expect(lines.slice(0, -1).sort()).toEqual(['docs', 'survey a', 'survey b']);
     const reg = rig.events().find((e) => e.type === 'stream-registered' && e.stream === 'write') as unknown as { dependsOn: string[] };
     expect(reg.dependsOn.sort()).toEqual(['docs', 'survey-1', 'survey-2']);
-    const status = JSON.parse((await rig.coord(['status', '--json'])).stdout) as { streams: Array<{ id: string; capabilities: string[] }> };
+    const status = JSON.parse((await rig.coord(['status', '--json'])).stdout) as { streams: Array<{ id: string; capabilities: string[]; dependsOn: string[] }> };
     expect(status.streams.find((s) => s.id === 'docs')?.capabilities).toEqual(['research', 'docs']);
+    expect(status.streams.find((s) => s.id === 'write')?.dependsOn.sort()).toEqual(['docs', 'survey-1', 'survey-2']);
   });
 
   it('a capability nobody offers is a plan error with its place; capability cycles are found', async () => {
