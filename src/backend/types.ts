@@ -30,6 +30,8 @@ export interface RunRecord {
   concurrency: number;
   /** The plan's resource pools and their capacities. */
   pools: Record<string, number>;
+  /** The coordinator's control socket (`coord spawn` talks to it) while the run is running. */
+  controlSocket?: string;
   /** Set by `coord stop`: the run ends as `cancelled` rather than `interrupted`. */
   cancelRequested?: boolean;
 }

@@ -29,6 +29,8 @@ export function buildProgram(): Command {
     .description('Run parallel streams safely side by side: isolated workspaces, supervision, convergence.')
     .version(version(), '-V, --version')
     .showHelpAfterError()
+    // `coord spawn … -- CMD ARGS` hands everything after its own options to the command
+    .enablePositionalOptions()
     .exitOverride((e) => {
       // commander's usage errors exit 2 (SPEC: bad usage); help and version exit 0.
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') {
@@ -118,6 +120,22 @@ export function buildProgram(): Command {
     .option('--open', 'open the page in the default browser')
     .addHelpText('after', '\nThe first line printed is the URL, with the access token; Ctrl-C stops the server.')
     .action(lazy(async () => (await import('./commands/dashboard.js')).dashboardCommand));
+
+  program
+    .command('spawn')
+    .description('add a stream to the running run (from a stream: its own run)')
+    .requiredOption('--id <id>', 'the new stream id')
+    .option('--depends-on <ids...>', 'stream ids, convergence point names or capability:NAME (comma-separated or repeated)')
+    .option('--capabilities <names...>', 'capabilities the new stream offers')
+    .option('--wait', "wait for the stream to end and exit with its exit code")
+    .option('--run <run>', 'run id (default: $COORD_RUN_DIR, else the newest run)')
+    .argument('<command...>', 'the command after --; one argument with spaces runs through sh -c')
+    .passThroughOptions()
+    .addHelpText('after', '\nExamples:\n  coord spawn --id shard-1 -- ./test.sh 1\n  coord spawn --id report --depends-on shard-1,shard-2 --wait -- sh -c "cat results/*"')
+    .action(lazy(async () => {
+      const { spawnCommand } = await import('./commands/spawn.js');
+      return (command: string[], flags: import('./commands/spawn.js').SpawnFlags) => spawnCommand(command, flags);
+    }));
 
   program
     .command('heartbeat')

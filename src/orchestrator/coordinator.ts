@@ -14,7 +14,7 @@
  */
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { cp, readdir } from 'node:fs/promises';
 import type { Plan, PointSpec, StreamSpec } from '../plan/types.js';
 import type { Backend, PointRecord, RunRecord, StreamRecord } from '../backend/types.js';
@@ -35,6 +35,10 @@ import { planWarnings } from '../plan/warnings.js';
 import { Worktrees } from './worktrees.js';
 import { ReadyQueue } from './ready-queue.js';
 import { dependencyVerdict, type DependencyView } from './dependencies.js';
+import { listenControl, type ControlReply, type SpawnRequestMessage } from './control.js';
+import type { Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { CAPABILITY_PREFIX, ID_PATTERN } from '../plan/types.js';
 import { adoptProcess, exitFileOf, leftoverAlive, stopLeftover } from './resume.js';
 import { reconcileStreams } from '../status/reconcile.js';
 import { GuardianCommands } from './guardian-commands.js';
@@ -132,6 +136,10 @@ export class StreamCoordinator {
   /** `gather: first` groups by member id, and whether one member has already succeeded. */
   private readonly firstGroups = new Map<string, { id: string; members: string[]; won: boolean }>();
   private readonly guardianCommands: GuardianCommands;
+  private control: Server | undefined;
+  private controlPath = '';
+  /** `coord spawn --wait` callers, told when their stream ends. */
+  private readonly spawnWaiters = new Map<string, Array<(r: ControlReply) => void>>();
   private readonly baseEnv: NodeJS.ProcessEnv;
   private persist: Promise<void> = Promise.resolve();
   private readonly dirty = new Set<StreamRt>();
@@ -209,6 +217,11 @@ export class StreamCoordinator {
   /** Adds a stream (before `run()`). Validation of the whole plan is the plan loader's job. */
   register(spec: StreamSpec): void {
     if (this.started) throw new Error('register() after run() started');
+    this.track(spec);
+  }
+
+  /** Adds a stream's runtime record (before the run, or by `coord spawn` during it). */
+  private track(spec: StreamSpec): void {
     if (this.streams.has(spec.id)) throw new Error(`duplicate stream id "${spec.id}"`);
     const paths = streamPaths(spec, this.runDir, this.workspaceDir);
     this.streams.set(spec.id, {
@@ -318,6 +331,7 @@ export class StreamCoordinator {
     mkdirSync(join(this.runDir, 'streams'), { recursive: true, mode: 0o700 });
     mkdirSync(this.workspaceDir, { recursive: true, mode: 0o700 });
     this.binDir = coordBinDir(this.runDir);
+    await this.openControl();
     const done = new Promise<RunOutcome>((resolve) => (this.resolveRun = resolve));
     this.emit({
       type: 'run-started',
@@ -394,6 +408,81 @@ export class StreamCoordinator {
     for (const id of adopted) for (const p of this.pointsOfStream.get(id) ?? []) p.streamStarted();
     this.emit({ type: 'run-resumed', kept, adopted, stopped, points: restoredPoints });
     return new Set([...kept, ...adopted]);
+  }
+
+  // ── dynamic registration (coord spawn) ────────────────────────────────────────────────
+
+  /** Listens for `coord spawn` on `<run dir>/control.sock` (or a short path in tmp when that is too long for a socket). */
+  private async openControl(): Promise<void> {
+    const inRun = join(this.runDir, 'control.sock');
+    this.controlPath = Buffer.byteLength(inRun) < 100 ? inRun : join(tmpdir(), `coord-${this.runId}.sock`);
+    this.control = await listenControl(this.controlPath, (msg, reply) => this.spawnRequest(msg, reply));
+    this.backendWrite(() => this.backend.updateRun(this.runId, { controlSocket: this.controlPath }).then(() => undefined));
+  }
+
+  private closeControl(): void {
+    this.control?.close();
+    this.control = undefined;
+    rmSync(this.controlPath, { force: true });
+    for (const [id, waiters] of this.spawnWaiters) for (const w of waiters) w({ ok: false, error: `the run ended before "${id}" did` });
+    this.spawnWaiters.clear();
+  }
+
+  /**
+   * A stream added while the run runs, validated like a plan stream: a unique safe id, known
+   * dependencies (`capability:NAME` included), no cycle — with `--wait`, the new stream must
+   * not wait for the stream that waits for it.
+   */
+  private spawnRequest(msg: SpawnRequestMessage, reply: (r: ControlReply) => void): void {
+    const fail = (error: string) => reply({ ok: false, error });
+    if (this.stopping || this.finished) return fail('the run is stopping');
+    if (!ID_PATTERN.test(msg.id)) return fail(`bad stream id "${msg.id}": 1-64 letters, digits, "_", "." or "-", starting with a letter or digit`);
+    if (this.streams.has(msg.id) || this.points.has(msg.id)) return fail(`"${msg.id}" is already the id of a stream or convergence point in this run`);
+    const deps: string[] = [];
+    for (const d of msg.dependsOn) {
+      if (d === msg.id) return fail(`stream "${msg.id}" cannot depend on itself`);
+      if (d.startsWith(CAPABILITY_PREFIX)) {
+        const cap = d.slice(CAPABILITY_PREFIX.length);
+        const offering = [...this.streams.values()].filter((rt) => rt.spec.capabilities.includes(cap)).map((rt) => rt.spec.id);
+        if (offering.length === 0) return fail(`no stream offers capability "${cap}"`);
+        deps.push(...offering);
+      } else if (this.streams.has(d) || this.points.has(d)) deps.push(d);
+      else return fail(`unknown dependency "${d}": no stream or convergence point has that name`);
+    }
+    if (msg.wait && msg.from && this.reaches(deps, msg.from)) {
+      return fail(`dependency cycle: ${msg.from} waits for ${msg.id}, which depends on ${msg.from}`);
+    }
+    const isolation = this.plan.coordination.isolation.workspace === 'worktree' ? 'isolated' : this.plan.coordination.isolation.workspace;
+    this.addStream({ id: msg.id, command: msg.command, dependsOn: [...new Set(deps)], capabilities: msg.capabilities, resources: {}, outputs: [], isolation, retries: 0, env: {} });
+    reply({ ok: true, id: msg.id, event: 'registered' });
+    if (msg.wait) this.spawnWaiters.set(msg.id, [...(this.spawnWaiters.get(msg.id) ?? []), reply]);
+    this.schedule();
+  }
+
+  /** True when following dependencies from `from` reaches `target` (streams, and points' streams). */
+  private reaches(from: string[], target: string): boolean {
+    const seen = new Set<string>();
+    const todo = [...from];
+    while (todo.length > 0) {
+      const id = todo.pop() ?? '';
+      if (id === target) return true;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const rt = this.streams.get(id);
+      if (rt) todo.push(...rt.spec.dependsOn);
+      const p = this.points.get(id);
+      if (p) todo.push(...p.spec.streams);
+    }
+    return false;
+  }
+
+  /** Registers a stream while the run runs (a plan's streams are registered before it starts). */
+  private addStream(spec: StreamSpec): void {
+    this.track(spec);
+    const rt = this.streams.get(spec.id);
+    if (!rt) return;
+    this.save(rt);
+    this.emit({ type: 'stream-registered', stream: spec.id, attempt: 0, capabilities: spec.capabilities, dependsOn: spec.dependsOn, workspace: rt.paths.workspace });
   }
 
   // ── scheduling ────────────────────────────────────────────────────────────────────────
@@ -698,6 +787,11 @@ export class StreamCoordinator {
       else p.streamFailed(rt.spec.id, state);
     }
     if (state === 'succeeded') this.gathered(rt.spec.id);
+    const waiters = this.spawnWaiters.get(rt.spec.id);
+    if (waiters) {
+      this.spawnWaiters.delete(rt.spec.id);
+      for (const w of waiters) w({ ok: true, id: rt.spec.id, event: 'ended', state, exitCode: rt.rec.exitCode });
+    }
   }
 
   /** The first success of a `gather: first` group stops and drops the other replicas. */
@@ -791,6 +885,7 @@ export class StreamCoordinator {
     }
     if (!this.opts.keepWorkspaces) await this.worktrees.removeAll();
     await this.guardianCommands.settle(this.plan.guardian.graceMs);
+    this.closeControl();
     this.flushRecords();
     this.spawner.close?.();
     this.emit({ type: 'run-ended', state, durationMs: Math.round(performance.now() - this.startedAtMs) });
