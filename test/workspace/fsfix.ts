@@ -1,3 +1,4 @@
+import type { MergeSource } from '../../src/workspace/merge.js';
 /** Temp directories and file trees for the workspace tests. */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -70,3 +71,11 @@ export async function exists(p: string): Promise<boolean> {
 
 /** The process runs as root (some permission tests only make sense as one or the other). */
 export const isRoot = process.getuid?.() === 0;
+
+/** Makes a stream's workspace `<tmp>/ws/<stream>` holding `files`, as a merge source. */
+export async function makeSource(tmp: string, stream: string, files: Record<string, FileSpec>, outputs: string[] = []): Promise<MergeSource> {
+  const dir = path.join(tmp, 'ws', stream);
+  await fs.mkdir(dir, { recursive: true });
+  await writeTree(dir, files);
+  return { stream, dir, outputs };
+}

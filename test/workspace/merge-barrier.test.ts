@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ConflictPolicy } from '../../src/plan/types.js';
 import { mergeAll, MergeLimitError, type MergeSource } from '../../src/workspace/merge.js';
-import { exists, makeTemp, modeOf, readTree, removeTemp, writeTree, type FileSpec } from './fsfix.js';
+import { exists, makeSource, makeTemp, modeOf, readTree, removeTemp, type FileSpec } from './fsfix.js';
 
 let tmp: string;
 let target: string;
@@ -15,13 +15,8 @@ afterEach(async () => {
   await removeTemp(tmp);
 });
 
-/** Makes a workspace for `stream` holding `files`. */
-async function source(stream: string, files: Record<string, FileSpec>, outputs: string[] = []): Promise<MergeSource> {
-  const dir = path.join(tmp, 'ws', stream);
-  await fs.mkdir(dir, { recursive: true });
-  await writeTree(dir, files);
-  return { stream, dir, outputs };
-}
+/** A stream's workspace holding `files`, as a merge source. */
+const source = (stream: string, files: Record<string, FileSpec>, outputs: string[] = []): Promise<MergeSource> => makeSource(tmp, stream, files, outputs);
 
 /** Nothing but `expected` names next to the target (no staging directory left behind). */
 async function siblings(): Promise<string[]> {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { ConflictPolicy } from '../../src/plan/types.js';
 import { mergeOne, MergeLimitError, type MergeSource } from '../../src/workspace/merge.js';
 import { WorkspaceError } from '../../src/workspace/root.js';
-import { exists, makeTemp, modeOf, readTree, removeTemp, writeTree, type FileSpec } from './fsfix.js';
+import { exists, makeSource, makeTemp, modeOf, readTree, removeTemp, type FileSpec } from './fsfix.js';
 
 let tmp: string;
 let target: string;
@@ -16,12 +16,8 @@ afterEach(async () => {
   await removeTemp(tmp);
 });
 
-async function source(stream: string, files: Record<string, FileSpec>, outputs: string[] = []): Promise<MergeSource> {
-  const dir = path.join(tmp, 'ws', stream);
-  await fs.mkdir(dir, { recursive: true });
-  await writeTree(dir, files);
-  return { stream, dir, outputs };
-}
+/** A stream's workspace holding `files`, as a merge source. */
+const source = (stream: string, files: Record<string, FileSpec>, outputs: string[] = []): Promise<MergeSource> => makeSource(tmp, stream, files, outputs);
 
 /** Every name in the tree, including hidden ones, so leftovers of temp files show. */
 async function allNames(root: string): Promise<string[]> {

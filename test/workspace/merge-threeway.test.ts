@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { mergeAll, mergeOne, type ConflictRules, type MergeSource } from '../../src/workspace/merge.js';
-import { exists, makeTemp, modeOf, readTree, removeTemp, writeTree, type FileSpec } from './fsfix.js';
+import { exists, makeSource, makeTemp, modeOf, readTree, removeTemp, writeTree, type FileSpec } from './fsfix.js';
 
 let tmp: string;
 let target: string;
@@ -17,12 +17,8 @@ afterEach(async () => {
   await removeTemp(tmp);
 });
 
-async function source(stream: string, files: Record<string, FileSpec>, outputs: string[] = []): Promise<MergeSource> {
-  const dir = path.join(tmp, 'ws', stream);
-  await fs.mkdir(dir, { recursive: true });
-  await writeTree(dir, files);
-  return { stream, dir, outputs };
-}
+/** A stream's workspace holding `files`, as a merge source. */
+const source = (stream: string, files: Record<string, FileSpec>, outputs: string[] = []): Promise<MergeSource> => makeSource(tmp, stream, files, outputs);
 
 const lines = (...ls: string[]): string => ls.map((l) => `${l}\n`).join('');
 const ORIGINAL = lines('one', 'two', 'three', 'four', 'five');
