@@ -21,6 +21,8 @@ export type PointState = 'pending' | 'waiting' | 'merging' | 'done' | 'failed';
 export type RunState = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
 
 export const TERMINAL_STREAM_STATES: ReadonlySet<StreamState> = new Set(['succeeded', 'failed', 'skipped', 'cancelled']);
+/** States in which a stream's process may be running. */
+export const LIVE_STREAM_STATES: ReadonlySet<StreamState> = new Set(['running', 'stalled', 'recovering']);
 export const TERMINAL_RUN_STATES: ReadonlySet<RunState> = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
 
 /** Why a stream or point did not succeed, as a value (wireit's Failure habit). */
@@ -85,8 +87,3 @@ export type CoordEventType = CoordEvent['type'];
 
 /** Distributes an event without its `time`/`run`, which the emitter adds. */
 export type EventInput = CoordEvent extends infer E ? (E extends CoordEvent ? Omit<E, 'time' | 'run'> : never) : never;
-
-/** Output lines and beats are shown by reporters but not written to events.jsonl (output lives in the stream's logs). */
-export function isPersisted(e: CoordEvent): boolean {
-  return e.type !== 'stream-output' && e.type !== 'stream-beat';
-}

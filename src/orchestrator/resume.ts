@@ -8,14 +8,14 @@ import { readFileSync } from 'node:fs';
 import type { StreamRecord } from '../backend/types.js';
 import type { ExitInfo, StreamProcess } from '../supervise/spawner.js';
 import type { ExitRecord } from '../supervise/launcher-protocol.js';
+import { LIVE_STREAM_STATES } from '../events/types.js';
 import { groupAlive, sameProcess, signalGroup } from '../util/proc.js';
 
-const LIVE = new Set<StreamRecord['state']>(['running', 'stalled', 'recovering']);
 const POLL_MS = 100;
 
 /** True when the record's process is still the one the dead coordinator started. */
 export function leftoverAlive(rec: StreamRecord): boolean {
-  return LIVE.has(rec.state) && rec.pid !== null && rec.pgid !== null && sameProcess(rec.pid, rec.procStartTime);
+  return LIVE_STREAM_STATES.has(rec.state) && rec.pid !== null && rec.pgid !== null && sameProcess(rec.pid, rec.procStartTime);
 }
 
 /** The exit file the launcher writes for an attempt (see launcher.ts). */
@@ -65,7 +65,6 @@ export function adoptProcess(rec: StreamRecord, exitFile: string): StreamProcess
     procStartTime: rec.procStartTime,
     exited,
     signal: (sig) => signalGroup(pgid, sig),
-    alive: () => groupAlive(pgid),
   };
 }
 

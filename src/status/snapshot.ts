@@ -4,12 +4,10 @@
  * and so are its streams that were running.
  */
 import type { Backend, PointRecord, RunRecord, StreamRecord } from '../backend/types.js';
-import type { RunState } from '../events/types.js';
+import { LIVE_STREAM_STATES, type RunState } from '../events/types.js';
 import { sameProcess } from '../util/proc.js';
 import { hostname } from 'node:os';
 import { reconcileStreams } from './reconcile.js';
-
-const LIVE = new Set<StreamRecord['state']>(['running', 'stalled', 'recovering']);
 
 export interface StatusSnapshot {
   run: { id: string; plan: string; name: string; state: RunState; startedAt: string; endedAt: string | null; coordinatorPid: number };
@@ -56,7 +54,7 @@ export async function loadSnapshot(backend: Backend, run: RunRecord): Promise<St
     run: { id: run.id, plan: run.plan, name: run.name, state, startedAt: run.startedAt, endedAt: run.endedAt, coordinatorPid: run.coordinator.pid },
     streams: streams.map((s) => ({
       id: s.id,
-      state: dead && LIVE.has(s.state) && !(s.pid && sameProcess(s.pid, s.procStartTime)) ? 'cancelled' : s.state,
+      state: dead && LIVE_STREAM_STATES.has(s.state) && !(s.pid && sameProcess(s.pid, s.procStartTime)) ? 'cancelled' : s.state,
       pid: s.pid,
       attempt: s.attempt,
       exitCode: s.exitCode,

@@ -7,7 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { groupAlive, signalGroup } from '../util/proc.js';
+import { signalGroup } from '../util/proc.js';
 import type { ExitInfo, SpawnRequest, Spawner, StreamProcess } from './spawner.js';
 import type { LaunchReply, LaunchRequest } from './launcher-protocol.js';
 
@@ -36,7 +36,6 @@ export class LauncherSpawner implements Spawner {
   private readonly bases = new WeakMap<ChildProcess, Record<string, string>>();
   private readonly live = new Map<number, Pending>();
   private nextId = 1;
-  private closed = false;
 
   private readonly logFile: string | undefined;
 
@@ -90,7 +89,6 @@ export class LauncherSpawner implements Spawner {
   }
 
   close(): void {
-    this.closed = true;
     this.children.forEach((c, i) => {
       if (c?.connected) c.disconnect();
       this.children[i] = undefined;
@@ -130,7 +128,6 @@ export class LauncherSpawner implements Spawner {
           procStartTime: m.procStartTime,
           exited,
           signal: (sig) => signalGroup(m.pid, sig),
-          alive: () => groupAlive(m.pid),
         });
         break;
       }
@@ -167,5 +164,5 @@ export class LauncherSpawner implements Spawner {
 }
 
 function exitedBeforeStart(info: ExitInfo): StreamProcess {
-  return { pid: -1, pgid: -1, procStartTime: null, exited: Promise.resolve(info), signal: () => false, alive: () => false };
+  return { pid: -1, pgid: -1, procStartTime: null, exited: Promise.resolve(info), signal: () => false };
 }

@@ -37,8 +37,6 @@ export interface StreamProcess {
   readonly exited: Promise<ExitInfo>;
   /** Signals the whole process group; false when it is already gone. */
   signal(sig: NodeJS.Signals): boolean;
-  /** True while any process of the group remains. */
-  alive(): boolean;
 }
 
 /** Injected into the orchestrator so tests and other engines can replace process creation. */
@@ -147,7 +145,6 @@ export function spawnProcess(req: SpawnRequest): StreamProcess {
     procStartTime: procStart,
     exited,
     signal: (sig) => signalGroup(pid, sig),
-    alive: () => groupAlive(pid),
   };
 }
 

@@ -5,12 +5,15 @@
  */
 import { openBackend, resolveRun } from '../context.js';
 import { coordinatorAlive } from '../../status/snapshot.js';
-import { TERMINAL_RUN_STATES, TERMINAL_STREAM_STATES } from '../../events/types.js';
+import { TERMINAL_RUN_STATES } from '../../events/types.js';
 import { durationMs } from '../../util/duration.js';
-import { sameProcess, signalGroup, groupAlive } from '../../util/proc.js';
+import { leftoverAlive, stopLeftover } from '../../orchestrator/resume.js';
 import { UsageError } from '../../util/result.js';
 import { sleep } from './follow.js';
 import { reconcileStreams } from '../../status/reconcile.js';
+
+/** How long leftovers of a dead coordinator get between SIGTERM and SIGKILL. */
+const ORPHAN_GRACE_MS = 5000;
 
 export async function stopCommand(runId: string | undefined, flags: { timeout: string }): Promise<void> {
   const timeoutMs = durationMs(flags.timeout, '--timeout');
@@ -41,16 +44,11 @@ export async function stopCommand(runId: string | undefined, flags: { timeout: s
   throw new UsageError(`run ${run.id} did not end within ${flags.timeout}`, 75);
 }
 
-/** SIGTERM, then SIGKILL, to the process groups of streams a dead coordinator left running. */
+/** Stops (TERM, then KILL after 5 s) the process groups of streams a dead coordinator left running. */
 async function stopOrphans(backend: ReturnType<typeof openBackend>, runId: string): Promise<number> {
   const records = reconcileStreams(await backend.listStreams(runId), (await backend.readEvents(runId)).events);
-  const live = records.filter(
-    (s) => !TERMINAL_STREAM_STATES.has(s.state) && s.pgid !== null && s.pid !== null && sameProcess(s.pid, s.procStartTime),
-  );
-  for (const s of live) signalGroup(s.pgid ?? 0, 'SIGTERM');
-  const deadline = Date.now() + 5000;
-  while (Date.now() < deadline && live.some((s) => groupAlive(s.pgid ?? 0))) await sleep(100);
-  for (const s of live) signalGroup(s.pgid ?? 0, 'SIGKILL');
+  const live = records.filter(leftoverAlive);
+  await Promise.all(live.map((s) => stopLeftover(s, ORPHAN_GRACE_MS)));
   await backend.putStreams(
     runId,
     live.map((s) => ({ ...s, state: 'cancelled' as const, reason: 'cancelled' as const, endedAt: new Date().toISOString() })),
