@@ -68,6 +68,8 @@ export class Rig {
       CI: 'true',
       NO_COLOR: '1',
       COORD_TEST_RIG: this.marker,
+      // each test its own lock registry
+      COORD_LOCK_DIR: join(this.dir, 'locks'),
       ...extra,
     };
     if (process.env.NODE_EXTRA_CA_CERTS) env.NODE_EXTRA_CA_CERTS = process.env.NODE_EXTRA_CA_CERTS;
@@ -94,15 +96,24 @@ export class Rig {
   }
 
   /** Starts `coord ARGS` in the test directory. */
-  spawn(args: string[], opts: { env?: Record<string, string>; ownGroup?: boolean } = {}): Spawned {
-    const child = spawn(process.execPath, [COORD, ...args], {
+  spawn(args: string[], opts: { env?: Record<string, string>; ownGroup?: boolean; input?: string | Buffer } = {}): Spawned {
+    return this.spawnNode(COORD, args, opts);
+  }
+
+  /** Starts `node SCRIPT ARGS` (coord, or a fixture) in the test directory; `input` goes to its stdin. */
+  spawnNode(script: string, args: string[], opts: { env?: Record<string, string>; ownGroup?: boolean; input?: string | Buffer } = {}): Spawned {
+    const child = spawn(process.execPath, [script, ...args], {
       cwd: this.dir,
       env: this.env(opts.env),
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       // ownGroup: coord leads a process group, as in a terminal (where Ctrl-C signals the whole group)
       detached: opts.ownGroup ?? false,
     });
     this.children.push(child);
+    if (opts.input !== undefined) {
+      child.stdin?.on('error', () => {}); // a child killed before reading all of it
+      child.stdin?.end(opts.input);
+    }
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -112,7 +123,7 @@ export class Rig {
   }
 
   /** Runs `coord ARGS` to its end. */
-  coord(args: string[], opts: { env?: Record<string, string> } = {}): Promise<Result> {
+  coord(args: string[], opts: { env?: Record<string, string>; input?: string | Buffer } = {}): Promise<Result> {
     return this.spawn(args, opts).done;
   }
 

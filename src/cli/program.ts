@@ -138,6 +138,45 @@ export function buildProgram(): Command {
     }));
 
   program
+    .command('lock')
+    .description('run CMD holding a read or write lock on PATH (like flock(1)); CMD gets COORD_LOCK_TOKEN')
+    .argument('<path>', 'the file to lock (it need not exist)')
+    .option('-r, --read', 'a shared lock: many readers at once')
+    .option('-w, --write', 'an exclusive lock (the default)')
+    .option('-t, --timeout <duration>', 'give up (exit 75) when not granted in time')
+    .option('--lease <duration>', 'how long the grant lives without renewal (default 10s; renewed every third)')
+    .argument('<command...>', 'the command after --; one argument with spaces runs through sh -c')
+    .passThroughOptions()
+    .addHelpText('after', '\nExit: CMD\'s code; 75 when the lock is not granted in time, a deadlock is found, or the lock is lost while CMD runs.\n\nExamples:\n  coord lock notes.md -- sh -c \'cat notes.md; echo more >> notes.md\'\n  coord lock --read --timeout 30s data.json -- ./report.sh')
+    .action(lazy(async () => (await import('./commands/lock.js')).lockCommand));
+
+  program
+    .command('write')
+    .description('replace PATH with standard input atomically (temp file, fsync, rename)')
+    .argument('<path>', 'the file to replace')
+    .option('--fence <token>', 'refuse (exit 1, nothing written) when a newer lock token than this was granted for PATH')
+    .option('-t, --timeout <duration>', "how long to wait for PATH's write lock (exit 75)")
+    .addHelpText('after', '\nExamples:\n  echo \'{"ok":true}\' | coord write result.json\n  coord lock result.json -- sh -c \'... | coord write --fence "$COORD_LOCK_TOKEN" result.json\'')
+    .action(lazy(async () => (await import('./commands/write.js')).writeCommand));
+
+  program
+    .command('append')
+    .description('append standard input to PATH as one whole record, under its write lock')
+    .argument('<path>', 'the file to append to (created when missing)')
+    .option('--fence <token>', 'refuse (exit 1, nothing written) when a newer lock token than this was granted for PATH')
+    .option('-t, --timeout <duration>', "how long to wait for PATH's write lock (exit 75)")
+    .addHelpText('after', '\nA newline is added when the record does not end with one.\n\nExample:\n  echo "shard 3 done" | coord append progress.log')
+    .action(lazy(async () => (await import('./commands/write.js')).appendCommand));
+
+  program
+    .command('locks')
+    .description("locks held now, their holders and waiters, contention per lock (a run's, or --all)")
+    .argument('[run]', 'run id (default: the calling stream\'s run, else the newest run)')
+    .option('--all', 'every lock of this machine\'s lock registry, inside a run or not')
+    .option('--json', 'machine-readable output (SPEC §5)')
+    .action(lazy(async () => (await import('./commands/locks.js')).locksCommand));
+
+  program
     .command('heartbeat')
     .description("record a heartbeat for the calling stream (COORD_HEARTBEAT_FILE)")
     .option('--progress <n>', 'progress, 0-100')

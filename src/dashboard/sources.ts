@@ -1,10 +1,10 @@
 /**
- * What the dashboard shows beyond `coord status --json`: locks and shared-state versions, read
- * from `<runDir>/locks/` and `<runDir>/state/` when those directories exist. Nothing is made
- * up: a run without them (or with files this reader does not understand) shows "none".
+ * What the dashboard shows beyond `coord status --json`: the locks the run's streams hold or
+ * wait for (from the lock registry, as `coord locks` shows them), and shared-state versions
+ * read from `<runDir>/state/` when it exists. Nothing is made up: a run without them (or with
+ * files this reader does not understand) shows "none".
  *
- * Understood forms: `locks/*.json`, each one lock as in SPEC §5 (`{path, mode, holders,
- * waiters}`) or a whole `{locks: [...]}` document; `state/*.jsonl` and `state/*.json`, whose
+ * Understood forms of `state/*.jsonl` and `state/*.json`: entries
  * entries (lines, array items or the object itself) carry a numeric `version` and optionally
  * `stream`, `time` and `keys` — the change-log entry of SPEC §1.
  */
@@ -12,14 +12,11 @@ import { closeSync, lstatSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../backend/types.js';
 import { loadSnapshot, type StatusSnapshot } from '../status/snapshot.js';
+import { lockRegistryDir } from '../locks/registry.js';
+import { locksView, type LocksView } from '../locks/view.js';
 
-/** One lock with who holds it and who waits for it (fields absent from the file are null). */
-export interface LockView {
-  path: string;
-  mode: string | null;
-  holders: Array<{ owner: string | null; pid: number | null; since: string | null; token: number | null }>;
-  waiters: Array<{ owner: string | null; pid: number | null; mode: string | null; since: string | null }>;
-}
+/** One lock with who holds it and who waits for it (SPEC §5). */
+export type LockView = LocksView['locks'][number];
 
 /** One version of the run's shared state, from its change log. */
 export interface StateVersionView {
@@ -43,26 +40,7 @@ const MAX_VERSIONS = 200;
 export async function loadDashboardStatus(backend: Backend, runId: string, runDir: string): Promise<DashboardStatus> {
   const run = await backend.getRun(runId);
   if (!run) throw new Error(`run "${runId}" no longer exists`);
-  return { ...(await loadSnapshot(backend, run)), locks: readLocks(runDir), state: readStateVersions(runDir) };
-}
-
-/** Locks recorded under `<runDir>/locks/`; empty when there is no such directory. */
-export function readLocks(runDir: string): LockView[] {
-  const locks: LockView[] = [];
-  for (const { name, text } of readFiles(join(runDir, 'locks'), (n) => n.endsWith('.json'))) {
-    const doc = parse(text);
-    const items = isObject(doc) && Array.isArray(doc.locks) ? doc.locks : [doc];
-    for (const item of items) {
-      if (!isObject(item)) continue;
-      locks.push({
-        path: str(item.path) ?? name.replace(/\.json$/, ''),
-        mode: str(item.mode),
-        holders: list(item.holders).map((h) => ({ owner: str(h.owner), pid: num(h.pid), since: str(h.since), token: num(h.token) })),
-        waiters: list(item.waiters).map((w) => ({ owner: str(w.owner), pid: num(w.pid), mode: str(w.mode), since: str(w.since) })),
-      });
-    }
-  }
-  return locks.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { ...(await loadSnapshot(backend, run)), locks: locksView(lockRegistryDir(), { runId }).locks, state: readStateVersions(runDir) };
 }
 
 /** State versions recorded under `<runDir>/state/`, oldest first (the newest 200). */

@@ -4,6 +4,7 @@
  * reporters print.
  */
 import type { ConvergenceType } from '../plan/types.js';
+import type { LockEvent } from '../locks/manager.js';
 
 /** Lifecycle of a stream (SPEC §5). `pending`: dependencies not met; `waiting`: ready, waiting for a slot or resources. */
 export type StreamState =
@@ -81,7 +82,9 @@ export type CoordEvent =
   | (Base & { type: 'point-conflict'; point: string; stream?: string; conflicts: Array<{ path: string; streams: string[] }> })
   | (Base & { type: 'point-done'; point: string; merged: string[]; target: string })
   | (Base & { type: 'point-failed'; point: string; reason: FailureReason; message: string })
-  | (Base & { type: 'warning'; message: string; stream?: string; point?: string });
+  | (Base & { type: 'warning'; message: string; stream?: string; point?: string })
+  /** Written by `coord lock`, `write` and `append` run inside a stream (the stream is the owner). */
+  | (Base & LockEvent & { stream?: string; attempt?: number });
 
 export type CoordEventType = CoordEvent['type'];
 

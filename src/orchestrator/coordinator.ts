@@ -816,7 +816,7 @@ export class StreamCoordinator {
 
   /** The environment of one attempt of a stream (SPEC §3). */
   private envOf(rt: StreamRt, attempt: number): NodeJS.ProcessEnv {
-    return streamEnv({ runId: this.runId, runDir: this.runDir, spec: rt.spec, paths: rt.paths, attempt, binDir: this.binDir, base: this.baseEnv });
+    return streamEnv({ runId: this.runId, runDir: this.runDir, spec: rt.spec, paths: rt.paths, attempt, binDir: this.binDir, base: this.baseEnv, fileAccess: this.plan.coordination.isolation.fileAccess });
   }
 
   private afterChange(): void {

@@ -60,6 +60,8 @@ export interface EnvInput {
   attempt: number;
   binDir: string;
   base?: NodeJS.ProcessEnv;
+  /** The plan's `isolation.file_access`, applied by `coord write`/`append`/`lock`. */
+  fileAccess?: string;
 }
 
 /** The environment of one attempt: the caller's, the plan's `env`, then the COORD_* variables. */
@@ -76,7 +78,9 @@ export function streamEnv(input: EnvInput): NodeJS.ProcessEnv {
   env.COORD_INPUTS = input.paths.inputs;
   if (input.paths.shared) env.COORD_SHARED = input.paths.shared;
   else delete env.COORD_SHARED;
-  delete env.COORD_LOCK_TOKEN;
+  if (input.fileAccess) env.COORD_FILE_ACCESS = input.fileAccess;
+  // locks of whoever started the run are not the stream's
+  for (const k of ['COORD_LOCK_TOKEN', 'COORD_LOCK_PATH', 'COORD_LOCK_CHAIN', 'COORD_LOCK_OWNER']) delete env[k];
   return env;
 }
 

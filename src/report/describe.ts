@@ -45,6 +45,20 @@ export function describeEvent(e: CoordEvent): string {
       return `${e.point} failed (${e.reason}): ${e.message}`;
     case 'warning':
       return `warning${e.stream ? ` [${e.stream}]` : ''}${e.point ? ` [${e.point}]` : ''}: ${e.message}`;
+    case 'lock-waiting':
+      return `${e.owner} waits for a ${e.mode} lock on ${e.path}${e.holders.length ? ` held by ${e.holders.join(', ')}` : ''}`;
+    case 'lock-granted':
+      return `${e.owner} got a ${e.mode} lock on ${e.path} (token ${e.token}${e.contended ? `, after ${formatDuration(e.waitMs)}` : ''})`;
+    case 'lock-released':
+      return `${e.owner} released ${e.path} (token ${e.token}, held ${formatDuration(e.heldMs)})`;
+    case 'lock-timeout':
+      return `${e.owner} gave up on ${e.path} after ${formatDuration(e.waitMs)}`;
+    case 'lock-lost':
+      return `${e.owner} lost its lock on ${e.path} (token ${e.token}): ${e.reason}`;
+    case 'lock-reclaimed':
+      return `${e.owner} reclaimed ${e.path} from ${e.from} (pid ${e.fromPid}, ${e.why === 'lease-expired' ? 'lease expired' : 'process gone'})`;
+    case 'lock-deadlock':
+      return `${e.owner}: deadlock on ${e.path}: ${e.cycle}`;
     default:
       return unreachable(e);
   }

@@ -69,18 +69,18 @@ describe('coord dashboard', () => {
   it('shows a running run in Chromium and follows it live as a stream ends', async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it with "apt-get install -y chromium" (.ci/run does)`);
     const gate = join(rig.dir, 'gate');
+    const lockFile = join(rig.dir, 'a.ts');
     rig.writePlan({
       agent_coordination: { convergence_points: [{ name: 'both', type: 'barrier', streams: ['slow', 'quick'] }], resources: { slots: 2 } },
       streams: [
-        { id: 'slow', command: `coord heartbeat --progress 40 --message '${HOSTILE}' && ${fixture('wait-for-file.js', gate)}`, resources: { slots: 1 } },
+        { id: 'slow', command: `coord heartbeat --progress 40 --message '${HOSTILE}' && coord lock ${lockFile} -- ${fixture('wait-for-file.js', gate)}`, resources: { slots: 1 } },
         { id: 'quick', command: 'echo quick done' },
       ],
     });
     const run = rig.spawn(['run', 'plan.yaml']);
     await rig.waitForEvent((e) => e.type === 'stream-started' && e.stream === 'slow');
-    // locks and state versions as a lock manager and a state store would record them
-    mkdirSync(join(rig.runDir(), 'locks'));
-    writeFileSync(join(rig.runDir(), 'locks', 'src-a.json'), JSON.stringify({ path: 'src/a.ts', mode: 'write', holders: [{ owner: 'slow', pid: 1, since: new Date().toISOString(), token: 7 }], waiters: [] }));
+    await rig.waitForEvent((e) => e.type === 'lock-granted' && e.stream === 'slow');
+    // state versions as a state store would record them
     mkdirSync(join(rig.runDir(), 'state'));
     writeFileSync(join(rig.runDir(), 'state', 'log.jsonl'), JSON.stringify({ version: 3, stream: 'quick', time: new Date().toISOString(), keys: ['plan.ready'] }) + '\n');
 
@@ -120,7 +120,7 @@ describe('coord dashboard', () => {
       expect(await slow.locator('progress').getAttribute('value')).toBe('40');
       expect(['pending', 'waiting']).toContain(await page.locator('#points tr[data-point="both"]').getAttribute('data-state'));
       expect(await page.locator('#resources tr[data-resource="slots"]').textContent()).toContain('1 / 2');
-      expect(await page.locator('#locks tr[data-lock="src/a.ts"]').textContent()).toContain('slow pid 1 token 7');
+      expect(await page.locator(`#locks tr[data-lock="${lockFile}"]`).textContent()).toMatch(/slow pid \d+ token 1/);
       expect(await page.locator('#state tr[data-version="3"]').textContent()).toContain('plan.ready');
       await page.locator('#events tr[data-type="stream-started"][data-event-stream="slow"]').waitFor();
 

@@ -1,9 +1,9 @@
-/** The dashboard's readers of `locks/` and `state/`: what they understand, and "none" for the rest. */
+/** The dashboard's reader of `state/`: what it understands, and "none" for the rest. */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readLocks, readStateVersions } from '../../src/dashboard/sources.js';
+import { readStateVersions } from '../../src/dashboard/sources.js';
 
 let dir: string;
 beforeEach(() => {
@@ -14,28 +14,8 @@ afterEach(() => {
 });
 
 describe('dashboard sources', () => {
-  it('shows nothing for a run without locks/ or state/', () => {
-    expect(readLocks(dir)).toEqual([]);
+  it('shows nothing for a run without state/', () => {
     expect(readStateVersions(dir)).toEqual([]);
-  });
-
-  it('reads locks one a file or as a whole document, skipping what it cannot read', () => {
-    mkdirSync(join(dir, 'locks'));
-    const since = '2026-01-01T00:00:00.000Z';
-    writeFileSync(join(dir, 'locks', 'b.json'), JSON.stringify({ path: 'src/b.ts', mode: 'read', holders: [{ owner: 'x', pid: 5, since, token: 2 }, 'junk'], waiters: [{ owner: 'y', mode: 'write', since }] }));
-    writeFileSync(join(dir, 'locks', 'all.json'), JSON.stringify({ locks: [{ path: 'a.txt', holders: [], waiters: [] }] }));
-    writeFileSync(join(dir, 'locks', 'torn.json'), '{"path":');
-    writeFileSync(join(dir, 'locks', 'notes.txt'), 'not a lock');
-    symlinkSync('/etc/hostname', join(dir, 'locks', 'link.json'));
-    expect(readLocks(dir)).toEqual([
-      { path: 'a.txt', mode: null, holders: [], waiters: [] },
-      {
-        path: 'src/b.ts',
-        mode: 'read',
-        holders: [{ owner: 'x', pid: 5, since, token: 2 }],
-        waiters: [{ owner: 'y', pid: null, mode: 'write', since }],
-      },
-    ]);
   });
 
   it('reads state versions from change logs and records, oldest first, merged by version', () => {

@@ -1,0 +1,141 @@
+/**
+ * `coord lock PATH [--read|--write] [--timeout DUR] [--lease DUR] -- CMD ARGS…`: runs CMD
+ * while holding a lock on PATH, like flock(1), and exits with CMD's code. CMD gets the
+ * fencing token as COORD_LOCK_TOKEN. When the lock is lost while CMD runs (this process was
+ * paused past its lease, or the lock was removed by hand), CMD's process tree is stopped and
+ * the command exits 75 with a "lock lost" message.
+ *
+ * CMD stays in this process's process group, so whoever stops the group (the guardian, a
+ * terminal's Ctrl-C) stops both; signals sent to this process alone are passed on to CMD.
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { durationMs } from '../../util/duration.js';
+import { UsageError } from '../../util/result.js';
+import { formatChain, heldByChain, managerFromEnv, parseChain } from '../../locks/env.js';
+import { canonicalPath, lockKey } from '../../locks/registry.js';
+import { LockLostError } from '../../locks/manager.js';
+import { refuseSharedRead } from '../../locks/access.js';
+import { constants } from 'node:os';
+
+export interface LockFlags {
+  read?: boolean;
+  write?: boolean;
+  timeout?: string;
+  lease?: string;
+}
+
+/** Descendants of `pid` (children first found, then theirs), from /proc; empty elsewhere. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = readFileSync(`/proc/${e}/stat`, 'latin1');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(e));
+      children.set(ppid, list);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length) {
+    const p = queue.shift()!;
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      queue.push(c);
+    }
+  }
+  return out;
+}
+
+function signalTree(pid: number, signal: NodeJS.Signals): void {
+  for (const p of [pid, ...descendants(pid)]) {
+    try {
+      process.kill(p, signal);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+export async function lockCommand(path: string, args: string[], flags: LockFlags): Promise<void> {
+  // commander passes the `--` through when options come after PATH
+  const command = args[0] === '--' ? args.slice(1) : args;
+  if (flags.read && flags.write) throw new UsageError('--read and --write exclude each other');
+  if (command.length === 0) throw new UsageError('missing command: coord lock PATH -- CMD ARGS…');
+  const mode = flags.read ? 'read' : 'write';
+  let timeout: number | undefined;
+  try {
+    timeout = flags.timeout !== undefined ? durationMs(flags.timeout, '--timeout') : undefined;
+    if (flags.lease !== undefined) durationMs(flags.lease, '--lease');
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const canonical = canonicalPath(path);
+  if (mode === 'write') refuseSharedRead(canonical);
+  const chain = parseChain(process.env.COORD_LOCK_CHAIN);
+  const manager = managerFromEnv({ ...(flags.lease !== undefined ? { lease: flags.lease } : {}) });
+  const enclosing = heldByChain(chain, canonical);
+  if (enclosing && enclosing.mode === 'read' && mode === 'write') {
+    throw new UsageError(`deadlock: an enclosing coord lock holds a read lock on ${canonical}; a read lock cannot be upgraded to a write lock`, 75);
+  }
+
+  const handle = await manager.acquire(canonical, { mode, ...(timeout !== undefined ? { timeout } : {}), holding: chain.map((c) => c.ticket) });
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    COORD_LOCK_TOKEN: String(handle.token),
+    COORD_LOCK_PATH: canonical,
+    COORD_LOCK_OWNER: manager.owner,
+    COORD_LOCK_CHAIN: formatChain([...chain, { key: lockKey(canonical), ticket: handle.ticket, mode }]),
+  };
+  const shell = command.length === 1 && /\s/.test(command[0] ?? '');
+  const child = shell ? spawn('/bin/sh', ['-c', command[0]!], { stdio: 'inherit', env }) : spawn(command[0]!, command.slice(1), { stdio: 'inherit', env });
+
+  const forward = (sig: NodeJS.Signals) => () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+  };
+  const handlers: Array<[NodeJS.Signals, () => void]> = (['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as NodeJS.Signals[]).map((s) => [s, forward(s)]);
+  for (const [s, h] of handlers) process.on(s, h);
+
+  let lostError: LockLostError | null = null;
+  let killTimer: NodeJS.Timeout | undefined;
+  const onLost = () => {
+    lostError = handle.lost.reason instanceof LockLostError ? handle.lost.reason : new LockLostError(canonical, 'lost');
+    process.stderr.write(`coord: ${lostError.message}; stopping ${shell ? command[0] : command.join(' ')}\n`);
+    signalTree(child.pid ?? -1, 'SIGTERM');
+    killTimer = setTimeout(() => signalTree(child.pid ?? -1, 'SIGKILL'), 2000);
+    killTimer.unref();
+  };
+  handle.lost.addEventListener('abort', onLost, { once: true });
+
+  const result = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+    child.once('error', (error) => resolve({ code: null, signal: null, error }));
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  if (killTimer) clearTimeout(killTimer);
+  handle.lost.removeEventListener('abort', onLost);
+  await handle.release();
+  for (const [s, h] of handlers) process.off(s, h);
+
+  if (lostError) {
+    process.exitCode = 75;
+    return;
+  }
+  if (result.error) throw new UsageError(`cannot run ${command[0]}: ${result.error.message}`, 127);
+  if (result.signal) {
+    const n = (constants.signals as Record<string, number>)[result.signal] ?? 0;
+    process.exitCode = 128 + n;
+    return;
+  }
+  process.exitCode = result.code ?? 1;
+}

@@ -1,0 +1,81 @@
+/**
+ * How the lock commands read their context from the environment: who the caller is
+ * (COORD_STREAM_ID in a run), which locks its enclosing `coord lock`s hold (COORD_LOCK_CHAIN),
+ * where lock events go (COORD_RUN_DIR/events.jsonl), and the run's `isolation.file_access`.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { FileLockManager, type LockEvent } from './manager.js';
+import { lockKey } from './registry.js';
+import type { LockMode } from './state.js';
+import { durationMs } from '../util/duration.js';
+
+/** One lock held by an enclosing `coord lock`: its registry key, ticket and mode. */
+export interface ChainEntry {
+  key: string;
+  ticket: string;
+  mode: LockMode;
+}
+
+export function parseChain(text: string | undefined): ChainEntry[] {
+  if (!text) return [];
+  const out: ChainEntry[] = [];
+  for (const part of text.split(',')) {
+    const [key, ticket, mode] = part.split(':');
+    if (key && ticket && (mode === 'read' || mode === 'write')) out.push({ key, ticket, mode });
+  }
+  return out;
+}
+
+export function formatChain(chain: ChainEntry[]): string {
+  return chain.map((c) => `${c.key}:${c.ticket}:${c.mode}`).join(',');
+}
+
+/** The enclosing grant on `canonical`, when an enclosing `coord lock` holds it. */
+export function heldByChain(chain: ChainEntry[], canonical: string): ChainEntry | undefined {
+  const key = lockKey(canonical);
+  return chain.find((c) => c.key === key);
+}
+
+/** Writes lock events to the run's event log when the caller runs inside a run. */
+export function runEventSink(env: NodeJS.ProcessEnv = process.env): ((e: LockEvent) => void) | undefined {
+  const runDir = env.COORD_RUN_DIR;
+  if (!runDir) return undefined;
+  const base = {
+    run: env.COORD_RUN_ID ?? '',
+    ...(env.COORD_STREAM_ID ? { stream: env.COORD_STREAM_ID } : {}),
+    ...(env.COORD_ATTEMPT ? { attempt: Number(env.COORD_ATTEMPT) } : {}),
+  };
+  return (e) => {
+    try {
+      // one write(2) per line on an O_APPEND descriptor, like the coordinator's own events
+      const fd = openSync(join(runDir, 'events.jsonl'), 'a', 0o600);
+      try {
+        writeSync(fd, JSON.stringify({ time: new Date().toISOString(), ...base, ...e }) + '\n');
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      /* the run directory is gone: the lock still works */
+    }
+  };
+}
+
+/** The manager a command uses: owner, run, lease and event sink from the environment. */
+export function managerFromEnv(opts: { lease?: string } = {}, env: NodeJS.ProcessEnv = process.env): FileLockManager {
+  const lease = opts.lease ?? env.COORD_LOCK_LEASE;
+  const sink = runEventSink(env);
+  return new FileLockManager({
+    owner: env.COORD_STREAM_ID ?? env.COORD_LOCK_OWNER ?? `pid:${process.pid}`,
+    run: env.COORD_RUN_ID ?? null,
+    ...(lease ? { leaseMs: durationMs(lease, '--lease') } : {}),
+    ...(sink ? { onEvent: sink } : {}),
+  });
+}
+
+/** Everything on standard input. */
+export async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}

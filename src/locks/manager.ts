@@ -1,0 +1,375 @@
+/**
+ * FileLockManager: fair read/write locks between processes of one machine, with fencing
+ * tokens, owner-checked release, leases, dead-holder reclaim and deadlock detection (SPEC §6).
+ *
+ * A lock is a VersionedDir of LockState in the registry (see registry.ts); every change is a
+ * compare-and-set, so two contenders can never both win a stale lock: the one whose change
+ * lands first is the holder and the other re-reads a state that already shows it.
+ *
+ * Waiting costs no busy loop: a waiter sleeps until the lock's directory changes (inotify
+ * through fs.watch, a hint only) or a short timer fires (to notice a holder whose process
+ * died, which changes no file). Holders renew their lease on a timer; a holder that finds its
+ * ticket gone (lease ran out while it was paused, or the lock was removed by hand) learns it
+ * through `handle.lost` — it is never thrown from a timer.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { UsageError } from '../util/result.js';
+import { processStartTime } from '../util/proc.js';
+import { formatDuration } from '../util/duration.js';
+import { canonicalPath, HOST, listLocks, lockRegistryDir, lockStore, partyGone } from './registry.js';
+import { acquireStep, handOff, prune, removeTicket, renew, type Holder, type LockMode, type LockState, type Party, type Waiter } from './state.js';
+import { describeCycle, findCycle, newestInCycle } from './deadlock.js';
+import type { VersionedDir } from '../primitives/versioned-dir.js';
+
+/** What a lock does, for `events.jsonl` (the CLI adds time, run and stream). */
+export type LockEvent =
+  | { type: 'lock-waiting'; path: string; owner: string; pid: number; mode: LockMode; holders: string[] }
+  | { type: 'lock-granted'; path: string; owner: string; pid: number; mode: LockMode; token: number; waitMs: number; contended: boolean }
+  | { type: 'lock-released'; path: string; owner: string; pid: number; mode: LockMode; token: number; heldMs: number }
+  | { type: 'lock-timeout'; path: string; owner: string; pid: number; mode: LockMode; waitMs: number; holders: string[] }
+  | { type: 'lock-lost'; path: string; owner: string; pid: number; mode: LockMode; token: number; reason: string }
+  | { type: 'lock-reclaimed'; path: string; owner: string; pid: number; from: string; fromPid: number; why: 'process-gone' | 'lease-expired' }
+  | { type: 'lock-deadlock'; path: string; owner: string; pid: number; mode: LockMode; cycle: string };
+
+export interface FileLockManagerOptions {
+  /** Registry directory (default: see lockRegistryDir). */
+  registry?: string;
+  /** Shown as the holder: the stream id in a run (default `pid:<pid>`). */
+  owner?: string;
+  run?: string | null;
+  /** Lease of a grant and of a queued request, renewed every third of it (default 10 s). */
+  leaseMs?: number;
+  /** Longest sleep between two looks while waiting (default 100 ms). */
+  pollMs?: number;
+  onEvent?: (e: LockEvent) => void;
+}
+
+export interface AcquireOptions {
+  mode?: LockMode;
+  /** Give up after this many milliseconds (default: wait for ever). */
+  timeout?: number;
+  signal?: AbortSignal;
+  /** Tickets this requester holds while it waits (enclosing locks): lets deadlocks be found. */
+  holding?: string[];
+}
+
+/** A granted lock. `release()` checks ownership: it only ever removes this grant. */
+export interface LockHandle extends AsyncDisposable {
+  readonly path: string;
+  readonly mode: LockMode;
+  /** Fencing token: grows with every grant of this lock. */
+  readonly token: number;
+  readonly ticket: string;
+  /** Aborted (with a LockLostError as reason) when the grant is lost while held. */
+  readonly lost: AbortSignal;
+  /** Releases the grant; `false` when it had already been lost. */
+  release(): Promise<boolean>;
+}
+
+export interface LockContention {
+  path: string;
+  acquisitions: number;
+  contended: number;
+  waitMsTotal: number;
+  waitMsMax: number;
+}
+
+/** Exit code 75 (EX_TEMPFAIL) for every lock failure a retry may cure (SPEC §1). */
+export class LockTimeoutError extends UsageError {
+  constructor(readonly path: string, readonly waitedMs: number, readonly holders: Party[], mode: LockMode) {
+    super(`timed out after ${formatDuration(waitedMs)} waiting for a ${mode} lock on ${path}: ${holders.length ? 'held by ' + holders.map(describeParty).join(', ') : 'queued behind other waiters'}`, 75);
+    this.name = 'LockTimeoutError';
+  }
+}
+
+export class DeadlockError extends UsageError {
+  constructor(readonly path: string, readonly cycle: string) {
+    super(`deadlock: ${cycle}; this request (the newest) gives up`, 75);
+    this.name = 'DeadlockError';
+  }
+}
+
+export class LockLostError extends UsageError {
+  constructor(readonly path: string, readonly reason: string) {
+    super(`lock lost on ${path}: ${reason}`, 75);
+    this.name = 'LockLostError';
+  }
+}
+
+export function describeParty(p: Party): string {
+  const tok = 'token' in p ? `, token ${(p as Holder).token}` : '';
+  return `${p.owner} (pid ${p.pid}${p.host !== HOST ? ` on ${p.host}` : ''}, ${p.mode}${tok}, since ${new Date('grantedAt' in p ? (p as Holder).grantedAt : p.since).toISOString()})`;
+}
+
+let ownStart: number | null | undefined;
+function myStart(): number | null {
+  if (ownStart === undefined) ownStart = processStartTime(process.pid);
+  return ownStart;
+}
+
+/** Sleeps until the directory changes, the time passes, or `wake()` is called. */
+class Waker {
+  private watcher: FSWatcher | null = null;
+  private pending: (() => void) | null = null;
+  private dirty = false;
+
+  constructor(dir: string) {
+    try {
+      // only a new version (`<n>.json`) is a change; temp files and removals of old versions are not
+      this.watcher = watch(dir, { persistent: false }, (_event, name) => {
+        if (name === null || /^\d+\.json$/.test(String(name))) this.wake();
+      });
+      this.watcher.on('error', () => {
+        this.watcher?.close();
+        this.watcher = null;
+      });
+    } catch {
+      /* no inotify (or the directory is not there yet): the timer alone */
+    }
+  }
+
+  wake(): void {
+    this.dirty = true;
+    const p = this.pending;
+    this.pending = null;
+    p?.();
+  }
+
+  next(ms: number): Promise<void> {
+    if (this.dirty) {
+      this.dirty = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.pending = null;
+        resolve();
+      }, Math.max(0, ms));
+      this.pending = () => {
+        clearTimeout(t);
+        this.dirty = false;
+        resolve();
+      };
+    });
+  }
+
+  close(): void {
+    this.watcher?.close();
+    this.watcher = null;
+  }
+}
+
+export class FileLockManager {
+  readonly registry: string;
+  readonly owner: string;
+  readonly run: string | null;
+  readonly leaseMs: number;
+  private readonly pollMs: number;
+  private readonly onEvent: (e: LockEvent) => void;
+
+  constructor(opts: FileLockManagerOptions = {}) {
+    this.registry = opts.registry ?? lockRegistryDir();
+    this.owner = opts.owner ?? `pid:${process.pid}`;
+    this.run = opts.run ?? null;
+    this.leaseMs = opts.leaseMs ?? 10_000;
+    this.pollMs = opts.pollMs ?? 100;
+    this.onEvent = opts.onEvent ?? (() => {});
+  }
+
+  /** The store of `path`'s lock, for callers that check fencing tokens. */
+  storeOf(path: string): { canonical: string; store: VersionedDir<LockState> } {
+    const canonical = canonicalPath(path);
+    return { canonical, store: lockStore(this.registry, canonical) };
+  }
+
+  /** The lock's current state (holders, waiters, last token, figures). */
+  inspect(path: string): LockState {
+    return this.storeOf(path).store.read().data;
+  }
+
+  /** Every lock of the registry, now. */
+  locks(): LockState[] {
+    return listLocks(this.registry);
+  }
+
+  /** Contention figures of every lock of the registry (SPEC §5 `contention`). */
+  contentions(): LockContention[] {
+    return this.locks().map((l) => ({ path: l.path, ...l.stats }));
+  }
+
+  /** Acquires a lock on `path`; see AcquireOptions. Throws LockTimeoutError / DeadlockError. */
+  async acquire(path: string, opts: AcquireOptions = {}): Promise<LockHandle> {
+    const mode = opts.mode ?? 'write';
+    const { canonical, store } = this.storeOf(path);
+    const started = Date.now();
+    const req: Waiter = {
+      ticket: randomBytes(8).toString('hex'),
+      owner: this.owner,
+      run: this.run,
+      pid: process.pid,
+      host: HOST,
+      procStart: myStart(),
+      mode,
+      since: started,
+      expires: started + this.leaseMs,
+      chain: opts.holding ?? [],
+    };
+    const deadline = opts.timeout === undefined || !Number.isFinite(opts.timeout) ? Infinity : started + Math.max(0, opts.timeout);
+
+    let holder = this.step(store, req, canonical);
+    if (holder) return this.handle(store, canonical, holder, false);
+
+    const waker = new Waker(store.dir);
+    let announced = false;
+    let nextDeadlockCheck = 0;
+    let sleep = 5;
+    try {
+      for (;;) {
+        if (!announced) {
+          announced = true;
+          this.onEvent({ type: 'lock-waiting', path: canonical, owner: this.owner, pid: process.pid, mode, holders: store.read().data.holders.map(describeParty) });
+        }
+        const now = Date.now();
+        if (opts.signal?.aborted) {
+          this.giveUp(store, req.ticket);
+          throw opts.signal.reason instanceof Error ? opts.signal.reason : new Error('lock request aborted');
+        }
+        if (now >= deadline) {
+          this.giveUp(store, req.ticket);
+          const s = store.read().data;
+          this.onEvent({ type: 'lock-timeout', path: canonical, owner: this.owner, pid: process.pid, mode, waitMs: now - started, holders: s.holders.map(describeParty) });
+          throw new LockTimeoutError(canonical, now - started, s.holders, mode);
+        }
+        if (req.chain.length && now >= nextDeadlockCheck) {
+          nextDeadlockCheck = now + 250;
+          const cycle = findCycle(listLocks(this.registry), req.ticket);
+          if (cycle && cycle.length && newestInCycle(cycle) === req.ticket) {
+            this.giveUp(store, req.ticket);
+            const text = describeCycle(cycle);
+            this.onEvent({ type: 'lock-deadlock', path: canonical, owner: this.owner, pid: process.pid, mode, cycle: text });
+            throw new DeadlockError(canonical, text);
+          }
+        }
+        const onAbort = () => waker.wake();
+        opts.signal?.addEventListener('abort', onAbort, { once: true });
+        await waker.next(Math.min(sleep, deadline - now, req.chain.length ? 250 : Infinity));
+        opts.signal?.removeEventListener('abort', onAbort);
+        sleep = Math.min(this.pollMs, sleep * 2);
+        holder = this.step(store, req, canonical);
+        if (holder) return this.handle(store, canonical, holder, true);
+      }
+    } finally {
+      waker.close();
+    }
+  }
+
+  /** Runs `fn` holding the lock, releasing it however `fn` ends. */
+  async withLock<T>(path: string, fn: (handle: LockHandle) => Promise<T> | T, opts: AcquireOptions = {}): Promise<T> {
+    const handle = await this.acquire(path, opts);
+    try {
+      return await fn(handle);
+    } finally {
+      await handle.release();
+    }
+  }
+
+  /**
+   * One compare-and-set step: grant, queue, renew the queued entry, or reclaim from parties
+   * that are gone. Returns the grant when the request holds the lock.
+   */
+  private step(store: VersionedDir<LockState>, req: Waiter, path: string): Holder | undefined {
+    let granted: Holder | undefined;
+    let removed: Party[] = [];
+    store.update((s) => {
+      granted = undefined;
+      removed = [];
+      const now = Date.now();
+      let r = acquireStep(s, req, now, this.leaseMs);
+      if (r.kind !== 'granted') {
+        const p = prune(s, now, partyGone);
+        if (p.removed.length) {
+          removed = p.removed;
+          r = acquireStep(p.state, req, now, this.leaseMs);
+        }
+      }
+      if (r.kind === 'granted') {
+        granted = r.holder;
+        return r.state === s ? undefined : r.state;
+      }
+      if (r.kind === 'waiting') {
+        const mine = r.state.waiters.find((w) => w.ticket === req.ticket);
+        if (mine && mine.expires - now < (this.leaseMs * 2) / 3) return renew(r.state, req.ticket, now, this.leaseMs);
+        return r.state === s ? undefined : r.state;
+      }
+      return r.state;
+    });
+    for (const p of removed) {
+      if (p.ticket === req.ticket) continue;
+      this.onEvent({ type: 'lock-reclaimed', path, owner: this.owner, pid: process.pid, from: p.owner, fromPid: p.pid, why: p.expires < Date.now() ? 'lease-expired' : 'process-gone' });
+    }
+    return granted;
+  }
+
+  private giveUp(store: VersionedDir<LockState>, ticket: string): void {
+    store.update((s) => {
+      const r = removeTicket(s, ticket);
+      return r.was ? handOff(r.state, Date.now(), this.leaseMs) : undefined;
+    });
+  }
+
+  private handle(store: VersionedDir<LockState>, path: string, holder: Holder, contended: boolean): LockHandle {
+    const lostCtl = new AbortController();
+    const waitMs = contended ? Math.max(0, holder.grantedAt - holder.since) : 0;
+    this.onEvent({ type: 'lock-granted', path, owner: this.owner, pid: process.pid, mode: holder.mode, token: holder.token, waitMs, contended });
+    let done = false;
+    const lose = (reason: string) => {
+      if (done || lostCtl.signal.aborted) return;
+      clearInterval(timer);
+      this.onEvent({ type: 'lock-lost', path, owner: this.owner, pid: process.pid, mode: holder.mode, token: holder.token, reason });
+      lostCtl.abort(new LockLostError(path, reason));
+    };
+    const timer = setInterval(() => {
+      try {
+        let found = true;
+        store.update((s) => {
+          const next = renew(s, holder.ticket, Date.now(), this.leaseMs);
+          found = next !== undefined;
+          return next;
+        });
+        if (!found) {
+          const s = store.read().data;
+          const newer = s.token > holder.token ? `token ${s.token} was granted since (its lease of ${formatDuration(this.leaseMs)} ran out, or the lock was removed)` : 'the lock was removed';
+          lose(newer);
+        }
+      } catch (e) {
+        lose(`the lease could not be renewed: ${(e as Error).message}`);
+      }
+    }, Math.max(10, Math.floor(this.leaseMs / 3)));
+    timer.unref();
+    const release = async (): Promise<boolean> => {
+      if (done) return false;
+      done = true;
+      clearInterval(timer);
+      let was: 'holder' | 'waiter' | null = null;
+      store.update((s) => {
+        const r = removeTicket(s, holder.ticket);
+        was = r.was;
+        return r.was ? handOff(r.state, Date.now(), this.leaseMs) : undefined;
+      });
+      if (was === 'holder') this.onEvent({ type: 'lock-released', path, owner: this.owner, pid: process.pid, mode: holder.mode, token: holder.token, heldMs: Date.now() - holder.grantedAt });
+      return was === 'holder';
+    };
+    return {
+      path,
+      mode: holder.mode,
+      token: holder.token,
+      ticket: holder.ticket,
+      lost: lostCtl.signal,
+      release,
+      [Symbol.asyncDispose]: async () => {
+        await release();
+      },
+    };
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Where lock states live. Locks are per file, not per run: every process on this machine
+ * that names the same file (after symbolic links are resolved) meets in the same registry
+ * entry, whether it runs inside a run or not. The registry is a directory of the user:
+ * `COORD_LOCK_DIR`, else `$XDG_RUNTIME_DIR/coord-locks`, else `<tmpdir>/coord-locks-<uid>`.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { VersionedDir } from '../primitives/versioned-dir.js';
+import { emptyLockState, type LockState, type Party } from './state.js';
+
+export function lockRegistryDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.COORD_LOCK_DIR) return resolve(env.COORD_LOCK_DIR);
+  if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'coord-locks');
+  const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
+  return join(tmpdir(), `coord-locks-${uid}`);
+}
+
+/**
+ * The canonical name of a file for locking: absolute, with symbolic links resolved — of the
+ * file itself when it exists, else of its directory — so `./a`, `/x/../a` and a link to `a`
+ * are one lock.
+ */
+export function canonicalPath(path: string, cwd = process.cwd()): string {
+  const abs = resolve(cwd, path);
+  try {
+    return realpathSync(abs);
+  } catch {
+    try {
+      return join(realpathSync(dirname(abs)), basename(abs));
+    } catch {
+      return abs;
+    }
+  }
+}
+
+/** The registry entry name of a canonical path. */
+export function lockKey(canonical: string): string {
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 32);
+}
+
+export function lockStore(registry: string, canonical: string): VersionedDir<LockState> {
+  return new VersionedDir<LockState>(join(registry, lockKey(canonical)), { initial: () => emptyLockState(canonical), keep: 8 });
+}
+
+/** Every lock the registry has seen, with its current state. */
+export function listLocks(registry: string): LockState[] {
+  let keys: string[];
+  try {
+    keys = readdirSync(registry);
+  } catch {
+    return [];
+  }
+  const out: LockState[] = [];
+  for (const key of keys) {
+    if (!/^[0-9a-f]{32}$/.test(key)) continue;
+    const v = new VersionedDir<LockState>(join(registry, key), { initial: () => emptyLockState('') }).read();
+    if (v.version > 0 && v.data.path) out.push(v.data);
+  }
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+export const HOST = hostname();
+
+/**
+ * Liveness of a party's process on this host in one read of /proc/PID/stat: gone when the
+ * pid does not exist, is a zombie, or now names a process with another start time (reuse).
+ * Parties of other hosts are judged by their lease only.
+ */
+export function processGone(p: Party): boolean {
+  if (p.host !== HOST) return false;
+  if (p.pid === process.pid) return false;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${p.pid}/stat`, 'latin1');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return false;
+    // no /proc here, or the process is gone: ask kill(2)
+    try {
+      process.kill(p.pid, 0);
+      return false;
+    } catch (k) {
+      return (k as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  }
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (rest[0] === 'Z' || rest[0] === 'X') return true;
+  if (p.procStart !== null && Number(rest[19]) !== p.procStart) return true;
+  return false;
+}
+
+/** Gone: process gone on this host, or lease over. */
+export function partyGone(p: Party, now: number): boolean {
+  return p.expires < now || processGone(p);
+}
