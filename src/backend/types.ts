@@ -6,6 +6,7 @@
  */
 import type { CoordEvent, PointState, RunState, StreamState, FailureReason } from '../events/types.js';
 import type { ConvergenceType } from '../plan/types.js';
+import type { ProposalRecord } from '../consensus/board.js';
 
 /** Identity of a process: pid plus its start time, so a reused pid is never mistaken for it. */
 export interface ProcessIdentity {
@@ -72,6 +73,18 @@ export interface PointRecord {
   reason: FailureReason | null;
   message: string | null;
   target: string;
+  /** `approve:` points: the decision on the merge waiting in `review` (see src/orchestrator/convergence.ts). */
+  approval?: { state: 'pending' | 'accepted' | 'rejected'; review: string };
+}
+
+/** A resource pool as `coord status` shows it: capacity, units in use, who holds and who waits. */
+export interface PoolRecord {
+  name: string;
+  capacity: number;
+  inUse: number;
+  holders: Array<{ owner: string; stream: string | null; pid: number | null; kind: 'stream' | 'acquire'; units: number; since: string }>;
+  /** In the order they are served (priority, then arrival); plan streams waiting to start included. */
+  waiters: Array<{ owner: string; stream: string | null; pid: number | null; kind: 'stream' | 'acquire'; units: number; priority: number; since: string }>;
 }
 
 export interface Backend {
@@ -87,6 +100,15 @@ export interface Backend {
   listStreams(runId: string): Promise<StreamRecord[]>;
   putPoint(runId: string, record: PointRecord): Promise<void>;
   listPoints(runId: string): Promise<PointRecord[]>;
+  /** Replaces the run's resource pool records (written by its coordinator as units move). */
+  putPools(runId: string, pools: readonly PoolRecord[]): Promise<void>;
+  /** The last pool records written; undefined when none were (a run without pools, or an older run). */
+  getPools(runId: string): Promise<PoolRecord[] | undefined>;
+  /** Stores a proposal (replacing the record of the same name). */
+  putProposal(runId: string, record: ProposalRecord): Promise<void>;
+  getProposal(runId: string, name: string): Promise<ProposalRecord | undefined>;
+  /** Every proposal of the run, by name. */
+  listProposals(runId: string): Promise<ProposalRecord[]>;
   /** Appends to the run's event log; events of one writer keep their order. */
   appendEvent(runId: string, event: CoordEvent): Promise<void>;
   /** Events from `cursor` on (0 = the beginning) and the cursor to continue from. */

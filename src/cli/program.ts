@@ -183,6 +183,55 @@ export function buildProgram(): Command {
     .option('--message <text>', 'what the stream is doing')
     .action(lazy(async () => (await import('./commands/heartbeat.js')).heartbeatCommand));
 
+  const resource = program.command('resource').description("units of the run's resource pools (agent_coordination.resources)");
+  resource
+    .command('acquire')
+    .description("run CMD holding units of the run's resource pools; exits with CMD's code")
+    .argument('<args...>', 'NAME=N for each pool, then -- and the command (one argument with spaces runs through sh -c)')
+    .option('-t, --timeout <duration>', 'give up (exit 75, naming the holders) when not granted in time')
+    .option('--priority <n>', "higher is served first (default: the calling stream's plan priority, else 0)")
+    .option('--run <run>', 'run id (default: $COORD_RUN_DIR, else the newest run)')
+    .addHelpText(
+      'after',
+      "\nAll units are taken at once or none. They go back when CMD ends, however it ends, and when\nthis process dies. Exit: CMD's code; 75 not granted in time; 2 unknown pool or demand over capacity.\n\nExamples:\n  coord resource acquire gpu=1 -- python train.py\n  coord resource acquire api_slots=2 gpu=1 --timeout 5m -- ./run-agent.sh",
+    )
+    .action(lazy(async () => (await import('./commands/resource.js')).resourceAcquireCommand));
+
+  program
+    .command('propose')
+    .description('open a quorum vote among the run\'s streams')
+    .argument('<name>', 'proposal name (letters, digits, _ . -)')
+    .option('-q, --quorum <quorum>', 'majority | all | K (yes-votes) | P% (of the voters)', 'majority')
+    .option('--voters <names...>', 'who votes (comma-separated or repeated; default: the streams running now)')
+    .option('-t, --timeout <duration>', 'rejected when undecided this long after opening')
+    .option('--value <json>', 'what is decided on, as JSON (kept with the proposal)')
+    .option('--run <run>', 'run id (default: $COORD_RUN_DIR, else the newest run)')
+    .option('--json', 'print the proposal record')
+    .addHelpText('after', '\nExamples:\n  coord propose release --quorum all --timeout 10m\n  coord propose pick-plan --voters a,b,c --quorum 2 --value \'{"plan":"B"}\'')
+    .action(lazy(async () => (await import('./commands/consensus.js')).proposeCommand));
+
+  program
+    .command('vote')
+    .description('vote on a proposal (or a convergence point\'s approval) as the calling stream or --as NAME')
+    .argument('<name>', 'proposal name (a convergence point with approve: is its own proposal)')
+    .argument('<vote>', 'yes or no')
+    .option('--reason <text>', 'why, kept with the vote')
+    .option('--as <voter>', 'vote as this voter (default: $COORD_STREAM_ID)')
+    .option('--run <run>', 'run id (default: $COORD_RUN_DIR, else the newest run)')
+    .option('--json', 'print the proposal record')
+    .addHelpText('after', '\nOne vote per voter: a second vote, or a vote by a non-voter, exits 1.\n\nExamples:\n  coord vote release yes --reason "tests pass"\n  coord vote merge-docs no --as alice --run 20261123-223001-4f2a1c')
+    .action(lazy(async () => (await import('./commands/consensus.js')).voteCommand));
+
+  program
+    .command('decision')
+    .description('print a proposal\'s decision: accepted, rejected or pending')
+    .argument('<name>', 'proposal name')
+    .option('-w, --wait <duration>', 'wait this long for a decision (exit 75 when still pending)')
+    .option('--run <run>', 'run id (default: $COORD_RUN_DIR, else the newest run)')
+    .option('--json', 'print the proposal record (votes included)')
+    .addHelpText('after', '\nExit: 0 (whatever the decision), 75 when --wait ended with it pending, 2 no such proposal.\n\nExample:\n  coord decision release --wait 5m && echo decided')
+    .action(lazy(async () => (await import('./commands/consensus.js')).decisionCommand));
+
   return program;
 }
 

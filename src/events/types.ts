@@ -39,14 +39,33 @@ export type FailureReason =
   | 'merge-error'
   | 'stream-failed'
   | 'point-timeout'
-  /** A replica stopped because another replica of its `gather: first` group succeeded. */
-  | 'superseded';
+  /** A replica stopped because another replica of its `gather: first` group succeeded (or its `gather: vote` group was decided). */
+  | 'superseded'
+  /** A convergence point whose approval was rejected (or timed out). */
+  | 'rejected'
+  /** The replicas of a `gather: vote` group did not agree on one result. */
+  | 'no-majority';
 
 interface Base {
   /** ISO time the event happened. */
   time: string;
   run: string;
 }
+/** Who holds or waits for resource units: a request id (shared by grant and release), its owner. */
+interface ResourceWho {
+  request: number;
+  /** A stream id, or `pid:<pid>` for a process outside any stream. */
+  owner: string;
+  stream?: string;
+  pid?: number;
+  kind: 'stream' | 'acquire';
+}
+/**
+ * Why units were given back: `exited` (the stream's attempt ended), `released` (the acquired
+ * command ended), `disconnected` (the requesting process went away), `stream-ended` (the stream
+ * the request came from ended), `run-ended`.
+ */
+export type ResourceReleaseReason = 'exited' | 'released' | 'disconnected' | 'stream-ended' | 'run-ended';
 interface StreamBase extends Base {
   stream: string;
   attempt: number;
@@ -83,6 +102,28 @@ export type CoordEvent =
   | (Base & { type: 'point-done'; point: string; merged: string[]; target: string })
   | (Base & { type: 'point-failed'; point: string; reason: FailureReason; message: string })
   | (Base & { type: 'warning'; message: string; stream?: string; point?: string })
+  /** Resource pools: a `coord resource acquire` request that must wait (plan streams wait in state `waiting`). */
+  | (Base & ResourceWho & { type: 'resource-waiting'; units: Record<string, number>; priority: number; holders: string[] })
+  /** Units of the plan's pools granted to a plan stream (`kind: stream`) or a `coord resource acquire` (`kind: acquire`). */
+  | (Base & ResourceWho & { type: 'resource-granted'; units: Record<string, number>; waitedMs: number })
+  | (Base & ResourceWho & { type: 'resource-released'; units: Record<string, number>; heldMs: number; reason: ResourceReleaseReason })
+  /** A request given up: not granted within its timeout (`holders`: who held the units), or its requester went away. */
+  | (Base & ResourceWho & { type: 'resource-timeout'; units: Record<string, number>; waitedMs: number; holders: string[] })
+  | (Base & ResourceWho & { type: 'resource-withdrawn'; units: Record<string, number>; waitedMs: number; reason: ResourceReleaseReason })
+  /** Consensus (src/consensus/board.ts): a proposal opened, a vote, a final decision with every vote. */
+  | (Base & { type: 'proposal-opened'; proposal: string; kind: 'proposal' | 'approval' | 'gather'; by: string | null; voters: string[]; quorum: string; needed: number; timeoutMs: number | null; value?: unknown })
+  | (Base & { type: 'vote-cast'; proposal: string; voter: string; vote: 'yes' | 'no'; reason?: string; yes: number; no: number; needed: number; late?: boolean })
+  | (Base & {
+      type: 'proposal-decided';
+      proposal: string;
+      kind: 'proposal' | 'approval' | 'gather';
+      decision: 'accepted' | 'rejected';
+      reason: 'quorum' | 'impossible' | 'timeout' | 'run-ended' | 'point-failed';
+      yes: number;
+      no: number;
+      needed: number;
+      votes: Array<{ voter: string; vote: 'yes' | 'no'; reason?: string }>;
+    })
   /** Written by `coord lock`, `write` and `append` run inside a stream (the stream is the owner). */
   | (Base & LockEvent & { stream?: string; attempt?: number });
 

@@ -1,10 +1,14 @@
 /**
- * The run's control socket (`<run dir>/control.sock`, mode 0600): how processes of a run
- * ask its coordinator for things while it runs — for now `coord spawn`, which adds a stream.
- * One JSON object a line each way.
+ * The run's control socket (`<run dir>/control.sock`, mode 0600): how processes of a run ask
+ * its coordinator — the single writer of the run's records — for things while it runs:
+ * `coord spawn` (add a stream), `coord resource acquire` (units of the plan's pools, held
+ * while the connection stays open), `coord propose` / `vote` / `decision` (consensus).
+ * One JSON object a line each way; a request may get several replies (`spawn --wait`, an
+ * acquire that waits, then is granted).
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, rmSync } from 'node:fs';
+import type { ProposalRecord } from '../consensus/board.js';
 
 export interface SpawnRequestMessage {
   op: 'spawn';
@@ -18,18 +22,122 @@ export interface SpawnRequestMessage {
   from?: string;
 }
 
-export type ControlReply =
-  | { ok: true; id: string; event: 'registered' }
-  | { ok: true; id: string; event: 'ended'; state: string; exitCode: number | null }
-  | { ok: false; error: string };
+/** Units of the plan's pools, held until `release` or until the connection closes. */
+export interface AcquireRequestMessage {
+  op: 'acquire';
+  units: Record<string, number>;
+  /** Give up (reply `timeout`) when not granted within this many ms. */
+  timeoutMs?: number;
+  /** Higher is served first; default: the calling stream's plan priority, else 0. */
+  priority?: number;
+  from?: string;
+  pid: number;
+}
 
-export type ControlHandler = (msg: SpawnRequestMessage, reply: (r: ControlReply) => void) => void;
+/** Gives back the units this connection holds (or withdraws its waiting request). */
+export interface ReleaseRequestMessage {
+  op: 'release';
+}
+
+export interface ProposeRequestMessage {
+  op: 'propose';
+  name: string;
+  /** `majority`, `all`, `K` or `P%`. */
+  quorum: string;
+  /** Default: the streams running when the proposal opens. */
+  voters?: string[];
+  timeoutMs?: number;
+  value?: unknown;
+  from?: string;
+}
+
+export interface VoteRequestMessage {
+  op: 'vote';
+  name: string;
+  voter: string;
+  vote: 'yes' | 'no';
+  reason?: string;
+}
+
+export interface DecisionRequestMessage {
+  op: 'decision';
+  name: string;
+  /** Reply when decided, or when this many ms have passed (0: at once). */
+  waitMs: number;
+}
+
+export type ControlRequest =
+  | SpawnRequestMessage
+  | AcquireRequestMessage
+  | ReleaseRequestMessage
+  | ProposeRequestMessage
+  | VoteRequestMessage
+  | DecisionRequestMessage;
+
+/** Replies to `spawn`. */
+export type SpawnReply =
+  | { ok: true; id: string; event: 'registered' }
+  | { ok: true; id: string; event: 'ended'; state: string; exitCode: number | null };
+
+/** Replies to `acquire` and `release`. */
+export type AcquireReply =
+  | { ok: true; event: 'waiting'; request: number; holders: string[] }
+  | { ok: true; event: 'granted'; request: number; units: Record<string, number>; waitedMs: number }
+  | { ok: true; event: 'released'; request: number };
+
+/** Replies to `propose`, `vote` and `decision`: the proposal as it stands. */
+export type ConsensusReply = { ok: true; event: 'proposal'; proposal: ProposalRecord; counted?: boolean };
+
+/**
+ * A refusal. `code` is the exit code a command should end with: 2 bad usage (unknown pool,
+ * demand over capacity, unknown proposal), 1 refused (double vote, non-voter), 75 timed out.
+ */
+export type ErrorReply = { ok: false; error: string; code?: number };
+
+export type ControlReply = SpawnReply | AcquireReply | ConsensusReply | ErrorReply;
+
+/** One client connection, as the coordinator sees it. */
+export interface ControlConnection {
+  reply(r: ControlReply): void;
+  /** Called once when the client goes away (or the server closes): its process may have died. */
+  onClose(fn: () => void): void;
+  /** Ends the connection once pending replies are written (the run is over). */
+  end(): void;
+  readonly closed: boolean;
+}
+
+export type ControlHandler = (msg: ControlRequest, conn: ControlConnection) => void;
 
 /** Listens on `path` until `close()`; a malformed request gets an error reply. */
 export function listenControl(path: string, handle: ControlHandler): Promise<Server> {
   rmSync(path, { force: true });
   const server = createServer((socket: Socket) => {
     let buf = '';
+    const closers: Array<() => void> = [];
+    let closed = false;
+    const conn: ControlConnection = {
+      reply: (r) => {
+        if (!socket.destroyed && socket.writable) socket.write(JSON.stringify(r) + '\n');
+      },
+      onClose: (fn) => {
+        if (closed) fn();
+        else closers.push(fn);
+      },
+      end: () => {
+        socket.end();
+        // an open socket keeps the coordinator's process alive: a client that never closes its
+        // end (an acquire that escaped its stream) must not hold the run's exit
+        socket.unref();
+      },
+      get closed() {
+        return closed;
+      },
+    };
+    const close = (): void => {
+      if (closed) return;
+      closed = true;
+      for (const fn of closers.splice(0)) fn();
+    };
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       buf += chunk;
@@ -37,20 +145,24 @@ export function listenControl(path: string, handle: ControlHandler): Promise<Ser
       while ((nl = buf.indexOf('\n')) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        const reply = (r: ControlReply) => {
-          if (!socket.destroyed) socket.write(JSON.stringify(r) + '\n');
-        };
         let msg: unknown;
         try {
           msg = JSON.parse(line);
         } catch {
-          reply({ ok: false, error: 'a request must be one JSON object on one line' });
+          conn.reply({ ok: false, error: 'a request must be one JSON object on one line', code: 2 });
           continue;
         }
-        if (!isSpawn(msg)) reply({ ok: false, error: 'unknown request' });
-        else handle(msg, reply);
+        const problem = requestProblem(msg);
+        if (problem) conn.reply({ ok: false, error: problem, code: 2 });
+        else handle(msg as ControlRequest, conn);
       }
     });
+    // The client half-closed (socket.end()): it sends nothing more and has no further use for replies.
+    socket.on('end', () => {
+      close();
+      socket.end();
+    });
+    socket.on('close', close);
     socket.on('error', () => undefined);
   });
   server.unref();
@@ -63,16 +175,50 @@ export function listenControl(path: string, handle: ControlHandler): Promise<Ser
   });
 }
 
-function isSpawn(m: unknown): m is SpawnRequestMessage {
-  if (typeof m !== 'object' || m === null) return false;
+const strings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+const optional = (v: unknown, check: (x: unknown) => boolean): boolean => v === undefined || check(v);
+const isMs = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+/** What is wrong with a request, or undefined when it is well-formed. */
+function requestProblem(m: unknown): string | undefined {
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) return 'a request must be a JSON object';
   const o = m as Record<string, unknown>;
-  const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
-  return (
-    o.op === 'spawn' &&
-    typeof o.id === 'string' &&
-    (typeof o.command === 'string' || (strings(o.command) && (o.command as string[]).length > 0)) &&
-    strings(o.dependsOn) &&
-    strings(o.capabilities) &&
-    typeof o.wait === 'boolean'
-  );
+  const name = (): boolean => typeof o.name === 'string';
+  let good: boolean;
+  switch (o.op) {
+    case 'spawn':
+      good =
+        typeof o.id === 'string' &&
+        (typeof o.command === 'string' || (strings(o.command) && o.command.length > 0)) &&
+        strings(o.dependsOn) &&
+        strings(o.capabilities) &&
+        typeof o.wait === 'boolean';
+      break;
+    case 'acquire':
+      good =
+        typeof o.units === 'object' &&
+        o.units !== null &&
+        !Array.isArray(o.units) &&
+        Object.values(o.units).every((n) => typeof n === 'number') &&
+        optional(o.timeoutMs, isMs) &&
+        optional(o.priority, (p) => Number.isInteger(p)) &&
+        optional(o.from, (f) => typeof f === 'string') &&
+        Number.isInteger(o.pid);
+      break;
+    case 'release':
+      good = true;
+      break;
+    case 'propose':
+      good = name() && typeof o.quorum === 'string' && optional(o.voters, strings) && optional(o.timeoutMs, isMs) && optional(o.from, (f) => typeof f === 'string');
+      break;
+    case 'vote':
+      good = name() && typeof o.voter === 'string' && (o.vote === 'yes' || o.vote === 'no') && optional(o.reason, (r) => typeof r === 'string');
+      break;
+    case 'decision':
+      good = name() && isMs(o.waitMs);
+      break;
+    default:
+      return `unknown request ${JSON.stringify(o.op)}`;
+  }
+  return good ? undefined : `malformed ${String(o.op)} request`;
 }

@@ -11,6 +11,13 @@
  * every `checkpointIntervalMs` the running streams' workspaces are copied to
  * `converged/<point>/checkpoints/<n>/<stream>/`, and the final merge is all-or-nothing like a
  * barrier (staged, then put in place with the checkpoints moved into it).
+ *
+ * With `approve:` nothing is published before a quorum approves it: the merge (each stream
+ * as it succeeds for a progressive point, all at once otherwise) is made in
+ * `<run dir>/review/<point>/`, the approval proposal opens with that directory to review, and
+ * the point stays `waiting` until the decision: accepted, the review directory is renamed to
+ * the target and the point is done; rejected (or timed out), the point fails with reason
+ * `rejected`, its dependents are skipped, and the review directory stays for inspection.
  */
 import { existsSync, mkdirSync, renameSync, rmSync, rmdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -28,6 +35,16 @@ export interface PointOptions {
   finalMerge?: FinalMerge | undefined;
   /** The common ancestor directory of the point's streams (their `base`), for three-way merges. */
   base?: string | undefined;
+  /** `approve:` — asks for the decision on the merge waiting in `review`; resolves when decided. */
+  approve?: ((review: string) => Promise<ApprovalVerdict>) | undefined;
+}
+
+/** What the approval of a point came to. */
+export interface ApprovalVerdict {
+  accepted: boolean;
+  message: string;
+  /** The run ended (or stopped) before a decision. */
+  runEnded: boolean;
 }
 
 export interface PointHost {
@@ -58,6 +75,10 @@ export class PointRunner {
   private checkpoints = 0;
 
   private readonly finalMerge: FinalMerge | undefined;
+  private readonly approve: PointOptions['approve'];
+  /** Where an approval point's merge waits for its decision. */
+  private readonly reviewDir: string;
+  private publishQueued = false;
   /** The merge engine's policy and options for this point (per-path rules, three-way base). */
   private readonly policy: ConflictPolicy | ConflictRules;
   private readonly mergeOpts: MergeOptions;
@@ -65,6 +86,8 @@ export class PointRunner {
   constructor(spec: PointSpec, runDir: string, host: PointHost, opts: PointOptions) {
     const { checkpointIntervalMs, finalMerge } = opts;
     this.finalMerge = finalMerge;
+    this.approve = opts.approve;
+    this.reviewDir = join(runDir, 'review', spec.name);
     this.policy = spec.conflictRules ?? spec.onConflict;
     this.mergeOpts = { ...(opts.base ? { base: opts.base } : {}), allowConflicts: spec.allowConflicts };
     this.spec = spec;
@@ -152,13 +175,52 @@ export class PointRunner {
   }
 
   private completeIfAllMerged(): void {
-    if (this.isSettled) return;
-    if ([...this.expected].every((s) => this.rec.merged.includes(s))) this.done();
+    if (this.isSettled || ![...this.expected].every((s) => this.rec.merged.includes(s))) return;
+    if (!this.approve) return this.done();
+    if (this.publishQueued) return;
+    this.publishQueued = true;
+    this.enqueue(() => this.publish(this.reviewDir));
+  }
+
+  /** Progressive merges go to the review directory while the point awaits approval. */
+  private get progressiveTarget(): string {
+    return this.approve ? this.reviewDir : this.rec.target;
+  }
+
+  /** Asks for approval of the merge in `review`; false (and the point failed) unless accepted. */
+  private async approved(review: string): Promise<boolean> {
+    if (!this.approve || this.isSettled) return !this.isSettled;
+    this.rec.approval = { state: 'pending', review };
+    this.setState('waiting');
+    const verdict = await this.approve(review);
+    if (this.isSettled) return false;
+    this.rec.approval = { state: verdict.accepted ? 'accepted' : 'rejected', review };
+    if (!verdict.accepted) {
+      this.fail(verdict.runEnded ? 'cancelled' : 'rejected', verdict.message);
+      return false;
+    }
+    return true;
+  }
+
+  /** Approval, then the reviewed merge takes the target's place. */
+  private async publish(review: string): Promise<void> {
+    mkdirSync(review, { recursive: true, mode: 0o700 }); // a merge of nothing may have made no directory
+    if (!(await this.approved(review))) return;
+    mkdirSync(dirname(this.rec.target), { recursive: true, mode: 0o700 });
+    rmSync(this.rec.target, { recursive: true, force: true });
+    renameSync(review, this.rec.target);
+    this.done();
   }
 
   streamFailed(id: string, state: string): void {
     if (this.isSettled) return;
     this.fail('stream-failed', `stream "${id}" ${state}`);
+  }
+
+  /** The replicas of a `gather: vote` group of this point did not agree: the point fails. */
+  groupFailed(message: string): void {
+    if (this.isSettled) return;
+    this.fail('no-majority', message);
   }
 
   /** The run is stopping: an unfinished point fails (nothing merged half-way). */
@@ -176,7 +238,7 @@ export class PointRunner {
     if (this.isSettled) return;
     this.setState('merging');
     this.host.emit({ type: 'point-merging', point: this.spec.name, streams: [id] });
-    const result = await mergeOne(this.rec.target, this.host.sourceOf(id), this.policy, this.mergeOpts);
+    const result = await mergeOne(this.progressiveTarget, this.host.sourceOf(id), this.policy, this.mergeOpts);
     if (!this.absorb(result, id)) return;
     this.completeIfAllMerged();
     if (!this.isSettled) this.setState('waiting');
@@ -187,14 +249,20 @@ export class PointRunner {
     this.setState('merging');
     this.host.emit({ type: 'point-merging', point: this.spec.name, streams: [...this.succeeded] });
     const ids = this.succeeded.filter((id) => this.expected.has(id));
+    const into = this.approve ? this.reviewDir : this.rec.target;
+    if (this.approve) rmSync(this.reviewDir, { recursive: true, force: true });
     if (this.finalMerge) {
-      if (this.absorb(await this.finalMerge(this.rec.target, ids))) this.done();
+      if (!this.absorb(await this.finalMerge(into, ids))) return;
+      if (this.approve) await this.publish(into);
+      else this.done();
       return;
     }
     const sources = ids.map((id) => this.host.sourceOf(id));
     if (this.spec.type !== 'checkpoint' || !existsSync(this.rec.target)) {
-      const result = await mergeAll(this.rec.target, sources, this.policy, this.mergeOpts);
-      if (this.absorb(result)) this.done();
+      const result = await mergeAll(into, sources, this.policy, this.mergeOpts);
+      if (!this.absorb(result)) return;
+      if (this.approve) await this.publish(into);
+      else this.done();
       return;
     }
     // A checkpoint point's target already holds checkpoints/: the final merge is staged
@@ -207,6 +275,7 @@ export class PointRunner {
       this.fail('merge-error', 'a stream of a checkpoint point wrote checkpoints/, which the point keeps its checkpoints in');
       return;
     }
+    if (!(await this.approved(staged))) return;
     renameSync(this.checkpointDir, join(staged, 'checkpoints'));
     rmdirSync(this.rec.target);
     renameSync(staged, this.rec.target);

@@ -35,7 +35,7 @@ import { planWarnings } from '../plan/warnings.js';
 import { Worktrees } from './worktrees.js';
 import { ReadyQueue } from './ready-queue.js';
 import { dependencyVerdict, type DependencyView } from './dependencies.js';
-import { listenControl, type ControlReply, type SpawnRequestMessage } from './control.js';
+import { listenControl, type ControlConnection, type ControlReply, type ControlRequest, type SpawnRequestMessage } from './control.js';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { CAPABILITY_PREFIX, ID_PATTERN } from '../plan/types.js';
@@ -48,7 +48,13 @@ import type { MergeSource } from '../workspace/merge.js';
 import { PointRunner } from './convergence.js';
 import { coordBinDir, linkInputs, removeSucceededWorkspaces, streamEnv, streamPaths, type StreamPaths } from './environment.js';
 import { newRunId } from './ids.js';
-import { ResourcePools } from './resources.js';
+import { unreachable } from '../util/result.js';
+import { ResourcePools, type Hold } from './resources.js';
+import { Negotiator, type AcquireRt } from './negotiation.js';
+import { ConsensusBoard } from '../consensus/board.js';
+import { VoteGroups, type VoteGroup } from './vote-groups.js';
+import type { ApprovalVerdict } from './convergence.js';
+import type { PoolRecord } from '../backend/types.js';
 
 /** Streams started at once unless `--concurrency` says otherwise (Turborepo's default too). */
 export const DEFAULT_CONCURRENCY = 10;
@@ -57,6 +63,11 @@ export const RETRY_BACKOFF_BASE_MS = 1000;
 export const RETRY_BACKOFF_CAP_MS = 30_000;
 /** How long stream-record writes are coalesced. */
 const RECORD_FLUSH_MS = 50;
+/**
+ * How long pool-record writes are coalesced: a record lists every waiter, hundreds when many
+ * streams queue for a small pool, so it is written less often than stream records.
+ */
+const POOLS_FLUSH_MS = 250;
 
 export interface CoordinatorOptions {
   plan: Plan;
@@ -113,7 +124,15 @@ interface StreamRt {
   resumeSeed?: string | undefined;
   /** When the last heartbeat was saved to the record (throttles writes). */
   beatSavedMs: number;
+  /** Date.now() when the stream last became ready to start (resource wait times). */
+  readyAt: number;
+  /** The units of its plan demand the running attempt holds. */
+  hold?: Hold | undefined;
 }
+
+/** Streams and `coord resource acquire` requests wait in one queue (see ready-queue.ts). */
+type Waiter = StreamRt | AcquireRt;
+const isStream = (w: Waiter): w is StreamRt => 'spec' in w;
 
 type Listener = (e: CoordEvent) => void;
 
@@ -130,6 +149,12 @@ export class StreamCoordinator {
   private readonly pointsOfStream = new Map<string, PointRunner[]>();
   private readonly listeners: Listener[] = [];
   private readonly pools: ResourcePools;
+  /** Runtime resource requests and the grants of plan streams' demands, on `pools`. */
+  private readonly negotiator: Negotiator;
+  /** Proposals, votes and decisions (coord propose/vote/decision, `approve:`, `gather: vote`). */
+  private readonly board: ConsensusBoard;
+  private readonly voteGroups: VoteGroups;
+  private poolsTimer: NodeJS.Timeout | undefined;
   private readonly workspaceDir: string;
   private readonly liveness: LivenessMonitor;
   private readonly worktrees: Worktrees;
@@ -140,6 +165,8 @@ export class StreamCoordinator {
   private controlPath = '';
   /** `coord spawn --wait` callers, told when their stream ends. */
   private readonly spawnWaiters = new Map<string, Array<(r: ControlReply) => void>>();
+  /** Control connections open now (closed when the run ends). */
+  private readonly connections = new Set<ControlConnection>();
   private readonly baseEnv: NodeJS.ProcessEnv;
   private persist: Promise<void> = Promise.resolve();
   private readonly dirty = new Set<StreamRt>();
@@ -153,11 +180,14 @@ export class StreamCoordinator {
     streamState: (id) => this.streams.get(id)?.rec.state,
     pointState: (id) => this.points.get(id)?.rec.state,
     firstGroupOf: (id) => this.firstGroups.get(id),
+    voteGroupOf: (id) => this.voteGroups.of(id),
   };
-  private readonly ready = new ReadyQueue<StreamRt>({
-    resources: (rt) => rt.spec.resources,
-    notBefore: (rt) => rt.notBefore,
-    waiting: (rt) => (rt.rec.state === 'waiting' || rt.rec.state === 'recovering') && !rt.proc && !rt.launching,
+  private readonly ready = new ReadyQueue<Waiter>({
+    resources: (w) => (isStream(w) ? w.spec.resources : w.units),
+    notBefore: (w) => (isStream(w) ? w.notBefore : 0),
+    waiting: (w) => (isStream(w) ? (w.rec.state === 'waiting' || w.rec.state === 'recovering') && !w.proc && !w.launching : !w.done),
+    priority: (w) => (isStream(w) ? w.spec.priority : w.priority),
+    slotless: (w) => !isStream(w),
   });
   /** Streams in a terminal state (the run ends when all are). */
   private ended = 0;
@@ -179,6 +209,32 @@ export class StreamCoordinator {
     this.spawner = opts.spawner ?? (launcherAvailable() ? new LauncherSpawner(undefined, join(this.runDir, 'launcher.log')) : nodeSpawner);
     this.concurrency = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
     this.pools = new ResourcePools(opts.plan.resources);
+    this.negotiator = new Negotiator(this.pools, {
+      emit: (e) => this.emit(e),
+      enqueue: (req) => {
+        this.ready.push(req);
+        this.poolsChanged();
+        this.startReady();
+      },
+      dequeue: (req) => this.ready.remove(req),
+      moved: () => {
+        this.poolsChanged();
+        this.schedule();
+      },
+      priorityOf: (id) => this.streams.get(id)?.spec.priority,
+      accepting: () => !this.stopping && !this.finished,
+    });
+    this.board = new ConsensusBoard({
+      emit: (e) => this.emit(e),
+      save: (rec) => this.backendWrite(() => this.backend.putProposal(this.runId, rec)),
+      running: () => [...this.streams.values()].filter((rt) => rt.proc !== undefined).map((rt) => rt.spec.id),
+    });
+    this.voteGroups = new VoteGroups(Object.values(opts.plan.groups ?? {}), {
+      board: this.board,
+      sourceOf: (id) => this.pointHost().sourceOf(id),
+      decided: (g) => this.voteDecided(g),
+      warn: (stream, message) => this.emit({ type: 'warning', stream, message }),
+    });
     this.workspaceDir = join(opts.plan.workspaceRoot, this.runId);
     this.worktrees = new Worktrees(this.runId, this.workspaceDir);
     this.guardianCommands = new GuardianCommands(this.spawner, (e) => this.emit(e));
@@ -255,6 +311,7 @@ export class StreamCoordinator {
       restarts: 0,
       killSent: false,
       beatSavedMs: 0,
+      readyAt: 0,
     });
     const rt = this.streams.get(spec.id);
     if (rt) this.pending.add(rt);
@@ -270,6 +327,7 @@ export class StreamCoordinator {
       finalMerge: onWorktrees ? (target, ids) => this.worktrees.merge(spec, target, ids) : undefined,
       // three-way merges need one common ancestor: the streams' base when they share it
       base: bases.size === 1 ? [...bases][0] : undefined,
+      approve: spec.approve ? (review) => this.approval(spec, review) : undefined,
     });
     this.points.set(spec.name, runner);
     for (const id of spec.streams) {
@@ -330,6 +388,8 @@ export class StreamCoordinator {
     else await this.backend.createRun(run, this.plan.text);
     mkdirSync(join(this.runDir, 'streams'), { recursive: true, mode: 0o700 });
     mkdirSync(this.workspaceDir, { recursive: true, mode: 0o700 });
+    if (this.opts.resume) this.board.load(await this.backend.listProposals(this.runId));
+    this.prepareProposals();
     this.binDir = coordBinDir(this.runDir);
     await this.openControl();
     const done = new Promise<RunOutcome>((resolve) => (this.resolveRun = resolve));
@@ -389,6 +449,8 @@ export class StreamCoordinator {
         rt.proc = proc;
         rt.startedMs = performance.now();
         this.running++;
+        // an adopted stream still holds its plan demand
+        if (Object.keys(rt.spec.resources).length > 0) rt.hold = this.negotiator.grantStream(rt.spec.id, rt.spec.resources, Date.now());
         this.liveness.watch(rt.spec.id, rt.paths.heartbeatFile);
         void proc.exited.then((info) => this.exited(rt, proc, info));
         adopted.push(rt.spec.id);
@@ -402,11 +464,13 @@ export class StreamCoordinator {
     for (const p of this.points.values()) {
       const rec = pointRecs.get(p.spec.name);
       if (!rec) continue;
-      p.restore(rec, p.spec.streams.filter((id) => kept.includes(id)));
+      // replicas of a `gather: vote` group reach their points through the group's decision
+      p.restore(rec, p.spec.streams.filter((id) => kept.includes(id) && !this.voteGroups.of(id)));
       if (rec.state === 'done') restoredPoints.push(p.spec.name);
     }
     for (const id of adopted) for (const p of this.pointsOfStream.get(id) ?? []) p.streamStarted();
     this.emit({ type: 'run-resumed', kept, adopted, stopped, points: restoredPoints });
+    for (const id of kept) this.voteGroups.memberEnded(id, true);
     return new Set([...kept, ...adopted]);
   }
 
@@ -416,8 +480,39 @@ export class StreamCoordinator {
   private async openControl(): Promise<void> {
     const inRun = join(this.runDir, 'control.sock');
     this.controlPath = Buffer.byteLength(inRun) < 100 ? inRun : join(tmpdir(), `coord-${this.runId}.sock`);
-    this.control = await listenControl(this.controlPath, (msg, reply) => this.spawnRequest(msg, reply));
+    this.control = await listenControl(this.controlPath, (msg, conn) => this.controlRequest(msg, conn));
     this.backendWrite(() => this.backend.updateRun(this.runId, { controlSocket: this.controlPath }).then(() => undefined));
+  }
+
+  /** One request on the control socket (see control.ts). */
+  private controlRequest(msg: ControlRequest, conn: ControlConnection): void {
+    if (!this.connections.has(conn)) {
+      this.connections.add(conn);
+      conn.onClose(() => this.connections.delete(conn));
+    }
+    const proposal = (r: ReturnType<ConsensusBoard['propose']>): void =>
+      conn.reply(r.ok ? { ok: true, event: 'proposal', proposal: r.value } : { ok: false, error: r.error.error, code: r.error.code });
+    switch (msg.op) {
+      case 'spawn':
+        return this.spawnRequest(msg, (r) => conn.reply(r));
+      case 'acquire':
+        return this.negotiator.request(msg, conn);
+      case 'release':
+        return this.negotiator.release(conn);
+      case 'propose':
+        if (this.stopping || this.finished) return conn.reply({ ok: false, error: 'the run is stopping', code: 1 });
+        return proposal(this.board.propose(msg));
+      case 'vote': {
+        const r = this.board.vote(msg.name, msg.voter, msg.vote, msg.reason);
+        return conn.reply(r.ok ? { ok: true, event: 'proposal', proposal: r.value.proposal, counted: r.value.counted } : { ok: false, error: r.error.error, code: r.error.code });
+      }
+      case 'decision':
+        return this.board.waitDecision(msg.name, msg.waitMs, (p) =>
+          conn.reply(p ? { ok: true, event: 'proposal', proposal: p } : { ok: false, error: `no proposal "${msg.name}" in run ${this.runId}${msg.waitMs > 0 ? ' was opened in time' : ''}`, code: msg.waitMs > 0 ? 75 : 2 }),
+        );
+      default:
+        return unreachable(msg);
+    }
   }
 
   private closeControl(): void {
@@ -426,6 +521,8 @@ export class StreamCoordinator {
     rmSync(this.controlPath, { force: true });
     for (const [id, waiters] of this.spawnWaiters) for (const w of waiters) w({ ok: false, error: `the run ended before "${id}" did` });
     this.spawnWaiters.clear();
+    for (const conn of this.connections) conn.end();
+    this.connections.clear();
   }
 
   /**
@@ -453,7 +550,7 @@ export class StreamCoordinator {
       return fail(`dependency cycle: ${msg.from} waits for ${msg.id}, which depends on ${msg.from}`);
     }
     const isolation = this.plan.coordination.isolation.workspace === 'worktree' ? 'isolated' : this.plan.coordination.isolation.workspace;
-    this.addStream({ id: msg.id, command: msg.command, dependsOn: [...new Set(deps)], capabilities: msg.capabilities, resources: {}, outputs: [], isolation, retries: 0, env: {} });
+    this.addStream({ id: msg.id, command: msg.command, dependsOn: [...new Set(deps)], capabilities: msg.capabilities, resources: {}, outputs: [], isolation, retries: 0, env: {}, priority: 0 });
     reply({ ok: true, id: msg.id, event: 'registered' });
     if (msg.wait) this.spawnWaiters.set(msg.id, [...(this.spawnWaiters.get(msg.id) ?? []), reply]);
     this.schedule();
@@ -511,8 +608,10 @@ export class StreamCoordinator {
 
   /** Queues a stream to start; waiting streams start in the order they became ready. */
   private makeReady(rt: StreamRt, state: 'waiting' | 'recovering'): void {
+    rt.readyAt = Date.now();
     this.ready.push(rt);
     this.setState(rt, state);
+    if (Object.keys(rt.spec.resources).length > 0) this.poolsChanged();
   }
 
   /** Starts queued streams while slots are free (see ReadyQueue for the order and fairness). */
@@ -520,9 +619,14 @@ export class StreamCoordinator {
     const wakeAt = this.ready.scan(
       Date.now(),
       () => this.running < this.concurrency,
-      (rt) => {
-        if (!this.pools.tryAcquire(rt.spec.resources)) return false;
-        void this.start(rt);
+      (w) => {
+        if (!isStream(w)) return this.negotiator.grant(w);
+        if (Object.keys(w.spec.resources).length > 0) {
+          w.hold = this.negotiator.grantStream(w.spec.id, w.spec.resources, w.readyAt);
+          if (!w.hold) return false;
+          this.poolsChanged();
+        }
+        void this.start(w);
         return true;
       },
     );
@@ -618,7 +722,7 @@ export class StreamCoordinator {
   private abortLaunch(rt: StreamRt, state: StreamState, reason: FailureReason, warning?: string): void {
     rt.launching = false;
     this.running--;
-    this.pools.release(rt.spec.resources);
+    this.releaseUnits(rt);
     if (warning) this.emit({ type: 'warning', stream: rt.spec.id, message: warning });
     this.end(rt, state, reason);
     this.afterChange();
@@ -640,6 +744,10 @@ export class StreamCoordinator {
       if (p) links.push({ name: dep, target: p.rec.target });
       const s = this.streams.get(dep);
       if (s) links.push({ name: dep, target: s.paths.workspace });
+      // A `gather: vote` group that won: `<group id>` is the winning replica's workspace.
+      const g = this.voteGroups.of(dep);
+      const winner = g?.winner ? this.streams.get(g.winner) : undefined;
+      if (g && winner && !links.some((l) => l.name === g.id)) links.push({ name: g.id, target: winner.paths.workspace });
     }
     linkInputs(paths.inputs, links);
     rt.prepared = true;
@@ -653,7 +761,7 @@ export class StreamCoordinator {
     rt.proc = undefined;
     this.liveness.unwatch(rt.spec.id);
     this.running--;
-    this.pools.release(rt.spec.resources);
+    this.releaseUnits(rt);
     const durationMs = Math.round(performance.now() - rt.startedMs);
     rt.rec.exitCode = info.exitCode;
     rt.rec.signal = info.signal;
@@ -781,10 +889,15 @@ export class StreamCoordinator {
       ...(rt.rec.killed ? { killed: true } : {}),
       durationMs,
     });
-    for (const p of this.pointsOfStream.get(rt.spec.id) ?? []) {
-      if (state === 'succeeded') p.streamSucceeded(rt.spec.id);
-      else if (reason === 'superseded') p.drop(rt.spec.id);
-      else p.streamFailed(rt.spec.id, state);
+    if (this.voteGroups.of(rt.spec.id)) {
+      // A replica of a `gather: vote` group: its points hear of the group's decision instead.
+      this.voteGroups.memberEnded(rt.spec.id, state === 'succeeded');
+    } else {
+      for (const p of this.pointsOfStream.get(rt.spec.id) ?? []) {
+        if (state === 'succeeded') p.streamSucceeded(rt.spec.id);
+        else if (reason === 'superseded') p.drop(rt.spec.id);
+        else p.streamFailed(rt.spec.id, state);
+      }
     }
     if (state === 'succeeded') this.gathered(rt.spec.id);
     const waiters = this.spawnWaiters.get(rt.spec.id);
@@ -799,19 +912,108 @@ export class StreamCoordinator {
     const group = this.firstGroups.get(id);
     if (!group || group.won) return;
     group.won = true;
-    for (const m of group.members) {
-      const other = this.streams.get(m);
-      if (!other || m === id || TERMINAL_STREAM_STATES.has(other.rec.state)) continue;
-      if (other.proc) {
-        other.killReason = 'superseded';
-        this.signal(other, this.plan.guardian.soft, 'superseded');
-        this.escalateAfterGrace(other, other.proc, 'superseded');
-      } else if (!other.launching) {
-        this.end(other, 'cancelled', 'superseded');
+    for (const m of group.members) if (m !== id) this.supersede(m);
+  }
+
+  /** Stops a replica whose group no longer needs it (it ends `cancelled`, reason `superseded`). */
+  private supersede(id: string): void {
+    const other = this.streams.get(id);
+    if (!other || TERMINAL_STREAM_STATES.has(other.rec.state)) return;
+    if (other.proc) {
+      other.killReason = 'superseded';
+      this.signal(other, this.plan.guardian.soft, 'superseded');
+      this.escalateAfterGrace(other, other.proc, 'superseded');
+    } else if (!other.launching) {
+      this.end(other, 'cancelled', 'superseded');
+    } else {
+      other.killReason = 'superseded';
+    }
+  }
+
+  /**
+   * A `gather: vote` group is decided: replicas still running are stopped; its points merge
+   * the winning replica (and forget the others), or fail when the replicas did not agree.
+   */
+  private voteDecided(g: VoteGroup): void {
+    for (const m of g.members) this.supersede(m);
+    const points = new Set(g.members.flatMap((m) => this.pointsOfStream.get(m) ?? []));
+    for (const p of points) {
+      if (g.state === 'won' && g.winner) {
+        p.streamSucceeded(g.winner);
+        for (const m of g.members) if (m !== g.winner) p.drop(m);
       } else {
-        other.killReason = 'superseded';
+        p.groupFailed(`the replicas of "${g.id}" did not agree on a result`);
       }
     }
+    this.afterChange();
+  }
+
+  // ── consensus and resource glue ───────────────────────────────────────────────────────
+
+  /** Approval points and vote groups get their proposals when the run starts (votes may come early). */
+  private prepareProposals(): void {
+    for (const p of this.plan.points) {
+      if (!p.approve) continue;
+      const r = this.board.prepare(p.name, 'approval', p.approve.voters, p.approve.quorum, p.approve.timeoutMs);
+      if (!r.ok) this.emit({ type: 'warning', point: p.name, message: `approval: ${r.error.error}` });
+    }
+    this.voteGroups.prepare();
+  }
+
+  /** Opens a point's approval on the merge waiting in `review`; resolves with the decision. */
+  private async approval(spec: PointSpec, review: string): Promise<ApprovalVerdict> {
+    const rec = await this.board.openPrepared(spec.name, { point: spec.name, streams: this.points.get(spec.name)?.rec.merged ?? spec.streams, review });
+    const runEnded = rec.reason === 'run-ended';
+    return {
+      accepted: rec.state === 'accepted',
+      runEnded,
+      message: `approval ${rec.state}${rec.reason === 'timeout' ? ' (timed out)' : runEnded ? ' (the run ended first)' : ''}: ${rec.yes} yes, ${rec.no} no, ${rec.needed} needed of ${rec.voters.length}`,
+    };
+  }
+
+  /** An attempt ended: its plan demand goes back, and whatever its processes acquired. */
+  private releaseUnits(rt: StreamRt): void {
+    if (rt.hold) {
+      this.negotiator.releaseStream(rt.hold);
+      rt.hold = undefined;
+      this.poolsChanged();
+    }
+    this.negotiator.streamEnded(rt.spec.id);
+  }
+
+  /** Pool records are written at most every POOLS_FLUSH_MS. */
+  private poolsChanged(): void {
+    if (Object.keys(this.plan.resources).length === 0) return;
+    this.poolsTimer ??= setTimeout(() => this.flushPools(), POOLS_FLUSH_MS);
+  }
+
+  private flushPools(): void {
+    if (this.poolsTimer) clearTimeout(this.poolsTimer);
+    this.poolsTimer = undefined;
+    if (Object.keys(this.plan.resources).length === 0) return;
+    const records = this.poolRecords();
+    this.backendWrite(() => this.backend.putPools(this.runId, records));
+  }
+
+  /** Each pool: capacity, use, holders, and waiters in the order they are served. */
+  private poolRecords(): PoolRecord[] {
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const holds = this.pools.holders();
+    const waiters = [
+      ...[...this.streams.values()]
+        .filter((rt) => (rt.rec.state === 'waiting' || rt.rec.state === 'recovering') && !rt.proc && !rt.launching && Object.keys(rt.spec.resources).length > 0)
+        .map((rt) => ({ owner: rt.spec.id, stream: rt.spec.id, pid: null, kind: 'stream' as const, units: rt.spec.resources, priority: rt.spec.priority, since: rt.readyAt })),
+      ...this.negotiator.waiting().map((r) => ({ owner: r.owner, stream: r.stream ?? null, pid: r.pid, kind: 'acquire' as const, units: r.units, priority: r.priority, since: r.since })),
+    ].sort((a, b) => b.priority - a.priority || a.since - b.since);
+    return this.pools.snapshot().map((p) => ({
+      ...p,
+      holders: holds
+        .filter((h) => (h.units[p.name] ?? 0) > 0)
+        .map((h) => ({ owner: h.owner, stream: h.stream ?? null, pid: h.pid ?? null, kind: h.kind, units: h.units[p.name] ?? 0, since: iso(h.since) })),
+      waiters: waiters
+        .filter((w) => (w.units[p.name] ?? 0) > 0)
+        .map((w) => ({ owner: w.owner, stream: w.stream, pid: w.pid, kind: w.kind, units: w.units[p.name] ?? 0, priority: w.priority, since: iso(w.since) })),
+    }));
   }
 
   /** The environment of one attempt of a stream (SPEC §3). */
@@ -836,6 +1038,7 @@ export class StreamCoordinator {
         return { stream: id, dir: rt.paths.workspace, outputs: rt.spec.outputs };
       },
       settled: (p: PointRunner) => {
+        if (p.rec.state === 'failed' && p.spec.approve) this.board.close(p.spec.name, 'point-failed');
         if (p.rec.state === 'failed' && p.rec.reason === 'point-timeout') {
           // A timed-out point stops its streams that are still running.
           for (const id of p.spec.streams) {
@@ -868,6 +1071,9 @@ export class StreamCoordinator {
   private async finish(): Promise<void> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.liveness.stop();
+    // Undecided proposals are rejected (an approval awaited by a point answers it), units go back.
+    this.board.closeAll();
+    this.negotiator.closeAll();
     await Promise.all([...this.points.values()].map((p) => p.idle()));
     for (const p of this.points.values()) p.cancel();
     let state: RunState;
@@ -876,7 +1082,8 @@ export class StreamCoordinator {
       state = rec?.cancelRequested ? 'cancelled' : this.stopping;
     } else {
       const allOk =
-        [...this.streams.values()].every((rt) => rt.rec.state === 'succeeded' || rt.rec.reason === 'superseded') &&
+        [...this.streams.values()].every((rt) => rt.rec.state === 'succeeded' || rt.rec.reason === 'superseded' || this.voteGroups.settledOk(rt.spec.id)) &&
+        this.voteGroups.unsettled().length === 0 &&
         [...this.points.values()].every((p) => p.rec.state === 'done');
       state = allOk ? 'succeeded' : 'failed';
     }
@@ -887,6 +1094,7 @@ export class StreamCoordinator {
     await this.guardianCommands.settle(this.plan.guardian.graceMs);
     this.closeControl();
     this.flushRecords();
+    this.flushPools();
     this.spawner.close?.();
     this.emit({ type: 'run-ended', state, durationMs: Math.round(performance.now() - this.startedAtMs) });
     this.backendWrite(() => this.backend.updateRun(this.runId, { state, endedAt: new Date().toISOString() }).then(() => undefined));

@@ -1,7 +1,8 @@
 /**
  * Whether a stream may start: each dependency is a stream (it must have succeeded), a
  * convergence point (it must be done), or a member of a `gather: first` group (one member's
- * success is enough). A dependency that can no longer be met makes the stream `skipped`.
+ * success is enough) or of a `gather: vote` group (its replicas must have agreed on a
+ * result). A dependency that can no longer be met makes the stream `skipped`.
  */
 import { TERMINAL_STREAM_STATES, type PointState, type StreamState } from '../events/types.js';
 
@@ -12,12 +13,22 @@ export interface DependencyView {
   pointState(id: string): PointState | undefined;
   /** The `gather: first` group a stream belongs to, if any. */
   firstGroupOf(id: string): { id: string; members: string[] } | undefined;
+  /** The `gather: vote` group a stream belongs to, if any: met when it won, failed when it lost. */
+  voteGroupOf?(id: string): { id: string; state: 'pending' | 'won' | 'lost' } | undefined;
 }
 
 export function dependencyVerdict(dependsOn: readonly string[], view: DependencyView): Verdict {
   let ready = true;
   const seenGroups = new Set<string>();
   for (const dep of dependsOn) {
+    const vote = view.voteGroupOf?.(dep);
+    if (vote) {
+      if (seenGroups.has(vote.id)) continue;
+      seenGroups.add(vote.id);
+      if (vote.state === 'lost') return { kind: 'failed', because: `the replicas of "${vote.id}" did not agree on a result` };
+      if (vote.state === 'pending') ready = false;
+      continue;
+    }
     const group = view.firstGroupOf(dep);
     if (group) {
       if (seenGroups.has(group.id)) continue;

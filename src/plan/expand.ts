@@ -72,7 +72,10 @@ export function expandGroups(plan: Plan, doc: PlanDocument, loc: Locator): Diagn
   for (const s of expanded) {
     s.dependsOn = [...new Set(expand(s.dependsOn).flatMap((d) => (d.startsWith(CAPABILITY_PREFIX) ? byCapability(d.slice(CAPABILITY_PREFIX.length), s) : [d])))];
   }
-  for (const p of plan.points) p.streams = expand(p.streams);
+  for (const p of plan.points) {
+    p.streams = expand(p.streams);
+    if (p.approve) p.approve.voters = [...new Set(expand(p.approve.voters))];
+  }
   plan.streams = expanded;
   plan.groups = groups;
   return [];

@@ -13,6 +13,7 @@ import { issuesToDiagnostics, planErrorMap } from './issues.js';
 import { keyString, Locator } from './locate.js';
 import { normalizePlan } from './normalize.js';
 import { expandGroups } from './expand.js';
+import { approvalChecks } from './approvals.js';
 import { fieldsAt, planSchema, type PlanDocument } from './schema.js';
 import { semanticChecks } from './semantic.js';
 import type { Plan } from './types.js';
@@ -111,6 +112,8 @@ function parseUnchecked(text: string, file: string, cwd: string): Result<Plan, D
   const plan = normalizePlan(data as PlanDocument, { file: absFile, dir, text }, loc);
   const expansion = expandGroups(plan, data as PlanDocument, loc);
   if (expansion.length > 0) return err(finish(expansion));
+  const approvals = approvalChecks(plan, loc);
+  if (approvals.length > 0) return err(finish(approvals));
   return ok(plan);
 }
 

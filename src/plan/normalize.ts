@@ -48,6 +48,7 @@ export function normalizePlan(doc: PlanDocument, meta: { file: string; dir: stri
       isolation: s.isolation ?? workspaceMode,
       retries: s.retries ?? DEFAULTS.retries,
       env: record(s.env, (v) => String(v)),
+      priority: s.priority ?? DEFAULTS.priority,
       pos: loc.at(['streams', i]),
     };
     if (s.workspace !== undefined) spec.workspace = resolve(meta.dir, s.workspace);
@@ -89,6 +90,11 @@ export function normalizePlan(doc: PlanDocument, meta: { file: string; dir: stri
     }
     const t = ms(p.timeout);
     if (t !== undefined) spec.timeoutMs = t;
+    if (p.approve) {
+      spec.approve = { quorum: String(p.approve.quorum ?? DEFAULTS.quorum), voters: [...(p.approve.voters ?? spec.streams)] };
+      const at = ms(p.approve.timeout);
+      if (at !== undefined) spec.approve.timeoutMs = at;
+    }
     return spec;
   });
 

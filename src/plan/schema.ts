@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../util/duration.js';
+import { QUORUM_PATTERN } from '../consensus/tally.js';
 import {
   GATHER_MODES,
   SOFT_SIGNALS,
@@ -88,6 +89,14 @@ const resourcesSchema = (what: string) =>
     )
     .describe(what);
 
+/** A quorum: `majority`, `all`, a number of yes-votes, or a percentage of the voters. */
+const quorumSchema = z
+  .union([
+    z.int().min(1),
+    z.string().regex(QUORUM_PATTERN, { error: (iss) => `bad quorum ${JSON.stringify(iss.input)}: use majority, all, a number (2) or a percentage (60%)` }),
+  ])
+  .describe('Yes-votes needed: majority | all | a number | a percentage such as 60% (default majority)');
+
 const coordinationSchema = strict(
   {
     convergence_type: enumOf(CONVERGENCE_TYPES, 'Default convergence type').optional(),
@@ -132,6 +141,18 @@ const pointSchema = strict(
       ])
       .optional(),
     allow_conflicts: z.boolean().describe('three-way: publish a merge with conflict markers instead of failing the point').optional(),
+    approve: strict(
+      {
+        quorum: quorumSchema.optional(),
+        timeout: dur('The proposal is rejected (and the point fails) when undecided this long after it opened').optional(),
+        voters: z
+          .array(idSchema('Voter name (a stream id, a group id, or any name used with coord vote --as)'))
+          .min(1, { error: 'voters needs at least one name' })
+          .describe('Who votes; default: the point\'s streams')
+          .optional(),
+      },
+      'The merge is published only when a quorum approves it (coord vote <point> yes|no)',
+    ).optional(),
   },
   'A convergence point: where streams\' outputs are merged',
 );
@@ -198,7 +219,8 @@ const streamSchema = strict(
       .describe('Map: one stream <id>-<n> per value (or file), each with COORD_ITEM')
       .optional(),
     replicas: z.int().min(1).describe('Scatter: run this stream N times as <id>-<n> (COORD_REPLICA)').optional(),
-    gather: enumOf(GATHER_MODES, 'How replicas are gathered: first success (the rest stopped), or all').optional(),
+    gather: enumOf(GATHER_MODES, 'How replicas are gathered: first success (the rest stopped), all, or vote (the result a majority agrees on)').optional(),
+    priority: z.int().describe('Higher starts first among ready streams and is served first by resource pools (default 0)').optional(),
     resume_from: z.literal('checkpoint').describe('A guardian restart is seeded from the stream\'s last checkpoint').optional(),
     timeout: dur('Wall-clock limit of one attempt').optional(),
     retries: z.int().min(0).describe('Extra attempts after a non-zero exit').optional(),

@@ -14,9 +14,12 @@ export type HeartbeatSource = 'file' | 'output' | 'any';
 
 export const CONVERGENCE_TYPES: readonly ConvergenceType[] = ['barrier', 'progressive', 'checkpoint'];
 export const WORKSPACE_MODES: readonly WorkspaceMode[] = ['isolated', 'shared', 'hybrid', 'worktree'];
-/** How the replicas of a scattered stream are gathered. */
-export type GatherMode = 'first' | 'all';
-export const GATHER_MODES: readonly GatherMode[] = ['first', 'all'];
+/**
+ * How the replicas of a scattered stream are gathered: `first` success (the rest stopped),
+ * `all` merged, or `vote`: the result (the replicas' outputs) a majority of them agree on.
+ */
+export type GatherMode = 'first' | 'all' | 'vote';
+export const GATHER_MODES: readonly GatherMode[] = ['first', 'all', 'vote'];
 export const FILE_ACCESS: readonly FileAccess[] = ['exclusive_write', 'shared_read', 'atomic'];
 export const STATE_TYPES: readonly StateType[] = ['immutable', 'centralized', 'message_queue'];
 export const PROTOCOLS: readonly Protocol[] = ['registration', 'heartbeat', 'negotiation', 'consensus'];
@@ -67,6 +70,11 @@ export interface StreamSpec {
   resumeFrom?: 'checkpoint';
   /** The stream this one was expanded from by `for_each` or `replicas` (its group). */
   group?: string;
+  /**
+   * Higher starts first among ready streams, and its `coord resource acquire` requests are
+   * served first; equal priorities in the order they became ready (default 0).
+   */
+  priority: number;
   pos?: SourcePos;
 }
 
@@ -97,7 +105,19 @@ export interface PointSpec {
   conflictRules?: ConflictRules;
   /** three-way: publish a merge with conflict markers instead of failing. */
   allowConflicts: boolean;
+  /** The merge is published only once a quorum of voters approves it (see src/consensus/). */
+  approve?: ApprovalSpec;
   pos?: SourcePos;
+}
+
+/** `approve:` of a convergence point. */
+export interface ApprovalSpec {
+  /** As written: `majority`, `all`, a number of yes-votes or a percentage (src/consensus/tally.ts). */
+  quorum: string;
+  /** Voter names: `voters:`, else the point's streams. */
+  voters: string[];
+  /** The proposal is rejected when undecided this long after it opened. */
+  timeoutMs?: number;
 }
 
 export interface GuardianSpec {
@@ -156,4 +176,6 @@ export const DEFAULTS = {
   guardianMaxRestarts: 1,
   guardianSoft: 'SIGTERM' as SoftSignal,
   retries: 0,
+  priority: 0,
+  quorum: 'majority',
 } as const;

@@ -2,6 +2,18 @@
 import type { CoordEvent } from '../events/types.js';
 import { formatDuration } from '../util/duration.js';
 import { unreachable } from '../util/result.js';
+import { describeHolder, formatUnits } from '../orchestrator/resources.js';
+
+const units = (u: Record<string, number>): string => formatUnits(u) || 'nothing';
+const who = (e: { owner: string; pid?: number; kind: string }): string => describeHolder(e);
+
+/**
+ * A plan stream's own units taken and given back: its start and exit lines already say as
+ * much, so the terminal reporters leave these out (events.jsonl and --json keep them).
+ */
+export function planStreamUnits(e: CoordEvent): boolean {
+  return (e.type === 'resource-granted' || e.type === 'resource-released') && e.kind === 'stream';
+}
 
 export function describeEvent(e: CoordEvent): string {
   switch (e.type) {
@@ -45,6 +57,22 @@ export function describeEvent(e: CoordEvent): string {
       return `${e.point} failed (${e.reason}): ${e.message}`;
     case 'warning':
       return `warning${e.stream ? ` [${e.stream}]` : ''}${e.point ? ` [${e.point}]` : ''}: ${e.message}`;
+    case 'resource-waiting':
+      return `${who(e)} waits for ${units(e.units)}${e.priority ? ` (priority ${e.priority})` : ''}${e.holders.length ? `, held by ${e.holders.join(', ')}` : ''}`;
+    case 'resource-granted':
+      return `${who(e)} got ${units(e.units)}${e.waitedMs >= 1 ? ` after ${formatDuration(e.waitedMs)}` : ''}`;
+    case 'resource-released':
+      return `${who(e)} released ${units(e.units)} after ${formatDuration(e.heldMs)} (${e.reason})`;
+    case 'resource-timeout':
+      return `${who(e)} gave up waiting for ${units(e.units)} after ${formatDuration(e.waitedMs)}${e.holders.length ? `; held by ${e.holders.join(', ')}` : ''}`;
+    case 'resource-withdrawn':
+      return `${who(e)} withdrew its request for ${units(e.units)} (${e.reason})`;
+    case 'proposal-opened':
+      return `${e.kind === 'approval' ? 'approval of ' : e.kind === 'gather' ? 'vote of replicas ' : 'proposal '}${e.proposal} opened${e.by ? ` by ${e.by}` : ''}: ${e.needed} of ${e.voters.length} yes needed (${e.voters.join(', ')})${e.timeoutMs !== null ? `, timeout ${formatDuration(e.timeoutMs)}` : ''}`;
+    case 'vote-cast':
+      return `${e.voter} voted ${e.vote} on ${e.proposal}${e.reason ? ` (${e.reason})` : ''}: ${e.yes} yes, ${e.no} no, ${e.needed} needed${e.late ? ' (after the decision: not counted)' : ''}`;
+    case 'proposal-decided':
+      return `${e.proposal} ${e.decision} (${e.reason}): ${e.yes} yes, ${e.no} no, ${e.needed} needed`;
     case 'lock-waiting':
       return `${e.owner} waits for a ${e.mode} lock on ${e.path}${e.holders.length ? ` held by ${e.holders.join(', ')}` : ''}`;
     case 'lock-granted':

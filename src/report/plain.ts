@@ -4,7 +4,7 @@
  */
 import type { CoordEvent } from '../events/types.js';
 import type { RunOutcome } from '../orchestrator/coordinator.js';
-import { describeEvent } from './describe.js';
+import { describeEvent, planStreamUnits } from './describe.js';
 import type { Colors } from './color.js';
 import type { Reporter, ReporterOptions } from './reporter.js';
 import { formatSummary } from './summary.js';
@@ -21,7 +21,7 @@ export class PlainReporter implements Reporter {
   }
 
   onEvent(e: CoordEvent): void {
-    if (e.type === 'stream-registered' || e.type === 'stream-beat') return;
+    if (e.type === 'stream-registered' || e.type === 'stream-beat' || planStreamUnits(e)) return;
     if (this.opts.quiet) {
       const failed = e.type === 'stream-ended' && e.state === 'failed';
       if (!failed && !QUIET_TYPES.has(e.type)) return;
@@ -43,7 +43,8 @@ export class PlainReporter implements Reporter {
     if (e.type === 'stream-ended') return e.state === 'succeeded' ? this.c.green(text) : this.c.red(text);
     if (e.type === 'point-failed' || e.type === 'point-conflict') return this.c.red(text);
     if (e.type === 'point-done') return this.c.green(text);
-    if (e.type === 'warning' || e.type === 'stream-skipped') return this.c.yellow(text);
+    if (e.type === 'warning' || e.type === 'stream-skipped' || e.type === 'resource-timeout') return this.c.yellow(text);
+    if (e.type === 'proposal-decided') return e.decision === 'accepted' ? this.c.green(text) : this.c.red(text);
     return text;
   }
 }

@@ -9,6 +9,8 @@ const STATE_COLOR: Record<string, (c: Colors, s: string) => string> = {
   failed: (c, s) => c.red(s),
   skipped: (c, s) => c.yellow(s),
   cancelled: (c, s) => c.yellow(s),
+  accepted: (c, s) => c.green(s),
+  rejected: (c, s) => c.red(s),
 };
 
 export function formatSummary(outcome: RunOutcome, c: Colors): string {

@@ -7,7 +7,7 @@ import type { Colors } from './color.js';
 import type { CoordEvent } from '../events/types.js';
 import type { RunOutcome } from '../orchestrator/coordinator.js';
 import { formatDuration } from '../util/duration.js';
-import { describeEvent } from './describe.js';
+import { describeEvent, planStreamUnits } from './describe.js';
 import type { Reporter, ReporterOptions } from './reporter.js';
 import { formatSummary } from './summary.js';
 
@@ -36,7 +36,7 @@ export class TtyReporter implements Reporter {
   }
 
   onEvent(e: CoordEvent): void {
-    if (e.type === 'stream-registered') return;
+    if (e.type === 'stream-registered' || planStreamUnits(e)) return;
     if (e.type === 'stream-started') this.live.set(e.stream, { since: Date.now(), attempt: e.attempt });
     if (e.type === 'stream-exited') this.live.delete(e.stream);
     if (e.type === 'stream-beat') {

@@ -3,7 +3,8 @@
  * run whose record says `running` but whose coordinator process is gone is `interrupted`,
  * and so are its streams that were running.
  */
-import type { Backend, PointRecord, RunRecord, StreamRecord } from '../backend/types.js';
+import type { Backend, PointRecord, PoolRecord, RunRecord, StreamRecord } from '../backend/types.js';
+import type { ProposalRecord } from '../consensus/board.js';
 import { LIVE_STREAM_STATES, type RunState } from '../events/types.js';
 import { sameProcess } from '../util/proc.js';
 import { hostname } from 'node:os';
@@ -28,8 +29,11 @@ export interface StatusSnapshot {
     capabilities: string[];
     dependsOn: string[];
   }>;
-  convergence: Array<{ name: string; type: string; state: PointRecord['state']; merged: string[]; conflicts: string[]; reason: string | null; target: string }>;
-  resources: Array<{ name: string; capacity: number; inUse: number }>;
+  convergence: Array<{ name: string; type: string; state: PointRecord['state']; merged: string[]; conflicts: string[]; reason: string | null; target: string; approval: 'pending' | 'accepted' | 'rejected' | null }>;
+  /** Each pool; `holders` and `waiters` as its coordinator last recorded them (waiters in the order they are served). */
+  resources: Array<{ name: string; capacity: number; inUse: number; holders: PoolRecord['holders']; waiters: PoolRecord['waiters'] }>;
+  /** Proposals (coord propose, convergence point approvals, `gather: vote` groups). */
+  proposals: Array<{ name: string; kind: ProposalRecord['kind']; state: ProposalRecord['state']; yes: number; no: number; needed: number; voters: string[]; reason: string | null }>;
 }
 
 /** True when the coordinator recorded in `run` is still alive on this host. */
@@ -40,7 +44,13 @@ export function coordinatorAlive(run: RunRecord): boolean {
 
 export async function loadSnapshot(backend: Backend, run: RunRecord): Promise<StatusSnapshot> {
   const dead = run.state === 'running' && !coordinatorAlive(run);
-  const [records, points] = await Promise.all([backend.listStreams(run.id), backend.listPoints(run.id)]);
+  const [records, points, pools, proposals] = await Promise.all([
+    backend.listStreams(run.id),
+    backend.listPoints(run.id),
+    // a dead coordinator's pool records may be stale: use pools recomputed from the streams
+    dead ? undefined : backend.getPools(run.id),
+    backend.listProposals(run.id),
+  ]);
   // A live coordinator's records trail its event log by at most a batch; a dead one's may
   // have missed the last batch: bring them up to date from the log.
   const streams = run.state === 'running' ? reconcileStreams(records, (await backend.readEvents(run.id)).events) : records;
@@ -69,7 +79,10 @@ export async function loadSnapshot(backend: Backend, run: RunRecord): Promise<St
       capabilities: s.capabilities,
       dependsOn: s.dependsOn,
     })),
-    convergence: points.map((p) => ({ name: p.name, type: p.type, state: p.state, merged: p.merged, conflicts: p.conflicts, reason: p.reason, target: p.target })),
-    resources: Object.entries(run.pools ?? {}).map(([name, capacity]) => ({ name, capacity, inUse: inUse.get(name) ?? 0 })),
+    convergence: points.map((p) => ({ name: p.name, type: p.type, state: p.state, merged: p.merged, conflicts: p.conflicts, reason: p.reason, target: p.target, approval: p.approval?.state ?? null })),
+    resources:
+      pools?.map((p) => ({ name: p.name, capacity: p.capacity, inUse: p.inUse, holders: p.holders, waiters: p.waiters })) ??
+      Object.entries(run.pools ?? {}).map(([name, capacity]) => ({ name, capacity, inUse: inUse.get(name) ?? 0, holders: [], waiters: [] })),
+    proposals: proposals.map((p) => ({ name: p.name, kind: p.kind, state: p.state, yes: p.yes, no: p.no, needed: p.needed, voters: p.voters, reason: p.reason })),
   };
 }

@@ -3,8 +3,9 @@
  * cache-common tests). Call `backendContract(name, factory)` from a test file per backend.
  */
 import { describe, expect, it, beforeEach, afterEach } from '@jest/globals';
-import type { Backend, RunRecord, StreamRecord, PointRecord } from '../../src/backend/types.js';
+import type { Backend, RunRecord, StreamRecord, PointRecord, PoolRecord } from '../../src/backend/types.js';
 import type { CoordEvent } from '../../src/events/types.js';
+import type { ProposalRecord } from '../../src/consensus/board.js';
 
 export interface BackendFixture {
   backend: Backend;
@@ -92,6 +93,51 @@ export function backendContract(name: string, make: () => Promise<BackendFixture
       await b.putPoint('r', point);
       await b.putPoint('r', { ...point, state: 'done', merged: ['a', 'b'] });
       expect(await b.listPoints('r')).toEqual([{ ...point, state: 'done', merged: ['a', 'b'] }]);
+    });
+
+    it('replaces the pool records as a whole', async () => {
+      await b.createRun(runRecord('r', '2026-01-01T00:00:00.000Z'), '');
+      expect(await b.getPools('r')).toBeUndefined();
+      const pool: PoolRecord = {
+        name: 'gpu',
+        capacity: 1,
+        inUse: 1,
+        holders: [{ owner: 'a', stream: 'a', pid: null, kind: 'stream', units: 1, since: '2026-01-01T00:00:01.000Z' }],
+        waiters: [{ owner: 'pid:9', stream: null, pid: 9, kind: 'acquire', units: 1, priority: 0, since: '2026-01-01T00:00:02.000Z' }],
+      };
+      await b.putPools('r', [pool]);
+      await b.putPools('r', [{ ...pool, inUse: 0, holders: [] }]);
+      expect(await b.getPools('r')).toEqual([{ ...pool, inUse: 0, holders: [] }]);
+    });
+
+    it('replaces proposals by name and lists them', async () => {
+      await b.createRun(runRecord('r', '2026-01-01T00:00:00.000Z'), '');
+      const p: ProposalRecord = {
+        name: 'ship',
+        kind: 'proposal',
+        value: { v: 1 },
+        proposer: 'a',
+        voters: ['a', 'b'],
+        quorum: 'majority',
+        needed: 2,
+        timeoutMs: null,
+        createdAt: '2026-01-01T00:00:00.000Z',
+        openedAt: '2026-01-01T00:00:00.000Z',
+        deadline: null,
+        votes: [],
+        yes: 0,
+        no: 0,
+        state: 'pending',
+        reason: null,
+        decidedAt: null,
+      };
+      await b.putProposal('r', p);
+      const decided = { ...p, votes: [{ voter: 'a', vote: 'yes' as const, reason: null, time: '2026-01-01T00:00:01.000Z' }], yes: 1, state: 'rejected' as const, reason: 'timeout' as const };
+      await b.putProposal('r', decided);
+      await b.putProposal('r', { ...p, name: 'other' });
+      expect(await b.getProposal('r', 'ship')).toEqual(decided);
+      expect(await b.getProposal('r', 'nope')).toBeUndefined();
+      expect((await b.listProposals('r')).map((x) => x.name)).toEqual(['other', 'ship']);
     });
 
     it('keeps events in order and reads them incrementally from a cursor', async () => {

@@ -6,8 +6,9 @@
  */
 import { closeSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync, mkdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Backend, PointRecord, RunRecord, StreamRecord } from '../types.js';
+import type { Backend, PointRecord, PoolRecord, RunRecord, StreamRecord } from '../types.js';
 import type { CoordEvent } from '../../events/types.js';
+import type { ProposalRecord } from '../../consensus/board.js';
 import { writeFileAtomicSync, mkdirPrivate } from '../../util/fsx.js';
 import { ID_PATTERN } from '../../plan/types.js';
 import { TERMINAL_STREAM_STATES } from '../../events/types.js';
@@ -100,6 +101,34 @@ export class FileBackend implements Backend {
 
   async listPoints(runId: string): Promise<PointRecord[]> {
     return this.readRecords<PointRecord>(join(this.runDir(runId), 'points'), (n) => (n.endsWith('.json') ? n : null));
+  }
+
+  /** `resources.json`: every pool with its holders and waiters, replaced atomically. */
+  async putPools(runId: string, pools: readonly PoolRecord[]): Promise<void> {
+    writeFileAtomicSync(join(this.runDir(runId), 'resources.json'), JSON.stringify(pools) + '\n');
+  }
+
+  async getPools(runId: string): Promise<PoolRecord[] | undefined> {
+    if (!ID_PATTERN.test(runId)) return undefined;
+    return readJson<PoolRecord[]>(join(this.runDir(runId), 'resources.json'));
+  }
+
+  /** `consensus/<name>.json`, replaced atomically. */
+  async putProposal(runId: string, record: ProposalRecord): Promise<void> {
+    if (!ID_PATTERN.test(record.name)) throw new Error(`bad proposal name "${record.name}"`);
+    const dir = join(this.runDir(runId), 'consensus');
+    mkdirPrivate(dir);
+    writeFileAtomicSync(join(dir, `${record.name}.json`), JSON.stringify(record, null, 2) + '\n');
+  }
+
+  async getProposal(runId: string, name: string): Promise<ProposalRecord | undefined> {
+    if (!ID_PATTERN.test(runId) || !ID_PATTERN.test(name)) return undefined;
+    return readJson<ProposalRecord>(join(this.runDir(runId), 'consensus', `${name}.json`));
+  }
+
+  async listProposals(runId: string): Promise<ProposalRecord[]> {
+    if (!ID_PATTERN.test(runId)) return [];
+    return this.readRecords<ProposalRecord>(join(this.runDir(runId), 'consensus'), (n) => (n.endsWith('.json') && !n.startsWith('.') ? n : null));
   }
 
   async appendEvent(runId: string, event: CoordEvent): Promise<void> {

@@ -52,14 +52,25 @@ export function formatStatus(snap: StatusSnapshot, c: Colors): string {
   if (snap.convergence.length > 0) {
     const prow = [['POINT', 'TYPE', 'STATE', 'MERGED', 'CONFLICTS']];
     for (const p of snap.convergence) {
-      prow.push([p.name, p.type, p.state + (p.reason ? ` (${p.reason})` : ''), p.merged.join(',') || '-', p.conflicts.join(', ') || '-']);
+      const note = p.reason ? ` (${p.reason})` : p.approval === 'pending' ? ' (approval pending)' : '';
+      prow.push([p.name, p.type, p.state + note, p.merged.join(',') || '-', p.conflicts.join(', ') || '-']);
     }
     out.push('', ...table(prow, c, 2));
   }
   if (snap.resources.length > 0) {
-    const rrow = [['RESOURCE', 'CAPACITY', 'IN USE']];
-    for (const p of snap.resources) rrow.push([p.name, String(p.capacity), String(p.inUse)]);
+    const who = (w: { owner: string; pid: number | null; units: number }) => `${w.owner}${w.pid !== null && !w.owner.startsWith('pid:') ? ` (pid ${w.pid})` : ''}${w.units > 1 ? ` x${w.units}` : ''}`;
+    const some = (list: Array<{ owner: string; pid: number | null; units: number }>) =>
+      list.length === 0 ? '-' : list.length <= 4 ? list.map(who).join(', ') : `${list.slice(0, 3).map(who).join(', ')} and ${list.length - 3} more`;
+    const rrow = [['RESOURCE', 'CAPACITY', 'IN USE', 'HOLDERS', 'WAITERS']];
+    for (const p of snap.resources) rrow.push([p.name, String(p.capacity), String(p.inUse), some(p.holders), some(p.waiters)]);
     out.push('', ...table(rrow, c, -1));
+  }
+  if (snap.proposals.length > 0) {
+    const vrow = [['PROPOSAL', 'KIND', 'STATE', 'VOTES']];
+    for (const p of snap.proposals) {
+      vrow.push([p.name, p.kind, p.state + (p.reason && p.state !== 'pending' ? ` (${p.reason})` : ''), `${p.yes} yes, ${p.no} no; ${p.needed} of ${p.voters.length} needed`]);
+    }
+    out.push('', ...table(vrow, c, 2));
   }
   return out.join('\n') + '\n';
 }
