@@ -130,7 +130,19 @@ export class Rig {
   /** The newest run's id (after a run has started). */
   runIds(): string[] {
     const dir = join(this.home, 'runs');
-    return existsSync(dir) ? readdirSync(dir).sort() : [];
+    if (!existsSync(dir)) return [];
+    // ids start with the second the run started; two runs of one second are ordered by their records
+    const started = (id: string): string => {
+      try {
+        return (JSON.parse(readFileSync(join(dir, id, 'run.json'), 'utf8')) as { startedAt?: string }).startedAt ?? '';
+      } catch {
+        return '';
+      }
+    };
+    return readdirSync(dir)
+      .map((id) => ({ id, at: started(id) }))
+      .sort((a, b) => (a.id.slice(0, 15) === b.id.slice(0, 15) && a.at !== b.at ? (a.at < b.at ? -1 : 1) : a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .map((r) => r.id);
   }
 
   runDir(id?: string): string {
