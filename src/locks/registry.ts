@@ -5,7 +5,8 @@
  * `COORD_LOCK_DIR`, else `$XDG_RUNTIME_DIR/coord-locks`, else `<tmpdir>/coord-locks-<uid>`.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { readdirSync, realpathSync } from 'node:fs';
+import { sameProcess } from '../util/proc.js';
 import { hostname, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { VersionedDir } from '../primitives/versioned-dir.js';
@@ -64,31 +65,9 @@ export function listLocks(registry: string): LockState[] {
 
 export const HOST = hostname();
 
-/**
- * Liveness of a party's process on this host in one read of /proc/PID/stat: gone when the
- * pid does not exist, is a zombie, or now names a process with another start time (reuse).
- * Parties of other hosts are judged by their lease only.
- */
+/** A party's process is gone from this host (pid gone, a zombie, or reused); other hosts' parties are judged by their lease only. */
 export function processGone(p: Party): boolean {
-  if (p.host !== HOST) return false;
-  if (p.pid === process.pid) return false;
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${p.pid}/stat`, 'latin1');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') return false;
-    // no /proc here, or the process is gone: ask kill(2)
-    try {
-      process.kill(p.pid, 0);
-      return false;
-    } catch (k) {
-      return (k as NodeJS.ErrnoException).code === 'ESRCH';
-    }
-  }
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  if (rest[0] === 'Z' || rest[0] === 'X') return true;
-  if (p.procStart !== null && Number(rest[19]) !== p.procStart) return true;
-  return false;
+  return p.host === HOST && p.pid !== process.pid && !sameProcess(p.pid, p.procStart);
 }
 
 /** Gone: process gone on this host, or lease over. */

@@ -3,49 +3,90 @@
  * record the pid together with its start time (field 22 of /proc/PID/stat, in clock ticks
  * since boot; see proc(5)) and compare both before signalling anything.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
-/** The start time of `pid` in clock ticks since boot, or null where /proc is not available. */
-export function processStartTime(pid: number): number | null {
+/** Fields of /proc/PID/stat coord uses; null when the process (or /proc) is not there. */
+interface ProcStat {
+  state: string;
+  ppid: number;
+  start: number | null;
+}
+
+function readStat(pid: number): ProcStat | null {
+  let stat: string;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) is in parentheses and may contain spaces: split after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const start = Number(fields[19]);
-    return Number.isFinite(start) ? start : null;
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
   } catch {
     return null;
   }
+  // The command name (field 2) is in parentheses and may contain spaces: split after the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const start = Number(fields[19]);
+  return { state: fields[0] ?? '', ppid: Number(fields[1]), start: Number.isFinite(start) ? start : null };
+}
+
+/** The start time of `pid` in clock ticks since boot, or null where /proc is not available. */
+export function processStartTime(pid: number): number | null {
+  return readStat(pid)?.start ?? null;
 }
 
 /**
- * True when a process with this pid exists and has not exited. Signal 0 probes without
- * sending anything, but it also succeeds on a zombie (dead, not yet reaped by its parent —
- * which, for an orphan, may take a while), so /proc's state field decides where it exists.
+ * The live process `pid` as /proc sees it: undefined when it does not exist or is a zombie
+ * (signal 0 succeeds on a zombie — dead, not yet reaped by its parent, which for an orphan may
+ * take a while — so /proc's state field decides where it exists); null where there is no /proc
+ * and the signal probe is all there is.
  */
-export function pidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
+function liveStat(pid: number): ProcStat | null | undefined {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
   try {
     process.kill(pid, 0);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
   }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const state = stat.charAt(stat.lastIndexOf(')') + 2);
-    return state !== 'Z' && state !== 'X';
-  } catch (e) {
-    // no /proc on this system: the signal probe is all there is
-    return (e as NodeJS.ErrnoException).code !== 'ENOENT' || !existsSync('/proc/self');
-  }
+  const stat = readStat(pid);
+  if (!stat) return existsSync('/proc/self') ? undefined : null;
+  return stat.state === 'Z' || stat.state === 'X' ? undefined : stat;
 }
 
-/** True when `pid` still names the process that had `startTime` (null start time: pid check only). */
+/** True when a process with this pid exists and has not exited (a zombie counts as exited). */
+export function pidAlive(pid: number): boolean {
+  return liveStat(pid) !== undefined;
+}
+
+/** True when `pid` still names the process that had `startTime` (null start time: pid check only). One read of /proc. */
 export function sameProcess(pid: number, startTime: number | null | undefined): boolean {
-  if (!pidAlive(pid)) return false;
-  if (startTime === null || startTime === undefined) return true;
-  const now = processStartTime(pid);
-  return now === null || now === startTime;
+  const stat = liveStat(pid);
+  if (stat === undefined) return false;
+  if (stat === null || startTime === null || startTime === undefined || stat.start === null) return true;
+  return stat.start === startTime;
+}
+
+/** Every descendant of `pid` (children, then theirs), from /proc; empty where there is none. */
+export function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    const stat = readStat(Number(e));
+    if (!stat) continue;
+    const list = children.get(stat.ppid) ?? [];
+    list.push(Number(e));
+    children.set(stat.ppid, list);
+  }
+  const out: number[] = [];
+  const queue = [pid];
+  while (queue.length) {
+    for (const c of children.get(queue.shift()!) ?? []) {
+      out.push(c);
+      queue.push(c);
+    }
+  }
+  return out;
 }
 
 /** True when any process is still in process group `pgid`. */

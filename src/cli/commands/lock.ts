@@ -9,13 +9,13 @@
  * terminal's Ctrl-C) stops both; signals sent to this process alone are passed on to CMD.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { durationMs } from '../../util/duration.js';
 import { UsageError } from '../../util/result.js';
 import { formatChain, heldByChain, managerFromEnv, parseChain } from '../../locks/env.js';
 import { canonicalPath, lockKey } from '../../locks/registry.js';
 import { LockLostError } from '../../locks/manager.js';
 import { refuseSharedRead } from '../../locks/access.js';
+import { descendants } from '../../util/proc.js';
 import { constants } from 'node:os';
 
 export interface LockFlags {
@@ -23,39 +23,6 @@ export interface LockFlags {
   write?: boolean;
   timeout?: string;
   lease?: string;
-}
-
-/** Descendants of `pid` (children first found, then theirs), from /proc; empty elsewhere. */
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const stat = readFileSync(`/proc/${e}/stat`, 'latin1');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      const list = children.get(ppid) ?? [];
-      list.push(Number(e));
-      children.set(ppid, list);
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  const out: number[] = [];
-  const queue = [pid];
-  while (queue.length) {
-    const p = queue.shift()!;
-    for (const c of children.get(p) ?? []) {
-      out.push(c);
-      queue.push(c);
-    }
-  }
-  return out;
 }
 
 function signalTree(pid: number, signal: NodeJS.Signals): void {

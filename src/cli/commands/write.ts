@@ -35,8 +35,7 @@ function checkFence(manager: FileLockManager, canonical: string, fence: number |
   }
 }
 
-async function underLock(canonical: string, flags: WriteFlags, lock: boolean, body: (manager: FileLockManager) => void): Promise<void> {
-  const fence = parseFence(flags.fence);
+async function underLock(canonical: string, flags: WriteFlags, fence: number | undefined, lock: boolean, body: (manager: FileLockManager) => void): Promise<void> {
   let timeout: number | undefined;
   try {
     timeout = flags.timeout !== undefined ? durationMs(flags.timeout, '--timeout') : undefined;
@@ -66,7 +65,7 @@ export async function writeCommand(path: string, flags: WriteFlags): Promise<voi
   const canonical = canonicalPath(path);
   const data = await readStdin();
   const fence = parseFence(flags.fence);
-  await underLock(canonical, flags, fileAccess() === 'exclusive_write', (manager) => {
+  await underLock(canonical, flags, fence, fileAccess() === 'exclusive_write', (manager) => {
     // the fencing check once more right before the rename: the window left is one syscall
     atomicReplace(canonical, data, () => checkFence(manager, canonical, fence));
   });
@@ -76,5 +75,5 @@ export async function appendCommand(path: string, flags: WriteFlags): Promise<vo
   const canonical = canonicalPath(path);
   let data = await readStdin();
   if (data.length === 0 || data[data.length - 1] !== 0x0a) data = Buffer.concat([data, Buffer.from('\n')]);
-  await underLock(canonical, flags, true, () => appendRecord(canonical, data));
+  await underLock(canonical, flags, parseFence(flags.fence), true, () => appendRecord(canonical, data));
 }
