@@ -9,13 +9,12 @@
  * proper-lockfile's traps). Here a killed writer leaves at most an unlinked temp file: the
  * chain always reads back as a whole committed version, and versions never go back.
  *
- * Old versions are removed beyond `keep` (the newest `keep` stay), oldest first. Because a
- * removed name could be linked again by a writer that was paused between its read and its
- * link, a writer checks after its link that the version it built on is still there (it is
- * removed before any newer one); otherwise its version is discarded and the update retried.
- * Every version also records the nonce of the version it was built on.
+ * Old versions are removed beyond `keep`, oldest first. A removed name can be linked again by
+ * a writer that was paused between its read and its link, so after its link a writer confirms
+ * that its version continues the chain (see confirm()): every version records the nonce of
+ * the version it was built on and the nonces of the last RECENT commits.
  */
-import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -26,7 +25,15 @@ export interface Version<T> {
   prev: string | null;
   time: number;
   data: T;
+  /** What the writer recorded beside the data (the state store keeps its change-log entry here). */
+  meta?: unknown;
+  /** The first 8 hex digits of the nonces of the newest commits, this one first (at most RECENT), joined. */
+  recent?: string;
 }
+
+/** How many commits back a version remembers. */
+const RECENT = 128;
+const mark = (nonce: string): string => nonce.slice(0, 8);
 
 export interface VersionedDirOptions<T> {
   /** The document before its first version (version 0). */
@@ -37,12 +44,31 @@ export interface VersionedDirOptions<T> {
   durable?: boolean;
   /** Directory mode when created (default 0700). */
   mode?: number;
+  /** Called with the version numbers about to be removed as old, before they are. */
+  beforeCollect?: (versions: number[]) => void;
 }
 
 /** What an update function returns: the next document, or `undefined` to change nothing. */
 export type Updater<T> = (current: Readonly<T>, version: number) => T | undefined;
 
 const NAME = /^(\d+)\.json$/;
+const TEMP = /^\.tmp-(\d+)-[0-9a-f]+$/;
+
+/** True when `recent` (8-hex-digit marks, joined) holds the mark of `nonce`. */
+function recentHas(recent: string, nonce: string): boolean {
+  const m = mark(nonce);
+  for (let i = 0; i + 8 <= recent.length; i += 8) if (recent.startsWith(m, i)) return true;
+  return false;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return !isErrno(e, 'ESRCH');
+  }
+}
 
 function isErrno(e: unknown, code: string): boolean {
   return typeof e === 'object' && e !== null && (e as NodeJS.ErrnoException).code === code;
@@ -71,6 +97,7 @@ export class VersionedDir<T> {
   private readonly durable: boolean;
   private readonly initial: () => T;
   private readonly mode: number;
+  private readonly beforeCollect: ((versions: number[]) => void) | undefined;
 
   constructor(dir: string, opts: VersionedDirOptions<T>) {
     this.dir = dir;
@@ -78,6 +105,7 @@ export class VersionedDir<T> {
     this.keep = Math.max(2, opts.keep ?? 8);
     this.durable = opts.durable ?? false;
     this.mode = opts.mode ?? 0o700;
+    this.beforeCollect = opts.beforeCollect;
   }
 
   private file(version: number): string {
@@ -123,12 +151,52 @@ export class VersionedDir<T> {
       if (!cur) continue;
       const next = fn(cur.data, cur.version);
       if (next === undefined) return { version: cur, changed: false };
-      const made: Version<T> = { version: cur.version + 1, nonce: randomBytes(6).toString('hex'), prev: cur.nonce || null, time: Date.now(), data: next };
-      if (!this.publish(made)) continue;
-      if (!this.confirm(made)) continue;
-      if (listed.length >= this.keep + 8) this.collect(listed, made.version);
-      return { version: made, changed: true };
+      const made = this.publishAfter(cur, next, undefined, listed);
+      if (made) return { version: made, changed: true };
     }
+  }
+
+  /**
+   * Compare-and-set: publishes `data` as version `expected + 1` when `expected` is the newest
+   * version (0: none yet); null when another writer moved the document first.
+   */
+  commit(expected: number, data: T, meta?: unknown): Version<T> | null {
+    const listed = listVersions(this.dir);
+    const top = listed[0] ?? 0;
+    if (top !== expected) return null;
+    const cur = expected === 0 ? { version: 0, nonce: '', prev: null, time: 0, data } : this.readVersion(expected);
+    if (!cur) return null; // removed as old meanwhile: the document moved on
+    return this.publishAfter(cur, data, meta, listed);
+  }
+
+  /**
+   * Publishes `v` under its own number when that number is above every version present
+   * (restoring a snapshot after the newest versions were lost). The chain jumps forward;
+   * it never goes back. False when a version at or above it exists.
+   */
+  restore(v: { version: number; data: T; meta?: unknown; time?: number }): boolean {
+    const [top] = listVersions(this.dir);
+    if (top !== undefined && top >= v.version) return false;
+    const made: Version<T> = { version: v.version, nonce: randomBytes(6).toString('hex'), prev: null, time: v.time ?? Date.now(), data: v.data, ...(v.meta === undefined ? {} : { meta: v.meta }) };
+    return this.publish(made);
+  }
+
+  private publishAfter(cur: Version<T>, data: T, meta: unknown, listed: number[]): Version<T> | null {
+    const nonce = randomBytes(6).toString('hex');
+    const made: Version<T> = {
+      version: cur.version + 1,
+      nonce,
+      prev: cur.nonce || null,
+      time: Date.now(),
+      // before the data: confirm() reads it from the start of the file
+      recent: (mark(nonce) + (cur.recent ?? '')).slice(0, RECENT * 8),
+      data,
+      ...(meta === undefined ? {} : { meta }),
+    };
+    if (!this.publish(made)) return null;
+    if (!this.confirm(made)) return null;
+    if (listed.length >= this.keep + 8) this.collect(listed, made.version);
+    return made;
   }
 
   /** Links a temp file holding `v` to its version name; false when that name is taken. */
@@ -171,37 +239,96 @@ export class VersionedDir<T> {
     }
   }
 
-  /**
-   * After a successful link: is `v` the successor of the version it was built on, or did a
-   * writer paused since its read re-create a name that had been removed as old? Old versions
-   * are removed oldest first, so when `v`'s name had been removed, the version before it is
-   * gone too; while that one exists, `v` continues the chain.
-   */
-  private confirm(v: Version<T>): boolean {
-    if (v.version > 1 && existsSync(this.file(v.version - 1))) return true;
-    if (v.version === 1) {
-      const [top] = listVersions(this.dir);
-      const after = top !== undefined && top > 1 ? this.readVersion(2) : undefined;
-      if (top === 1 || (after && after.prev === v.nonce)) return true;
+  /** The nonce and recent commits of version `n`, from the start of its file (they come before the data). */
+  private headerOf(n: number): { nonce: string; prev: string | null; recent: string } | undefined {
+    let fd: number;
+    try {
+      fd = openSync(this.file(n), 'r');
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return undefined;
+      throw e;
     }
     try {
-      unlinkSync(this.file(v.version));
-    } catch {
-      /* gone already */
+      const buf = Buffer.alloc(160 + RECENT * 8);
+      const text = buf.toString('utf8', 0, readSync(fd, buf, 0, buf.length, 0));
+      const nonce = /"nonce":"([0-9a-f]*)"/.exec(text)?.[1];
+      if (nonce === undefined) return undefined;
+      return { nonce, prev: /"prev":"([0-9a-f]*)"/.exec(text)?.[1] ?? null, recent: /"recent":"([0-9a-f]*)"/.exec(text)?.[1] ?? '' };
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /**
+   * After a successful link: is `v` part of the chain, or did a writer paused since its read
+   * re-create the name of a version already removed as old (or build on such a re-creation)?
+   * The newest version is never removed and never stale (a stale name is below the newest by
+   * construction), and each version remembers the last RECENT commits of the chain it
+   * continues, so `v` is committed when it is the newest version or the newest remembers it;
+   * failing that, when its successor was built on it.
+   * Otherwise it is removed (if its name still holds it) and the update is tried again. A
+   * version that did land is judged stale only when its writer was paused between its link
+   * and this check for more than RECENT commits and its successor was removed as old meanwhile:
+   * then the update is applied twice.
+   */
+  private confirm(v: Version<T>): boolean {
+    for (;;) {
+      // A listing shows the directory as it was at one moment (newer names may be missing from
+      // it): the newest name in it was the newest version at that moment, after our link.
+      const [top] = listVersions(this.dir);
+      if (top === v.version) return true;
+      if (top === undefined || top < v.version) return this.discard(v);
+      const newest = this.headerOf(top);
+      if (!newest) continue; // removed as old since the listing: look again
+      if (recentHas(newest.recent, v.nonce)) return true;
+      if (this.headerOf(v.version)?.nonce !== v.nonce) return false; // gone: removed as old or as stale
+      return this.headerOf(v.version + 1)?.prev === v.nonce || this.discard(v);
+    }
+  }
+
+  /** Removes `v` when the file under its name is still `v`; returns false (not committed). */
+  private discard(v: Version<T>): false {
+    if (this.headerOf(v.version)?.nonce === v.nonce) {
+      try {
+        unlinkSync(this.file(v.version));
+      } catch {
+        /* gone already */
+      }
     }
     return false;
   }
 
+  /** Removes temp files of writers that died between writing and linking them. */
+  private sweepTemps(): void {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return;
+    }
+    for (const n of names) {
+      const m = TEMP.exec(n);
+      if (!m || Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue;
+      try {
+        unlinkSync(join(this.dir, n));
+      } catch {
+        /* gone already */
+      }
+    }
+  }
+
   /** Removes versions older than the newest `keep`. */
   private collect(listed: number[], newest: number): void {
+    this.sweepTemps();
+    const old = listed.filter((n) => n <= newest - this.keep).reverse();
+    if (old.length === 0) return;
+    this.beforeCollect?.(old);
     // oldest first: confirm() relies on it
-    for (const n of [...listed].reverse()) {
-      if (n <= newest - this.keep) {
-        try {
-          unlinkSync(this.file(n));
-        } catch {
-          /* another writer removed it */
-        }
+    for (const n of old) {
+      try {
+        unlinkSync(this.file(n));
+      } catch {
+        /* another writer removed it */
       }
     }
   }

@@ -2,7 +2,16 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { VersionedDir } from '../../src/primitives/versioned-dir.js';
-import { Rig } from '../rig.js';
+import { ROOT, Rig } from '../rig.js';
+import type { Version } from '../../src/primitives/versioned-dir.js';
+
+/** The steps of an update, to replay a writer paused between them. */
+interface Internals<T> {
+  publish(v: Version<T>): boolean;
+  confirm(v: Version<T>): boolean;
+  publishAfter(cur: Version<T>, data: T, meta: unknown, listed: number[]): Version<T> | null;
+}
+const internals = <T>(d: VersionedDir<T>) => d as unknown as Internals<T>;
 
 let rig: Rig;
 afterEach(async () => rig?.cleanup());
@@ -30,5 +39,49 @@ describe('VersionedDir', () => {
     const v1 = d.readVersion(1)!;
     const v2 = d.readVersion(2)!;
     expect(v2.prev).toBe(v1.nonce);
+  });
+
+  test('a writer paused between its read and its link cannot re-create a removed version', () => {
+    rig = new Rig();
+    const d = new VersionedDir<{ n: number }>(join(rig.dir, 'doc'), { initial: () => ({ n: 0 }), keep: 2 });
+    for (let i = 0; i < 5; i++) d.update((s) => ({ n: s.n + 1 }));
+    const stale = d.read(); // version 5, read by the paused writer
+    for (let i = 0; i < 20; i++) d.update((s) => ({ n: s.n + 1 }));
+    expect(d.readVersion(6)).toBeUndefined(); // removed as old: the name is free again
+    expect(internals(d).publishAfter(stale, { n: 999 }, undefined, [])).toBeNull();
+    expect(d.readVersion(6)).toBeUndefined();
+    expect(d.read()).toMatchObject({ version: 25, data: { n: 25 } });
+  });
+
+  test('a writer paused between its link and its check keeps a version others built on', () => {
+    rig = new Rig();
+    const d = new VersionedDir<{ n: number }>(join(rig.dir, 'doc'), { initial: () => ({ n: 0 }), keep: 2 });
+    for (let i = 0; i < 5; i++) d.update((s) => ({ n: s.n + 1 }));
+    const cur = d.read();
+    const mine: Version<{ n: number }> = { version: 6, nonce: 'abcdef012345', prev: cur.nonce, time: Date.now(), data: { n: 6 }, recent: 'abcdef01' + (cur.recent ?? '') };
+    expect(internals(d).publish(mine)).toBe(true);
+    // others build on it and remove its predecessor as old, then itself and its successor
+    let made = 6;
+    while (d.readVersion(5)) made = d.update((s) => ({ n: s.n + 1 })).version.version;
+    expect(internals(d).confirm(mine)).toBe(true);
+    while (d.readVersion(7)) made = d.update((s) => ({ n: s.n + 1 })).version.version;
+    expect(d.readVersion(6)).toBeUndefined();
+    expect(internals(d).confirm(mine)).toBe(true);
+    expect(d.read()).toMatchObject({ version: made, data: { n: made } });
+  });
+
+  test('4 processes x 300 updates with keep 2: no update lost or applied twice', async () => {
+    rig = new Rig();
+    const dir = join(rig.dir, 'doc');
+    const script = `
+      import { VersionedDir } from ${JSON.stringify(join(ROOT, 'dist', 'primitives', 'versioned-dir.js'))};
+      const d = new VersionedDir(process.argv[1], { initial: () => ({ n: 0, by: {} }), keep: 2 });
+      const me = process.argv[2];
+      for (let i = 0; i < 300; i++) d.update((s) => ({ n: s.n + 1, by: { ...s.by, [me]: (s.by[me] ?? 0) + 1 } }));
+    `;
+    const procs = ['a', 'b', 'c', 'd'].map((me) => rig.spawnNode('--input-type=module', ['-e', script, dir, me]));
+    for (const p of procs) expect((await p.done).code).toBe(0);
+    const d = new VersionedDir<{ n: number; by: Record<string, number> }>(dir, { initial: () => ({ n: 0, by: {} }), keep: 2 });
+    expect(d.read()).toMatchObject({ version: 1200, data: { n: 1200, by: { a: 300, b: 300, c: 300, d: 300 } } });
   });
 });
