@@ -33,8 +33,18 @@ export interface RunRecord {
   pools: Record<string, number>;
   /** The coordinator's control socket (`coord spawn` talks to it) while the run is running. */
   controlSocket?: string;
+  /** How the run's shared state is kept (the plan's state_management); absent on older runs (defaults apply). */
+  sharedState?: StateSettings;
   /** Set by `coord stop`: the run ends as `cancelled` rather than `interrupted`. */
   cancelRequested?: boolean;
+}
+
+export interface StateSettings {
+  type: 'centralized' | 'immutable' | 'message_queue';
+  /** Versions kept for reading and rollback. */
+  keepVersions: number;
+  /** fsync each version before the write returns. */
+  durable: boolean;
 }
 
 export interface StreamRecord {
@@ -87,6 +97,39 @@ export interface PoolRecord {
   waiters: Array<{ owner: string; stream: string | null; pid: number | null; kind: 'stream' | 'acquire'; units: number; priority: number; since: string }>;
 }
 
+/** One version of a versioned document (the shared state, a queue consumer's cursor). */
+export interface DocVersion<T = unknown> {
+  version: number;
+  /** Milliseconds since the epoch when it was written. */
+  time: number;
+  data: T;
+  /** What its writer recorded beside the data (the state's change-log entry). */
+  meta?: unknown;
+}
+
+/**
+ * Versioned documents of a run: `state` (the shared state) and `consumer/<topic>/<name>`
+ * (a queue consumer's cursor and pending deliveries).
+ */
+export type DocKey = 'state' | `consumer/${string}/${string}`;
+/**
+ * Numbered append-only logs of a run: `changes` (the state's change log, numbered by state
+ * version), `snapshots` (durable state snapshots, numbered by version), `topic/<name>` (a
+ * queue topic's messages).
+ */
+export type LogKey = 'changes' | 'snapshots' | `topic/${string}`;
+
+export interface DocCommitOptions {
+  /** How many newest versions stay stored (older ones are removed). */
+  keep?: number;
+  /** Flush to disk before returning (survives power loss, not only a crash). */
+  durable?: boolean;
+  /** Stored with the version. */
+  meta?: unknown;
+  /** Before old versions are removed, flush the entries of the same numbers in this log. */
+  flushLog?: LogKey;
+}
+
 export interface Backend {
   readonly kind: string;
   /** Creates the storage of a new run; fails when the id exists. */
@@ -113,6 +156,34 @@ export interface Backend {
   appendEvent(runId: string, event: CoordEvent): Promise<void>;
   /** Events from `cursor` on (0 = the beginning) and the cursor to continue from. */
   readEvents(runId: string, cursor?: number): Promise<{ events: CoordEvent[]; cursor: number }>;
+  /** The newest version of a document; undefined before its first. */
+  docRead<T>(runId: string, key: DocKey): Promise<DocVersion<T> | undefined>;
+  /** One version, while it is still stored. */
+  docReadVersion<T>(runId: string, key: DocKey, version: number): Promise<DocVersion<T> | undefined>;
+  /** The version numbers still stored, newest first. */
+  docVersions(runId: string, key: DocKey): Promise<number[]>;
+  /**
+   * Compare-and-set: stores `data` as version `expected + 1` when `expected` is the newest
+   * version (0: none yet). Null, with nothing written, when another writer moved it first.
+   */
+  docCommit<T>(runId: string, key: DocKey, expected: number, data: T, opts?: DocCommitOptions): Promise<DocVersion<T> | null>;
+  /** Stores `v` under its own number when that is above every stored version (restoring a snapshot); false otherwise. */
+  docRestore<T>(runId: string, key: DocKey, v: DocVersion<T>, opts?: DocCommitOptions): Promise<boolean>;
+  /** Appends at one past the newest entry (never leaving a gap); returns the entry's number (from 1). */
+  logAppend<T>(runId: string, key: LogKey, body: T, opts?: { durable?: boolean }): Promise<number>;
+  /** Writes entry `seq` when that number is free; false when it is taken (entries are never replaced). */
+  logPut<T>(runId: string, key: LogKey, seq: number, body: T, opts?: { durable?: boolean }): Promise<boolean>;
+  logGet<T>(runId: string, key: LogKey, seq: number): Promise<T | undefined>;
+  /** Entries from `from` on, in order, at most `limit`. */
+  logRange<T>(runId: string, key: LogKey, from?: number, limit?: number): Promise<Array<{ seq: number; body: T }>>;
+  /** The newest entry's number; 0 when empty. */
+  logHead(runId: string, key: LogKey): Promise<number>;
+  /** Calls `onChange` when entries may have been added to the log; returns the function that stops it. */
+  watchLog(runId: string, key: LogKey, onChange: () => void): () => void;
+  /** Queue topics of the run, by name. */
+  topics(runId: string): Promise<string[]>;
+  /** Consumers (cursor names) of a topic, by name. */
+  consumers(runId: string, topic: string): Promise<string[]>;
   /** Deletes everything stored for the run. */
   removeRun(id: string): Promise<void>;
   close(): Promise<void>;

@@ -153,6 +153,63 @@ export function backendContract(name: string, make: () => Promise<BackendFixture
       expect(more.events).toEqual([ev(5)]);
     });
 
+    it('versioned documents: compare-and-set, history kept to `keep`, restore only forward', async () => {
+      await b.createRun(runRecord('r', '2026-01-01T00:00:00.000Z'), '');
+      expect(await b.docRead('r', 'state')).toBeUndefined();
+      const v1 = await b.docCommit('r', 'state', 0, { n: 1 }, { keep: 3, meta: { op: 'set' } });
+      expect(v1).toMatchObject({ version: 1, data: { n: 1 }, meta: { op: 'set' } });
+      // a stale writer loses and nothing is written
+      expect(await b.docCommit('r', 'state', 0, { n: 99 }, { keep: 3 })).toBeNull();
+      for (let i = 2; i <= 30; i++) expect((await b.docCommit('r', 'state', i - 1, { n: i }, { keep: 3 }))?.version).toBe(i);
+      expect(await b.docRead('r', 'state')).toMatchObject({ version: 30, data: { n: 30 } });
+      expect(await b.docReadVersion('r', 'state', 29)).toMatchObject({ version: 29, data: { n: 29 } });
+      const kept = await b.docVersions('r', 'state');
+      expect(kept[0]).toBe(30);
+      expect(kept.length).toBeLessThanOrEqual(3 + 8);
+      expect(await b.docReadVersion('r', 'state', 1)).toBeUndefined();
+      expect(await b.docRestore('r', 'state', { version: 10, time: 0, data: { n: -1 } })).toBe(false);
+      expect(await b.docRestore('r', 'state', { version: 40, time: 0, data: { n: 40 } })).toBe(true);
+      expect(await b.docRead('r', 'state')).toMatchObject({ version: 40, data: { n: 40 } });
+      expect((await b.docCommit('r', 'state', 40, { n: 41 }))?.version).toBe(41);
+      // consumer cursors are documents of their own
+      expect((await b.docCommit('r', 'consumer/jobs/w1', 0, { next: 1 }))?.version).toBe(1);
+      expect(await b.consumers('r', 'jobs')).toEqual(['w1']);
+      await expect(b.docCommit('r', 'consumer/../x' as 'state', 0, {})).rejects.toThrow();
+    });
+
+    it('numbered logs: appends without gaps, puts at a number once, ranges and heads', async () => {
+      await b.createRun(runRecord('r', '2026-01-01T00:00:00.000Z'), '');
+      expect(await b.logHead('r', 'topic/jobs')).toBe(0);
+      const seqs: number[] = [];
+      for (let i = 0; i < 1005; i++) seqs.push(await b.logAppend('r', 'topic/jobs', { i }));
+      expect(seqs).toEqual(Array.from({ length: 1005 }, (_, i) => i + 1));
+      expect(await b.logHead('r', 'topic/jobs')).toBe(1005);
+      expect(await b.logGet('r', 'topic/jobs', 1001)).toEqual({ i: 1000 });
+      expect(await b.logGet('r', 'topic/jobs', 2000)).toBeUndefined();
+      const tail = await b.logRange<{ i: number }>('r', 'topic/jobs', 998, 4);
+      expect(tail.map((e) => e.seq)).toEqual([998, 999, 1000, 1001]);
+      expect(await b.topics('r')).toEqual(['jobs']);
+      expect(await b.logPut('r', 'changes', 2, { v: 2 })).toBe(true);
+      expect(await b.logPut('r', 'changes', 2, { v: 'again' })).toBe(false);
+      expect(await b.logPut('r', 'changes', 1, { v: 1 }, { durable: true })).toBe(true);
+      expect(await b.logRange('r', 'changes')).toEqual([{ seq: 1, body: { v: 1 } }, { seq: 2, body: { v: 2 } }]);
+    });
+
+    it('tells a watcher when a log grows', async () => {
+      await b.createRun(runRecord('r', '2026-01-01T00:00:00.000Z'), '');
+      let calls = 0;
+      const woke = new Promise<void>((resolve) => {
+        const stop = b.watchLog('r', 'topic/t', () => {
+          calls++;
+          stop();
+          resolve();
+        });
+      });
+      await b.logAppend('r', 'topic/t', 'hello');
+      await woke;
+      expect(calls).toBeGreaterThan(0);
+    });
+
     it('removes a run entirely', async () => {
       await b.createRun(runRecord('gone', '2026-01-01T00:00:00.000Z'), '');
       await b.putStreams('gone', [streamRecord('a', 'pending')]);

@@ -3,10 +3,16 @@
  * directory `coord run` started in, or COORD_HOME). Records are JSON files replaced atomically
  * (temp + rename); the event log is `events.jsonl`, appended through one O_APPEND descriptor
  * per run so that lines from one writer never interleave.
+ *
+ * Versioned documents are VersionedDir chains (`state/versions/`, `queues/<topic>/consumers/<name>/`)
+ * and numbered logs are SeqLog directories (`state/log/`, `state/snapshots/`, `queues/<topic>/messages/`):
+ * both publish with link(2), so concurrent writers in many processes need no mutex.
  */
 import { closeSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeSync, mkdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Backend, PointRecord, PoolRecord, RunRecord, StreamRecord } from '../types.js';
+import type { Backend, DocCommitOptions, DocKey, DocVersion, LogKey, PointRecord, PoolRecord, RunRecord, StreamRecord } from '../types.js';
+import { VersionedDir, type Version } from '../../primitives/versioned-dir.js';
+import { SeqLog } from '../../primitives/seq-log.js';
 import type { CoordEvent } from '../../events/types.js';
 import type { ProposalRecord } from '../../consensus/board.js';
 import { writeFileAtomicSync, mkdirPrivate } from '../../util/fsx.js';
@@ -19,6 +25,8 @@ export class FileBackend implements Backend {
   private readonly eventFds = new Map<string, number>();
   /** Stream records of runs this instance writes (the writer is the run's one coordinator). */
   private readonly streamCache = new Map<string, Map<string, StreamRecord>>();
+  private readonly docs = new Map<string, VersionedDir<unknown>>();
+  private readonly logs = new Map<string, SeqLog<unknown>>();
 
   constructor(home: string) {
     this.home = home;
@@ -177,6 +185,104 @@ export class FileBackend implements Backend {
     return { events, cursor: cursor + end + 1 };
   }
 
+  /** The directory of a document or log key, inside the run directory. */
+  private keyDir(runId: string, key: DocKey | LogKey): string {
+    const run = this.runDir(runId);
+    if (key === 'state') return join(run, 'state', 'versions');
+    if (key === 'changes') return join(run, 'state', 'log');
+    if (key === 'snapshots') return join(run, 'state', 'snapshots');
+    const parts = key.split('/');
+    if (parts[0] === 'topic' && parts.length === 2 && ID_PATTERN.test(parts[1]!)) return join(run, 'queues', parts[1]!, 'messages');
+    if (parts[0] === 'consumer' && parts.length === 3 && ID_PATTERN.test(parts[1]!) && ID_PATTERN.test(parts[2]!)) return join(run, 'queues', parts[1]!, 'consumers', parts[2]!);
+    throw new Error(`bad storage key "${key}"`);
+  }
+
+  private doc<T>(runId: string, key: DocKey, opts: DocCommitOptions = {}): VersionedDir<T> {
+    const keep = opts.keep ?? 8;
+    const durable = opts.durable ?? false;
+    const id = `${runId}\0${key}\0${keep}\0${durable}\0${opts.flushLog ?? ''}`;
+    let d = this.docs.get(id) as VersionedDir<T> | undefined;
+    if (!d) {
+      const flush = opts.flushLog ? this.log(runId, opts.flushLog) : undefined;
+      d = new VersionedDir<T>(this.keyDir(runId, key), {
+        initial: () => undefined as T,
+        keep,
+        durable,
+        ...(flush ? { beforeCollect: (versions: number[]) => flush.sync(versions) } : {}),
+      });
+      this.docs.set(id, d as VersionedDir<unknown>);
+    }
+    return d;
+  }
+
+  private log<T>(runId: string, key: LogKey): SeqLog<T> {
+    const id = `${runId}\0${key}`;
+    let l = this.logs.get(id) as SeqLog<T> | undefined;
+    if (!l) {
+      l = new SeqLog<T>(this.keyDir(runId, key));
+      this.logs.set(id, l as SeqLog<unknown>);
+    }
+    return l;
+  }
+
+  async docRead<T>(runId: string, key: DocKey): Promise<DocVersion<T> | undefined> {
+    const v = this.doc<T>(runId, key).read();
+    return v.version === 0 ? undefined : docVersion(v);
+  }
+
+  async docReadVersion<T>(runId: string, key: DocKey, version: number): Promise<DocVersion<T> | undefined> {
+    if (!Number.isSafeInteger(version) || version < 1) return undefined;
+    const v = this.doc<T>(runId, key).readVersion(version);
+    return v ? docVersion(v) : undefined;
+  }
+
+  async docVersions(runId: string, key: DocKey): Promise<number[]> {
+    return this.doc(runId, key).versions();
+  }
+
+  async docCommit<T>(runId: string, key: DocKey, expected: number, data: T, opts: DocCommitOptions = {}): Promise<DocVersion<T> | null> {
+    const v = this.doc<T>(runId, key, opts).commit(expected, data, opts.meta);
+    return v ? docVersion(v) : null;
+  }
+
+  async docRestore<T>(runId: string, key: DocKey, v: DocVersion<T>, opts: DocCommitOptions = {}): Promise<boolean> {
+    return this.doc<T>(runId, key, opts).restore(v);
+  }
+
+  async logAppend<T>(runId: string, key: LogKey, body: T, opts: { durable?: boolean } = {}): Promise<number> {
+    return this.log<T>(runId, key).append(body, opts.durable);
+  }
+
+  async logPut<T>(runId: string, key: LogKey, seq: number, body: T, opts: { durable?: boolean } = {}): Promise<boolean> {
+    return this.log<T>(runId, key).put(seq, body, opts.durable);
+  }
+
+  async logGet<T>(runId: string, key: LogKey, seq: number): Promise<T | undefined> {
+    return this.log<T>(runId, key).get(seq);
+  }
+
+  async logRange<T>(runId: string, key: LogKey, from = 1, limit = Infinity): Promise<Array<{ seq: number; body: T }>> {
+    return this.log<T>(runId, key).range(from, limit);
+  }
+
+  async logHead(runId: string, key: LogKey): Promise<number> {
+    return this.log(runId, key).head();
+  }
+
+  watchLog(runId: string, key: LogKey, onChange: () => void): () => void {
+    return this.log(runId, key).watch(onChange);
+  }
+
+  async topics(runId: string): Promise<string[]> {
+    if (!ID_PATTERN.test(runId)) return [];
+    return safeNames(join(this.runDir(runId), 'queues'));
+  }
+
+  async consumers(runId: string, topic: string): Promise<string[]> {
+    if (!ID_PATTERN.test(runId) || !ID_PATTERN.test(topic)) return [];
+    return safeNames(join(this.runDir(runId), 'queues', topic, 'consumers'));
+  }
+
   async removeRun(id: string): Promise<void> {
     this.streamCache.delete(id);
     const fd = this.eventFds.get(id);
@@ -207,6 +313,19 @@ export class FileBackend implements Backend {
       if (rec) out.push(rec);
     }
     return out;
+  }
+}
+
+function docVersion<T>(v: Version<T>): DocVersion<T> {
+  return { version: v.version, time: v.time, data: v.data, ...(v.meta === undefined ? {} : { meta: v.meta }) };
+}
+
+/** Entries of `dir` that are valid ids, sorted; none when it is missing. */
+function safeNames(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((n) => ID_PATTERN.test(n)).sort();
+  } catch {
+    return [];
   }
 }
 
