@@ -36,3 +36,8 @@ export type { RunTarget } from './client/control-client.js';
 export { parseQuorum, quorumNeeded, tally } from './consensus/tally.js';
 export type { Quorum, ProposalState, VoteValue, TallyResult } from './consensus/tally.js';
 export type { PoolRecord } from './backend/types.js';
+export { MessageQueue, QueueError, queueSummary } from './queue/queue.js';
+export type { MessageQueueOptions, QueueDelivery, RecvOptions, AckOptions, TopicSummary, ConsumerSummary, StoredMessage, ConsumerCursor, PendingDelivery } from './queue/queue.js';
+export { StateStore, VersionConflictError, stateMessage } from './state/store.js';
+export type { ChangeEntry, StateVersion, UpdateResult, UpdateOptions, StateStoreOptions } from './state/store.js';
+export { SeqLog } from './primitives/seq-log.js';

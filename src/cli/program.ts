@@ -183,6 +183,118 @@ export function buildProgram(): Command {
     .option('--message <text>', 'what the stream is doing')
     .action(lazy(async () => (await import('./commands/heartbeat.js')).heartbeatCommand));
 
+  const RUN_OPT = 'run id (default: $COORD_RUN_DIR, else the newest run)';
+  const EXPECT = 'compare-and-set: change only when the state is at version N (exit 75, printing the current version, when it moved)';
+  const state = program
+    .command('state')
+    .description("the run's versioned shared state: a JSON document, a new version and a change-log entry per change")
+    .addHelpText('after', '\nKEY is a dotted path (a.b.c; a number indexes an array). Writes print the new version.\n\nExamples:\n  coord state set config.model \'"sonnet"\'\n  coord state incr tests.passed 3\n  V=$(coord state get --json | jq .version); coord state set plan \'{"step":2}\' --expect-version "$V"');
+  state
+    .command('get')
+    .description('print the value at KEY (the whole document without KEY) as JSON')
+    .argument('[key]', 'dotted path')
+    .option('--json', 'print {"version", "value"}')
+    .option('--version <n>', 'read an older version (while it is kept)')
+    .option('--run <run>', RUN_OPT)
+    .action(lazy(async () => (await import('./commands/state.js')).stateGetCommand));
+  state
+    .command('set')
+    .description('set KEY to a JSON value')
+    .argument('<key>', 'dotted path')
+    .argument('[json]', 'the value as JSON (standard input when omitted)')
+    .option('--expect-version <n>', EXPECT)
+    .option('--json', 'print {"version", "keys"}')
+    .option('--run <run>', RUN_OPT)
+    .action(lazy(async () => (await import('./commands/state.js')).stateSetCommand));
+  state
+    .command('incr')
+    .description('add N (default 1) to the number at KEY (a missing KEY counts as 0)')
+    .argument('<key>', 'dotted path')
+    .argument('[n]', 'a number, may be negative', '1')
+    .option('--expect-version <n>', EXPECT)
+    .option('--json', 'print {"version", "keys", "value"}')
+    .option('--run <run>', RUN_OPT)
+    .action(lazy(async () => (await import('./commands/state.js')).stateIncrCommand));
+  state
+    .command('merge')
+    .description('deep-merge a JSON object into the object at KEY')
+    .argument('<key>', 'dotted path')
+    .argument('[json]', 'a JSON object (standard input when omitted)')
+    .option('--expect-version <n>', EXPECT)
+    .option('--json', 'print {"version", "keys"}')
+    .option('--run <run>', RUN_OPT)
+    .action(lazy(async () => (await import('./commands/state.js')).stateMergeCommand));
+  state
+    .command('delete')
+    .description('remove KEY')
+    .argument('<key>', 'dotted path')
+    .option('--expect-version <n>', EXPECT)
+    .option('--json', 'print {"version", "keys"}')
+    .option('--run <run>', RUN_OPT)
+    .action(lazy(async () => (await import('./commands/state.js')).stateDeleteCommand));
+  state
+    .command('log')
+    .description('the change log: version, time, stream, operation, keys changed')
+    .option('--json', 'one JSON object a line')
+    .option('--since <n>', 'entries after version N')
+    .option('--run <run>', RUN_OPT)
+    .action(lazy(async () => (await import('./commands/state.js')).stateLogCommand));
+  state
+    .command('rollback')
+    .description('make a new version equal to VERSION (a kept version or a snapshot)')
+    .argument('<version>', 'the version to return to')
+    .option('--expect-version <n>', EXPECT)
+    .option('--json', 'print {"version", "keys"}')
+    .option('--run <run>', RUN_OPT)
+    .action(lazy(async () => (await import('./commands/state.js')).stateRollbackCommand));
+  state
+    .command('watch')
+    .description('print each new version that touches KEY (the whole document without KEY), until interrupted')
+    .argument('[key]', 'dotted path')
+    .option('--json', 'one JSON object a line: {"version", "stream", "op", "keys", "value"}')
+    .option('--since <n>', 'start with the versions after N (default: the current version; nothing is missed in between)')
+    .option('--run <run>', RUN_OPT)
+    .action(lazy(async () => (await import('./commands/state.js')).stateWatchCommand));
+
+  const queue = program
+    .command('queue')
+    .description('message queues between streams: topics are append-only logs read by consumers and groups')
+    .addHelpText('after', '\nExamples:\n  coord queue send jobs \'{"file":"a.ts"}\'\n  coord queue recv jobs --group workers --wait 30s --ack-timeout 5m --json\n  coord queue ack jobs 17 --group workers');
+  queue
+    .command('send')
+    .description('append a message to TOPIC; prints its id')
+    .argument('<topic>', 'topic name (letters, digits, _ . -)')
+    .argument('[message]', 'the message (standard input when omitted)')
+    .option('--json', 'print {"topic", "id"}')
+    .option('--run <run>', RUN_OPT)
+    .action(lazy(async () => (await import('./commands/queue.js')).queueSendCommand));
+  queue
+    .command('recv')
+    .description("print the consumer's next message of TOPIC (exit 75 when there is none in time)")
+    .argument('<topic>', 'topic name')
+    .option('-g, --group <group>', 'share the work with the other members of G: each message goes to one of them')
+    .option('--as <name>', 'consume as NAME (default: $COORD_STREAM_ID)')
+    .option('-w, --wait <duration>', 'wait this long for a message (exit 75 when none came)')
+    .option('--ack-timeout <duration>', 'at-least-once: hand the message to the group again unless acknowledged in time')
+    .option('--json', 'print {"topic", "id", "body", "sender", "time", "delivery"}')
+    .option('--run <run>', RUN_OPT)
+    .action(lazy(async () => (await import('./commands/queue.js')).queueRecvCommand));
+  queue
+    .command('ack')
+    .description('acknowledge message ID (received with --ack-timeout)')
+    .argument('<topic>', 'topic name')
+    .argument('<id>', 'the message id')
+    .option('-g, --group <group>', 'the group it was received in')
+    .option('--as <name>', 'the consumer (default: $COORD_STREAM_ID)')
+    .option('--run <run>', RUN_OPT)
+    .action(lazy(async () => (await import('./commands/queue.js')).queueAckCommand));
+  queue
+    .command('ls')
+    .description('topics, their sizes, and every consumer\'s position, lag and unacknowledged messages')
+    .option('--json', 'print {"topics":[{"topic","size","consumers":[{"name","next","lag","pending"}]}]}')
+    .option('--run <run>', RUN_OPT)
+    .action(lazy(async () => (await import('./commands/queue.js')).queueLsCommand));
+
   const resource = program.command('resource').description("units of the run's resource pools (agent_coordination.resources)");
   resource
     .command('acquire')

@@ -154,8 +154,8 @@ export const CLIENT_SCRIPT = String.raw`(function () {
       };
       return row({ 'data-lock': l.path }, [l.path, l.mode || '-', list(l.holders.map(who)), list(l.waiters.map(who))]);
     });
-    fill($('state').tBodies[0], status.state.slice().reverse(), 4, function (v) {
-      return row({ 'data-version': v.version }, [String(v.version), v.stream || '-', v.time ? clock(v.time, true) : '-', v.keys.length ? v.keys.join(', ') : '-']);
+    fill($('state').tBodies[0], status.stateVersions.slice().reverse(), 4, function (v) {
+      return row({ 'data-version': v.version }, [String(v.version), v.stream || '-', v.time ? clock(v.time, true) : '-', v.op + (v.keys.length ? ' ' + v.keys.join(', ') : '')]);
     });
   }
 

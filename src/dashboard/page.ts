@@ -95,7 +95,7 @@ ${table('streams', 'Streams', ['Stream', 'State', 'Attempts', 'Last heartbeat', 
 ${table('points', 'Convergence points', ['Point', 'Type', 'State', 'Merged', 'Conflicts'])}
 ${table('resources', 'Resource pools', ['Pool', 'Capacity', 'In use'])}
 ${table('locks', 'Locks', ['Path', 'Mode', 'Holders', 'Waiters'])}
-${table('state', 'State versions', ['Version', 'Stream', 'Time', 'Keys'])}
+${table('state', 'State versions', ['Version', 'Stream', 'Time', 'Change'])}
 </div>
 <section aria-labelledby="h-log"><h2 id="h-log">Event log<span id="event-count" class="count"></span></h2>
 <div id="event-log" role="log" tabindex="0"><table><thead><tr><th scope="col">Time</th><th scope="col">Event</th><th scope="col">What happened</th></tr></thead><tbody id="events"></tbody></table></div>

@@ -52,7 +52,7 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
   const open = new Set<ServerResponse>();
   const stops = new Set<() => void>();
   let port = opts.port;
-  const status = (): Promise<string> => loadDashboardStatus(opts.backend, opts.runId, opts.runDir).then((s) => JSON.stringify(s));
+  const status = (): Promise<string> => loadDashboardStatus(opts.backend, opts.runId).then((s) => JSON.stringify(s));
 
   const server = createServer((req, res) => {
     for (const [k, v] of Object.entries(COMMON_HEADERS)) res.setHeader(k, v);

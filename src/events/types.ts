@@ -46,6 +46,9 @@ export type FailureReason =
   /** The replicas of a `gather: vote` group did not agree on one result. */
   | 'no-majority';
 
+/** What made a state version. */
+export type StateOp = 'set' | 'incr' | 'merge' | 'delete' | 'update' | 'rollback' | 'restore';
+
 interface Base {
   /** ISO time the event happened. */
   time: string;
@@ -124,6 +127,15 @@ export type CoordEvent =
       needed: number;
       votes: Array<{ voter: string; vote: 'yes' | 'no'; reason?: string }>;
     })
+  /** The shared state (src/state/store.ts) got a new version: who made it, how, which dotted keys changed. */
+  | (Base & { type: 'state-version'; version: number; stream?: string; op: StateOp; keys: string[] })
+  /** The state was restored from a snapshot at resume (its newest versions were lost). */
+  | (Base & { type: 'state-restored'; version: number; from: number })
+  /** Queues (src/queue/queue.ts): a message sent, handed to a consumer, acknowledged, handed again after its ack timeout. */
+  | (Base & { type: 'queue-sent'; topic: string; id: number; sender: string | null })
+  | (Base & { type: 'queue-received'; topic: string; id: number; consumer: string; member: string; delivery: number })
+  | (Base & { type: 'queue-acked'; topic: string; id: number; consumer: string; member: string })
+  | (Base & { type: 'queue-redelivered'; topic: string; id: number; consumer: string; member: string; delivery: number; from: string })
   /** Written by `coord lock`, `write` and `append` run inside a stream (the stream is the owner). */
   | (Base & LockEvent & { stream?: string; attempt?: number });
 

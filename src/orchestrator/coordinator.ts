@@ -12,6 +12,7 @@
  *                                                          └──non-zero / timeout / signal──> failed
  *   any non-terminal state ──stop()──> cancelled
  */
+import { StateStore } from '../state/store.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -149,6 +150,9 @@ export class StreamCoordinator {
   private readonly pointsOfStream = new Map<string, PointRunner[]>();
   private readonly listeners: Listener[] = [];
   private readonly pools: ResourcePools;
+  /** The run's shared state: snapshotted every checkpoint_interval and at the end, restored at --resume. */
+  private stateStore: StateStore | undefined;
+  private stateTimer: NodeJS.Timeout | undefined;
   /** Runtime resource requests and the grants of plan streams' demands, on `pools`. */
   private readonly negotiator: Negotiator;
   /** Proposals, votes and decisions (coord propose/vote/decision, `approve:`, `gather: vote`). */
@@ -383,6 +387,7 @@ export class StreamCoordinator {
       workspaceDir: this.workspaceDir,
       concurrency: this.concurrency,
       pools: { ...this.plan.resources },
+      sharedState: { type: this.plan.stateManagement.manager, keepVersions: this.plan.stateManagement.keepVersions, durable: this.plan.stateManagement.durable },
     };
     if (this.opts.resume) await this.backend.updateRun(this.runId, { ...run, startedAt: (await this.backend.getRun(this.runId))?.startedAt ?? run.startedAt, cancelRequested: false });
     else await this.backend.createRun(run, this.plan.text);
@@ -401,6 +406,10 @@ export class StreamCoordinator {
       concurrency: this.concurrency,
       ...(this.opts.resume ? { resumed: true } : {}),
     });
+    this.stateStore = new StateStore(this.backend, this.runId, { ...run.sharedState, onEvent: (e) => this.emit(e) });
+    if (this.opts.resume) await this.snapshotOr(() => this.stateStore!.restoreFromSnapshot());
+    this.stateTimer = setInterval(() => void this.snapshotOr(() => this.stateStore!.snapshot()), this.plan.stateManagement.checkpointIntervalMs);
+    this.stateTimer.unref();
     const restored = this.opts.resume ? await this.restore(this.opts.resume.adopt) : undefined;
     for (const rt of this.streams.values()) {
       this.save(rt);
@@ -1068,8 +1077,20 @@ export class StreamCoordinator {
     void this.finish();
   }
 
+  /** Runs a shared-state upkeep step (snapshot, restore); a failure is a warning, never the run's end. */
+  private async snapshotOr(step: () => Promise<unknown>): Promise<void> {
+    try {
+      await step();
+    } catch (e) {
+      this.emit({ type: 'warning', message: `shared state: ${(e as Error).message}` });
+    }
+  }
+
   private async finish(): Promise<void> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.stateTimer) clearInterval(this.stateTimer);
+    // the state as the run leaves it, kept durably
+    if (this.stateStore) await this.snapshotOr(() => this.stateStore!.snapshot());
     this.liveness.stop();
     // Undecided proposals are rejected (an approval awaited by a point answers it), units go back.
     this.board.closeAll();

@@ -117,6 +117,8 @@ export function normalizePlan(doc: PlanDocument, meta: { file: string; dir: stri
     stateManagement: {
       manager: ac?.state_management?.manager ?? stateType,
       checkpointIntervalMs: ms(ac?.state_management?.checkpoint_interval) ?? DEFAULTS.checkpointIntervalMs,
+      keepVersions: ac?.state_management?.keep_versions ?? DEFAULTS.keepVersions,
+      durable: ac?.state_management?.durable ?? DEFAULTS.stateDurable,
     },
     heartbeat: {
       intervalMs: ms(ac?.heartbeat?.interval) ?? DEFAULTS.heartbeatIntervalMs,

@@ -164,7 +164,9 @@ const agentCoordinationSchema = strict(
     state_management: strict(
       {
         manager: enumOf(STATE_TYPES, 'Shared state manager').optional(),
-        checkpoint_interval: dur('Interval of checkpoint convergence copies').optional(),
+        checkpoint_interval: dur('Interval of checkpoint convergence copies and of durable snapshots of the shared state').optional(),
+        keep_versions: z.int().min(2).describe('Versions of the shared state kept for reading and rollback (the change log is kept whole)').optional(),
+        durable: z.boolean().describe('Flush every state version to disk before the write returns (survives power loss, not only crashes)').optional(),
       },
       'Shared state settings',
     ).optional(),

@@ -148,7 +148,7 @@ export interface Plan {
   };
   workspaceRoot: string;
   points: PointSpec[];
-  stateManagement: { manager: StateType; checkpointIntervalMs: number };
+  stateManagement: { manager: StateType; checkpointIntervalMs: number; keepVersions: number; durable: boolean };
   heartbeat: { intervalMs: number; timeoutMs: number; source: HeartbeatSource };
   guardian: GuardianSpec;
   resources: Record<string, number>;
@@ -168,6 +168,8 @@ export const DEFAULTS = {
   workspaceRoot: '/tmp/streams',
   onConflict: 'fail' as ConflictPolicy,
   checkpointIntervalMs: 300_000,
+  keepVersions: 100,
+  stateDurable: false,
   heartbeatIntervalMs: 60_000,
   heartbeatTimeoutMs: 600_000,
   heartbeatSource: 'any' as HeartbeatSource,

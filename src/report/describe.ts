@@ -73,6 +73,18 @@ export function describeEvent(e: CoordEvent): string {
       return `${e.voter} voted ${e.vote} on ${e.proposal}${e.reason ? ` (${e.reason})` : ''}: ${e.yes} yes, ${e.no} no, ${e.needed} needed${e.late ? ' (after the decision: not counted)' : ''}`;
     case 'proposal-decided':
       return `${e.proposal} ${e.decision} (${e.reason}): ${e.yes} yes, ${e.no} no, ${e.needed} needed`;
+    case 'state-version':
+      return `state v${e.version}: ${e.op}${e.keys.length ? ` ${e.keys.join(', ')}` : ''}${e.stream ? ` by ${e.stream}` : ''}`;
+    case 'state-restored':
+      return `state restored to v${e.version} from the snapshot of v${e.from}`;
+    case 'queue-sent':
+      return `${e.sender ?? 'a process'} sent message ${e.id} to ${e.topic}`;
+    case 'queue-received':
+      return `${e.member} received message ${e.id} of ${e.topic}${e.consumer !== e.member ? ` (group ${e.consumer})` : ''}${e.delivery > 1 ? `, delivery ${e.delivery}` : ''}`;
+    case 'queue-acked':
+      return `${e.member} acknowledged message ${e.id} of ${e.topic}`;
+    case 'queue-redelivered':
+      return `message ${e.id} of ${e.topic} handed again to ${e.member} (not acknowledged by ${e.from} in time; delivery ${e.delivery})`;
     case 'lock-waiting':
       return `${e.owner} waits for a ${e.mode} lock on ${e.path}${e.holders.length ? ` held by ${e.holders.join(', ')}` : ''}`;
     case 'lock-granted':

@@ -3,7 +3,9 @@
  * run whose record says `running` but whose coordinator process is gone is `interrupted`,
  * and so are its streams that were running.
  */
-import type { Backend, PointRecord, PoolRecord, RunRecord, StreamRecord } from '../backend/types.js';
+import type { Backend, DocVersion, PointRecord, PoolRecord, RunRecord, StateSettings, StreamRecord } from '../backend/types.js';
+import type { ChangeEntry } from '../state/store.js';
+import { queueSummary, type TopicSummary } from '../queue/queue.js';
 import type { ProposalRecord } from '../consensus/board.js';
 import { LIVE_STREAM_STATES, type RunState } from '../events/types.js';
 import { sameProcess } from '../util/proc.js';
@@ -34,6 +36,10 @@ export interface StatusSnapshot {
   resources: Array<{ name: string; capacity: number; inUse: number; holders: PoolRecord['holders']; waiters: PoolRecord['waiters'] }>;
   /** Proposals (coord propose, convergence point approvals, `gather: vote` groups). */
   proposals: Array<{ name: string; kind: ProposalRecord['kind']; state: ProposalRecord['state']; yes: number; no: number; needed: number; voters: string[]; reason: string | null }>;
+  /** The shared state: its model, current version, newest durable snapshot and last change. */
+  state: { type: StateSettings['type']; version: number; snapshot: number; lastChange: { time: string; stream: string | null; op: string } | null };
+  /** Queue topics: size, and each consumer's position, lag and unacknowledged messages. */
+  queues: TopicSummary[];
 }
 
 /** True when the coordinator recorded in `run` is still alive on this host. */
@@ -44,13 +50,17 @@ export function coordinatorAlive(run: RunRecord): boolean {
 
 export async function loadSnapshot(backend: Backend, run: RunRecord): Promise<StatusSnapshot> {
   const dead = run.state === 'running' && !coordinatorAlive(run);
-  const [records, points, pools, proposals] = await Promise.all([
+  const [records, points, pools, proposals, stateHead, snapshot, queues] = await Promise.all([
     backend.listStreams(run.id),
     backend.listPoints(run.id),
     // a dead coordinator's pool records may be stale: use pools recomputed from the streams
     dead ? undefined : backend.getPools(run.id),
     backend.listProposals(run.id),
+    backend.docRead(run.id, 'state') as Promise<DocVersion | undefined>,
+    backend.logHead(run.id, 'snapshots'),
+    queueSummary(backend, run.id),
   ]);
+  const change = stateHead?.meta as ChangeEntry | undefined;
   // A live coordinator's records trail its event log by at most a batch; a dead one's may
   // have missed the last batch: bring them up to date from the log.
   const streams = run.state === 'running' ? reconcileStreams(records, (await backend.readEvents(run.id)).events) : records;
@@ -84,5 +94,12 @@ export async function loadSnapshot(backend: Backend, run: RunRecord): Promise<St
       pools?.map((p) => ({ name: p.name, capacity: p.capacity, inUse: p.inUse, holders: p.holders, waiters: p.waiters })) ??
       Object.entries(run.pools ?? {}).map(([name, capacity]) => ({ name, capacity, inUse: inUse.get(name) ?? 0, holders: [], waiters: [] })),
     proposals: proposals.map((p) => ({ name: p.name, kind: p.kind, state: p.state, yes: p.yes, no: p.no, needed: p.needed, voters: p.voters, reason: p.reason })),
+    state: {
+      type: run.sharedState?.type ?? 'centralized',
+      version: stateHead?.version ?? 0,
+      snapshot,
+      lastChange: change ? { time: change.time, stream: change.stream, op: change.op } : null,
+    },
+    queues,
   };
 }

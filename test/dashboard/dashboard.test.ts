@@ -74,15 +74,14 @@ describe('coord dashboard', () => {
       agent_coordination: { convergence_points: [{ name: 'both', type: 'barrier', streams: ['slow', 'quick'] }], resources: { slots: 2 } },
       streams: [
         { id: 'slow', command: `coord heartbeat --progress 40 --message '${HOSTILE}' && coord lock ${lockFile} -- ${fixture('wait-for-file.js', gate)}`, resources: { slots: 1 } },
-        { id: 'quick', command: 'echo quick done' },
+        { id: 'quick', command: 'coord state set plan.step 1 && coord state set plan.step 2 && coord state set plan.ready true && echo quick done' },
       ],
     });
     const run = rig.spawn(['run', 'plan.yaml']);
     await rig.waitForEvent((e) => e.type === 'stream-started' && e.stream === 'slow');
     await rig.waitForEvent((e) => e.type === 'lock-granted' && e.stream === 'slow');
-    // state versions as a state store would record them
-    mkdirSync(join(rig.runDir(), 'state'));
-    writeFileSync(join(rig.runDir(), 'state', 'log.jsonl'), JSON.stringify({ version: 3, stream: 'quick', time: new Date().toISOString(), keys: ['plan.ready'] }) + '\n');
+    // quick's third state change is version 3
+    await rig.waitForEvent((e) => e.type === 'state-version' && e.version === 3);
 
     const dashboard = rig.spawn(['dashboard']);
     const url = await dashboardUrl(dashboard);

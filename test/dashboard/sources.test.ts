@@ -1,32 +1,36 @@
-/** The dashboard's reader of `state/`: what it understands, and "none" for the rest. */
+/** The dashboard's view of the shared state: the newest change-log entries, oldest first. */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readStateVersions } from '../../src/dashboard/sources.js';
+import { FileBackend } from '../../src/backend/file/file-backend.js';
+import { StateStore } from '../../src/state/store.js';
+import { runRecord } from '../backend/contract.js';
 
 let dir: string;
-beforeEach(() => {
+let backend: FileBackend;
+beforeEach(async () => {
   dir = mkdtempSync(join(tmpdir(), 'coord-dash-'));
+  backend = new FileBackend(join(dir, '.coord'));
+  await backend.createRun(runRecord('r', new Date().toISOString()), '');
 });
-afterEach(() => {
+afterEach(async () => {
+  await backend.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe('dashboard sources', () => {
-  it('shows nothing for a run without state/', () => {
-    expect(readStateVersions(dir)).toEqual([]);
+  it('shows nothing for a run whose state never changed', async () => {
+    expect(await readStateVersions(backend, 'r', 0)).toEqual([]);
   });
 
-  it('reads state versions from change logs and records, oldest first, merged by version', () => {
-    mkdirSync(join(dir, 'state'));
-    const line = (v: Record<string, unknown>): string => JSON.stringify(v) + '\n';
-    writeFileSync(join(dir, 'state', 'changes.jsonl'), line({ version: 2, stream: 'a', time: 't2', keys: ['x.y'] }) + 'torn{\n' + line({ version: 1, stream: 'b', time: 't1', keys: ['z'] }));
-    writeFileSync(join(dir, 'state', 'current.json'), JSON.stringify({ version: 2, data: { x: { y: 1 } } }));
-    writeFileSync(join(dir, 'state', 'other.json'), JSON.stringify({ name: 'no version' }));
-    expect(readStateVersions(dir)).toEqual([
-      { version: 1, stream: 'b', time: 't1', keys: ['z'] },
-      { version: 2, stream: 'a', time: 't2', keys: ['x.y'] },
-    ]);
+  it('reads the newest 200 versions from the change log, oldest first', async () => {
+    const s = new StateStore(backend, 'r', { stream: 'a', onEvent: () => undefined });
+    for (let i = 1; i <= 205; i++) await s.set('x.y', i);
+    const v = await readStateVersions(backend, 'r', 205);
+    expect(v).toHaveLength(200);
+    expect(v[0]).toMatchObject({ version: 6, stream: 'a', op: 'set', keys: ['x.y'] });
+    expect(v.at(-1)?.version).toBe(205);
   });
 });

@@ -72,6 +72,16 @@ export function formatStatus(snap: StatusSnapshot, c: Colors): string {
     }
     out.push('', ...table(vrow, c, 2));
   }
+  const st = snap.state;
+  if (st.version > 0 || st.type !== 'centralized') {
+    const last = st.lastChange ? `, last change ${age(st.lastChange.time)} (${st.lastChange.op}${st.lastChange.stream ? ` by ${st.lastChange.stream}` : ''})` : '';
+    out.push('', `shared state: version ${st.version} (${st.type})${last}${st.snapshot ? `; snapshot of version ${st.snapshot}` : ''}`);
+  }
+  if (snap.queues.length > 0) {
+    const qrow = [['TOPIC', 'SIZE', 'CONSUMERS (next, lag, unacknowledged)']];
+    for (const q of snap.queues) qrow.push([q.topic, String(q.size), q.consumers.map((k) => `${k.name} @${k.next} lag ${k.lag}${k.pending ? `, ${k.pending} unacked` : ''}`).join('; ') || '-']);
+    out.push('', ...table(qrow, c, -1));
+  }
   return out.join('\n') + '\n';
 }
 
