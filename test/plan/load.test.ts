@@ -26,7 +26,7 @@ describe('valid plans', () => {
     expect(plan.points).toEqual([
       { name: 'initial_analysis', type: 'barrier', streams: ['research', 'planning'], timeoutMs: 300_000, onConflict: 'fail', allowConflicts: false, pos: { line: 16, col: 7 } },
     ]);
-    expect(plan.stateManagement).toEqual({ manager: 'centralized', checkpointIntervalMs: 300_000 });
+    expect(plan.stateManagement).toEqual({ manager: 'centralized', checkpointIntervalMs: 300_000, keepVersions: 100, durable: false });
     expect(plan.heartbeat).toEqual({ intervalMs: 60_000, timeoutMs: 600_000, source: 'any' });
     expect(plan.guardian).toEqual({ autoInvoke: true, graceMs: 30_000, maxRestarts: 1, soft: 'SIGTERM', command: null });
     expect({ ...plan.resources }).toEqual({ api_slots: 3, gpu: 1 });
@@ -56,7 +56,7 @@ describe('valid plans', () => {
     const plan = r.value;
     expect(plan.coordination.convergenceType).toBe('barrier');
     expect(plan.coordination.stateManagement.type).toBe('immutable');
-    expect(plan.stateManagement).toEqual({ manager: 'centralized', checkpointIntervalMs: 300_000 });
+    expect(plan.stateManagement).toEqual({ manager: 'centralized', checkpointIntervalMs: 300_000, keepVersions: 100, durable: false });
     expect(plan.guardian.autoInvoke).toBe(true);
     // A point without `streams` gathers every stream that does not wait for it.
     expect(plan.points).toEqual([
