@@ -21,7 +21,8 @@ function isErrno(e: unknown, code: string): boolean {
   return typeof e === 'object' && e !== null && (e as NodeJS.ErrnoException).code === code;
 }
 
-function numbers(dir: string, pattern: RegExp): number[] {
+/** The numbers of the names in `dir` that `pattern` matches (its first group, else the whole name), lowest first; none when `dir` is missing. */
+export function numberedNames(dir: string, pattern: RegExp): number[] {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -72,9 +73,9 @@ export class SeqLog<T> {
 
   /** The newest entry's number; 0 when the log is empty. */
   head(): number {
-    const segs = numbers(this.dir, SEGMENT);
+    const segs = numberedNames(this.dir, SEGMENT);
     for (let i = segs.length - 1; i >= 0; i--) {
-      const entries = numbers(join(this.dir, String(segs[i])), ENTRY);
+      const entries = numberedNames(join(this.dir, String(segs[i])), ENTRY);
       const last = entries[entries.length - 1];
       if (last !== undefined) {
         this.hint = Math.max(this.hint, last);
@@ -165,9 +166,9 @@ export class SeqLog<T> {
   range(from = 1, limit = Infinity): Array<SeqEntry<T>> {
     const out: Array<SeqEntry<T>> = [];
     const first = Math.floor(Math.max(1, from) / PER_DIR);
-    for (const seg of numbers(this.dir, SEGMENT)) {
+    for (const seg of numberedNames(this.dir, SEGMENT)) {
       if (seg < first) continue;
-      for (const seq of numbers(join(this.dir, String(seg)), ENTRY)) {
+      for (const seq of numberedNames(join(this.dir, String(seg)), ENTRY)) {
         if (seq < from) continue;
         const body = this.get(seq);
         if (body === undefined) continue;
@@ -189,7 +190,7 @@ export class SeqLog<T> {
     let segName = '';
     let closed = false;
     const armSegment = (): void => {
-      const segs = numbers(this.dir, SEGMENT);
+      const segs = numberedNames(this.dir, SEGMENT);
       const newest = segs[segs.length - 1];
       if (newest === undefined || String(newest) === segName) return;
       seg?.close();

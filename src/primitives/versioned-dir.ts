@@ -17,6 +17,7 @@
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { numberedNames } from './seq-log.js';
 
 /** One committed version: its number, its own nonce, the nonce it was built on, the data. */
 export interface Version<T> {
@@ -76,19 +77,7 @@ function isErrno(e: unknown, code: string): boolean {
 
 /** Version numbers present in `dir`, highest first; an empty list when the directory is missing. */
 function listVersions(dir: string): number[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch (e) {
-    if (isErrno(e, 'ENOENT')) return [];
-    throw e;
-  }
-  const out: number[] = [];
-  for (const n of names) {
-    const m = NAME.exec(n);
-    if (m) out.push(Number(m[1]));
-  }
-  return out.sort((a, b) => b - a);
+  return numberedNames(dir, NAME).reverse();
 }
 
 export class VersionedDir<T> {
