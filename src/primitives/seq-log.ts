@@ -9,43 +9,13 @@
  * Entries are grouped a thousand to a directory so that finding the newest reads two short
  * directories however long the log grows.
  */
-import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { fsyncPath, isErrno, linkPublish, numberedNames } from './link-publish.js';
 
 const PER_DIR = 1000;
 const ENTRY = /^(\d+)\.json$/;
 const SEGMENT = /^\d+$/;
-
-function isErrno(e: unknown, code: string): boolean {
-  return typeof e === 'object' && e !== null && (e as NodeJS.ErrnoException).code === code;
-}
-
-/** The numbers of the names in `dir` that `pattern` matches (its first group, else the whole name), lowest first; none when `dir` is missing. */
-export function numberedNames(dir: string, pattern: RegExp): number[] {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch (e) {
-    if (isErrno(e, 'ENOENT')) return [];
-    throw e;
-  }
-  const out: number[] = [];
-  for (const n of names) {
-    const m = pattern.exec(n);
-    if (m) out.push(Number(m[1] ?? m[0]));
-  }
-  return out.sort((a, b) => a - b);
-}
-
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 export interface SeqEntry<T> {
   seq: number;
@@ -105,37 +75,9 @@ export class SeqLog<T> {
    */
   put(seq: number, body: T, durable = false): boolean {
     if (!Number.isSafeInteger(seq) || seq < 1) throw new RangeError(`bad log position ${seq}`);
-    const seg = this.segment(seq);
-    const tmp = join(seg, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-    let fd: number;
-    try {
-      fd = openSync(tmp, 'wx', 0o600);
-    } catch (e) {
-      if (!isErrno(e, 'ENOENT')) throw e;
-      mkdirSync(seg, { recursive: true, mode: this.mode });
-      fd = openSync(tmp, 'wx', 0o600);
-    }
-    try {
-      writeSync(fd, JSON.stringify(body));
-      if (durable) fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    try {
-      linkSync(tmp, this.file(seq));
-      if (durable) fsyncPath(seg);
-      this.hint = Math.max(this.hint, seq);
-      return true;
-    } catch (e) {
-      if (isErrno(e, 'EEXIST')) return false;
-      throw e;
-    } finally {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        /* already gone */
-      }
-    }
+    if (!linkPublish(this.segment(seq), `${seq}.json`, JSON.stringify(body), { durable, mode: this.mode })) return false;
+    this.hint = Math.max(this.hint, seq);
+    return true;
   }
 
   /** Appends `body` at one past the newest entry; returns its number. */

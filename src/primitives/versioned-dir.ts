@@ -14,10 +14,10 @@
  * that its version continues the chain (see confirm()): every version records the nonce of
  * the version it was built on and the nonces of the last RECENT commits.
  */
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { numberedNames } from './seq-log.js';
+import { isErrno, linkPublish, numberedNames, TEMP_NAME } from './link-publish.js';
 
 /** One committed version: its number, its own nonce, the nonce it was built on, the data. */
 export interface Version<T> {
@@ -53,7 +53,6 @@ export interface VersionedDirOptions<T> {
 export type Updater<T> = (current: Readonly<T>, version: number) => T | undefined;
 
 const NAME = /^(\d+)\.json$/;
-const TEMP = /^\.tmp-(\d+)-[0-9a-f]+$/;
 
 /** True when `recent` (8-hex-digit marks, joined) holds the mark of `nonce`. */
 function recentHas(recent: string, nonce: string): boolean {
@@ -69,10 +68,6 @@ function pidAlive(pid: number): boolean {
   } catch (e) {
     return !isErrno(e, 'ESRCH');
   }
-}
-
-function isErrno(e: unknown, code: string): boolean {
-  return typeof e === 'object' && e !== null && (e as NodeJS.ErrnoException).code === code;
 }
 
 /** Version numbers present in `dir`, highest first; an empty list when the directory is missing. */
@@ -190,42 +185,7 @@ export class VersionedDir<T> {
 
   /** Links a temp file holding `v` to its version name; false when that name is taken. */
   private publish(v: Version<T>): boolean {
-    const tmp = join(this.dir, `.tmp-${process.pid}-${v.nonce}`);
-    let fd: number;
-    try {
-      fd = openSync(tmp, 'wx', 0o600);
-    } catch (e) {
-      if (!isErrno(e, 'ENOENT')) throw e;
-      mkdirSync(this.dir, { recursive: true, mode: this.mode });
-      fd = openSync(tmp, 'wx', 0o600);
-    }
-    try {
-      writeSync(fd, JSON.stringify(v));
-      if (this.durable) fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    try {
-      linkSync(tmp, this.file(v.version));
-      if (this.durable) {
-        const dfd = openSync(this.dir, 'r');
-        try {
-          fsyncSync(dfd);
-        } finally {
-          closeSync(dfd);
-        }
-      }
-      return true;
-    } catch (e) {
-      if (isErrno(e, 'EEXIST')) return false;
-      throw e;
-    } finally {
-      try {
-        unlinkSync(tmp);
-      } catch {
-        /* already gone */
-      }
-    }
+    return linkPublish(this.dir, `${v.version}.json`, JSON.stringify(v), { durable: this.durable, mode: this.mode });
   }
 
   /** The nonce and recent commits of version `n`, from the start of its file (they come before the data). */
@@ -296,7 +256,7 @@ export class VersionedDir<T> {
       return;
     }
     for (const n of names) {
-      const m = TEMP.exec(n);
+      const m = TEMP_NAME.exec(n);
       if (!m || Number(m[1]) === process.pid || pidAlive(Number(m[1]))) continue;
       try {
         unlinkSync(join(this.dir, n));

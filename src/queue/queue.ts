@@ -369,17 +369,12 @@ export class MessageQueue {
   /**
    * Compare-and-set of a cursor: true when `data` became version `expected + 1`.
    *
-   * The versioned-document store (VersionedDir) frees the names of old versions, and a writer
-   * checks after linking its version that the one it built on is still there. Under heavy
-   * contention with few versions kept, both directions of that check can be wrong: a version
-   * that landed and was built on is reported as failed (its predecessor was removed as old in
-   * the moment between), and a writer paused since its read can re-create a removed name next
-   * to another re-created one and be told it succeeded. The 4-process drain test lost or
-   * doubled about 1 handout in 200 with 4 versions kept. Hence: cursors keep
-   * {@link CURSOR_KEEP} versions (a name is reused only after that many newer commits, far
-   * beyond the window of a paused writer), and every version carries the tokens of the last
-   * {@link RECENT} commits, so that a writer told "failed" looks for its own token in version
-   * `expected + 1`, else in the newest version, before retrying.
+   * The store confirms its own commits (VersionedDir.confirm); a backend can still answer
+   * "failed" for a commit that landed (a reply lost on the way from a remote engine), and
+   * handing out a message again would break exactly-once. So every cursor version carries the
+   * tokens of the last {@link RECENT} commits, and a writer told "failed" looks for its own
+   * token in version `expected + 1`, else in the newest version, before retrying. Cursors
+   * keep {@link CURSOR_KEEP} versions, so that version is usually still there to look at.
    */
   private async commit(key: DocKey, expected: number, data: ConsumerCursor): Promise<boolean> {
     const token = randomBytes(9).toString('base64url');

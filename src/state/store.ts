@@ -80,8 +80,6 @@ export interface StateStoreOptions extends Partial<StateSettings> {
   onEvent?: (e: EventInput) => void;
 }
 
-const eq = (a: number, b: number) => a === b;
-
 export class StateStore<T extends JsonObject = JsonObject> {
   readonly settings: StateSettings;
   private readonly stream: string | null;
@@ -134,8 +132,7 @@ export class StateStore<T extends JsonObject = JsonObject> {
 
   /** The value at a dotted KEY (undefined when missing). */
   async getAt(key: string): Promise<Json | undefined> {
-    const v = getAt(await this.get(), parseKey(key));
-    return v;
+    return getAt(await this.get(), parseKey(key));
   }
 
   /** One version while it is kept (or snapshotted); undefined when it is gone or never was. */
@@ -157,7 +154,7 @@ export class StateStore<T extends JsonObject = JsonObject> {
     const stream = streamId === undefined ? this.stream : streamId;
     for (;;) {
       const cur = await this.read();
-      if (opts.expectVersion !== undefined && !eq(cur.version, opts.expectVersion)) throw new VersionConflictError(opts.expectVersion, cur.version);
+      if (opts.expectVersion !== undefined && cur.version !== opts.expectVersion) throw new VersionConflictError(opts.expectVersion, cur.version);
       const returned = fn(deepFreeze(cloneJson(cur.data)), cur.version);
       if (returned === undefined) return { version: cur.version, changed: false, keys: [], data: cur.data };
       if (!isObject(returned)) throw new PathError('the state is a JSON object: update() must return an object');

@@ -7,7 +7,7 @@
 import { UsageError } from '../../util/result.js';
 import { readStdin } from '../../locks/env.js';
 import { openBackend, resolveRun } from '../context.js';
-import { StateStore, VersionConflictError, type ChangeEntry, type UpdateResult } from '../../state/store.js';
+import { StateStore, VersionConflictError, type ChangeEntry, type UpdateOptions, type UpdateResult } from '../../state/store.js';
 import { parseJson, parseKey, getAt, PathError, type Json } from '../../state/paths.js';
 
 interface RunFlag {
@@ -31,12 +31,12 @@ function wholeNumber(value: string, what: string): number {
 }
 
 /** Runs a state operation: a path or JSON problem is a usage error, a version conflict exits 75. */
-async function write(flags: WriteFlags, op: (store: StateStore, expect: number | undefined) => Promise<UpdateResult>, extra?: (r: UpdateResult) => Record<string, unknown>): Promise<void> {
-  const expect = flags.expectVersion !== undefined ? wholeNumber(flags.expectVersion, '--expect-version') : undefined;
+async function write(flags: WriteFlags, op: (store: StateStore, opts: UpdateOptions) => Promise<UpdateResult>, extra?: (r: UpdateResult) => Record<string, unknown>): Promise<void> {
+  const opts: UpdateOptions = flags.expectVersion !== undefined ? { expectVersion: wholeNumber(flags.expectVersion, '--expect-version') } : {};
   const store = await openStore(flags);
   let r: UpdateResult;
   try {
-    r = await op(store, expect);
+    r = await op(store, opts);
   } catch (e) {
     if (e instanceof VersionConflictError) {
       process.stdout.write(flags.json ? JSON.stringify({ version: e.current, expected: e.expected, conflict: true }) + '\n' : `${e.current}\n`);
@@ -85,7 +85,7 @@ export async function stateGetCommand(k: string | undefined, flags: RunFlag & { 
 export async function stateSetCommand(k: string, json: string | undefined, flags: WriteFlags): Promise<void> {
   key(k);
   const value = await jsonArg(json, 'the value');
-  await write(flags, (s, expect) => s.set(k, value, undefined, { ...(expect !== undefined ? { expectVersion: expect } : {}) }));
+  await write(flags, (s, opts) => s.set(k, value, undefined, opts));
 }
 
 export async function stateIncrCommand(k: string, n: string, flags: WriteFlags): Promise<void> {
@@ -94,7 +94,7 @@ export async function stateIncrCommand(k: string, n: string, flags: WriteFlags):
   if (n.trim() === '' || !Number.isFinite(by)) throw new UsageError(`incr: N must be a number, got "${n}"`);
   await write(
     flags,
-    (s, expect) => s.incr(k, by, undefined, { ...(expect !== undefined ? { expectVersion: expect } : {}) }),
+    (s, opts) => s.incr(k, by, undefined, opts),
     (r) => ({ value: getAt(r.data, path) }),
   );
 }
@@ -103,17 +103,17 @@ export async function stateMergeCommand(k: string, json: string | undefined, fla
   key(k);
   const patch = await jsonArg(json, 'the object to merge');
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw new UsageError('merge takes a JSON object, like \'{"a":1}\' (use set to replace a value)');
-  await write(flags, (s, expect) => s.merge(k, patch, undefined, { ...(expect !== undefined ? { expectVersion: expect } : {}) }));
+  await write(flags, (s, opts) => s.merge(k, patch, undefined, opts));
 }
 
 export async function stateDeleteCommand(k: string, flags: WriteFlags): Promise<void> {
   key(k);
-  await write(flags, (s, expect) => s.delete(k, undefined, { ...(expect !== undefined ? { expectVersion: expect } : {}) }));
+  await write(flags, (s, opts) => s.delete(k, undefined, opts));
 }
 
 export async function stateRollbackCommand(version: string, flags: WriteFlags): Promise<void> {
   const target = wholeNumber(version, 'VERSION');
-  await write(flags, (s, expect) => s.rollback(target, undefined, { ...(expect !== undefined ? { expectVersion: expect } : {}) }));
+  await write(flags, (s, opts) => s.rollback(target, undefined, opts));
 }
 
 function logLine(e: ChangeEntry): string {
