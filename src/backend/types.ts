@@ -126,8 +126,12 @@ export interface DocCommitOptions {
   durable?: boolean;
   /** Stored with the version. */
   meta?: unknown;
-  /** Before old versions are removed, flush the entries of the same numbers in this log. */
-  flushLog?: LogKey;
+  /**
+   * Entries that go with the version, written at its number in these logs: with the commit,
+   * and never lost when the writer dies right after it (a later commit, or the removal of old
+   * versions, writes them), so the logs have no holes.
+   */
+  logs?: Partial<Record<LogKey, unknown>>;
 }
 
 export interface Backend {

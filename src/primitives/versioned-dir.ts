@@ -30,6 +30,8 @@ export interface Version<T> {
   meta?: unknown;
   /** The first 8 hex digits of the nonces of the newest commits, this one first (at most RECENT), joined. */
   recent?: string;
+  /** Log entries that go with this version (by log name): kept here so they can be written again when their writer died. */
+  logs?: Record<string, unknown>;
 }
 
 /** How many commits back a version remembers. */
@@ -144,13 +146,13 @@ export class VersionedDir<T> {
    * Compare-and-set: publishes `data` as version `expected + 1` when `expected` is the newest
    * version (0: none yet); null when another writer moved the document first.
    */
-  commit(expected: number, data: T, meta?: unknown): Version<T> | null {
+  commit(expected: number, data: T, meta?: unknown, logs?: Record<string, unknown>): Version<T> | null {
     const listed = listVersions(this.dir);
     const top = listed[0] ?? 0;
     if (top !== expected) return null;
     const cur = expected === 0 ? { version: 0, nonce: '', prev: null, time: 0, data } : this.readVersion(expected);
     if (!cur) return null; // removed as old meanwhile: the document moved on
-    return this.publishAfter(cur, data, meta, listed);
+    return this.publishAfter(cur, data, meta, listed, logs);
   }
 
   /**
@@ -158,14 +160,22 @@ export class VersionedDir<T> {
    * (restoring a snapshot after the newest versions were lost). The chain jumps forward;
    * it never goes back. False when a version at or above it exists.
    */
-  restore(v: { version: number; data: T; meta?: unknown; time?: number }): boolean {
+  restore(v: { version: number; data: T; meta?: unknown; time?: number; logs?: Record<string, unknown> }): Version<T> | null {
     const [top] = listVersions(this.dir);
-    if (top !== undefined && top >= v.version) return false;
-    const made: Version<T> = { version: v.version, nonce: randomBytes(6).toString('hex'), prev: null, time: v.time ?? Date.now(), data: v.data, ...(v.meta === undefined ? {} : { meta: v.meta }) };
-    return this.publish(made);
+    if (top !== undefined && top >= v.version) return null;
+    const made: Version<T> = {
+      version: v.version,
+      nonce: randomBytes(6).toString('hex'),
+      prev: null,
+      time: v.time ?? Date.now(),
+      data: v.data,
+      ...(v.meta === undefined ? {} : { meta: v.meta }),
+      ...(v.logs === undefined ? {} : { logs: v.logs }),
+    };
+    return this.publish(made) ? made : null;
   }
 
-  private publishAfter(cur: Version<T>, data: T, meta: unknown, listed: number[]): Version<T> | null {
+  private publishAfter(cur: Version<T>, data: T, meta: unknown, listed: number[], logs?: Record<string, unknown>): Version<T> | null {
     const nonce = randomBytes(6).toString('hex');
     const made: Version<T> = {
       version: cur.version + 1,
@@ -176,6 +186,7 @@ export class VersionedDir<T> {
       recent: (mark(nonce) + (cur.recent ?? '')).slice(0, RECENT * 8),
       data,
       ...(meta === undefined ? {} : { meta }),
+      ...(logs === undefined ? {} : { logs }),
     };
     if (!this.publish(made)) return null;
     if (!this.confirm(made)) return null;

@@ -6,9 +6,9 @@
  *
  * Storage is the Backend's versioned document `state` (compare-and-set: a writer that lost
  * the race re-reads and retries, so no update is ever lost) and its numbered log `changes`,
- * numbered by version. The entry is stored inside the version as well; a writer killed
- * between its commit and its log entry leaves a hole that the next writer fills from the
- * version before writing its own, so the log never misses a version that a later one follows.
+ * numbered by version. Each version carries its entry, which the backend writes to the log
+ * with the commit; when a writer dies between the two, the next commit (or the removal of
+ * old versions) writes the entry from the version, so the log never misses a version.
  *
  * `state_management.type`:
  * - `centralized` (the default): this store; `get()` hands out a private copy.
@@ -21,7 +21,7 @@
  * (`snapshot()`, written durably every `checkpoint_interval` by the coordinator and at the
  * end of the run) is what a resumed run restores when its newest versions were lost.
  */
-import type { Backend, DocVersion, StateSettings } from '../backend/types.js';
+import type { Backend, DocCommitOptions, DocVersion, StateSettings } from '../backend/types.js';
 import type { CoordEvent, EventInput, StateOp } from '../events/types.js';
 import { changedKeys, cloneJson, deepEqual, deepFreeze, deepMerge, getAt, isObject, parseKey, PathError, touches, updateAt, type Json, type JsonObject } from './paths.js';
 
@@ -110,8 +110,14 @@ export class StateStore<T extends JsonObject = JsonObject> {
     return new StateStore<T>(backend, runId, { ...run.sharedState, ...opts });
   }
 
-  private commitOptions(meta: ChangeEntry) {
-    return { keep: this.settings.keepVersions, durable: this.settings.durable, meta, flushLog: 'changes' as const };
+  /** The version carries its change-log entry (and, under message_queue, its `state` message). */
+  private commitOptions(meta: ChangeEntry, data: T): DocCommitOptions {
+    return {
+      keep: this.settings.keepVersions,
+      durable: this.settings.durable,
+      meta,
+      logs: { changes: meta, ...(this.settings.type === 'message_queue' ? { 'topic/state': stateMessage(meta, data) } : {}) },
+    };
   }
 
   /** The newest version and its document (version 0 and `{}` before the first change). */
@@ -168,39 +174,16 @@ export class StateStore<T extends JsonObject = JsonObject> {
         keys: changedKeys(cur.data, next),
         ...(opts.from !== undefined ? { from: opts.from } : {}),
       };
-      const made = await this.backend.docCommit<T>(this.runId, 'state', cur.version, next, this.commitOptions(entry));
+      const made = await this.backend.docCommit<T>(this.runId, 'state', cur.version, next, this.commitOptions(entry, next));
       if (!made) continue; // another writer got there first: run fn on the newer version
-      await this.published(made.version, entry, next);
+      this.published(made.version, entry);
       return { version: made.version, changed: true, keys: entry.keys, data: next };
     }
   }
 
-  /** Writes the change-log entry (and, under message_queue, the `state` message) of a new version. */
-  private async published(version: number, entry: ChangeEntry, data: T): Promise<void> {
-    await this.fillHoles('changes', version, (v) => v.meta as ChangeEntry);
-    await this.backend.logPut(this.runId, 'changes', version, entry);
+  private published(version: number, entry: ChangeEntry): void {
     this.emitEvent({ type: 'state-version', version, op: entry.op, keys: entry.keys, ...(entry.stream ? { stream: entry.stream } : {}) });
-    if (this.settings.type === 'message_queue') {
-      await this.fillHoles('topic/state', version, (v) => stateMessage(v.meta as ChangeEntry, v.data as T));
-      await this.backend.logPut(this.runId, 'topic/state', version, stateMessage(entry, data));
-      this.emitEvent({ type: 'queue-sent', topic: 'state', id: version, sender: entry.stream });
-    }
-  }
-
-  /**
-   * Before entry `version` is written to `log`: entries a killed writer left out just below
-   * it are written from the versions themselves (stored with their entry), oldest first.
-   */
-  private async fillHoles(log: 'changes' | 'topic/state', version: number, body: (v: DocVersion<T>) => unknown): Promise<void> {
-    const missing: number[] = [];
-    for (let n = version - 1; n >= 1 && missing.length < 64; n--) {
-      if ((await this.backend.logGet(this.runId, log, n)) !== undefined) break;
-      missing.push(n);
-    }
-    for (const n of missing.reverse()) {
-      const v = await this.backend.docReadVersion<T>(this.runId, 'state', n);
-      if (v?.meta) await this.backend.logPut(this.runId, log, n, body(v));
-    }
+    if (this.settings.type === 'message_queue') this.emitEvent({ type: 'queue-sent', topic: 'state', id: version, sender: entry.stream });
   }
 
   /** Sets KEY to `value`. */
@@ -297,8 +280,7 @@ export class StateStore<T extends JsonObject = JsonObject> {
     const before = await this.version();
     if (before >= top) return null;
     const entry: ChangeEntry = { version: top, time: new Date().toISOString(), stream: null, op: 'restore', keys: changedKeys({}, snap.data), from: top };
-    if (!(await this.backend.docRestore<T>(this.runId, 'state', { version: top, time: Date.now(), data: snap.data, meta: entry }, this.commitOptions(entry)))) return null;
-    await this.backend.logPut(this.runId, 'changes', top, entry);
+    if (!(await this.backend.docRestore<T>(this.runId, 'state', { version: top, time: Date.now(), data: snap.data, meta: entry }, this.commitOptions(entry, snap.data)))) return null;
     this.emitEvent({ type: 'state-restored', version: top, from: before });
     return top;
   }

@@ -177,6 +177,21 @@ export function backendContract(name: string, make: () => Promise<BackendFixture
       await expect(b.docCommit('r', 'consumer/../x' as 'state', 0, {})).rejects.toThrow();
     });
 
+    it('a commit writes the log entries it carries at its version number, a restore too', async () => {
+      await b.createRun(runRecord('r', '2026-01-01T00:00:00.000Z'), '');
+      for (let i = 1; i <= 20; i++) {
+        const made = await b.docCommit('r', 'state', i - 1, { n: i }, { keep: 3, meta: { i }, logs: { changes: { i }, 'topic/state': { body: `m${i}` } } });
+        expect(made?.version).toBe(i);
+      }
+      // a losing writer writes nothing
+      expect(await b.docCommit('r', 'state', 3, { n: -1 }, { keep: 3, logs: { changes: { i: -1 } } })).toBeNull();
+      expect((await b.logRange<{ i: number }>('r', 'changes')).map((e) => [e.seq, e.body.i])).toEqual(Array.from({ length: 20 }, (_, i) => [i + 1, i + 1]));
+      expect(await b.logGet('r', 'topic/state', 20)).toEqual({ body: 'm20' });
+      expect(await b.docRestore('r', 'state', { version: 30, time: 0, data: { n: 30 } }, { keep: 3, logs: { changes: { i: 30 } } })).toBe(true);
+      expect(await b.logGet('r', 'changes', 30)).toEqual({ i: 30 });
+      expect(await b.logGet('r', 'changes', 25)).toBeUndefined();
+    });
+
     it('numbered logs: appends without gaps, puts at a number once, ranges and heads', async () => {
       await b.createRun(runRecord('r', '2026-01-01T00:00:00.000Z'), '');
       expect(await b.logHead('r', 'topic/jobs')).toBe(0);

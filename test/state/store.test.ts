@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileBackend } from '../../src/backend/file/file-backend.js';
 import { StateStore, VersionConflictError, type ChangeEntry } from '../../src/state/store.js';
+import { VersionedDir } from '../../src/primitives/versioned-dir.js';
+import type { JsonObject } from '../../src/state/paths.js';
 import type { EventInput } from '../../src/events/types.js';
 import { runRecord } from '../backend/contract.js';
 
@@ -121,7 +123,8 @@ describe('StateStore', () => {
     await s.set('a', 1);
     // a writer that committed version 2 and died before writing its log entry
     const entry: ChangeEntry = { version: 2, time: new Date().toISOString(), stream: 'dead', op: 'set', keys: ['b'] };
-    expect(await backend.docCommit('r', 'state', 1, { a: 1, b: 2 }, { keep: 100, meta: entry })).not.toBeNull();
+    const versions = new VersionedDir<JsonObject>(join(backend.runDir('r'), 'state', 'versions'), { initial: () => ({}), keep: 100 });
+    expect(versions.commit(1, { a: 1, b: 2 }, entry, { changes: entry })).not.toBeNull();
     expect((await s.changeLog()).map((e) => e.version)).toEqual([1]);
     await s.set('c', 3);
     expect((await s.changeLog()).map((e) => [e.version, e.stream])).toEqual([

@@ -200,19 +200,57 @@ export class FileBackend implements Backend {
   private doc<T>(runId: string, key: DocKey, opts: DocCommitOptions = {}): VersionedDir<T> {
     const keep = opts.keep ?? 8;
     const durable = opts.durable ?? false;
-    const id = `${runId}\0${key}\0${keep}\0${durable}\0${opts.flushLog ?? ''}`;
+    const withLogs = opts.logs !== undefined;
+    const id = `${runId}\0${key}\0${keep}\0${durable}\0${withLogs}`;
     let d = this.docs.get(id) as VersionedDir<T> | undefined;
     if (!d) {
-      const flush = opts.flushLog ? this.log(runId, opts.flushLog) : undefined;
-      d = new VersionedDir<T>(this.keyDir(runId, key), {
+      const made: VersionedDir<T> = new VersionedDir<T>(this.keyDir(runId, key), {
         initial: () => undefined as T,
         keep,
         durable,
-        ...(flush ? { beforeCollect: (versions: number[]) => flush.sync(versions) } : {}),
+        ...(withLogs ? { beforeCollect: (versions: number[]) => this.keepLogs(runId, made, versions) } : {}),
       });
+      d = made;
       this.docs.set(id, d as VersionedDir<unknown>);
     }
     return d;
+  }
+
+  /**
+   * Before old versions are removed: the log entries they carry are written where their writer
+   * died before writing them, and flushed to disk, so that removing a version loses nothing.
+   */
+  private keepLogs<T>(runId: string, d: VersionedDir<T>, versions: number[]): void {
+    const written = new Map<string, number[]>();
+    for (const n of versions) {
+      for (const [key, body] of Object.entries(d.readVersion(n)?.logs ?? {})) {
+        const log = this.log(runId, key as LogKey);
+        if (!log.has(n)) log.put(n, body);
+        written.set(key, [...(written.get(key) ?? []), n]);
+      }
+    }
+    for (const [key, nums] of written) this.log(runId, key as LogKey).sync(nums);
+  }
+
+  /**
+   * Writes the log entries of a new version at its number, after the entries of the versions
+   * just below it that writers killed between their commit and this point left out (oldest
+   * first, from the copies the versions keep), so the logs have no holes.
+   */
+  private writeLogs<T>(runId: string, d: VersionedDir<T>, v: Version<T>): void {
+    for (const [key, body] of Object.entries(v.logs ?? {})) {
+      const log = this.log(runId, key as LogKey);
+      if (v.version > 1 && !log.has(v.version - 1)) {
+        const oldest = d.versions().at(-1) ?? v.version;
+        const missing: number[] = [];
+        for (let n = v.version - 1; n >= oldest && !log.has(n); n--) missing.push(n);
+        for (const n of missing.reverse()) {
+          const lost = d.readVersion(n)?.logs?.[key];
+          if (lost !== undefined) log.put(n, lost);
+        }
+      }
+      log.put(v.version, body);
+    }
   }
 
   private log<T>(runId: string, key: LogKey): SeqLog<T> {
@@ -241,12 +279,19 @@ export class FileBackend implements Backend {
   }
 
   async docCommit<T>(runId: string, key: DocKey, expected: number, data: T, opts: DocCommitOptions = {}): Promise<DocVersion<T> | null> {
-    const v = this.doc<T>(runId, key, opts).commit(expected, data, opts.meta);
-    return v ? docVersion(v) : null;
+    const d = this.doc<T>(runId, key, opts);
+    const v = d.commit(expected, data, opts.meta, opts.logs);
+    if (!v) return null;
+    this.writeLogs(runId, d, v);
+    return docVersion(v);
   }
 
   async docRestore<T>(runId: string, key: DocKey, v: DocVersion<T>, opts: DocCommitOptions = {}): Promise<boolean> {
-    return this.doc<T>(runId, key, opts).restore(v);
+    const d = this.doc<T>(runId, key, opts);
+    const made = d.restore({ ...v, ...(opts.logs === undefined ? {} : { logs: opts.logs }) });
+    if (!made) return false;
+    this.writeLogs(runId, d, made);
+    return true;
   }
 
   async logAppend<T>(runId: string, key: LogKey, body: T, opts: { durable?: boolean } = {}): Promise<number> {
