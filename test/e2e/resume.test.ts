@@ -99,4 +99,72 @@ describe('--resume', () => {
     expect(again.stdout).toContain('nothing to resume');
     expect((await rig.coord(['run', 'ok.yaml', '--adopt'])).code).toBe(2);
   });
+
+  it('an approval pending when the coordinator died keeps its votes; the resumed run counts the rest and publishes the point', async () => {
+    rig.writePlan({
+      agent_coordination: {
+        convergence_points: [{ name: 'gate', type: 'barrier', streams: ['w'], approve: { quorum: 'all', voters: ['alice', 'bob'], timeout: '60s' } }],
+      },
+      streams: [
+        { id: 'w', command: 'echo work > work.txt' },
+        { id: 'after', depends_on: ['gate'], command: 'cat "$COORD_INPUTS/gate/work.txt"' },
+      ],
+    });
+    const run = rig.spawn(['run', 'plan.yaml']);
+    await rig.waitForEvent((e) => e.type === 'proposal-opened' && e.proposal === 'gate');
+    const first = await rig.coord(['vote', 'gate', 'yes', '--as', 'alice']);
+    expect(first.code).toBe(0);
+    run.child.kill('SIGKILL');
+    await run.done;
+    const id = rig.runIds()[0] ?? '';
+    const resume = rig.spawn(['run', 'plan.yaml', '--resume', id]);
+    await rig.waitForEvent((e) => e.type === 'run-resumed');
+    // alice's vote survived the crash: a second one is refused
+    const again = await rig.coord(['vote', 'gate', 'yes', '--as', 'alice']);
+    expect(again).toMatchObject({ code: 1, stdout: '' });
+    expect(again.stderr).toContain('"alice" already voted yes on "gate"');
+    expect((await rig.coord(['vote', 'gate', 'yes', '--as', 'bob'])).code).toBe(0);
+    const r = await resume.done;
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('[after] work');
+    expect(readFileSync(join(rig.runDir(), 'converged', 'gate', 'work.txt'), 'utf8')).toBe('work\n');
+    const decided = rig.events().filter((e) => e.type === 'proposal-decided' && e.proposal === 'gate');
+    expect(decided).toHaveLength(1);
+    expect(decided[0]).toMatchObject({ decision: 'accepted', votes: [{ voter: 'alice', vote: 'yes' }, { voter: 'bob', vote: 'yes' }] });
+    expect(rig.events().filter((e) => e.type === 'stream-ended' && e.stream === 'w')).toHaveLength(1); // not run again
+    expect(rig.leftovers()).toEqual([]);
+  });
+
+  it('a gather: vote group interrupted mid-way keeps the replicas that ended and decides when the rest end', async () => {
+    const gate = join(rig.dir, 'gate');
+    rig.writePlan({
+      agent_coordination: { recovery: { guardian: { grace: '500ms' } }, convergence_points: [{ name: 'answer', type: 'barrier', streams: ['solve'] }] },
+      streams: [
+        // replicas 1 and 2 disagree; replica 3, still running at the crash, breaks the tie
+        { id: 'solve', replicas: 3, gather: 'vote', command: `case $COORD_REPLICA in 1) echo 42 > answer.txt;; 2) echo 41 > answer.txt;; 3) ${fixture('wait-for-file.js', gate)} && echo 42 > answer.txt;; esac` },
+        { id: 'use', depends_on: ['solve'], command: 'cat "$COORD_INPUTS/solve/answer.txt"' },
+      ],
+    });
+    const run = rig.spawn(['run', 'plan.yaml']);
+    const ended = new Set<string>();
+    await rig.waitForEvent((e) => {
+      if (e.type === 'stream-ended' && e.state === 'succeeded') ended.add(String(e.stream));
+      return ended.size === 2;
+    });
+    run.child.kill('SIGKILL');
+    await run.done;
+    const id = rig.runIds()[0] ?? '';
+    const resume = rig.spawn(['run', 'plan.yaml', '--resume', id]);
+    const resumed = await rig.waitForEvent((e) => e.type === 'run-resumed');
+    expect((resumed.kept as string[]).sort()).toEqual([...ended].sort());
+    rig.write('gate', '');
+    const r = await resume.done;
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('[use] 42');
+    expect(readFileSync(join(rig.runDir(), 'converged', 'answer', 'answer.txt'), 'utf8')).toBe('42\n');
+    const decided = rig.events().filter((e) => e.type === 'proposal-decided' && e.proposal === 'solve');
+    expect(decided).toHaveLength(1);
+    expect(decided[0]).toMatchObject({ kind: 'gather', decision: 'accepted', yes: 2, needed: 2 });
+    expect(rig.leftovers()).toEqual([]);
+  });
 });
