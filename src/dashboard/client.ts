@@ -143,10 +143,18 @@ export const CLIENT_SCRIPT = String.raw`(function () {
         p.name, p.type, badge(p.state, p.reason), p.merged.length ? p.merged.join(', ') : 'none', list(p.conflicts),
       ]);
     });
-    fill($('resources').tBodies[0], status.resources, 3, function (p) {
+    fill($('resources').tBodies[0], status.resources, 4, function (p) {
       var cell = h('span');
       cell.append(h('meter', { min: 0, max: p.capacity, value: p.inUse }), h('span', null, ' ' + p.inUse + ' / ' + p.capacity));
-      return row({ 'data-resource': p.name }, [p.name, String(p.capacity), cell]);
+      var who = function (x) {
+        return [x.stream || x.owner, x.units + (x.units === 1 ? ' unit' : ' units'), x.kind === 'acquire' ? 'acquire' : null, x.pid != null ? 'pid ' + x.pid : null, x.priority ? 'priority ' + x.priority : null, 'since ' + clock(x.since)].filter(Boolean).join(' ');
+      };
+      return row({ 'data-resource': p.name }, [p.name, cell, list(p.holders.map(who)), list(p.waiters.map(who))]);
+    });
+    fill($('proposals').tBodies[0], status.proposals, 4, function (p) {
+      return row({ 'data-proposal': p.name, 'data-state': p.state }, [
+        p.name, p.kind, badge(p.state, p.reason), p.yes + ' yes, ' + p.no + ' no, ' + p.needed + ' of ' + p.voters.length + ' needed (' + p.voters.join(', ') + ')',
+      ]);
     });
     fill($('locks').tBodies[0], status.locks, 4, function (l) {
       var who = function (x) {

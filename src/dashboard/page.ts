@@ -93,7 +93,8 @@ export function renderPage(nonce: string): string {
 ${table('streams', 'Streams', ['Stream', 'State', 'Attempts', 'Last heartbeat', 'Progress', 'Timeline <span id="timeline-scale" class="note"></span>'], '<span id="stream-counts" class="count"></span>')}
 <div class="grid">
 ${table('points', 'Convergence points', ['Point', 'Type', 'State', 'Merged', 'Conflicts'])}
-${table('resources', 'Resource pools', ['Pool', 'Capacity', 'In use'])}
+${table('resources', 'Resource pools', ['Pool', 'In use', 'Holders', 'Waiters'])}
+${table('proposals', 'Proposals', ['Name', 'Kind', 'State', 'Votes'])}
 ${table('locks', 'Locks', ['Path', 'Mode', 'Holders', 'Waiters'])}
 ${table('state', 'State versions', ['Version', 'Stream', 'Time', 'Change'])}
 </div>

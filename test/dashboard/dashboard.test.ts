@@ -74,7 +74,9 @@ describe('coord dashboard', () => {
       agent_coordination: { convergence_points: [{ name: 'both', type: 'barrier', streams: ['slow', 'quick'] }], resources: { slots: 2 } },
       streams: [
         { id: 'slow', command: `coord heartbeat --progress 40 --message '${HOSTILE}' && coord lock ${lockFile} -- ${fixture('wait-for-file.js', gate)}`, resources: { slots: 1 } },
-        { id: 'quick', command: 'coord state set plan.step 1 && coord state set plan.step 2 && coord state set plan.ready true && echo quick done' },
+        { id: 'quick', command: 'coord propose ship --quorum all --voters quick,slow && coord vote ship yes && coord state set plan.step 1 && coord state set plan.step 2 && coord state set plan.ready true && echo quick done' },
+        // waits for both units while slow holds one
+        { id: 'big', command: 'true', resources: { slots: 2 } },
       ],
     });
     const run = rig.spawn(['run', 'plan.yaml']);
@@ -118,7 +120,11 @@ describe('coord dashboard', () => {
       expect(await slow.locator('img').count()).toBe(0);
       expect(await slow.locator('progress').getAttribute('value')).toBe('40');
       expect(['pending', 'waiting']).toContain(await page.locator('#points tr[data-point="both"]').getAttribute('data-state'));
-      expect(await page.locator('#resources tr[data-resource="slots"]').textContent()).toContain('1 / 2');
+      const slots = page.locator('#resources tr[data-resource="slots"]');
+      expect(await slots.textContent()).toContain('1 / 2');
+      expect(await slots.locator('td').nth(2).textContent()).toMatch(/^slow 1 unit since /);
+      expect(await slots.locator('td').nth(3).textContent()).toMatch(/^big 2 units since /);
+      expect(await page.locator('#proposals tr[data-proposal="ship"][data-state="pending"]').textContent()).toContain('1 yes, 0 no, 2 of 2 needed (quick, slow)');
       expect(await page.locator(`#locks tr[data-lock="${lockFile}"]`).textContent()).toMatch(/slow pid \d+ token 1/);
       expect(await page.locator('#state tr[data-version="3"]').textContent()).toContain('plan.ready');
       await page.locator('#events tr[data-type="stream-started"][data-event-stream="slow"]').waitFor();
