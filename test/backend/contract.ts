@@ -72,6 +72,17 @@ export function backendContract(name: string, make: () => Promise<BackendFixture
       await expect(b.updateRun('nope', { state: 'failed' })).rejects.toThrow();
     });
 
+    it('a patch that sets a field to undefined removes it; the id never changes', async () => {
+      await b.createRun({ ...runRecord('r', '2026-01-01T00:00:00.000Z'), controlSocket: '/tmp/r.sock' }, '');
+      const next = await b.updateRun('r', { controlSocket: undefined, id: 'other' } as Partial<RunRecord>);
+      expect(next.id).toBe('r');
+      expect(next.controlSocket).toBeUndefined();
+      const stored = await b.getRun('r');
+      expect(stored).toEqual(next);
+      expect(stored && 'controlSocket' in stored).toBe(false);
+      expect(await b.getRun('other')).toBeUndefined();
+    });
+
     it('lists runs newest first', async () => {
       await b.createRun(runRecord('old', '2026-01-01T00:00:00.000Z'), '');
       await b.createRun(runRecord('new', '2026-01-02T00:00:00.000Z'), '');
@@ -223,6 +234,22 @@ export function backendContract(name: string, make: () => Promise<BackendFixture
       await b.logAppend('r', 'topic/t', 'hello');
       await woke;
       expect(calls).toBeGreaterThan(0);
+    });
+
+    it('a commit that carries log entries wakes the watchers of those logs', async () => {
+      await b.createRun(runRecord('r', '2026-01-01T00:00:00.000Z'), '');
+      let calls = 0;
+      const stop = b.watchLog('r', 'changes', () => calls++);
+      try {
+        // wake-ups from setting the watch up are not what this looks for
+        await new Promise((r) => setTimeout(r, 100));
+        calls = 0;
+        expect((await b.docCommit('r', 'state', 0, { n: 1 }, { logs: { changes: { i: 1 } } }))?.version).toBe(1);
+        for (let waited = 0; calls === 0 && waited < 5000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+        expect(calls).toBeGreaterThan(0);
+      } finally {
+        stop();
+      }
     });
 
     it('removes a run entirely', async () => {

@@ -1,0 +1,284 @@
+/**
+ * The Lua scripts of the Redis backend (see redis-backend.ts for the key layout). Every
+ * compound write is one script, so Redis applies it whole or not at all, and no write is a
+ * read-then-write from the client.
+ *
+ * Every write script has the same first keys and argument:
+ *   KEYS[1] the run record (the run must exist; createRun: must not), KEYS[2] the run's
+ *   receipts (nonce → result), KEYS[3] the receipt order (a list of nonces, oldest first);
+ *   ARGV[1] the nonce the client made for this call (the same on every retry of it).
+ * A script first looks for its nonce among the receipts: when it is there, the call's effect
+ * is already stored (an earlier attempt ran and its reply was lost), and the script returns
+ * the recorded result instead of applying the write again. After applying a write it records
+ * its receipt; only the newest RECEIPTS receipts of a run are kept.
+ *
+ * Scripts run through EVALSHA, falling back to EVAL when the server does not know the script
+ * (NOSCRIPT: after a restart the script cache is empty).
+ */
+import { createHash } from 'node:crypto';
+
+/** Receipts kept per run: a write is recognised when retried before this many later writes to its run. */
+export const RECEIPTS = 10_000;
+
+export interface Script {
+  name: string;
+  source: string;
+  sha: string;
+}
+
+function script(name: string, body: string): Script {
+  const source = `${PRELUDE}\n${body}`;
+  return { name, source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+const PRELUDE = `
+local nonce = ARGV[1]
+local function receipt()
+  return redis.call('HGET', KEYS[2], nonce)
+end
+local function remember(result)
+  redis.call('HSET', KEYS[2], nonce, result)
+  redis.call('RPUSH', KEYS[3], nonce)
+  if redis.call('LLEN', KEYS[3]) > ${RECEIPTS} then
+    redis.call('HDEL', KEYS[2], redis.call('LPOP', KEYS[3]))
+  end
+end
+local function run_exists()
+  return redis.call('EXISTS', KEYS[1]) == 1
+end
+local function no_run()
+  return redis.error_reply('NORUN no such run')
+end
+-- HSET of the field/value pairs ARGV[from..to], a hundred pairs per call
+local function hset_pairs(key, from, to)
+  local i = from
+  while i < to do
+    local last = math.min(i + 199, to)
+    redis.call('HSET', key, unpack(ARGV, i, last))
+    i = last + 1
+  end
+end
+-- writes log entry seq once (false when the number is taken) and tells the log's watchers
+local function put_entry(hash, seqs, seq, body, topics, topic)
+  if redis.call('HSETNX', hash, seq, body) == 0 then return false end
+  redis.call('ZADD', seqs, seq, seq)
+  if topic ~= '' then redis.call('SADD', topics, topic) end
+  redis.call('PUBLISH', hash, seq)
+  return true
+end
+-- the highest member of a sorted set of numbers, 0 when it is empty
+local function top(zset)
+  local t = redis.call('ZRANGE', zset, 0, 0, 'REV')[1]
+  if t then return tonumber(t) end
+  return 0
+end
+`;
+
+/**
+ * createRun. KEYS[4] the plan text, KEYS[5] the run registry; ARGV[2] the run id, ARGV[3] its
+ * registry score (startedAt in ms), ARGV[4] the plan text, ARGV[5..] record field/value pairs.
+ */
+export const CREATE_RUN = script(
+  'createRun',
+  `
+local done = receipt()
+if done then return done end
+if run_exists() then return redis.error_reply('EXISTS the run exists') end
+hset_pairs(KEYS[1], 5, #ARGV)
+redis.call('SET', KEYS[4], ARGV[4])
+redis.call('ZADD', KEYS[5], ARGV[3], ARGV[2])
+remember('created')
+return 'created'
+`,
+);
+
+/**
+ * updateRun: replaces top-level fields of the record, removes the ones set to undefined.
+ * KEYS[4] the run registry; ARGV[2] the run id, ARGV[3] the new registry score ('' when
+ * startedAt is not patched), ARGV[4] n, ARGV[5..4+2n] field/value pairs, then fields to
+ * remove. Returns the whole record (field, value, …).
+ */
+export const UPDATE_RUN = script(
+  'updateRun',
+  `
+if not receipt() then
+  if not run_exists() then return no_run() end
+  local n = tonumber(ARGV[4])
+  if n > 0 then hset_pairs(KEYS[1], 5, 4 + 2 * n) end
+  for i = 5 + 2 * n, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
+  if ARGV[3] ~= '' then redis.call('ZADD', KEYS[4], ARGV[3], ARGV[2]) end
+  remember('updated')
+end
+return redis.call('HGETALL', KEYS[1])
+`,
+);
+
+/** Sets fields of a hash of records (streams, points, proposals). KEYS[4] the hash; ARGV[2..] field/value pairs. */
+export const PUT_FIELDS = script(
+  'putFields',
+  `
+local done = receipt()
+if done then return done end
+if not run_exists() then return no_run() end
+hset_pairs(KEYS[4], 2, #ARGV)
+remember('1')
+return '1'
+`,
+);
+
+/** Replaces a string value (the pool records). KEYS[4] the key; ARGV[2] the value. */
+export const PUT_VALUE = script(
+  'putValue',
+  `
+local done = receipt()
+if done then return done end
+if not run_exists() then return no_run() end
+redis.call('SET', KEYS[4], ARGV[2])
+remember('1')
+return '1'
+`,
+);
+
+/** Appends events (a batch, in order) to the run's event list. KEYS[4] the list; ARGV[2..] the events. */
+export const APPEND_EVENTS = script(
+  'appendEvents',
+  `
+local done = receipt()
+if done then return done end
+if not run_exists() then return no_run() end
+local i = 2
+while i <= #ARGV do
+  local last = math.min(i + 199, #ARGV)
+  redis.call('RPUSH', KEYS[4], unpack(ARGV, i, last))
+  i = last + 1
+end
+remember('1')
+return '1'
+`,
+);
+
+/**
+ * docCommit and docRestore. KEYS[4] the run's topic names, KEYS[5] the document's versions
+ * (version → body), KEYS[6] its version numbers (a sorted set), KEYS[7] the consumer names of
+ * the document's topic (consumer cursors only), KEYS[8..] (log hash, log numbers) per log
+ * entry carried. ARGV[2] 'commit' or 'restore', ARGV[3] the expected version (commit) or the
+ * version to store (restore), ARGV[4] the version's body, ARGV[5] how many versions to keep,
+ * ARGV[6] and ARGV[7] the topic and name of a consumer cursor ('' otherwise), ARGV[8..]
+ * (body, topic name or '') per log entry.
+ *
+ * Commit stores version expected+1 when expected is the newest version; restore stores the
+ * version when it is above every stored one. Either way the versions beyond the newest `keep`
+ * are removed and the log entries are written at the version's number (where that number is
+ * free), in the same script: the logs never have holes. Returns the version's number, or nil
+ * when another writer moved the document first (nothing written).
+ */
+export const DOC_WRITE = script(
+  'docWrite',
+  `
+local done = receipt()
+if done then return done end
+if not run_exists() then return no_run() end
+local head = top(KEYS[6])
+local n = tonumber(ARGV[3])
+local v
+if ARGV[2] == 'commit' then
+  if head ~= n then return false end
+  v = n + 1
+else
+  if head >= n then return false end
+  v = n
+end
+local vs = string.format('%d', v)
+redis.call('HSET', KEYS[5], vs, ARGV[4])
+redis.call('ZADD', KEYS[6], vs, vs)
+local extra = redis.call('ZCARD', KEYS[6]) - tonumber(ARGV[5])
+if extra > 0 then
+  for _, old in ipairs(redis.call('ZRANGE', KEYS[6], 0, extra - 1)) do redis.call('HDEL', KEYS[5], old) end
+  redis.call('ZREMRANGEBYRANK', KEYS[6], 0, extra - 1)
+end
+if ARGV[6] ~= '' then
+  redis.call('SADD', KEYS[4], ARGV[6])
+  redis.call('SADD', KEYS[7], ARGV[7])
+end
+local k, a = 8, 8
+while KEYS[k] do
+  put_entry(KEYS[k], KEYS[k + 1], vs, ARGV[a], KEYS[4], ARGV[a + 1])
+  k, a = k + 2, a + 2
+end
+remember(vs)
+return vs
+`,
+);
+
+/**
+ * logAppend: writes the entry at one past the newest. KEYS[4] the run's topic names, KEYS[5]
+ * the log (seq → body), KEYS[6] its numbers; ARGV[2] the body, ARGV[3] the topic name or ''.
+ * Returns the entry's number.
+ */
+export const LOG_APPEND = script(
+  'logAppend',
+  `
+local done = receipt()
+if done then return done end
+if not run_exists() then return no_run() end
+local seq = string.format('%d', top(KEYS[6]) + 1)
+if not put_entry(KEYS[5], KEYS[6], seq, ARGV[2], KEYS[4], ARGV[3]) then
+  return redis.error_reply('ERR log entry ' .. seq .. ' exists above the newest number')
+end
+remember(seq)
+return seq
+`,
+);
+
+/**
+ * logPut: writes entry ARGV[2] when that number is free. Keys as logAppend; ARGV[3] the body,
+ * ARGV[4] the topic name or ''. Returns the number, or nil when it is taken.
+ */
+export const LOG_PUT = script(
+  'logPut',
+  `
+local done = receipt()
+if done then return done end
+if not run_exists() then return no_run() end
+if not put_entry(KEYS[5], KEYS[6], ARGV[2], ARGV[3], KEYS[4], ARGV[4]) then return false end
+remember(ARGV[2])
+return ARGV[2]
+`,
+);
+
+function readScript(name: string, source: string): Script {
+  return { name, source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+/** The newest version of a document: {number, body}, or nil. KEYS[1] versions, KEYS[2] version numbers. */
+export const DOC_READ = readScript(
+  'docRead',
+  `
+local t = redis.call('ZRANGE', KEYS[2], 0, 0, 'REV')[1]
+if not t then return false end
+local body = redis.call('HGET', KEYS[1], t)
+if not body then return false end
+return { t, body }
+`,
+);
+
+/**
+ * Log entries from ARGV[1] on, at most ARGV[2]: seq, body, seq, body, … KEYS[1] the log,
+ * KEYS[2] its numbers. One ZRANGE BYSCORE (O(log n + count)) and one HMGET.
+ */
+export const LOG_RANGE = readScript(
+  'logRange',
+  `
+local seqs = redis.call('ZRANGE', KEYS[2], ARGV[1], '+inf', 'BYSCORE', 'LIMIT', 0, ARGV[2])
+if #seqs == 0 then return {} end
+local bodies = redis.call('HMGET', KEYS[1], unpack(seqs))
+local out = {}
+for i, s in ipairs(seqs) do
+  if bodies[i] then
+    out[#out + 1] = s
+    out[#out + 1] = bodies[i]
+  end
+end
+return out
+`,
+);
