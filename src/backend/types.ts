@@ -192,3 +192,16 @@ export interface Backend {
   removeRun(id: string): Promise<void>;
   close(): Promise<void>;
 }
+
+/**
+ * A backend as one host uses it: the shared storage, plus the directory where this host keeps
+ * the local files of runs (stream output, heartbeats, the control socket, merged outputs).
+ */
+export interface HostBackend extends Backend {
+  /** The `.coord` directory of this host. */
+  readonly home: string;
+  /** Where the runs are stored, for messages (a directory, or a server without credentials). */
+  readonly where: string;
+  /** This host's directory of run `id`: `<home>/runs/<id>`. */
+  runDir(id: string): string;
+}

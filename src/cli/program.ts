@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { reportError } from './errors.js';
 import { version } from './main.js';
+import { closeBackends } from './opened.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -16,10 +17,15 @@ function positiveInt(value: string): number {
 function lazy<A extends unknown[]>(load: () => Promise<(...args: A) => Promise<void>>) {
   return async (...args: A): Promise<void> => {
     try {
+      // --backend (on any command) is COORD_BACKEND for this process and the streams it starts
+      const flag = (args[args.length - 1] as Command | undefined)?.optsWithGlobals?.().backend as string | undefined;
+      if (flag !== undefined) process.env.COORD_BACKEND = (await import('./context.js')).checkBackendUrl(flag, '--backend') ?? '';
       const action = await load();
       await action(...args);
     } catch (e) {
       reportError(e);
+    } finally {
+      await closeBackends();
     }
   };
 }
@@ -344,6 +350,15 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nExit: 0 (whatever the decision), 75 when --wait ended with it pending, 2 no such proposal.\n\nExample:\n  coord decision release --wait 5m && echo decided')
     .action(lazy(async () => (await import('./commands/consensus.js')).decisionCommand));
 
+  const backendHelp = 'store runs on this Redis server: redis://HOST[:PORT][/DB] (default: $COORD_BACKEND, else files under .coord)';
+  program.option('--backend <url>', backendHelp);
+  const addBackend = (c: Command): void => {
+    for (const sub of c.commands) {
+      if (sub.commands.length === 0) sub.option('--backend <url>', backendHelp);
+      addBackend(sub);
+    }
+  };
+  addBackend(program);
   return program;
 }
 

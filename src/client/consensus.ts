@@ -78,7 +78,7 @@ export class Consensus {
    * `consensus/<name>.json` after. A ControlError (exit code 2) when there is no such proposal.
    */
   async decision(name: string, opts: { waitMs?: number } = {}): Promise<Decision> {
-    const { run, backend } = await findRun(this.target);
+    const { run } = await findRun(this.target);
     if (run.state === 'running' && run.controlSocket) {
       const client = await ControlClient.open({ ...this.target, run: run.id }).catch(() => undefined);
       if (client) {
@@ -93,7 +93,7 @@ export class Consensus {
         }
       }
     }
-    const proposal = await backend.getProposal(run.id, name);
+    const { found: proposal } = await findRun({ ...this.target, run: run.id }, (backend) => backend.getProposal(run.id, name));
     if (!proposal) throw new ControlError(`no proposal "${name}" in run ${run.id}`, 2);
     return { state: proposal.state, proposal };
   }

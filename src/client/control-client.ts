@@ -5,9 +5,8 @@
  */
 import { connect, type Socket } from 'node:net';
 import { basename, resolve } from 'node:path';
-import { FileBackend } from '../backend/file/file-backend.js';
-import type { RunRecord } from '../backend/types.js';
-import { coordHome, resolveRun } from '../cli/context.js';
+import type { HostBackend, RunRecord } from '../backend/types.js';
+import { newBackend, resolveRun } from '../cli/context.js';
 import type { ControlReply, ControlRequest } from '../orchestrator/control.js';
 import { UsageError } from '../util/result.js';
 
@@ -32,12 +31,19 @@ export class ControlError extends UsageError {
   }
 }
 
-/** The run record for `target`, and the directory it lives in. */
-export async function findRun(target: RunTarget = {}): Promise<{ run: RunRecord; runDir: string; backend: FileBackend }> {
+/** The run record for `target` and this host's directory of it, read with `use(backend)` while the backend is open. */
+export async function findRun<T = undefined>(
+  target: RunTarget = {},
+  use?: (backend: HostBackend, run: RunRecord) => Promise<T>,
+): Promise<{ run: RunRecord; runDir: string; found: T }> {
   const env = target.env ?? process.env;
-  const backend = new FileBackend(target.home ?? coordHome(env));
-  const run = await resolveRun(backend, target.run, env);
-  return { run, runDir: backend.runDir(run.id), backend };
+  const backend = await newBackend(env, target.home);
+  try {
+    const run = await resolveRun(backend, target.run, env);
+    return { run, runDir: backend.runDir(run.id), found: (use ? await use(backend, run) : undefined) as T };
+  } finally {
+    await backend.close();
+  }
 }
 
 /**

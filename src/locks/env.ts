@@ -9,6 +9,8 @@ import { FileLockManager, type LockEvent } from './manager.js';
 import { lockKey } from './registry.js';
 import type { LockMode } from './state.js';
 import { durationMs } from '../util/duration.js';
+import { pendingWrites } from '../cli/opened.js';
+import type { CoordEvent } from '../events/types.js';
 
 /** One lock held by an enclosing `coord lock`: its registry key, ticket and mode. */
 export interface ChainEntry {
@@ -37,7 +39,10 @@ export function heldByChain(chain: ChainEntry[], canonical: string): ChainEntry 
   return chain.find((c) => c.key === key);
 }
 
-/** Writes lock events to the run's event log when the caller runs inside a run. */
+/**
+ * Writes lock events to the run's event log when the caller runs inside a run: through the
+ * run's backend when it is a server (COORD_BACKEND), else appended to COORD_RUN_DIR/events.jsonl.
+ */
 export function runEventSink(env: NodeJS.ProcessEnv = process.env): ((e: LockEvent) => void) | undefined {
   const runDir = env.COORD_RUN_DIR;
   if (!runDir) return undefined;
@@ -46,6 +51,21 @@ export function runEventSink(env: NodeJS.ProcessEnv = process.env): ((e: LockEve
     ...(env.COORD_STREAM_ID ? { stream: env.COORD_STREAM_ID } : {}),
     ...(env.COORD_ATTEMPT ? { attempt: Number(env.COORD_ATTEMPT) } : {}),
   };
+  if (env.COORD_BACKEND) {
+    // one after the other, in order; the command line waits for them before it exits
+    let chain: Promise<unknown> = Promise.resolve();
+    return (e) => {
+      const event = { time: new Date().toISOString(), ...base, ...e } as unknown as CoordEvent;
+      const write = chain.then(async () => {
+        const { openBackend } = await import('../cli/context.js');
+        await (await openBackend(env)).appendEvent(base.run, event);
+      });
+      const settled = write.catch(() => undefined); // the lock still works when the event cannot be written
+      chain = settled;
+      pendingWrites.add(settled);
+      void settled.then(() => pendingWrites.delete(settled));
+    };
+  }
   return (e) => {
     try {
       // one write(2) per line on an O_APPEND descriptor, like the coordinator's own events

@@ -32,6 +32,11 @@ export class FileBackend implements Backend {
     this.home = home;
   }
 
+  /** Where the runs are, for messages. */
+  get where(): string {
+    return this.home;
+  }
+
   /** The run's directory (logs, converged outputs and records live here). */
   runDir(id: string): string {
     if (!ID_PATTERN.test(id)) throw new Error(`bad run id "${id}"`);

@@ -68,6 +68,7 @@
  * disk) or `everysec` (at most a second lost).
  */
 import { randomBytes } from 'node:crypto';
+import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Backend, DocCommitOptions, DocKey, DocVersion, LogKey, PointRecord, PoolRecord, RunRecord, StreamRecord } from '../types.js';
 import type { CoordEvent } from '../../events/types.js';
@@ -91,6 +92,12 @@ export interface RedisBackendOptions {
   onConnection?: (e: ConnectionEvent) => void;
   /** How long calls wait for a lost connection before they reject (default 60 000 ms). */
   giveUpMs?: number;
+  /**
+   * Where this host keeps the local files of the runs it coordinates or runs streams of
+   * (stream output, heartbeats, the control socket, merged outputs): `<home>/runs/<id>`
+   * (default `./.coord`). The records, events, state and queues are on the server.
+   */
+  home?: string;
 }
 
 type Arg = string | number;
@@ -228,6 +235,7 @@ export class RedisBackend implements Backend {
   /** The server, without credentials. */
   readonly where: string;
   readonly prefix: string;
+  readonly home: string;
   private readonly target: RedisBackendUrl;
   private readonly giveUpMs: number;
   private readonly report: (e: ConnectionEvent) => void;
@@ -252,6 +260,7 @@ export class RedisBackend implements Backend {
     this.target = parseBackendUrl(url, 'RedisBackend');
     this.where = this.target.display;
     this.prefix = opts.prefix ?? DEFAULT_PREFIX;
+    this.home = resolve(opts.home ?? '.coord');
     this.giveUpMs = opts.giveUpMs ?? DEFAULT_GIVE_UP_MS;
     this.report = opts.onConnection ?? defaultReporter(this.where, this.giveUpMs, () => this.connectedOnce);
     this.conn = this.connect();
@@ -279,6 +288,9 @@ export class RedisBackend implements Backend {
       maxRetriesPerRequest: 0,
       connectTimeout: Math.max(1000, Math.min(this.giveUpMs, 5000)),
       retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times - 1, 6), 2000),
+      // how long a closing socket may stay half-open before it is destroyed (2 s by default,
+      // which would hold every short command that closes without a connection)
+      disconnectTimeout: 100,
       connectionName: 'coord',
     });
   }
@@ -813,6 +825,12 @@ export class RedisBackend implements Backend {
   }
 
   /** Waits for queued events, then ends both connections and every timer. */
+  /** This host's directory of run `id` (see `home`). */
+  runDir(id: string): string {
+    if (!ID_PATTERN.test(id)) throw new Error(`bad run id "${id}"`);
+    return join(this.home, 'runs', id);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     await Promise.allSettled([...this.eventQueues.values()].map((q) => q.running));

@@ -11,12 +11,12 @@ import type { RunRecord } from '../../backend/types.js';
 import { UsageError } from '../../util/result.js';
 
 export async function cleanCommand(runId: string | undefined, flags: { all?: boolean }): Promise<void> {
-  const backend = openBackend();
+  const backend = await openBackend();
   if (runId && flags.all) throw new UsageError('give a run id or --all, not both');
   let runs: RunRecord[];
   if (runId) {
     const run = await backend.getRun(runId);
-    if (!run) throw new UsageError(`no run "${runId}" in ${backend.home}`);
+    if (!run) throw new UsageError(`no run "${runId}" in ${backend.where}`);
     if (run.state === 'running' && coordinatorAlive(run)) throw new UsageError(`run ${runId} is still running (stop it first: coord stop ${runId})`);
     runs = [run];
   } else {
@@ -26,6 +26,7 @@ export async function cleanCommand(runId: string | undefined, flags: { all?: boo
     // The recorded workspace directory is only removed when it is the run's own directory.
     if (run.workspaceDir && basename(run.workspaceDir) === run.id) rmSync(run.workspaceDir, { recursive: true, force: true });
     await backend.removeRun(run.id);
+    rmSync(backend.runDir(run.id), { recursive: true, force: true }); // this host's files of a run stored on a server
     process.stdout.write(`removed ${run.id}\n`);
   }
   if (runs.length === 0) process.stdout.write('nothing to clean\n');

@@ -11,7 +11,7 @@ import { UsageError } from '../../util/result.js';
 /** Runs the dashboard server for `runId` (the newest run when omitted) until a stop signal. */
 export async function dashboardCommand(runId: string | undefined, flags: { port?: string; open?: boolean }): Promise<void> {
   const port = parsePort(flags.port);
-  const backend = openBackend();
+  const backend = await openBackend();
   const run = await resolveRun(backend, runId);
   let dashboard: Dashboard;
   try {

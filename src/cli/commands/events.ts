@@ -5,7 +5,7 @@ import type { CoordEvent } from '../../events/types.js';
 import { FOLLOW_POLL_MS, runOver, sleep } from './follow.js';
 
 export async function eventsCommand(runId: string | undefined, flags: { follow?: boolean; json?: boolean }): Promise<void> {
-  const backend = openBackend();
+  const backend = await openBackend();
   const run = await resolveRun(backend, runId);
   const print = (e: CoordEvent): void => {
     process.stdout.write(flags.json ? JSON.stringify(e) + '\n' : `${e.time}  ${e.type.padEnd(18)} ${describeEvent(e)}\n`);

@@ -10,7 +10,7 @@ export async function locksCommand(runId: string | undefined, flags: { json?: bo
   const registry = lockRegistryDir();
   let view: LocksView;
   let scope: string;
-  const backend = openBackend();
+  const backend = await openBackend();
   const hasRun = runId !== undefined || !!process.env.COORD_RUN_DIR || (await backend.listRuns()).length > 0;
   if (flags.all || !hasRun) {
     view = locksView(registry);

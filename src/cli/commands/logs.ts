@@ -7,7 +7,7 @@ import { FOLLOW_POLL_MS, runOver, sleep } from './follow.js';
 import { TERMINAL_STREAM_STATES } from '../../events/types.js';
 
 export async function logsCommand(stream: string, runId: string | undefined, flags: { follow?: boolean; fd?: 'stdout' | 'stderr' }): Promise<void> {
-  const backend = openBackend();
+  const backend = await openBackend();
   const run = await resolveRun(backend, runId);
   const streams = await backend.listStreams(run.id);
   if (!streams.some((s) => s.id === stream)) {

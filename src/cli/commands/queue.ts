@@ -63,7 +63,7 @@ function who(flags: QueueFlags, verb: string): { consumer: string; member: strin
 }
 
 async function openQueue(flags: QueueFlags): Promise<MessageQueue> {
-  const backend = openBackend();
+  const backend = await openBackend();
   const run = await resolveRun(backend, flags.run);
   return MessageQueue.open(backend, run.id, { sender: process.env.COORD_STREAM_ID || null });
 }
@@ -113,7 +113,7 @@ export async function queueAckCommand(topic: string, id: string, flags: QueueFla
 }
 
 export async function queueLsCommand(flags: QueueFlags): Promise<void> {
-  const backend = openBackend();
+  const backend = await openBackend();
   const run = await resolveRun(backend, flags.run);
   const topics = await new MessageQueue(backend, run.id).summary();
   if (flags.json) return void process.stdout.write(JSON.stringify({ topics }) + '\n');

@@ -56,6 +56,7 @@ export async function runCommand(planPath: string, flags: RunFlags): Promise<voi
   const coordinator = new StreamCoordinator({
     plan,
     home: coordHome(),
+    backend: await openBackend(),
     ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
     removeWorkspaces: flags.rm ?? false,
     keepWorkspaces: flags.keepWorkspaces ?? false,
@@ -98,9 +99,9 @@ export async function runCommand(planPath: string, flags: RunFlags): Promise<voi
  * there is nothing to do (it succeeded), undefined when it can.
  */
 async function checkResumable(id: string, plan: Plan): Promise<string | undefined> {
-  const backend = openBackend();
+  const backend = await openBackend();
   const run = await backend.getRun(id);
-  if (!run) throw new UsageError(`--resume: no run "${id}" in ${backend.home}`);
+  if (!run) throw new UsageError(`--resume: no run "${id}" in ${backend.where}`);
   if (run.state === 'running' && coordinatorAlive(run)) throw new UsageError(`--resume: run ${id} is still running (pid ${run.coordinator.pid})`);
   if (run.state === 'succeeded') return `run ${id} already succeeded; nothing to resume`;
   if (plan.streams.some((s) => s.isolation === 'worktree')) {

@@ -19,7 +19,7 @@ interface WriteFlags extends RunFlag {
 }
 
 async function openStore(flags: RunFlag): Promise<StateStore> {
-  const backend = openBackend();
+  const backend = await openBackend();
   const run = await resolveRun(backend, flags.run);
   return StateStore.open(backend, run.id, { stream: process.env.COORD_STREAM_ID || null });
 }

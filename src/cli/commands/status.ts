@@ -7,7 +7,7 @@ import { openBackend, resolveRun } from '../context.js';
 import { TERMINAL_RUN_STATES } from '../../events/types.js';
 
 export async function statusCommand(runId: string | undefined, flags: { json?: boolean; watch?: boolean }): Promise<void> {
-  const backend = openBackend();
+  const backend = await openBackend();
   const run = await resolveRun(backend, runId);
   let last = '';
   let c: Colors | undefined;

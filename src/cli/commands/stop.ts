@@ -4,6 +4,7 @@
  * already gone, the streams it left running are found by pid and start time and stopped here.
  */
 import { openBackend, resolveRun } from '../context.js';
+import type { HostBackend } from '../../backend/types.js';
 import { coordinatorAlive } from '../../status/snapshot.js';
 import { TERMINAL_RUN_STATES } from '../../events/types.js';
 import { durationMs } from '../../util/duration.js';
@@ -17,7 +18,7 @@ const ORPHAN_GRACE_MS = 5000;
 
 export async function stopCommand(runId: string | undefined, flags: { timeout: string }): Promise<void> {
   const timeoutMs = durationMs(flags.timeout, '--timeout');
-  const backend = openBackend();
+  const backend = await openBackend();
   const run = await resolveRun(backend, runId);
   if (TERMINAL_RUN_STATES.has(run.state)) {
     process.stdout.write(`run ${run.id} already ${run.state}\n`);
@@ -45,7 +46,7 @@ export async function stopCommand(runId: string | undefined, flags: { timeout: s
 }
 
 /** Stops (TERM, then KILL after 5 s) the process groups of streams a dead coordinator left running. */
-async function stopOrphans(backend: ReturnType<typeof openBackend>, runId: string): Promise<number> {
+async function stopOrphans(backend: HostBackend, runId: string): Promise<number> {
   const records = reconcileStreams(await backend.listStreams(runId), (await backend.readEvents(runId)).events);
   const live = records.filter(leftoverAlive);
   await Promise.all(live.map((s) => stopLeftover(s, ORPHAN_GRACE_MS)));

@@ -1,0 +1,124 @@
+/**
+ * `--backend redis://…` and COORD_BACKEND end to end: a run whose records, events, shared state,
+ * queues and lock events live on a real redis-server (private to this file), read back by
+ * `coord status`, `coord state`, `coord events` from another process; bad URLs; an unreachable
+ * server; and the server restarted in the middle of a run.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Rig } from '../rig.js';
+import { startRedis, type RedisServer } from '../redis-server.js';
+
+let server: RedisServer;
+let rig: Rig;
+beforeAll(async () => {
+  server = await startRedis({ appendfsync: 'always' });
+}, 30_000);
+afterAll(async () => {
+  await server.cleanup();
+});
+beforeEach(() => {
+  rig = new Rig();
+});
+afterEach(async () => {
+  await rig.cleanup();
+});
+
+type Event = Record<string, unknown> & { type: string };
+
+async function eventsOf(url: string, run: string): Promise<Event[]> {
+  const r = await rig.coord(['events', run, '--json', '--backend', url]);
+  expect(r.code).toBe(0);
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Event);
+}
+
+describe('the Redis backend from the command line', () => {
+  it('runs a plan whose records, events, state, queues and lock events are on the server', async () => {
+    const url = `${server.url}/1`;
+    rig.writePlan({
+      agent_coordination: { convergence_points: [{ name: 'all', type: 'barrier', streams: ['a', 'b'] }] },
+      streams: [
+        { id: 'a', command: 'coord state incr n && coord state incr n && coord queue send jobs hello && coord lock x.txt -- true && echo A > a.txt' },
+        { id: 'b', command: 'coord state incr n && coord queue recv jobs --wait 20s > got.txt && cp got.txt b.txt' },
+      ],
+    });
+    const r = await rig.coord(['run', 'plan.yaml', '--backend', url]);
+    expect(r.code).toBe(0);
+    // the run is on the server: read it back from other processes, by flag and by COORD_BACKEND
+    const status = JSON.parse((await rig.coord(['status', '--json', '--backend', url])).stdout) as {
+      run: { id: string; state: string };
+      state: { version: number };
+      queues: Array<{ topic: string; size: number }>;
+    };
+    expect(status.run.state).toBe('succeeded');
+    expect(status.state.version).toBe(3);
+    expect(status.queues).toMatchObject([{ topic: 'jobs', size: 1 }]);
+    const got = await rig.coord(['state', 'get', 'n', '--run', status.run.id], { env: { COORD_BACKEND: url } });
+    expect(got).toMatchObject({ code: 0, stdout: '3\n' });
+    const events = await eventsOf(url, status.run.id);
+    expect(events.filter((e) => e.type === 'state-version')).toHaveLength(3);
+    expect(events.find((e) => e.type === 'lock-granted')).toMatchObject({ stream: 'a', token: 1 });
+    expect(events.find((e) => e.type === 'queue-received')).toMatchObject({ topic: 'jobs', id: 1 });
+    expect(events.at(-1)).toMatchObject({ type: 'run-ended', state: 'succeeded' });
+    // only this host's files are local: stream output and the merge, no records, state or events
+    const local = rig.runDir(status.run.id);
+    expect(existsSync(join(local, 'converged', 'all', 'b.txt'))).toBe(true);
+    for (const f of ['run.json', 'events.jsonl', 'state', 'queues']) expect(existsSync(join(local, f))).toBe(false);
+    // the file backend under .coord knows nothing of it
+    expect((await rig.coord(['status', status.run.id])).code).toBe(2);
+    // clean removes the run's keys and this host's files
+    expect((await rig.coord(['clean', status.run.id, '--backend', url])).stdout).toBe(`removed ${status.run.id}\n`);
+    expect(existsSync(local)).toBe(false);
+    expect((await rig.coord(['status', status.run.id, '--backend', url])).code).toBe(2);
+    expect(rig.leftovers()).toEqual([]);
+  }, 60_000);
+
+  it('refuses a bad URL with the place it came from, and fails clearly when the server cannot be reached', async () => {
+    rig.writePlan({ streams: [{ id: 'a', command: 'true' }] });
+    const flag = await rig.coord(['run', 'plan.yaml', '--backend', 'redis://host:99999']);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain('--backend: "redis://host:99999" is not a backend URL: bad port');
+    const env = await rig.coord(['status'], { env: { COORD_BACKEND: 'http://x' } });
+    expect(env.code).toBe(2);
+    expect(env.stderr).toContain('COORD_BACKEND: "http://x" is not a backend URL');
+    const started = Date.now();
+    const away = await rig.coord(['status', '--backend', 'redis://127.0.0.1:1'], { env: { COORD_BACKEND_WAIT: '1s' } });
+    expect(away.code).toBe(1);
+    expect(away.stderr).toContain('no connection to the Redis backend at redis://127.0.0.1:1');
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(readdirSync(rig.dir)).not.toContain('.coord');
+  }, 30_000);
+
+  it('survives the server restarting mid-run: commands retry, nothing is lost or applied twice', async () => {
+    const url = `${server.url}/2`;
+    const gate = join(rig.dir, 'restarted');
+    rig.writePlan({
+      streams: [
+        // increments before, during and after the restart; then a second stream that needs the queue
+        { id: 'inc', command: `for i in $(seq 1 40); do coord state incr n > /dev/null || exit 1; if [ $i = 10 ]; then touch ${join(rig.dir, 'ten')}; fi; if [ $i = 20 ]; then while [ ! -e ${gate} ]; do sleep 0.05; done; fi; done` },
+        { id: 'send', command: 'for i in $(seq 1 20); do coord queue send jobs "m$i" > /dev/null || exit 1; done' },
+        { id: 'recv', depends_on: ['send'], command: 'for i in $(seq 1 20); do coord queue recv jobs --wait 20s || exit 1; done' },
+      ],
+    });
+    const run = rig.spawn(['run', 'plan.yaml', '--backend', url]);
+    await rig.waitForFile(join(rig.dir, 'ten'), 30_000);
+    await server.restart();
+    await server.kill(); // and once without a clean shutdown: appendfsync always kept every write
+    await server.start();
+    rig.write('restarted', '');
+    const r = await run.done;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/lost the connection to redis:\/\/127\.0\.0\.1:\d+/);
+    const id = JSON.parse((await rig.coord(['status', '--json', '--backend', url])).stdout).run.id as string;
+    expect((await rig.coord(['state', 'get', 'n', '--run', id, '--backend', url])).stdout).toBe('40\n');
+    const log = await rig.coord(['state', 'log', '--json', '--run', id, '--backend', url]);
+    const versions = log.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { version: number }).version);
+    expect(versions).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(r.stdout.match(/\[recv\] m\d+/g)).toEqual(Array.from({ length: 20 }, (_, i) => `[recv] m${i + 1}`));
+    expect(rig.leftovers()).toEqual([]);
+  }, 90_000);
+});
