@@ -1,13 +1,15 @@
 /**
  * What the dashboard shows beyond `coord status --json`: the locks the run's streams hold or
- * wait for (from the lock registry, as `coord locks` shows them), and the newest versions of
+ * wait for (from the lock registry, or the Redis server, as `coord locks` shows them), and the newest versions of
  * the shared state from its change log (src/state/store.ts).
  */
 import type { Backend } from '../backend/types.js';
 import type { ChangeEntry } from '../state/store.js';
 import { loadSnapshot, type StatusSnapshot } from '../status/snapshot.js';
 import { lockRegistryDir } from '../locks/registry.js';
-import { locksView, type LocksView } from '../locks/view.js';
+import { locksView, locksViewOf, type LocksView } from '../locks/view.js';
+import { RedisLockStore } from '../locks/redis-store.js';
+import type { RedisBackend } from '../backend/redis/redis-backend.js';
 
 /** One lock with who holds it and who waits for it (SPEC §5). */
 export type LockView = LocksView['locks'][number];
@@ -34,7 +36,13 @@ export async function loadDashboardStatus(backend: Backend, runId: string): Prom
   const run = await backend.getRun(runId);
   if (!run) throw new Error(`run "${runId}" no longer exists`);
   const snap = await loadSnapshot(backend, run);
-  return { ...snap, locks: locksView(lockRegistryDir(), { runId }).locks, stateVersions: await readStateVersions(backend, runId, snap.state.version) };
+  return { ...snap, locks: await runLocks(backend, runId), stateVersions: await readStateVersions(backend, runId, snap.state.version) };
+}
+
+/** The locks of the run's streams: on the server for a Redis backend, else in this machine's registry. */
+async function runLocks(backend: Backend, runId: string): Promise<LockView[]> {
+  if (backend.kind === 'redis') return locksViewOf(await new RedisLockStore(backend as RedisBackend).list(), { runId }).locks;
+  return locksView(lockRegistryDir(), { runId }).locks;
 }
 
 /** The newest 200 change-log entries up to `head`, oldest first. */

@@ -11,6 +11,8 @@ import type { LockMode } from './state.js';
 import { durationMs } from '../util/duration.js';
 import { pendingWrites } from '../cli/opened.js';
 import type { CoordEvent } from '../events/types.js';
+import type { LockStore } from './store.js';
+import type { RedisBackend } from '../backend/redis/redis-backend.js';
 
 /** One lock held by an enclosing `coord lock`: its registry key, ticket and mode. */
 export interface ChainEntry {
@@ -81,15 +83,28 @@ export function runEventSink(env: NodeJS.ProcessEnv = process.env): ((e: LockEve
   };
 }
 
-/** The manager a command uses: owner, run, lease and event sink from the environment. */
-export function managerFromEnv(opts: { lease?: string } = {}, env: NodeJS.ProcessEnv = process.env): FileLockManager {
+/**
+ * The manager a command uses: owner, run, lease and event sink from the environment. With
+ * COORD_BACKEND the locks are on that server (shared by every host that uses it), through the
+ * command's backend (openBackend: closed when the command ends); else in this machine's registry.
+ */
+export async function managerFromEnv(opts: { lease?: string } = {}, env: NodeJS.ProcessEnv = process.env): Promise<FileLockManager> {
   const lease = opts.lease ?? env.COORD_LOCK_LEASE;
   const sink = runEventSink(env);
+  let store: LockStore | undefined;
+  if (env.COORD_BACKEND) {
+    // loaded only when used: the file locks start without any backend code
+    const [{ openBackend }, { RedisLockStore }] = await Promise.all([import('../cli/context.js'), import('./redis-store.js')]);
+    const backend = await openBackend(env);
+    if (backend.kind !== 'redis') throw new Error(`locks need a Redis backend, COORD_BACKEND names a ${backend.kind} one`);
+    store = new RedisLockStore(backend as unknown as RedisBackend);
+  }
   return new FileLockManager({
     owner: env.COORD_STREAM_ID ?? env.COORD_LOCK_OWNER ?? `pid:${process.pid}`,
     run: env.COORD_RUN_ID ?? null,
     ...(lease ? { leaseMs: durationMs(lease, '--lease') } : {}),
     ...(sink ? { onEvent: sink } : {}),
+    ...(store ? { store } : {}),
   });
 }
 

@@ -22,6 +22,32 @@ function writeAll(fd: number, data: Uint8Array): void {
  * `beforeRename` runs last, so a fencing check sits as close to the rename as it can.
  */
 export function atomicReplace(target: string, data: Uint8Array, beforeRename?: () => void): void {
+  const tmp = writeTemp(target, data);
+  try {
+    beforeRename?.();
+    renameSync(tmp.path, target);
+  } catch (e) {
+    dropTemp(tmp.path);
+    throw e;
+  }
+  syncDir(tmp.dir);
+}
+
+/** atomicReplace with a check that may wait (a fencing check against a lock server). */
+export async function atomicReplaceAsync(target: string, data: Uint8Array, beforeRename?: () => Promise<void>): Promise<void> {
+  const tmp = writeTemp(target, data);
+  try {
+    await beforeRename?.();
+    renameSync(tmp.path, target);
+  } catch (e) {
+    dropTemp(tmp.path);
+    throw e;
+  }
+  syncDir(tmp.dir);
+}
+
+/** The temp file of atomicReplace: written, given the old file's mode (and owner), fsynced, closed. */
+function writeTemp(target: string, data: Uint8Array): { path: string; dir: string } {
   let old: { mode: number; uid: number; gid: number } | null = null;
   try {
     const st = statSync(target);
@@ -40,22 +66,28 @@ export function atomicReplace(target: string, data: Uint8Array, beforeRename?: (
       if (process.getuid?.() === 0 && (st.uid !== old.uid || st.gid !== old.gid)) fchownSync(fd, old.uid, old.gid);
     }
     fsyncSync(fd);
-    closeSync(fd);
-    beforeRename?.();
-    renameSync(tmp, target);
   } catch (e) {
     try {
       closeSync(fd);
     } catch {
       /* closed already */
     }
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* renamed or gone */
-    }
+    dropTemp(tmp);
     throw e;
   }
+  closeSync(fd);
+  return { path: tmp, dir };
+}
+
+function dropTemp(tmp: string): void {
+  try {
+    unlinkSync(tmp);
+  } catch {
+    /* renamed or gone */
+  }
+}
+
+function syncDir(dir: string): void {
   const dfd = openSync(dir, 'r');
   try {
     fsyncSync(dfd);

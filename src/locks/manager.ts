@@ -2,25 +2,26 @@
  * FileLockManager: fair read/write locks between processes of one machine, with fencing
  * tokens, owner-checked release, leases, dead-holder reclaim and deadlock detection (SPEC §6).
  *
- * A lock is a VersionedDir of LockState in the registry (see registry.ts); every change is a
- * compare-and-set, so two contenders can never both win a stale lock: the one whose change
- * lands first is the holder and the other re-reads a state that already shows it.
+ * A lock is a LockState in a LockStore (store.ts): by default a VersionedDir in the registry
+ * of this machine (see registry.ts), or a key on a Redis server shared by several hosts
+ * (redis-store.ts). Every change is a compare-and-set, so two contenders can never both win a
+ * stale lock: the one whose change lands first is the holder and the other re-reads a state
+ * that already shows it.
  *
- * Waiting costs no busy loop: a waiter sleeps until the lock's directory changes (inotify
- * through fs.watch, a hint only) or a short timer fires (to notice a holder whose process
- * died, which changes no file). Holders renew their lease on a timer; a holder that finds its
+ * Waiting costs no busy loop: a waiter sleeps until the store says the lock changed (inotify
+ * through fs.watch, or Redis pub/sub; a hint only) or a short timer fires (to notice a holder
+ * whose process died, which changes nothing in the store). Holders renew their lease on a timer; a holder that finds its
  * ticket gone (lease ran out while it was paused, or the lock was removed by hand) learns it
  * through `handle.lost` — it is never thrown from a timer.
  */
-import { watch, type FSWatcher } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../util/result.js';
 import { processStartTime } from '../util/proc.js';
 import { formatDuration } from '../util/duration.js';
-import { canonicalPath, HOST, listLocks, lockRegistryDir, lockStore, partyGone } from './registry.js';
+import { canonicalPath, HOST, lockRegistryDir, partyGone } from './registry.js';
 import { acquireStep, handOff, prune, removeTicket, renew, type Holder, type LockMode, type LockState, type Party, type Waiter } from './state.js';
 import { describeCycle, findCycle, newestInCycle } from './deadlock.js';
-import type { VersionedDir } from '../primitives/versioned-dir.js';
+import { FileLockStore, type LockStore } from './store.js';
 
 /** What a lock does, for `events.jsonl` (the CLI adds time, run and stream). */
 export type LockEvent =
@@ -33,8 +34,10 @@ export type LockEvent =
   | { type: 'lock-deadlock'; path: string; owner: string; pid: number; mode: LockMode; cycle: string };
 
 export interface FileLockManagerOptions {
-  /** Registry directory (default: see lockRegistryDir). */
+  /** Registry directory (default: see lockRegistryDir); ignored when `store` is given. */
   registry?: string;
+  /** Where the lock states live (default: a FileLockStore on `registry`). */
+  store?: LockStore;
   /** Shown as the holder: the stream id in a run (default `pid:<pid>`). */
   owner?: string;
   run?: string | null;
@@ -108,24 +111,17 @@ function myStart(): number | null {
   return ownStart;
 }
 
-/** Sleeps until the directory changes, the time passes, or `wake()` is called. */
+/** Sleeps until the store reports a change of the lock, the time passes, or `wake()` is called. */
 class Waker {
-  private watcher: FSWatcher | null = null;
+  private stop: (() => void) | null = null;
   private pending: (() => void) | null = null;
   private dirty = false;
 
-  constructor(dir: string) {
+  constructor(watch: (onChange: () => void) => () => void) {
     try {
-      // only a new version (`<n>.json`) is a change; temp files and removals of old versions are not
-      this.watcher = watch(dir, { persistent: false }, (_event, name) => {
-        if (name === null || /^\d+\.json$/.test(String(name))) this.wake();
-      });
-      this.watcher.on('error', () => {
-        this.watcher?.close();
-        this.watcher = null;
-      });
+      this.stop = watch(() => this.wake());
     } catch {
-      /* no inotify (or the directory is not there yet): the timer alone */
+      /* no change notification: the timer alone */
     }
   }
 
@@ -155,13 +151,15 @@ class Waker {
   }
 
   close(): void {
-    this.watcher?.close();
-    this.watcher = null;
+    this.stop?.();
+    this.stop = null;
   }
 }
 
 export class FileLockManager {
+  /** Where the locks are: the registry directory, or the server of a Redis store. */
   readonly registry: string;
+  readonly store: LockStore;
   readonly owner: string;
   readonly run: string | null;
   readonly leaseMs: number;
@@ -169,7 +167,8 @@ export class FileLockManager {
   private readonly onEvent: (e: LockEvent) => void;
 
   constructor(opts: FileLockManagerOptions = {}) {
-    this.registry = opts.registry ?? lockRegistryDir();
+    this.store = opts.store ?? new FileLockStore(opts.registry ?? lockRegistryDir());
+    this.registry = this.store.where;
     this.owner = opts.owner ?? `pid:${process.pid}`;
     this.run = opts.run ?? null;
     this.leaseMs = opts.leaseMs ?? 10_000;
@@ -177,31 +176,45 @@ export class FileLockManager {
     this.onEvent = opts.onEvent ?? (() => {});
   }
 
-  /** The store of `path`'s lock, for callers that check fencing tokens. */
-  storeOf(path: string): { canonical: string; store: VersionedDir<LockState> } {
-    const canonical = canonicalPath(path);
-    return { canonical, store: lockStore(this.registry, canonical) };
+  private fileStore(what: string): FileLockStore {
+    if (this.store instanceof FileLockStore) return this.store;
+    throw new Error(`${what}() reads the lock registry of this machine; use ${what}Async() with the locks on ${this.store.where}`);
   }
 
-  /** The lock's current state (holders, waiters, last token, figures). */
+  /** The lock's current state (holders, waiters, last token, figures); file store only, see inspectAsync. */
   inspect(path: string): LockState {
-    return this.storeOf(path).store.read().data;
+    return this.fileStore('inspect').readSync(canonicalPath(path));
   }
 
-  /** Every lock of the registry, now. */
+  /** Every lock of the registry, now; file store only, see locksAsync. */
   locks(): LockState[] {
-    return listLocks(this.registry);
+    return this.fileStore('locks').listSync();
   }
 
-  /** Contention figures of every lock of the registry (SPEC §5 `contention`). */
+  /** Contention figures of every lock of the registry (SPEC §5 `contention`); file store only, see contentionsAsync. */
   contentions(): LockContention[] {
     return this.locks().map((l) => ({ path: l.path, ...l.stats }));
+  }
+
+  /** The lock's current state, from any store. */
+  inspectAsync(path: string): Promise<LockState> {
+    return this.store.read(canonicalPath(path));
+  }
+
+  /** Every lock of the store, now. */
+  locksAsync(): Promise<LockState[]> {
+    return this.store.list();
+  }
+
+  /** Contention figures of every lock of the store. */
+  async contentionsAsync(): Promise<LockContention[]> {
+    return (await this.locksAsync()).map((l) => ({ path: l.path, ...l.stats }));
   }
 
   /** Acquires a lock on `path`; see AcquireOptions. Throws LockTimeoutError / DeadlockError. */
   async acquire(path: string, opts: AcquireOptions = {}): Promise<LockHandle> {
     const mode = opts.mode ?? 'write';
-    const { canonical, store } = this.storeOf(path);
+    const canonical = canonicalPath(path);
     const started = Date.now();
     const req: Waiter = {
       ticket: randomBytes(8).toString('hex'),
@@ -217,10 +230,10 @@ export class FileLockManager {
     };
     const deadline = opts.timeout === undefined || !Number.isFinite(opts.timeout) ? Infinity : started + Math.max(0, opts.timeout);
 
-    let holder = this.step(store, req, canonical);
-    if (holder) return this.handle(store, canonical, holder, false);
+    let holder = await this.step(req, canonical);
+    if (holder) return this.handle(canonical, holder, false);
 
-    const waker = new Waker(store.dir);
+    const waker = new Waker((onChange) => this.store.watch(canonical, onChange));
     let announced = false;
     let nextDeadlockCheck = 0;
     let sleep = 5;
@@ -228,24 +241,24 @@ export class FileLockManager {
       for (;;) {
         if (!announced) {
           announced = true;
-          this.onEvent({ type: 'lock-waiting', path: canonical, owner: this.owner, pid: process.pid, mode, holders: store.read().data.holders.map(describeParty) });
+          this.onEvent({ type: 'lock-waiting', path: canonical, owner: this.owner, pid: process.pid, mode, holders: (await this.store.read(canonical)).holders.map(describeParty) });
         }
         const now = Date.now();
         if (opts.signal?.aborted) {
-          this.giveUp(store, req.ticket);
+          await this.giveUp(canonical, req.ticket);
           throw opts.signal.reason instanceof Error ? opts.signal.reason : new Error('lock request aborted');
         }
         if (now >= deadline) {
-          this.giveUp(store, req.ticket);
-          const s = store.read().data;
+          await this.giveUp(canonical, req.ticket);
+          const s = await this.store.read(canonical);
           this.onEvent({ type: 'lock-timeout', path: canonical, owner: this.owner, pid: process.pid, mode, waitMs: now - started, holders: s.holders.map(describeParty) });
           throw new LockTimeoutError(canonical, now - started, s.holders, mode);
         }
         if (req.chain.length && now >= nextDeadlockCheck) {
           nextDeadlockCheck = now + 250;
-          const cycle = findCycle(listLocks(this.registry), req.ticket);
+          const cycle = findCycle(await this.store.list(), req.ticket);
           if (cycle && cycle.length && newestInCycle(cycle) === req.ticket) {
-            this.giveUp(store, req.ticket);
+            await this.giveUp(canonical, req.ticket);
             const text = describeCycle(cycle);
             this.onEvent({ type: 'lock-deadlock', path: canonical, owner: this.owner, pid: process.pid, mode, cycle: text });
             throw new DeadlockError(canonical, text);
@@ -256,8 +269,8 @@ export class FileLockManager {
         await waker.next(Math.min(sleep, deadline - now, req.chain.length ? 250 : Infinity));
         opts.signal?.removeEventListener('abort', onAbort);
         sleep = Math.min(this.pollMs, sleep * 2);
-        holder = this.step(store, req, canonical);
-        if (holder) return this.handle(store, canonical, holder, true);
+        holder = await this.step(req, canonical);
+        if (holder) return this.handle(canonical, holder, true);
       }
     } finally {
       waker.close();
@@ -278,10 +291,10 @@ export class FileLockManager {
    * One compare-and-set step: grant, queue, renew the queued entry, or reclaim from parties
    * that are gone. Returns the grant when the request holds the lock.
    */
-  private step(store: VersionedDir<LockState>, req: Waiter, path: string): Holder | undefined {
+  private async step(req: Waiter, path: string): Promise<Holder | undefined> {
     let granted: Holder | undefined;
     let removed: Party[] = [];
-    store.update((s) => {
+    await this.store.update(path, (s) => {
       granted = undefined;
       removed = [];
       const now = Date.now();
@@ -311,40 +324,48 @@ export class FileLockManager {
     return granted;
   }
 
-  private giveUp(store: VersionedDir<LockState>, ticket: string): void {
-    store.update((s) => {
+  private async giveUp(path: string, ticket: string): Promise<void> {
+    await this.store.update(path, (s) => {
       const r = removeTicket(s, ticket);
       return r.was ? handOff(r.state, Date.now(), this.leaseMs) : undefined;
     });
   }
 
-  private handle(store: VersionedDir<LockState>, path: string, holder: Holder, contended: boolean): LockHandle {
+  private handle(path: string, holder: Holder, contended: boolean): LockHandle {
     const lostCtl = new AbortController();
     const waitMs = contended ? Math.max(0, holder.grantedAt - holder.since) : 0;
     this.onEvent({ type: 'lock-granted', path, owner: this.owner, pid: process.pid, mode: holder.mode, token: holder.token, waitMs, contended });
     let done = false;
-    const lose = (reason: string) => {
-      if (done || lostCtl.signal.aborted) return;
+    const lose = (reason: string, atRelease = false) => {
+      if ((done && !atRelease) || lostCtl.signal.aborted) return;
       clearInterval(timer);
       this.onEvent({ type: 'lock-lost', path, owner: this.owner, pid: process.pid, mode: holder.mode, token: holder.token, reason });
       lostCtl.abort(new LockLostError(path, reason));
     };
+    const whyGone = async (): Promise<string> => {
+      const s = await this.store.read(path);
+      return s.token > holder.token ? `token ${s.token} was granted since (its lease of ${formatDuration(this.leaseMs)} ran out, or the lock was removed)` : 'the lock was removed';
+    };
+    // one renewal at a time: against a server that is away, a renewal waits for it
+    let renewing = false;
     const timer = setInterval(() => {
-      try {
-        let found = true;
-        store.update((s) => {
-          const next = renew(s, holder.ticket, Date.now(), this.leaseMs);
-          found = next !== undefined;
-          return next;
-        });
-        if (!found) {
-          const s = store.read().data;
-          const newer = s.token > holder.token ? `token ${s.token} was granted since (its lease of ${formatDuration(this.leaseMs)} ran out, or the lock was removed)` : 'the lock was removed';
-          lose(newer);
+      if (renewing) return;
+      renewing = true;
+      void (async () => {
+        try {
+          let found = true;
+          await this.store.update(path, (s) => {
+            const next = renew(s, holder.ticket, Date.now(), this.leaseMs);
+            found = next !== undefined;
+            return next;
+          });
+          if (!found) lose(await whyGone());
+        } catch (e) {
+          lose(`the lease could not be renewed: ${(e as Error).message}`);
+        } finally {
+          renewing = false;
         }
-      } catch (e) {
-        lose(`the lease could not be renewed: ${(e as Error).message}`);
-      }
+      })();
     }, Math.max(10, Math.floor(this.leaseMs / 3)));
     timer.unref();
     const release = async (): Promise<boolean> => {
@@ -352,12 +373,15 @@ export class FileLockManager {
       done = true;
       clearInterval(timer);
       let was: 'holder' | 'waiter' | null = null;
-      store.update((s) => {
+      await this.store.update(path, (s) => {
         const r = removeTicket(s, holder.ticket);
         was = r.was;
         return r.was ? handOff(r.state, Date.now(), this.leaseMs) : undefined;
       });
       if (was === 'holder') this.onEvent({ type: 'lock-released', path, owner: this.owner, pid: process.pid, mode: holder.mode, token: holder.token, heldMs: Date.now() - holder.grantedAt });
+      // the grant was gone before the renewal timer noticed (a renewal waits for a round trip
+      // to a lock server): it was lost while held, and `lost` says so
+      else if (!lostCtl.signal.aborted) lose(await whyGone().catch((e: unknown) => `the lock could not be read: ${(e as Error).message}`), true);
       return was === 'holder';
     };
     return {

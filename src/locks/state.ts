@@ -1,6 +1,7 @@
 /**
  * The state of one read/write lock and the pure rules that change it. Every change is made
- * by compare-and-set on a VersionedDir, so these functions never see a half-done change.
+ * by compare-and-set on the lock's store (store.ts: a VersionedDir, or a key on a Redis
+ * server), so these functions never see a half-done change.
  *
  * Lifecycle of one request (a ticket):
  *

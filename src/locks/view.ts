@@ -32,7 +32,11 @@ function shape(l: LockState): LocksView['locks'][number] {
 
 /** Locks in use now; with `runId`, only those a party of that run holds or waits for. */
 export function locksView(registry: string, opts: { runId?: string; events?: CoordEvent[] } = {}): LocksView {
-  const all = listLocks(registry);
+  return locksViewOf(listLocks(registry), opts);
+}
+
+/** locksView of lock states read from any store (a Redis server's locks). */
+export function locksViewOf(all: LockState[], opts: { runId?: string; events?: CoordEvent[] } = {}): LocksView {
   const now = Date.now();
   const live = (l: LockState) => l.holders.some((h) => h.expires >= now) || l.waiters.some((w) => w.expires >= now);
   const inRun = (l: LockState) => opts.runId === undefined || l.holders.some((h) => h.run === opts.runId) || l.waiters.some((w) => w.run === opts.runId);

@@ -26,6 +26,15 @@
  *   P run:<id>:receipts             HASH    nonce → result of the write that carried it
  *   P run:<id>:receipts:order       LIST    those nonces, oldest first (the newest 10 000 kept)
  *
+ * Shared documents, which belong to no run (the locks of src/locks/redis-store.ts; <c> a
+ * collection such as `lock`, <name> a document's name):
+ *
+ *   P <c>:<name>                    HASH    `v` the version (1, 2, …), `data` the text; also the
+ *                                           pub/sub channel of the document
+ *   P <c>s                          SET     the names of the collection's documents
+ *   P receipts:<c>                  HASH    nonce → result of the sharedCommit that carried it
+ *   P receipts:<c>:order            LIST    those nonces, oldest first (the newest 10 000 kept)
+ *
  * Logs keep a sorted set of their numbers beside the hash of bodies because logs can have gaps
  * (snapshots are written at state versions, a restore jumps forward): logRange is one
  * ZRANGE BYSCORE from `from` plus one HMGET, in chunks of 1000, so it stays fast however long
@@ -75,7 +84,7 @@ import type { CoordEvent } from '../../events/types.js';
 import type { ProposalRecord } from '../../consensus/board.js';
 import { ID_PATTERN } from '../../plan/types.js';
 import { parseBackendUrl, type RedisBackendUrl } from '../url.js';
-import { APPEND_EVENTS, CREATE_RUN, DOC_READ, DOC_WRITE, LOG_APPEND, LOG_PUT, LOG_RANGE, PUT_FIELDS, PUT_VALUE, UPDATE_RUN, type Script } from './scripts.js';
+import { APPEND_EVENTS, CREATE_RUN, DOC_READ, DOC_WRITE, LOG_APPEND, LOG_PUT, LOG_RANGE, PUT_FIELDS, PUT_VALUE, SHARED_COMMIT, UPDATE_RUN, type Script } from './scripts.js';
 
 export interface ConnectionEvent {
   state: 'lost' | 'restored' | 'failed';
@@ -108,6 +117,8 @@ const DEFAULT_GIVE_UP_MS = 60_000;
 const CHUNK = 1000;
 /** Events per appendEvents script call. */
 const EVENT_BATCH = 500;
+/** Collection and document names of shared documents. */
+const SHARED_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
 /** Keys per UNLINK in removeRun. */
 const UNLINK_BATCH = 500;
 
@@ -717,8 +728,11 @@ export class RedisBackend implements Backend {
   watchLog(runId: string, key: LogKey, onChange: () => void): () => void {
     checkRunId(runId);
     parseKey(key);
+    return this.watchChannel(this.logKeys(runId, key)[0], onChange);
+  }
+
+  private watchChannel(channel: string, onChange: () => void): () => void {
     if (this.closed) throw new Error(`the Redis backend at ${this.where} is closed`);
-    const channel = this.logKeys(runId, key)[0];
     let active = true;
     const cb = (): void => {
       if (active) onChange();
@@ -790,6 +804,55 @@ export class RedisBackend implements Backend {
     });
     this.sub = sub;
     return sub;
+  }
+
+  // ---- shared documents (no run): compare-and-set, listing, change notification
+
+  private sharedKeys(collection: string, name: string): string[] {
+    if (!SHARED_NAME.test(collection)) throw new Error(`bad collection "${collection}"`);
+    if (!SHARED_NAME.test(name)) throw new Error(`bad document name "${name}"`);
+    return [`${this.prefix}${collection}:${name}`, `${this.prefix}receipts:${collection}`, `${this.prefix}receipts:${collection}:order`, `${this.prefix}${collection}s`];
+  }
+
+  /** The current version and text of a shared document; undefined when it was never written. */
+  async sharedRead(collection: string, name: string): Promise<{ version: number; data: string } | undefined> {
+    const [key] = this.sharedKeys(collection, name);
+    const [v, data] = await this.read((c) => c.hmget(key!, 'v', 'data'));
+    return v === null || v === undefined || data === null || data === undefined ? undefined : { version: Number(v), data };
+  }
+
+  /**
+   * Compare-and-set: stores `data` as version `expected + 1` when `expected` is the current
+   * version (0: never written); null when another writer moved the document first. Sent again
+   * after a lost connection with the same nonce, so a commit lands at most once.
+   */
+  async sharedCommit(collection: string, name: string, expected: number, data: string): Promise<number | null> {
+    if (!Number.isSafeInteger(expected) || expected < 0) throw new RangeError(`bad version ${expected}`);
+    const keys = this.sharedKeys(collection, name);
+    const n = nonce();
+    const made = await this.call(true, (c) => this.evalScript(c, SHARED_COMMIT, keys, [n, expected, data, name]));
+    return made === null ? null : Number(made);
+  }
+
+  /** Every document of a collection: name, version, text (by name). */
+  async sharedList(collection: string): Promise<Array<{ name: string; version: number; data: string }>> {
+    const set = this.sharedKeys(collection, 'x')[3]!;
+    const names = (await this.read((c) => c.smembers(set))).filter((n) => SHARED_NAME.test(n)).sort();
+    const out: Array<{ name: string; version: number; data: string }> = [];
+    for (let i = 0; i < names.length; i += CHUNK) {
+      const batch = names.slice(i, i + CHUNK);
+      const got = await this.read((c) => Promise.all(batch.map((n) => c.hmget(`${this.prefix}${collection}:${n}`, 'v', 'data'))));
+      batch.forEach((name, j) => {
+        const [v, data] = got[j] ?? [];
+        if (v != null && data != null) out.push({ name, version: Number(v), data });
+      });
+    }
+    return out;
+  }
+
+  /** Calls `onChange` when the shared document may have changed (see watchLog); returns the stop function. */
+  watchShared(collection: string, name: string, onChange: () => void): () => void {
+    return this.watchChannel(this.sharedKeys(collection, name)[0]!, onChange);
   }
 
   // ---- queues

@@ -282,3 +282,28 @@ end
 return out
 `,
 );
+
+/**
+ * sharedCommit: compare-and-set of a shared document (not in a run; see RedisBackend.sharedCommit).
+ * KEYS[1] the document (HASH: `v` its version, `data` its text), KEYS[2] the receipts of its
+ * collection, KEYS[3] their order, KEYS[4] the collection's set of names; ARGV[2] the expected
+ * version (0: none yet), ARGV[3] the new text, ARGV[4] the document's name. Stores version
+ * expected+1 when `expected` is the current version, adds the name to the collection, and
+ * PUBLISHes the new version on the document's key. Returns the version, or nil when another
+ * writer moved the document first (nothing written).
+ */
+export const SHARED_COMMIT = script(
+  'sharedCommit',
+  `
+local done = receipt()
+if done then return done end
+local cur = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if cur ~= tonumber(ARGV[2]) then return false end
+local vs = string.format('%d', cur + 1)
+redis.call('HSET', KEYS[1], 'v', vs, 'data', ARGV[3])
+redis.call('SADD', KEYS[4], ARGV[4])
+redis.call('PUBLISH', KEYS[1], vs)
+remember(vs)
+return vs
+`,
+);

@@ -51,7 +51,7 @@ export async function lockCommand(path: string, args: string[], flags: LockFlags
   const canonical = canonicalPath(path);
   if (mode === 'write') refuseSharedRead(canonical);
   const chain = parseChain(process.env.COORD_LOCK_CHAIN);
-  const manager = managerFromEnv({ ...(flags.lease !== undefined ? { lease: flags.lease } : {}) });
+  const manager = await managerFromEnv({ ...(flags.lease !== undefined ? { lease: flags.lease } : {}) });
   const enclosing = heldByChain(chain, canonical);
   if (enclosing && enclosing.mode === 'read' && mode === 'write') {
     throw new UsageError(`deadlock: an enclosing coord lock holds a read lock on ${canonical}; a read lock cannot be upgraded to a write lock`, 75);

@@ -1,24 +1,36 @@
 /** `coord locks [RUN] [--all] [--json]`: locks held now, holders, waiters, contention (SPEC §5). */
 import { openBackend, resolveRun } from '../context.js';
 import { lockRegistryDir } from '../../locks/registry.js';
-import { locksView, type LocksView } from '../../locks/view.js';
+import { locksView, locksViewOf, type LocksView } from '../../locks/view.js';
+import { managerFromEnv } from '../../locks/env.js';
 import { colorsFor } from '../../report/color.js';
 import { table } from '../../report/summary.js';
 import { formatDuration } from '../../util/duration.js';
 
 export async function locksCommand(runId: string | undefined, flags: { json?: boolean; all?: boolean }): Promise<void> {
-  const registry = lockRegistryDir();
   let view: LocksView;
   let scope: string;
   const backend = await openBackend();
+  // with COORD_BACKEND the locks are on that server; else in this machine's registry
+  let where: string;
+  let read: (opts?: Parameters<typeof locksView>[1]) => Promise<LocksView>;
+  if (process.env.COORD_BACKEND) {
+    const manager = await managerFromEnv();
+    where = `on ${manager.store.where}`;
+    read = async (opts) => locksViewOf(await manager.locksAsync(), opts);
+  } else {
+    const registry = lockRegistryDir();
+    where = `in ${registry}`;
+    read = async (opts) => locksView(registry, opts);
+  }
   const hasRun = runId !== undefined || !!process.env.COORD_RUN_DIR || (await backend.listRuns()).length > 0;
   if (flags.all || !hasRun) {
-    view = locksView(registry);
-    scope = `every lock in ${registry}`;
+    view = await read();
+    scope = `every lock ${where}`;
   } else {
     const run = await resolveRun(backend, runId);
     const { events } = await backend.readEvents(run.id);
-    view = locksView(registry, { runId: run.id, events });
+    view = await read({ runId: run.id, events });
     scope = `run ${run.id}`;
   }
   if (flags.json) {

@@ -8,7 +8,7 @@
  */
 import { UsageError } from '../../util/result.js';
 import { durationMs } from '../../util/duration.js';
-import { appendRecord, atomicReplace } from '../../locks/files.js';
+import { appendRecord, atomicReplaceAsync } from '../../locks/files.js';
 import { heldByChain, managerFromEnv, parseChain, readStdin } from '../../locks/env.js';
 import { canonicalPath } from '../../locks/registry.js';
 import { fileAccess, refuseSharedRead } from '../../locks/access.js';
@@ -27,15 +27,15 @@ function parseFence(value: string | undefined): number | undefined {
 }
 
 /** Refuses when a token newer than `fence` has been granted for the lock of `canonical`. */
-function checkFence(manager: FileLockManager, canonical: string, fence: number | undefined): void {
+async function checkFence(manager: FileLockManager, canonical: string, fence: number | undefined): Promise<void> {
   if (fence === undefined) return;
-  const current = manager.inspect(canonical).token;
+  const current = (await manager.inspectAsync(canonical)).token;
   if (current > fence) {
     throw new UsageError(`refused to write ${canonical}: fencing token ${fence} is stale, token ${current} has been granted since (a newer holder owns the lock); nothing was written`, 1);
   }
 }
 
-async function underLock(canonical: string, flags: WriteFlags, fence: number | undefined, lock: boolean, body: (manager: FileLockManager) => void): Promise<void> {
+async function underLock(canonical: string, flags: WriteFlags, fence: number | undefined, lock: boolean, body: (manager: FileLockManager) => void | Promise<void>): Promise<void> {
   let timeout: number | undefined;
   try {
     timeout = flags.timeout !== undefined ? durationMs(flags.timeout, '--timeout') : undefined;
@@ -43,7 +43,7 @@ async function underLock(canonical: string, flags: WriteFlags, fence: number | u
     throw new UsageError((e as Error).message);
   }
   refuseSharedRead(canonical);
-  const manager = managerFromEnv();
+  const manager = await managerFromEnv();
   const chain = parseChain(process.env.COORD_LOCK_CHAIN);
   const enclosing = heldByChain(chain, canonical);
   let handle: LockHandle | undefined;
@@ -54,8 +54,8 @@ async function underLock(canonical: string, flags: WriteFlags, fence: number | u
     handle = await manager.acquire(canonical, { mode: 'write', ...(timeout !== undefined ? { timeout } : {}), holding: chain.map((c) => c.ticket) });
   }
   try {
-    checkFence(manager, canonical, fence);
-    body(manager);
+    await checkFence(manager, canonical, fence);
+    await body(manager);
   } finally {
     await handle?.release();
   }
@@ -65,9 +65,10 @@ export async function writeCommand(path: string, flags: WriteFlags): Promise<voi
   const canonical = canonicalPath(path);
   const data = await readStdin();
   const fence = parseFence(flags.fence);
-  await underLock(canonical, flags, fence, fileAccess() === 'exclusive_write', (manager) => {
+  await underLock(canonical, flags, fence, fileAccess() === 'exclusive_write', async (manager) => {
     // the fencing check once more right before the rename: the window left is one syscall
-    atomicReplace(canonical, data, () => checkFence(manager, canonical, fence));
+    // (with the locks on a server, the round trip of that check too)
+    await atomicReplaceAsync(canonical, data, () => checkFence(manager, canonical, fence));
   });
 }
 
