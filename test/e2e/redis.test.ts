@@ -121,4 +121,36 @@ describe('the Redis backend from the command line', () => {
     expect(r.stdout.match(/\[recv\] m\d+/g)).toEqual(Array.from({ length: 20 }, (_, i) => `[recv] m${i + 1}`));
     expect(rig.leftovers()).toEqual([]);
   }, 90_000);
+
+  it('resumes a run on the server whose coordinator was SIGKILLed: what succeeded is kept', async () => {
+    const url = `${server.url}/3`;
+    const gate = join(rig.dir, 'gate');
+    rig.writePlan({
+      agent_coordination: { recovery: { guardian: { grace: '500ms' } }, convergence_points: [{ name: 'both', type: 'barrier', streams: ['quick', 'slow'] }] },
+      streams: [
+        { id: 'quick', command: 'coord state incr n > /dev/null && echo q > q.txt' },
+        { id: 'slow', command: `while [ ! -e ${gate} ]; do sleep 0.05; done; coord state incr n > /dev/null && echo s > s.txt` },
+        { id: 'after', depends_on: ['both'], command: 'ls "$COORD_INPUTS/both"' },
+      ],
+    });
+    const run = rig.spawn(['run', 'plan.yaml', '--backend', url]);
+    const status = async () => JSON.parse((await rig.coord(['status', '--json', '--backend', url])).stdout) as { run: { id: string; state: string }; streams: Array<{ id: string; state: string }> };
+    for (let s = await status().catch(() => undefined); s?.streams.find((x) => x.id === 'quick')?.state !== 'succeeded'; s = await status().catch(() => undefined)) await new Promise((r) => setTimeout(r, 100));
+    run.child.kill('SIGKILL');
+    await run.done;
+    const crashed = await status();
+    expect(crashed.run.state).toBe('interrupted');
+    const resume = rig.spawn(['run', 'plan.yaml', '--resume', crashed.run.id, '--backend', url]);
+    // only once the resumed coordinator has stopped the leftover slow (it would count too)
+    while (!(await eventsOf(url, crashed.run.id)).some((e) => e.type === 'run-resumed')) await new Promise((r) => setTimeout(r, 100));
+    rig.write('gate', '');
+    const r = await resume.done;
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('[after] q.txt');
+    expect(r.stdout).toContain('[after] s.txt');
+    expect((await status()).run.state).toBe('succeeded');
+    // quick ran once: the state counts one increment from each stream
+    expect((await rig.coord(['state', 'get', 'n', '--run', crashed.run.id, '--backend', url])).stdout).toBe('2\n');
+    expect(rig.leftovers()).toEqual([]);
+  }, 60_000);
 });
