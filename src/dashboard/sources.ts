@@ -6,10 +6,8 @@
 import type { Backend } from '../backend/types.js';
 import type { ChangeEntry } from '../state/store.js';
 import { loadSnapshot, type StatusSnapshot } from '../status/snapshot.js';
-import { lockRegistryDir } from '../locks/registry.js';
-import { locksView, locksViewOf, type LocksView } from '../locks/view.js';
-import { RedisLockStore } from '../locks/redis-store.js';
-import type { RedisBackend } from '../backend/redis/redis-backend.js';
+import { locksViewOf, type LocksView } from '../locks/view.js';
+import { lockStoreOf } from '../locks/redis-store.js';
 
 /** One lock with who holds it and who waits for it (SPEC §5). */
 export type LockView = LocksView['locks'][number];
@@ -41,8 +39,7 @@ export async function loadDashboardStatus(backend: Backend, runId: string): Prom
 
 /** The locks of the run's streams: on the server for a Redis backend, else in this machine's registry. */
 async function runLocks(backend: Backend, runId: string): Promise<LockView[]> {
-  if (backend.kind === 'redis') return locksViewOf(await new RedisLockStore(backend as RedisBackend).list(), { runId }).locks;
-  return locksView(lockRegistryDir(), { runId }).locks;
+  return locksViewOf(await lockStoreOf(backend).list(), { runId }).locks;
 }
 
 /** The newest 200 change-log entries up to `head`, oldest first. */

@@ -12,7 +12,6 @@ import { durationMs } from '../util/duration.js';
 import { pendingWrites } from '../cli/opened.js';
 import type { CoordEvent } from '../events/types.js';
 import type { LockStore } from './store.js';
-import type { RedisBackend } from '../backend/redis/redis-backend.js';
 
 /** One lock held by an enclosing `coord lock`: its registry key, ticket and mode. */
 export interface ChainEntry {
@@ -94,10 +93,8 @@ export async function managerFromEnv(opts: { lease?: string } = {}, env: NodeJS.
   let store: LockStore | undefined;
   if (env.COORD_BACKEND) {
     // loaded only when used: the file locks start without any backend code
-    const [{ openBackend }, { RedisLockStore }] = await Promise.all([import('../cli/context.js'), import('./redis-store.js')]);
-    const backend = await openBackend(env);
-    if (backend.kind !== 'redis') throw new Error(`locks need a Redis backend, COORD_BACKEND names a ${backend.kind} one`);
-    store = new RedisLockStore(backend as unknown as RedisBackend);
+    const [{ openBackend }, { lockStoreOf }] = await Promise.all([import('../cli/context.js'), import('./redis-store.js')]);
+    store = lockStoreOf(await openBackend(env));
   }
   return new FileLockManager({
     owner: env.COORD_STREAM_ID ?? env.COORD_LOCK_OWNER ?? `pid:${process.pid}`,

@@ -10,9 +10,9 @@
  *
  * Waiting costs no busy loop: a waiter sleeps until the store says the lock changed (inotify
  * through fs.watch, or Redis pub/sub; a hint only) or a short timer fires (to notice a holder
- * whose process died, which changes nothing in the store). Holders renew their lease on a timer; a holder that finds its
- * ticket gone (lease ran out while it was paused, or the lock was removed by hand) learns it
- * through `handle.lost` — it is never thrown from a timer.
+ * whose process died, which changes nothing in the store). Holders renew their lease on a
+ * timer; a holder that finds its ticket gone (lease ran out while it was paused, or the lock was
+ * removed by hand) learns it through `handle.lost` — it is never thrown from a timer.
  */
 import { randomBytes } from 'node:crypto';
 import { UsageError } from '../util/result.js';
@@ -99,6 +99,8 @@ export class LockLostError extends UsageError {
     this.name = 'LockLostError';
   }
 }
+
+const contentionOf = (locks: LockState[]): LockContention[] => locks.map((l) => ({ path: l.path, ...l.stats }));
 
 export function describeParty(p: Party): string {
   const tok = 'token' in p ? `, token ${(p as Holder).token}` : '';
@@ -193,7 +195,7 @@ export class FileLockManager {
 
   /** Contention figures of every lock of the registry (SPEC §5 `contention`); file store only, see contentionsAsync. */
   contentions(): LockContention[] {
-    return this.locks().map((l) => ({ path: l.path, ...l.stats }));
+    return contentionOf(this.locks());
   }
 
   /** The lock's current state, from any store. */
@@ -208,7 +210,7 @@ export class FileLockManager {
 
   /** Contention figures of every lock of the store. */
   async contentionsAsync(): Promise<LockContention[]> {
-    return (await this.locksAsync()).map((l) => ({ path: l.path, ...l.stats }));
+    return contentionOf(await this.locksAsync());
   }
 
   /** Acquires a lock on `path`; see AcquireOptions. Throws LockTimeoutError / DeadlockError. */

@@ -14,7 +14,8 @@
 import type { RedisBackend } from '../backend/redis/redis-backend.js';
 import { lockKey } from './registry.js';
 import { emptyLockState, type LockState } from './state.js';
-import type { LockStore } from './store.js';
+import { FileLockStore, type LockStore } from './store.js';
+import type { Backend } from '../backend/types.js';
 
 const COLLECTION = 'lock';
 
@@ -74,4 +75,9 @@ export class RedisLockStore implements LockStore {
   watch(canonical: string, onChange: () => void): () => void {
     return this.backend.watchShared(COLLECTION, lockKey(canonical), onChange);
   }
+}
+
+/** The locks that go with `backend`: on its server for a Redis backend, else in this machine's registry. */
+export function lockStoreOf(backend: Backend): LockStore {
+  return backend.kind === 'redis' ? new RedisLockStore(backend as RedisBackend) : new FileLockStore();
 }

@@ -808,16 +808,23 @@ export class RedisBackend implements Backend {
 
   // ---- shared documents (no run): compare-and-set, listing, change notification
 
-  private sharedKeys(collection: string, name: string): string[] {
+  /** The set of a collection's document names. */
+  private sharedSet(collection: string): string {
+    if (!SHARED_NAME.test(collection)) throw new Error(`bad collection "${collection}"`);
+    return `${this.prefix}${collection}s`;
+  }
+
+  /** A shared document's key. */
+  private sharedKey(collection: string, name: string): string {
     if (!SHARED_NAME.test(collection)) throw new Error(`bad collection "${collection}"`);
     if (!SHARED_NAME.test(name)) throw new Error(`bad document name "${name}"`);
-    return [`${this.prefix}${collection}:${name}`, `${this.prefix}receipts:${collection}`, `${this.prefix}receipts:${collection}:order`, `${this.prefix}${collection}s`];
+    return `${this.prefix}${collection}:${name}`;
   }
 
   /** The current version and text of a shared document; undefined when it was never written. */
   async sharedRead(collection: string, name: string): Promise<{ version: number; data: string } | undefined> {
-    const [key] = this.sharedKeys(collection, name);
-    const [v, data] = await this.read((c) => c.hmget(key!, 'v', 'data'));
+    const key = this.sharedKey(collection, name);
+    const [v, data] = await this.read((c) => c.hmget(key, 'v', 'data'));
     return v === null || v === undefined || data === null || data === undefined ? undefined : { version: Number(v), data };
   }
 
@@ -828,7 +835,8 @@ export class RedisBackend implements Backend {
    */
   async sharedCommit(collection: string, name: string, expected: number, data: string): Promise<number | null> {
     if (!Number.isSafeInteger(expected) || expected < 0) throw new RangeError(`bad version ${expected}`);
-    const keys = this.sharedKeys(collection, name);
+    // the document, its collection's receipts, the collection's set of names
+    const keys = [this.sharedKey(collection, name), `${this.prefix}receipts:${collection}`, `${this.prefix}receipts:${collection}:order`, this.sharedSet(collection)];
     const n = nonce();
     const made = await this.call(true, (c) => this.evalScript(c, SHARED_COMMIT, keys, [n, expected, data, name]));
     return made === null ? null : Number(made);
@@ -836,12 +844,12 @@ export class RedisBackend implements Backend {
 
   /** Every document of a collection: name, version, text (by name). */
   async sharedList(collection: string): Promise<Array<{ name: string; version: number; data: string }>> {
-    const set = this.sharedKeys(collection, 'x')[3]!;
+    const set = this.sharedSet(collection);
     const names = (await this.read((c) => c.smembers(set))).filter((n) => SHARED_NAME.test(n)).sort();
     const out: Array<{ name: string; version: number; data: string }> = [];
     for (let i = 0; i < names.length; i += CHUNK) {
       const batch = names.slice(i, i + CHUNK);
-      const got = await this.read((c) => Promise.all(batch.map((n) => c.hmget(`${this.prefix}${collection}:${n}`, 'v', 'data'))));
+      const got = await this.read((c) => Promise.all(batch.map((n) => c.hmget(this.sharedKey(collection, n), 'v', 'data'))));
       batch.forEach((name, j) => {
         const [v, data] = got[j] ?? [];
         if (v != null && data != null) out.push({ name, version: Number(v), data });
@@ -852,7 +860,7 @@ export class RedisBackend implements Backend {
 
   /** Calls `onChange` when the shared document may have changed (see watchLog); returns the stop function. */
   watchShared(collection: string, name: string, onChange: () => void): () => void {
-    return this.watchChannel(this.sharedKeys(collection, name)[0]!, onChange);
+    return this.watchChannel(this.sharedKey(collection, name), onChange);
   }
 
   // ---- queues
