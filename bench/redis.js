@@ -21,7 +21,7 @@ function freePort() {
   });
 }
 
-async function startServer(dir) {
+export async function startServer(dir) {
   const port = await freePort();
   const proc = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   const { Redis } = await import('ioredis');

@@ -71,6 +71,8 @@ export interface StreamRecord {
   message?: string | null;
   /** True when the last attempt ignored the soft signal and was ended by SIGKILL. */
   killed?: boolean;
+  /** The `coord worker` running (or that ran) the last attempt; absent for streams run by the coordinator's host. */
+  worker?: string | null;
 }
 
 export interface PointRecord {

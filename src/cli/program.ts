@@ -60,8 +60,20 @@ export function buildProgram(): Command {
     .option('--report <file>', 'write a JUnit XML report (a testcase per stream and convergence point)')
     .option('--resume <run>', 'continue a run whose coordinator died: succeeded streams are kept, the rest run')
     .option('--adopt', 'with --resume: watch streams the dead coordinator left running to their end instead of restarting them')
+    .option('--workers', 'run the streams on `coord worker` hosts of the --backend Redis server (concurrency: no limit of its own unless -c)')
     .addHelpText('after', '\nExamples:\n  coord run plan.yaml\n  coord run plan.yaml --concurrency 4 --rm\n  coord run plan.yaml --json > events.ndjson')
     .action(lazy(async () => (await import('./commands/run.js')).runCommand));
+
+  program
+    .command('worker')
+    .description('run streams of runs coordinated through a Redis server (coord run --workers) on this host')
+    .addOption(new Option('--slots <n>', 'streams run at once (default: the number of CPUs)').argParser(positiveInt))
+    .option('--capabilities <list>', 'comma-separated capabilities this host offers (matched with streams\' `requires:`)')
+    .option('--resources <list>', 'units this host has, as NAME=N,… (matched with streams\' `resources:`)')
+    .option('--name <id>', 'the worker id (default: <host>-<pid>)')
+    .addOption(new Option('--lease <duration>', 'how long the worker counts as alive without renewing (a lost worker\'s streams run again elsewhere after it)').default('10s'))
+    .addHelpText('after', '\nExamples:\n  coord worker --backend redis://10.0.0.5:6379 --slots 8\n  coord worker --backend redis://10.0.0.5:6379 --capabilities gpu --resources gpu=2')
+    .action(lazy(async () => (await import('./commands/worker.js')).workerCommand));
 
   program
     .command('validate')

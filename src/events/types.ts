@@ -44,7 +44,11 @@ export type FailureReason =
   /** A convergence point whose approval was rejected (or timed out). */
   | 'rejected'
   /** The replicas of a `gather: vote` group did not agree on one result. */
-  | 'no-majority';
+  | 'no-majority'
+  /** A remote stream's worker was lost more often than `max_restarts` allows. */
+  | 'worker-lost'
+  /** A remote stream's outputs could not come back to the coordinator (over the archive limit, unreadable). */
+  | 'outputs-error';
 
 /** What made a state version. */
 export type StateOp = 'set' | 'incr' | 'merge' | 'delete' | 'update' | 'rollback' | 'restore';
@@ -80,7 +84,7 @@ export type CoordEvent =
   | (Base & { type: 'run-resumed'; kept: string[]; adopted: string[]; stopped: string[]; points: string[] })
   | (Base & { type: 'run-ended'; state: RunState; durationMs: number })
   | (StreamBase & { type: 'stream-registered'; capabilities: string[]; dependsOn: string[]; workspace: string })
-  | (StreamBase & { type: 'stream-started'; pid: number; procStartTime?: number | null; command: string | string[]; workspace: string })
+  | (StreamBase & { type: 'stream-started'; pid: number; procStartTime?: number | null; command: string | string[]; workspace: string; worker?: string; host?: string })
   | (StreamBase & { type: 'stream-exited'; exitCode: number | null; signal: string | null; durationMs: number })
   | (StreamBase & { type: 'stream-signalled'; signal: string; reason: string })
   | (StreamBase & { type: 'stream-retrying'; delayMs: number; reason: FailureReason })

@@ -15,7 +15,7 @@
 import { StateStore } from '../state/store.js';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { cp, readdir } from 'node:fs/promises';
 import type { Plan, PointSpec, StreamSpec } from '../plan/types.js';
 import type { Backend, PointRecord, RunRecord, StreamRecord } from '../backend/types.js';
@@ -56,6 +56,8 @@ import { ConsensusBoard } from '../consensus/board.js';
 import { VoteGroups, type VoteGroup } from './vote-groups.js';
 import type { ApprovalVerdict } from './convergence.js';
 import type { PoolRecord } from '../backend/types.js';
+import { LaunchAborted, WorkerLost } from '../distribute/errors.js';
+import type { Dispatcher, RemoteRequest } from '../distribute/dispatcher.js';
 
 /** Streams started at once unless `--concurrency` says otherwise (Turborepo's default too). */
 export const DEFAULT_CONCURRENCY = 10;
@@ -93,6 +95,11 @@ export interface CoordinatorOptions {
    * their end; the rest run.
    */
   resume?: { adopt: boolean };
+  /**
+   * `--workers`: streams run on `coord worker` hosts through this Redis server (streams that
+   * need this host's file system still run here: see runsRemote).
+   */
+  workers?: { url: string; leaseMs?: number };
 }
 
 export interface RunOutcome {
@@ -129,6 +136,8 @@ interface StreamRt {
   readyAt: number;
   /** The units of its plan demand the running attempt holds. */
   hold?: Hold | undefined;
+  /** Calls off a remote launch still waiting for a worker. */
+  abort?: AbortController | undefined;
 }
 
 /** Streams and `coord resource acquire` requests wait in one queue (see ready-queue.ts). */
@@ -203,6 +212,8 @@ export class StreamCoordinator {
   private retryTimer: NodeJS.Timeout | undefined;
   private binDir = '';
   private resolveRun: ((o: RunOutcome) => void) | undefined;
+  /** `--workers`: the remote spawner (loaded with BullMQ when the run starts). */
+  private dispatcher: Dispatcher | undefined;
 
   constructor(opts: CoordinatorOptions) {
     this.opts = opts;
@@ -364,6 +375,8 @@ export class StreamCoordinator {
       } else if (!rt.launching && !TERMINAL_STREAM_STATES.has(rt.rec.state)) {
         // (a launching stream sees `stopping` itself once its workspace is ready)
         this.end(rt, 'cancelled', 'cancelled');
+      } else if (rt.launching) {
+        rt.abort?.abort();
       }
     }
     this.maybeFinish();
@@ -396,6 +409,17 @@ export class StreamCoordinator {
     if (this.opts.resume) this.board.load(await this.backend.listProposals(this.runId));
     this.prepareProposals();
     this.binDir = coordBinDir(this.runDir);
+    if (this.opts.workers) {
+      const { Dispatcher } = await import('../distribute/dispatcher.js');
+      this.dispatcher = new Dispatcher({
+        url: this.opts.workers.url,
+        runId: this.runId,
+        ...(this.opts.workers.leaseMs ? { leaseMs: this.opts.workers.leaseMs } : {}),
+        warn: (message, stream) => this.emit({ type: 'warning', ...(stream ? { stream } : {}), message }),
+        env: this.baseEnv,
+      });
+      await this.dispatcher.start();
+    }
     await this.openControl();
     const done = new Promise<RunOutcome>((resolve) => (this.resolveRun = resolve));
     this.emit({
@@ -678,21 +702,35 @@ export class StreamCoordinator {
     const env = this.envOf(rt, attempt);
     const wantLines = this.listeners.length > 0 && this.opts.outputLines !== false;
     let proc: StreamProcess;
+    const request = {
+      command: spec.command,
+      cwd: paths.workspace,
+      env,
+      stdoutFile: join(paths.logDir, 'stdout'),
+      stderrFile: join(paths.logDir, 'stderr'),
+      exitFile: exitFileOf(paths.logDir, attempt),
+      ...(wantLines ? { onLine: (fd: 'stdout' | 'stderr', line: string) => this.emitOutput(spec.id, attempt, fd, line) } : {}),
+      onOutput: () => this.liveness.output(spec.id),
+    };
     try {
-      proc = await this.spawner.spawn({
-        command: spec.command,
-        cwd: paths.workspace,
-        env,
-        stdoutFile: join(paths.logDir, 'stdout'),
-        stderrFile: join(paths.logDir, 'stderr'),
-        exitFile: exitFileOf(paths.logDir, attempt),
-        ...(wantLines ? { onLine: (fd: 'stdout' | 'stderr', line: string) => this.emitOutput(spec.id, attempt, fd, line) } : {}),
-        onOutput: () => this.liveness.output(spec.id),
-      });
+      if (this.dispatcher && this.runsRemote(rt)) {
+        rt.abort = new AbortController();
+        proc = await this.dispatcher.spawn(this.remoteRequest(rt, attempt, request, rt.abort.signal));
+      } else {
+        proc = await this.spawner.spawn(request);
+      }
     } catch (e) {
-      this.abortLaunch(rt, 'failed', 'spawn-error', `could not start: ${e instanceof Error ? e.message : String(e)}`);
+      rt.abort = undefined;
+      if (e instanceof LaunchAborted) {
+        this.abortLaunch(rt, 'cancelled', rt.killReason === 'superseded' ? 'superseded' : 'cancelled');
+      } else if (e instanceof WorkerLost) {
+        this.relaunchLost(rt, e.message);
+      } else {
+        this.abortLaunch(rt, 'failed', 'spawn-error', `could not start: ${e instanceof Error ? e.message : String(e)}`);
+      }
       return;
     }
+    rt.abort = undefined;
     rt.launching = false;
     this.liveness.watch(spec.id, paths.heartbeatFile);
     rt.proc = proc;
@@ -700,12 +738,14 @@ export class StreamCoordinator {
     rt.rec.pid = proc.pid > 0 ? proc.pid : null;
     rt.rec.pgid = proc.pid > 0 ? proc.pgid : null;
     rt.rec.procStartTime = proc.procStartTime;
+    const remote = 'worker' in proc ? { worker: String(proc.worker), host: String((proc as { host?: string }).host ?? '') } : undefined;
+    rt.rec.worker = remote?.worker ?? null;
     rt.rec.startedAt = new Date().toISOString();
     rt.rec.exitCode = null;
     rt.rec.signal = null;
     rt.rec.reason = null;
     this.setState(rt, 'running');
-    this.emit({ type: 'stream-started', stream: spec.id, attempt, pid: proc.pid, procStartTime: proc.procStartTime, command: spec.command, workspace: paths.workspace });
+    this.emit({ type: 'stream-started', stream: spec.id, attempt, pid: proc.pid, procStartTime: proc.procStartTime, command: spec.command, workspace: paths.workspace, ...(remote ?? {}) });
     for (const p of this.pointsOfStream.get(spec.id) ?? []) p.streamStarted();
     if (spec.timeoutMs !== undefined) {
       const t = setTimeout(() => {
@@ -737,16 +777,64 @@ export class StreamCoordinator {
     this.afterChange();
   }
 
-  private async prepare(rt: StreamRt): Promise<void> {
-    const { paths, spec } = rt;
-    mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
-    if (paths.shared) await createWorkspace(paths.shared, { fresh: false });
-    if (spec.isolation === 'worktree') await this.worktrees.create(spec, paths.workspace);
-    else if (paths.workspace !== paths.shared) await createWorkspace(paths.workspace, { fresh: !paths.explicitWorkspace && !this.opts.resume });
-    // `base:` seeds the workspace with a copy of a directory, unless the workspace already has content.
-    if (spec.base && spec.isolation !== 'worktree' && (await readdir(paths.workspace)).length === 0) {
-      await cp(spec.base, paths.workspace, { recursive: true, verbatimSymlinks: true, errorOnExist: false, force: false });
+  /**
+   * With `--workers`, a stream runs on a worker unless it needs this host's file system: the
+   * shared directory (`shared`, `hybrid`), a git worktree, a `workspace:` the plan names, or
+   * periodic copies of its running workspace (a `checkpoint` point, `resume_from: checkpoint`).
+   */
+  private runsRemote(rt: StreamRt): boolean {
+    const { spec, paths } = rt;
+    if (spec.isolation !== 'isolated' || paths.explicitWorkspace || spec.resumeFrom === 'checkpoint') return false;
+    return !(this.pointsOfStream.get(spec.id) ?? []).some((p) => p.spec.type === 'checkpoint');
+  }
+
+  private remoteRequest(rt: StreamRt, attempt: number, local: Omit<RemoteRequest, 'remote' | 'abort'>, abort: AbortSignal): RemoteRequest {
+    const { spec, paths } = rt;
+    return {
+      ...local,
+      abort,
+      remote: {
+        stream: spec.id,
+        attempt,
+        workspace: paths.workspace,
+        heartbeatFile: paths.heartbeatFile,
+        inputs: this.inputLinks(spec),
+        requires: spec.requires ?? [],
+        resources: spec.resources,
+        priority: spec.priority,
+        planEnv: { ...spec.env },
+        ...(this.plan.coordination.isolation.fileAccess ? { fileAccess: this.plan.coordination.isolation.fileAccess } : {}),
+        workspaceRoot: this.plan.workspaceRoot,
+      },
+    };
+  }
+
+  /** A remote attempt's worker was lost: the stream runs again elsewhere while `max_restarts` allows. */
+  private relaunchLost(rt: StreamRt, why: string): void {
+    if (rt.launching) {
+      rt.launching = false;
+      this.running--;
+      this.releaseUnits(rt);
     }
+    this.emit({ type: 'warning', stream: rt.spec.id, message: `attempt ${rt.rec.attempt} was lost: ${why}` });
+    if (this.stopping) {
+      this.end(rt, 'cancelled', 'cancelled');
+    } else if (rt.killReason === 'superseded') {
+      this.end(rt, 'cancelled', 'superseded');
+    } else if (rt.restarts < this.plan.guardian.maxRestarts) {
+      rt.restarts += 1;
+      rt.rec.reason = 'worker-lost';
+      rt.notBefore = 0;
+      this.emit({ type: 'stream-retrying', stream: rt.spec.id, attempt: rt.rec.attempt, delayMs: 0, reason: 'worker-lost' });
+      this.makeReady(rt, 'recovering');
+    } else {
+      this.end(rt, 'failed', 'worker-lost');
+    }
+    this.afterChange();
+  }
+
+  /** `$COORD_INPUTS` of a stream: a link per dependency (see linkInputs). */
+  private inputLinks(spec: StreamSpec): Array<{ name: string; target: string }> {
     const links: Array<{ name: string; target: string }> = [];
     for (const dep of spec.dependsOn) {
       const p = this.points.get(dep);
@@ -758,7 +846,20 @@ export class StreamCoordinator {
       const winner = g?.winner ? this.streams.get(g.winner) : undefined;
       if (g && winner && !links.some((l) => l.name === g.id)) links.push({ name: g.id, target: winner.paths.workspace });
     }
-    linkInputs(paths.inputs, links);
+    return links;
+  }
+
+  private async prepare(rt: StreamRt): Promise<void> {
+    const { paths, spec } = rt;
+    mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
+    if (paths.shared) await createWorkspace(paths.shared, { fresh: false });
+    if (spec.isolation === 'worktree') await this.worktrees.create(spec, paths.workspace);
+    else if (paths.workspace !== paths.shared) await createWorkspace(paths.workspace, { fresh: !paths.explicitWorkspace && !this.opts.resume });
+    // `base:` seeds the workspace with a copy of a directory, unless the workspace already has content.
+    if (spec.base && spec.isolation !== 'worktree' && (await readdir(paths.workspace)).length === 0) {
+      await cp(spec.base, paths.workspace, { recursive: true, verbatimSymlinks: true, errorOnExist: false, force: false });
+    }
+    linkInputs(paths.inputs, this.inputLinks(spec));
     rt.prepared = true;
   }
 
@@ -775,14 +876,24 @@ export class StreamCoordinator {
     rt.rec.exitCode = info.exitCode;
     rt.rec.signal = info.signal;
     rt.rec.killed = rt.killSent;
+    // a beat written just before the exit (the guardian stopped watching with the exit)
+    if (existsSync(rt.paths.heartbeatFile)) this.readHeartbeat(rt);
     rt.killSent = false;
     this.emit({ type: 'stream-exited', stream: rt.spec.id, attempt: rt.rec.attempt, exitCode: info.exitCode, signal: info.signal, durationMs });
     if (info.error) this.emit({ type: 'warning', stream: rt.spec.id, message: `could not start: ${info.error}` });
+
+    if (info.lost !== undefined) {
+      this.relaunchLost(rt, info.lost);
+      return;
+    }
+    if (info.outputsError) this.emit({ type: 'warning', stream: rt.spec.id, message: info.outputsError });
 
     if (this.stopping) {
       this.end(rt, 'cancelled', 'cancelled');
     } else if (rt.killReason === 'superseded') {
       this.end(rt, 'cancelled', 'superseded');
+    } else if (info.outputsError) {
+      this.end(rt, 'failed', 'outputs-error');
     } else if (rt.killReason === 'heartbeat-timeout' && rt.restarts < this.plan.guardian.maxRestarts) {
       // The guardian restarts a stalled stream as a new attempt while max_restarts allows.
       rt.restarts += 1;
@@ -936,6 +1047,7 @@ export class StreamCoordinator {
       this.end(other, 'cancelled', 'superseded');
     } else {
       other.killReason = 'superseded';
+      other.abort?.abort();
     }
   }
 
@@ -1117,6 +1229,7 @@ export class StreamCoordinator {
     this.flushRecords();
     this.flushPools();
     this.spawner.close?.();
+    await this.dispatcher?.close();
     this.emit({ type: 'run-ended', state, durationMs: Math.round(performance.now() - this.startedAtMs) });
     this.backendWrite(() => this.backend.updateRun(this.runId, { state, endedAt: new Date().toISOString() }).then(() => undefined));
     await this.persist;

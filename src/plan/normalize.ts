@@ -43,6 +43,7 @@ export function normalizePlan(doc: PlanDocument, meta: { file: string; dir: stri
       command: copyCommand(s.command),
       dependsOn: [...(s.depends_on ?? [])],
       capabilities: [...(s.capabilities ?? [])],
+      requires: [...(s.requires ?? [])],
       resources: record(s.resources, (n) => n),
       outputs: [...(s.outputs ?? [])],
       isolation: s.isolation ?? workspaceMode,

@@ -207,6 +207,7 @@ const streamSchema = strict(
     command: commandSchema,
     depends_on: z.array(z.string()).describe('Stream ids or convergence point names to wait for').optional(),
     capabilities: z.array(z.string()).describe('Capabilities this stream registers').optional(),
+    requires: z.array(z.string().min(1)).describe('Capabilities a `coord worker` must offer to run this stream (coord run --workers)').optional(),
     resources: resourcesSchema('Units of resource pools held while running').optional(),
     outputs: z.array(z.string()).describe('Globs (relative to the workspace) contributed at convergence; default: all').optional(),
     workspace: z.string().min(1).describe('An explicit workspace directory (relative to the plan)').optional(),

@@ -48,6 +48,8 @@ export interface StreamSpec {
   /** Stream ids or convergence point names this stream waits for. */
   dependsOn: string[];
   capabilities: string[];
+  /** Capabilities a worker must offer to take this stream (`coord run --workers`). */
+  requires?: string[];
   /** Units of `plan.resources` pools this stream holds while it runs. */
   resources: Record<string, number>;
   /** Globs (relative to the workspace) of what the stream contributes at convergence; empty = everything. */

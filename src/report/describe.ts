@@ -26,7 +26,7 @@ export function describeEvent(e: CoordEvent): string {
     case 'stream-registered':
       return `${e.stream} registered (workspace ${e.workspace})`;
     case 'stream-started':
-      return `${e.stream} started, pid ${e.pid}${e.attempt > 1 ? `, attempt ${e.attempt}` : ''}`;
+      return `${e.stream} started, ${e.worker ? `on worker ${e.worker}` : `pid ${e.pid}`}${e.attempt > 1 ? `, attempt ${e.attempt}` : ''}`;
     case 'stream-exited':
       return `${e.stream} exited ${e.signal ? `on ${e.signal}` : `with code ${e.exitCode}`} after ${formatDuration(e.durationMs)}`;
     case 'stream-signalled':

@@ -24,6 +24,7 @@ export function reconcileStreams(records: readonly StreamRecord[], events: reado
             pid: e.pid > 0 ? e.pid : null,
             pgid: e.pid > 0 ? e.pid : null,
             procStartTime: e.procStartTime ?? null,
+            worker: e.worker ?? null,
             startedAt: e.time,
             endedAt: null,
             exitCode: null,

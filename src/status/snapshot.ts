@@ -18,6 +18,8 @@ export interface StatusSnapshot {
     id: string;
     state: StreamRecord['state'];
     pid: number | null;
+    /** The `coord worker` of the last attempt (`coord run --workers`), else null. */
+    worker: string | null;
     attempt: number;
     exitCode: number | null;
     reason: string | null;
@@ -76,6 +78,7 @@ export async function loadSnapshot(backend: Backend, run: RunRecord): Promise<St
       id: s.id,
       state: dead && LIVE_STREAM_STATES.has(s.state) && !(s.pid && sameProcess(s.pid, s.procStartTime)) ? 'cancelled' : s.state,
       pid: s.pid,
+      worker: s.worker ?? null,
       attempt: s.attempt,
       exitCode: s.exitCode,
       reason: s.reason,

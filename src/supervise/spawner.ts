@@ -27,6 +27,10 @@ export interface ExitInfo {
   signal: NodeJS.Signals | null;
   /** spawn(2) failed (command not found is exit 127 from sh; this is e.g. a bad cwd or ENOENT for an array command). */
   error?: string;
+  /** A remote attempt whose worker was lost (its lease expired): it runs again elsewhere. */
+  lost?: string;
+  /** A remote attempt ended but its outputs could not come back (too large, unreadable). */
+  outputsError?: string;
 }
 
 export interface StreamProcess {

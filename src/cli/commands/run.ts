@@ -11,6 +11,7 @@ import { WorkspaceError } from '../../workspace/root.js';
 import { UsageError } from '../../util/result.js';
 import { writeCiOutputs } from '../../report/ci.js';
 import { relative, resolve } from 'node:path';
+import { durationMs } from '../../util/duration.js';
 
 export interface RunFlags {
   concurrency?: number;
@@ -22,7 +23,11 @@ export interface RunFlags {
   report?: string;
   resume?: string;
   adopt?: boolean;
+  workers?: boolean;
 }
+
+/** With --workers, how many streams the coordinator hands out at once unless -c says otherwise: the workers' slots decide. */
+export const WORKERS_CONCURRENCY = 100_000;
 
 export async function runCommand(planPath: string, flags: RunFlags): Promise<void> {
   const loaded = await loadPlanFile(planPath);
@@ -39,6 +44,8 @@ export async function runCommand(planPath: string, flags: RunFlags): Promise<voi
     return;
   }
   if (flags.adopt && !flags.resume) throw new UsageError('--adopt goes with --resume RUN_ID');
+  const backendUrl = process.env.COORD_BACKEND;
+  if (flags.workers && !backendUrl) throw new UsageError('--workers needs a Redis server: add --backend redis://HOST[:PORT][/DB] (or set COORD_BACKEND)');
   if (flags.resume) {
     const verdict = await checkResumable(flags.resume, plan);
     if (verdict) {
@@ -57,7 +64,8 @@ export async function runCommand(planPath: string, flags: RunFlags): Promise<voi
     plan,
     home: coordHome(),
     backend: await openBackend(),
-    ...(flags.concurrency ? { concurrency: flags.concurrency } : {}),
+    ...(flags.concurrency ? { concurrency: flags.concurrency } : flags.workers ? { concurrency: WORKERS_CONCURRENCY } : {}),
+    ...(flags.workers && backendUrl ? { workers: { url: backendUrl, ...(process.env.COORD_WORKER_LEASE ? { leaseMs: durationMs(process.env.COORD_WORKER_LEASE, 'COORD_WORKER_LEASE') } : {}) } } : {}),
     removeWorkspaces: flags.rm ?? false,
     keepWorkspaces: flags.keepWorkspaces ?? false,
     ...(flags.resume ? { runId: flags.resume, resume: { adopt: flags.adopt ?? false } } : {}),

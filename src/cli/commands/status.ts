@@ -41,7 +41,7 @@ export function formatStatus(snap: StatusSnapshot, c: Colors): string {
       s.id,
       s.state + stateNote(s.reason, s.killed, s.state),
       String(s.attempt),
-      s.pid === null ? '-' : String(s.pid),
+      s.worker ? `worker ${s.worker}` : s.pid === null ? '-' : String(s.pid),
       s.exitCode === null ? '-' : String(s.exitCode),
       ms === null ? '-' : formatDuration(ms),
       [age(s.lastHeartbeat), s.progress === null ? '' : `${s.progress}%`, s.message ? clip(s.message, 40) : ''].filter(Boolean).join(' '),

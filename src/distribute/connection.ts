@@ -1,0 +1,47 @@
+/**
+ * Connections of distributed execution (workers and the coordinator's dispatcher). Unlike the
+ * backend's command connection, these queue commands while the server is away and send them
+ * when it is back (BullMQ requires `maxRetriesPerRequest: null`); what they write is safe to
+ * send twice: wire entries carry attempt numbers and sequence numbers that the reader checks.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import type { ConnectionOptions as BullConnection } from 'bullmq';
+import { parseBackendUrl } from '../backend/url.js';
+
+export function redisOptions(url: string, where: string): RedisOptions & { display: string } {
+  const u = parseBackendUrl(url, where);
+  return {
+    host: u.host,
+    port: u.port,
+    db: u.db,
+    ...(u.username === undefined ? {} : { username: u.username }),
+    ...(u.password === undefined ? {} : { password: u.password }),
+    maxRetriesPerRequest: null,
+    retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times - 1, 6), 2000),
+    disconnectTimeout: 100,
+    connectionName: 'coord',
+    display: u.display,
+  };
+}
+
+/** The same server as options BullMQ takes (it makes its own connections from them). */
+export function bullConnection(opts: RedisOptions): BullConnection {
+  const { host, port, db, username, password } = opts;
+  return {
+    host,
+    port,
+    db,
+    ...(username === undefined ? {} : { username }),
+    ...(password === undefined ? {} : { password }),
+    maxRetriesPerRequest: null,
+    retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times - 1, 6), 2000),
+    connectionName: 'coord',
+  };
+}
+
+export function connect(opts: RedisOptions, onError: (e: Error) => void): Redis {
+  const { display: _display, ...rest } = opts as RedisOptions & { display?: string };
+  const c = new Redis(rest);
+  c.on('error', onError);
+  return c;
+}

@@ -1,0 +1,377 @@
+/**
+ * The coordinator's side of distributed execution (`coord run --workers`): a Spawner whose
+ * processes run on `coord worker` hosts (worker.ts; keys in profile.ts).
+ *
+ * A launch packs the stream's workspace as the coordinator prepared it (base seed, what an
+ * earlier attempt left, a checkpoint) and each dependency's outputs into archives on the server,
+ * and adds a job to the BullMQ queue of the stream's profile, with the stream's priority. The
+ * launch resolves when a worker reports `started`; until then the stream is `waiting`.
+ * Everything workers report arrives on the run's wire stream (XREAD), read in order: output
+ * lines are written to the run's local log files and handed to the coordinator as if the
+ * process were local; heartbeat file contents are written to the stream's local heartbeat file,
+ * so the guardian watches a remote stream exactly like a local one; `exit` brings the outputs
+ * archive, unpacked into the stream's local workspace (which the merge then reads) before the
+ * process counts as exited. Signals go to the worker over pub/sub.
+ *
+ * Lost workers: the registration of each worker running an attempt is checked every half
+ * lease; when it has expired, the attempt is lost (a new attempt is made elsewhere), and any
+ * later report of it (an old attempt number) is discarded, its outputs deleted unread.
+ */
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, realpath, rm, writeFile } from 'node:fs/promises';
+import type { ExitInfo, SpawnRequest, StreamProcess } from '../supervise/spawner.js';
+import { ArchiveTooLarge, archiveLimit, formatBytes, packDir, unpackInto } from './archive.js';
+import { bullConnection, connect, redisOptions } from './connection.js';
+import { LaunchAborted, WorkerLost } from './errors.js';
+import { describeProfile, keys, liveWorkers, mismatch, profileOf, queueOf, type Keys, type Profile, type StreamJob, type WireMessage } from './profile.js';
+import { ARCHIVE_TTL_MS, DEFAULT_LEASE_MS } from './worker.js';
+
+/** What a remote launch needs beyond a local one. */
+export interface RemoteSpec {
+  stream: string;
+  attempt: number;
+  /** The stream's workspace on this host: packed for the worker, replaced by its outputs. */
+  workspace: string;
+  heartbeatFile: string;
+  /** `$COORD_INPUTS` entries: name → directory on this host. */
+  inputs: Array<{ name: string; target: string }>;
+  requires: string[];
+  resources: Record<string, number>;
+  priority: number;
+  planEnv: Record<string, string>;
+  fileAccess?: string;
+  workspaceRoot: string;
+}
+
+export interface RemoteRequest extends SpawnRequest {
+  remote: RemoteSpec;
+  /** Aborted when the run stops or the replica is superseded while the job still waits. */
+  abort?: AbortSignal;
+}
+
+export interface RemoteProcess extends StreamProcess {
+  readonly worker: string;
+  readonly host: string;
+}
+
+export interface DispatcherOptions {
+  url: string;
+  runId: string;
+  prefix?: string;
+  /** How long this coordinator's lease lasts (workers stop its attempts after two without renewal). */
+  leaseMs?: number;
+  warn: (message: string, stream?: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+interface Tracker {
+  req: RemoteRequest;
+  jobId: string;
+  queue: Queue;
+  worker?: string;
+  host?: string;
+  state: 'queued' | 'taken' | 'started' | 'done';
+  outSeq: number;
+  files: Partial<Record<'stdout' | 'stderr', WriteStream>>;
+  resolveStarted: (p: StreamProcess) => void;
+  rejectStarted: (e: Error) => void;
+  resolveExited: (i: ExitInfo) => void;
+  exited: Promise<ExitInfo>;
+  proc?: RemoteProcess;
+}
+
+/** BullMQ priorities: 1 is served first; a stream's higher `priority` is a lower number. */
+const PRIORITY_ZERO = 2 ** 20;
+const bullPriority = (p: number) => Math.max(1, Math.min(2 ** 21 - 1, PRIORITY_ZERO - p));
+
+export class Dispatcher {
+  private readonly opts: DispatcherOptions;
+  private readonly conn: ReturnType<typeof redisOptions>;
+  private readonly k: Keys;
+  private readonly leaseMs: number;
+  private readonly limit: number;
+  private cmd!: Redis;
+  private reader!: Redis;
+  private readonly queues = new Map<string, Queue>();
+  private readonly trackers = new Map<string, Tracker>();
+  private readonly timers: NodeJS.Timeout[] = [];
+  /** Profiles no live worker matched, and when that was last said (warned once a minute). */
+  private readonly warned = new Map<string, number>();
+  private closed = false;
+  private reading: Promise<void> = Promise.resolve();
+  private lastError = '';
+
+  constructor(opts: DispatcherOptions) {
+    this.opts = opts;
+    this.conn = redisOptions(opts.url, '--backend');
+    this.k = keys(opts.prefix ?? 'coord:');
+    this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+    this.limit = archiveLimit(opts.env ?? process.env);
+  }
+
+  private onError = (e: Error): void => {
+    const m = e.message || String(e);
+    if (m !== this.lastError && !this.closed) this.opts.warn(`workers: ${this.conn.display}: ${m}`);
+    this.lastError = m;
+  };
+
+  async start(): Promise<void> {
+    this.cmd = connect(this.conn, this.onError);
+    this.reader = connect(this.conn, this.onError);
+    await this.renewLease();
+    this.timers.push(setInterval(() => void this.renewLease().catch(() => undefined), Math.max(100, Math.floor(this.leaseMs / 3))));
+    this.timers.push(setInterval(() => void this.checkWorkers().catch(() => undefined), Math.max(100, Math.floor(this.leaseMs / 2))));
+    this.reading = this.readWire();
+  }
+
+  private renewLease(): Promise<unknown> {
+    return this.cmd.set(this.k.coordinator(this.opts.runId), String(process.pid), 'PX', this.leaseMs * 2);
+  }
+
+  private queueFor(p: Profile): { name: string; queue: Queue } {
+    const name = queueOf(p);
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: bullConnection(this.conn), prefix: this.k.bull });
+      queue.on('error', (e) => this.onError(e));
+      this.queues.set(name, queue);
+    }
+    return { name, queue };
+  }
+
+  /** Starts one attempt on a worker; resolves when it runs there (see the file comment). */
+  async spawn(req: RemoteRequest): Promise<StreamProcess> {
+    const r = req.remote;
+    const run = this.opts.runId;
+    const id = `${r.stream}:${r.attempt}`;
+    // the inputs: this host's workspace of the stream, and each dependency's outputs
+    const parts: Array<[string, Buffer]> = [];
+    let used = 0;
+    const add = async (field: string, dir: string, what: string) => {
+      const buf = await packDir(await realpath(dir), this.limit - used, what);
+      used += buf.length;
+      parts.push([field, buf]);
+    };
+    try {
+      await add('workspace', r.workspace, `the workspace of "${r.stream}"`);
+      for (const i of r.inputs) await add(`input:${i.name}`, i.target, `the inputs of "${r.stream}" (up to "${i.name}")`);
+    } catch (e) {
+      if (e instanceof ArchiveTooLarge) throw e;
+      throw new Error(`could not pack the inputs of "${r.stream}": ${e instanceof Error ? e.message : String(e)}`);
+    }
+    const inputsKey = this.k.inputs(run, r.stream, r.attempt);
+    const m = this.cmd.multi().del(inputsKey);
+    for (const [f, b] of parts) m.hset(inputsKey, f, b);
+    await m.pexpire(inputsKey, ARCHIVE_TTL_MS).exec();
+
+    const profile = profileOf(r.requires, r.resources);
+    const { name, queue } = this.queueFor(profile);
+    await this.cmd.hset(this.k.queues, name, JSON.stringify(profile));
+    const job: StreamJob = {
+      run,
+      stream: r.stream,
+      attempt: r.attempt,
+      command: req.command,
+      env: r.planEnv,
+      workspaceRoot: r.workspaceRoot,
+      ...(r.fileAccess ? { fileAccess: r.fileAccess } : {}),
+      inputs: parts.map(([f]) => f),
+      profile,
+    };
+    const jobId = `${run}.${r.stream}.${r.attempt}`;
+    let resolveStarted!: (p: StreamProcess) => void;
+    let rejectStarted!: (e: Error) => void;
+    const started = new Promise<StreamProcess>((res, rej) => {
+      resolveStarted = res;
+      rejectStarted = rej;
+    });
+    let resolveExited!: (i: ExitInfo) => void;
+    const exited = new Promise<ExitInfo>((res) => (resolveExited = res));
+    const t: Tracker = { req, jobId, queue, state: 'queued', outSeq: 0, files: {}, resolveStarted, rejectStarted, resolveExited, exited };
+    this.trackers.set(id, t);
+    await queue.add('stream', job, { jobId, priority: bullPriority(r.priority), removeOnComplete: true, removeOnFail: true });
+    await this.cmd.publish(this.k.dispatch, name);
+    void this.warnUnmatched(profile, r.stream);
+    req.abort?.addEventListener('abort', () => void this.abortQueued(id, t), { once: true });
+    if (req.abort?.aborted) void this.abortQueued(id, t);
+    return started;
+  }
+
+  /** A job nobody took yet is removed; one already taken starts and is stopped by the caller. */
+  private async abortQueued(id: string, t: Tracker): Promise<void> {
+    if (t.state !== 'queued') return;
+    const removed = await t.queue.remove(t.jobId).catch(() => 0);
+    if (removed !== 1 || t.state !== 'queued') return;
+    t.state = 'done';
+    this.trackers.delete(id);
+    await this.cmd.del(this.k.inputs(this.opts.runId, t.req.remote.stream, t.req.remote.attempt)).catch(() => undefined);
+    t.rejectStarted(new LaunchAborted('called off before a worker took it'));
+  }
+
+  private async warnUnmatched(p: Profile, stream: string): Promise<void> {
+    const name = queueOf(p);
+    const last = this.warned.get(name);
+    if (last !== undefined && Date.now() - last < 60_000) return;
+    const workers = await liveWorkers(this.cmd, this.k).catch(() => undefined);
+    if (!workers || workers.some((w) => mismatch(p, w) === null)) return;
+    this.warned.set(name, Date.now());
+    const why = workers.length === 0 ? 'no worker is registered' : workers.map((w) => `${w.id} ${mismatch(p, w)}`).join('; ');
+    this.opts.warn(`no live worker can take "${stream}" (${describeProfile(p)}): ${why}; it waits for one (start one with coord worker --backend ${this.conn.display})`, stream);
+  }
+
+  private async readWire(): Promise<void> {
+    const key = this.k.wire(this.opts.runId);
+    let last = '0';
+    while (!this.closed) {
+      let res: Array<[string, Array<[string, string[]]>]> | null;
+      try {
+        res = (await this.reader.xread('COUNT', 500, 'BLOCK', 1000, 'STREAMS', key, last)) as typeof res;
+      } catch {
+        if (this.closed) return;
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      for (const [, entries] of res ?? []) {
+        for (const [entryId, fields] of entries) {
+          last = entryId;
+          const json = fields[1];
+          if (json === undefined) continue;
+          try {
+            await this.handle(JSON.parse(json) as WireMessage);
+          } catch (e) {
+            this.opts.warn(`workers: a report could not be handled: ${e instanceof Error ? e.message : String(e)}`);
+          }
+        }
+      }
+    }
+  }
+
+  private async handle(m: WireMessage): Promise<void> {
+    const t = this.trackers.get(`${m.s}:${m.a}`);
+    if (!t || t.state === 'done' || (t.worker !== undefined && m.w !== t.worker)) {
+      // a report of an attempt that was lost or called off: its outputs are dropped unread
+      if (m.k === 'exit' && m.outputs) await this.cmd.del(m.outputs);
+      return;
+    }
+    switch (m.k) {
+      case 'taken':
+        t.worker = m.w;
+        t.host = m.host;
+        if (t.state === 'queued') t.state = 'taken';
+        return;
+      case 'started':
+        this.started(t, m.w, m.pid);
+        return;
+      case 'out': {
+        if (m.n <= t.outSeq) return; // sent twice across a reconnect
+        t.outSeq = m.n;
+        const file = (t.files[m.fd] ??= createWriteStream(m.fd === 'stdout' ? t.req.stdoutFile : t.req.stderrFile, { flags: 'a', mode: 0o600 }));
+        file.write(`${m.data}\n`);
+        t.req.onOutput?.();
+        if (t.req.onLine) for (const line of m.data.split('\n')) t.req.onLine(m.fd, line);
+        return;
+      }
+      case 'beat':
+        await writeFile(t.req.remote.heartbeatFile, m.data, { mode: 0o600 }).catch(() => undefined);
+        return;
+      case 'lost':
+        this.lost(t, `worker ${m.w}: ${m.why}`);
+        return;
+      case 'exit':
+        await this.exit(t, m);
+        return;
+    }
+  }
+
+  private started(t: Tracker, worker: string, pid: number): void {
+    if (t.proc) return;
+    t.state = 'started';
+    t.worker ??= worker;
+    const r = t.req.remote;
+    const proc: RemoteProcess = {
+      pid: 0,
+      pgid: 0,
+      procStartTime: null,
+      worker,
+      host: t.host ?? '',
+      exited: t.exited,
+      signal: (sig) => {
+        if (t.state === 'done') return false;
+        void this.cmd.publish(this.k.signal(worker), JSON.stringify({ run: this.opts.runId, stream: r.stream, attempt: r.attempt, signal: sig, pid }));
+        return true;
+      },
+    };
+    t.proc = proc;
+    t.resolveStarted(proc);
+  }
+
+  private async exit(t: Tracker, m: Extract<WireMessage, { k: 'exit' }>): Promise<void> {
+    if (!t.proc) this.started(t, m.w, 0);
+    t.state = 'done';
+    this.trackers.delete(`${m.s}:${m.a}`);
+    let outputsError = m.tooLarge;
+    if (m.outputs) {
+      try {
+        const buf = await this.cmd.hgetBuffer(m.outputs, 'workspace');
+        if (!buf) throw new Error('the outputs archive is not on the server (expired?)');
+        const ws = t.req.remote.workspace;
+        await rm(ws, { recursive: true, force: true });
+        await mkdir(ws, { recursive: true, mode: 0o700 });
+        await unpackInto(buf, ws);
+      } catch (e) {
+        outputsError = `the outputs of "${m.s}" (${formatBytes(m.bytes)} from worker ${m.w}) could not be unpacked: ${e instanceof Error ? e.message : String(e)}`;
+      }
+      await this.cmd.del(m.outputs).catch(() => undefined);
+    }
+    await this.closeFiles(t);
+    t.resolveExited({ exitCode: m.exitCode, signal: m.signal, ...(m.error ? { error: m.error } : {}), ...(outputsError ? { outputsError } : {}) });
+  }
+
+  private lost(t: Tracker, why: string): void {
+    if (t.state === 'done') return;
+    const r = t.req.remote;
+    t.state = 'done';
+    this.trackers.delete(`${r.stream}:${r.attempt}`);
+    void this.closeFiles(t);
+    // the job stays BullMQ's: failed by the stalled check once its lock runs out, removed then
+    void t.queue.remove(t.jobId).catch(() => undefined);
+    void this.cmd.del(this.k.inputs(this.opts.runId, r.stream, r.attempt)).catch(() => undefined);
+    if (t.proc) t.resolveExited({ exitCode: null, signal: null, lost: why });
+    else t.rejectStarted(new WorkerLost(why));
+  }
+
+  private async closeFiles(t: Tracker): Promise<void> {
+    await Promise.all(Object.values(t.files).map((f) => new Promise<void>((r) => f.end(r))));
+    t.files = {};
+  }
+
+  /** Attempts whose worker's registration expired are lost. */
+  private async checkWorkers(): Promise<void> {
+    const held = [...this.trackers.values()].filter((t) => t.worker !== undefined && t.state !== 'done');
+    const workers = [...new Set(held.map((t) => t.worker!))];
+    if (workers.length === 0) return;
+    const p = this.cmd.pipeline();
+    for (const w of workers) p.exists(this.k.worker(w));
+    const res = (await p.exec()) ?? [];
+    const gone = new Set(workers.filter((_w, i) => res[i]?.[0] === null && res[i]?.[1] === 0));
+    for (const t of held) if (gone.has(t.worker!)) this.lost(t, `worker ${t.worker} is gone (its lease of ${this.leaseMs} ms ran out)`);
+  }
+
+  /** Live workers (for `coord run`'s start message and tests). */
+  workers() {
+    return liveWorkers(this.cmd, this.k);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    this.reader.disconnect();
+    await this.reading.catch(() => undefined);
+    await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
+    await this.cmd.del(this.k.coordinator(this.opts.runId)).catch(() => undefined);
+    await this.cmd.quit().catch(() => this.cmd.disconnect());
+  }
+}

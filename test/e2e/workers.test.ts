@@ -1,0 +1,293 @@
+/**
+ * Distributed execution end to end: `coord worker` processes and `coord run --workers` on a
+ * private redis-server. Streams land on several workers and are merged on the coordinator's
+ * host; a worker SIGKILLed mid-stream, or cut off (SIGSTOP) longer than its lease, loses its
+ * attempt to another worker and its late result is discarded; `requires:` and host resources
+ * pick the worker; the guardian reaches remote streams; outputs past the archive limit fail
+ * clearly; a worker stops the streams of a coordinator that died.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Rig, fixture, type Spawned } from '../rig.js';
+import { startRedis, type RedisServer } from '../redis-server.js';
+
+let server: RedisServer;
+let rig: Rig;
+let db = 0;
+let url = '';
+beforeAll(async () => {
+  server = await startRedis();
+}, 30_000);
+afterAll(async () => {
+  await server.cleanup();
+});
+beforeEach(() => {
+  rig = new Rig();
+  db += 1; // each test its own database: its own workers and queues
+  url = `${server.url}/${db}`;
+});
+afterEach(async () => {
+  await rig.cleanup();
+});
+
+type Event = Record<string, unknown> & { type: string };
+
+interface Worker extends Spawned {
+  name: string;
+  stderr(): string;
+}
+
+/** Starts `coord worker` and waits for its ready line. */
+async function startWorker(name: string, args: string[] = [], env: Record<string, string> = {}): Promise<Worker> {
+  const s = rig.spawn(['worker', '--backend', url, '--name', name, '--lease', '2s', ...args], { env: { COORD_REAPER_GRACE_MS: '500', ...env } });
+  let err = '';
+  s.child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const deadline = Date.now() + 20_000;
+  while (!err.includes(`coord worker ${name}: ready`)) {
+    if (Date.now() > deadline || s.child.exitCode !== null) throw new Error(`worker ${name} did not start: ${err}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return { ...s, name, stderr: () => err };
+}
+
+async function eventsOf(run: string): Promise<Event[]> {
+  const r = await rig.coord(['events', run, '--json', '--backend', url]);
+  expect(r.code).toBe(0);
+  return r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Event);
+}
+
+async function waitForEvent(run: () => string | undefined, pred: (e: Event) => boolean, timeoutMs = 20_000): Promise<Event> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const id = run();
+    if (id) {
+      const found = (await eventsOf(id)).find(pred);
+      if (found) return found;
+    }
+    if (Date.now() > deadline) throw new Error('timed out waiting for an event');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The run id a `coord run --json` prints in its run-started event. */
+function runIdOf(out: string): string | undefined {
+  for (const line of out.split('\n')) {
+    try {
+      const e = JSON.parse(line) as Event;
+      if (e.type === 'run-started') return String(e.run);
+    } catch {
+      /* partial line */
+    }
+  }
+  return undefined;
+}
+
+function startRun(extra: string[] = [], env: Record<string, string> = {}): Spawned & { id: () => string | undefined } {
+  const s = rig.spawn(['run', 'plan.yaml', '--workers', '--backend', url, '--json', ...extra], { env });
+  let out = '';
+  s.child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  return { ...s, id: () => runIdOf(out) };
+}
+
+const stopWorkers = async (...ws: Worker[]) => {
+  for (const w of ws) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGTERM');
+  return Promise.all(ws.map((w) => w.done));
+};
+
+describe('coord run --workers', () => {
+  it('runs a plan across three workers: streams land on all three, outputs are merged here', async () => {
+    const ws = await Promise.all(['w1', 'w2', 'w3'].map((n) => startWorker(n, ['--slots', '2'])));
+    const ids = ['s1', 's2', 's3', 's4', 's5', 's6'];
+    rig.writePlan({
+      agent_coordination: { convergence_points: [{ name: 'all', type: 'barrier', streams: ids }] },
+      streams: [
+        ...ids.map((id) => ({ id, command: `sleep 0.8; echo "$COORD_WORKER" > ${id}.txt; echo "done $COORD_STREAM_ID"; coord heartbeat --progress 100 --message fin` })),
+        { id: 'sum', depends_on: ['all'], command: 'cat "$COORD_INPUTS"/all/*.txt | sort | uniq -c > sum.txt; ls "$COORD_INPUTS"/all > names.txt' },
+      ],
+    });
+    const run = startRun();
+    const r = await run.done;
+    expect(r.stderr).toContain('succeeded');
+    expect(r.code).toBe(0);
+    const id = run.id()!;
+    const events = await eventsOf(id);
+    const started = events.filter((e) => e.type === 'stream-started');
+    const byStream = Object.fromEntries(started.map((e) => [String(e.stream), String(e.worker)]));
+    expect(new Set(ids.map((s) => byStream[s]))).toEqual(new Set(['w1', 'w2', 'w3']));
+    // the merge on this host holds every stream's file, written on the worker that ran it
+    const merged = join(rig.runDir(id), 'converged', 'all');
+    for (const s of ids) expect(readFileSync(join(merged, `${s}.txt`), 'utf8').trim()).toBe(byStream[s]);
+    // the dependent stream (itself on a worker) got the merge as its input
+    expect(readFileSync(join(rig.workspaceRoot, id, 'sum', 'names.txt'), 'utf8').split('\n').filter(Boolean)).toEqual(ids.map((s) => `${s}.txt`));
+    // output lines and heartbeats came back: logs, events and status on this host
+    expect((await rig.coord(['logs', 's3', id, '--backend', url])).stdout).toBe('done s3\n');
+    const status = JSON.parse((await rig.coord(['status', id, '--json', '--backend', url])).stdout) as { streams: Array<{ id: string; worker: string | null; progress: number | null; pid: number | null }> };
+    const s1 = status.streams.find((s) => s.id === 's1');
+    expect(s1).toMatchObject({ worker: byStream.s1, progress: 100, pid: null });
+    const human = (await rig.coord(['status', id, '--backend', url])).stdout;
+    expect(human).toContain(`worker ${byStream.s1}`);
+    await stopWorkers(...ws);
+    for (const w of ws) expect(w.stderr()).not.toContain('discarded');
+    expect(rig.leftovers()).toEqual([]);
+  }, 90_000);
+
+  it('runs a stream again elsewhere when its worker is SIGKILLed mid-stream, and leaves nothing of it running', async () => {
+    const w1 = await startWorker('w1', ['--slots', '1']);
+    // attempt 1 hangs on w1 until w1 is killed; attempt 2 on w2 ends at once
+    rig.writePlan({
+      agent_coordination: { convergence_points: [{ name: 'out', type: 'barrier', streams: ['job'] }] },
+      streams: [{ id: 'job', command: `echo "attempt $COORD_ATTEMPT on $COORD_WORKER" > out.txt; if [ "$COORD_WORKER" = w1 ]; then sleep 60; fi` }],
+    });
+    const run = startRun();
+    await waitForEvent(run.id, (e) => e.type === 'stream-started' && e.worker === 'w1');
+    const w2 = await startWorker('w2', ['--slots', '1']);
+    w1.child.kill('SIGKILL');
+    const r = await run.done;
+    expect(r.code).toBe(0);
+    const id = run.id()!;
+    const events = await eventsOf(id);
+    expect(events.find((e) => e.type === 'stream-retrying')).toMatchObject({ stream: 'job', attempt: 1, reason: 'worker-lost' });
+    expect(events.filter((e) => e.type === 'stream-started').map((e) => [e.attempt, e.worker])).toEqual([
+      [1, 'w1'],
+      [2, 'w2'],
+    ]);
+    expect(events.find((e) => e.type === 'stream-ended')).toMatchObject({ state: 'succeeded', attempt: 2 });
+    expect(readFileSync(join(rig.runDir(id), 'converged', 'out', 'out.txt'), 'utf8')).toBe('attempt 2 on w2\n');
+    await stopWorkers(w2);
+    // w1's `sleep 60` was stopped by its reaper when w1 died
+    const deadline = Date.now() + 5000;
+    while (rig.leftovers().length > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    expect(rig.leftovers()).toEqual([]);
+  }, 90_000);
+
+  it('discards the late result of a worker cut off longer than its lease', async () => {
+    const w1 = await startWorker('w1', ['--slots', '1']);
+    rig.writePlan({
+      agent_coordination: { convergence_points: [{ name: 'out', type: 'barrier', streams: ['job'] }] },
+      // attempt 1 ends while its worker is frozen; attempt 2 takes a little longer
+      streams: [{ id: 'job', command: `sleep 1; echo "attempt $COORD_ATTEMPT on $COORD_WORKER" > out.txt; sleep 1` }],
+    });
+    const run = startRun();
+    await waitForEvent(run.id, (e) => e.type === 'stream-started' && e.worker === 'w1');
+    const w2 = await startWorker('w2', ['--slots', '1']);
+    w1.child.kill('SIGSTOP'); // cut off: no renewals, no reports
+    await waitForEvent(run.id, (e) => e.type === 'stream-started' && e.worker === 'w2' && e.attempt === 2);
+    await new Promise((res) => setTimeout(res, 2500)); // attempt 1's process has ended meanwhile
+    w1.child.kill('SIGCONT');
+    const r = await run.done;
+    expect(r.code).toBe(0);
+    const id = run.id()!;
+    const events = await eventsOf(id);
+    // attempt 1 ended as lost (no exit code); its real exit, reported late, was discarded
+    expect(events.filter((e) => e.type === 'stream-exited').map((e) => [e.attempt, e.exitCode])).toEqual([
+      [1, null],
+      [2, 0],
+    ]);
+    expect(readFileSync(join(rig.runDir(id), 'converged', 'out', 'out.txt'), 'utf8')).toBe('attempt 2 on w2\n');
+    // w1 learns it was cut off, drops what it had, and serves again
+    const deadline = Date.now() + 10_000;
+    while (!/expired|discarded|lost/.test(w1.stderr()) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    expect(w1.stderr()).toMatch(/registration expired|came too late and was discarded/);
+    await stopWorkers(w1, w2);
+    expect(rig.leftovers()).toEqual([]);
+  }, 90_000);
+
+  it("matches streams' requires and resources with workers, and says when no worker can take one", async () => {
+    const plain = await startWorker('plain', ['--slots', '4']);
+    const gpu = await startWorker('gpu', ['--slots', '4', '--capabilities', 'gpu,linux', '--resources', 'gpu=1']);
+    rig.writePlan({
+      agent_coordination: { resources: { gpu: 4 } },
+      streams: [
+        { id: 'g1', requires: ['gpu'], resources: { gpu: 1 }, command: 'date +%s%N > t0; sleep 0.5; date +%s%N > t1' },
+        { id: 'g2', requires: ['gpu'], resources: { gpu: 1 }, command: 'date +%s%N > t0; sleep 0.5; date +%s%N > t1' },
+        { id: 'p', command: 'true' },
+        { id: 'tpu', requires: ['tpu'], command: 'true' },
+      ],
+    });
+    const run = startRun();
+    await waitForEvent(run.id, (e) => e.type === 'warning' && e.stream === 'tpu');
+    await waitForEvent(run.id, (e) => e.type === 'stream-ended' && e.stream === 'g2');
+    await waitForEvent(run.id, (e) => e.type === 'stream-ended' && e.stream === 'g1');
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code).toBe(130);
+    const id = run.id()!;
+    const events = await eventsOf(id);
+    const warning = events.find((e) => e.type === 'warning' && e.stream === 'tpu');
+    expect(String(warning?.message)).toMatch(/no live worker can take "tpu" \(requires tpu\): .*plain lacks tpu.*gpu lacks tpu/);
+    const on = Object.fromEntries(events.filter((e) => e.type === 'stream-started').map((e) => [e.stream, e.worker]));
+    expect(on).toMatchObject({ g1: 'gpu', g2: 'gpu' });
+    expect(on.tpu).toBeUndefined();
+    // the gpu host has one unit: its two gpu streams never overlapped
+    const span = (s: string) => ['t0', 't1'].map((f) => Number(readFileSync(join(rig.workspaceRoot, id, s, f), 'utf8')));
+    const [a0, a1] = span('g1');
+    const [b0, b1] = span('g2');
+    expect(a1! <= b0! || b1! <= a0!).toBe(true);
+    expect(events.find((e) => e.type === 'stream-ended' && e.stream === 'tpu')).toMatchObject({ state: 'cancelled' });
+    await stopWorkers(plain, gpu);
+    expect(rig.leftovers()).toEqual([]);
+  }, 90_000);
+
+  it('the guardian stops and restarts a stalled remote stream through its worker', async () => {
+    const w = await startWorker('w1', ['--slots', '2']);
+    rig.writePlan({
+      agent_coordination: {
+        heartbeat: { interval: '100ms', timeout: '1s', source: 'file' },
+        recovery: { guardian: { auto_invoke: true, grace: '500ms', max_restarts: 3 } },
+      },
+      streams: [{ id: 'hb', command: `if [ "$COORD_ATTEMPT" = 1 ]; then coord heartbeat --progress 10 && ${fixture('hang.js', '--ignore-term')}; else echo recovered; fi` }],
+    });
+    const run = startRun();
+    const r = await run.done;
+    expect(r.code).toBe(0);
+    const events = await eventsOf(run.id()!);
+    const kinds = events.filter((e) => e.stream === 'hb').map((e) => (e.type === 'stream-signalled' ? `${e.type}:${String(e.signal)}` : e.type));
+    expect(kinds).toEqual(expect.arrayContaining(['stream-stalled', 'stream-signalled:SIGTERM', 'stream-signalled:SIGKILL', 'stream-retrying']));
+    expect(events.find((e) => e.type === 'stream-ended')).toMatchObject({ state: 'succeeded' });
+    await stopWorkers(w);
+    expect(rig.leftovers()).toEqual([]);
+  }, 90_000);
+
+  it('fails a stream whose outputs are past the archive limit, with the limit named', async () => {
+    const w = await startWorker('w1', [], { COORD_ARCHIVE_LIMIT: '64KB' });
+    rig.writePlan({ streams: [{ id: 'big', command: 'head -c 1000000 /dev/urandom > blob' }] });
+    const run = startRun();
+    const r = await run.done;
+    expect(r.code).toBe(1);
+    const events = await eventsOf(run.id()!);
+    expect(events.find((e) => e.type === 'stream-ended')).toMatchObject({ state: 'failed', reason: 'outputs-error', exitCode: 0 });
+    expect(String(events.find((e) => e.type === 'warning')?.message)).toMatch(/workspace of "big" .* larger than the archive limit of 62\.5 KiB \(COORD_ARCHIVE_LIMIT\)/);
+    await stopWorkers(w);
+  }, 60_000);
+
+  it('stops the streams of a run whose coordinator died', async () => {
+    const w = await startWorker('w1');
+    rig.writePlan({ streams: [{ id: 'long', command: 'sleep 120' }] });
+    const run = startRun([], { COORD_WORKER_LEASE: '500ms' });
+    await waitForEvent(run.id, (e) => e.type === 'stream-started');
+    run.child.kill('SIGKILL');
+    const deadline = Date.now() + 15_000;
+    while (!w.stderr().includes('is gone: stopping its streams') && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    expect(w.stderr()).toContain(`the coordinator of run ${run.id()} is gone`);
+    await stopWorkers(w);
+    expect(rig.leftovers()).toEqual([]);
+  }, 60_000);
+
+  it('refuses bad usage', async () => {
+    rig.writePlan({ streams: [{ id: 'a', command: 'true' }] });
+    const noBackend = await rig.coord(['run', 'plan.yaml', '--workers']);
+    expect(noBackend.code).toBe(2);
+    expect(noBackend.stderr).toContain('--workers needs a Redis server');
+    expect(readdirSync(rig.dir)).not.toContain('.coord');
+    const worker = await rig.coord(['worker']);
+    expect(worker).toMatchObject({ code: 2 });
+    expect(worker.stderr).toContain('coord worker needs a Redis server');
+    const res = await rig.coord(['worker', '--backend', url, '--resources', 'gpu']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain('--resources: "gpu" is not NAME=N');
+  });
+});
