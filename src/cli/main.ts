@@ -15,5 +15,10 @@ export function main(argv: string[]): void {
     process.stdout.write(version() + '\n');
     return;
   }
+  // `coord events | head`: a reader that went away ends the command quietly, as for cat(1)
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   void import('./program.js').then((m) => m.runProgram(argv));
 }

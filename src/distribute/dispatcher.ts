@@ -20,7 +20,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, realpath, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, realpath, rm, writeFile } from 'node:fs/promises';
 import type { ExitInfo, SpawnRequest, StreamProcess } from '../supervise/spawner.js';
 import { ArchiveTooLarge, archiveLimit, formatBytes, packDir, unpackInto } from './archive.js';
 import { bullConnection, connect, redisOptions } from './connection.js';
@@ -97,7 +97,7 @@ export class Dispatcher {
   private readonly queues = new Map<string, Queue>();
   private readonly trackers = new Map<string, Tracker>();
   private readonly timers: NodeJS.Timeout[] = [];
-  /** Profiles no live worker matched, and when that was last said (warned once a minute). */
+  /** When each profile's workers are to be looked at again (see warnUnmatched). */
   private readonly warned = new Map<string, number>();
   private closed = false;
   private reading: Promise<void> = Promise.resolve();
@@ -130,15 +130,16 @@ export class Dispatcher {
     return this.cmd.set(this.k.coordinator(this.opts.runId), String(process.pid), 'PX', this.leaseMs * 2);
   }
 
-  private queueFor(p: Profile): { name: string; queue: Queue } {
+  private queueFor(p: Profile): { name: string; queue: Queue; known: boolean } {
     const name = queueOf(p);
     let queue = this.queues.get(name);
+    const known = queue !== undefined;
     if (!queue) {
       queue = new Queue(name, { connection: bullConnection(this.conn), prefix: this.k.bull });
       queue.on('error', (e) => this.onError(e));
       this.queues.set(name, queue);
     }
-    return { name, queue };
+    return { name, queue, known };
   }
 
   /** Starts one attempt on a worker; resolves when it runs there (see the file comment). */
@@ -150,7 +151,9 @@ export class Dispatcher {
     const parts: Array<[string, Buffer]> = [];
     let used = 0;
     const add = async (field: string, dir: string, what: string) => {
-      const buf = await packDir(await realpath(dir), this.limit - used, what);
+      const real = await realpath(dir);
+      if (field === 'workspace' && (await readdir(real)).length === 0) return; // nothing to send
+      const buf = await packDir(real, this.limit - used, what);
       used += buf.length;
       parts.push([field, buf]);
     };
@@ -161,14 +164,16 @@ export class Dispatcher {
       if (e instanceof ArchiveTooLarge) throw e;
       throw new Error(`could not pack the inputs of "${r.stream}": ${e instanceof Error ? e.message : String(e)}`);
     }
-    const inputsKey = this.k.inputs(run, r.stream, r.attempt);
-    const m = this.cmd.multi().del(inputsKey);
-    for (const [f, b] of parts) m.hset(inputsKey, f, b);
-    await m.pexpire(inputsKey, ARCHIVE_TTL_MS).exec();
+    if (parts.length > 0) {
+      const inputsKey = this.k.inputs(run, r.stream, r.attempt);
+      const m = this.cmd.multi().del(inputsKey);
+      for (const [f, b] of parts) m.hset(inputsKey, f, b);
+      await m.pexpire(inputsKey, ARCHIVE_TTL_MS).exec();
+    }
 
     const profile = profileOf(r.requires, r.resources);
-    const { name, queue } = this.queueFor(profile);
-    await this.cmd.hset(this.k.queues, name, JSON.stringify(profile));
+    const { name, queue, known } = this.queueFor(profile);
+    if (!known) await this.cmd.hset(this.k.queues, name, JSON.stringify(profile));
     const job: StreamJob = {
       run,
       stream: r.stream,
@@ -212,11 +217,13 @@ export class Dispatcher {
 
   private async warnUnmatched(p: Profile, stream: string): Promise<void> {
     const name = queueOf(p);
+    // a profile some worker matched is checked again after 5 s; one warned about after a minute
     const last = this.warned.get(name);
-    if (last !== undefined && Date.now() - last < 60_000) return;
+    if (last !== undefined && Date.now() < last) return;
+    this.warned.set(name, Date.now() + 5000);
     const workers = await liveWorkers(this.cmd, this.k).catch(() => undefined);
     if (!workers || workers.some((w) => mismatch(p, w) === null)) return;
-    this.warned.set(name, Date.now());
+    this.warned.set(name, Date.now() + 60_000);
     const why = workers.length === 0 ? 'no worker is registered' : workers.map((w) => `${w.id} ${mismatch(p, w)}`).join('; ');
     this.opts.warn(`no live worker can take "${stream}" (${describeProfile(p)}): ${why}; it waits for one (start one with coord worker --backend ${this.conn.display})`, stream);
   }
@@ -312,7 +319,12 @@ export class Dispatcher {
     t.state = 'done';
     this.trackers.delete(`${m.s}:${m.a}`);
     let outputsError = m.tooLarge;
-    if (m.outputs) {
+    if (!m.outputs && !m.tooLarge) {
+      // the workspace was empty on the worker
+      const ws = t.req.remote.workspace;
+      await rm(ws, { recursive: true, force: true });
+      await mkdir(ws, { recursive: true, mode: 0o700 });
+    } else if (m.outputs) {
       try {
         const buf = await this.cmd.hgetBuffer(m.outputs, 'workspace');
         if (!buf) throw new Error('the outputs archive is not on the server (expired?)');

@@ -130,7 +130,7 @@ export interface StreamJob {
   profile: Profile;
 }
 
-/** The live workers registered on the server (stale set members are dropped). */
+/** The live workers registered on the server, by id (stale set members are dropped). */
 export async function liveWorkers(cmd: Redis, k: Keys): Promise<WorkerInfo[]> {
   const ids = await cmd.smembers(k.workers);
   if (ids.length === 0) return [];
@@ -145,5 +145,5 @@ export async function liveWorkers(cmd: Redis, k: Keys): Promise<WorkerInfo[]> {
     else stale.push(id);
   });
   if (stale.length > 0) await cmd.srem(k.workers, ...stale);
-  return out;
+  return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }

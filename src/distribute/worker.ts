@@ -28,7 +28,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { hostname, availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { mkdir, rm, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, readFile, stat } from 'node:fs/promises';
 import { Worker as BullWorker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { spawnProcess, type ExitInfo, type StreamProcess } from '../supervise/spawner.js';
@@ -402,10 +402,12 @@ export class WorkerHost {
     let tooLarge: string | undefined;
     let outputs: string | null = null;
     try {
-      const buf = await packDir(a.workspace, this.limit, `the workspace of "${d.stream}" (attempt ${d.attempt}) on worker ${this.id}`);
-      bytes = buf.length;
-      await this.cmd.multi().hset(outKey, 'workspace', buf).pexpire(outKey, ARCHIVE_TTL_MS).exec();
-      outputs = outKey;
+      if ((await readdir(a.workspace)).length > 0) {
+        const buf = await packDir(a.workspace, this.limit, `the workspace of "${d.stream}" (attempt ${d.attempt}) on worker ${this.id}`);
+        bytes = buf.length;
+        await this.cmd.multi().hset(outKey, 'workspace', buf).pexpire(outKey, ARCHIVE_TTL_MS).exec();
+        outputs = outKey;
+      }
     } catch (e) {
       if (e instanceof ArchiveTooLarge) tooLarge = e.message;
       else tooLarge = `could not pack the workspace on worker ${this.id}: ${e instanceof Error ? e.message : String(e)}`;

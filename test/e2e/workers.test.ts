@@ -218,7 +218,7 @@ describe('coord run --workers', () => {
     const id = run.id()!;
     const events = await eventsOf(id);
     const warning = events.find((e) => e.type === 'warning' && e.stream === 'tpu');
-    expect(String(warning?.message)).toMatch(/no live worker can take "tpu" \(requires tpu\): .*plain lacks tpu.*gpu lacks tpu/);
+    expect(String(warning?.message)).toMatch(/no live worker can take "tpu" \(requires tpu\): gpu lacks tpu; plain lacks tpu; it waits/);
     const on = Object.fromEntries(events.filter((e) => e.type === 'stream-started').map((e) => [e.stream, e.worker]));
     expect(on).toMatchObject({ g1: 'gpu', g2: 'gpu' });
     expect(on.tpu).toBeUndefined();
