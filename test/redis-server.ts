@@ -84,7 +84,7 @@ function exited(p: ChildProcess): Promise<void> {
   return new Promise((resolve) => p.once('exit', () => resolve()));
 }
 
-export async function startRedis(opts: { appendfsync?: 'always' | 'everysec' | 'no'; startMs?: number } = {}): Promise<RedisServer> {
+export async function startRedis(opts: { appendfsync?: 'always' | 'everysec' | 'no'; startMs?: number; /** More addresses to listen on besides 127.0.0.1. */ bind?: string[] } = {}): Promise<RedisServer> {
   const bin = redisServerBinary();
   hookExit();
   const dir = mkdtempSync(join(tmpdir(), 'coord-redis-'));
@@ -96,7 +96,7 @@ export async function startRedis(opts: { appendfsync?: 'always' | 'everysec' | '
     if (proc) return;
     const p = spawn(
       bin,
-      ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', opts.appendfsync ?? 'always', '--logfile', log, '--daemonize', 'no'],
+      ['--port', String(port), '--bind', ['127.0.0.1', ...(opts.bind ?? [])].join(' '), '--protected-mode', 'no', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', opts.appendfsync ?? 'always', '--logfile', log, '--daemonize', 'no'],
       { stdio: 'ignore' },
     );
     running.add(p);
