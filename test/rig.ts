@@ -160,6 +160,16 @@ export class Rig {
       .map((l) => JSON.parse(l) as Record<string, unknown> & { type: string });
   }
 
+  /** A run's event log on a backend server (`coord events RUN --json --backend URL`). */
+  async eventsOn(url: string, run: string): Promise<Array<Record<string, unknown> & { type: string }>> {
+    const r = await this.coord(['events', run, '--json', '--backend', url]);
+    if (r.code !== 0) throw new Error(`coord events ${run} exited ${String(r.code)}: ${r.stderr}`);
+    return r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown> & { type: string });
+  }
+
   /** Waits until the newest run's event log holds an event matching `pred`. */
   async waitForEvent(pred: (e: Record<string, unknown> & { type: string }) => boolean, timeoutMs = 20_000): Promise<Record<string, unknown>> {
     const deadline = Date.now() + timeoutMs;

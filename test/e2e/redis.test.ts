@@ -27,13 +27,8 @@ afterEach(async () => {
 
 type Event = Record<string, unknown> & { type: string };
 
-async function eventsOf(url: string, run: string): Promise<Event[]> {
-  const r = await rig.coord(['events', run, '--json', '--backend', url]);
-  expect(r.code).toBe(0);
-  return r.stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Event);
+function eventsOf(url: string, run: string): Promise<Event[]> {
+  return rig.eventsOn(url, run);
 }
 
 describe('the Redis backend from the command line', () => {

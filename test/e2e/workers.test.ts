@@ -51,13 +51,8 @@ async function startWorker(name: string, args: string[] = [], env: Record<string
   return { ...s, name, stderr: () => err };
 }
 
-async function eventsOf(run: string): Promise<Event[]> {
-  const r = await rig.coord(['events', run, '--json', '--backend', url]);
-  expect(r.code).toBe(0);
-  return r.stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Event);
+function eventsOf(run: string): Promise<Event[]> {
+  return rig.eventsOn(url, run);
 }
 
 async function waitForEvent(run: () => string | undefined, pred: (e: Event) => boolean, timeoutMs = 20_000): Promise<Event> {
@@ -168,15 +163,16 @@ describe('coord run --workers', () => {
     const w1 = await startWorker('w1', ['--slots', '1']);
     rig.writePlan({
       agent_coordination: { convergence_points: [{ name: 'out', type: 'barrier', streams: ['job'] }] },
-      // attempt 1 ends while its worker is frozen; attempt 2 takes a little longer
-      streams: [{ id: 'job', command: `sleep 1; echo "attempt $COORD_ATTEMPT on $COORD_WORKER" > out.txt; sleep 1` }],
+      // attempt 1 (on w1) ends while its worker is frozen; attempt 2 (on w2) at once
+      streams: [{ id: 'job', command: `if [ "$COORD_WORKER" = w1 ]; then sleep 6; fi; echo "attempt $COORD_ATTEMPT on $COORD_WORKER" > out.txt` }],
     });
     const run = startRun();
-    await waitForEvent(run.id, (e) => e.type === 'stream-started' && e.worker === 'w1');
+    const first = await waitForEvent(run.id, (e) => e.type === 'stream-started' && e.worker === 'w1');
     const w2 = await startWorker('w2', ['--slots', '1']);
     w1.child.kill('SIGSTOP'); // cut off: no renewals, no reports
     await waitForEvent(run.id, (e) => e.type === 'stream-started' && e.worker === 'w2' && e.attempt === 2);
-    await new Promise((res) => setTimeout(res, 2500)); // attempt 1's process has ended meanwhile
+    // let attempt 1's process end meanwhile, then let its worker go on
+    await new Promise((res) => setTimeout(res, Math.max(0, Date.parse(String(first.time)) + 6500 - Date.now())));
     w1.child.kill('SIGCONT');
     const r = await run.done;
     expect(r.code).toBe(0);
