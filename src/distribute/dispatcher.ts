@@ -306,7 +306,8 @@ export class Dispatcher {
       exited: t.exited,
       signal: (sig) => {
         if (t.state === 'done') return false;
-        void this.cmd.publish(this.k.signal(worker), JSON.stringify({ run: this.opts.runId, stream: r.stream, attempt: r.attempt, signal: sig, pid }));
+        // pub/sub for speed; the hash for a worker whose subscription missed it (checked every third of a lease)
+        void this.cmd.hset(this.k.signals(this.opts.runId), `${r.stream}:${r.attempt}`, sig).then(() => this.cmd.publish(this.k.signal(worker), JSON.stringify({ run: this.opts.runId, stream: r.stream, attempt: r.attempt, signal: sig, pid })));
         return true;
       },
     };

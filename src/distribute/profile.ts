@@ -83,6 +83,8 @@ export const keys = (prefix: string) => ({
   wire: (run: string) => `${prefix}run:${run}:wire`,
   inputs: (run: string, stream: string, attempt: number) => `${prefix}run:${run}:in:${stream}:${attempt}`,
   outputs: (run: string, stream: string, attempt: number) => `${prefix}run:${run}:out:${stream}:${attempt}`,
+  /** The last signal sent to each remote attempt (`<stream>:<attempt>` → signal), for a worker that missed the pub/sub message. */
+  signals: (run: string) => `${prefix}run:${run}:signals`,
 });
 
 export type Keys = ReturnType<typeof keys>;

@@ -80,6 +80,8 @@ interface Attempt {
   profile: Profile;
   proc?: StreamProcess;
   pendingSignal?: NodeJS.Signals;
+  /** The last signal from the coordinator this attempt got. */
+  appliedSignal?: string;
   lost: boolean;
   outSeq: number;
   buf: { stdout: string[]; stderr: string[] };
@@ -327,6 +329,12 @@ export class WorkerHost {
     await this.wire(d.run, { k: 'taken', ...base, host: hostname() });
     a.timers.push(
       setInterval(() => {
+        void this.cmd.hget(this.k.signals(d.run), `${d.stream}:${d.attempt}`).then(
+          (sig) => {
+            if (sig && sig !== a.appliedSignal) this.deliver(a, sig as NodeJS.Signals);
+          },
+          () => undefined,
+        );
         void a.job.extendLock(a.token, this.leaseMs).then(
           (ok) => {
             if (!ok) this.lose(a, 'the job lock was lost');
@@ -501,12 +509,17 @@ export class WorkerHost {
     try {
       const m = JSON.parse(message) as { run: string; stream: string; attempt: number; signal: NodeJS.Signals };
       const a = this.running.get(attemptKey(m.run, m.stream, m.attempt));
-      if (!a) return;
-      if (a.proc) a.proc.signal(m.signal);
-      else if (m.signal === 'SIGKILL' || !a.pendingSignal) a.pendingSignal = m.signal;
+      if (a) this.deliver(a, m.signal);
     } catch {
       /* not ours */
     }
+  }
+
+  /** A signal from the coordinator for an attempt (by pub/sub, or found in the run's signals hash). */
+  private deliver(a: Attempt, sig: NodeJS.Signals): void {
+    a.appliedSignal = sig;
+    if (a.proc) a.proc.signal(sig);
+    else if (sig === 'SIGKILL' || !a.pendingSignal) a.pendingSignal = sig;
   }
 
   /** Attempts of runs whose coordinator is gone (two lease periods running) are stopped. */

@@ -232,7 +232,7 @@ describe('coord run --workers', () => {
     const w = await startWorker('w1', ['--slots', '2']);
     rig.writePlan({
       agent_coordination: {
-        heartbeat: { interval: '100ms', timeout: '1s', source: 'file' },
+        heartbeat: { interval: '100ms', timeout: '2s', source: 'file' },
         recovery: { guardian: { auto_invoke: true, grace: '500ms', max_restarts: 3 } },
       },
       streams: [{ id: 'hb', command: `if [ "$COORD_ATTEMPT" = 1 ]; then coord heartbeat --progress 10 && ${fixture('hang.js', '--ignore-term')}; else echo recovered; fi` }],
