@@ -8,6 +8,9 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { ConnectionOptions as BullConnection } from 'bullmq';
 import { parseBackendUrl } from '../backend/url.js';
 
+/** Reconnection backoff: 50 ms doubling to 2 s (as the backend's). */
+const retryStrategy = (times: number): number => Math.min(50 * 2 ** Math.min(times - 1, 6), 2000);
+
 export function redisOptions(url: string, where: string): RedisOptions & { display: string } {
   const u = parseBackendUrl(url, where);
   return {
@@ -17,7 +20,7 @@ export function redisOptions(url: string, where: string): RedisOptions & { displ
     ...(u.username === undefined ? {} : { username: u.username }),
     ...(u.password === undefined ? {} : { password: u.password }),
     maxRetriesPerRequest: null,
-    retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times - 1, 6), 2000),
+    retryStrategy,
     disconnectTimeout: 100,
     connectionName: 'coord',
     display: u.display,
@@ -34,7 +37,7 @@ export function bullConnection(opts: RedisOptions): BullConnection {
     ...(username === undefined ? {} : { username }),
     ...(password === undefined ? {} : { password }),
     maxRetriesPerRequest: null,
-    retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times - 1, 6), 2000),
+    retryStrategy,
     connectionName: 'coord',
   };
 }

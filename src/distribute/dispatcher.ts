@@ -19,9 +19,8 @@
  */
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, readdir, realpath, rm, writeFile } from 'node:fs/promises';
-import type { ExitInfo, SpawnRequest, StreamProcess } from '../supervise/spawner.js';
+import { lazyFile, type ExitInfo, type LazyFile, type SpawnRequest, type StreamProcess } from '../supervise/spawner.js';
 import { ArchiveTooLarge, archiveLimit, formatBytes, packDir, unpackInto } from './archive.js';
 import { bullConnection, connect, redisOptions } from './connection.js';
 import { LaunchAborted, WorkerLost } from './errors.js';
@@ -51,11 +50,6 @@ export interface RemoteRequest extends SpawnRequest {
   abort?: AbortSignal;
 }
 
-export interface RemoteProcess extends StreamProcess {
-  readonly worker: string;
-  readonly host: string;
-}
-
 export interface DispatcherOptions {
   url: string;
   runId: string;
@@ -74,12 +68,12 @@ interface Tracker {
   host?: string;
   state: 'queued' | 'taken' | 'started' | 'done';
   outSeq: number;
-  files: Partial<Record<'stdout' | 'stderr', WriteStream>>;
+  files: Record<'stdout' | 'stderr', LazyFile>;
   resolveStarted: (p: StreamProcess) => void;
   rejectStarted: (e: Error) => void;
   resolveExited: (i: ExitInfo) => void;
   exited: Promise<ExitInfo>;
-  proc?: RemoteProcess;
+  proc?: StreamProcess;
 }
 
 /** BullMQ priorities: 1 is served first; a stream's higher `priority` is a lower number. */
@@ -194,7 +188,7 @@ export class Dispatcher {
     });
     let resolveExited!: (i: ExitInfo) => void;
     const exited = new Promise<ExitInfo>((res) => (resolveExited = res));
-    const t: Tracker = { req, jobId, queue, state: 'queued', outSeq: 0, files: {}, resolveStarted, rejectStarted, resolveExited, exited };
+    const t: Tracker = { req, jobId, queue, state: 'queued', outSeq: 0, files: { stdout: lazyFile(req.stdoutFile), stderr: lazyFile(req.stderrFile) }, resolveStarted, rejectStarted, resolveExited, exited };
     this.trackers.set(id, t);
     await queue.add('stream', job, { jobId, priority: bullPriority(r.priority), removeOnComplete: true, removeOnFail: true });
     await this.cmd.publish(this.k.dispatch, name);
@@ -274,8 +268,7 @@ export class Dispatcher {
       case 'out': {
         if (m.n <= t.outSeq) return; // sent twice across a reconnect
         t.outSeq = m.n;
-        const file = (t.files[m.fd] ??= createWriteStream(m.fd === 'stdout' ? t.req.stdoutFile : t.req.stderrFile, { flags: 'a', mode: 0o600 }));
-        file.write(`${m.data}\n`);
+        t.files[m.fd].write(Buffer.from(`${m.data}\n`));
         t.req.onOutput?.();
         if (t.req.onLine) for (const line of m.data.split('\n')) t.req.onLine(m.fd, line);
         return;
@@ -297,7 +290,7 @@ export class Dispatcher {
     t.state = 'started';
     t.worker ??= worker;
     const r = t.req.remote;
-    const proc: RemoteProcess = {
+    const proc: StreamProcess = {
       pid: 0,
       pgid: 0,
       procStartTime: null,
@@ -356,8 +349,7 @@ export class Dispatcher {
   }
 
   private async closeFiles(t: Tracker): Promise<void> {
-    await Promise.all(Object.values(t.files).map((f) => new Promise<void>((r) => f.end(r))));
-    t.files = {};
+    await Promise.all([t.files.stdout.close(), t.files.stderr.close()]);
   }
 
   /** Attempts whose worker's registration expired are lost. */
@@ -370,11 +362,6 @@ export class Dispatcher {
     const res = (await p.exec()) ?? [];
     const gone = new Set(workers.filter((_w, i) => res[i]?.[0] === null && res[i]?.[1] === 0));
     for (const t of held) if (gone.has(t.worker!)) this.lost(t, `worker ${t.worker} is gone (its lease of ${this.leaseMs} ms ran out)`);
-  }
-
-  /** Live workers (for `coord run`'s start message and tests). */
-  workers() {
-    return liveWorkers(this.cmd, this.k);
   }
 
   async close(): Promise<void> {

@@ -32,7 +32,8 @@ import { mkdir, readdir, rm, readFile, stat } from 'node:fs/promises';
 import { Worker as BullWorker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { spawnProcess, type ExitInfo, type StreamProcess } from '../supervise/spawner.js';
-import { coordBinDir } from '../orchestrator/environment.js';
+import { signature } from '../supervise/liveness.js';
+import { coordBinDir, streamEnv } from '../orchestrator/environment.js';
 import { ArchiveTooLarge, archiveLimit, packDir, unpackInto } from './archive.js';
 import { bullConnection, connect, redisOptions } from './connection.js';
 import { keys, mismatch, type Keys, type Profile, type StreamJob, type WireMessage } from './profile.js';
@@ -369,21 +370,18 @@ export class WorkerHost {
     if (prepareError !== undefined) {
       info = { exitCode: null, signal: null, error: prepareError };
     } else {
-      const env: NodeJS.ProcessEnv = { ...(this.opts.env ?? process.env), ...d.env };
-      for (const k of ['COORD_LOCK_TOKEN', 'COORD_LOCK_PATH', 'COORD_LOCK_CHAIN', 'COORD_LOCK_OWNER', 'COORD_SHARED']) delete env[k];
-      env.PATH = [coordBinDir(runDir), env.PATH ?? ''].filter(Boolean).join(':');
-      Object.assign(env, {
-        COORD_RUN_ID: d.run,
-        COORD_RUN_DIR: runDir,
-        COORD_STREAM_ID: d.stream,
-        COORD_ATTEMPT: String(d.attempt),
-        COORD_WORKSPACE: a.workspace,
-        COORD_HEARTBEAT_FILE: join(a.logDir, 'heartbeat'),
-        COORD_INPUTS: inputs,
-        COORD_BACKEND: this.opts.url,
-        COORD_WORKER: this.id,
+      const env = streamEnv({
+        runId: d.run,
+        runDir,
+        spec: { id: d.stream, env: d.env },
+        paths: { workspace: a.workspace, shared: null, heartbeatFile: join(a.logDir, 'heartbeat'), inputs },
+        attempt: d.attempt,
+        binDir: coordBinDir(runDir),
+        base: this.opts.env ?? process.env,
+        ...(d.fileAccess ? { fileAccess: d.fileAccess } : {}),
       });
-      if (d.fileAccess) env.COORD_FILE_ACCESS = d.fileAccess;
+      env.COORD_BACKEND = this.opts.url;
+      env.COORD_WORKER = this.id;
       const proc = spawnProcess({
         command: d.command,
         cwd: a.workspace,
@@ -479,11 +477,10 @@ export class WorkerHost {
     let busy: Promise<void> | undefined;
     const check = async (): Promise<void> => {
       try {
-        const st = await stat(file);
-        const sig = `${st.mtimeMs}:${st.size}:${st.ino}`;
-        if (sig === last || a.lost) return;
+        const sig = signature(file);
+        if (sig === last || sig === 'absent' || a.lost) return;
         last = sig;
-        const text = st.size <= MAX_BEAT_BYTES ? await readFile(file, 'utf8') : '';
+        const text = (await stat(file)).size <= MAX_BEAT_BYTES ? await readFile(file, 'utf8') : '';
         await this.wire(a.data.run, { k: 'beat', s: a.data.stream, a: a.data.attempt, w: this.id, data: text });
       } catch {
         /* not written yet */

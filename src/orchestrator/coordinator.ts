@@ -738,8 +738,8 @@ export class StreamCoordinator {
     rt.rec.pid = proc.pid > 0 ? proc.pid : null;
     rt.rec.pgid = proc.pid > 0 ? proc.pgid : null;
     rt.rec.procStartTime = proc.procStartTime;
-    const remote = 'worker' in proc ? { worker: String(proc.worker), host: String((proc as { host?: string }).host ?? '') } : undefined;
-    rt.rec.worker = remote?.worker ?? null;
+    const remote = proc.worker === undefined ? undefined : { worker: proc.worker, host: proc.host ?? '' };
+    rt.rec.worker = proc.worker ?? null;
     rt.rec.startedAt = new Date().toISOString();
     rt.rec.exitCode = null;
     rt.rec.signal = null;

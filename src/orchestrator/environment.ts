@@ -55,8 +55,8 @@ export function coordBinDir(runDir: string): string {
 export interface EnvInput {
   runId: string;
   runDir: string;
-  spec: StreamSpec;
-  paths: StreamPaths;
+  spec: Pick<StreamSpec, 'id' | 'env'>;
+  paths: Pick<StreamPaths, 'workspace' | 'shared' | 'heartbeatFile' | 'inputs'>;
   attempt: number;
   binDir: string;
   base?: NodeJS.ProcessEnv;

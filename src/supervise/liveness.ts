@@ -187,7 +187,8 @@ export class LivenessMonitor {
   }
 }
 
-function signature(file: string): string {
+/** What changes when a heartbeat file is written, touched or replaced ('absent' when there is none). */
+export function signature(file: string): string {
   try {
     const st = statSync(file, { bigint: true });
     return `${st.ino}:${st.size}:${st.mtimeNs}`;

@@ -41,6 +41,9 @@ export interface StreamProcess {
   readonly exited: Promise<ExitInfo>;
   /** Signals the whole process group; false when it is already gone. */
   signal(sig: NodeJS.Signals): boolean;
+  /** A process on a `coord worker` host (pid and pgid are then 0): the worker's id and host. */
+  readonly worker?: string;
+  readonly host?: string;
 }
 
 /** Injected into the orchestrator so tests and other engines can replace process creation. */
@@ -54,12 +57,13 @@ export interface Spawner {
 /** How long to wait for the pipes to close after the leader exits before giving up on them. */
 const DRAIN_MS = 2000;
 
-interface LazyFile {
+export interface LazyFile {
   write(chunk: Buffer): void;
   close(): Promise<void>;
 }
 
-function lazyFile(path: string): LazyFile {
+/** An append-only file opened on its first write (a silent stream costs no open(2)). */
+export function lazyFile(path: string): LazyFile {
   let stream: WriteStream | undefined;
   let closing: Promise<void> | undefined;
   return {
