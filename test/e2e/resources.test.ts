@@ -135,13 +135,14 @@ describe('resource pools', () => {
     expect(existsSync(at('got'))).toBe(false);
     process.kill(Number(grant.pid), 'SIGKILL');
     await rig.waitForFile(at('got'));
-    expect(rig.events().find((e) => e.type === 'resource-released' && e.owner === 'holder')).toMatchObject({ reason: 'disconnected' });
+    // (the event log is appended after the grant that let the command run, so it is waited for)
+    expect(await rig.waitForEvent((e) => e.type === 'resource-released' && e.owner === 'holder')).toMatchObject({ reason: 'disconnected' });
 
     await rig.waitForEvent((e) => e.type === 'resource-waiting' && e.owner === 'after');
     expect(existsSync(at('got2'))).toBe(false);
     rig.write('release', '');
     await rig.waitForFile(at('got2'));
-    expect(rig.events().find((e) => e.type === 'resource-released' && e.owner === 'escaper')).toMatchObject({ reason: 'stream-ended' });
+    expect(await rig.waitForEvent((e) => e.type === 'resource-released' && e.owner === 'escaper')).toMatchObject({ reason: 'stream-ended' });
     const r = await run.done;
     expect(r.code).toBe(1); // holder's stream died with its acquire
     expect(rig.events().find((e) => e.type === 'stream-ended' && e.stream === 'holder')).toMatchObject({ state: 'failed' });
