@@ -17,7 +17,7 @@ interface LocksJson {
   contention: Array<{ path: string; acquisitions: number; contended: number; waitMsTotal: number; waitMsMax: number }>;
 }
 
-async function until<T>(fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
+async function until<T>(fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

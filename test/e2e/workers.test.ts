@@ -64,7 +64,8 @@ async function waitForEvent(run: () => string | undefined, pred: (e: Event) => b
       if (found) return found;
     }
     if (Date.now() > deadline) throw new Error('timed out waiting for an event');
-    await new Promise((r) => setTimeout(r, 100));
+    // each look is a `coord events` process: not too often, the other suites share the cores
+    await new Promise((r) => setTimeout(r, 400));
   }
 }
 
