@@ -40,7 +40,7 @@ interface Worker extends Spawned {
 
 /** Starts `coord worker` and waits for its ready line. */
 async function startWorker(name: string, args: string[] = [], env: Record<string, string> = {}): Promise<Worker> {
-  const s = rig.spawn(['worker', '--backend', url, '--name', name, '--lease', '2s', ...args], { env: { COORD_REAPER_GRACE_MS: '500', ...env } });
+  const s = rig.spawn(['worker', '--backend', url, '--name', name, '--lease', '4s', ...args], { env: { COORD_REAPER_GRACE_MS: '500', ...env } });
   let err = '';
   s.child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const deadline = Date.now() + 20_000;
@@ -267,7 +267,7 @@ describe('coord run --workers', () => {
     const run = startRun([], { COORD_WORKER_LEASE: '500ms' });
     await waitForEvent(run.id, (e) => e.type === 'stream-started');
     run.child.kill('SIGKILL');
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + 25_000;
     while (!w.stderr().includes('is gone: stopping its streams') && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
     expect(w.stderr()).toContain(`the coordinator of run ${run.id()} is gone`);
     await stopWorkers(w);
