@@ -7,6 +7,7 @@
 import type { CoordEvent, PointState, RunState, StreamState, FailureReason } from '../events/types.js';
 import type { ConvergenceType } from '../plan/types.js';
 import type { ProposalRecord } from '../consensus/board.js';
+import type { QueueEngine } from '../queue/engine.js';
 
 /** Identity of a process: pid plus its start time, so a reused pid is never mistaken for it. */
 export interface ProcessIdentity {
@@ -190,6 +191,11 @@ export interface Backend {
   topics(runId: string): Promise<string[]>;
   /** Consumers (cursor names) of a topic, by name. */
   consumers(runId: string, topic: string): Promise<string[]>;
+  /**
+   * The backend's own engine for the run's queue consumers (Redis: Streams consumer groups);
+   * absent where consumers are cursors over the topic logs (src/queue/cursors.ts).
+   */
+  queueEngine?(runId: string): QueueEngine;
   /** Deletes everything stored for the run. */
   removeRun(id: string): Promise<void>;
   close(): Promise<void>;

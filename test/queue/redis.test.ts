@@ -6,6 +6,7 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { RedisBackend } from '../../src/backend/redis/redis-backend.js';
 import { MessageQueue } from '../../src/queue/queue.js';
 import { StateStore } from '../../src/state/store.js';
@@ -111,20 +112,63 @@ describe('queues on Redis', () => {
     for (const mine of all) expect(mine.length).toBeGreaterThan(0);
   });
 
-  it('hands a message again after its ack timeout, to another member, until acknowledged', async () => {
+  it('hands a message again after its ack timeout (the server clock), to another member, until acknowledged', async () => {
     await newRun(connection(), 'r');
-    let now = 1_000_000;
-    const a = new MessageQueue(connection(), 'r', { onEvent: quiet, now: () => now });
-    const b = new MessageQueue(connection(), 'r', { onEvent: quiet, now: () => now });
+    const a = new MessageQueue(connection(), 'r', { onEvent: quiet });
+    const b = new MessageQueue(connection(), 'r', { onEvent: quiet });
     await a.send('jobs', 'one');
-    expect(await a.recv('jobs', { consumer: 'g', member: 'a', ackTimeoutMs: 5000 })).toMatchObject({ id: 1, delivery: 1 });
-    expect(await b.recv('jobs', { consumer: 'g', member: 'b', ackTimeoutMs: 5000 })).toBeUndefined();
-    now += 5000;
-    expect(await b.recv('jobs', { consumer: 'g', member: 'b', ackTimeoutMs: 5000 })).toMatchObject({ id: 1, body: 'one', delivery: 2 });
+    await a.send('jobs', 'two');
+    expect(await a.recv('jobs', { consumer: 'g', member: 'a', ackTimeoutMs: 400 })).toMatchObject({ id: 1, delivery: 1 });
+    // not yet run out: b gets the next message, not message 1 again
+    expect(await b.recv('jobs', { consumer: 'g', member: 'b', ackTimeoutMs: 60_000 })).toMatchObject({ id: 2, delivery: 1 });
+    expect(await b.recv('jobs', { consumer: 'g', member: 'b', ackTimeoutMs: 400 })).toBeUndefined();
+    // a waiting receive is woken by the ack timeout, not by the 60 s fallback
+    const t0 = Date.now();
+    const again = await b.recv('jobs', { consumer: 'g', member: 'b', ackTimeoutMs: 400, waitMs: 10_000 });
+    expect(again).toMatchObject({ id: 1, body: 'one', delivery: 2 });
+    expect(Date.now() - t0).toBeLessThan(5000);
     await b.ack('jobs', 1, { consumer: 'g', member: 'b' });
-    now += 60_000;
-    expect(await a.recv('jobs', { consumer: 'g', member: 'a', ackTimeoutMs: 5000 })).toBeUndefined();
-    await expect(a.ack('jobs', 1, { consumer: 'g' })).rejects.toThrow('is not waiting for an acknowledgement');
+    await new Promise((r) => setTimeout(r, 600));
+    expect(await a.recv('jobs', { consumer: 'g', member: 'a', ackTimeoutMs: 400 })).toBeUndefined();
+    await expect(a.ack('jobs', 1, { consumer: 'g' })).rejects.toThrow('it was acknowledged already');
+    await expect(a.ack('jobs', 3, { consumer: 'g' })).rejects.toThrow('jobs has messages 1 to 2');
+    // message 2 is still pending (60 s); the summary says so
+    expect(await a.summary()).toEqual([{ topic: 'jobs', size: 2, consumers: [{ name: 'g', next: 3, lag: 0, pending: 1 }] }]);
+  });
+
+  it('keeps topics as Redis Streams and consumers as consumer groups (XINFO sees them)', async () => {
+    await newRun(connection(), 'r');
+    const q = new MessageQueue(connection(), 'r', { onEvent: quiet });
+    for (let i = 1; i <= 3; i++) await q.send('jobs', `m${i}`);
+    await q.recv('jobs', { consumer: 'workers', member: 'w1', ackTimeoutMs: 30_000 });
+    await q.recv('jobs', { consumer: 'workers', member: 'w2' });
+    await q.recv('jobs', { consumer: 'audit' });
+    const raw = new Redis(server.url);
+    try {
+      const stream = `${prefix}run:r:topic:jobs`;
+      expect(await raw.type(stream)).toBe('stream');
+      expect((await raw.xrange(stream, '-', '+')).map(([id]) => id)).toEqual(['0-1', '0-2', '0-3']);
+      const groups = ((await raw.xinfo('GROUPS', stream)) as Array<Array<string | number>>).map((g) => [g[1], g[g.indexOf('pending') + 1], g[g.indexOf('last-delivered-id') + 1]]);
+      // w1 took with an ack timeout (pending), w2 without (NOACK: done once handed out)
+      expect(groups).toEqual([
+        ['audit', 0, '0-1'],
+        ['workers', 1, '0-2'],
+      ]);
+      const pending = (await raw.xpending(stream, 'workers', '-', '+', 10)) as Array<[string, string, number, number]>;
+      expect(pending.map((p) => [p[0], p[1], p[3]])).toEqual([['0-1', 'w1', 1]]);
+    } finally {
+      raw.disconnect();
+    }
+    expect(await q.summary()).toEqual([
+      {
+        topic: 'jobs',
+        size: 3,
+        consumers: [
+          { name: 'audit', next: 2, lag: 2, pending: 0 },
+          { name: 'workers', next: 3, lag: 1, pending: 1 },
+        ],
+      },
+    ]);
   });
 
   it('a waiting receiver is woken by a send on another connection, without polling', async () => {

@@ -84,7 +84,9 @@ import type { CoordEvent } from '../../events/types.js';
 import type { ProposalRecord } from '../../consensus/board.js';
 import { ID_PATTERN } from '../../plan/types.js';
 import { parseBackendUrl, type RedisBackendUrl } from '../url.js';
-import { APPEND_EVENTS, CREATE_RUN, DOC_READ, DOC_WRITE, LOG_APPEND, LOG_PUT, LOG_RANGE, PUT_FIELDS, PUT_VALUE, SHARED_COMMIT, UPDATE_RUN, type Script } from './scripts.js';
+import { APPEND_EVENTS, CREATE_RUN, DOC_READ, DOC_WRITE, LOG_APPEND, LOG_PUT, LOG_RANGE, PUT_FIELDS, PUT_VALUE, QUEUE_ACK, QUEUE_TAKE, SHARED_COMMIT, UPDATE_RUN, type Script } from './scripts.js';
+import type { ConsumerSummary, NotPending, QueueEngine, TakeResult, TopicSummary } from '../../queue/engine.js';
+import { messageOf } from '../../queue/engine.js';
 
 export interface ConnectionEvent {
   state: 'lost' | 'restored' | 'failed';
@@ -158,6 +160,17 @@ function parseKey(key: string): { topic: string; consumer: string } {
   if (parts[0] === 'topic' && parts.length === 2 && ID_PATTERN.test(parts[1]!)) return { topic: parts[1]!, consumer: '' };
   if (parts[0] === 'consumer' && parts.length === 3 && ID_PATTERN.test(parts[1]!) && ID_PATTERN.test(parts[2]!)) return { topic: parts[1]!, consumer: parts[2]! };
   throw new Error(`bad storage key "${key}"`);
+}
+
+/** The message number of a topic stream's entry id `0-<number>`. */
+function streamNumber(id: string): number {
+  return Number(id.slice(id.indexOf('-') + 1));
+}
+
+/** A field's value in a stream entry's [field, value, …] list. */
+function fieldOf(fields: string[], name: string): string | undefined {
+  for (let i = 0; i + 1 < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+  return undefined;
 }
 
 function checkRunId(id: string): void {
@@ -448,9 +461,18 @@ export class RedisBackend implements Backend {
     return [k, `${k}:versions`];
   }
 
+  /** A log's entries and numbers; a topic's log is one stream (named twice, for the scripts). */
   private logKeys(id: string, key: string): [string, string] {
+    if (key.startsWith('topic/')) {
+      const k = this.topicStream(id, key.slice('topic/'.length));
+      return [k, k];
+    }
     const k = `${this.runKey(id)}log:${key}`;
     return [k, `${k}:seqs`];
+  }
+
+  private topicStream(id: string, topic: string): string {
+    return `${this.runKey(id)}topic:${topic}`;
   }
 
   // ---- runs and records
@@ -691,6 +713,10 @@ export class RedisBackend implements Backend {
     checkRunId(runId);
     parseKey(key);
     if (!Number.isSafeInteger(seq) || seq < 1) return undefined;
+    if (key.startsWith('topic/')) {
+      const [entry] = await this.topicRange(this.logKeys(runId, key)[0], seq, seq, 1);
+      return entry === undefined ? undefined : (entry.body as T);
+    }
     const body = await this.read((c) => c.hget(this.logKeys(runId, key)[0], String(seq)));
     return body === null ? undefined : (JSON.parse(body) as T);
   }
@@ -705,6 +731,13 @@ export class RedisBackend implements Backend {
     while (out.length < limit && Number.isFinite(next)) {
       const want = Math.min(CHUNK, limit - out.length);
       const start = next;
+      if (key.startsWith('topic/')) {
+        const got = await this.topicRange(keys[0], start, Infinity, want);
+        out.push(...(got as Array<{ seq: number; body: T }>));
+        if (got.length < want) break;
+        next = out[out.length - 1]!.seq + 1;
+        continue;
+      }
       const flat = (await this.read((c) => this.evalScript(c, LOG_RANGE, keys, [String(start), want]))) as string[];
       for (let i = 0; i + 1 < flat.length; i += 2) out.push({ seq: Number(flat[i]), body: JSON.parse(flat[i + 1]!) as T });
       if (flat.length / 2 < want) break;
@@ -716,8 +749,22 @@ export class RedisBackend implements Backend {
   async logHead(runId: string, key: LogKey): Promise<number> {
     checkRunId(runId);
     parseKey(key);
+    if (key.startsWith('topic/')) return this.topicHead(this.logKeys(runId, key)[0]);
     const [top] = await this.read((c) => c.zrange(this.logKeys(runId, key)[1], 0, 0, 'REV'));
     return top === undefined ? 0 : Number(top);
+  }
+
+  /** Entries `from`..`to` of a topic's stream (ids 0-<number>), at most `count`. */
+  private async topicRange(stream: string, from: number, to: number, count: number): Promise<Array<{ seq: number; body: unknown }>> {
+    const end = Number.isFinite(to) ? `0-${to}` : '+';
+    const rows = await this.read((c) => c.xrange(stream, `0-${from}`, end, 'COUNT', count));
+    return rows.map(([id, fields]) => ({ seq: streamNumber(id), body: JSON.parse(fieldOf(fields, 'b') ?? 'null') as unknown }));
+  }
+
+  /** The number of a topic stream's newest entry; 0 when it has none. */
+  private async topicHead(stream: string): Promise<number> {
+    const [last] = await this.read((c) => c.xrevrange(stream, '+', '-', 'COUNT', 1));
+    return last === undefined ? 0 : streamNumber(last[0]);
   }
 
   /**
@@ -873,6 +920,84 @@ export class RedisBackend implements Backend {
   async consumers(runId: string, topic: string): Promise<string[]> {
     if (typeof runId !== 'string' || !ID_PATTERN.test(runId) || typeof topic !== 'string' || !ID_PATTERN.test(topic)) return [];
     return (await this.read((c) => c.smembers(`${this.runKey(runId)}consumers:${topic}`))).sort();
+  }
+
+  /**
+   * Queues on Redis Streams: a topic is the stream `P run:<id>:topic:<name>` with entry ids
+   * `0-<message number>`; a consumer is a consumer group of it, and the members of a consumer
+   * are the group's consumers. A message is handed to one member by XREADGROUP; with an ack
+   * timeout it stays in the group's pending entries list until XACK, and a later take of any
+   * member claims it (XCLAIM) once its idle time on the server's clock reached the timeout it
+   * was taken with (`P run:<id>:topic:<name>:acks:<consumer>`: number → ms). Each take and
+   * ack is one script with a receipt, so a call retried after a lost reply hands out the same
+   * delivery, never a second one.
+   */
+  queueEngine(runId: string): QueueEngine {
+    checkRunId(runId);
+    return {
+      take: (topic, consumer, member, ackTimeoutMs) => this.queueTake(runId, topic, consumer, member, ackTimeoutMs),
+      ack: (topic, consumer, id) => this.queueAck(runId, topic, consumer, id),
+      summary: () => this.queueSummary(runId),
+    };
+  }
+
+  private acksKey(runId: string, topic: string, consumer: string): string {
+    return `${this.topicStream(runId, topic)}:acks:${consumer}`;
+  }
+
+  private async queueTake(runId: string, topic: string, consumer: string, member: string, ackTimeoutMs: number | undefined): Promise<TakeResult> {
+    const r = this.runKey(runId);
+    const stream = this.topicStream(runId, topic);
+    const keys = [...this.base(runId), `${r}topics`, stream, `${r}consumers:${topic}`, this.acksKey(runId, topic, consumer)];
+    const timeout = ackTimeoutMs === undefined ? '' : String(Math.max(1, Math.ceil(ackTimeoutMs)));
+    const [result, body] = (await this.write(QUEUE_TAKE, runId, keys, [topic, consumer, member, timeout])) as [string, string | null];
+    const got = JSON.parse(result) as { id?: number; delivery?: number; from?: string | false; wait?: number };
+    if (got.id === undefined) return { retryInMs: got.wait === undefined || got.wait < 0 ? Infinity : got.wait + 1 };
+    // a retried call answered from its receipt carries no body: read it
+    const stored = body !== null ? (JSON.parse(body) as unknown) : (await this.topicRange(stream, got.id, got.id, 1))[0]?.body;
+    const message = messageOf(stored);
+    return { got: { id: got.id, message, delivery: got.delivery ?? 1, from: typeof got.from === 'string' ? got.from : null } };
+  }
+
+  private async queueAck(runId: string, topic: string, consumer: string, id: number): Promise<true | NotPending> {
+    const stream = this.topicStream(runId, topic);
+    const done = await this.write(QUEUE_ACK, runId, [...this.base(runId), stream, this.acksKey(runId, topic, consumer)], [consumer, id]);
+    if (done === '1') return true;
+    const [size, groups] = await Promise.all([this.topicHead(stream), this.groupsOf(stream)]);
+    const group = groups.find((g) => g.name === consumer);
+    return { size, next: group ? group.next : 1 };
+  }
+
+  /** The consumer groups of a topic's stream: name, next number to hand out, pending count. */
+  private async groupsOf(stream: string): Promise<Array<{ name: string; next: number; pending: number }>> {
+    let rows: unknown[];
+    try {
+      rows = (await this.read((c) => c.xinfo('GROUPS', stream))) as unknown[];
+    } catch (e) {
+      if (isReplyError(e) && /no such key/i.test(e.message)) return [];
+      throw e;
+    }
+    return rows.map((row) => {
+      const f = row as Array<string | number>;
+      const get = (k: string): string | number | undefined => {
+        const i = f.indexOf(k);
+        return i >= 0 && i % 2 === 0 ? f[i + 1] : undefined;
+      };
+      return { name: String(get('name')), next: streamNumber(String(get('last-delivered-id') ?? '0-0')) + 1, pending: Number(get('pending') ?? 0) };
+    });
+  }
+
+  private async queueSummary(runId: string): Promise<TopicSummary[]> {
+    const out: TopicSummary[] = [];
+    for (const topic of await this.topics(runId)) {
+      const stream = this.topicStream(runId, topic);
+      const [size, groups] = await Promise.all([this.topicHead(stream), this.groupsOf(stream)]);
+      const consumers: ConsumerSummary[] = groups
+        .map((g) => ({ name: g.name, next: g.next, lag: Math.max(0, size - (g.next - 1)), pending: g.pending }))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      out.push({ topic, size, consumers });
+    }
+    return out;
   }
 
   // ---- removal and shutdown

@@ -58,13 +58,29 @@ local function hset_pairs(key, from, to)
     i = last + 1
   end
 end
--- writes log entry seq once (false when the number is taken) and tells the log's watchers
+-- writes log entry seq once (false when the number is taken) and tells the log's watchers.
+-- A topic's log (topic ~= '') is a stream whose entry ids are 0-<number>, so only numbers
+-- above the newest can be written.
 local function put_entry(hash, seqs, seq, body, topics, topic)
-  if redis.call('HSETNX', hash, seq, body) == 0 then return false end
-  redis.call('ZADD', seqs, seq, seq)
-  if topic ~= '' then redis.call('SADD', topics, topic) end
+  if topic ~= '' then
+    local r = redis.pcall('XADD', hash, '0-' .. seq, 'b', body)
+    if type(r) == 'table' and r.err then
+      if string.find(r.err, 'equal or smaller', 1, true) then return false end
+      error(r)
+    end
+    redis.call('SADD', topics, topic)
+  else
+    if redis.call('HSETNX', hash, seq, body) == 0 then return false end
+    redis.call('ZADD', seqs, seq, seq)
+  end
   redis.call('PUBLISH', hash, seq)
   return true
+end
+-- the number of a topic stream's newest entry, 0 when it is empty
+local function stream_top(stream)
+  local last = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)[1]
+  if last then return tonumber(string.sub(last[1], 3)) end
+  return 0
 end
 -- the highest member of a sorted set of numbers, 0 when it is empty
 local function top(zset)
@@ -212,7 +228,8 @@ return vs
 
 /**
  * logAppend: writes the entry at one past the newest. KEYS[4] the run's topic names, KEYS[5]
- * the log (seq → body), KEYS[6] its numbers; ARGV[2] the body, ARGV[3] the topic name or ''.
+ * the log (seq → body), KEYS[6] its numbers (a topic: KEYS[5] and KEYS[6] are its stream);
+ * ARGV[2] the body, ARGV[3] the topic name or ''.
  * Returns the entry's number.
  */
 export const LOG_APPEND = script(
@@ -221,7 +238,9 @@ export const LOG_APPEND = script(
 local done = receipt()
 if done then return done end
 if not run_exists() then return no_run() end
-local seq = string.format('%d', top(KEYS[6]) + 1)
+local head
+if ARGV[3] ~= '' then head = stream_top(KEYS[5]) else head = top(KEYS[6]) end
+local seq = string.format('%d', head + 1)
 if not put_entry(KEYS[5], KEYS[6], seq, ARGV[2], KEYS[4], ARGV[3]) then
   return redis.error_reply('ERR log entry ' .. seq .. ' exists above the newest number')
 end
@@ -243,6 +262,108 @@ if not run_exists() then return no_run() end
 if not put_entry(KEYS[5], KEYS[6], ARGV[2], ARGV[3], KEYS[4], ARGV[4]) then return false end
 remember(ARGV[2])
 return ARGV[2]
+`,
+);
+
+/**
+ * A queue consumer takes a message (see RedisBackend.queueEngine). A consumer is a consumer
+ * group of the topic's stream, created at the first message on its first take; its members
+ * are the group's consumers. KEYS[4] the run's topic names, KEYS[5] the topic's stream,
+ * KEYS[6] the topic's consumer names, KEYS[7] the consumer's ack timeouts (message number →
+ * ms); ARGV[2] the topic, ARGV[3] the consumer, ARGV[4] the member, ARGV[5] the ack timeout in
+ * ms or '' (none: the message is done once handed out).
+ *
+ * First the oldest pending entry (handed out, not acknowledged) whose idle time reached its
+ * ack timeout is claimed for the member (XCLAIM counts the delivery); else the group's next
+ * entry is read (XREADGROUP, with NOACK when there is no ack timeout). Returns
+ * {result, body}: result is the JSON {id, delivery, from} of a delivery (also the receipt, so
+ * a retried call answers the same delivery, with body false), or {wait} (ms until the
+ * nearest ack timeout runs out, -1: none) when there is nothing to take.
+ */
+export const QUEUE_TAKE = script(
+  'queueTake',
+  `
+local done = receipt()
+if done then return { done, false } end
+if not run_exists() then return no_run() end
+local stream, group, member, timeout = KEYS[5], ARGV[3], ARGV[4], ARGV[5]
+if redis.call('SISMEMBER', KEYS[6], group) == 0 then
+  local r = redis.pcall('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
+  if type(r) == 'table' and r.err and not string.find(r.err, 'BUSYGROUP', 1, true) then error(r) end
+  redis.call('SADD', KEYS[6], group)
+  redis.call('SADD', KEYS[4], ARGV[2])
+end
+local function number(id) return string.sub(id, 3) end
+local expired, prev, count
+local wait = -1
+local start = '-'
+while not expired do
+  local page = redis.call('XPENDING', stream, group, start, '+', 200)
+  if #page == 0 then break end
+  local ids = {}
+  for i, e in ipairs(page) do ids[i] = number(e[1]) end
+  local limits = redis.call('HMGET', KEYS[7], unpack(ids))
+  for i, e in ipairs(page) do
+    local limit = tonumber(limits[i]) or 0
+    if e[3] >= limit then
+      expired, prev, count = e[1], e[2], e[4]
+      break
+    end
+    if wait < 0 or limit - e[3] < wait then wait = limit - e[3] end
+  end
+  start = '(' .. page[#page][1]
+end
+local id, body, delivery, from
+if expired then
+  local claimed = redis.call('XCLAIM', stream, group, member, 0, expired)
+  if #claimed == 0 then
+    -- the entry is gone (coord never deletes one): drop the delivery and look again
+    redis.call('XACK', stream, group, expired)
+    return { cjson.encode({ wait = 0 }), false }
+  end
+  id, delivery, from = expired, count + 1, prev
+  body = claimed[1][2][2]
+else
+  local r
+  if timeout == '' then
+    r = redis.call('XREADGROUP', 'GROUP', group, member, 'COUNT', 1, 'NOACK', 'STREAMS', stream, '>')
+  else
+    r = redis.call('XREADGROUP', 'GROUP', group, member, 'COUNT', 1, 'STREAMS', stream, '>')
+  end
+  if not r then return { cjson.encode({ wait = wait }), false } end
+  local e = r[1][2][1]
+  id, body, delivery, from = e[1], e[2][2], 1, false
+end
+local n = number(id)
+if timeout == '' then
+  if expired then redis.call('XACK', stream, group, id) end
+  redis.call('HDEL', KEYS[7], n)
+else
+  redis.call('HSET', KEYS[7], n, timeout)
+end
+local result = cjson.encode({ id = tonumber(n), delivery = delivery, from = from })
+remember(result)
+return { result, body }
+`,
+);
+
+/**
+ * A queue consumer acknowledges message ARGV[3] (XACK): KEYS[4] the topic's stream, KEYS[5]
+ * the consumer's ack timeouts; ARGV[2] the consumer. Returns '1' when it was pending, '0'
+ * when not.
+ */
+export const QUEUE_ACK = script(
+  'queueAck',
+  `
+local done = receipt()
+if done then return done end
+if not run_exists() then return no_run() end
+local r = redis.pcall('XACK', KEYS[4], ARGV[2], '0-' .. ARGV[3])
+local n = '0'
+if type(r) == 'number' and r > 0 then n = '1' end
+redis.call('HDEL', KEYS[5], ARGV[3])
+remember(n)
+return n
 `,
 );
 
