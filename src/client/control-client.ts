@@ -100,7 +100,9 @@ export class ControlClient {
   static async open(target: RunTarget = {}): Promise<ControlClient> {
     const { run, runDir } = await findRun(target);
     if (run.state !== 'running' || !run.controlSocket) throw new ControlError(`run ${run.id} is not running`, 2);
-    const path = run.controlSocket;
+    // a stream on a worker reaches its run's coordinator through the worker's socket
+    const env = target.env ?? process.env;
+    const path = env.COORD_CONTROL_SOCKET && callerStream(env, run.id) !== undefined ? env.COORD_CONTROL_SOCKET : run.controlSocket;
     const socket = await new Promise<Socket>((resolve, reject) => {
       const s = connect(path);
       s.once('connect', () => resolve(s));

@@ -11,7 +11,8 @@
  * process were local; heartbeat file contents are written to the stream's local heartbeat file,
  * so the guardian watches a remote stream exactly like a local one; `exit` brings the outputs
  * archive, unpacked into the stream's local workspace (which the merge then reads) before the
- * process counts as exited. Signals go to the worker over pub/sub.
+ * process counts as exited. Signals go to the worker over pub/sub. Control-socket connections
+ * of remote streams arrive as tunnels (tunnel.ts) and are relayed to this host's control socket.
  *
  * Lost workers: the registration of each worker running an attempt is checked every half
  * lease; when it has expired, the attempt is lost (a new attempt is made elsewhere), and any
@@ -26,6 +27,7 @@ import { bullConnection, connect, redisOptions } from './connection.js';
 import { LaunchAborted, WorkerLost } from './errors.js';
 import { describeProfile, keys, liveWorkers, mismatch, profileOf, queueOf, type Keys, type Profile, type StreamJob, type WireMessage } from './profile.js';
 import { ARCHIVE_TTL_MS, DEFAULT_LEASE_MS } from './worker.js';
+import { CoordinatorTunnels } from './tunnel.js';
 
 /** What a remote launch needs beyond a local one. */
 export interface RemoteSpec {
@@ -58,6 +60,8 @@ export interface DispatcherOptions {
   leaseMs?: number;
   warn: (message: string, stream?: string) => void;
   env?: NodeJS.ProcessEnv;
+  /** The run's control socket on this host, which remote streams' control connections reach through tunnels. */
+  controlPath?: () => string | undefined;
 }
 
 interface Tracker {
@@ -96,6 +100,7 @@ export class Dispatcher {
   private closed = false;
   private reading: Promise<void> = Promise.resolve();
   private lastError = '';
+  private readonly tunnels: CoordinatorTunnels;
 
   constructor(opts: DispatcherOptions) {
     this.opts = opts;
@@ -103,6 +108,10 @@ export class Dispatcher {
     this.k = keys(opts.prefix ?? 'coord:');
     this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
     this.limit = archiveLimit(opts.env ?? process.env);
+    this.tunnels = new CoordinatorTunnels(opts.controlPath ?? (() => undefined), (worker, m) => {
+      const key = this.k.ctl(worker);
+      void this.cmd.multi().xadd(key, 'MAXLEN', '~', '10000', '*', 'm', JSON.stringify(m)).pexpire(key, ARCHIVE_TTL_MS).exec().catch(() => undefined);
+    });
   }
 
   private onError = (e: Error): void => {
@@ -251,6 +260,10 @@ export class Dispatcher {
 
   private async handle(m: WireMessage): Promise<void> {
     const t = this.trackers.get(`${m.s}:${m.a}`);
+    if (m.k === 'ctl') {
+      this.tunnels.up(m.w, `${m.s}:${m.a}`, m.c, t !== undefined && t.state !== 'done' && (t.worker === undefined || t.worker === m.w));
+      return;
+    }
     if (!t || t.state === 'done' || (t.worker !== undefined && m.w !== t.worker)) {
       // a report of an attempt that was lost or called off: its outputs are dropped unread
       if (m.k === 'exit' && m.outputs) await this.cmd.del(m.outputs);
@@ -312,6 +325,7 @@ export class Dispatcher {
     if (!t.proc) this.started(t, m.w, 0);
     t.state = 'done';
     this.trackers.delete(`${m.s}:${m.a}`);
+    this.tunnels.closeAttempt(m.w, `${m.s}:${m.a}`);
     let outputsError = m.tooLarge;
     if (!m.outputs && !m.tooLarge) {
       // the workspace was empty on the worker
@@ -340,6 +354,7 @@ export class Dispatcher {
     const r = t.req.remote;
     t.state = 'done';
     this.trackers.delete(`${r.stream}:${r.attempt}`);
+    if (t.worker !== undefined) this.tunnels.closeAttempt(t.worker, `${r.stream}:${r.attempt}`);
     void this.closeFiles(t);
     // the job stays BullMQ's: failed by the stalled check once its lock runs out, removed then
     void t.queue.remove(t.jobId).catch(() => undefined);
@@ -370,6 +385,7 @@ export class Dispatcher {
     for (const t of this.timers) clearInterval(t);
     this.reader.disconnect();
     await this.reading.catch(() => undefined);
+    this.tunnels.closeAll();
     await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
     await this.cmd.del(this.k.coordinator(this.opts.runId)).catch(() => undefined);
     await this.cmd.quit().catch(() => this.cmd.disconnect());

@@ -16,17 +16,20 @@
  *                                            worker's lease unless renewed
  *   P workers                        SET     worker ids (members whose hash expired are stale)
  *   P worker:<id>:signal             pub/sub signals for the worker's running attempts
+ *   P worker:<id>:ctl                STREAM  control-socket replies for the worker's attempts
+ *                                            (tunnel.ts)
  *   P dispatch:queues                HASH    queue name → profile JSON
  *   P dispatch                       pub/sub a queue name, published when a job was added
  *   P bull:<queue>:…                          BullMQ's keys of each queue
  *   P run:<id>:coordinator           STRING  present while the run's coordinator lives (lease)
  *   P run:<id>:wire                  STREAM  what workers report: taken, started, out, beat,
- *                                            exit, lost (one JSON field `m` an entry)
+ *                                            exit, lost, ctl (one JSON field `m` an entry)
  *   P run:<id>:in:<stream>:<n>       HASH    inputs of attempt n: `workspace`, `input:<name>`
  *   P run:<id>:out:<stream>:<n>      HASH    outputs of attempt n: `workspace`
  */
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { UpMessage } from './tunnel.js';
 
 export interface Profile {
   requires: string[];
@@ -76,6 +79,7 @@ export const keys = (prefix: string) => ({
   worker: (id: string) => `${prefix}worker:${id}`,
   workers: `${prefix}workers`,
   signal: (id: string) => `${prefix}worker:${id}:signal`,
+  ctl: (id: string) => `${prefix}worker:${id}:ctl`,
   queues: `${prefix}dispatch:queues`,
   dispatch: `${prefix}dispatch`,
   bull: `${prefix}bull`,
@@ -115,7 +119,8 @@ export type WireMessage =
   | { k: 'out'; s: string; a: number; w: string; n: number; fd: 'stdout' | 'stderr'; data: string }
   | { k: 'beat'; s: string; a: number; w: string; data: string }
   | { k: 'exit'; s: string; a: number; w: string; exitCode: number | null; signal: NodeJS.Signals | null; error?: string; outputs: string | null; bytes: number; tooLarge?: string }
-  | { k: 'lost'; s: string; a: number; w: string; why: string };
+  | { k: 'lost'; s: string; a: number; w: string; why: string }
+  | { k: 'ctl'; s: string; a: number; w: string; c: UpMessage };
 
 /** A job of a stream queue. */
 export interface StreamJob {

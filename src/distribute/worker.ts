@@ -18,7 +18,8 @@
  *   and `.coord/workers/<id>/<run>/streams/<stream>/inputs`, the command runs under the same supervision
  *   as a local stream (its own process group; leftovers stopped when it exits), its output
  *   lines and heartbeat file go to the run's wire stream, signals come from the coordinator
- *   on `worker:<id>:signal`. At the end the workspace is packed into `run:<id>:out:…`, the job
+ *   on `worker:<id>:signal`, and its control-socket connections (`coord spawn`, `coord
+ *   resource acquire`, consensus) are carried to the coordinator (tunnel.ts). At the end the workspace is packed into `run:<id>:out:…`, the job
  *   is completed (which fails for an attempt whose lease was lost: its result is discarded),
  *   and then `exit` goes on the wire. The local copies are then removed.
  * - Attempts of a run whose coordinator is gone (its `run:<id>:coordinator` lease expired)
@@ -37,6 +38,7 @@ import { coordBinDir, streamEnv } from '../orchestrator/environment.js';
 import { ArchiveTooLarge, archiveLimit, packDir, unpackInto } from './archive.js';
 import { bullConnection, connect, redisOptions } from './connection.js';
 import { keys, mismatch, type Keys, type Profile, type StreamJob, type WireMessage } from './profile.js';
+import { socketPath, WorkerTunnels, type DownMessage } from './tunnel.js';
 
 export const DEFAULT_LEASE_MS = 10_000;
 const REAPER = fileURLToPath(new URL('./reaper.js', import.meta.url));
@@ -106,6 +108,13 @@ export class WorkerHost {
   private readonly log: (line: string) => void;
   private cmd!: Redis;
   private sub!: Redis;
+  /** Reads `worker:<id>:ctl` (blocking). */
+  private down!: Redis;
+  private reading: Promise<void> = Promise.resolve();
+  private readonly tunnels = new WorkerTunnels((attempt, c) => {
+    const a = this.running.get(attempt);
+    if (a) void this.wire(a.data.run, { k: 'ctl', s: a.data.stream, a: a.data.attempt, w: this.id, c }).catch(() => undefined);
+  });
   private readonly queues = new Map<string, { w: BullWorker; profile: Profile }>();
   private readonly running = new Map<string, Attempt>();
   private freeSlots: number;
@@ -154,6 +163,7 @@ export class WorkerHost {
     this.reaper.on('error', (e) => this.onError(e));
     this.cmd = connect(this.conn, this.onError);
     this.sub = connect(this.conn, this.onError);
+    this.down = connect(this.conn, this.onError);
     this.cmd.on('ready', () => (this.lastError = ''));
     await this.register();
     this.sub.on('message', (channel: string, message: string) => this.message(channel, message));
@@ -168,6 +178,8 @@ export class WorkerHost {
       void this.pump();
     });
     every(this.leaseMs, () => this.checkCoordinators());
+    const [last] = await this.cmd.xrevrange(this.k.ctl(this.id), '+', '-', 'COUNT', 1);
+    this.reading = this.readDown(last?.[0] ?? '0-0');
     await this.discover();
     void this.pump();
   }
@@ -190,6 +202,32 @@ export class WorkerHost {
       .pexpire(key, this.leaseMs)
       .sadd(this.k.workers, this.id)
       .exec();
+  }
+
+  /** Control-socket replies from coordinators, for the tunnels of this worker's attempts. */
+  private async readDown(from: string): Promise<void> {
+    const key = this.k.ctl(this.id);
+    let last = from;
+    while (!this.stopping || this.running.size > 0) {
+      let res: Array<[string, Array<[string, string[]]>]> | null;
+      try {
+        res = (await this.down.xread('COUNT', 500, 'BLOCK', 1000, 'STREAMS', key, last)) as typeof res;
+      } catch {
+        if (this.down.status === 'end') return;
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      for (const [, entries] of res ?? []) {
+        for (const [entryId, fields] of entries) {
+          last = entryId;
+          try {
+            if (fields[1] !== undefined) this.tunnels.down(JSON.parse(fields[1]) as DownMessage);
+          } catch {
+            /* not ours */
+          }
+        }
+      }
+    }
   }
 
   /** Renews the registration; when it had expired, what this worker runs was given away. */
@@ -303,6 +341,7 @@ export class WorkerHost {
   }
 
   private release(a: Attempt): void {
+    this.tunnels.close(attemptKey(a.data.run, a.data.stream, a.data.attempt));
     for (const t of a.timers) clearInterval(t);
     if (a.flushTimer) clearTimeout(a.flushTimer);
     this.running.delete(attemptKey(a.data.run, a.data.stream, a.data.attempt));
@@ -382,6 +421,9 @@ export class WorkerHost {
       });
       env.COORD_BACKEND = this.opts.url;
       env.COORD_WORKER = this.id;
+      const control = socketPath(a.logDir, 'control.sock');
+      await this.tunnels.listen(attemptKey(d.run, d.stream, d.attempt), control);
+      env.COORD_CONTROL_SOCKET = control;
       const proc = spawnProcess({
         command: d.command,
         cwd: a.workspace,
@@ -448,6 +490,7 @@ export class WorkerHost {
   }
 
   private async cleanup(a: Attempt): Promise<void> {
+    this.tunnels.close(attemptKey(a.data.run, a.data.stream, a.data.attempt));
     await rm(a.workspace, { recursive: true, force: true }).catch(() => undefined);
     await rm(a.logDir, { recursive: true, force: true }).catch(() => undefined);
   }
@@ -567,6 +610,9 @@ export class WorkerHost {
     await Promise.all([...this.queues.values()].map((q) => q.w.close(true).catch(() => undefined)));
     await this.cmd.multi().del(this.k.worker(this.id)).srem(this.k.workers, this.id).exec().catch(() => undefined);
     this.sub.disconnect();
+    this.tunnels.closeAll();
+    this.down.disconnect();
+    await this.reading.catch(() => undefined);
     await this.cmd.quit().catch(() => this.cmd.disconnect());
     if (this.reaper?.connected) {
       this.reaper.send({ t: 'bye' });

@@ -417,6 +417,7 @@ export class StreamCoordinator {
         ...(this.opts.workers.leaseMs ? { leaseMs: this.opts.workers.leaseMs } : {}),
         warn: (message, stream) => this.emit({ type: 'warning', ...(stream ? { stream } : {}), message }),
         env: this.baseEnv,
+        controlPath: () => this.controlPath,
       });
       await this.dispatcher.start();
     }

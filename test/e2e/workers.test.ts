@@ -133,13 +133,19 @@ describe('coord run --workers', () => {
 
   it('runs a stream again elsewhere when its worker is SIGKILLed mid-stream, and leaves nothing of it running', async () => {
     const w1 = await startWorker('w1', ['--slots', '1']);
-    // attempt 1 hangs on w1 until w1 is killed; attempt 2 on w2 ends at once
+    // attempt 1 holds the only gpu unit and hangs on w1 until w1 is killed; attempt 2 on w2
+    // needs that unit, given back when the coordinator finds w1 lost, and ends at once
     rig.writePlan({
-      agent_coordination: { convergence_points: [{ name: 'out', type: 'barrier', streams: ['job'] }] },
-      streams: [{ id: 'job', command: `echo "attempt $COORD_ATTEMPT on $COORD_WORKER" > out.txt; if [ "$COORD_WORKER" = w1 ]; then sleep 60; fi` }],
+      agent_coordination: { resources: { gpu: 1 }, convergence_points: [{ name: 'out', type: 'barrier', streams: ['job'] }] },
+      streams: [
+        {
+          id: 'job',
+          command: `echo "attempt $COORD_ATTEMPT on $COORD_WORKER" > out.txt; if [ "$COORD_WORKER" = w1 ]; then coord resource acquire gpu=1 -- sleep 60; else coord resource acquire gpu=1 --timeout 30s -- true; fi`,
+        },
+      ],
     });
     const run = startRun();
-    await waitForEvent(run.id, (e) => e.type === 'stream-started' && e.worker === 'w1');
+    await waitForEvent(run.id, (e) => e.type === 'resource-granted' && e.owner === 'job');
     const w2 = await startWorker('w2', ['--slots', '1']);
     w1.child.kill('SIGKILL');
     const r = await run.done;
@@ -152,6 +158,7 @@ describe('coord run --workers', () => {
       [2, 'w2'],
     ]);
     expect(events.find((e) => e.type === 'stream-ended')).toMatchObject({ state: 'succeeded', attempt: 2 });
+    expect(events.filter((e) => e.owner === 'job').map((e) => e.type)).toEqual(['resource-granted', 'resource-released', 'resource-granted', 'resource-released']);
     expect(readFileSync(join(rig.runDir(id), 'converged', 'out', 'out.txt'), 'utf8')).toBe('attempt 2 on w2\n');
     await stopWorkers(w2);
     // w1's `sleep 60` was stopped by its reaper when w1 died
@@ -245,6 +252,59 @@ describe('coord run --workers', () => {
     const kinds = events.filter((e) => e.stream === 'hb').map((e) => (e.type === 'stream-signalled' ? `${e.type}:${String(e.signal)}` : e.type));
     expect(kinds).toEqual(expect.arrayContaining(['stream-stalled', 'stream-signalled:SIGTERM', 'stream-signalled:SIGKILL', 'stream-retrying']));
     expect(events.find((e) => e.type === 'stream-ended')).toMatchObject({ state: 'succeeded' });
+    await stopWorkers(w);
+    expect(rig.leftovers()).toEqual([]);
+  }, 90_000);
+
+  it('carries the control socket of remote streams to the coordinator: spawn, resource acquire, propose, vote, decision', async () => {
+    const w = await startWorker('w1', ['--slots', '4']);
+    rig.writePlan({
+      agent_coordination: { resources: { gpu: 1 } },
+      streams: [
+        {
+          id: 'lead',
+          command: [
+            'echo "$COORD_CONTROL_SOCKET" > sock.txt',
+            'coord propose ship --voters lead,v --quorum all --timeout 60s',
+            'coord vote ship yes',
+            "coord spawn --id child --wait -- 'echo \"child on $COORD_WORKER\" > child.txt'",
+            'echo "spawn $?" > spawn.txt',
+            'coord decision ship --wait 60s > decision.txt',
+          ].join('; '),
+        },
+        {
+          id: 'v',
+          command: [
+            "coord resource acquire gpu=1 -- sh -c 'echo held > held.txt'",
+            'echo "acquire $?" > acquire.txt',
+            'until coord vote ship yes --reason remote 2>/dev/null; do sleep 0.3; done',
+          ].join('; '),
+        },
+      ],
+    });
+    const run = startRun();
+    const r = await run.done;
+    expect(r.code).toBe(0);
+    const id = run.id()!;
+    const ws = (stream: string, file: string) => readFileSync(join(rig.workspaceRoot, id, stream, file), 'utf8').trim();
+    // the streams asked through their worker's socket, not the coordinator's
+    const record = JSON.parse((await rig.coord(['status', id, '--json', '--backend', url])).stdout) as { run: { controlSocket?: string } };
+    const sock = ws('lead', 'sock.txt');
+    expect(sock).toMatch(/control\.sock$|coord-[0-9a-f]{16}\.sock$/);
+    expect(sock).not.toBe(record.run.controlSocket ?? join(rig.runDir(id), 'control.sock'));
+    expect(ws('lead', 'spawn.txt')).toBe('spawn 0');
+    expect(ws('lead', 'decision.txt')).toBe('accepted');
+    expect(ws('v', 'acquire.txt')).toBe('acquire 0');
+    expect(ws('v', 'held.txt')).toBe('held');
+    expect(ws('child', 'child.txt')).toBe('child on w1');
+    const events = await eventsOf(id);
+    expect(events.find((e) => e.type === 'stream-registered' && e.stream === 'child')).toBeTruthy();
+    expect(events.find((e) => e.type === 'stream-started' && e.stream === 'child')).toMatchObject({ worker: 'w1' });
+    expect(events.find((e) => e.type === 'resource-granted' && e.owner === 'v')).toMatchObject({ units: { gpu: 1 } });
+    expect(events.find((e) => e.type === 'resource-released' && e.owner === 'v')).toBeTruthy();
+    expect(events.find((e) => e.type === 'proposal-decided')).toMatchObject({ proposal: 'ship', decision: 'accepted' });
+    const votes = events.filter((e) => e.type === 'vote-cast').map((e) => e.voter);
+    expect(votes.sort()).toEqual(['lead', 'v']);
     await stopWorkers(w);
     expect(rig.leftovers()).toEqual([]);
   }, 90_000);
