@@ -14,6 +14,10 @@
  * process counts as exited. Signals go to the worker over pub/sub. Control-socket connections
  * of remote streams arrive as tunnels (tunnel.ts) and are relayed to this host's control socket.
  *
+ * Resuming (`coord run --resume`): the wire is read on from the last entry the dead
+ * coordinator handled; its remote attempts still running (their job active) are adopted, or
+ * stopped through their worker.
+ *
  * Lost workers: the registration of each worker running an attempt is checked every half
  * lease; when it has expired, the attempt is lost (a new attempt is made elsewhere), and any
  * later report of it (an old attempt number) is discarded, its outputs deleted unread.
@@ -62,6 +66,8 @@ export interface DispatcherOptions {
   env?: NodeJS.ProcessEnv;
   /** The run's control socket on this host, which remote streams' control connections reach through tunnels. */
   controlPath?: () => string | undefined;
+  /** A resumed run: the wire is read from where the dead coordinator stopped, once `readWire()` is called (after adopting). */
+  resume?: boolean;
 }
 
 interface Tracker {
@@ -73,6 +79,7 @@ interface Tracker {
   state: 'queued' | 'taken' | 'started' | 'done';
   outSeq: number;
   files: Record<'stdout' | 'stderr', LazyFile>;
+  started: Promise<StreamProcess>;
   resolveStarted: (p: StreamProcess) => void;
   rejectStarted: (e: Error) => void;
   resolveExited: (i: ExitInfo) => void;
@@ -99,6 +106,7 @@ export class Dispatcher {
   private readonly warned = new Map<string, number>();
   private closed = false;
   private reading: Promise<void> = Promise.resolve();
+  private wireStarted = false;
   private lastError = '';
   private readonly tunnels: CoordinatorTunnels;
 
@@ -126,7 +134,96 @@ export class Dispatcher {
     await this.renewLease();
     this.timers.push(setInterval(() => void this.renewLease().catch(() => undefined), Math.max(100, Math.floor(this.leaseMs / 3))));
     this.timers.push(setInterval(() => void this.checkWorkers().catch(() => undefined), Math.max(100, Math.floor(this.leaseMs / 2))));
-    this.reading = this.readWire();
+    if (!this.opts.resume) this.readWire('0');
+  }
+
+  /** Starts reading the wire: from `from`, else (a resumed run) after the last entry the run's coordinator handled. */
+  readWire(from?: string): void {
+    if (this.wireStarted) return;
+    this.wireStarted = true;
+    this.reading = (async () => {
+      const start = from ?? (await this.cmd.get(this.k.wireRead(this.opts.runId))) ?? '0';
+      await this.wireLoop(start);
+    })();
+  }
+
+  /** The BullMQ job of a remote attempt, and its state (`unknown` once it is removed: completed or failed). */
+  private async jobOf(r: RemoteSpec): Promise<{ queue: Queue; jobId: string; state: string }> {
+    const { queue } = this.queueFor(profileOf(r.requires, r.resources));
+    const jobId = `${this.opts.runId}.${r.stream}.${r.attempt}`;
+    return { queue, jobId, state: await queue.getJobState(jobId) };
+  }
+
+  /** Whether the unread part of the wire holds the end (`exit` or `lost`) of an attempt. */
+  private async endOnWire(stream: string, attempt: number): Promise<boolean> {
+    const key = this.k.wire(this.opts.runId);
+    let from = (await this.cmd.get(this.k.wireRead(this.opts.runId))) ?? '-';
+    for (;;) {
+      const start = from === '-' ? '-' : `(${from}`;
+      const rows = await this.cmd.xrange(key, start, '+', 'COUNT', 1000);
+      for (const [id, fields] of rows) {
+        from = id;
+        try {
+          const m = JSON.parse(fields[1] ?? '{}') as WireMessage;
+          if ((m.k === 'exit' || m.k === 'lost') && m.s === stream && m.a === attempt) return true;
+        } catch {
+          /* not a report */
+        }
+      }
+      if (rows.length < 1000) return false;
+    }
+  }
+
+  /**
+   * A remote attempt the dead coordinator of a resumed run started: watched to its end as if
+   * this coordinator had launched it, when its job is still active on `worker` or its end is
+   * waiting on the wire; undefined otherwise (a job still queued is removed: the stream runs
+   * again).
+   */
+  async adopt(req: RemoteRequest, worker: string): Promise<StreamProcess | undefined> {
+    const r = req.remote;
+    const { queue, jobId, state } = await this.jobOf(r);
+    if (state !== 'active' && !(await this.endOnWire(r.stream, r.attempt))) {
+      if (state !== 'unknown') await queue.remove(jobId).catch(() => 0);
+      return undefined;
+    }
+    const t = this.track(req, jobId, queue);
+    t.worker = worker;
+    t.state = 'taken';
+    this.started(t, worker, 0);
+    return t.proc;
+  }
+
+  /**
+   * Stops a remote attempt the dead coordinator of a resumed run started: SIGTERM through its
+   * worker, SIGKILL after `graceMs`, then waits (at most two leases) for its job to end. A job
+   * still queued is removed.
+   */
+  async stopRemote(req: RemoteRequest, worker: string, graceMs: number): Promise<boolean> {
+    const r = req.remote;
+    const { queue, jobId, state } = await this.jobOf(r);
+    if (state !== 'active') {
+      if (state !== 'unknown') await queue.remove(jobId).catch(() => 0);
+      return false;
+    }
+    const send = (sig: NodeJS.Signals) =>
+      this.cmd
+        .hset(this.k.signals(this.opts.runId), `${r.stream}:${r.attempt}`, sig)
+        .then(() => this.cmd.publish(this.k.signal(worker), JSON.stringify({ run: this.opts.runId, stream: r.stream, attempt: r.attempt, signal: sig })));
+    const ended = async (ms: number): Promise<boolean> => {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        if ((await queue.getJobState(jobId)) !== 'active') return true;
+        if (Date.now() > deadline) return false;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+    };
+    await send('SIGTERM');
+    if (!(await ended(graceMs))) {
+      await send('SIGKILL');
+      await ended(this.leaseMs * 2);
+    }
+    return true;
   }
 
   private renewLease(): Promise<unknown> {
@@ -189,22 +286,29 @@ export class Dispatcher {
       profile,
     };
     const jobId = `${run}.${r.stream}.${r.attempt}`;
+    const t = this.track(req, jobId, queue);
+    await queue.add('stream', job, { jobId, priority: bullPriority(r.priority), removeOnComplete: true, removeOnFail: true });
+    await this.cmd.publish(this.k.dispatch, name);
+    void this.warnUnmatched(profile, r.stream);
+    req.abort?.addEventListener('abort', () => void this.abortQueued(id, t), { once: true });
+    if (req.abort?.aborted) void this.abortQueued(id, t);
+    return t.started;
+  }
+
+  /** Follows an attempt's reports from now on. */
+  private track(req: RemoteRequest, jobId: string, queue: Queue): Tracker {
     let resolveStarted!: (p: StreamProcess) => void;
     let rejectStarted!: (e: Error) => void;
     const started = new Promise<StreamProcess>((res, rej) => {
       resolveStarted = res;
       rejectStarted = rej;
     });
+    started.catch(() => undefined); // an adopted attempt's launch is nobody's to wait for
     let resolveExited!: (i: ExitInfo) => void;
     const exited = new Promise<ExitInfo>((res) => (resolveExited = res));
-    const t: Tracker = { req, jobId, queue, state: 'queued', outSeq: 0, files: { stdout: lazyFile(req.stdoutFile), stderr: lazyFile(req.stderrFile) }, resolveStarted, rejectStarted, resolveExited, exited };
-    this.trackers.set(id, t);
-    await queue.add('stream', job, { jobId, priority: bullPriority(r.priority), removeOnComplete: true, removeOnFail: true });
-    await this.cmd.publish(this.k.dispatch, name);
-    void this.warnUnmatched(profile, r.stream);
-    req.abort?.addEventListener('abort', () => void this.abortQueued(id, t), { once: true });
-    if (req.abort?.aborted) void this.abortQueued(id, t);
-    return started;
+    const t: Tracker = { req, jobId, queue, state: 'queued', outSeq: 0, files: { stdout: lazyFile(req.stdoutFile), stderr: lazyFile(req.stderrFile) }, started, resolveStarted, rejectStarted, resolveExited, exited };
+    this.trackers.set(`${req.remote.stream}:${req.remote.attempt}`, t);
+    return t;
   }
 
   /** A job nobody took yet is removed; one already taken starts and is stopped by the caller. */
@@ -231,9 +335,9 @@ export class Dispatcher {
     this.opts.warn(`no live worker can take "${stream}" (${describeProfile(p)}): ${why}; it waits for one (start one with coord worker --backend ${this.conn.display})`, stream);
   }
 
-  private async readWire(): Promise<void> {
+  private async wireLoop(from: string): Promise<void> {
     const key = this.k.wire(this.opts.runId);
-    let last = '0';
+    let last = from;
     while (!this.closed) {
       let res: Array<[string, Array<[string, string[]]>]> | null;
       try {
@@ -255,6 +359,9 @@ export class Dispatcher {
           }
         }
       }
+      // where a coordinator resuming this run reads on (a crash between a batch and this
+      // line hands that batch's reports to it again: output lines can then appear twice)
+      if (res) void this.cmd.set(this.k.wireRead(this.opts.runId), last, 'PX', ARCHIVE_TTL_MS).catch(() => undefined);
     }
   }
 

@@ -24,6 +24,7 @@
  *   P run:<id>:coordinator           STRING  present while the run's coordinator lives (lease)
  *   P run:<id>:wire                  STREAM  what workers report: taken, started, out, beat,
  *                                            exit, lost, ctl (one JSON field `m` an entry)
+ *   P run:<id>:wire:read             STRING  the last wire entry the coordinator handled
  *   P run:<id>:in:<stream>:<n>       HASH    inputs of attempt n: `workspace`, `input:<name>`
  *   P run:<id>:out:<stream>:<n>      HASH    outputs of attempt n: `workspace`
  */
@@ -85,6 +86,8 @@ export const keys = (prefix: string) => ({
   bull: `${prefix}bull`,
   coordinator: (run: string) => `${prefix}run:${run}:coordinator`,
   wire: (run: string) => `${prefix}run:${run}:wire`,
+  /** The id of the last wire entry the run's coordinator handled (where a resumed coordinator reads on). */
+  wireRead: (run: string) => `${prefix}run:${run}:wire:read`,
   inputs: (run: string, stream: string, attempt: number) => `${prefix}run:${run}:in:${stream}:${attempt}`,
   outputs: (run: string, stream: string, attempt: number) => `${prefix}run:${run}:out:${stream}:${attempt}`,
   /** The last signal sent to each remote attempt (`<stream>:<attempt>` → signal), for a worker that missed the pub/sub message. */

@@ -21,6 +21,7 @@ import type { Plan, PointSpec, StreamSpec } from '../plan/types.js';
 import type { Backend, PointRecord, RunRecord, StreamRecord } from '../backend/types.js';
 import { FileBackend } from '../backend/file/file-backend.js';
 import {
+  LIVE_STREAM_STATES,
   TERMINAL_STREAM_STATES,
   type CoordEvent,
   type EventInput,
@@ -418,6 +419,7 @@ export class StreamCoordinator {
         warn: (message, stream) => this.emit({ type: 'warning', ...(stream ? { stream } : {}), message }),
         env: this.baseEnv,
         controlPath: () => this.controlPath,
+        ...(this.opts.resume ? { resume: true } : {}),
       });
       await this.dispatcher.start();
     }
@@ -436,6 +438,7 @@ export class StreamCoordinator {
     this.stateTimer = setInterval(() => void this.snapshotOr(() => this.stateStore!.snapshot()), this.plan.stateManagement.checkpointIntervalMs);
     this.stateTimer.unref();
     const restored = this.opts.resume ? await this.restore(this.opts.resume.adopt) : undefined;
+    this.dispatcher?.readWire(); // a resumed run's: after its remote attempts were adopted
     for (const rt of this.streams.values()) {
       this.save(rt);
       if (restored?.has(rt.spec.id)) continue;
@@ -475,6 +478,28 @@ export class StreamCoordinator {
         this.pending.delete(rt);
         this.ended++;
         kept.push(rt.spec.id);
+      } else if (rec.worker && LIVE_STREAM_STATES.has(rec.state)) {
+        // an attempt on a worker: adopted or stopped through the workers' server
+        const req = this.remoteRequest(rt, rec.attempt, this.launchRequest(rt, rec.attempt), new AbortController().signal);
+        if (!this.dispatcher) {
+          this.emit({ type: 'warning', stream: rt.spec.id, message: `attempt ${rec.attempt} ran on worker ${rec.worker}; without --workers it is neither adopted nor stopped from here (its worker stops it once this run's coordinator lease has run out)` });
+          continue;
+        }
+        const proc = adopt ? await this.dispatcher.adopt(req, rec.worker) : undefined;
+        if (proc) {
+          Object.assign(rt.rec, rec, { state: 'running' });
+          rt.prepared = true;
+          this.pending.delete(rt);
+          rt.proc = proc;
+          rt.startedMs = performance.now();
+          this.running++;
+          if (Object.keys(rt.spec.resources).length > 0) rt.hold = this.negotiator.grantStream(rt.spec.id, rt.spec.resources, Date.now());
+          this.liveness.watch(rt.spec.id, rt.paths.heartbeatFile);
+          void proc.exited.then((info) => this.exited(rt, proc, info));
+          adopted.push(rt.spec.id);
+        } else if (!adopt && (await this.dispatcher.stopRemote(req, rec.worker, this.plan.guardian.graceMs))) {
+          stopped.push(rt.spec.id);
+        }
       } else if (leftoverAlive(rec) && adopt) {
         Object.assign(rt.rec, rec, { state: 'running' });
         rt.prepared = true;
@@ -700,19 +725,8 @@ export class StreamCoordinator {
       return;
     }
     const { spec, paths } = rt;
-    const env = this.envOf(rt, attempt);
-    const wantLines = this.listeners.length > 0 && this.opts.outputLines !== false;
     let proc: StreamProcess;
-    const request = {
-      command: spec.command,
-      cwd: paths.workspace,
-      env,
-      stdoutFile: join(paths.logDir, 'stdout'),
-      stderrFile: join(paths.logDir, 'stderr'),
-      exitFile: exitFileOf(paths.logDir, attempt),
-      ...(wantLines ? { onLine: (fd: 'stdout' | 'stderr', line: string) => this.emitOutput(spec.id, attempt, fd, line) } : {}),
-      onOutput: () => this.liveness.output(spec.id),
-    };
+    const request = this.launchRequest(rt, attempt);
     try {
       if (this.dispatcher && this.runsRemote(rt)) {
         rt.abort = new AbortController();
@@ -766,6 +780,22 @@ export class StreamCoordinator {
       this.signal(rt, this.plan.guardian.soft, 'superseded');
       this.escalateAfterGrace(rt, proc, 'superseded');
     }
+  }
+
+  /** What a process of the stream's attempt is started with (here or, with the remote part, on a worker). */
+  private launchRequest(rt: StreamRt, attempt: number): Omit<RemoteRequest, 'remote' | 'abort'> {
+    const { spec, paths } = rt;
+    const wantLines = this.listeners.length > 0 && this.opts.outputLines !== false;
+    return {
+      command: spec.command,
+      cwd: paths.workspace,
+      env: this.envOf(rt, attempt),
+      stdoutFile: join(paths.logDir, 'stdout'),
+      stderrFile: join(paths.logDir, 'stderr'),
+      exitFile: exitFileOf(paths.logDir, attempt),
+      ...(wantLines ? { onLine: (fd: 'stdout' | 'stderr', line: string) => this.emitOutput(spec.id, attempt, fd, line) } : {}),
+      onOutput: () => this.liveness.output(spec.id),
+    };
   }
 
   /** A launch that ends before a process exists: the slot and units are given back. */

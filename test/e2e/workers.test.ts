@@ -334,6 +334,61 @@ describe('coord run --workers', () => {
     expect(rig.leftovers()).toEqual([]);
   }, 60_000);
 
+  describe('--resume of a run whose coordinator died while a stream ran on a worker', () => {
+    /** Starts a run whose stream waits on a worker for `gate`, SIGKILLs its coordinator; returns the run id. */
+    async function crash(gate: string): Promise<string> {
+      rig.writePlan({
+        agent_coordination: { convergence_points: [{ name: 'out', type: 'barrier', streams: ['slow'] }] },
+        streams: [{ id: 'slow', command: `echo "attempt $COORD_ATTEMPT" > out.txt; echo "attempt $COORD_ATTEMPT" >> ${join(rig.dir, 'slow.log')}; echo before; ${fixture('wait-for-file.js', gate)}; echo after` }],
+      });
+      const run = startRun();
+      await waitForEvent(run.id, (e) => e.type === 'stream-started' && e.worker === 'w1');
+      run.child.kill('SIGKILL');
+      await run.done;
+      return run.id()!;
+    }
+
+    it('--adopt follows the remote attempt to its end', async () => {
+      const w = await startWorker('w1', ['--slots', '2']);
+      const gate = join(rig.dir, 'gate');
+      const id = await crash(gate);
+      const resume = rig.spawn(['run', 'plan.yaml', '--resume', id, '--adopt', '--workers', '--backend', url]);
+      await waitForEvent(() => id, (e) => e.type === 'run-resumed');
+      rig.write('gate', '');
+      const r = await resume.done;
+      expect(r.code).toBe(0);
+      const events = await eventsOf(id);
+      expect(events.find((e) => e.type === 'run-resumed')).toMatchObject({ adopted: ['slow'], stopped: [] });
+      expect(events.filter((e) => e.type === 'stream-started').map((e) => e.attempt)).toEqual([1]);
+      expect(events.find((e) => e.type === 'stream-ended')).toMatchObject({ stream: 'slow', state: 'succeeded', attempt: 1 });
+      expect(readFileSync(join(rig.dir, 'slow.log'), 'utf8')).toBe('attempt 1\n'); // never run again
+      expect(readFileSync(join(rig.runDir(id), 'converged', 'out', 'out.txt'), 'utf8')).toBe('attempt 1\n');
+      expect((await rig.coord(['logs', 'slow', id, '--backend', url])).stdout).toContain('after\n');
+      await stopWorkers(w);
+      expect(rig.leftovers()).toEqual([]);
+    }, 90_000);
+
+    it('without --adopt stops the remote attempt through its worker and runs the stream again', async () => {
+      const w = await startWorker('w1', ['--slots', '2']);
+      const gate = join(rig.dir, 'gate');
+      const id = await crash(gate);
+      const resume = rig.spawn(['run', 'plan.yaml', '--resume', id, '--workers', '--backend', url]);
+      await waitForEvent(() => id, (e) => e.type === 'run-resumed');
+      rig.write('gate', '');
+      const r = await resume.done;
+      expect(r.code).toBe(0);
+      const events = await eventsOf(id);
+      expect(events.find((e) => e.type === 'run-resumed')).toMatchObject({ adopted: [], stopped: ['slow'] });
+      expect(events.filter((e) => e.type === 'stream-started').map((e) => e.attempt)).toEqual([1, 2]);
+      expect(readFileSync(join(rig.dir, 'slow.log'), 'utf8')).toBe('attempt 1\nattempt 2\n');
+      expect(readFileSync(join(rig.runDir(id), 'converged', 'out', 'out.txt'), 'utf8')).toBe('attempt 2\n');
+      await stopWorkers(w);
+      // attempt 1 was stopped (SIGTERM) before attempt 2 began, so it never reached "after"
+      expect(w.stderr()).not.toContain('discarded');
+      expect(rig.leftovers()).toEqual([]);
+    }, 90_000);
+  });
+
   it('refuses bad usage', async () => {
     rig.writePlan({ streams: [{ id: 'a', command: 'true' }] });
     const noBackend = await rig.coord(['run', 'plan.yaml', '--workers']);
