@@ -134,7 +134,7 @@ export class VersionedDir<T> {
       const listed = listVersions(this.dir);
       const top = listed[0];
       const cur: Version<T> | undefined = top === undefined ? { version: 0, nonce: '', prev: null, time: 0, data: this.initial() } : this.readVersion(top);
-      if (!cur) continue;
+      if (!cur || !this.stillNewest(cur)) continue;
       const next = fn(cur.data, cur.version);
       if (next === undefined) return { version: cur, changed: false };
       const made = this.publishAfter(cur, next, undefined, listed);
@@ -151,7 +151,7 @@ export class VersionedDir<T> {
     const top = listed[0] ?? 0;
     if (top !== expected) return null;
     const cur = expected === 0 ? { version: 0, nonce: '', prev: null, time: 0, data } : this.readVersion(expected);
-    if (!cur) return null; // removed as old meanwhile: the document moved on
+    if (!cur || !this.stillNewest(cur)) return null; // the document moved on meanwhile
     return this.publishAfter(cur, data, meta, listed, logs);
   }
 
@@ -173,6 +173,21 @@ export class VersionedDir<T> {
       ...(v.logs === undefined ? {} : { logs: v.logs }),
     };
     return this.publish(made) ? made : null;
+  }
+
+  /**
+   * Whether `cur`, read under the newest name of a listing, is still the newest version. The
+   * file under a name can be replaced between the listing and the read: removed as old, then
+   * linked again by a writer paused since its own read. A version built on such a re-creation
+   * would name it as its predecessor and make confirm() take it for committed. So a version
+   * is built on only after a second listing shows its number still the newest, with its own
+   * file under it (a re-created name is never the newest: the newest version is never removed,
+   * and re-created names are below it).
+   */
+  private stillNewest(cur: Version<T>): boolean {
+    if (cur.version === 0) return true; // publishing version 1 fails when it exists
+    const [top] = listVersions(this.dir);
+    return top === cur.version && this.headerOf(top)?.nonce === cur.nonce;
   }
 
   private publishAfter(cur: Version<T>, data: T, meta: unknown, listed: number[], logs?: Record<string, unknown>): Version<T> | null {
@@ -225,7 +240,8 @@ export class VersionedDir<T> {
    * The newest version is never removed and never stale (a stale name is below the newest by
    * construction), and each version remembers the last RECENT commits of the chain it
    * continues, so `v` is committed when it is the newest version or the newest remembers it;
-   * failing that, when its successor was built on it.
+   * failing that, when its successor was built on it (a writer builds only on a version it saw
+   * as the newest: see stillNewest).
    * Otherwise it is removed (if its name still holds it) and the update is tried again. A
    * version that did land is judged stale only when its writer was paused between its link
    * and this check for more than RECENT commits and its successor was removed as old meanwhile:

@@ -70,6 +70,45 @@ describe('VersionedDir', () => {
     expect(d.read()).toMatchObject({ version: made, data: { n: made } });
   });
 
+  test('a writer paused between its listing and its read never builds on a name re-created meanwhile', () => {
+    rig = new Rig();
+    const dir = join(rig.dir, 'doc');
+    const others = new VersionedDir<{ n: number }>(dir, { initial: () => ({ n: 0 }), keep: 2 });
+    for (let i = 0; i < 7; i++) others.update((s) => ({ n: s.n + 1 }));
+    // a writer that read version 6 and was paused before its link: its 7 is stale once linked
+    const v6 = others.readVersion(6)!;
+    const stale: Version<{ n: number }> = { version: 7, nonce: 'aaaaaaaaaaaa', prev: v6.nonce, time: Date.now(), data: { n: 7 }, recent: 'aaaaaaaa' + (v6.recent ?? '') };
+    // c lists (7 is the newest) and is paused before it reads 7: meanwhile the others move on,
+    // remove 7 as old, and the paused writer re-creates it
+    class PausedReader extends VersionedDir<{ n: number }> {
+      pause: (() => void) | undefined;
+      override readVersion(version: number) {
+        const p = this.pause;
+        this.pause = undefined;
+        p?.();
+        return super.readVersion(version);
+      }
+    }
+    const c = new PausedReader(dir, { initial: () => ({ n: 0 }), keep: 2 });
+    const built: Array<Version<{ n: number }>> = [];
+    const publish = internals(c).publish.bind(c);
+    (c as unknown as Internals<{ n: number }>).publish = (v) => {
+      built.push(v);
+      return publish(v);
+    };
+    c.pause = () => {
+      for (let i = 0; i < 15; i++) others.update((s) => ({ n: s.n + 1 }));
+      expect(others.readVersion(7)).toBeUndefined();
+      expect(internals(others).publish(stale)).toBe(true);
+    };
+    const made = c.update((s) => ({ n: s.n + 1 }));
+    expect(made.version).toMatchObject({ version: 23, data: { n: 23 } });
+    // c never built on the re-created 7, so nothing vouches for it
+    expect(built.map((v) => v.prev)).not.toContain(stale.nonce);
+    expect(internals(others).confirm(stale)).toBe(false);
+    expect(others.read()).toMatchObject({ version: 23, data: { n: 23 } });
+  });
+
   test('4 processes x 300 updates with keep 2: no update lost or applied twice', async () => {
     rig = new Rig();
     const dir = join(rig.dir, 'doc');
