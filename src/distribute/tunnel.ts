@@ -21,6 +21,7 @@ import { chmodSync, rmSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onLines as lines } from '../orchestrator/control.js';
 
 /** What goes down to a worker (the `m` field of `worker:<id>:ctl`). */
 export interface DownMessage {
@@ -36,25 +37,6 @@ export interface UpMessage {
   n: number;
   op: 'open' | 'line' | 'close';
   d?: string;
-}
-
-/** Longest request or reply line carried (a control message is a small JSON object). */
-const MAX_LINE = 1024 * 1024;
-
-/** Splits a socket's text into lines; a line past MAX_LINE ends the connection. */
-function lines(socket: Socket, onLine: (line: string) => void): void {
-  let buf = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    buf += chunk;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      onLine(line);
-    }
-    if (buf.length > MAX_LINE) socket.destroy();
-  });
 }
 
 /** A socket path for `dir`, or a short one in tmp when that is too long for a Unix socket. */

@@ -108,11 +108,29 @@ export interface ControlConnection {
 
 export type ControlHandler = (msg: ControlRequest, conn: ControlConnection) => void;
 
+/** Longest line a control connection may send (requests and replies are small JSON objects). */
+const MAX_LINE = 1024 * 1024;
+
+/** Calls `onLine` with each line of text the socket receives; a line past MAX_LINE ends the connection. */
+export function onLines(socket: Socket, onLine: (line: string) => void): void {
+  let buf = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    buf += chunk;
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      onLine(line);
+    }
+    if (buf.length > MAX_LINE) socket.destroy();
+  });
+}
+
 /** Listens on `path` until `close()`; a malformed request gets an error reply. */
 export function listenControl(path: string, handle: ControlHandler): Promise<Server> {
   rmSync(path, { force: true });
   const server = createServer((socket: Socket) => {
-    let buf = '';
     const closers: Array<() => void> = [];
     let closed = false;
     const conn: ControlConnection = {
@@ -138,24 +156,17 @@ export function listenControl(path: string, handle: ControlHandler): Promise<Ser
       closed = true;
       for (const fn of closers.splice(0)) fn();
     };
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        let msg: unknown;
-        try {
-          msg = JSON.parse(line);
-        } catch {
-          conn.reply({ ok: false, error: 'a request must be one JSON object on one line', code: 2 });
-          continue;
-        }
-        const problem = requestProblem(msg);
-        if (problem) conn.reply({ ok: false, error: problem, code: 2 });
-        else handle(msg as ControlRequest, conn);
+    onLines(socket, (line) => {
+      let msg: unknown;
+      try {
+        msg = JSON.parse(line);
+      } catch {
+        conn.reply({ ok: false, error: 'a request must be one JSON object on one line', code: 2 });
+        return;
       }
+      const problem = requestProblem(msg);
+      if (problem) conn.reply({ ok: false, error: problem, code: 2 });
+      else handle(msg as ControlRequest, conn);
     });
     // The client half-closed (socket.end()): it sends nothing more and has no further use for replies.
     socket.on('end', () => {

@@ -461,6 +461,20 @@ export class StreamCoordinator {
 
   // ── resume ────────────────────────────────────────────────────────────────────────────
 
+  /** A running attempt of the dead coordinator, watched to its end as if this one had started it. */
+  private adoptRunning(rt: StreamRt, rec: StreamRecord, proc: StreamProcess): void {
+    Object.assign(rt.rec, rec, { state: 'running' });
+    rt.prepared = true;
+    this.pending.delete(rt);
+    rt.proc = proc;
+    rt.startedMs = performance.now();
+    this.running++;
+    // an adopted stream still holds its plan demand
+    if (Object.keys(rt.spec.resources).length > 0) rt.hold = this.negotiator.grantStream(rt.spec.id, rt.spec.resources, Date.now());
+    this.liveness.watch(rt.spec.id, rt.paths.heartbeatFile);
+    void proc.exited.then((info) => this.exited(rt, proc, info));
+  }
+
   /** Takes over the dead coordinator's records; returns the ids of streams kept or adopted. */
   private async restore(adopt: boolean): Promise<Set<string>> {
     const { events } = await this.backend.readEvents(this.runId);
@@ -487,31 +501,13 @@ export class StreamCoordinator {
         }
         const proc = adopt ? await this.dispatcher.adopt(req, rec.worker) : undefined;
         if (proc) {
-          Object.assign(rt.rec, rec, { state: 'running' });
-          rt.prepared = true;
-          this.pending.delete(rt);
-          rt.proc = proc;
-          rt.startedMs = performance.now();
-          this.running++;
-          if (Object.keys(rt.spec.resources).length > 0) rt.hold = this.negotiator.grantStream(rt.spec.id, rt.spec.resources, Date.now());
-          this.liveness.watch(rt.spec.id, rt.paths.heartbeatFile);
-          void proc.exited.then((info) => this.exited(rt, proc, info));
+          this.adoptRunning(rt, rec, proc);
           adopted.push(rt.spec.id);
         } else if (!adopt && (await this.dispatcher.stopRemote(req, rec.worker, this.plan.guardian.graceMs))) {
           stopped.push(rt.spec.id);
         }
       } else if (leftoverAlive(rec) && adopt) {
-        Object.assign(rt.rec, rec, { state: 'running' });
-        rt.prepared = true;
-        this.pending.delete(rt);
-        const proc = adoptProcess(rec, exitFileOf(rt.paths.logDir, rec.attempt));
-        rt.proc = proc;
-        rt.startedMs = performance.now();
-        this.running++;
-        // an adopted stream still holds its plan demand
-        if (Object.keys(rt.spec.resources).length > 0) rt.hold = this.negotiator.grantStream(rt.spec.id, rt.spec.resources, Date.now());
-        this.liveness.watch(rt.spec.id, rt.paths.heartbeatFile);
-        void proc.exited.then((info) => this.exited(rt, proc, info));
+        this.adoptRunning(rt, rec, adoptProcess(rec, exitFileOf(rt.paths.logDir, rec.attempt)));
         adopted.push(rt.spec.id);
       } else if (leftoverAlive(rec)) {
         await stopLeftover(rec, this.plan.guardian.graceMs);
