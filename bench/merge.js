@@ -45,17 +45,22 @@ async function cpr(dir, sources, round) {
 export async function run() {
   const { dir, cleanup } = tempDir('merge');
   try {
-    const big = makeTrees(join(dir, 'big'), 2000);
     const small = makeTrees(join(dir, 'small'), 50);
     const m = [];
     const c = [];
     const t = [];
     const tc = [];
+    // the typical merges first, before the big trees exist: behind 64 MB of writes (and
+    // deletions, every round) both sides mostly time the disk catching up, not the merge
+    await timed('sync', []);
+    for (let i = 0; i < Math.max(REPEAT, 5); i++) {
+      tc.push(await cpr(dir, small, `tc${i}`));
+      t.push(await merge(dir, small, `t${i}`));
+    }
+    const big = makeTrees(join(dir, 'big'), 2000);
     for (let i = 0; i < REPEAT; i++) {
       c.push(await cpr(dir, big, i));
       m.push(await merge(dir, big, i));
-      tc.push(await cpr(dir, small, `tc${i}`));
-      t.push(await merge(dir, small, `t${i}`));
     }
     const cp = median(c);
     const mm = median(m);
@@ -64,7 +69,7 @@ export async function run() {
     console.log('| --- | --- | --- |');
     console.log(`| cp -r of the same trees (baseline) | ${fmt(cp)} | 1.00x |`);
     console.log(`| coord barrier merge (conflict checks, staged, renamed into place) | ${fmt(mm)} | ${ratio(mm, cp)} |`);
-    console.log(`\n## The "typical" merge: ${STREAMS} streams x 50 files (median of ${REPEAT}; target: under 100 ms)`);
+    console.log(`\n## The "typical" merge: ${STREAMS} streams x 50 files (median of ${t.length}, measured first; target: under 100 ms)`);
     console.log('| merge | time | vs cp -r |');
     console.log('| --- | --- | --- |');
     console.log(`| cp -r of the same trees (baseline) | ${fmt(median(tc))} | 1.00x |`);

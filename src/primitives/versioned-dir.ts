@@ -180,14 +180,14 @@ export class VersionedDir<T> {
    * file under a name can be replaced between the listing and the read: removed as old, then
    * linked again by a writer paused since its own read. A version built on such a re-creation
    * would name it as its predecessor and make confirm() take it for committed. So a version
-   * is built on only after a second listing shows its number still the newest, with its own
-   * file under it (a re-created name is never the newest: the newest version is never removed,
-   * and re-created names are below it).
+   * is built on only after a second listing shows its number still the newest. Then the file
+   * read is the one under that name: a re-created name is never the newest (the newest version
+   * is never removed, and re-created names are below it), and a name is only removed once
+   * two newer versions exist.
    */
   private stillNewest(cur: Version<T>): boolean {
     if (cur.version === 0) return true; // publishing version 1 fails when it exists
-    const [top] = listVersions(this.dir);
-    return top === cur.version && this.headerOf(top)?.nonce === cur.nonce;
+    return listVersions(this.dir)[0] === cur.version;
   }
 
   private publishAfter(cur: Version<T>, data: T, meta: unknown, listed: number[], logs?: Record<string, unknown>): Version<T> | null {
