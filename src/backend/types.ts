@@ -196,6 +196,16 @@ export interface Backend {
    * absent where consumers are cursors over the topic logs (src/queue/cursors.ts).
    */
   queueEngine?(runId: string): QueueEngine;
+  /**
+   * The coordinator's lease on a run, where the engine can expire keys (Redis): held while the
+   * coordinator lives (renewed well within `ttlMs`), so that hosts other than the
+   * coordinator's can tell a live run from one whose coordinator died. Absent on files, which
+   * only the coordinator's host reads (it asks the process table).
+   */
+  holdLease?(runId: string, ttlMs: number): Promise<void>;
+  dropLease?(runId: string): Promise<void>;
+  /** Whether the run's coordinator holds its lease now. */
+  leaseHeld?(runId: string): Promise<boolean>;
   /** Deletes everything stored for the run. */
   removeRun(id: string): Promise<void>;
   close(): Promise<void>;

@@ -101,6 +101,11 @@ export interface CoordinatorOptions {
    * need this host's file system still run here: see runsRemote).
    */
   workers?: { url: string; leaseMs?: number };
+  /**
+   * On a backend that expires keys (Redis): how long the run's lease lasts unless renewed
+   * (every third of it), default 10 s. Other hosts judge the coordinator dead once it lapses.
+   */
+  runLeaseMs?: number;
 }
 
 export interface RunOutcome {
@@ -163,6 +168,7 @@ export class StreamCoordinator {
   /** The run's shared state: snapshotted every checkpoint_interval and at the end, restored at --resume. */
   private stateStore: StateStore | undefined;
   private stateTimer: NodeJS.Timeout | undefined;
+  private leaseTimer: NodeJS.Timeout | undefined;
   /** Runtime resource requests and the grants of plan streams' demands, on `pools`. */
   private readonly negotiator: Negotiator;
   /** Proposals, votes and decisions (coord propose/vote/decision, `approve:`, `gather: vote`). */
@@ -405,6 +411,7 @@ export class StreamCoordinator {
     };
     if (this.opts.resume) await this.backend.updateRun(this.runId, { ...run, startedAt: (await this.backend.getRun(this.runId))?.startedAt ?? run.startedAt, cancelRequested: false });
     else await this.backend.createRun(run, this.plan.text);
+    await this.holdLease();
     mkdirSync(join(this.runDir, 'streams'), { recursive: true, mode: 0o700 });
     mkdirSync(this.workspaceDir, { recursive: true, mode: 0o700 });
     if (this.opts.resume) this.board.load(await this.backend.listProposals(this.runId));
@@ -1260,6 +1267,8 @@ export class StreamCoordinator {
     this.emit({ type: 'run-ended', state, durationMs: Math.round(performance.now() - this.startedAtMs) });
     this.backendWrite(() => this.backend.updateRun(this.runId, { state, endedAt: new Date().toISOString() }).then(() => undefined));
     await this.persist;
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    await this.backend.dropLease?.(this.runId).catch(() => undefined);
     if (this.persistError) {
       process.emitWarning(`coord: the ${this.backend.kind} backend failed: ${String(this.persistError)}`);
     }
@@ -1272,6 +1281,25 @@ export class StreamCoordinator {
       points: [...this.points.values()].map((p) => ({ ...p.rec })),
     };
     this.resolveRun?.(outcome);
+  }
+
+  /**
+   * On a backend that expires keys: the run's lease, renewed every third of its length. At
+   * each renewal the run record is read for `coord stop` from another host (cancelRequested).
+   */
+  private async holdLease(): Promise<void> {
+    const b = this.backend;
+    if (!b.holdLease) return;
+    const ttl = this.opts.runLeaseMs ?? 10_000;
+    await b.holdLease(this.runId, ttl);
+    this.leaseTimer = setInterval(() => {
+      void (async () => {
+        if (this.finished) return;
+        await b.holdLease!(this.runId, ttl);
+        if (this.stopping === undefined && (await b.getRun(this.runId))?.cancelRequested) this.stop('cancelled');
+      })().catch(() => undefined);
+    }, Math.max(100, Math.floor(ttl / 3)));
+    this.leaseTimer.unref();
   }
 
   // ── events and records ────────────────────────────────────────────────────────────────

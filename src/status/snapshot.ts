@@ -44,14 +44,17 @@ export interface StatusSnapshot {
   queues: TopicSummary[];
 }
 
-/** True when the coordinator recorded in `run` is still alive on this host. */
-export function coordinatorAlive(run: RunRecord): boolean {
-  if (run.coordinator.host !== hostname()) return true; // cannot tell from here
-  return sameProcess(run.coordinator.pid, run.coordinator.startTime);
+/**
+ * True when the coordinator recorded in `run` is still alive: on this host, by its process;
+ * on another, by its lease on the backend (Redis), else it cannot be told and counts as alive.
+ */
+export async function coordinatorAlive(run: RunRecord, backend?: Backend): Promise<boolean> {
+  if (run.coordinator.host === hostname()) return sameProcess(run.coordinator.pid, run.coordinator.startTime);
+  return backend?.leaseHeld ? backend.leaseHeld(run.id) : true;
 }
 
 export async function loadSnapshot(backend: Backend, run: RunRecord): Promise<StatusSnapshot> {
-  const dead = run.state === 'running' && !coordinatorAlive(run);
+  const dead = run.state === 'running' && !(await coordinatorAlive(run, backend));
   const [records, points, pools, proposals, stateHead, snapshot, queues] = await Promise.all([
     backend.listStreams(run.id),
     backend.listPoints(run.id),

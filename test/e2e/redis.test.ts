@@ -6,8 +6,9 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { existsSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { Rig } from '../rig.js';
+import { ROOT, Rig } from '../rig.js';
 import { startRedis, type RedisServer } from '../redis-server.js';
 
 let server: RedisServer;
@@ -148,4 +149,59 @@ describe('the Redis backend from the command line', () => {
     expect((await rig.coord(['state', 'get', 'n', '--run', crashed.run.id, '--backend', url])).stdout).toBe('2\n');
     expect(rig.leftovers()).toEqual([]);
   }, 60_000);
+});
+
+// A coordinator on "another host": its own UTS namespace with its own host name (root only).
+const otherHost = process.getuid?.() === 0 && existsSync('/usr/bin/unshare') ? it : it.skip;
+
+describe('a run coordinated on another host', () => {
+  /** `coord run` under the host name `coordhost`; resolves with its exit code. */
+  function runElsewhere(url: string, env: Record<string, string>): { done: Promise<number | null>; kill: () => void } {
+    const child = spawn('unshare', ['--uts', 'sh', '-c', 'hostname coordhost && exec "$@"', 'sh', process.execPath, join(ROOT, 'bin', 'coord.js'), 'run', 'plan.yaml', '--backend', url], {
+      cwd: rig.dir,
+      env: rig.env(env),
+      stdio: 'ignore',
+    });
+    return { done: new Promise((r) => child.on('close', (code) => r(code))), kill: () => child.kill('SIGKILL') };
+  }
+
+  async function statusOf(url: string): Promise<{ run: { id: string; state: string }; streams: Array<{ state: string }> } | undefined> {
+    const r = await rig.coord(['status', '--json', '--backend', url]);
+    return r.code === 0 ? JSON.parse(r.stdout) : undefined;
+  }
+
+  async function until<T>(f: () => Promise<T | undefined>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await f();
+      if (v !== undefined && ok(v)) return v;
+      if (Date.now() > deadline) throw new Error(`timed out; last: ${JSON.stringify(v)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  otherHost('is told alive by its lease, stopped through its record, and seen dead (then resumable) once its lease lapses', async () => {
+    const url = `${server.url}/5`;
+    rig.writePlan({ streams: [{ id: 'long', command: 'if [ "$COORD_ATTEMPT" = 1 ]; then sleep 60; fi' }] });
+    const first = runElsewhere(url, { COORD_RUN_LEASE: '1500ms' });
+    const live = await until(() => statusOf(url), (s) => s.streams[0]?.state === 'running');
+    expect(live.run.state).toBe('running');
+    // not this host's process: stopped through the run record, read at the next lease renewal
+    const stop = await rig.coord(['stop', live.run.id, '--backend', url]);
+    expect(stop.stdout).toContain(`run ${live.run.id} cancelled`);
+    expect(await first.done).toBe(130);
+
+    const second = runElsewhere(url, { COORD_RUN_LEASE: '1500ms' });
+    const other = await until(() => statusOf(url), (s) => s.run.id !== live.run.id && s.streams[0]?.state === 'running');
+    second.kill();
+    await second.done;
+    // the lease still holds for a moment: running, and not resumable
+    expect((await statusOf(url))?.run.state).toBe('running');
+    expect((await rig.coord(['run', 'plan.yaml', '--resume', other.run.id, '--backend', url])).stderr).toContain('is still running');
+    await until(() => statusOf(url), (s) => s.run.state === 'interrupted', 10_000);
+    const resumed = await rig.coord(['run', 'plan.yaml', '--resume', other.run.id, '--backend', url]);
+    expect(resumed.code).toBe(0);
+    expect((await statusOf(url))?.run.state).toBe('succeeded');
+    expect(rig.leftovers()).toEqual([]);
+  }, 90_000);
 });

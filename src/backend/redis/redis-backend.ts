@@ -23,6 +23,8 @@
  *   P run:<id>:topics               SET     queue topic names (a topic log entry or a consumer
  *                                           cursor was written)
  *   P run:<id>:consumers:<topic>    SET     consumer names of the topic
+ *   P run:<id>:lease                STRING  `<host> <pid>` of the run's coordinator, expiring
+ *                                           unless renewed (holdLease)
  *   P run:<id>:receipts             HASH    nonce → result of the write that carried it
  *   P run:<id>:receipts:order       LIST    those nonces, oldest first (the newest 10 000 kept)
  *
@@ -78,6 +80,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
+import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import type { Backend, DocCommitOptions, DocKey, DocVersion, LogKey, PointRecord, PoolRecord, RunRecord, StreamRecord } from '../types.js';
 import type { CoordEvent } from '../../events/types.js';
@@ -998,6 +1001,23 @@ export class RedisBackend implements Backend {
       out.push({ topic, size, consumers });
     }
     return out;
+  }
+
+  // ---- the coordinator's lease
+
+  async holdLease(runId: string, ttlMs: number): Promise<void> {
+    checkRunId(runId);
+    await this.call(true, (c) => c.set(`${this.runKey(runId)}lease`, `${hostname()} ${process.pid}`, 'PX', Math.max(1, Math.round(ttlMs))));
+  }
+
+  async dropLease(runId: string): Promise<void> {
+    checkRunId(runId);
+    await this.call(true, (c) => c.del(`${this.runKey(runId)}lease`));
+  }
+
+  async leaseHeld(runId: string): Promise<boolean> {
+    checkRunId(runId);
+    return (await this.read((c) => c.exists(`${this.runKey(runId)}lease`))) === 1;
   }
 
   // ---- removal and shutdown

@@ -17,10 +17,11 @@ export async function cleanCommand(runId: string | undefined, flags: { all?: boo
   if (runId) {
     const run = await backend.getRun(runId);
     if (!run) throw new UsageError(`no run "${runId}" in ${backend.where}`);
-    if (run.state === 'running' && coordinatorAlive(run)) throw new UsageError(`run ${runId} is still running (stop it first: coord stop ${runId})`);
+    if (run.state === 'running' && (await coordinatorAlive(run, backend))) throw new UsageError(`run ${runId} is still running (stop it first: coord stop ${runId})`);
     runs = [run];
   } else {
-    runs = (await backend.listRuns()).filter((r) => !(r.state === 'running' && coordinatorAlive(r)));
+    runs = [];
+    for (const r of await backend.listRuns()) if (!(r.state === 'running' && (await coordinatorAlive(r, backend)))) runs.push(r);
   }
   for (const run of runs) {
     // The recorded workspace directory is only removed when it is the run's own directory.

@@ -11,5 +11,5 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 export async function runOver(backend: HostBackend, runId: string): Promise<boolean> {
   const run = await backend.getRun(runId);
   if (!run) return true;
-  return TERMINAL_RUN_STATES.has(run.state) || !coordinatorAlive(run);
+  return TERMINAL_RUN_STATES.has(run.state) || !(await coordinatorAlive(run, backend));
 }

@@ -65,6 +65,7 @@ export async function runCommand(planPath: string, flags: RunFlags): Promise<voi
     home: coordHome(),
     backend: await openBackend(),
     ...(flags.concurrency ? { concurrency: flags.concurrency } : flags.workers ? { concurrency: WORKERS_CONCURRENCY } : {}),
+    ...(process.env.COORD_RUN_LEASE ? { runLeaseMs: durationMs(process.env.COORD_RUN_LEASE, 'COORD_RUN_LEASE') } : {}),
     ...(flags.workers && backendUrl ? { workers: { url: backendUrl, ...(process.env.COORD_WORKER_LEASE ? { leaseMs: durationMs(process.env.COORD_WORKER_LEASE, 'COORD_WORKER_LEASE') } : {}) } } : {}),
     removeWorkspaces: flags.rm ?? false,
     keepWorkspaces: flags.keepWorkspaces ?? false,
@@ -110,7 +111,7 @@ async function checkResumable(id: string, plan: Plan): Promise<string | undefine
   const backend = await openBackend();
   const run = await backend.getRun(id);
   if (!run) throw new UsageError(`--resume: no run "${id}" in ${backend.where}`);
-  if (run.state === 'running' && coordinatorAlive(run)) throw new UsageError(`--resume: run ${id} is still running (pid ${run.coordinator.pid})`);
+  if (run.state === 'running' && (await coordinatorAlive(run, backend))) throw new UsageError(`--resume: run ${id} is still running (pid ${run.coordinator.pid})`);
   if (run.state === 'succeeded') return `run ${id} already succeeded; nothing to resume`;
   if (plan.streams.some((s) => s.isolation === 'worktree')) {
     throw new UsageError('--resume: a plan with worktree streams cannot be resumed (their branches and worktrees exist); start a new run');

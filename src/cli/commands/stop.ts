@@ -5,6 +5,7 @@
  */
 import { openBackend, resolveRun } from '../context.js';
 import type { HostBackend } from '../../backend/types.js';
+import { hostname } from 'node:os';
 import { coordinatorAlive } from '../../status/snapshot.js';
 import { TERMINAL_RUN_STATES } from '../../events/types.js';
 import { durationMs } from '../../util/duration.js';
@@ -24,14 +25,17 @@ export async function stopCommand(runId: string | undefined, flags: { timeout: s
     process.stdout.write(`run ${run.id} already ${run.state}\n`);
     return;
   }
-  if (!coordinatorAlive(run)) {
+  if (!(await coordinatorAlive(run, backend))) {
     const stopped = await stopOrphans(backend, run.id);
     await backend.updateRun(run.id, { state: 'cancelled', endedAt: new Date().toISOString(), cancelRequested: true });
     process.stdout.write(`run ${run.id} cancelled (its coordinator was gone; ${stopped} stream(s) stopped)\n`);
     return;
   }
+  const here = run.coordinator.host === hostname();
+  if (!here && !backend.leaseHeld) throw new UsageError(`run ${run.id} is coordinated on ${run.coordinator.host} (pid ${run.coordinator.pid}): stop it there`);
   await backend.updateRun(run.id, { cancelRequested: true });
-  process.kill(run.coordinator.pid, 'SIGTERM');
+  // on another host the coordinator reads the request when it next renews its lease
+  if (here) process.kill(run.coordinator.pid, 'SIGTERM');
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const now = await backend.getRun(run.id);
@@ -39,7 +43,7 @@ export async function stopCommand(runId: string | undefined, flags: { timeout: s
       process.stdout.write(`run ${run.id} ${now?.state ?? 'removed'}\n`);
       return;
     }
-    if (!coordinatorAlive(now)) break;
+    if (!(await coordinatorAlive(now, backend))) break;
     await sleep(100);
   }
   throw new UsageError(`run ${run.id} did not end within ${flags.timeout}`, 75);
