@@ -19,9 +19,10 @@
  *   as a local stream (its own process group; leftovers stopped when it exits), its output
  *   lines and heartbeat file go to the run's wire stream, signals come from the coordinator
  *   on `worker:<id>:signal`, and its control-socket connections (`coord spawn`, `coord
- *   resource acquire`, consensus) are carried to the coordinator (tunnel.ts). At the end the workspace is packed into `run:<id>:out:…`, the job
- *   is completed (which fails for an attempt whose lease was lost: its result is discarded),
- *   and then `exit` goes on the wire. The local copies are then removed.
+ *   resource acquire`, consensus) are carried to the coordinator (tunnel.ts). At the end the
+ *   workspace is packed into `run:<id>:out:…`, the job is completed (which fails for an
+ *   attempt whose lease was lost: its result is discarded), and then `exit` goes on the wire.
+ *   The local copies are then removed (and the attempt's control socket closed).
  * - Attempts of a run whose coordinator is gone (its `run:<id>:coordinator` lease expired)
  *   are stopped, like the streams a local coordinator leaves behind.
  */
@@ -490,7 +491,6 @@ export class WorkerHost {
   }
 
   private async cleanup(a: Attempt): Promise<void> {
-    this.tunnels.close(attemptKey(a.data.run, a.data.stream, a.data.attempt));
     await rm(a.workspace, { recursive: true, force: true }).catch(() => undefined);
     await rm(a.logDir, { recursive: true, force: true }).catch(() => undefined);
   }
