@@ -84,8 +84,33 @@ async function resolve(repo: string, rev: string): Promise<string> {
   return r.stdout.trim();
 }
 
+/** The tail of each repository's chain of worktree changes (see `serially`). */
+const worktreeChanges = new Map<string, Promise<unknown>>();
+
+/**
+ * Runs `fn` after every earlier worktree change of `repo` made by this process. `git worktree
+ * add` reads the administrative directories of the other worktrees, and one being created at
+ * the same moment makes it fail ("failed to read .git/worktrees/<name>/commondir"), so the
+ * streams of a run, whose worktrees are added together, add them one at a time.
+ */
+async function serially<T>(repo: string, fn: () => Promise<T>): Promise<T> {
+  const key = await fs.realpath(repo).catch(() => path.resolve(repo));
+  const before = worktreeChanges.get(key) ?? Promise.resolve();
+  const run = before.catch(() => undefined).then(fn);
+  const tail = run.catch(() => undefined);
+  worktreeChanges.set(key, tail);
+  void tail.then(() => {
+    if (worktreeChanges.get(key) === tail) worktreeChanges.delete(key);
+  });
+  return run;
+}
+
 /** Creates worktree `dir` on the new branch `branch` at `start` (a sha), after the refusals. */
-async function createWorktree(repo: string, dir: string, branch: string, start: string): Promise<void> {
+function createWorktree(repo: string, dir: string, branch: string, start: string): Promise<void> {
+  return serially(repo, () => addChecked(repo, dir, branch, start));
+}
+
+async function addChecked(repo: string, dir: string, branch: string, start: string): Promise<void> {
   const cmd = ['git', 'worktree', 'add', '-b', branch, dir, start];
   await checkBranch(repo, branch);
   if (await branchExists(repo, branch)) throw new GitError(`branch ${branch} already exists in ${repo}; refusing to reuse it`, cmd);
@@ -221,7 +246,11 @@ export async function exportTree(repo: string, ref: string, targetDir: string): 
  * Removes the worktree `dir` of `repo` (`git worktree remove --force`, local changes discarded)
  * then prunes stale registrations. No error when it is already gone. Its branch is kept.
  */
-export async function removeWorktree(repo: string, dir: string): Promise<void> {
+export function removeWorktree(repo: string, dir: string): Promise<void> {
+  return serially(repo, () => removeNow(repo, dir));
+}
+
+async function removeNow(repo: string, dir: string): Promise<void> {
   const target = await canonical(dir);
   try {
     await git(repo, ['worktree', 'remove', '--force', target]);

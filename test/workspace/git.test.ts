@@ -104,6 +104,16 @@ describe('addWorktree / commitWorktree / removeWorktree', () => {
     expect(await worktrees()).not.toContain(ws('t'));
     await expect(removeWorktree(repo, repo)).rejects.toBeInstanceOf(GitError);
   });
+
+  it('adds and removes many worktrees of one repository at once (a run starting its streams together)', async () => {
+    const names = Array.from({ length: 12 }, (_, i) => `p${i}`);
+    for (let round = 0; round < 3; round++) {
+      await Promise.all(names.map((n) => addWorktree(repo, ws(`${n}-${round}`), `coord/r${round}/${n}`)));
+      expect((await worktrees()).match(/^worktree /gm)).toHaveLength(names.length + 1);
+      await Promise.all(names.map((n) => removeWorktree(repo, ws(`${n}-${round}`))));
+      expect((await worktrees()).match(/^worktree /gm)).toHaveLength(1);
+    }
+  });
 });
 
 describe('mergeBranches / exportTree', () => {
