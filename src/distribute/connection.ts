@@ -42,6 +42,40 @@ export function bullConnection(opts: RedisOptions): BullConnection {
   };
 }
 
+/**
+ * Reads the Redis stream `key` from after entry `from` on, in order, with a blocking XREAD on
+ * `conn` (its own connection: it blocks), until `stopped()`; a failed read is tried again
+ * after 200 ms. Each entry's `m` field goes to `onEntry`; `afterBatch` gets the last id read.
+ */
+export async function followStream(
+  conn: Redis,
+  key: string,
+  from: string,
+  stopped: () => boolean,
+  onEntry: (m: string) => Promise<void> | void,
+  afterBatch?: (last: string) => void,
+): Promise<void> {
+  let last = from;
+  while (!stopped()) {
+    let res: Array<[string, Array<[string, string[]]>]> | null;
+    try {
+      res = (await conn.xread('COUNT', 500, 'BLOCK', 1000, 'STREAMS', key, last)) as typeof res;
+    } catch {
+      if (stopped() || conn.status === 'end') return;
+      await new Promise((r) => setTimeout(r, 200));
+      continue;
+    }
+    if (!res) continue;
+    for (const [, entries] of res) {
+      for (const [entryId, fields] of entries) {
+        last = entryId;
+        if (fields[1] !== undefined) await onEntry(fields[1]);
+      }
+    }
+    afterBatch?.(last);
+  }
+}
+
 export function connect(opts: RedisOptions, onError: (e: Error) => void): Redis {
   const { display: _display, ...rest } = opts as RedisOptions & { display?: string };
   const c = new Redis(rest);

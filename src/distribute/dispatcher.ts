@@ -27,7 +27,7 @@ import type { Redis } from 'ioredis';
 import { mkdir, readdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { lazyFile, type ExitInfo, type LazyFile, type SpawnRequest, type StreamProcess } from '../supervise/spawner.js';
 import { ArchiveTooLarge, archiveLimit, formatBytes, packDir, unpackInto } from './archive.js';
-import { bullConnection, connect, redisOptions } from './connection.js';
+import { bullConnection, connect, followStream, redisOptions } from './connection.js';
 import { LaunchAborted, WorkerLost } from './errors.js';
 import { describeProfile, keys, liveWorkers, mismatch, profileOf, queueOf, type Keys, type Profile, type StreamJob, type WireMessage } from './profile.js';
 import { ARCHIVE_TTL_MS, DEFAULT_LEASE_MS } from './worker.js';
@@ -206,10 +206,7 @@ export class Dispatcher {
       if (state !== 'unknown') await queue.remove(jobId).catch(() => 0);
       return false;
     }
-    const send = (sig: NodeJS.Signals) =>
-      this.cmd
-        .hset(this.k.signals(this.opts.runId), `${r.stream}:${r.attempt}`, sig)
-        .then(() => this.cmd.publish(this.k.signal(worker), JSON.stringify({ run: this.opts.runId, stream: r.stream, attempt: r.attempt, signal: sig })));
+    const send = (sig: NodeJS.Signals) => this.sendSignal(worker, r.stream, r.attempt, sig);
     const ended = async (ms: number): Promise<boolean> => {
       const deadline = Date.now() + ms;
       for (;;) {
@@ -335,34 +332,33 @@ export class Dispatcher {
     this.opts.warn(`no live worker can take "${stream}" (${describeProfile(p)}): ${why}; it waits for one (start one with coord worker --backend ${this.conn.display})`, stream);
   }
 
-  private async wireLoop(from: string): Promise<void> {
-    const key = this.k.wire(this.opts.runId);
-    let last = from;
-    while (!this.closed) {
-      let res: Array<[string, Array<[string, string[]]>]> | null;
-      try {
-        res = (await this.reader.xread('COUNT', 500, 'BLOCK', 1000, 'STREAMS', key, last)) as typeof res;
-      } catch {
-        if (this.closed) return;
-        await new Promise((r) => setTimeout(r, 200));
-        continue;
-      }
-      for (const [, entries] of res ?? []) {
-        for (const [entryId, fields] of entries) {
-          last = entryId;
-          const json = fields[1];
-          if (json === undefined) continue;
-          try {
-            await this.handle(JSON.parse(json) as WireMessage);
-          } catch (e) {
-            this.opts.warn(`workers: a report could not be handled: ${e instanceof Error ? e.message : String(e)}`);
-          }
+  private wireLoop(from: string): Promise<void> {
+    return followStream(
+      this.reader,
+      this.k.wire(this.opts.runId),
+      from,
+      () => this.closed,
+      async (json) => {
+        try {
+          await this.handle(JSON.parse(json) as WireMessage);
+        } catch (e) {
+          this.opts.warn(`workers: a report could not be handled: ${e instanceof Error ? e.message : String(e)}`);
         }
-      }
+      },
       // where a coordinator resuming this run reads on (a crash between a batch and this
       // line hands that batch's reports to it again: output lines can then appear twice)
-      if (res) void this.cmd.set(this.k.wireRead(this.opts.runId), last, 'PX', ARCHIVE_TTL_MS).catch(() => undefined);
-    }
+      (last) => void this.cmd.set(this.k.wireRead(this.opts.runId), last, 'PX', ARCHIVE_TTL_MS).catch(() => undefined),
+    );
+  }
+
+  /**
+   * A signal for a remote attempt: kept in the run's signals hash (for a worker whose
+   * subscription missed it; workers look every third of a lease), then published to the worker.
+   */
+  private sendSignal(worker: string, stream: string, attempt: number, sig: NodeJS.Signals): Promise<unknown> {
+    return this.cmd
+      .hset(this.k.signals(this.opts.runId), `${stream}:${attempt}`, sig)
+      .then(() => this.cmd.publish(this.k.signal(worker), JSON.stringify({ run: this.opts.runId, stream, attempt, signal: sig })));
   }
 
   private async handle(m: WireMessage): Promise<void> {
@@ -419,8 +415,7 @@ export class Dispatcher {
       exited: t.exited,
       signal: (sig) => {
         if (t.state === 'done') return false;
-        // pub/sub for speed; the hash for a worker whose subscription missed it (checked every third of a lease)
-        void this.cmd.hset(this.k.signals(this.opts.runId), `${r.stream}:${r.attempt}`, sig).then(() => this.cmd.publish(this.k.signal(worker), JSON.stringify({ run: this.opts.runId, stream: r.stream, attempt: r.attempt, signal: sig, pid })));
+        void this.sendSignal(worker, r.stream, r.attempt, sig);
         return true;
       },
     };

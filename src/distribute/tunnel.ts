@@ -21,7 +21,7 @@ import { chmodSync, rmSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { onLines as lines } from '../orchestrator/control.js';
+import { onLines } from '../orchestrator/control.js';
 
 /** What goes down to a worker (the `m` field of `worker:<id>:ctl`). */
 export interface DownMessage {
@@ -80,7 +80,7 @@ export class WorkerTunnels {
     const rec = { socket, sent: 0, seen: 0, attempt };
     this.open.set(t, rec);
     this.send(attempt, { t, n: ++rec.sent, op: 'open' });
-    lines(socket, (d) => {
+    onLines(socket, (d) => {
       if (this.open.get(t) === rec) this.send(attempt, { t, n: ++rec.sent, op: 'line', d });
     });
     socket.on('error', () => undefined);
@@ -156,7 +156,7 @@ export class CoordinatorTunnels {
       const socket = netConnect(path);
       const r = { socket, sent: 0, seen: m.n, worker, attempt };
       this.open.set(key, r);
-      lines(socket, (d) => {
+      onLines(socket, (d) => {
         if (this.open.get(key) === r) this.send(worker, { t: m.t, n: ++r.sent, op: 'line', d });
       });
       socket.on('error', () => undefined);

@@ -37,7 +37,7 @@ import { spawnProcess, type ExitInfo, type StreamProcess } from '../supervise/sp
 import { signature } from '../supervise/liveness.js';
 import { coordBinDir, streamEnv } from '../orchestrator/environment.js';
 import { ArchiveTooLarge, archiveLimit, packDir, unpackInto } from './archive.js';
-import { bullConnection, connect, redisOptions } from './connection.js';
+import { bullConnection, connect, followStream, redisOptions } from './connection.js';
 import { keys, mismatch, type Keys, type Profile, type StreamJob, type WireMessage } from './profile.js';
 import { socketPath, WorkerTunnels, type DownMessage } from './tunnel.js';
 
@@ -206,29 +206,20 @@ export class WorkerHost {
   }
 
   /** Control-socket replies from coordinators, for the tunnels of this worker's attempts. */
-  private async readDown(from: string): Promise<void> {
-    const key = this.k.ctl(this.id);
-    let last = from;
-    while (!this.stopping || this.running.size > 0) {
-      let res: Array<[string, Array<[string, string[]]>]> | null;
-      try {
-        res = (await this.down.xread('COUNT', 500, 'BLOCK', 1000, 'STREAMS', key, last)) as typeof res;
-      } catch {
-        if (this.down.status === 'end') return;
-        await new Promise((r) => setTimeout(r, 200));
-        continue;
-      }
-      for (const [, entries] of res ?? []) {
-        for (const [entryId, fields] of entries) {
-          last = entryId;
-          try {
-            if (fields[1] !== undefined) this.tunnels.down(JSON.parse(fields[1]) as DownMessage);
-          } catch {
-            /* not ours */
-          }
+  private readDown(from: string): Promise<void> {
+    return followStream(
+      this.down,
+      this.k.ctl(this.id),
+      from,
+      () => this.stopping && this.running.size === 0,
+      (json) => {
+        try {
+          this.tunnels.down(JSON.parse(json) as DownMessage);
+        } catch {
+          /* not ours */
         }
-      }
-    }
+      },
+    );
   }
 
   /** Renews the registration; when it had expired, what this worker runs was given away. */
