@@ -76,6 +76,20 @@ export interface StreamRecord {
   worker?: string | null;
 }
 
+/** A running attempt's heartbeat as an engine that expires keys stores it (Redis: src/backend/redis/beats.ts). */
+export interface StreamBeat {
+  attempt: number;
+  /** When the attempt started on its host. */
+  startedAt: string;
+  /** The attempt's last beat (null before the first). */
+  time: string | null;
+  progress: number | null;
+  message: string | null;
+  /** The host that watches the attempt, and the worker's id for a remote one. */
+  host: string;
+  worker: string | null;
+}
+
 export interface PointRecord {
   name: string;
   type: ConvergenceType;
@@ -206,6 +220,15 @@ export interface Backend {
   dropLease?(runId: string): Promise<void>;
   /** Whether the run's coordinator holds its lease now. */
   leaseHeld?(runId: string): Promise<boolean>;
+  /**
+   * Heartbeats of running attempts as keys that expire (Redis): `putBeat` stores the beat of
+   * an attempt for `ttlMs` (its `heartbeat.timeout`), unless a newer attempt's beat is stored;
+   * `endBeat` deletes it when the attempt ends; `readBeats` reads those stored now. Absent on
+   * files, where the heartbeat files themselves are read on the one host that runs streams.
+   */
+  putBeat?(runId: string, stream: string, beat: StreamBeat, ttlMs: number): Promise<void>;
+  endBeat?(runId: string, stream: string, attempt: number): Promise<void>;
+  readBeats?(runId: string, streams: string[]): Promise<Map<string, StreamBeat & { ttlMs: number }>>;
   /** Deletes everything stored for the run. */
   removeRun(id: string): Promise<void>;
   close(): Promise<void>;

@@ -32,6 +32,7 @@ import { LaunchAborted, WorkerLost } from './errors.js';
 import { describeProfile, keys, liveWorkers, mismatch, profileOf, queueOf, type Keys, type Profile, type StreamJob, type WireMessage } from './profile.js';
 import { ARCHIVE_TTL_MS, DEFAULT_LEASE_MS } from './worker.js';
 import { CoordinatorTunnels } from './tunnel.js';
+import type { HeartbeatSource } from '../plan/types.js';
 
 /** What a remote launch needs beyond a local one. */
 export interface RemoteSpec {
@@ -48,6 +49,8 @@ export interface RemoteSpec {
   planEnv: Record<string, string>;
   fileAccess?: string;
   workspaceRoot: string;
+  /** The plan's `heartbeat.timeout` and `heartbeat.source`: how long the worker's beat key of the attempt lives, and what renews it. */
+  heartbeat: { timeoutMs: number; source: HeartbeatSource };
 }
 
 export interface RemoteRequest extends SpawnRequest {
@@ -60,7 +63,7 @@ export interface DispatcherOptions {
   url: string;
   runId: string;
   prefix?: string;
-  /** How long this coordinator's lease lasts (workers stop its attempts after two without renewal). */
+  /** The workers' lease: a worker whose registration is older than this is lost (checked every half of it). */
   leaseMs?: number;
   warn: (message: string, stream?: string) => void;
   env?: NodeJS.ProcessEnv;
@@ -131,8 +134,6 @@ export class Dispatcher {
   async start(): Promise<void> {
     this.cmd = connect(this.conn, this.onError);
     this.reader = connect(this.conn, this.onError);
-    await this.renewLease();
-    this.timers.push(setInterval(() => void this.renewLease().catch(() => undefined), Math.max(100, Math.floor(this.leaseMs / 3))));
     this.timers.push(setInterval(() => void this.checkWorkers().catch(() => undefined), Math.max(100, Math.floor(this.leaseMs / 2))));
     if (!this.opts.resume) this.readWire('0');
   }
@@ -223,10 +224,6 @@ export class Dispatcher {
     return true;
   }
 
-  private renewLease(): Promise<unknown> {
-    return this.cmd.set(this.k.coordinator(this.opts.runId), String(process.pid), 'PX', this.leaseMs * 2);
-  }
-
   private queueFor(p: Profile): { name: string; queue: Queue; known: boolean } {
     const name = queueOf(p);
     let queue = this.queues.get(name);
@@ -279,6 +276,7 @@ export class Dispatcher {
       env: r.planEnv,
       workspaceRoot: r.workspaceRoot,
       ...(r.fileAccess ? { fileAccess: r.fileAccess } : {}),
+      heartbeat: r.heartbeat,
       inputs: parts.map(([f]) => f),
       profile,
     };
@@ -489,7 +487,6 @@ export class Dispatcher {
     await this.reading.catch(() => undefined);
     this.tunnels.closeAll();
     await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
-    await this.cmd.del(this.k.coordinator(this.opts.runId)).catch(() => undefined);
     await this.cmd.quit().catch(() => this.cmd.disconnect());
   }
 }

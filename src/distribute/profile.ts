@@ -31,6 +31,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { UpMessage } from './tunnel.js';
+import type { HeartbeatSource } from '../plan/types.js';
 
 export interface Profile {
   requires: string[];
@@ -84,7 +85,8 @@ export const keys = (prefix: string) => ({
   queues: `${prefix}dispatch:queues`,
   dispatch: `${prefix}dispatch`,
   bull: `${prefix}bull`,
-  coordinator: (run: string) => `${prefix}run:${run}:coordinator`,
+  /** The run's coordinator lease, held by the coordinator through its backend (RedisBackend.holdLease, `COORD_RUN_LEASE`). */
+  lease: (run: string) => `${prefix}run:${run}:lease`,
   wire: (run: string) => `${prefix}run:${run}:wire`,
   /** The id of the last wire entry the run's coordinator handled (where a resumed coordinator reads on). */
   wireRead: (run: string) => `${prefix}run:${run}:wire:read`,
@@ -135,6 +137,8 @@ export interface StreamJob {
   env: Record<string, string>;
   workspaceRoot: string;
   fileAccess?: string;
+  /** The plan's heartbeat timeout (the life of the attempt's beat key) and source (what renews it). */
+  heartbeat?: { timeoutMs: number; source: HeartbeatSource };
   /** Field names of the inputs hash (`workspace`, `input:<name>`). */
   inputs: string[];
   profile: Profile;

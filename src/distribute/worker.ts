@@ -17,13 +17,15 @@
  *   dependencies' outputs) are unpacked into `<workspace_root>/<run>/.workers/<id>/<stream>`
  *   and `.coord/workers/<id>/<run>/streams/<stream>/inputs`, the command runs under the same supervision
  *   as a local stream (its own process group; leftovers stopped when it exits), its output
- *   lines and heartbeat file go to the run's wire stream, signals come from the coordinator
+ *   lines and heartbeat file go to the run's wire stream (and its beats renew its heartbeat
+ *   key `run:<id>:beat:<stream>`, src/backend/redis/beats.ts), signals come from the coordinator
  *   on `worker:<id>:signal`, and its control-socket connections (`coord spawn`, `coord
  *   resource acquire`, consensus) are carried to the coordinator (tunnel.ts). At the end the
  *   workspace is packed into `run:<id>:out:…`, the job is completed (which fails for an
  *   attempt whose lease was lost: its result is discarded), and then `exit` goes on the wire.
  *   The local copies are then removed (and the attempt's control socket closed).
- * - Attempts of a run whose coordinator is gone (its `run:<id>:coordinator` lease expired)
+ * - Attempts of a run whose coordinator is gone (its lease `run:<id>:lease`, which the
+ *   coordinator holds through its backend, was missing at two checks a worker lease apart)
  *   are stopped, like the streams a local coordinator leaves behind.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -34,12 +36,14 @@ import { mkdir, readdir, rm, readFile, stat } from 'node:fs/promises';
 import { Worker as BullWorker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { spawnProcess, type ExitInfo, type StreamProcess } from '../supervise/spawner.js';
-import { signature } from '../supervise/liveness.js';
+import { heartbeatSays, signature } from '../supervise/liveness.js';
 import { coordBinDir, streamEnv } from '../orchestrator/environment.js';
 import { ArchiveTooLarge, archiveLimit, packDir, unpackInto } from './archive.js';
 import { bullConnection, connect, followStream, redisOptions } from './connection.js';
 import { keys, mismatch, type Keys, type Profile, type StreamJob, type WireMessage } from './profile.js';
 import { socketPath, WorkerTunnels, type DownMessage } from './tunnel.js';
+import { BeatWriter } from '../backend/beat-writer.js';
+import { endBeat, putBeat } from '../backend/redis/beats.js';
 
 export const DEFAULT_LEASE_MS = 10_000;
 const REAPER = fileURLToPath(new URL('./reaper.js', import.meta.url));
@@ -49,6 +53,8 @@ const WIRE_MAXLEN = '100000';
 const OUT_FLUSH_MS = 50;
 const BEAT_POLL_MS = 250;
 const MAX_BEAT_BYTES = 64 * 1024;
+/** The life of a beat key when the job does not say (the plan's default `heartbeat.timeout`). */
+const DEFAULT_BEAT_TTL_MS = 600_000;
 /** Extends the registration only while it exists (an expired one is never half recreated). */
 const RENEW = `if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 1 then
   redis.call('HSET', KEYS[1], 'busy', ARGV[2])
@@ -93,6 +99,8 @@ interface Attempt {
   timers: NodeJS.Timeout[];
   workspace: string;
   logDir: string;
+  /** The attempt's heartbeat key on the server (src/backend/redis/beats.ts). */
+  beats?: BeatWriter;
 }
 
 const attemptKey = (run: string, stream: string, attempt: number) => `${run}/${stream}/${attempt}`;
@@ -429,6 +437,7 @@ export class WorkerHost {
       if (a.pendingSignal) proc.signal(a.pendingSignal);
       if (a.lost) proc.signal('SIGKILL');
       await this.wire(d.run, { k: 'started', ...base, pid: proc.pid });
+      a.beats = this.keepBeat(a);
       const beat = this.watchHeartbeat(a, join(a.logDir, 'heartbeat'));
       info = await proc.exited;
       await beat(); // a last beat just before the exit goes too
@@ -481,12 +490,25 @@ export class WorkerHost {
     return join(this.opts.home, 'workers', this.id, run);
   }
 
+  /** The attempt's heartbeat key: written now, renewed by its beats (what counts: `heartbeat.source`), deleted at its end. */
+  private keepBeat(a: Attempt): BeatWriter {
+    const { run, stream, attempt } = a.data;
+    const prefix = this.opts.prefix ?? 'coord:';
+    const ttl = a.data.heartbeat?.timeoutMs ?? DEFAULT_BEAT_TTL_MS;
+    return new BeatWriter(
+      { put: (beat) => putBeat(this.cmd, prefix, run, stream, beat, ttl), end: (n) => endBeat(this.cmd, prefix, run, stream, n) },
+      { attempt, startedAt: new Date().toISOString(), time: null, progress: null, message: null, host: hostname(), worker: this.id },
+    );
+  }
+
   private async cleanup(a: Attempt): Promise<void> {
+    await a.beats?.finish();
     await rm(a.workspace, { recursive: true, force: true }).catch(() => undefined);
     await rm(a.logDir, { recursive: true, force: true }).catch(() => undefined);
   }
 
   private line(a: Attempt, fd: 'stdout' | 'stderr', line: string): void {
+    if ((a.data.heartbeat?.source ?? 'any') !== 'file') a.beats?.update(new Date());
     a.buf[fd].push(line);
     a.flushTimer ??= setTimeout(() => this.flush(a), OUT_FLUSH_MS);
   }
@@ -516,6 +538,7 @@ export class WorkerHost {
         last = sig;
         const text = (await stat(file)).size <= MAX_BEAT_BYTES ? await readFile(file, 'utf8') : '';
         await this.wire(a.data.run, { k: 'beat', s: a.data.stream, a: a.data.attempt, w: this.id, data: text });
+        if ((a.data.heartbeat?.source ?? 'any') !== 'output') a.beats?.update(new Date(), heartbeatSays(text));
       } catch {
         /* not written yet */
       }
@@ -558,7 +581,7 @@ export class WorkerHost {
     const runs = [...new Set([...this.running.values()].map((a) => a.data.run))];
     if (runs.length === 0) return;
     const p = this.cmd.pipeline();
-    for (const r of runs) p.exists(this.k.coordinator(r));
+    for (const r of runs) p.exists(this.k.lease(r));
     const res = (await p.exec()) ?? [];
     runs.forEach((run, i) => {
       const alive = res[i]?.[1] === 1;

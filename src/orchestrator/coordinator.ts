@@ -32,7 +32,8 @@ import {
 import { nodeSpawner, type ExitInfo, type Spawner, type StreamProcess } from '../supervise/spawner.js';
 import { LauncherSpawner, launcherAvailable } from '../supervise/launcher-client.js';
 import { processStartTime } from '../util/proc.js';
-import { LivenessMonitor } from '../supervise/liveness.js';
+import { heartbeatSays, LivenessMonitor } from '../supervise/liveness.js';
+import { BeatWriter } from '../backend/beat-writer.js';
 import { planWarnings } from '../plan/warnings.js';
 import { Worktrees } from './worktrees.js';
 import { ReadyQueue } from './ready-queue.js';
@@ -123,6 +124,8 @@ interface StreamRt {
   paths: StreamPaths;
   rec: StreamRecord;
   proc: StreamProcess | undefined;
+  /** The heartbeat key of the running attempt, on a backend that expires keys (not for remote attempts: their worker keeps it). */
+  beats?: BeatWriter;
   /** Between the scheduler's pick and the spawn (the workspace is being prepared). */
   launching: boolean;
   prepared: boolean;
@@ -276,6 +279,7 @@ export class StreamCoordinator {
         if (!rt) return;
         rt.rec.lastHeartbeat = at.toISOString();
         if (file) this.readHeartbeat(rt);
+        rt.beats?.update(at, { progress: rt.rec.progress ?? null, message: rt.rec.message ?? null });
         if (performance.now() - rt.beatSavedMs >= 1000) {
           rt.beatSavedMs = performance.now();
           this.save(rt);
@@ -479,7 +483,32 @@ export class StreamCoordinator {
     // an adopted stream still holds its plan demand
     if (Object.keys(rt.spec.resources).length > 0) rt.hold = this.negotiator.grantStream(rt.spec.id, rt.spec.resources, Date.now());
     this.liveness.watch(rt.spec.id, rt.paths.heartbeatFile);
+    this.keepBeat(rt, proc);
     void proc.exited.then((info) => this.exited(rt, proc, info));
+  }
+
+  /** The attempt's heartbeat key goes (also a remote one's, whose worker may be gone). */
+  private endBeat(rt: StreamRt, proc: StreamProcess): void {
+    const beats = rt.beats;
+    rt.beats = undefined;
+    if (beats) this.backendWrite(() => beats.finish());
+    else if (proc.worker !== undefined && this.backend.endBeat) {
+      const { id } = rt.spec;
+      const attempt = rt.rec.attempt;
+      this.backendWrite(() => this.backend.endBeat!(this.runId, id, attempt).catch(() => undefined));
+    }
+  }
+
+  /** On a backend that expires keys, a local attempt's heartbeat key (a worker keeps a remote one's). */
+  private keepBeat(rt: StreamRt, proc: StreamProcess): void {
+    const b = this.backend;
+    if (!b.putBeat || !b.endBeat || proc.worker !== undefined) return;
+    const id = rt.spec.id;
+    const ttl = this.plan.heartbeat.timeoutMs;
+    rt.beats = new BeatWriter(
+      { put: (beat) => b.putBeat!(this.runId, id, beat, ttl), end: (attempt) => b.endBeat!(this.runId, id, attempt) },
+      { attempt: rt.rec.attempt, startedAt: rt.rec.startedAt ?? new Date().toISOString(), time: null, progress: null, message: null, host: hostname(), worker: null },
+    );
   }
 
   /** Takes over the dead coordinator's records; returns the ids of streams kept or adopted. */
@@ -765,6 +794,7 @@ export class StreamCoordinator {
     this.setState(rt, 'running');
     this.emit({ type: 'stream-started', stream: spec.id, attempt, pid: proc.pid, procStartTime: proc.procStartTime, command: spec.command, workspace: paths.workspace, ...(remote ?? {}) });
     for (const p of this.pointsOfStream.get(spec.id) ?? []) p.streamStarted();
+    this.keepBeat(rt, proc);
     if (spec.timeoutMs !== undefined) {
       const t = setTimeout(() => {
         if (rt.proc !== proc) return;
@@ -839,6 +869,7 @@ export class StreamCoordinator {
         planEnv: { ...spec.env },
         ...(this.plan.coordination.isolation.fileAccess ? { fileAccess: this.plan.coordination.isolation.fileAccess } : {}),
         workspaceRoot: this.plan.workspaceRoot,
+        heartbeat: { timeoutMs: this.plan.heartbeat.timeoutMs, source: this.plan.heartbeat.source },
       },
     };
   }
@@ -904,6 +935,7 @@ export class StreamCoordinator {
     rt.timers = [];
     rt.proc = undefined;
     this.liveness.unwatch(rt.spec.id);
+    this.endBeat(rt, proc);
     this.running--;
     this.releaseUnits(rt);
     const durationMs = Math.round(performance.now() - rt.startedMs);
@@ -964,14 +996,16 @@ export class StreamCoordinator {
 
   /** Progress and message from the heartbeat file `coord heartbeat` writes (a touched file has none). */
   private readHeartbeat(rt: StreamRt): void {
+    let hb: ReturnType<typeof heartbeatSays>;
     try {
-      const hb = JSON.parse(readFileSync(rt.paths.heartbeatFile, 'utf8')) as { progress?: unknown; message?: unknown };
-      rt.rec.progress = typeof hb.progress === 'number' ? hb.progress : null;
-      rt.rec.message = typeof hb.message === 'string' ? hb.message : null;
-      this.save(rt);
+      hb = heartbeatSays(readFileSync(rt.paths.heartbeatFile, 'utf8'));
     } catch {
-      /* not JSON: a touch or a rename of the stream's own */
+      return; // gone meanwhile
     }
+    if (!hb) return; // not JSON: a touch or a rename of the stream's own
+    rt.rec.progress = hb.progress;
+    rt.rec.message = hb.message;
+    this.save(rt);
   }
 
   /** A worktree stream's work is committed on its branch before it counts as succeeded. */

@@ -3,7 +3,7 @@
  * run whose record says `running` but whose coordinator process is gone is `interrupted`,
  * and so are its streams that were running.
  */
-import type { Backend, DocVersion, PointRecord, PoolRecord, RunRecord, StateSettings, StreamRecord } from '../backend/types.js';
+import type { Backend, DocVersion, PointRecord, PoolRecord, RunRecord, StateSettings, StreamBeat, StreamRecord } from '../backend/types.js';
 import type { ChangeEntry } from '../state/store.js';
 import { queueSummary, type TopicSummary } from '../queue/queue.js';
 import type { ProposalRecord } from '../consensus/board.js';
@@ -70,6 +70,16 @@ export async function loadSnapshot(backend: Backend, run: RunRecord): Promise<St
   // have missed the last batch: bring them up to date from the log.
   const streams = run.state === 'running' ? reconcileStreams(records, (await backend.readEvents(run.id)).events) : records;
   const state: RunState = dead ? 'interrupted' : run.state;
+  // heartbeat keys (Redis): fresher than the records, and kept by workers while the coordinator is gone
+  const live = streams.filter((s) => LIVE_STREAM_STATES.has(s.state)).map((s) => s.id);
+  const beats = backend.readBeats && live.length > 0 ? await backend.readBeats(run.id, live) : new Map<string, StreamBeat>();
+  const here = run.coordinator.host === hostname();
+  /** Whether a live-state stream of a dead coordinator still runs: its process on this host, else its heartbeat key. */
+  const stillRuns = (s: StreamRecord): boolean => {
+    const beat = beats.get(s.id);
+    if (beat?.attempt === s.attempt && (beat.worker !== null || beat.host !== hostname())) return true;
+    return here && !s.worker && s.pid !== null && sameProcess(s.pid, s.procStartTime);
+  };
   const inUse = new Map<string, number>();
   for (const s of streams) {
     if (s.state !== 'running' && s.state !== 'stalled') continue;
@@ -77,24 +87,28 @@ export async function loadSnapshot(backend: Backend, run: RunRecord): Promise<St
   }
   return {
     run: { id: run.id, plan: run.plan, name: run.name, state, startedAt: run.startedAt, endedAt: run.endedAt, coordinatorPid: run.coordinator.pid },
-    streams: streams.map((s) => ({
-      id: s.id,
-      state: dead && LIVE_STREAM_STATES.has(s.state) && !(s.pid && sameProcess(s.pid, s.procStartTime)) ? 'cancelled' : s.state,
-      pid: s.pid,
-      worker: s.worker ?? null,
-      attempt: s.attempt,
-      exitCode: s.exitCode,
-      reason: s.reason,
-      lastHeartbeat: s.lastHeartbeat,
-      progress: s.progress ?? null,
-      message: s.message ?? null,
-      killed: s.killed ?? false,
-      workspace: s.workspace,
-      startedAt: s.startedAt,
-      endedAt: s.endedAt,
-      capabilities: s.capabilities,
-      dependsOn: s.dependsOn,
-    })),
+    streams: streams.map((s) => {
+      const beat = beats.get(s.id);
+      const newer = beat?.attempt === s.attempt && beat.time !== null && (s.lastHeartbeat === null || beat.time > s.lastHeartbeat) ? beat : undefined;
+      return {
+        id: s.id,
+        state: dead && LIVE_STREAM_STATES.has(s.state) && !stillRuns(s) ? 'cancelled' : s.state,
+        pid: s.pid,
+        worker: s.worker ?? null,
+        attempt: s.attempt,
+        exitCode: s.exitCode,
+        reason: s.reason,
+        lastHeartbeat: newer?.time ?? s.lastHeartbeat,
+        progress: newer ? newer.progress : (s.progress ?? null),
+        message: newer ? newer.message : (s.message ?? null),
+        killed: s.killed ?? false,
+        workspace: s.workspace,
+        startedAt: s.startedAt,
+        endedAt: s.endedAt,
+        capabilities: s.capabilities,
+        dependsOn: s.dependsOn,
+      };
+    }),
     convergence: points.map((p) => ({ name: p.name, type: p.type, state: p.state, merged: p.merged, conflicts: p.conflicts, reason: p.reason, target: p.target, approval: p.approval?.state ?? null })),
     resources:
       pools?.map((p) => ({ name: p.name, capacity: p.capacity, inUse: p.inUse, holders: p.holders, waiters: p.waiters })) ??

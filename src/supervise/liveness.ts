@@ -196,3 +196,14 @@ export function signature(file: string): string {
     return 'absent';
   }
 }
+
+/** Progress and message of a heartbeat file `coord heartbeat` wrote; undefined when it is not one (a touch, the stream's own file). */
+export function heartbeatSays(text: string): { progress: number | null; message: string | null } | undefined {
+  try {
+    const hb = JSON.parse(text) as { progress?: unknown; message?: unknown } | null;
+    if (typeof hb !== 'object' || hb === null) return undefined;
+    return { progress: typeof hb.progress === 'number' ? hb.progress : null, message: typeof hb.message === 'string' ? hb.message : null };
+  } catch {
+    return undefined;
+  }
+}

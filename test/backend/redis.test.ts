@@ -167,6 +167,44 @@ describe('RedisBackend specifics', () => {
     }
   });
 
+  it('heartbeat keys expire after their ttl; an older attempt never replaces a newer one; an end deletes only its own', async () => {
+    const prefix = freshPrefix();
+    const b = new RedisBackend(url, { prefix, onConnection: quiet });
+    const c = new Redis(url, { maxRetriesPerRequest: 1 });
+    c.on('error', quiet);
+    const beat = (attempt: number, time: string | null) => ({ attempt, startedAt: '2026-01-01T00:00:00.000Z', time, progress: attempt * 10, message: `a${attempt}`, host: 'h', worker: null });
+    try {
+      await b.putBeat('nope', 's', beat(1, null), 10_000); // no such run: nothing stored
+      expect(await keysUnder(url, `${prefix}run:nope:`)).toEqual([]);
+      await b.createRun(runRecord('r', '2026-01-01T00:00:00.000Z'), 'plan');
+      await b.putBeat('r', 's', beat(1, null), 400);
+      await b.putBeat('r', 't', beat(1, '2026-01-01T00:00:01.000Z'), 60_000);
+      const first = await b.readBeats('r', ['s', 't', 'u']);
+      expect([...first.keys()].sort()).toEqual(['s', 't']);
+      expect(first.get('t')).toMatchObject({ attempt: 1, time: '2026-01-01T00:00:01.000Z', progress: 10, message: 'a1' });
+      expect(first.get('s')!.ttlMs).toBeGreaterThan(0);
+      expect(first.get('s')!.ttlMs).toBeLessThanOrEqual(400);
+      expect(await c.pttl(`${prefix}run:r:beat:s`)).toBeGreaterThan(0);
+      await sleep(600); // the server expires it: nobody deletes it
+      expect([...(await b.readBeats('r', ['s', 't'])).keys()]).toEqual(['t']);
+      // attempt 2 of t, then a late beat of attempt 1: attempt 2's stays
+      await b.putBeat('r', 't', beat(2, '2026-01-01T00:00:05.000Z'), 60_000);
+      await b.putBeat('r', 't', beat(1, '2026-01-01T00:00:09.000Z'), 60_000);
+      expect((await b.readBeats('r', ['t'])).get('t')).toMatchObject({ attempt: 2, time: '2026-01-01T00:00:05.000Z' });
+      await b.endBeat('r', 't', 1); // attempt 1's end: not attempt 2's beat
+      expect((await b.readBeats('r', ['t'])).get('t')?.attempt).toBe(2);
+      await b.endBeat('r', 't', 2);
+      expect((await b.readBeats('r', ['t'])).size).toBe(0);
+      await b.putBeat('r', 't', beat(3, null), 60_000);
+      await b.removeRun('r');
+      expect(await keysUnder(url, `${prefix}run:r:`)).toEqual([]);
+    } finally {
+      c.disconnect();
+      await b.close();
+      await dropPrefix(url, prefix);
+    }
+  });
+
   it('logRange over a long log with gaps: in order, from `from`, at most `limit`, across chunks', async () => {
     const prefix = freshPrefix();
     const b = new RedisBackend(url, { prefix, onConnection: quiet });

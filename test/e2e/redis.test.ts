@@ -8,6 +8,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { existsSync, readdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
 import { ROOT, Rig } from '../rig.js';
 import { startRedis, type RedisServer } from '../redis-server.js';
 
@@ -149,6 +151,43 @@ describe('the Redis backend from the command line', () => {
     expect((await rig.coord(['state', 'get', 'n', '--run', crashed.run.id, '--backend', url])).stdout).toBe('2\n');
     expect(rig.leftovers()).toEqual([]);
   }, 60_000);
+
+  it("keeps each running stream's heartbeat as a key that expires after heartbeat.timeout, deleted when the stream ends", async () => {
+    const url = `${server.url}/4`;
+    const gate = join(rig.dir, 'gate');
+    rig.writePlan({
+      agent_coordination: { heartbeat: { interval: '500ms', timeout: '2s', source: 'file' }, recovery: { guardian: { auto_invoke: false } } },
+      streams: [{ id: 'a', command: `coord heartbeat --progress 50 --message half && while [ ! -e ${gate} ]; do sleep 0.05; done` }],
+    });
+    const run = rig.spawn(['run', 'plan.yaml', '--backend', url]);
+    const c = new Redis(url, { maxRetriesPerRequest: 1 });
+    try {
+      let key: string | undefined;
+      let beat: Record<string, unknown> = {};
+      const deadline = Date.now() + 15_000;
+      while (beat.progress !== 50 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        [key] = await c.keys('coord:run:*:beat:a');
+        if (key) beat = JSON.parse((await c.get(key)) ?? '{}') as Record<string, unknown>;
+      }
+      expect(beat).toMatchObject({ attempt: 1, progress: 50, message: 'half', host: hostname(), worker: null });
+      const ttl = await c.pttl(key!);
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(2000);
+      // no more beats: the server lets the key go while the stream still runs (stalled, only reported)
+      while ((await c.exists(key!)) === 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(await c.exists(key!)).toBe(0);
+      const runId = key!.split(':')[2]!;
+      while (!(await eventsOf(url, runId)).some((e) => e.type === 'stream-stalled') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect((await eventsOf(url, runId)).some((e) => e.type === 'stream-stalled')).toBe(true);
+      rig.write('gate', '');
+      expect((await run.done).code).toBe(0);
+      expect(await c.keys('coord:run:*:beat:*')).toEqual([]);
+    } finally {
+      c.disconnect();
+    }
+    expect(rig.leftovers()).toEqual([]);
+  }, 60_000);
 });
 
 // A coordinator on "another host": its own UTS namespace with its own host name (root only).
@@ -191,14 +230,15 @@ describe('a run coordinated on another host', () => {
     expect(stop.stdout).toContain(`run ${live.run.id} cancelled`);
     expect(await first.done).toBe(130);
 
-    const second = runElsewhere(url, { COORD_RUN_LEASE: '1500ms' });
+    // a longer lease: the checks below must come within it, on a loaded machine too
+    const second = runElsewhere(url, { COORD_RUN_LEASE: '5s' });
     const other = await until(() => statusOf(url), (s) => s.run.id !== live.run.id && s.streams[0]?.state === 'running');
     second.kill();
     await second.done;
     // the lease still holds for a moment: running, and not resumable
     expect((await statusOf(url))?.run.state).toBe('running');
     expect((await rig.coord(['run', 'plan.yaml', '--resume', other.run.id, '--backend', url])).stderr).toContain('is still running');
-    await until(() => statusOf(url), (s) => s.run.state === 'interrupted', 10_000);
+    await until(() => statusOf(url), (s) => s.run.state === 'interrupted', 15_000);
     const resumed = await rig.coord(['run', 'plan.yaml', '--resume', other.run.id, '--backend', url]);
     expect(resumed.code).toBe(0);
     expect((await statusOf(url))?.run.state).toBe('succeeded');

@@ -9,6 +9,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { Rig, fixture, type Spawned } from '../rig.js';
 import { startRedis, type RedisServer } from '../redis-server.js';
 
@@ -321,15 +322,43 @@ describe('coord run --workers', () => {
     await stopWorkers(w);
   }, 60_000);
 
-  it('stops the streams of a run whose coordinator died', async () => {
+  it('keeps the heartbeat key of a remote stream whose coordinator died, then stops the stream', async () => {
     const w = await startWorker('w1');
-    rig.writePlan({ streams: [{ id: 'long', command: 'sleep 120' }] });
-    const run = startRun([], { COORD_WORKER_LEASE: '500ms' });
+    rig.writePlan({
+      agent_coordination: { heartbeat: { interval: 1, timeout: 30 } },
+      streams: [{ id: 'long', command: 'n=0; while true; do n=$((n+1)); coord heartbeat --progress $((n % 100)) --message "beat $n"; sleep 0.2; done' }],
+    });
+    const run = startRun([], { COORD_RUN_LEASE: '1s' });
     await waitForEvent(run.id, (e) => e.type === 'stream-started');
+    const id = run.id()!;
+    await new Promise((res) => setTimeout(res, 1500)); // some beats first
     run.child.kill('SIGKILL');
+    await run.done;
+    // the worker keeps the stream's key on the server: status reads it, with nobody coordinating
+    const status = async () => {
+      const r = await rig.coord(['status', id, '--json', '--backend', url]);
+      return JSON.parse(r.stdout) as { run: { state: string }; streams: Array<{ id: string; state: string; worker: string | null; lastHeartbeat: string | null; message: string | null }> };
+    };
+    const before = await status();
+    expect(before.run.state).toBe('interrupted');
+    expect(before.streams[0]).toMatchObject({ id: 'long', state: 'running', worker: 'w1' });
+    await new Promise((res) => setTimeout(res, 1200));
+    const after = await status();
+    expect(after.streams[0]!.state).toBe('running');
+    expect(Date.parse(after.streams[0]!.lastHeartbeat!)).toBeGreaterThan(Date.parse(before.streams[0]!.lastHeartbeat!));
+    expect(after.streams[0]!.message).toMatch(/^beat \d+$/);
+    const c = new Redis(url, { maxRetriesPerRequest: 1 });
+    const key = `coord:run:${id}:beat:long`;
+    const ttl = await c.pttl(key);
+    expect(ttl).toBeGreaterThan(25_000); // renewed within the last second or so
+    expect(ttl).toBeLessThanOrEqual(30_000); // heartbeat.timeout
+    // the lease has run out: the worker stops the stream, and its key goes with it
     const deadline = Date.now() + 25_000;
     while (!w.stderr().includes('is gone: stopping its streams') && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
-    expect(w.stderr()).toContain(`the coordinator of run ${run.id()} is gone`);
+    expect(w.stderr()).toContain(`the coordinator of run ${id} is gone`);
+    while ((await c.exists(key)) !== 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
+    c.disconnect();
+    expect((await status()).streams[0]!.state).toBe('cancelled');
     await stopWorkers(w);
     expect(rig.leftovers()).toEqual([]);
   }, 60_000);

@@ -25,6 +25,9 @@
  *   P run:<id>:consumers:<topic>    SET     consumer names of the topic
  *   P run:<id>:lease                STRING  `<host> <pid>` of the run's coordinator, expiring
  *                                           unless renewed (holdLease)
+ *   P run:<id>:beat:<stream>        STRING  the StreamBeat of the stream's running attempt,
+ *                                           expiring `heartbeat.timeout` after it was written
+ *                                           (beats.ts)
  *   P run:<id>:receipts             HASH    nonce → result of the write that carried it
  *   P run:<id>:receipts:order       LIST    those nonces, oldest first (the newest 10 000 kept)
  *
@@ -82,7 +85,7 @@ import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
-import type { Backend, DocCommitOptions, DocKey, DocVersion, LogKey, PointRecord, PoolRecord, RunRecord, StreamRecord } from '../types.js';
+import type { Backend, DocCommitOptions, DocKey, DocVersion, LogKey, PointRecord, PoolRecord, RunRecord, StreamBeat, StreamRecord } from '../types.js';
 import type { CoordEvent } from '../../events/types.js';
 import type { ProposalRecord } from '../../consensus/board.js';
 import { ID_PATTERN } from '../../plan/types.js';
@@ -90,6 +93,7 @@ import { parseBackendUrl, type RedisBackendUrl } from '../url.js';
 import { APPEND_EVENTS, CREATE_RUN, DOC_READ, DOC_WRITE, LOG_APPEND, LOG_PUT, LOG_RANGE, PUT_FIELDS, PUT_VALUE, QUEUE_ACK, QUEUE_TAKE, SHARED_COMMIT, UPDATE_RUN, type Script } from './scripts.js';
 import type { ConsumerSummary, NotPending, QueueEngine, TakeResult, TopicSummary } from '../../queue/engine.js';
 import { messageOf } from '../../queue/engine.js';
+import { endBeat, putBeat, readBeats } from './beats.js';
 
 export interface ConnectionEvent {
   state: 'lost' | 'restored' | 'failed';
@@ -1018,6 +1022,23 @@ export class RedisBackend implements Backend {
   async leaseHeld(runId: string): Promise<boolean> {
     checkRunId(runId);
     return (await this.read((c) => c.exists(`${this.runKey(runId)}lease`))) === 1;
+  }
+
+  // ---- stream heartbeats (beats.ts)
+
+  async putBeat(runId: string, stream: string, beat: StreamBeat, ttlMs: number): Promise<void> {
+    checkRunId(runId);
+    await this.call(true, (c) => putBeat(c, this.prefix, runId, stream, beat, ttlMs));
+  }
+
+  async endBeat(runId: string, stream: string, attempt: number): Promise<void> {
+    checkRunId(runId);
+    await this.call(true, (c) => endBeat(c, this.prefix, runId, stream, attempt));
+  }
+
+  readBeats(runId: string, streams: string[]): Promise<Map<string, StreamBeat & { ttlMs: number }>> {
+    checkRunId(runId);
+    return this.read((c) => readBeats(c, this.prefix, runId, streams));
   }
 
   // ---- removal and shutdown
