@@ -4,7 +4,8 @@
  * host; a worker SIGKILLed mid-stream, or cut off (SIGSTOP) longer than its lease, loses its
  * attempt to another worker and its late result is discarded; `requires:` and host resources
  * pick the worker; the guardian reaches remote streams; outputs past the archive limit fail
- * clearly; a worker stops the streams of a coordinator that died.
+ * clearly; the server restarted mid-run (also after SIGKILL) loses and doubles nothing; a
+ * worker keeps the heartbeat key of a stream whose coordinator died, then stops the stream.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -309,6 +310,41 @@ describe('coord run --workers', () => {
     await stopWorkers(w);
     expect(rig.leftovers()).toEqual([]);
   }, 90_000);
+
+  it('survives the server restarting mid-run, also after SIGKILL: no output line, state write or attempt lost or doubled', async () => {
+    const ws = await Promise.all(['w1', 'w2'].map((n) => startWorker(n, ['--slots', '2', '--lease', '15s'])));
+    const ids = ['s1', 's2', 's3', 's4'];
+    const gate = join(rig.dir, 'restarted');
+    rig.writePlan({
+      agent_coordination: { convergence_points: [{ name: 'all', type: 'barrier', streams: ids }] },
+      streams: ids.map((id) => ({
+        id,
+        command: `for i in $(seq 1 20); do echo "line $i"; coord state incr n > /dev/null || exit 1; if [ $i = 8 ]; then touch ${rig.dir}/mid-$COORD_STREAM_ID; while [ ! -e ${gate} ]; do sleep 0.05; done; fi; done; echo $COORD_WORKER > $COORD_STREAM_ID.txt`,
+      })),
+    });
+    const run = startRun([], { COORD_WORKER_LEASE: '15s', COORD_RUN_LEASE: '15s' });
+    for (const id of ids) await rig.waitForFile(join(rig.dir, `mid-${id}`), 30_000);
+    await server.restart();
+    await server.kill(); // and once without a clean shutdown: appendfsync always kept every write
+    await server.start();
+    rig.write('restarted', '');
+    const r = await run.done;
+    expect(r.code).toBe(0);
+    const id = run.id()!;
+    const events = await eventsOf(id);
+    expect(events.filter((e) => e.type === 'stream-started').map((e) => `${String(e.stream)}:${String(e.attempt)}`).sort()).toEqual(ids.map((s) => `${s}:1`));
+    expect(new Set(events.filter((e) => e.type === 'stream-started').map((e) => e.worker))).toEqual(new Set(['w1', 'w2']));
+    expect((await rig.coord(['state', 'get', 'n', '--run', id, '--backend', url])).stdout).toBe('80\n');
+    const log = await rig.coord(['state', 'log', '--json', '--run', id, '--backend', url]);
+    expect(log.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { version: number }).version)).toEqual(Array.from({ length: 80 }, (_, i) => i + 1));
+    for (const s of ids) {
+      const out = (await rig.coord(['logs', s, id, '--backend', url])).stdout;
+      expect(out.match(/line \d+/g)).toEqual(Array.from({ length: 20 }, (_, i) => `line ${i + 1}`));
+    }
+    expect(readdirSync(join(rig.runDir(id), 'converged', 'all')).sort()).toEqual(ids.map((s) => `${s}.txt`));
+    await stopWorkers(...ws);
+    expect(rig.leftovers()).toEqual([]);
+  }, 120_000);
 
   it('fails a stream whose outputs are past the archive limit, with the limit named', async () => {
     const w = await startWorker('w1', [], { COORD_ARCHIVE_LIMIT: '64KB' });
