@@ -22,6 +22,8 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** stop() then start(). */
   restart(): Promise<void>;
+  /** restart(), then kill() and start(): a clean restart and one without a shutdown (appendfsync always keeps every acknowledged write). */
+  bounce(): Promise<void>;
   /** SIGKILL: nothing written out; waits for the exit. */
   kill(): Promise<void>;
   /** stop(), then removes the directory. */
@@ -138,6 +140,12 @@ export async function startRedis(opts: { appendfsync?: 'always' | 'everysec' | '
     kill: () => halt('SIGKILL'),
     restart: async () => {
       await halt('SIGTERM');
+      await start();
+    },
+    bounce: async () => {
+      await halt('SIGTERM');
+      await start();
+      await halt('SIGKILL');
       await start();
     },
     cleanup: async () => {

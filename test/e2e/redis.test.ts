@@ -104,9 +104,7 @@ describe('the Redis backend from the command line', () => {
     });
     const run = rig.spawn(['run', 'plan.yaml', '--backend', url]);
     await rig.waitForFile(join(rig.dir, 'ten'), 30_000);
-    await server.restart();
-    await server.kill(); // and once without a clean shutdown: appendfsync always kept every write
-    await server.start();
+    await server.bounce(); // a clean restart, then one after SIGKILL
     rig.write('restarted', '');
     const r = await run.done;
     expect(r.code).toBe(0);

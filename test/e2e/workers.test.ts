@@ -324,9 +324,7 @@ describe('coord run --workers', () => {
     });
     const run = startRun([], { COORD_WORKER_LEASE: '15s', COORD_RUN_LEASE: '15s' });
     for (const id of ids) await rig.waitForFile(join(rig.dir, `mid-${id}`), 30_000);
-    await server.restart();
-    await server.kill(); // and once without a clean shutdown: appendfsync always kept every write
-    await server.start();
+    await server.bounce(); // a clean restart, then one after SIGKILL
     rig.write('restarted', '');
     const r = await run.done;
     expect(r.code).toBe(0);
