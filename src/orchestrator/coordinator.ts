@@ -487,12 +487,12 @@ export class StreamCoordinator {
     void proc.exited.then((info) => this.exited(rt, proc, info));
   }
 
-  /** The attempt's heartbeat key goes (also a remote one's, whose worker may be gone). */
-  private endBeat(rt: StreamRt, proc: StreamProcess): void {
+  /** The attempt's heartbeat key goes; a remote attempt's worker deletes its own, unless the worker was lost. */
+  private endBeat(rt: StreamRt, proc: StreamProcess, lost: boolean): void {
     const beats = rt.beats;
     rt.beats = undefined;
     if (beats) this.backendWrite(() => beats.finish());
-    else if (proc.worker !== undefined && this.backend.endBeat) {
+    else if (lost && proc.worker !== undefined && this.backend.endBeat) {
       const { id } = rt.spec;
       const attempt = rt.rec.attempt;
       this.backendWrite(() => this.backend.endBeat!(this.runId, id, attempt).catch(() => undefined));
@@ -935,7 +935,7 @@ export class StreamCoordinator {
     rt.timers = [];
     rt.proc = undefined;
     this.liveness.unwatch(rt.spec.id);
-    this.endBeat(rt, proc);
+    this.endBeat(rt, proc, info.lost !== undefined);
     this.running--;
     this.releaseUnits(rt);
     const durationMs = Math.round(performance.now() - rt.startedMs);
