@@ -1,7 +1,9 @@
 /**
  * The status of a run as `coord status --json` shows it (SPEC §5), read from the backend. A
- * run whose record says `running` but whose coordinator process is gone is `interrupted`,
- * and so are its streams that were running.
+ * run whose record says `running` but whose coordinator is gone is `interrupted`; its streams
+ * that were running show as `cancelled` unless they still run: their process on this host, or
+ * (Redis) their heartbeat key, kept by the worker or host that watches them. Heartbeat keys
+ * also bring the last beat, progress and message when they are fresher than the records.
  */
 import type { Backend, DocVersion, PointRecord, PoolRecord, RunRecord, StateSettings, StreamBeat, StreamRecord } from '../backend/types.js';
 import type { ChangeEntry } from '../state/store.js';
