@@ -376,7 +376,7 @@ describe('coord run --workers', () => {
     const before = await status();
     expect(before.run.state).toBe('interrupted');
     expect(before.streams[0]).toMatchObject({ id: 'long', state: 'running', worker: 'w1' });
-    await new Promise((res) => setTimeout(res, 1200));
+    await new Promise((res) => setTimeout(res, 2000));
     const after = await status();
     expect(after.streams[0]!.state).toBe('running');
     expect(Date.parse(after.streams[0]!.lastHeartbeat!)).toBeGreaterThan(Date.parse(before.streams[0]!.lastHeartbeat!));
