@@ -43,6 +43,7 @@ import { bullConnection, connect, followStream, redisOptions } from './connectio
 import { keys, mismatch, type Keys, type Profile, type StreamJob, type WireMessage } from './profile.js';
 import { socketPath, WorkerTunnels, type DownMessage } from './tunnel.js';
 import { BeatWriter } from '../backend/beat-writer.js';
+import { DEFAULTS } from '../plan/types.js';
 import { endBeat, putBeat } from '../backend/redis/beats.js';
 
 export const DEFAULT_LEASE_MS = 10_000;
@@ -53,8 +54,6 @@ const WIRE_MAXLEN = '100000';
 const OUT_FLUSH_MS = 50;
 const BEAT_POLL_MS = 250;
 const MAX_BEAT_BYTES = 64 * 1024;
-/** The life of a beat key when the job does not say (the plan's default `heartbeat.timeout`). */
-const DEFAULT_BEAT_TTL_MS = 600_000;
 /** Extends the registration only while it exists (an expired one is never half recreated). */
 const RENEW = `if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 1 then
   redis.call('HSET', KEYS[1], 'busy', ARGV[2])
@@ -494,7 +493,7 @@ export class WorkerHost {
   private keepBeat(a: Attempt): BeatWriter {
     const { run, stream, attempt } = a.data;
     const prefix = this.opts.prefix ?? 'coord:';
-    const ttl = a.data.heartbeat?.timeoutMs ?? DEFAULT_BEAT_TTL_MS;
+    const ttl = a.data.heartbeat?.timeoutMs ?? DEFAULTS.heartbeatTimeoutMs;
     return new BeatWriter(
       { put: (beat) => putBeat(this.cmd, prefix, run, stream, beat, ttl), end: (n) => endBeat(this.cmd, prefix, run, stream, n) },
       { attempt, startedAt: new Date().toISOString(), time: null, progress: null, message: null, host: hostname(), worker: this.id },
@@ -508,7 +507,7 @@ export class WorkerHost {
   }
 
   private line(a: Attempt, fd: 'stdout' | 'stderr', line: string): void {
-    if ((a.data.heartbeat?.source ?? 'any') !== 'file') a.beats?.update(new Date());
+    if ((a.data.heartbeat?.source ?? DEFAULTS.heartbeatSource) !== 'file') a.beats?.update(new Date());
     a.buf[fd].push(line);
     a.flushTimer ??= setTimeout(() => this.flush(a), OUT_FLUSH_MS);
   }
@@ -538,7 +537,7 @@ export class WorkerHost {
         last = sig;
         const text = (await stat(file)).size <= MAX_BEAT_BYTES ? await readFile(file, 'utf8') : '';
         await this.wire(a.data.run, { k: 'beat', s: a.data.stream, a: a.data.attempt, w: this.id, data: text });
-        if ((a.data.heartbeat?.source ?? 'any') !== 'output') a.beats?.update(new Date(), heartbeatSays(text));
+        if ((a.data.heartbeat?.source ?? DEFAULTS.heartbeatSource) !== 'output') a.beats?.update(new Date(), heartbeatSays(text));
       } catch {
         /* not written yet */
       }

@@ -205,13 +205,15 @@ describe('locks on Redis, library level', () => {
 
 describe('locks on Redis, processes', () => {
   const STRESS = join(FIXTURES, 'lock-stress.js');
+  /** A fresh rig, the files of lock-stress.js (the locked file, the counter, the log) and its environment. */
+  const stressRig = () => {
+    const at = (rig = new Rig());
+    return { at, f: join(at.dir, 'f'), counter: join(at.dir, 'counter'), log: join(at.dir, 'log'), env: { env: { COORD_BACKEND: server.url } } };
+  };
 
   test('4 processes × 200 read-increment-write cycles end at exactly 800, no overlap, tokens distinct and growing', async () => {
-    rig = new Rig();
-    const f = join(rig.dir, 'f');
-    const counter = join(rig.dir, 'counter');
-    const log = join(rig.dir, 'log');
-    const runs = Array.from({ length: 4 }, () => rig!.spawnNode(STRESS, [f, counter, log, '200', 'write'], { env: { COORD_BACKEND: server.url } }).done);
+    const { at, f, counter, log, env } = stressRig();
+    const runs = Array.from({ length: 4 }, () => at.spawnNode(STRESS, [f, counter, log, '200', 'write'], env).done);
     for (const r of await Promise.all(runs)) expect(r).toMatchObject({ code: 0, stderr: '' });
     expect(readFileSync(counter, 'utf8')).toBe('800');
     const check = checkLog(readFileSync(log, 'utf8'));
@@ -222,15 +224,11 @@ describe('locks on Redis, processes', () => {
   }, 40_000);
 
   test('a SIGKILLed holder (same host): its lock goes to one waiter at a time, at once, not after the lease', async () => {
-    rig = new Rig();
-    const f = join(rig.dir, 'f');
-    const log = join(rig.dir, 'log');
-    const counter = join(rig.dir, 'counter');
-    const env = { env: { COORD_BACKEND: server.url } };
+    const { at, f, counter, log, env } = stressRig();
     const look = manager('look');
-    const holder = rig.spawnNode(STRESS, [f, counter, log, '1', 'write', '3600000', '30000'], env);
-    await rig.waitForFile(log);
-    const contenders = [1, 2].map(() => rig!.spawnNode(STRESS, [f, counter, log, '3', 'write', '50', '30000'], env));
+    const holder = at.spawnNode(STRESS, [f, counter, log, '1', 'write', '3600000', '30000'], env);
+    await at.waitForFile(log);
+    const contenders = [1, 2].map(() => at.spawnNode(STRESS, [f, counter, log, '3', 'write', '50', '30000'], env));
     await until('two waiters', async () => (await look.inspectAsync(f)).waiters.length === 2);
     const killed = Date.now();
     holder.child.kill('SIGKILL');
@@ -244,16 +242,12 @@ describe('locks on Redis, processes', () => {
   }, 30_000);
 
   test('the server restarts while a lock is held and waited for: never two holders, the waiter gets it', async () => {
-    rig = new Rig();
-    const f = join(rig.dir, 'f');
-    const log = join(rig.dir, 'log');
-    const counter = join(rig.dir, 'counter');
-    const env = { env: { COORD_BACKEND: server.url } };
+    const { at, f, counter, log, env } = stressRig();
     const look = manager('look');
     // the holder stays inside 1.5 s with a 4 s lease; the server is away meanwhile
-    const holder = rig.spawnNode(STRESS, [f, counter, log, '1', 'write', '1500', '4000'], env);
-    await rig.waitForFile(log);
-    const waiter = rig.spawnNode(STRESS, [f, counter, log, '1', 'write', '0', '4000'], env);
+    const holder = at.spawnNode(STRESS, [f, counter, log, '1', 'write', '1500', '4000'], env);
+    await at.waitForFile(log);
+    const waiter = at.spawnNode(STRESS, [f, counter, log, '1', 'write', '0', '4000'], env);
     await until('the waiter queued', async () => (await look.inspectAsync(f)).waiters.length === 1);
     await server.restart();
     const [h, w] = await Promise.all([holder.done, waiter.done]);
