@@ -62,8 +62,10 @@ export type Listing = Map<string, { name: string; kind: ClaimKind }>;
  * Adds, at the front of each group a source touches, what the target already holds there
  * (found by listing the target's directories, so case-folded names are found on any file
  * system). Returns the listings read, keyed by the directory's path relative to the target.
+ * With `keep`, only keys it accepts are claimed (a change-set merge claims only what earlier
+ * merges wrote: the rest of the target is the base, which any change replaces).
  */
-export function addTargetClaims(groups: Groups, target: string, fold: (n: string) => string): Map<string, Listing> {
+export function addTargetClaims(groups: Groups, target: string, fold: (n: string) => string, keep?: (key: string) => boolean): Map<string, Listing> {
   const listings = new Map<string, Listing>();
   const list = (rel: string): Listing => {
     let l = listings.get(rel);
@@ -92,7 +94,7 @@ export function addTargetClaims(groups: Groups, target: string, fold: (n: string
       parentRel = parent.rel;
     }
     const hit = list(parentRel).get(key.slice(cut + 1));
-    if (hit === undefined) continue;
+    if (hit === undefined || (keep !== undefined && !keep(key))) continue;
     const rel = join(parentRel, hit.name);
     const claim: Claim = { src: -1, rel, kind: hit.kind, abs: path.join(target, rel) };
     found.set(key, claim);

@@ -2,13 +2,19 @@
  * The first step of a merge: each source's selected outputs (walk.ts), checked against the
  * merge's {@link MergeLimits} before anything is planned or written.
  */
+import type { ChangeSet } from './changes.js';
 import { collectOutputs, type FileEntry, type Skipped } from './walk.js';
 
-/** One stream's contribution: its workspace and its `outputs:` globs (empty = everything). */
+/**
+ * One stream's contribution: its workspace and its `outputs:` globs (empty = everything), or,
+ * for a stream seeded from a base, its change set against that base (changes.ts): then only
+ * what it added or modified is merged, and what it deleted is deleted.
+ */
 export interface MergeSource {
   stream: string;
   dir: string;
   outputs: string[];
+  changes?: ChangeSet;
 }
 
 /** Per merge: entries (files, links, empty dirs) and bytes of file content. */
@@ -37,10 +43,11 @@ export class MergeLimitError extends Error {
   }
 }
 
-/** One source's entries and what its walk left out. */
+/** One source's entries (added or modified), its deletions, and what its walk left out. */
 export interface Collected {
   source: MergeSource;
   entries: FileEntry[];
+  deleted: string[];
   skipped: Skipped[];
 }
 
@@ -51,12 +58,13 @@ export async function collectWithin(sources: readonly MergeSource[], opts: { lim
   let files = 0;
   let bytes = 0;
   for (const source of sources) {
-    const { entries, skipped } = await collectOutputs(source.dir, source.outputs);
+    const { entries, skipped } = source.changes ?? (await collectOutputs(source.dir, source.outputs));
+    const deleted = source.changes?.deleted ?? [];
     files += entries.length;
     for (const e of entries) bytes += e.size;
     if (files > limits.maxFiles) throw new MergeLimitError(source.stream, 'maxFiles', files, limits.maxFiles);
     if (bytes > limits.maxBytes) throw new MergeLimitError(source.stream, 'maxBytes', bytes, limits.maxBytes);
-    out.push({ source, entries, skipped });
+    out.push({ source, entries, deleted, skipped });
   }
   return out;
 }

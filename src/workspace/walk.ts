@@ -9,6 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { isRepositoryData } from './basetree.js';
 import { outputMatcher, type OutputMatcher } from './globs.js';
 import { fsErrorCode, WorkspaceError } from './root.js';
 import { Ticker } from './ticker.js';
@@ -34,6 +35,10 @@ export interface FileEntry {
   dev?: number;
   /** See {@link FileEntry.dev}. */
   ino?: number;
+  /** lstat times seen by the walk (change detection compares them with the seed record). */
+  mtimeMs?: number;
+  /** See {@link FileEntry.mtimeMs}. */
+  ctimeMs?: number;
 }
 
 /** A selected entry left out of the outputs, and why. */
@@ -129,7 +134,8 @@ async function visit(s: WalkState, rel: string, selected: boolean): Promise<numb
   for (const d of dirents) {
     await s.ticker.tick();
     const r = rel === '' ? d.name : `${rel}/${d.name}`;
-    if (s.match.excludes(r)) continue;
+    // a repository's own data (.git) and coord's home are never a stream's output
+    if (isRepositoryData(r) || s.match.excludes(r)) continue;
     const sel = selected || s.match.selects(r);
     if (!sel && !d.isDirectory()) continue;
     const abs = path.join(dirAbs, d.name);
@@ -156,7 +162,7 @@ async function visit(s: WalkState, rel: string, selected: boolean): Promise<numb
         s.skipped.push({ rel: r, reason: 'unreadable' });
         continue;
       }
-      s.entries.push({ rel: r, abs, kind: 'file', size: st.size, mode, dev: st.dev, ino: st.ino });
+      s.entries.push({ rel: r, abs, kind: 'file', size: st.size, mode, dev: st.dev, ino: st.ino, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
       kept++;
     } else if (st.isSymbolicLink()) {
       let linkTarget: string | undefined;
@@ -170,7 +176,7 @@ async function visit(s: WalkState, rel: string, selected: boolean): Promise<numb
         s.skipped.push({ rel: r, reason: 'symlink-outside' });
         continue;
       }
-      s.entries.push({ rel: r, abs, kind: 'symlink', size: 0, mode, linkTarget, dev: st.dev, ino: st.ino });
+      s.entries.push({ rel: r, abs, kind: 'symlink', size: 0, mode, linkTarget, dev: st.dev, ino: st.ino, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
       kept++;
     } else {
       s.skipped.push({ rel: r, reason: 'special-file' });
@@ -183,6 +189,9 @@ async function visit(s: WalkState, rel: string, selected: boolean): Promise<numb
  * Walks `dir` (which must be a real directory, not a symbolic link) and returns the entries
  * selected by `outputs` (picomatch globs relative to `dir`, `dot: true`; empty = everything;
  * see globs.ts for directory and `!` patterns), both lists sorted by `rel`.
+ *
+ * Never walked: `.git` at any depth and a top-level `.coord` (repository data and coord's
+ * home are no stream's output).
  *
  * Skipped: symbolic links that lead outside `dir` (`out -> /`, `x -> /etc/passwd`,
  * `up -> ../..`; their targets are never read), FIFOs, sockets and devices, and what this

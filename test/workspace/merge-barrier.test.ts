@@ -33,7 +33,7 @@ describe('mergeAll (barrier)', () => {
       'empty': { dir: true },
     });
     const r = await mergeAll(target, [a, b], 'fail');
-    expect(r).toEqual({ ok: true, merged: ['a', 'b'], files: 6, conflicts: [], skipped: [], renamed: [], markers: [] });
+    expect(r).toEqual({ ok: true, merged: ['a', 'b'], files: 6, conflicts: [], skipped: [], renamed: [], markers: [], deleted: [], details: [] });
     expect(await readTree(target)).toEqual({
       'bin/run.sh': '#!/bin/sh\n',
       empty: '<dir>',

@@ -31,7 +31,7 @@ describe('mergeOne (progressive)', () => {
     const a = await source('a', { 'notes/a.md': 'A', 'run.sh': { content: 'x', mode: 0o750 } });
     const b = await source('b', { 'notes/b.md': 'B', 'out/b/deep.txt': 'D', 'empty': { dir: true } });
     const ra = await mergeOne(target, a, 'fail');
-    expect(ra).toEqual({ ok: true, merged: ['a'], files: 2, conflicts: [], skipped: [], renamed: [], markers: [] });
+    expect(ra).toEqual({ ok: true, merged: ['a'], files: 2, conflicts: [], skipped: [], renamed: [], markers: [], deleted: [], details: [] });
     expect(await modeOf(target)).toBe(0o700);
     const rb = await mergeOne(target, b, 'fail');
     expect(rb.merged).toEqual(['b']);

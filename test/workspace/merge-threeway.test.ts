@@ -29,11 +29,11 @@ describe('three-way, barrier (mergeAll)', () => {
     const a = await source('a', { 'doc.txt': lines('ONE', 'two', 'three', 'four', 'five'), 'a.txt': 'a' });
     const b = await source('b', { 'doc.txt': lines('one', 'two', 'three', 'four', 'FIVE'), 'b.txt': 'b' });
     const r = await mergeAll(target, [a, b], 'three-way', { base });
-    expect(r).toEqual({ ok: true, merged: ['a', 'b'], files: 3, conflicts: [], skipped: [], renamed: [], markers: [] });
+    expect(r).toEqual({ ok: true, merged: ['a', 'b'], files: 3, conflicts: [], skipped: [], renamed: [], markers: [], deleted: [], details: [] });
     expect(await readTree(target)).toEqual({ 'a.txt': 'a', 'b.txt': 'b', 'doc.txt': lines('ONE', 'two', 'three', 'four', 'FIVE') });
   });
 
-  it('writes a real conflict with markers, lists it, and is not ok', async () => {
+  it('a real conflict with markers writes nothing, lists it, and gives the marked text and each side', async () => {
     await writeTree(base, { 'doc.txt': ORIGINAL });
     const a = await source('a', { 'doc.txt': lines('one', 'two', 'THREE by a', 'four', 'five') });
     const b = await source('b', { 'doc.txt': lines('one', 'two', 'three by b', 'four', 'five'), 'b.txt': 'b' });
@@ -42,11 +42,16 @@ describe('three-way, barrier (mergeAll)', () => {
     expect(r.merged).toEqual([]);
     expect(r.conflicts).toEqual([{ path: 'doc.txt', streams: ['a', 'b'] }]);
     expect(r.markers).toEqual(['doc.txt']);
-    expect(r.files).toBe(2);
-    expect(await readTree(target)).toEqual({
-      'b.txt': 'b',
-      'doc.txt': lines('one', 'two', '<<<<<<< a', 'THREE by a', '=======', 'three by b', '>>>>>>> b', 'four', 'five'),
-    });
+    expect(r.files).toBe(0);
+    expect(await exists(target)).toBe(false);
+    expect(await fs.readdir(path.dirname(target))).toEqual([]);
+    const [detail] = r.details;
+    expect(detail?.text?.toString()).toBe(lines('one', 'two', '<<<<<<< a', 'THREE by a', '=======', 'three by b', '>>>>>>> b', 'four', 'five'));
+    expect(detail?.versions.map((v) => [v.stream, v.kind, v.abs])).toEqual([
+      ['a', 'file', path.join(a.dir, 'doc.txt')],
+      ['b', 'file', path.join(b.dir, 'doc.txt')],
+    ]);
+    expect(detail?.base).toBe(path.join(base, 'doc.txt'));
   });
 
   it('with allowConflicts, a conflict with markers is ok', async () => {
@@ -68,7 +73,7 @@ describe('three-way, barrier (mergeAll)', () => {
     expect(await fs.readFile(path.join(target, 'doc.txt'), 'utf8')).toBe(lines('1', 'two', '3', 'four', '5'));
     // A third version conflicting with the merge so far is labelled with the streams merged.
     const d = await source('d', { 'doc.txt': lines('one', 'two', 'three', 'four', 'cinq') });
-    const r2 = await mergeAll(path.join(tmp, 'second'), [a, c, d], 'three-way', { base });
+    const r2 = await mergeAll(path.join(tmp, 'second'), [a, c, d], 'three-way', { base, allowConflicts: true });
     expect(r2.markers).toEqual(['doc.txt']);
     expect(await fs.readFile(path.join(tmp, 'second', 'doc.txt'), 'utf8')).toBe(
       lines('1', 'two', 'three', 'four', '<<<<<<< a+c', '5', '=======', 'cinq', '>>>>>>> d'),
@@ -78,7 +83,7 @@ describe('three-way, barrier (mergeAll)', () => {
   it('a file both streams added (absent from the base) merges against an empty base', async () => {
     const a = await source('a', { 'new.txt': lines('head', 'from a', 'tail') });
     const b = await source('b', { 'new.txt': lines('head', 'from b', 'tail') });
-    const r = await mergeAll(target, [a, b], 'three-way', { base });
+    const r = await mergeAll(target, [a, b], 'three-way', { base, allowConflicts: true });
     expect(r.markers).toEqual(['new.txt']);
     expect(await fs.readFile(path.join(target, 'new.txt'), 'utf8')).toBe(
       lines('head', '<<<<<<< a', 'from a', '=======', 'from b', '>>>>>>> b', 'tail'),
@@ -94,7 +99,8 @@ describe('three-way, barrier (mergeAll)', () => {
     const without = await mergeAll(path.join(tmp, 'nobase'), [a, b], 'three-way');
     expect(without.ok).toBe(false);
     expect(without.markers).toEqual(['doc.txt']);
-    expect(await fs.readFile(path.join(tmp, 'nobase', 'doc.txt'), 'utf8')).toBe(
+    expect(await exists(path.join(tmp, 'nobase'))).toBe(false);
+    expect(without.details[0]?.text?.toString()).toBe(
       lines('<<<<<<< a', 'ONE', 'two', 'three', 'four', 'five', '=======', 'one', 'two', 'three', 'four', 'FIVE', '>>>>>>> b'),
     );
   });
@@ -119,7 +125,7 @@ describe('three-way, barrier (mergeAll)', () => {
     const b = await source('b', { 'late.txt': `B\n${tail}`, 'b.txt': lines('B') });
     await writeTree(base, { 'b.txt': 'bin\0ary' });
     const blocked = await mergeAll(target, [a, b], 'three-way', { base });
-    expect(blocked).toMatchObject({ ok: false, files: 0, markers: [] });
+    expect(blocked).toMatchObject({ ok: false, files: 0, markers: ['late.txt'] });
     expect(blocked.conflicts.map((c) => c.path)).toEqual(['b.txt', 'late.txt']);
     expect(await exists(target)).toBe(false);
 
@@ -173,21 +179,28 @@ describe('three-way, progressive (mergeOne)', () => {
     await mergeOne(target, await source('a', { 'doc.txt': lines('ONE', 'two', 'three', 'four', 'five') }), 'three-way', { base });
     const b = await source('b', { 'doc.txt': lines('one', 'two', 'three', 'four', 'FIVE'), 'b.txt': 'b' });
     const r = await mergeOne(target, b, 'three-way', { base });
-    expect(r).toEqual({ ok: true, merged: ['b'], files: 2, conflicts: [], skipped: [], renamed: [], markers: [] });
+    expect(r).toEqual({ ok: true, merged: ['b'], files: 2, conflicts: [], skipped: [], renamed: [], markers: [], deleted: [], details: [] });
     expect(await readTree(target)).toEqual({ 'b.txt': 'b', 'doc.txt': lines('ONE', 'two', 'three', 'four', 'FIVE') });
   });
 
-  it('writes markers against the target, labelled by who wrote it (or "merged")', async () => {
+  it('markers against the target, labelled by who wrote it (or "merged"), leave it as it was', async () => {
     await writeTree(base, { 'doc.txt': ORIGINAL, 'x.txt': lines('x') });
     await mergeOne(target, await source('a', { 'doc.txt': lines('one', 'A', 'three', 'four', 'five') }), 'three-way', { base });
     await fs.writeFile(path.join(target, 'x.txt'), lines('put there'));
     const b = await source('b', { 'doc.txt': lines('one', 'B', 'three', 'four', 'five'), 'x.txt': lines('from b') });
     const r = await mergeOne(target, b, 'three-way', { base });
-    expect(r).toMatchObject({ ok: false, merged: [], markers: ['doc.txt', 'x.txt'] });
+    expect(r).toMatchObject({ ok: false, merged: [], files: 0, markers: ['doc.txt', 'x.txt'] });
     expect(r.conflicts).toEqual([
       { path: 'doc.txt', streams: ['a', 'b'] },
       { path: 'x.txt', streams: ['b'] },
     ]);
+    expect(r.details.map((d) => d.text?.toString())).toEqual([
+      lines('one', '<<<<<<< a', 'A', '=======', 'B', '>>>>>>> b', 'three', 'four', 'five'),
+      lines('<<<<<<< merged', 'put there', '=======', 'from b', '>>>>>>> b'),
+    ]);
+    expect(await readTree(target)).toEqual({ 'doc.txt': lines('one', 'A', 'three', 'four', 'five'), 'x.txt': lines('put there') });
+    const allowed = await mergeOne(target, b, 'three-way', { base, allowConflicts: true });
+    expect(allowed.ok).toBe(true);
     expect(await readTree(target)).toEqual({
       'doc.txt': lines('one', '<<<<<<< a', 'A', '=======', 'B', '>>>>>>> b', 'three', 'four', 'five'),
       'x.txt': lines('<<<<<<< merged', 'put there', '=======', 'from b', '>>>>>>> b'),
@@ -263,7 +276,7 @@ describe('per-path conflict rules', () => {
     const a = await source('a', { 'doc.txt': lines('one', 'A', 'three', 'four', 'five'), 'x.lock': 'a' });
     const b = await source('b', { 'doc.txt': lines('one', 'B', 'three', 'four', 'five'), 'x.lock': 'b' });
     const r = await mergeAll(target, [a, b], tw, { base, allowConflicts: true });
-    expect(r).toMatchObject({ ok: false, files: 0, markers: [] });
+    expect(r).toMatchObject({ ok: false, files: 0, markers: ['doc.txt'] });
     expect(r.conflicts.map((c) => c.path)).toEqual(['doc.txt', 'x.lock']);
     expect(await exists(target)).toBe(false);
   });
