@@ -102,6 +102,10 @@ export interface PointRecord {
   target: string;
   /** `approve:` points: the decision on the merge waiting in `review` (see src/orchestrator/convergence.ts). */
   approval?: { state: 'pending' | 'accepted' | 'rejected'; review: string };
+  /** Each conflicting path with the streams that changed it. */
+  conflictStreams?: Array<{ path: string; streams: string[] }>;
+  /** Where a conflict's material waits to be resolved (`<run>/conflicts/<point>/`); then `coord continue` goes on. */
+  conflictDir?: string | null;
 }
 
 /** A resource pool as `coord status` shows it: capacity, units in use, who holds and who waits. */

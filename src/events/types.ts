@@ -48,7 +48,9 @@ export type FailureReason =
   /** A remote stream's worker was lost more often than `max_restarts` allows. */
   | 'worker-lost'
   /** A remote stream's outputs could not come back to the coordinator (over the archive limit, unreadable). */
-  | 'outputs-error';
+  | 'outputs-error'
+  /** A stream stopped because every convergence point it feeds had failed (its work could no longer be merged). */
+  | 'point-failed';
 
 /** What made a state version. */
 export type StateOp = 'set' | 'incr' | 'merge' | 'delete' | 'update' | 'rollback' | 'restore';
@@ -105,7 +107,17 @@ export type CoordEvent =
   | (Base & { type: 'point-waiting'; point: string; pointType: ConvergenceType })
   | (Base & { type: 'point-merging'; point: string; streams: string[] })
   | (Base & { type: 'point-merged'; point: string; stream: string; files: number; skipped: number })
-  | (Base & { type: 'point-conflict'; point: string; stream?: string; conflicts: Array<{ path: string; streams: string[] }> })
+  | (Base & {
+      type: 'point-conflict';
+      point: string;
+      stream?: string;
+      /** Each conflicting path and only the streams that changed it. */
+      conflicts: Array<{ path: string; streams: string[] }>;
+      /** Where each side, the base and the text to resolve were written (`<run>/conflicts/<point>/`). */
+      material?: string;
+    })
+  /** A checkpoint of a checkpoint point: the streams copied, and those left out because nothing changed since their last copy. */
+  | (Base & { type: 'point-checkpoint'; point: string; checkpoint: number; streams: string[]; unchanged: string[]; removed: number[] })
   | (Base & { type: 'point-done'; point: string; merged: string[]; target: string })
   | (Base & { type: 'point-failed'; point: string; reason: FailureReason; message: string })
   | (Base & { type: 'warning'; message: string; stream?: string; point?: string })

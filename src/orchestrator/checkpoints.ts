@@ -1,20 +1,121 @@
-/** Finding and restoring a stream's checkpoints (`resume_from: checkpoint`). */
-import { existsSync, readdirSync } from 'node:fs';
+/**
+ * The checkpoints of a `checkpoint` point: every interval, a copy of each running stream's
+ * outputs goes to `<target>/checkpoints/<n>/<stream>/`. A stream whose outputs did not change
+ * since its last copy (same paths, kinds, sizes, modes, inodes and times: one walk of `lstat`
+ * calls, nothing read) is not copied again, and a checkpoint where nothing changed is not
+ * taken. Of each stream the newest `keep` copies stay; a checkpoint left empty is removed.
+ * `resume_from: checkpoint` restarts a stream from its newest copy.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { cp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { mergeAll, type MergeSource } from '../workspace/merge.js';
+import { collectOutputs } from '../workspace/walk.js';
+
+/** What one checkpoint did. */
+export interface CheckpointTaken {
+  n: number;
+  /** Streams copied into it. */
+  copied: string[];
+  /** Streams left out: nothing changed since their last copy. */
+  unchanged: string[];
+  /** Checkpoints removed because they no longer held a copy anyone keeps. */
+  removed: number[];
+}
+
+/** A stat signature of a source's outputs: equal when nothing was written, renamed or touched. */
+async function signature(source: MergeSource): Promise<string> {
+  const { entries } = await collectOutputs(source.dir, source.outputs);
+  const h = createHash('sha1');
+  for (const e of entries) h.update(`${e.rel}\0${e.kind}\0${e.size}\0${e.mode}\0${e.ino ?? ''}\0${e.mtimeMs ?? ''}\0${e.ctimeMs ?? ''}\0${e.linkTarget ?? ''}\n`);
+  return h.digest('hex');
+}
+
+export class Checkpoints {
+  /** The newest number used (checkpoints left by an earlier coordinator of the run count). */
+  private n: number;
+  /** Per stream: the signature of its last copy, and the checkpoints that hold a copy (oldest first). */
+  private readonly streams = new Map<string, { sig: string; copies: number[] }>();
+
+  constructor(
+    readonly dir: string,
+    private readonly keep: number,
+  ) {
+    this.n = 0;
+    for (const name of listDir(dir)) {
+      const k = Number(name);
+      if (!Number.isInteger(k) || k <= 0) continue;
+      this.n = Math.max(this.n, k);
+      for (const s of listDir(join(dir, name))) {
+        const entry = this.streams.get(s) ?? { sig: '', copies: [] };
+        entry.copies.push(k);
+        this.streams.set(s, entry);
+      }
+    }
+    for (const e of this.streams.values()) e.copies.sort((a, b) => a - b);
+  }
+
+  /** Takes a checkpoint of `sources` (the running streams); undefined when none of them changed. */
+  async take(sources: MergeSource[]): Promise<CheckpointTaken | undefined> {
+    const changed: Array<{ source: MergeSource; sig: string }> = [];
+    const unchanged: string[] = [];
+    for (const source of sources) {
+      const sig = await signature(source);
+      if (this.streams.get(source.stream)?.sig === sig) unchanged.push(source.stream);
+      else changed.push({ source, sig });
+    }
+    if (changed.length === 0) return undefined;
+    const n = ++this.n;
+    const at = join(this.dir, String(n));
+    for (const { source, sig } of changed) {
+      // Each stream's copy is staged and renamed into place, so a checkpoint is whole or absent.
+      await mergeAll(join(at, source.stream), [{ stream: source.stream, dir: source.dir, outputs: source.outputs }], 'fail');
+      const entry = this.streams.get(source.stream) ?? { sig, copies: [] };
+      entry.sig = sig;
+      entry.copies.push(n);
+      this.streams.set(source.stream, entry);
+    }
+    return { n, copied: changed.map((c) => c.source.stream), unchanged, removed: await this.prune() };
+  }
+
+  /** Keeps the newest `keep` copies of each stream; removes checkpoints left empty. */
+  private async prune(): Promise<number[]> {
+    const touched = new Set<number>();
+    for (const [stream, e] of this.streams) {
+      while (e.copies.length > this.keep) {
+        const old = e.copies.shift()!;
+        await rm(join(this.dir, String(old), stream), { recursive: true, force: true });
+        touched.add(old);
+      }
+    }
+    const removed: number[] = [];
+    for (const k of [...touched].sort((a, b) => a - b)) {
+      try {
+        rmdirSync(join(this.dir, String(k)));
+        removed.push(k);
+      } catch {
+        // still holds another stream's copy
+      }
+    }
+    return removed;
+  }
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
 
 /** The newest `<target>/checkpoints/<n>/<stream>/` among the given point targets. */
 export function lastCheckpoint(stream: string, pointTargets: string[]): string | undefined {
   let best: { n: number; dir: string } | undefined;
   for (const target of pointTargets) {
     const root = join(target, 'checkpoints');
-    let names: string[] = [];
-    try {
-      names = readdirSync(root);
-    } catch {
-      continue;
-    }
-    for (const name of names) {
+    for (const name of listDir(root)) {
       const n = Number(name);
       const dir = join(root, name, stream);
       if (Number.isInteger(n) && (!best || n > best.n) && existsSync(dir)) best = { n, dir };

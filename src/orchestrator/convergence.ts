@@ -6,11 +6,22 @@
  *                                     │  └──────────── more to merge ───────────┘
  *                                     └── a stream fails / timeout / conflict ──> failed
  *
+ * What is merged is each stream's change set against its base (src/workspace/changes.ts): the
+ * published `converged/<point>/` is the base plus the merged changes (or, without a base, what
+ * the streams wrote). A failed point publishes nothing: a barrier never wrote its target, a
+ * progressive point's partial merge is moved to `<run>/partial/<point>/`, and a conflict's
+ * material (each side, the base, the text with markers) goes to `<run>/conflicts/<point>/`,
+ * from where `coord continue` publishes the resolution. `keep_going:` is the exception: a
+ * failed stream does not fail the point at once; every stream's outputs, failed ones
+ * included, are merged and published, and then the point fails.
+ *
  * barrier: all-or-nothing (the merge engine stages, then renames). progressive: each stream
  * is merged into the target as it succeeds; the point is done when all are. checkpoint:
  * every `checkpointIntervalMs` the running streams' workspaces are copied to
- * `converged/<point>/checkpoints/<n>/<stream>/`, and the final merge is all-or-nothing like a
- * barrier (staged, then put in place with the checkpoints moved into it).
+ * `converged/<point>/checkpoints/<n>/<stream>/` (a stream whose outputs did not change since
+ * its last copy is not copied again; the newest `checkpoint_keep` checkpoints stay), and the
+ * final merge is all-or-nothing like a barrier (staged, then put in place with the
+ * checkpoints moved into it).
  *
  * With `approve:` nothing is published before a quorum approves it: the merge (each stream
  * as it succeeds for a progressive point, all at once otherwise) is made in
@@ -19,12 +30,15 @@
  * the target and the point is done; rejected (or timed out), the point fails with reason
  * `rejected`, its dependents are skipped, and the review directory stays for inspection.
  */
-import { existsSync, mkdirSync, renameSync, rmSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ConflictPolicy, PointSpec } from '../plan/types.js';
 import type { PointRecord } from '../backend/types.js';
 import type { EventInput, FailureReason } from '../events/types.js';
-import { mergeAll, mergeOne, type ConflictRules, type MergeOptions, type MergeResult, type MergeSource } from '../workspace/merge.js';
+import type { BaseTree } from '../workspace/basetree.js';
+import { type Resolution, writeConflicts } from '../workspace/conflicts.js';
+import { mergeAll, mergeOne, MergedPaths, type ConflictRules, type MergeOptions, type MergeResult, type MergeSource } from '../workspace/merge.js';
+import { Checkpoints } from './checkpoints.js';
 
 /** A point's own final merge (git branches for worktree streams), replacing the file merge. */
 export type FinalMerge = (target: string, streams: string[]) => Promise<MergeResult>;
@@ -33,10 +47,12 @@ export interface PointOptions {
   checkpointIntervalMs: number;
   /** Replaces the file merge (git branches of worktree streams). */
   finalMerge?: FinalMerge | undefined;
-  /** The common ancestor directory of the point's streams (their `base`), for three-way merges. */
-  base?: string | undefined;
+  /** The base the point's streams were seeded from, when they have one (taken when first asked for). */
+  baseTree?: (() => Promise<BaseTree | undefined>) | undefined;
   /** `approve:` — asks for the decision on the merge waiting in `review`; resolves when decided. */
   approve?: ((review: string) => Promise<ApprovalVerdict>) | undefined;
+  /** The run's id (named in the conflict material). */
+  runId: string;
 }
 
 /** What the approval of a point came to. */
@@ -50,8 +66,10 @@ export interface ApprovalVerdict {
 export interface PointHost {
   emit(e: EventInput): void;
   save(rec: PointRecord): void;
-  /** The merge source of a finished stream (its workspace and `outputs`). */
-  sourceOf(streamId: string): MergeSource;
+  /** The merge source of a finished stream: its change set against its base (or its workspace and `outputs`). */
+  sourceOf(streamId: string): Promise<MergeSource>;
+  /** A stream's workspace and `outputs` as they are (what a checkpoint copies). */
+  workspaceOf(streamId: string): MergeSource;
   /** Called once when the point reaches done or failed. */
   settled(point: PointRunner): void;
   /** Stream ids of this point that are running now (for checkpoints). */
@@ -62,38 +80,45 @@ export class PointRunner {
   readonly spec: PointSpec;
   readonly rec: PointRecord;
   private readonly host: PointHost;
-  private readonly checkpointDir: string;
-  private readonly checkpointIntervalMs: number;
+  private readonly runDir: string;
   private chain: Promise<void> = Promise.resolve();
-  /** Stream ids in the order they succeeded. */
+  /** Stream ids in the order they ended and are to be merged (succeeded; failed ones too under keep_going). */
   private readonly succeeded: string[] = [];
+  /** keep_going: the streams that failed, merged all the same. */
+  private readonly failedStreams: string[] = [];
   /** The streams this point still waits for (a superseded replica is dropped). */
   private readonly expected: Set<string>;
   private finalQueued = false;
   private timeoutTimer: NodeJS.Timeout | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
-  private checkpoints = 0;
+  private readonly checkpoints: Checkpoints;
+  private readonly checkpointIntervalMs: number;
 
   private readonly finalMerge: FinalMerge | undefined;
   private readonly approve: PointOptions['approve'];
+  private readonly baseTree: PointOptions['baseTree'];
+  private readonly runId: string;
   /** Where an approval point's merge waits for its decision. */
   private readonly reviewDir: string;
   private publishQueued = false;
-  /** The merge engine's policy and options for this point (per-path rules, three-way base). */
+  /** The merge engine's policy for this point (per-path rules). */
   private readonly policy: ConflictPolicy | ConflictRules;
-  private readonly mergeOpts: MergeOptions;
+  /** What the point's merges changed (progressive: judged against; every point: what `coord apply` takes home). */
+  private readonly changed = new MergedPaths();
+  /** `coord continue`: what stands at each conflicting path now. */
+  private resolution: Resolution | undefined;
 
   constructor(spec: PointSpec, runDir: string, host: PointHost, opts: PointOptions) {
-    const { checkpointIntervalMs, finalMerge } = opts;
-    this.finalMerge = finalMerge;
+    this.finalMerge = opts.finalMerge;
     this.approve = opts.approve;
+    this.baseTree = opts.baseTree;
+    this.runId = opts.runId;
+    this.runDir = runDir;
     this.reviewDir = join(runDir, 'review', spec.name);
     this.policy = spec.conflictRules ?? spec.onConflict;
-    this.mergeOpts = { ...(opts.base ? { base: opts.base } : {}), allowConflicts: spec.allowConflicts };
     this.spec = spec;
     this.host = host;
-    this.checkpointDir = join(runDir, 'converged', spec.name, 'checkpoints');
-    this.checkpointIntervalMs = checkpointIntervalMs;
+    this.checkpointIntervalMs = opts.checkpointIntervalMs;
     this.expected = new Set(spec.streams);
     this.rec = {
       name: spec.name,
@@ -106,10 +131,16 @@ export class PointRunner {
       message: null,
       target: join(runDir, 'converged', spec.name),
     };
+    this.checkpoints = new Checkpoints(join(this.rec.target, 'checkpoints'), spec.checkpointKeep);
   }
 
   get isSettled(): boolean {
     return this.rec.state === 'done' || this.rec.state === 'failed';
+  }
+
+  /** Where this point's conflict material goes (`coord continue` reads the resolution there). */
+  get conflictDir(): string {
+    return join(this.runDir, 'conflicts', this.spec.name);
   }
 
   /** Resolves when no merge is under way. */
@@ -120,14 +151,20 @@ export class PointRunner {
   /**
    * `--resume`: takes the point's record from the dead coordinator's run. A published point
    * stays published; otherwise the streams that had succeeded count again, and those a
-   * progressive point had merged are not merged twice.
+   * progressive point had merged are not merged twice (a failed point starts over: its
+   * partial merge was withdrawn). With `resolution` (`coord continue`), what stands at each
+   * conflicting path replaces what the streams had there.
    */
-  restore(rec: PointRecord, succeeded: string[]): void {
+  restore(rec: PointRecord, succeeded: string[], resolution?: Resolution): void {
     if (rec.state === 'done') {
       Object.assign(this.rec, { ...rec, merged: [...rec.merged], conflicts: [...rec.conflicts] });
       return;
     }
-    const merged = this.spec.type === 'progressive' && !this.finalMerge ? rec.merged.filter((id) => this.expected.has(id)) : [];
+    this.resolution = resolution;
+    const carried = this.spec.type === 'progressive' && !this.finalMerge && rec.state !== 'failed' && existsSync(this.rec.target);
+    const merged = carried ? rec.merged.filter((id) => this.expected.has(id)) : [];
+    if (carried) this.loadChanged();
+    else this.removeStale();
     this.rec.merged = [...merged];
     for (const id of succeeded) {
       if (merged.includes(id)) this.succeeded.push(id);
@@ -176,6 +213,7 @@ export class PointRunner {
 
   private completeIfAllMerged(): void {
     if (this.isSettled || ![...this.expected].every((s) => this.rec.merged.includes(s))) return;
+    if (this.failedStreams.length > 0) return this.failKept();
     if (!this.approve) return this.done();
     if (this.publishQueued) return;
     this.publishQueued = true;
@@ -214,6 +252,11 @@ export class PointRunner {
 
   streamFailed(id: string, state: string): void {
     if (this.isSettled) return;
+    if (this.spec.keepGoing && this.expected.has(id) && !this.finalMerge) {
+      this.failedStreams.push(id);
+      this.streamSucceeded(id); // merged like the others; the point fails once all are in
+      return;
+    }
     this.fail('stream-failed', `stream "${id}" ${state}`);
   }
 
@@ -234,12 +277,54 @@ export class PointRunner {
     });
   }
 
+  /** The merge options of this point: its base (taken once) and what its merges changed so far. */
+  private async mergeOpts(): Promise<MergeOptions> {
+    const baseTree = await this.baseTree?.();
+    return { ...(baseTree ? { baseTree } : {}), allowConflicts: this.spec.allowConflicts, prior: this.changed };
+  }
+
+  /** The source of a stream, less what a resolution replaces. */
+  private async sourceOf(id: string): Promise<MergeSource> {
+    const source = await this.host.sourceOf(id);
+    const r = this.resolution;
+    if (r === undefined || source.changes === undefined) return source;
+    const covered = (rel: string): boolean => r.paths.some((p) => rel === p || rel.startsWith(`${p}/`));
+    const { changes } = source;
+    return {
+      ...source,
+      changes: {
+        ...changes,
+        entries: changes.entries.filter((e) => !covered(e.rel)),
+        deleted: changes.deleted.filter((d) => !covered(d)),
+        changes: changes.changes.filter((c) => !covered(c.rel)),
+      },
+    };
+  }
+
+  /** `coord continue`: the resolution as one more source, merged last. */
+  private resolutionSource(): MergeSource | undefined {
+    const r = this.resolution;
+    if (r === undefined) return undefined;
+    return {
+      stream: RESOLUTION,
+      dir: this.conflictDir,
+      outputs: [],
+      changes: { stream: RESOLUTION, base: undefined, entries: r.entries, deleted: r.deleted, changes: [], skipped: [] },
+    };
+  }
+
   private async mergeProgressive(id: string): Promise<void> {
     if (this.isSettled) return;
     this.setState('merging');
     this.host.emit({ type: 'point-merging', point: this.spec.name, streams: [id] });
-    const result = await mergeOne(this.progressiveTarget, this.host.sourceOf(id), this.policy, this.mergeOpts);
+    const opts = await this.mergeOpts();
+    const result = await mergeOne(this.progressiveTarget, await this.sourceOf(id), this.policy, opts);
     if (!this.absorb(result, id)) return;
+    if ([...this.expected].every((s) => this.rec.merged.includes(s))) {
+      const res = this.resolutionSource();
+      if (res !== undefined && !this.absorb(await mergeOne(this.progressiveTarget, res, 'last', opts))) return;
+    }
+    this.saveChanged();
     this.completeIfAllMerged();
     if (!this.isSettled) this.setState('waiting');
   }
@@ -247,8 +332,8 @@ export class PointRunner {
   private async mergeFinal(): Promise<void> {
     if (this.isSettled) return;
     this.setState('merging');
-    this.host.emit({ type: 'point-merging', point: this.spec.name, streams: [...this.succeeded] });
     const ids = this.succeeded.filter((id) => this.expected.has(id));
+    this.host.emit({ type: 'point-merging', point: this.spec.name, streams: [...ids] });
     const into = this.approve ? this.reviewDir : this.rec.target;
     if (this.approve) rmSync(this.reviewDir, { recursive: true, force: true });
     if (this.finalMerge) {
@@ -257,10 +342,16 @@ export class PointRunner {
       else this.done();
       return;
     }
-    const sources = ids.map((id) => this.host.sourceOf(id));
+    const sources = await Promise.all(ids.map((id) => this.sourceOf(id)));
+    const res = this.resolutionSource();
+    if (res !== undefined) sources.push(res);
+    const opts = await this.mergeOpts();
     if (this.spec.type !== 'checkpoint' || !existsSync(this.rec.target)) {
-      const result = await mergeAll(into, sources, this.policy, this.mergeOpts);
+      if (!this.approve) this.removeStale();
+      const result = await mergeAll(into, sources, this.policy, opts);
       if (!this.absorb(result)) return;
+      this.saveChanged();
+      if (this.failedStreams.length > 0) return this.failKept();
       if (this.approve) await this.publish(into);
       else this.done();
       return;
@@ -268,21 +359,23 @@ export class PointRunner {
     // A checkpoint point's target already holds checkpoints/: the final merge is staged
     // beside it, the checkpoints move into the stage, and the stage takes the target's place.
     const staged = join(dirname(this.rec.target), `.${this.spec.name}.final-${process.pid}-${Date.now()}`);
-    const result = await mergeAll(staged, sources, this.policy, this.mergeOpts);
+    const result = await mergeAll(staged, sources, this.policy, opts);
     if (!this.absorb(result)) return;
     if (existsSync(join(staged, 'checkpoints'))) {
       rmSync(staged, { recursive: true, force: true });
       this.fail('merge-error', 'a stream of a checkpoint point wrote checkpoints/, which the point keeps its checkpoints in');
       return;
     }
-    if (!(await this.approved(staged))) return;
-    renameSync(this.checkpointDir, join(staged, 'checkpoints'));
+    if (this.failedStreams.length === 0 && !(await this.approved(staged))) return;
+    renameSync(this.checkpoints.dir, join(staged, 'checkpoints'));
     rmdirSync(this.rec.target);
     renameSync(staged, this.rec.target);
+    this.saveChanged();
+    if (this.failedStreams.length > 0) return this.failKept();
     this.done();
   }
 
-  /** Records a merge result; false (and the point failed) on conflicts. */
+  /** Records a merge result; false (and the point failed, its conflicts written out) on conflicts. */
   private absorb(result: MergeResult, stream?: string): boolean {
     if (this.isSettled) return false;
     for (const s of result.skipped) {
@@ -293,16 +386,24 @@ export class PointRunner {
         message: `not merged: ${s.rel} (${s.reason})`,
       });
     }
-    if (result.markers.length > 0) {
+    if (result.markers.length > 0 && result.ok) {
       this.host.emit({ type: 'warning', point: this.spec.name, message: `three-way conflicts left with markers in: ${result.markers.join(', ')}` });
     }
     if (result.conflicts.length > 0) {
       this.rec.conflicts.push(...result.conflicts.map((c) => c.path));
+      this.rec.conflictStreams = [...(this.rec.conflictStreams ?? []), ...result.conflicts.map((c) => ({ path: c.path, streams: [...c.streams] }))];
+      let material: string | undefined;
+      if (!result.ok) {
+        writeConflicts(this.conflictDir, this.runId, this.spec.name, result.details);
+        material = this.conflictDir;
+        this.rec.conflictDir = material;
+      }
       this.host.emit({
         type: 'point-conflict',
         point: this.spec.name,
         ...(stream ? { stream } : {}),
         conflicts: result.conflicts,
+        ...(material ? { material } : {}),
       });
     }
     if (!result.ok) {
@@ -311,6 +412,7 @@ export class PointRunner {
       return false;
     }
     for (const id of result.merged) {
+      if (id === RESOLUTION) continue;
       this.rec.merged.push(id);
       this.host.emit({ type: 'point-merged', point: this.spec.name, stream: id, files: result.files, skipped: result.skipped.length });
     }
@@ -321,13 +423,15 @@ export class PointRunner {
     if (this.isSettled) return;
     const running = this.host.running(this.spec.streams);
     if (running.length === 0) return;
-    this.checkpoints += 1;
-    const dir = join(this.checkpointDir, String(this.checkpoints));
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    for (const id of running) {
-      // Each stream's copy is staged and renamed into place, so a checkpoint is whole or absent.
-      await mergeAll(join(dir, id), [this.host.sourceOf(id)], 'fail');
-    }
+    const taken = await this.checkpoints.take(running.map((id) => this.host.workspaceOf(id)));
+    if (taken === undefined) return;
+    this.host.emit({ type: 'point-checkpoint', point: this.spec.name, checkpoint: taken.n, streams: taken.copied, unchanged: taken.unchanged, removed: taken.removed });
+  }
+
+  /** keep_going: everything was merged and published, and the point fails for its failed streams. */
+  private failKept(): void {
+    const failed = this.failedStreams.map((s) => `"${s}"`).join(', ');
+    this.fail('stream-failed', `stream${this.failedStreams.length > 1 ? 's' : ''} ${failed} failed (keep_going: every stream's outputs were merged into ${this.rec.target})`, true);
   }
 
   private done(): void {
@@ -337,14 +441,51 @@ export class PointRunner {
     this.host.settled(this);
   }
 
-  private fail(reason: FailureReason, message: string): void {
+  /** The point fails; unless `keep` (keep_going), what a progressive point published so far is withdrawn. */
+  private fail(reason: FailureReason, message: string, keep = false): void {
     if (this.isSettled) return;
     this.stopTimers();
     this.rec.reason = reason;
-    this.rec.message = message;
+    this.rec.message = reason === 'conflict' ? `${message}; resolve the files in ${this.conflictDir} and run \`coord continue ${this.runId}\`` : message;
+    if (!keep) this.withdraw();
     this.setState('failed');
-    this.host.emit({ type: 'point-failed', point: this.spec.name, reason, message });
+    this.host.emit({ type: 'point-failed', point: this.spec.name, reason, message: this.rec.message });
     this.host.settled(this);
+  }
+
+  /** A failed point publishes nothing: a progressive point's partial merge moves to `<run>/partial/<point>/`. */
+  private withdraw(): void {
+    if (this.spec.type !== 'progressive' || this.finalMerge || !existsSync(this.rec.target)) return;
+    const partial = join(this.runDir, 'partial', this.spec.name);
+    mkdirSync(dirname(partial), { recursive: true, mode: 0o700 });
+    rmSync(partial, { recursive: true, force: true });
+    renameSync(this.rec.target, partial);
+  }
+
+  /** A merge target left by an earlier, unfinished attempt at this point never blocks a new one. */
+  private removeStale(): void {
+    if (this.spec.type === 'checkpoint') return; // its target holds the checkpoints
+    rmSync(this.rec.target, { recursive: true, force: true });
+  }
+
+  private get changedFile(): string {
+    return join(this.runDir, 'changes', `${this.spec.name}.json`);
+  }
+
+  /** The point's merged change set, kept for `--resume` and `coord apply`. */
+  private saveChanged(): void {
+    mkdirSync(dirname(this.changedFile), { recursive: true, mode: 0o700 });
+    const tmp = `${this.changedFile}.tmp-${process.pid}`;
+    writeFileSync(tmp, JSON.stringify(this.changed.toJSON()), { mode: 0o600 });
+    renameSync(tmp, this.changedFile);
+  }
+
+  private loadChanged(): void {
+    try {
+      this.changed.replaceWith(MergedPaths.fromJSON(JSON.parse(readFileSync(this.changedFile, 'utf8')) as ReturnType<MergedPaths['toJSON']>));
+    } catch {
+      // no record: later merges are judged as if nothing had been merged before
+    }
   }
 
   private stopTimers(): void {
@@ -357,3 +498,6 @@ export class PointRunner {
     this.host.save(this.rec);
   }
 }
+
+/** The name a resolution's writes go under (never a stream id: ids start with a letter or digit). */
+const RESOLUTION = '(resolution)';

@@ -14,9 +14,9 @@
  */
 import { StateStore } from '../state/store.js';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { cp, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import type { Plan, PointSpec, StreamSpec } from '../plan/types.js';
 import type { Backend, PointRecord, RunRecord, StreamRecord } from '../backend/types.js';
 import { FileBackend } from '../backend/file/file-backend.js';
@@ -48,6 +48,10 @@ import { GuardianCommands } from './guardian-commands.js';
 import { lastCheckpoint, restoreCheckpoint } from './checkpoints.js';
 import { prepareWorkspaceRoot, createWorkspace } from '../workspace/root.js';
 import type { MergeSource } from '../workspace/merge.js';
+import { baseKey, loadBaseTree, snapshotBase, type BaseTree } from '../workspace/basetree.js';
+import { loadSeed, saveSeed, seedWorkspace } from '../workspace/seed.js';
+import { detectChanges } from '../workspace/changes.js';
+import { createHash } from 'node:crypto';
 import { PointRunner } from './convergence.js';
 import { coordBinDir, linkInputs, removeSucceededWorkspaces, streamEnv, streamPaths, type StreamPaths } from './environment.js';
 import { newRunId } from './ids.js';
@@ -181,8 +185,10 @@ export class StreamCoordinator {
   private readonly workspaceDir: string;
   private readonly liveness: LivenessMonitor;
   private readonly worktrees: Worktrees;
-  /** `gather: first` groups by member id, and whether one member has already succeeded. */
-  private readonly firstGroups = new Map<string, { id: string; members: string[]; won: boolean }>();
+  /** `gather: first` groups by member id, whether one member has already succeeded, and which. */
+  private readonly firstGroups = new Map<string, { id: string; members: string[]; won: boolean; winner?: string }>();
+  /** The run's snapshot of each `base:` directory, taken when a stream first needs it. */
+  private readonly baseTrees = new Map<string, Promise<BaseTree>>();
   private readonly guardianCommands: GuardianCommands;
   private control: Server | undefined;
   private controlPath = '';
@@ -256,7 +262,7 @@ export class StreamCoordinator {
     });
     this.voteGroups = new VoteGroups(Object.values(opts.plan.groups ?? {}), {
       board: this.board,
-      sourceOf: (id) => this.pointHost().sourceOf(id),
+      sourceOf: (id) => this.workspaceOf(id),
       decided: (g) => this.voteDecided(g),
       warn: (stream, message) => this.emit({ type: 'warning', stream, message }),
     });
@@ -347,13 +353,15 @@ export class StreamCoordinator {
   converge(spec: PointSpec): void {
     if (this.started) throw new Error('converge() after run() started');
     const onWorktrees = spec.streams.length > 0 && spec.streams.every((id) => this.streams.get(id)?.spec.isolation === 'worktree');
-    const bases = new Set(spec.streams.map((id) => this.streams.get(id)?.spec.base));
+    // the published tree is the streams' base plus their changes (plan validation refuses two bases in one point)
+    const bases = [...new Set(spec.streams.map((id) => this.streams.get(id)?.spec).filter((s) => s?.base && s.isolation !== 'worktree').map((s) => s?.base ?? ''))];
+    const base = bases.length === 1 ? bases[0] : undefined;
     const runner = new PointRunner(spec, this.runDir, this.pointHost(), {
       checkpointIntervalMs: this.plan.stateManagement.checkpointIntervalMs,
       finalMerge: onWorktrees ? (target, ids) => this.worktrees.merge(spec, target, ids) : undefined,
-      // three-way merges need one common ancestor: the streams' base when they share it
-      base: bases.size === 1 ? [...bases][0] : undefined,
+      baseTree: base !== undefined ? () => this.baseTreeOf(base) : undefined,
       approve: spec.approve ? (review) => this.approval(spec, review) : undefined,
+      runId: this.runId,
     });
     this.points.set(spec.name, runner);
     for (const id of spec.streams) {
@@ -752,8 +760,8 @@ export class StreamCoordinator {
       this.abortLaunch(rt, 'failed', 'spawn-error', `workspace: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
-    if (this.stopping) {
-      this.abortLaunch(rt, 'cancelled', 'cancelled');
+    if (this.stopping || rt.killReason === 'point-failed') {
+      this.abortLaunch(rt, 'cancelled', rt.killReason === 'point-failed' ? 'point-failed' : 'cancelled');
       return;
     }
     const { spec, paths } = rt;
@@ -769,7 +777,7 @@ export class StreamCoordinator {
     } catch (e) {
       rt.abort = undefined;
       if (e instanceof LaunchAborted) {
-        this.abortLaunch(rt, 'cancelled', rt.killReason === 'superseded' ? 'superseded' : 'cancelled');
+        this.abortLaunch(rt, 'cancelled', rt.killReason === 'superseded' || rt.killReason === 'point-failed' ? rt.killReason : 'cancelled');
       } else if (e instanceof WorkerLost) {
         this.relaunchLost(rt, e.message);
       } else {
@@ -809,9 +817,9 @@ export class StreamCoordinator {
     if (this.stopping) {
       this.signal(rt, this.forced ? 'SIGKILL' : 'SIGTERM', 'stop');
       if (!this.forced) this.escalateAfterGrace(rt, proc, 'stop');
-    } else if (rt.killReason === 'superseded') {
-      this.signal(rt, this.plan.guardian.soft, 'superseded');
-      this.escalateAfterGrace(rt, proc, 'superseded');
+    } else if (rt.killReason === 'superseded' || rt.killReason === 'point-failed') {
+      this.signal(rt, this.plan.guardian.soft, rt.killReason);
+      this.escalateAfterGrace(rt, proc, rt.killReason);
     }
   }
 
@@ -906,8 +914,8 @@ export class StreamCoordinator {
       if (p) links.push({ name: dep, target: p.rec.target });
       const s = this.streams.get(dep);
       if (s) links.push({ name: dep, target: s.paths.workspace });
-      // A `gather: vote` group that won: `<group id>` is the winning replica's workspace.
-      const g = this.voteGroups.of(dep);
+      // A `gather: vote` or `gather: first` group that won: `<group id>` is the winning replica's workspace.
+      const g = this.voteGroups.of(dep) ?? this.firstGroupNamed(dep);
       const winner = g?.winner ? this.streams.get(g.winner) : undefined;
       if (g && winner && !links.some((l) => l.name === g.id)) links.push({ name: g.id, target: winner.paths.workspace });
     }
@@ -920,9 +928,11 @@ export class StreamCoordinator {
     if (paths.shared) await createWorkspace(paths.shared, { fresh: false });
     if (spec.isolation === 'worktree') await this.worktrees.create(spec, paths.workspace);
     else if (paths.workspace !== paths.shared) await createWorkspace(paths.workspace, { fresh: !paths.explicitWorkspace && !this.opts.resume });
-    // `base:` seeds the workspace with a copy of a directory, unless the workspace already has content.
-    if (spec.base && spec.isolation !== 'worktree' && (await readdir(paths.workspace)).length === 0) {
-      await cp(spec.base, paths.workspace, { recursive: true, verbatimSymlinks: true, errorOnExist: false, force: false });
+    // `base:` seeds the workspace from the run's snapshot of that directory, unless the
+    // workspace already has content; the stat record of the seeding makes change detection cheap.
+    if (spec.base && spec.isolation !== 'worktree') {
+      const base = await this.baseTreeOf(spec.base);
+      if ((await readdir(paths.workspace)).length === 0) saveSeed(this.seedFile(paths.workspace), await seedWorkspace(base, paths.workspace));
     }
     linkInputs(paths.inputs, this.inputLinks(spec));
     rt.prepared = true;
@@ -956,8 +966,8 @@ export class StreamCoordinator {
 
     if (this.stopping) {
       this.end(rt, 'cancelled', 'cancelled');
-    } else if (rt.killReason === 'superseded') {
-      this.end(rt, 'cancelled', 'superseded');
+    } else if (rt.killReason === 'superseded' || rt.killReason === 'point-failed') {
+      this.end(rt, 'cancelled', rt.killReason);
     } else if (info.outputsError) {
       this.end(rt, 'failed', 'outputs-error');
     } else if (rt.killReason === 'heartbeat-timeout' && rt.restarts < this.plan.guardian.maxRestarts) {
@@ -1100,6 +1110,7 @@ export class StreamCoordinator {
     const group = this.firstGroups.get(id);
     if (!group || group.won) return;
     group.won = true;
+    group.winner = id;
     for (const m of group.members) if (m !== id) this.supersede(m);
   }
 
@@ -1217,17 +1228,93 @@ export class StreamCoordinator {
 
   // ── convergence host ──────────────────────────────────────────────────────────────────
 
+  /** The run's snapshot of `source` (a stream's `base:`): taken once, or read back on `--resume`. */
+  private baseTreeOf(source: string): Promise<BaseTree> {
+    let tree = this.baseTrees.get(source);
+    if (tree === undefined) {
+      const dir = join(this.runDir, 'bases', baseKey(source));
+      tree = (async () => {
+        const had = loadBaseTree(dir);
+        if (had) return had;
+        const taken = await snapshotBase(source, dir, { exclude: [resolve(this.opts.home), this.plan.workspaceRoot, this.runDir] });
+        if (taken.skipped.length > 0) {
+          this.emit({ type: 'warning', message: `base ${source}: ${taken.skipped.length} path(s) could not be read and are not part of it (${taken.skipped.slice(0, 3).join(', ')})` });
+        }
+        return taken;
+      })();
+      this.baseTrees.set(source, tree);
+    }
+    return tree;
+  }
+
+  /** Where the stat record of a workspace's seeding is kept (a shared workspace has one for all its streams). */
+  private seedFile(workspace: string): string {
+    return join(this.runDir, 'seeds', `${createHash('sha1').update(workspace).digest('hex').slice(0, 16)}.json`);
+  }
+
+  /** A stream's workspace and `outputs` as they are. */
+  private workspaceOf(id: string): MergeSource {
+    const rt = this.streams.get(id);
+    if (!rt) throw new Error(`unknown stream "${id}"`);
+    return { stream: id, dir: rt.paths.workspace, outputs: rt.spec.outputs };
+  }
+
+  /** What a stream contributes: its change set against its base (everything it has, without one). */
+  private async changeSource(id: string): Promise<MergeSource> {
+    const source = this.workspaceOf(id);
+    const spec = this.streams.get(id)?.spec;
+    if (!spec?.base || spec.isolation === 'worktree') return source;
+    const base = await this.baseTreeOf(spec.base);
+    return { ...source, changes: await detectChanges(source, base, loadSeed(this.seedFile(source.dir))) };
+  }
+
+  /** The `gather: first` group named `id`, if any. */
+  private firstGroupNamed(id: string): { id: string; winner?: string } | undefined {
+    for (const g of this.firstGroups.values()) if (g.id === id) return g;
+    return undefined;
+  }
+
+  /**
+   * A point failed: its streams that nothing else needs any more (no other point that can
+   * still merge them, no stream depending on them) are stopped, or cancelled before they start.
+   */
+  private stopUnneeded(failed: PointRunner): void {
+    for (const id of failed.spec.streams) {
+      const rt = this.streams.get(id);
+      if (!rt || TERMINAL_STREAM_STATES.has(rt.rec.state) || this.neededElsewhere(rt, failed)) continue;
+      if (rt.proc) {
+        rt.killReason = 'point-failed';
+        this.signal(rt, this.plan.guardian.soft, 'point-failed');
+        this.escalateAfterGrace(rt, rt.proc, 'point-failed');
+      } else if (rt.launching) {
+        rt.killReason = 'point-failed';
+        rt.abort?.abort();
+      } else {
+        this.end(rt, 'cancelled', 'point-failed');
+      }
+    }
+  }
+
+  private neededElsewhere(rt: StreamRt, failed: PointRunner): boolean {
+    const id = rt.spec.id;
+    if ((this.pointsOfStream.get(id) ?? []).some((p) => p !== failed && p.rec.state !== 'failed')) return true;
+    const names = new Set([id, ...(rt.spec.group ? [rt.spec.group] : []), ...rt.spec.capabilities.map((c) => `${CAPABILITY_PREFIX}${c}`)]);
+    for (const other of this.streams.values()) {
+      if (other === rt || TERMINAL_STREAM_STATES.has(other.rec.state)) continue;
+      if (other.spec.dependsOn.some((d) => names.has(d))) return true;
+    }
+    return false;
+  }
+
   private pointHost() {
     return {
       emit: (e: EventInput) => this.emit(e),
       save: (rec: PointRecord) => this.backendWrite(() => this.backend.putPoint(this.runId, { ...rec, merged: [...rec.merged], conflicts: [...rec.conflicts] })),
-      sourceOf: (id: string): MergeSource => {
-        const rt = this.streams.get(id);
-        if (!rt) throw new Error(`unknown stream "${id}"`);
-        return { stream: id, dir: rt.paths.workspace, outputs: rt.spec.outputs };
-      },
+      sourceOf: (id: string): Promise<MergeSource> => this.changeSource(id),
+      workspaceOf: (id: string): MergeSource => this.workspaceOf(id),
       settled: (p: PointRunner) => {
         if (p.rec.state === 'failed' && p.spec.approve) this.board.close(p.spec.name, 'point-failed');
+        if (p.rec.state === 'failed' && p.rec.reason !== 'point-timeout' && !p.spec.keepGoing) this.stopUnneeded(p);
         if (p.rec.state === 'failed' && p.rec.reason === 'point-timeout') {
           // A timed-out point stops its streams that are still running.
           for (const id of p.spec.streams) {

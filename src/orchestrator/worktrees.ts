@@ -78,6 +78,8 @@ export class Worktrees {
       skipped: [],
       renamed: [],
       markers: [],
+      deleted: [],
+      details: [],
     };
     return result;
   }

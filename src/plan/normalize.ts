@@ -81,6 +81,8 @@ export function normalizePlan(doc: PlanDocument, meta: { file: string; dir: stri
       streams: [...(members.get(name) ?? [])],
       onConflict: typeof p.on_conflict === 'string' ? p.on_conflict : (p.on_conflict?.default ?? DEFAULTS.onConflict),
       allowConflicts: p.allow_conflicts ?? false,
+      keepGoing: p.keep_going ?? false,
+      checkpointKeep: p.checkpoint_keep ?? DEFAULTS.checkpointKeep,
       pos: loc.at(['agent_coordination', 'convergence_points', i]),
     };
     if (typeof p.on_conflict === 'object' && p.on_conflict.paths) {

@@ -141,6 +141,16 @@ const pointSchema = strict(
       ])
       .optional(),
     allow_conflicts: z.boolean().describe('three-way: publish a merge with conflict markers instead of failing the point').optional(),
+    keep_going: z
+      .boolean()
+      .describe('When a stream fails, keep the others running and merge what every stream left, failed ones included (CI shards\' reports); the point still fails')
+      .optional(),
+    checkpoint_keep: z
+      .number()
+      .int({ error: 'checkpoint_keep must be a whole number' })
+      .min(1, { error: 'checkpoint_keep must be at least 1' })
+      .describe('checkpoint points: how many checkpoints stay (the oldest go first); default 10')
+      .optional(),
     approve: strict(
       {
         quorum: quorumSchema.optional(),

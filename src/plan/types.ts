@@ -107,6 +107,13 @@ export interface PointSpec {
   conflictRules?: ConflictRules;
   /** three-way: publish a merge with conflict markers instead of failing. */
   allowConflicts: boolean;
+  /**
+   * A failed stream does not stop the point's other streams: every stream's outputs (failed
+   * ones included) are merged and published, and the point still ends failed (CI shards).
+   */
+  keepGoing: boolean;
+  /** checkpoint points: how many numbered checkpoints are kept. */
+  checkpointKeep: number;
   /** The merge is published only once a quorum of voters approves it (see src/consensus/). */
   approve?: ApprovalSpec;
   pos?: SourcePos;
@@ -170,6 +177,7 @@ export const DEFAULTS = {
   workspaceRoot: '/tmp/streams',
   onConflict: 'fail' as ConflictPolicy,
   checkpointIntervalMs: 300_000,
+  checkpointKeep: 10,
   keepVersions: 100,
   stateDurable: false,
   heartbeatIntervalMs: 60_000,

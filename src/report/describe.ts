@@ -51,6 +51,8 @@ export function describeEvent(e: CoordEvent): string {
       return `${e.point} merged ${e.stream}`;
     case 'point-conflict':
       return `${e.point} conflict: ${e.conflicts.map((c) => `${c.path} (${c.streams.join(', ')})`).join('; ')}`;
+    case 'point-checkpoint':
+      return `${e.point} checkpoint ${e.checkpoint}: ${e.streams.length > 0 ? e.streams.join(', ') : 'nothing new'}${e.unchanged.length > 0 ? ` (unchanged: ${e.unchanged.join(', ')})` : ''}`;
     case 'point-done':
       return `${e.point} done: ${e.target}`;
     case 'point-failed':

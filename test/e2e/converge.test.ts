@@ -93,7 +93,7 @@ describe('convergence', () => {
     expect(merged).toEqual(['fast', 'slow']);
   });
 
-  it('progressive: a conflicting stream contributes nothing and fails the point', async () => {
+  it('progressive: a conflicting stream contributes nothing and fails the point, which publishes nothing', async () => {
     rig.writePlan({
       agent_coordination: { convergence_points: [{ name: 'p', type: 'progressive', streams: ['first', 'second'] }] },
       streams: [
@@ -103,30 +103,45 @@ describe('convergence', () => {
     });
     const r = await rig.coord(['run', 'plan.yaml']);
     expect(r.code).toBe(1);
-    const target = join(rig.runDir(), 'converged', 'p');
-    expect(readFileSync(join(target, 'x.txt'), 'utf8')).toBe('1\n');
-    expect(existsSync(join(target, 'extra.txt'))).toBe(false);
+    expect(existsSync(join(rig.runDir(), 'converged', 'p'))).toBe(false);
+    // what was merged before the conflict is kept aside, and the conflict's sides are written out
+    const partial = join(rig.runDir(), 'partial', 'p');
+    expect(readFileSync(join(partial, 'x.txt'), 'utf8')).toBe('1\n');
+    expect(existsSync(join(partial, 'extra.txt'))).toBe(false);
+    const material = join(rig.runDir(), 'conflicts', 'p');
+    expect(readFileSync(join(material, '.coord-conflict', 'streams', 'first', 'x.txt'), 'utf8')).toBe('1\n');
+    expect(readFileSync(join(material, '.coord-conflict', 'streams', 'second', 'x.txt'), 'utf8')).toBe('2\n');
   });
 
-  it('checkpoint: snapshots running streams every checkpoint_interval, then merges at the end', async () => {
-    const gate = join(rig.dir, 'gate');
+  it('checkpoint: a copy of running streams when they changed, an event each, the newest checkpoint_keep kept, then the final merge', async () => {
+    const step = (n: number): string => join(rig.dir, `gate${n}`);
     rig.writePlan({
       agent_coordination: {
         state_management: { checkpoint_interval: '100ms' },
-        convergence_points: [{ name: 'cp', type: 'checkpoint', streams: ['long'] }],
+        convergence_points: [{ name: 'cp', type: 'checkpoint', streams: ['long'], checkpoint_keep: 2 }],
       },
-      streams: [{ id: 'long', command: `${fixture('write-files.js', 'draft.txt=v1')} && ${fixture('wait-for-file.js', gate)} && ${fixture('write-files.js', 'draft.txt=v2')}` }],
+      streams: [
+        {
+          id: 'long',
+          command: [1, 2, 3].map((n) => `${fixture('write-files.js', `draft.txt=v${n}`)} && ${fixture('wait-for-file.js', step(n))}`).join(' && '),
+        },
+      ],
     });
     const run = rig.spawn(['run', 'plan.yaml']);
-    await rig.waitForEvent((e) => e.type === 'stream-started');
-    const snapshot = await rig.waitForFile(join(rig.runDir(), 'converged', 'cp', 'checkpoints', '2', 'long', 'draft.txt'));
-    expect(snapshot).toBe('v1\n');
-    rig.write('gate', '');
+    const cps = (): string => join(rig.runDir(), 'converged', 'cp', 'checkpoints');
+    for (const n of [1, 2, 3]) {
+      const e = await rig.waitForEvent((x) => x.type === 'point-checkpoint' && x.checkpoint === n);
+      expect(e).toMatchObject({ point: 'cp', streams: ['long'], removed: n === 3 ? [1] : [] });
+      expect(readFileSync(join(cps(), String(n), 'long', 'draft.txt'), 'utf8')).toBe(`v${n}\n`);
+      rig.write(`gate${n}`, '');
+    }
     const r = await run.done;
     expect(r.code).toBe(0);
+    // every interval between the steps saw nothing new: no copy of it, no event
+    expect(rig.events().filter((e) => e.type === 'point-checkpoint').map((e) => e.checkpoint)).toEqual([1, 2, 3]);
     const target = join(rig.runDir(), 'converged', 'cp');
-    expect(readFileSync(join(target, 'draft.txt'), 'utf8')).toBe('v2\n');
-    expect(readFileSync(join(target, 'checkpoints', '2', 'long', 'draft.txt'), 'utf8')).toBe('v1\n');
+    expect(readFileSync(join(target, 'draft.txt'), 'utf8')).toBe('v3\n');
+    expect(readdirSync(join(target, 'checkpoints')).sort()).toEqual(['2', '3']);
   });
 
   it('barrier timeout: the point fails, its running streams are stopped, its dependents skipped', async () => {
