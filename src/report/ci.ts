@@ -8,8 +8,12 @@ import { join } from 'node:path';
 import type { RunOutcome } from '../orchestrator/coordinator.js';
 import type { StreamRecord, PointRecord } from '../backend/types.js';
 
-/** How much of a failed stream's stderr goes into its report. */
-export const STDERR_TAIL_BYTES = 4096;
+/**
+ * How much of each of a failed stream's stdout and stderr goes into its report: the end, where
+ * a failure is told, bounded so a chatty stream cannot swell the report. Both, because many
+ * test runners (node's own included) report failures on stdout.
+ */
+export const OUTPUT_TAIL_BYTES = 4096;
 
 const seconds = (s: { startedAt?: string | null; endedAt?: string | null }): number =>
   s.startedAt && s.endedAt ? Math.max(0, (Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000) : 0;
@@ -40,8 +44,21 @@ function streamCase(s: StreamRecord, runDir: string): string {
     return `${head}><skipped ${attrs({ message: s.reason ?? s.state })}/></testcase>`;
   }
   const tag = s.state === 'cancelled' ? 'error' : 'failure';
-  const tail = stderrTail(join(runDir, 'streams', s.id, 'stderr'));
-  return `${head}><${tag} ${attrs({ message: streamProblem(s), type: s.reason ?? s.state })}>${text(tail)}</${tag}></testcase>`;
+  const logs = join(runDir, 'streams', s.id);
+  const out = outputTail(join(logs, 'stdout'));
+  const err = outputTail(join(logs, 'stderr'));
+  // The failure body is what most CI pages show; <system-out>/<system-err> are where JUnit
+  // readers that have a place for a case's output look for it (after the failure, as the schema orders them).
+  const body = [tailSection('stdout', out), tailSection('stderr', err)].join('\n');
+  const sys = (out.text ? `<system-out>${text(out.text)}</system-out>` : '') + (err.text ? `<system-err>${text(err.text)}</system-err>` : '');
+  return `${head}><${tag} ${attrs({ message: streamProblem(s), type: s.reason ?? s.state })}>${text(body)}</${tag}>${sys}</testcase>`;
+}
+
+/** A labelled tail for a failure body: the label says whether it is all of the output or its end. */
+function tailSection(fd: 'stdout' | 'stderr', t: OutputTail): string {
+  if (!t.text) return `--- ${fd} (empty) ---\n`;
+  const what = t.cut ? `last ${t.bytes} of ${t.size} bytes` : `${t.bytes} bytes`;
+  return `--- ${fd} (${what}) ---\n${t.text}${t.text.endsWith('\n') ? '' : '\n'}`;
 }
 
 function pointCase(p: PointRecord): string {
@@ -57,20 +74,45 @@ export function streamProblem(s: StreamRecord): string {
   return `${s.id} ${s.state}: ${s.reason ?? how}${s.reason && s.reason !== 'exit-non-zero' ? ` (${how})` : ''}${s.killed ? ', killed' : ''}`;
 }
 
-/** The last STDERR_TAIL_BYTES of a file ('' when there is none). */
-export function stderrTail(file: string): string {
+/** The end of a log file: its text, how many bytes of the file that is, the file's size, and whether its start was cut off. */
+export interface OutputTail {
+  text: string;
+  bytes: number;
+  size: number;
+  cut: boolean;
+}
+
+/**
+ * The last `max` bytes of a file (empty when there is none), decoded as UTF-8 without a
+ * character cut in two: a cut leaves continuation bytes at the start, which are dropped
+ * rather than shown as U+FFFD, and a last character the stream did not finish is left out.
+ */
+export function outputTail(file: string, max = OUTPUT_TAIL_BYTES): OutputTail {
   let fd: number;
   try {
     fd = openSync(file, 'r');
   } catch {
-    return '';
+    return { text: '', bytes: 0, size: 0, cut: false };
   }
   try {
     const size = fstatSync(fd).size;
-    const len = Math.min(size, STDERR_TAIL_BYTES);
+    const len = Math.min(size, max);
     const buf = Buffer.alloc(len);
-    readSync(fd, buf, 0, len, size - len);
-    return buf.toString('utf8');
+    const got = readSync(fd, buf, 0, len, size - len);
+    const cut = got < size;
+    const isCont = (i: number): boolean => ((buf[i] ?? 0) & 0xc0) === 0x80;
+    let start = 0;
+    // continuation bytes are 10xxxxxx, and a character has at most three
+    if (cut) while (start < Math.min(got, 3) && isCont(start)) start++;
+    let end = got;
+    // an unfinished last character (a stream killed mid-write): its lead byte and fewer continuation bytes than it announces
+    let lead = got - 1;
+    while (lead > start && got - lead < 4 && isCont(lead)) lead--;
+    const b = buf[lead] ?? 0;
+    const want = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+    if (lead >= start && want > 1 && got - lead < want) end = lead;
+    const tail = buf.subarray(start, end);
+    return { text: tail.toString('utf8'), bytes: tail.length, size, cut };
   } finally {
     closeSync(fd);
   }

@@ -3,7 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rig, ROOT, fixture } from '../rig.js';
+import { Rig, ROOT, fixture, shellQuote } from '../rig.js';
+import { outputTail } from '../../src/report/ci.js';
 
 let rig: Rig;
 beforeEach(() => {
@@ -39,6 +40,43 @@ describe('CI outputs', () => {
     expect(xml).toMatch(/<testcase classname="coord.convergence" name="both"[^>]*><failure message="barrier point failed \(stream-failed\)"/);
   });
 
+  it("puts the tails of a failed stream's stdout and stderr in its failure, labelled, and as system-out/system-err", async () => {
+    const node = shellQuote(process.execPath);
+    rig.writePlan({
+      name: 'tails',
+      streams: [
+        // a test runner that reports on stdout only, as node --test does
+        { id: 'tap', command: `${node} -e "console.log('not ok 1 - adds numbers'); process.exit(1)"` },
+        { id: 'both', command: `echo 'on stdout'; echo 'on stderr' >&2; exit 2` },
+        // 3000 two-byte characters and 'ok\n': 6003 bytes, so the last 4096 start inside a character
+        { id: 'wide', command: `${node} -e "process.stdout.write('\\u00e9'.repeat(3000) + 'ok\\n'); process.exit(1)"` },
+      ],
+    });
+    const r = await rig.coord(['run', 'plan.yaml', '--report', 'junit.xml']);
+    expect(r.code).toBe(1);
+    const file = join(rig.dir, 'junit.xml');
+    execFileSync('xmllint', ['--noout', '--schema', join(ROOT, 'test', 'fixtures', 'junit.xsd'), file], { stdio: 'pipe' });
+    const xml = readFileSync(file, 'utf8');
+    const testcase = (id: string): string => {
+      const m = new RegExp(`<testcase classname="coord.stream" name="${id}"[^>]*>([\\s\\S]*?)</testcase>`).exec(xml);
+      if (!m?.[1]) throw new Error(`no testcase ${id} in\n${xml}`);
+      return m[1];
+    };
+    const failure = (id: string): string => /<failure [^>]*>([\s\S]*?)<\/failure>/.exec(testcase(id))?.[1] ?? '';
+
+    expect(failure('tap')).toMatch(/--- stdout \([^)]*bytes\) ---\nnot ok 1 - adds numbers\n/);
+    expect(testcase('tap')).toContain('<system-out>not ok 1 - adds numbers\n</system-out>');
+
+    expect(failure('both')).toMatch(/--- stdout \([^)]*bytes\) ---\non stdout\n[\s\S]*--- stderr \([^)]*bytes\) ---\non stderr\n/);
+    expect(testcase('both')).toMatch(/<\/failure><system-out>on stdout\n<\/system-out><system-err>on stderr\n<\/system-err>$/);
+
+    // the tail is bounded and does not start with half a character
+    const wide = failure('wide');
+    expect(wide).toMatch(/--- stdout \(last \d+ of 6003 bytes\) ---\n\u00e9+ok\n/);
+    expect(xml).not.toContain('\uFFFD');
+    expect(Buffer.byteLength(/\u00e9+ok\n/.exec(wide)?.[0] ?? '')).toBeLessThanOrEqual(4096);
+  });
+
   it('appends a markdown summary to GITHUB_STEP_SUMMARY and prints ::error annotations under GitHub Actions', async () => {
     rig.writePlan(PLAN);
     const summary = join(rig.dir, 'summary.md');
@@ -64,5 +102,31 @@ describe('CI outputs', () => {
     const colored = await rig.coord(['run', 'plan.yaml'], { env: { FORCE_COLOR: '1' } });
     // eslint-disable-next-line no-control-regex
     expect(colored.stdout).toMatch(/\x1b\[/);
+  });
+});
+
+describe('outputTail', () => {
+  it('never starts or ends inside a character, wherever the cut falls', () => {
+    // one-, two-, three- and four-byte characters
+    const content = 'a\u00e9\u20ac\u{1F600}'.repeat(20);
+    const file = join(rig.dir, 'out');
+    writeFileSync(file, content);
+    const size = Buffer.byteLength(content);
+    for (let max = 1; max <= size; max++) {
+      const t = outputTail(file, max);
+      expect(t.text).not.toContain('\uFFFD');
+      expect(content.endsWith(t.text)).toBe(true);
+      expect(t.bytes).toBe(Buffer.byteLength(t.text));
+      expect(t.bytes).toBeLessThanOrEqual(max);
+      expect(t.bytes).toBeGreaterThan(max - 4);
+      expect(t.cut).toBe(max < size);
+    }
+  });
+
+  it('leaves out a last character the stream did not finish, and is empty for a missing file', () => {
+    const file = join(rig.dir, 'out');
+    writeFileSync(file, Buffer.concat([Buffer.from('done '), Buffer.from('\u{1F600}').subarray(0, 2)]));
+    expect(outputTail(file)).toEqual({ text: 'done ', bytes: 5, size: 7, cut: false });
+    expect(outputTail(join(rig.dir, 'none'))).toEqual({ text: '', bytes: 0, size: 0, cut: false });
   });
 });
