@@ -1,8 +1,10 @@
 /**
  * Git-backed workspaces (`isolation.workspace: worktree`): one worktree and branch per stream,
  * and a convergence point that merges the stream branches with git's three-way merge.
- * git always runs with an argument array, no shell, no prompts, no hooks, no user identity
- * needed, and with the caller's GIT_* variables (GIT_DIR, GIT_INDEX_FILE, ...) stripped.
+ * git always runs with an argument array, no shell, no prompts, no hooks, and with the caller's
+ * GIT_* variables that would point it at another repository or index (GIT_DIR, GIT_INDEX_FILE,
+ * ...) stripped. Commits carry the user's own git identity when one is configured, and
+ * `coord <coord@localhost>` otherwise, so a machine without any git identity needs none.
  */
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -22,24 +24,42 @@ export class GitError extends Error {
   }
 }
 
-/** Settings for every git call: coord's identity, no signing, no hooks, no rerere auto-resolution. */
+/** Settings for every git call: no signing, no hooks, no rerere auto-resolution. */
 const CONFIG = [
-  '-c', 'user.name=coord', '-c', 'user.email=coord@localhost', '-c', 'commit.gpgsign=false',
-  '-c', 'core.hooksPath=/dev/null', '-c', 'rerere.enabled=false', '-c', 'advice.detachedHead=false',
+  '-c', 'commit.gpgsign=false', '-c', 'core.hooksPath=/dev/null', '-c', 'rerere.enabled=false', '-c', 'advice.detachedHead=false',
 ];
+
+/**
+ * The GIT_* variables that reach git. Every other one is stripped: a coord started from a git
+ * hook or an IDE inherits GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, GIT_OBJECT_DIRECTORY, ...,
+ * which would make git act on another repository or index than the one named. These only
+ * say who the user is (git applies them above any config) or where the user's own config
+ * lives, as HOME and XDG_CONFIG_HOME do, which pass too: users and tests rely on them.
+ */
+const PASSED_GIT_VARS = new Set([
+  'GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL',
+  'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_SYSTEM', 'GIT_CONFIG_NOSYSTEM',
+]);
 
 function gitEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('GIT_')) env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && (!k.startsWith('GIT_') || PASSED_GIT_VARS.has(k))) env[k] = v;
   return { ...env, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0', ...extra };
 }
 
 interface Run { stdout: string; stderr: string; exitCode: number }
 
+/** Extra settings of one git call: variables to set, and `-c` settings (not shown in errors). */
+interface GitOptions {
+  env?: Record<string, string>;
+  config?: readonly string[];
+}
+
 /** Runs git in `cwd`; throws a GitError unless the exit code is in `ok`. */
-async function git(cwd: string, args: string[], ok: number[] = [0], env?: Record<string, string>): Promise<Run> {
+async function git(cwd: string, args: string[], ok: number[] = [0], opts: GitOptions = {}): Promise<Run> {
   const command = ['git', ...args];
-  const r = await execa('git', [...CONFIG, ...args], { cwd, env: gitEnv(env), extendEnv: false, reject: false, stdin: 'ignore' });
+  const argv = [...CONFIG, ...(opts.config ?? []), ...args];
+  const r = await execa('git', argv, { cwd, env: gitEnv(opts.env), extendEnv: false, reject: false, stdin: 'ignore' });
   const exitCode = r.exitCode ?? -1;
   const stderr = String(r.stderr ?? '');
   if (!ok.includes(exitCode)) {
@@ -47,6 +67,51 @@ async function git(cwd: string, args: string[], ok: number[] = [0], env?: Record
     throw new GitError(`${command.join(' ')}: ${why}`, command, stderr, exitCode);
   }
   return { stdout: String(r.stdout ?? ''), stderr, exitCode };
+}
+
+/** The identity coord commits as where the user's git config names none. */
+const FALLBACK_IDENTITY = { name: 'coord', email: 'coord@localhost' } as const;
+
+/** The `-c` settings that give commits an identity, per repository (canonical path); see {@link identityOf}. */
+const identities = new Map<string, Promise<string[]>>();
+
+/** The repository of each worktree this process added (canonical paths): its commits take that repository's identity. */
+const worktreeRepos = new Map<string, string>();
+
+/**
+ * The `-c` settings commits in `dir` need for an identity: none for what the user configured
+ * (`user.name`, `user.email` in the repository's, global, XDG or system config), coord's for
+ * the rest, so git never falls back to guessing one from the host (or refusing to commit).
+ * GIT_AUTHOR_* / GIT_COMMITTER_* in the environment, and author.* / committer.* config, rank
+ * above user.* in git itself and so win over the fallback too. Looked up once per repository
+ * (a worktree added here counts as its repository): a run commits in many worktrees of one.
+ */
+async function identityOf(dir: string): Promise<string[]> {
+  const key = await canonical(dir);
+  const repo = worktreeRepos.get(key) ?? key;
+  const cached = identities.get(repo);
+  if (cached) return cached;
+  const found = configuredIdentity(repo);
+  identities.set(repo, found);
+  found.catch(() => {
+    if (identities.get(repo) === found) identities.delete(repo); // a failed lookup is tried again next time
+  });
+  return found;
+}
+
+async function configuredIdentity(repo: string): Promise<string[]> {
+  // -z: "key\nvalue" records separated by NUL; exit code 1 when neither is set
+  const { stdout } = await git(repo, ['config', '-z', '--get-regexp', '^user\\.(name|email)$'], [0, 1]);
+  const values = new Map<string, string>();
+  for (const entry of stdout.split('\0')) {
+    const nl = entry.indexOf('\n');
+    // the last value wins, as in git; a key without a value (nl < 0) names nobody
+    if (nl > 0) values.set(entry.slice(0, nl), entry.slice(nl + 1));
+  }
+  const flags: string[] = [];
+  if (!values.get('user.name')?.trim()) flags.push('-c', `user.name=${FALLBACK_IDENTITY.name}`);
+  if (!values.get('user.email')?.trim()) flags.push('-c', `user.email=${FALLBACK_IDENTITY.email}`);
+  return flags;
 }
 
 /** realpath of what exists, plus the missing tail as given (for paths not created yet). */
@@ -118,7 +183,9 @@ async function addChecked(repo: string, dir: string, branch: string, start: stri
   if ((await worktreePaths(repo)).includes(target)) throw new GitError(`${dir} is already a worktree of ${repo} (in use); refusing to reuse it`, cmd);
   const entries = await fs.readdir(target).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? [] : Promise.reject(e)));
   if (entries.length > 0) throw new GitError(`${dir} exists and is not empty; refusing to use it as a worktree`, cmd);
-  await git(repo, ['worktree', 'add', '--quiet', '-b', branch, target, start]);
+  // the identity also signs the new branch's reflog entry; looked up here, in the repository itself, first
+  await git(repo, ['worktree', 'add', '--quiet', '-b', branch, target, start], [0], { config: await identityOf(repo) });
+  worktreeRepos.set(target, await canonical(repo));
 }
 
 /** True when `dir` is the top level of a git work tree (a main one or a linked worktree); never throws. */
@@ -146,12 +213,13 @@ export async function addWorktree(repo: string, dir: string, branch: string): Pr
 
 /**
  * Stages everything in the worktree `dir` (`git add -A`: changes, deletions and untracked files,
- * but not ignored ones) and commits it with `message` as coord. Returns whether it committed.
+ * but not ignored ones) and commits it with `message`, as the user's configured git identity,
+ * else as coord (see {@link identityOf}). Returns whether it committed.
  */
 export async function commitWorktree(dir: string, message: string): Promise<boolean> {
   await git(dir, ['add', '-A']);
   if ((await git(dir, ['diff', '--cached', '--quiet'], [0, 1])).exitCode === 0) return false;
-  await git(dir, ['commit', '--quiet', '--no-verify', '--allow-empty-message', '-m', message]);
+  await git(dir, ['commit', '--quiet', '--no-verify', '--allow-empty-message', '-m', message], [0], { config: await identityOf(dir) });
   return true;
 }
 
@@ -183,12 +251,13 @@ export async function mergeBranches(
 ): Promise<BranchMergeResult> {
   const base = await resolve(repo, `${baseCommit}^{commit}`);
   for (const b of branches) await checkBranch(repo, b);
+  const identity = await identityOf(repo);
   await createWorktree(repo, scratchDir, pointBranch, base);
   const result: BranchMergeResult = { ok: true, merged: [], conflicts: [], head: null };
   let failed = false;
   try {
     for (const branch of branches) {
-      const m = await git(scratchDir, ['merge', '--no-ff', '--no-edit', '--quiet', branch], [0, 1, 128]);
+      const m = await git(scratchDir, ['merge', '--no-ff', '--no-edit', '--quiet', branch], [0, 1, 128], { config: identity });
       if (m.exitCode === 0) {
         result.merged.push(branch);
         continue;
@@ -232,8 +301,8 @@ export async function exportTree(repo: string, ref: string, targetDir: string): 
   try {
     const env = { GIT_INDEX_FILE: path.join(tmp, 'index') };
     const where = [`--git-dir=${gitDir}`, `--work-tree=${target}`];
-    await git(target, [...where, 'read-tree', tree], [0], env);
-    await git(target, [...where, 'checkout-index', '--all', '--force'], [0], env);
+    await git(target, [...where, 'read-tree', tree], [0], { env });
+    await git(target, [...where, 'checkout-index', '--all', '--force'], [0], { env });
   } catch (e) {
     await fs.rm(target, { recursive: true, force: true }); // ours, created above: leave no half export
     throw e;
@@ -252,6 +321,7 @@ export function removeWorktree(repo: string, dir: string): Promise<void> {
 
 async function removeNow(repo: string, dir: string): Promise<void> {
   const target = await canonical(dir);
+  worktreeRepos.delete(target);
   try {
     await git(repo, ['worktree', 'remove', '--force', target]);
   } catch (e) {

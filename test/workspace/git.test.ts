@@ -19,10 +19,28 @@ async function git(cwd: string, ...args: string[]): Promise<string> {
   return (await execa('git', [...ident, ...args], { cwd, env })).stdout;
 }
 
+/**
+ * The variables that decide which identity and repository git uses. Each test starts with
+ * none of them but an empty global config (GIT_CONFIG_GLOBAL, which git.ts lets through, as
+ * it does HOME) and no system config, so the developer's own ~/.gitconfig never leaks in.
+ */
+const GIT_VARS = [
+  'GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL',
+  'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_SYSTEM', 'GIT_CONFIG_NOSYSTEM', 'GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE',
+] as const;
+let savedEnv: Array<[string, string | undefined]> = [];
+
 let tmp: string;
 let repo: string;
+let globalConfig: string;
 beforeEach(async () => {
   tmp = await makeTemp('coord-git-');
+  savedEnv = GIT_VARS.map((k) => [k, process.env[k]]);
+  for (const k of GIT_VARS) delete process.env[k];
+  globalConfig = path.join(tmp, 'gitconfig');
+  await fs.writeFile(globalConfig, '');
+  process.env.GIT_CONFIG_GLOBAL = globalConfig;
+  process.env.GIT_CONFIG_NOSYSTEM = '1';
   repo = path.join(tmp, 'repo');
   await fs.mkdir(path.join(repo, 'sub'), { recursive: true });
   await git(repo, 'init', '--quiet', '-b', 'main');
@@ -34,6 +52,10 @@ beforeEach(async () => {
   await git(repo, 'commit', '--quiet', '-m', 'init');
 });
 afterEach(async () => {
+  for (const [k, v] of savedEnv) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
   await removeTemp(tmp);
 });
 
@@ -70,8 +92,25 @@ describe('addWorktree / commitWorktree / removeWorktree', () => {
     await fs.rm(path.join(ws('s'), 'sub', 'b.txt'));
     expect(await commitWorktree(ws('s'), 'work')).toBe(true);
     expect(await git(ws('s'), 'status', '--porcelain')).toBe('');
+    // no identity configured anywhere (empty global config, none in the repository): coord's
     expect(await git(ws('s'), 'log', '-1', '--format=%an <%ae> %s')).toBe('coord <coord@localhost> work');
+    expect(await git(ws('s'), 'log', '-1', '--format=%cn <%ce>')).toBe('coord <coord@localhost>');
     expect(await git(repo, 'rev-parse', 'coord/r1/s~1')).toBe(head);
+  });
+
+  it("ignores the caller's GIT_DIR, GIT_WORK_TREE and GIT_INDEX_FILE", async () => {
+    const other = path.join(tmp, 'other');
+    await git(tmp, 'init', '--quiet', '-b', 'main', other);
+    process.env.GIT_DIR = path.join(other, '.git');
+    process.env.GIT_WORK_TREE = other;
+    process.env.GIT_INDEX_FILE = path.join(tmp, 'stray-index');
+    await addWorktree(repo, ws('s'), 'coord/r1/s');
+    await fs.writeFile(path.join(ws('s'), 'new.txt'), 'x\n');
+    expect(await commitWorktree(ws('s'), 'work')).toBe(true);
+    for (const k of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE']) delete process.env[k];
+    expect(await git(repo, 'log', '-1', '--format=%s', 'coord/r1/s')).toBe('work');
+    expect(await git(other, 'branch', '--list')).toBe('');
+    expect(await exists(path.join(tmp, 'stray-index'))).toBe(false);
   });
 
   it('refuses an existing branch, a worktree in use and a non-empty directory', async () => {
@@ -172,5 +211,48 @@ describe('mergeBranches / exportTree', () => {
     expect(err).toBeInstanceOf(GitError);
     expect((err as GitError).command.slice(0, 2)).toEqual(['git', 'merge']);
     expect(await exists(scratch)).toBe(false);
+  });
+});
+
+describe('commit identity', () => {
+  const who = (rev: string, cwd = repo): Promise<string> => git(cwd, 'log', '-1', '--format=%an <%ae>|%cn <%ce>', rev);
+  const ada = 'Ada Lovelace <ada@example.org>|Ada Lovelace <ada@example.org>';
+
+  it("commits, merge commits included, as the identity in the repository's config", async () => {
+    await git(repo, 'config', 'user.name', 'Ada Lovelace');
+    await git(repo, 'config', 'user.email', 'ada@example.org');
+    const base = (await git(repo, 'rev-parse', 'HEAD')).trim();
+    const s1 = await stream('s1', { 'a.txt': 'one\nTWO\nthree\n' });
+    const s2 = await stream('s2', { 'c.txt': 'c\n' });
+    expect(await who(s1)).toBe(ada);
+    expect(await who(s2)).toBe(ada);
+    const r = await mergeBranches(repo, 'coord/r1/point', base, [s1, s2], path.join(tmp, 'scratch'));
+    expect(r.ok).toBe(true);
+    expect(await who('coord/r1/point')).toBe(ada);
+    expect(await who('coord/r1/point^')).toBe(ada);
+  });
+
+  it("takes the global config (GIT_CONFIG_GLOBAL), the repository's own overriding it", async () => {
+    await fs.writeFile(globalConfig, '[user]\n\tname = Grace Hopper\n\temail = grace@example.org\n');
+    await stream('s1', { 'c.txt': 'c\n' });
+    expect(await who('coord/r1/s1')).toBe('Grace Hopper <grace@example.org>|Grace Hopper <grace@example.org>');
+    const other = path.join(tmp, 'other');
+    await git(tmp, 'clone', '--quiet', repo, other);
+    await git(other, 'config', 'user.email', 'grace@repo.example');
+    await addWorktree(other, ws('o'), 'coord/r1/o');
+    await fs.writeFile(path.join(ws('o'), 'c.txt'), 'c\n');
+    expect(await commitWorktree(ws('o'), 'o')).toBe(true);
+    expect(await who('coord/r1/o', other)).toBe('Grace Hopper <grace@repo.example>|Grace Hopper <grace@repo.example>');
+  });
+
+  it('lets GIT_AUTHOR_* and GIT_COMMITTER_* through; a role they leave unset falls back to coord', async () => {
+    process.env.GIT_AUTHOR_NAME = 'Env Author';
+    process.env.GIT_AUTHOR_EMAIL = 'author@env.example';
+    await stream('s1', { 'c.txt': 'c\n' });
+    expect(await who('coord/r1/s1')).toBe('Env Author <author@env.example>|coord <coord@localhost>');
+    process.env.GIT_COMMITTER_NAME = 'Env Committer';
+    process.env.GIT_COMMITTER_EMAIL = 'committer@env.example';
+    await stream('s2', { 'c.txt': 'c\n' });
+    expect(await who('coord/r1/s2')).toBe('Env Author <author@env.example>|Env Committer <committer@env.example>');
   });
 });
