@@ -74,6 +74,8 @@ export interface StreamRecord {
   killed?: boolean;
   /** The `coord worker` running (or that ran) the last attempt; absent for streams run by the coordinator's host. */
   worker?: string | null;
+  /** `isolation: worktree`: the git branch of the stream's worktree (`coord/<run>/<stream>`), set when it is created; absent otherwise. */
+  branch?: string;
 }
 
 /** A running attempt's heartbeat as an engine that expires keys stores it (Redis: src/backend/redis/beats.ts). */

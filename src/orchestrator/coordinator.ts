@@ -926,8 +926,10 @@ export class StreamCoordinator {
     const { paths, spec } = rt;
     mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
     if (paths.shared) await createWorkspace(paths.shared, { fresh: false });
-    if (spec.isolation === 'worktree') await this.worktrees.create(spec, paths.workspace);
-    else if (paths.workspace !== paths.shared) await createWorkspace(paths.workspace, { fresh: !paths.explicitWorkspace && !this.opts.resume });
+    if (spec.isolation === 'worktree') {
+      await this.worktrees.create(spec, paths.workspace);
+      rt.rec.branch = this.worktrees.branchOf(spec.id); // saved with the attempt's next state
+    } else if (paths.workspace !== paths.shared) await createWorkspace(paths.workspace, { fresh: !paths.explicitWorkspace && !this.opts.resume });
     // `base:` seeds the workspace from the run's snapshot of that directory, unless the
     // workspace already has content; the stat record of the seeding makes change detection cheap.
     if (spec.base && spec.isolation !== 'worktree') {

@@ -30,6 +30,8 @@ export interface StatusSnapshot {
     message: string | null;
     killed: boolean;
     workspace: string;
+    /** The git branch of its worktree (`isolation: worktree`), else null. */
+    branch: string | null;
     startedAt: string | null;
     endedAt: string | null;
     capabilities: string[];
@@ -105,6 +107,7 @@ export async function loadSnapshot(backend: Backend, run: RunRecord): Promise<St
         message: newer ? newer.message : (s.message ?? null),
         killed: s.killed ?? false,
         workspace: s.workspace,
+        branch: s.branch ?? null,
         startedAt: s.startedAt,
         endedAt: s.endedAt,
         capabilities: s.capabilities,

@@ -100,6 +100,10 @@ export function backendContract(name: string, make: () => Promise<BackendFixture
         ['a', 'succeeded', 0],
         ['b', 'running', null],
       ]);
+      // optional fields are stored with the record (a worktree stream's branch)
+      const wt: StreamRecord = { ...streamRecord('w', 'running'), branch: 'coord/r/w', worker: null };
+      await b.putStreams('r', [wt]);
+      expect((await b.listStreams('r')).find((s) => s.id === 'w')).toEqual(wt);
       const point: PointRecord = { name: 'p', type: 'barrier', state: 'waiting', streams: ['a', 'b'], merged: [], conflicts: [], reason: null, message: null, target: '/t' };
       await b.putPoint('r', point);
       await b.putPoint('r', { ...point, state: 'done', merged: ['a', 'b'] });

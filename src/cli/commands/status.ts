@@ -34,7 +34,9 @@ export function formatStatus(snap: StatusSnapshot, c: Colors): string {
     `started ${r.startedAt}${r.endedAt ? `, ended ${r.endedAt}` : ''}`,
     '',
   ];
-  const rows = [['STREAM', 'STATE', 'ATTEMPT', 'PID', 'EXIT', 'TIME', 'HEARTBEAT', 'WORKSPACE']];
+  // a BRANCH column only for runs with worktree streams: most runs have none
+  const branches = snap.streams.some((s) => s.branch !== null);
+  const rows = [['STREAM', 'STATE', 'ATTEMPT', 'PID', 'EXIT', 'TIME', 'HEARTBEAT', ...(branches ? ['BRANCH'] : []), 'WORKSPACE']];
   for (const s of snap.streams) {
     const ms = s.startedAt ? (s.endedAt ? Date.parse(s.endedAt) : now) - Date.parse(s.startedAt) : null;
     rows.push([
@@ -45,6 +47,7 @@ export function formatStatus(snap: StatusSnapshot, c: Colors): string {
       s.exitCode === null ? '-' : String(s.exitCode),
       ms === null ? '-' : formatDuration(ms),
       [age(s.lastHeartbeat), s.progress === null ? '' : `${s.progress}%`, s.message ? clip(s.message, 40) : ''].filter(Boolean).join(' '),
+      ...(branches ? [s.branch ?? '-'] : []),
       s.workspace,
     ]);
   }
