@@ -70,11 +70,18 @@ export class Worktrees {
     const r = await git.mergeBranches(first.repo, pointBranch, first.head, [...byBranch.keys()], join(this.workspaceDir, `.point-${point.name}`));
     if (r.ok) await git.exportTree(first.repo, pointBranch, target);
     const merged = r.merged.map((b) => byBranch.get(b) ?? b);
+    // A conflict names the streams that changed the path: the one whose merge hit it, and
+    // those merged before it whose branch changed that path too.
+    const changed = new Map<string, Set<string>>();
+    for (const b of r.ok ? [] : r.merged) changed.set(b, await git.changedPaths(first.repo, first.head, b));
     const result: MergeResult = {
       ok: r.ok,
       merged: r.ok ? merged : [],
       files: 0,
-      conflicts: r.conflicts.map((c) => ({ path: c.path, streams: [...merged, byBranch.get(c.branch) ?? c.branch] })),
+      conflicts: r.conflicts.map((c) => ({
+        path: c.path,
+        streams: [...r.merged.filter((b) => changed.get(b)?.has(c.path)).map((b) => byBranch.get(b) ?? b), byBranch.get(c.branch) ?? c.branch],
+      })),
       skipped: [],
       renamed: [],
       markers: [],

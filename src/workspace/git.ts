@@ -331,3 +331,9 @@ async function removeNow(repo: string, dir: string): Promise<void> {
   }
   await git(repo, ['worktree', 'prune']);
 }
+
+/** The paths that differ between commits `from` and `to` of `repo` (renames as a deletion and an addition). */
+export async function changedPaths(repo: string, from: string, to: string): Promise<Set<string>> {
+  const { stdout } = await git(repo, ['diff', '--name-only', '-z', '--no-renames', from, to, '--']);
+  return new Set(stdout.split('\0').filter(Boolean));
+}

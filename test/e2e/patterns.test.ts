@@ -110,23 +110,24 @@ describe('patterns', () => {
     expect(git(repo, 'worktree', 'list').trim().split('\n')).toHaveLength(1);
   });
 
-  it('git worktrees: a real conflict is reported per file and fails the point', async () => {
+  it('git worktrees: a real conflict is reported per file, naming only the streams that changed it, and fails the point', async () => {
     const repo = join(rig.dir, 'repo');
     makeRepo(repo);
     rig.writePlan({
       stream_configuration: { base: './repo', coordination: { isolation: { workspace: 'worktree' } } },
-      agent_coordination: { convergence_points: [{ name: 'clash', type: 'barrier', streams: ['x', 'y'] }] },
+      agent_coordination: { convergence_points: [{ name: 'clash', type: 'barrier', streams: ['x', 'y', 'z'] }] },
       streams: [
         { id: 'x', command: "sed -i 's/line 2/from x/' shared.txt" },
         { id: 'y', command: "sed -i 's/line 2/from y/' shared.txt" },
+        { id: 'z', command: 'echo z > z.txt' },
       ],
     });
     const r = await rig.coord(['run', 'plan.yaml', '--keep-workspaces']);
     expect(r.code).toBe(1);
-    const conflict = rig.events().find((e) => e.type === 'point-conflict') as unknown as { conflicts: Array<{ path: string }> };
-    expect(conflict.conflicts.map((c) => c.path)).toEqual(['shared.txt']);
+    const conflict = rig.events().find((e) => e.type === 'point-conflict') as unknown as { conflicts: Array<{ path: string; streams: string[] }> };
+    expect(conflict.conflicts.map((c) => [c.path, [...c.streams].sort()])).toEqual([['shared.txt', ['x', 'y']]]);
     expect(existsSync(join(rig.runDir(), 'converged', 'clash'))).toBe(false);
-    expect(git(repo, 'worktree', 'list').trim().split('\n')).toHaveLength(3); // kept
+    expect(git(repo, 'worktree', 'list').trim().split('\n')).toHaveLength(4); // kept
   });
 
   it('refuses worktree isolation without a git base, before starting anything', async () => {
