@@ -76,6 +76,15 @@ export interface StreamRecord {
   worker?: string | null;
   /** `isolation: worktree`: the git branch of the stream's worktree (`coord/<run>/<stream>`), set when it is created; absent otherwise. */
   branch?: string;
+  /** A stream seeded from a `base:`: the run's snapshot of that base (`<run>/bases/<key>`), which `coord diff` compares with. */
+  base?: string;
+  /** The stream's `outputs:` globs (what its change set takes in; empty: everything). */
+  outputs?: string[];
+  /**
+   * What the stream was run as, one digest per part (command, env, base, workspace, …): a
+   * `--resume` with a plan that changed one of them runs the stream again (and says which).
+   */
+  fingerprint?: Record<string, string>;
 }
 
 /** A running attempt's heartbeat as an engine that expires keys stores it (Redis: src/backend/redis/beats.ts). */
@@ -108,6 +117,8 @@ export interface PointRecord {
   conflictStreams?: Array<{ path: string; streams: string[] }>;
   /** Where a conflict's material waits to be resolved (`<run>/conflicts/<point>/`); then `coord continue` goes on. */
   conflictDir?: string | null;
+  /** What the point merges as (type, streams, policies, the streams' outputs): a `--resume` with another one merges again. */
+  fingerprint?: string;
 }
 
 /** A resource pool as `coord status` shows it: capacity, units in use, who holds and who waits. */

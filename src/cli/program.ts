@@ -65,6 +65,44 @@ export function buildProgram(): Command {
     .action(lazy(async () => (await import('./commands/run.js')).runCommand));
 
   program
+    .command('continue')
+    .description('go on with a run whose convergence point failed on a conflict: publish the resolution, run what was skipped')
+    .argument('[run]', 'run id (default: the newest run)')
+    .addOption(new Option('-c, --concurrency <n>', 'streams running at once (default 10)').argParser(positiveInt))
+    .option('--json', 'print every event as one JSON object a line on stdout (all else on stderr)')
+    .option('-q, --quiet', 'print only failures and the summary')
+    .option('--report <file>', 'write a JUnit XML report')
+    .addHelpText(
+      'after',
+      '\nA failed point leaves its conflicts in .coord/runs/<run>/conflicts/<point>/: each conflicting path, to resolve\n' +
+        '(the text with markers, or the first version; delete it to take a deletion), with the base and every\n' +
+        "stream's version in .coord-conflict/ beside it. Resolve them, then run coord continue: the point is published\n" +
+        'with the resolutions and its dependents run (like git merge --continue).\n\nExamples:\n  coord continue\n  coord continue 20261202-101500-3fa2c1',
+    )
+    .action(lazy(async () => (await import('./commands/continue.js')).continueCommand));
+
+  program
+    .command('diff')
+    .description("a stream's change set against the base it was seeded from (a patch git apply takes)")
+    .argument('<stream>', 'stream id')
+    .argument('[run]', 'run id (default: the newest run)')
+    .option('--stat', 'a summary per file (like git diff --stat)')
+    .option('--json', 'machine-readable: every changed path with its change, kind and line counts')
+    .addHelpText('after', '\nExamples:\n  coord diff auth\n  coord diff auth --stat\n  coord diff auth | git apply')
+    .action(lazy(async () => (await import('./commands/diff.js')).diffCommand));
+
+  program
+    .command('apply')
+    .description("write a point's merged change set onto DIR (default: the base directory, i.e. your checkout)")
+    .argument('<point>', 'convergence point name')
+    .argument('[run]', 'run id (default: the newest run)')
+    .option('--to <dir>', 'apply there instead of the base directory')
+    .option('-n, --dry-run', 'print what would change, write nothing')
+    .option('--json', 'machine-readable: the changes, and the paths refused')
+    .addHelpText('after', '\nRefuses (exit 1, nothing written) where DIR changed one of those paths since the run seeded from it.\n\nExamples:\n  coord apply review --dry-run\n  coord apply review\n  coord apply review --to ../other-checkout')
+    .action(lazy(async () => (await import('./commands/apply.js')).applyCommand));
+
+  program
     .command('worker')
     .description('run streams of runs coordinated through a Redis server (coord run --workers) on this host')
     .addOption(new Option('--slots <n>', 'streams run at once (default: the number of CPUs)').argParser(positiveInt))

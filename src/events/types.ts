@@ -83,7 +83,19 @@ interface StreamBase extends Base {
 export type CoordEvent =
   | (Base & { type: 'run-started'; plan: string; name: string; pid: number; concurrency: number; resumed?: boolean })
   /** `--resume`: what the new coordinator kept, took over and stopped of the dead one's run. */
-  | (Base & { type: 'run-resumed'; kept: string[]; adopted: string[]; stopped: string[]; points: string[] })
+  | (Base & {
+      type: 'run-resumed';
+      kept: string[];
+      adopted: string[];
+      stopped: string[];
+      points: string[];
+      /** Streams that had succeeded and run again because the plan or their base changed, and why. */
+      rerun?: Array<{ stream: string; reason: string }>;
+      /** Published points merged again, and why. */
+      remerged?: Array<{ point: string; reason: string }>;
+      /** `coord continue`: points published with the resolution of their conflicts. */
+      resolved?: string[];
+    })
   | (Base & { type: 'run-ended'; state: RunState; durationMs: number })
   | (StreamBase & { type: 'stream-registered'; capabilities: string[]; dependsOn: string[]; workspace: string })
   | (StreamBase & { type: 'stream-started'; pid: number; procStartTime?: number | null; command: string | string[]; workspace: string; worker?: string; host?: string })

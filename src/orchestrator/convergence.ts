@@ -38,6 +38,7 @@ import type { EventInput, FailureReason } from '../events/types.js';
 import type { BaseTree } from '../workspace/basetree.js';
 import { type Resolution, writeConflicts } from '../workspace/conflicts.js';
 import { mergeAll, mergeOne, MergedPaths, type ConflictRules, type MergeOptions, type MergeResult, type MergeSource } from '../workspace/merge.js';
+import type { MergedPathsJson } from '../workspace/merged-paths.js';
 import { Checkpoints } from './checkpoints.js';
 
 /** A point's own final merge (git branches for worktree streams), replacing the file merge. */
@@ -53,6 +54,8 @@ export interface PointOptions {
   approve?: ((review: string) => Promise<ApprovalVerdict>) | undefined;
   /** The run's id (named in the conflict material). */
   runId: string;
+  /** What the point merges as (rerun.ts): a resume with another one merges again. */
+  fingerprint?: string;
 }
 
 /** What the approval of a point came to. */
@@ -107,6 +110,8 @@ export class PointRunner {
   private readonly changed = new MergedPaths();
   /** `coord continue`: what stands at each conflicting path now. */
   private resolution: Resolution | undefined;
+  /** The snapshot of the base the merges put changes onto (recorded with the change set). */
+  private baseDir: string | undefined;
 
   constructor(spec: PointSpec, runDir: string, host: PointHost, opts: PointOptions) {
     this.finalMerge = opts.finalMerge;
@@ -130,6 +135,7 @@ export class PointRunner {
       reason: null,
       message: null,
       target: join(runDir, 'converged', spec.name),
+      ...(opts.fingerprint !== undefined ? { fingerprint: opts.fingerprint } : {}),
     };
     this.checkpoints = new Checkpoints(join(this.rec.target, 'checkpoints'), spec.checkpointKeep);
   }
@@ -155,13 +161,13 @@ export class PointRunner {
    * partial merge was withdrawn). With `resolution` (`coord continue`), what stands at each
    * conflicting path replaces what the streams had there.
    */
-  restore(rec: PointRecord, succeeded: string[], resolution?: Resolution): void {
-    if (rec.state === 'done') {
+  restore(rec: PointRecord, succeeded: string[], resolution?: Resolution, again = false): void {
+    if (rec.state === 'done' && !again) {
       Object.assign(this.rec, { ...rec, merged: [...rec.merged], conflicts: [...rec.conflicts] });
       return;
     }
     this.resolution = resolution;
-    const carried = this.spec.type === 'progressive' && !this.finalMerge && rec.state !== 'failed' && existsSync(this.rec.target);
+    const carried = !again && this.spec.type === 'progressive' && !this.finalMerge && rec.state !== 'failed' && existsSync(this.rec.target);
     const merged = carried ? rec.merged.filter((id) => this.expected.has(id)) : [];
     if (carried) this.loadChanged();
     else this.removeStale();
@@ -280,6 +286,7 @@ export class PointRunner {
   /** The merge options of this point: its base (taken once) and what its merges changed so far. */
   private async mergeOpts(): Promise<MergeOptions> {
     const baseTree = await this.baseTree?.();
+    this.baseDir = baseTree?.dir;
     return { ...(baseTree ? { baseTree } : {}), allowConflicts: this.spec.allowConflicts, prior: this.changed };
   }
 
@@ -469,20 +476,21 @@ export class PointRunner {
   }
 
   private get changedFile(): string {
-    return join(this.runDir, 'changes', `${this.spec.name}.json`);
+    return pointChangesFile(this.runDir, this.spec.name);
   }
 
   /** The point's merged change set, kept for `--resume` and `coord apply`. */
   private saveChanged(): void {
     mkdirSync(dirname(this.changedFile), { recursive: true, mode: 0o700 });
     const tmp = `${this.changedFile}.tmp-${process.pid}`;
-    writeFileSync(tmp, JSON.stringify(this.changed.toJSON()), { mode: 0o600 });
+    const file: PointChanges = { base: this.baseDir ?? null, ...this.changed.toJSON() };
+    writeFileSync(tmp, JSON.stringify(file), { mode: 0o600 });
     renameSync(tmp, this.changedFile);
   }
 
   private loadChanged(): void {
     try {
-      this.changed.replaceWith(MergedPaths.fromJSON(JSON.parse(readFileSync(this.changedFile, 'utf8')) as ReturnType<MergedPaths['toJSON']>));
+      this.changed.replaceWith(MergedPaths.fromJSON(JSON.parse(readFileSync(this.changedFile, 'utf8')) as PointChanges));
     } catch {
       // no record: later merges are judged as if nothing had been merged before
     }
@@ -497,6 +505,17 @@ export class PointRunner {
     this.rec.state = state;
     this.host.save(this.rec);
   }
+}
+
+/** `<run>/changes/<point>.json`: the point's merged change set and the base it is against (`coord apply`). */
+export interface PointChanges extends MergedPathsJson {
+  /** The run's snapshot of the base (`<run>/bases/<key>`), null for streams without one. */
+  base: string | null;
+}
+
+/** Where a run keeps a point's merged change set. */
+export function pointChangesFile(runDir: string, point: string): string {
+  return join(runDir, 'changes', `${point}.json`);
 }
 
 /** The name a resolution's writes go under (never a stream id: ids start with a letter or digit). */

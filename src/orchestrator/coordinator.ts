@@ -49,10 +49,13 @@ import { lastCheckpoint, restoreCheckpoint } from './checkpoints.js';
 import { prepareWorkspaceRoot, createWorkspace } from '../workspace/root.js';
 import type { MergeSource } from '../workspace/merge.js';
 import { baseKey, loadBaseTree, snapshotBase, type BaseTree } from '../workspace/basetree.js';
-import { loadSeed, saveSeed, seedWorkspace } from '../workspace/seed.js';
+import { loadSeed, saveSeed, seedFileOf, seedWorkspace } from '../workspace/seed.js';
 import { detectChanges } from '../workspace/changes.js';
-import { createHash } from 'node:crypto';
 import { PointRunner } from './convergence.js';
+import type { Resolution } from '../workspace/conflicts.js';
+import { changedSince } from '../workspace/basetree.js';
+import { decideRerun, pointFingerprint, streamFingerprint, type RerunDecision } from './rerun.js';
+import { renameSync } from 'node:fs';
 import { coordBinDir, linkInputs, removeSucceededWorkspaces, streamEnv, streamPaths, type StreamPaths } from './environment.js';
 import { newRunId } from './ids.js';
 import { unreachable } from '../util/result.js';
@@ -100,7 +103,7 @@ export interface CoordinatorOptions {
    * are kept; streams it left running are stopped and run again, or with `adopt` watched to
    * their end; the rest run.
    */
-  resume?: { adopt: boolean };
+  resume?: { adopt: boolean; resolutions?: ReadonlyMap<string, Resolution> };
   /**
    * `--workers`: streams run on `coord worker` hosts through this Redis server (streams that
    * need this host's file system still run here: see runsRemote).
@@ -326,6 +329,7 @@ export class StreamCoordinator {
         signal: null,
         reason: null,
         workspace: paths.workspace,
+        ...(spec.outputs.length > 0 ? { outputs: [...spec.outputs] } : {}),
         capabilities: [...spec.capabilities],
         dependsOn: [...spec.dependsOn],
         resources: { ...spec.resources },
@@ -362,6 +366,7 @@ export class StreamCoordinator {
       baseTree: base !== undefined ? () => this.baseTreeOf(base) : undefined,
       approve: spec.approve ? (review) => this.approval(spec, review) : undefined,
       runId: this.runId,
+      fingerprint: pointFingerprint(spec, (id) => this.streams.get(id)?.spec.outputs ?? []),
     });
     this.points.set(spec.name, runner);
     for (const id of spec.streams) {
@@ -519,10 +524,50 @@ export class StreamCoordinator {
     );
   }
 
+  /**
+   * `--resume` with this plan: what runs and merges again although it had succeeded (see
+   * rerun.ts). A base whose directory changed since the run's snapshot of it is taken again,
+   * and every stream seeded from it starts over in a fresh workspace.
+   */
+  private async rerunDecision(records: ReadonlyMap<string, StreamRecord>, pointRecs: ReadonlyMap<string, PointRecord>): Promise<RerunDecision> {
+    const baseChanges = new Map<string, string[]>();
+    for (const base of new Set(this.plan.streams.filter((s) => s.base && s.isolation !== 'worktree').map((s) => s.base ?? ''))) {
+      const dir = join(this.runDir, 'bases', baseKey(base));
+      const tree = loadBaseTree(dir);
+      if (!tree) continue;
+      const changed = await changedSince(tree, { exclude: [resolve(this.opts.home), this.plan.workspaceRoot, this.runDir] });
+      baseChanges.set(base, changed);
+      if (changed.length > 0) renameSync(dir, `${dir}.replaced-${Date.now()}`);
+    }
+    const decision = decideRerun({
+      streams: this.plan.streams,
+      points: this.plan.points,
+      groups: this.plan.groups ?? {},
+      records,
+      pointRecords: pointRecs,
+      outputsOf: (id) => this.streams.get(id)?.spec.outputs ?? [],
+      baseChanges,
+    });
+    // a stream runs on a base taken again: it starts over in a fresh workspace
+    for (const rt of this.streams.values()) {
+      const moved = rt.spec.base !== undefined && (baseChanges.get(rt.spec.base)?.length ?? 0) > 0;
+      if ((moved || decision.streams.has(rt.spec.id)) && !rt.paths.explicitWorkspace && rt.spec.isolation !== 'worktree' && rt.paths.workspace !== rt.paths.shared) {
+        rmSync(rt.paths.workspace, { recursive: true, force: true });
+        rmSync(this.seedFile(rt.paths.workspace), { force: true });
+      }
+    }
+    return decision;
+  }
+
   /** Takes over the dead coordinator's records; returns the ids of streams kept or adopted. */
   private async restore(adopt: boolean): Promise<Set<string>> {
     const { events } = await this.backend.readEvents(this.runId);
     const records = new Map(reconcileStreams(await this.backend.listStreams(this.runId), events).map((r) => [r.id, r]));
+    const pointRecs = new Map((await this.backend.listPoints(this.runId)).map((r) => [r.name, r]));
+    const again = await this.rerunDecision(records, pointRecs);
+    for (const id of records.keys()) {
+      if (!this.streams.has(id)) this.emit({ type: 'warning', message: `stream "${id}" of run ${this.runId} is not in this plan: it is left as it was` });
+    }
     const kept: string[] = [];
     const adopted: string[] = [];
     const stopped: string[] = [];
@@ -530,7 +575,7 @@ export class StreamCoordinator {
       const rec = records.get(rt.spec.id);
       if (!rec) continue;
       rt.rec.attempt = rec.attempt;
-      if (rec.state === 'succeeded') {
+      if (rec.state === 'succeeded' && !again.streams.has(rt.spec.id)) {
         Object.assign(rt.rec, rec);
         rt.prepared = true;
         this.pending.delete(rt);
@@ -558,17 +603,27 @@ export class StreamCoordinator {
         stopped.push(rt.spec.id);
       }
     }
-    const pointRecs = new Map((await this.backend.listPoints(this.runId)).map((r) => [r.name, r]));
     const restoredPoints: string[] = [];
     for (const p of this.points.values()) {
       const rec = pointRecs.get(p.spec.name);
       if (!rec) continue;
       // replicas of a `gather: vote` group reach their points through the group's decision
-      p.restore(rec, p.spec.streams.filter((id) => kept.includes(id) && !this.voteGroups.of(id)));
-      if (rec.state === 'done') restoredPoints.push(p.spec.name);
+      const succeeded = p.spec.streams.filter((id) => kept.includes(id) && !this.voteGroups.of(id));
+      const resolution = rec.state === 'failed' && rec.reason === 'conflict' ? this.opts.resume?.resolutions?.get(p.spec.name) : undefined;
+      p.restore(again.points.has(p.spec.name) ? { ...rec, state: 'pending' } : rec, succeeded, resolution, again.points.has(p.spec.name));
+      if (rec.state === 'done' && !again.points.has(p.spec.name)) restoredPoints.push(p.spec.name);
     }
     for (const id of adopted) for (const p of this.pointsOfStream.get(id) ?? []) p.streamStarted();
-    this.emit({ type: 'run-resumed', kept, adopted, stopped, points: restoredPoints });
+    this.emit({
+      type: 'run-resumed',
+      kept,
+      adopted,
+      stopped,
+      points: restoredPoints,
+      rerun: [...again.streams].map(([stream, reason]) => ({ stream, reason })),
+      remerged: [...again.points].map(([point, reason]) => ({ point, reason })),
+      ...(this.opts.resume?.resolutions ? { resolved: [...this.opts.resume.resolutions.keys()] } : {}),
+    });
     for (const id of kept) this.voteGroups.memberEnded(id, true);
     return new Set([...kept, ...adopted]);
   }
@@ -796,6 +851,7 @@ export class StreamCoordinator {
     const remote = proc.worker === undefined ? undefined : { worker: proc.worker, host: proc.host ?? '' };
     rt.rec.worker = proc.worker ?? null;
     rt.rec.startedAt = new Date().toISOString();
+    rt.rec.fingerprint = streamFingerprint(spec);
     rt.rec.exitCode = null;
     rt.rec.signal = null;
     rt.rec.reason = null;
@@ -915,7 +971,7 @@ export class StreamCoordinator {
       const s = this.streams.get(dep);
       if (s) links.push({ name: dep, target: s.paths.workspace });
       // A `gather: vote` or `gather: first` group that won: `<group id>` is the winning replica's workspace.
-      const g = this.voteGroups.of(dep) ?? this.firstGroupNamed(dep);
+      const g = this.voteGroups.of(dep) ?? this.firstGroups.get(dep);
       const winner = g?.winner ? this.streams.get(g.winner) : undefined;
       if (g && winner && !links.some((l) => l.name === g.id)) links.push({ name: g.id, target: winner.paths.workspace });
     }
@@ -935,6 +991,7 @@ export class StreamCoordinator {
     if (spec.base && spec.isolation !== 'worktree') {
       const base = await this.baseTreeOf(spec.base);
       if ((await readdir(paths.workspace)).length === 0) saveSeed(this.seedFile(paths.workspace), await seedWorkspace(base, paths.workspace));
+      rt.rec.base = base.dir;
     }
     linkInputs(paths.inputs, this.inputLinks(spec));
     rt.prepared = true;
@@ -1249,9 +1306,9 @@ export class StreamCoordinator {
     return tree;
   }
 
-  /** Where the stat record of a workspace's seeding is kept (a shared workspace has one for all its streams). */
+  /** Where the stat record of a workspace's seeding is kept. */
   private seedFile(workspace: string): string {
-    return join(this.runDir, 'seeds', `${createHash('sha1').update(workspace).digest('hex').slice(0, 16)}.json`);
+    return seedFileOf(this.runDir, workspace);
   }
 
   /** A stream's workspace and `outputs` as they are. */
@@ -1268,12 +1325,6 @@ export class StreamCoordinator {
     if (!spec?.base || spec.isolation === 'worktree') return source;
     const base = await this.baseTreeOf(spec.base);
     return { ...source, changes: await detectChanges(source, base, loadSeed(this.seedFile(source.dir))) };
-  }
-
-  /** The `gather: first` group named `id`, if any. */
-  private firstGroupNamed(id: string): { id: string; winner?: string } | undefined {
-    for (const g of this.firstGroups.values()) if (g.id === id) return g;
-    return undefined;
   }
 
   /**

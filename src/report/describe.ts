@@ -20,7 +20,12 @@ export function describeEvent(e: CoordEvent): string {
     case 'run-started':
       return `run ${e.run} started: ${e.name} (concurrency ${e.concurrency})`;
     case 'run-resumed':
-      return `run ${e.run} resumed: kept ${e.kept.length ? e.kept.join(', ') : 'no stream'}${e.adopted.length ? `; adopted ${e.adopted.join(', ')}` : ''}${e.stopped.length ? `; stopped ${e.stopped.join(', ')}` : ''}`;
+      return (
+        `run ${e.run} resumed: kept ${e.kept.length ? e.kept.join(', ') : 'no stream'}${e.adopted.length ? `; adopted ${e.adopted.join(', ')}` : ''}${e.stopped.length ? `; stopped ${e.stopped.join(', ')}` : ''}` +
+        (e.rerun?.length ? `; running again: ${e.rerun.map((r) => `${r.stream} (${r.reason})`).join(', ')}` : '') +
+        (e.remerged?.length ? `; merging again: ${e.remerged.map((r) => `${r.point} (${r.reason})`).join(', ')}` : '') +
+        (e.resolved?.length ? `; publishing the resolved conflicts of ${e.resolved.join(', ')}` : '')
+      );
     case 'run-ended':
       return `run ${e.run} ${e.state} after ${formatDuration(e.durationMs)}`;
     case 'stream-registered':

@@ -35,6 +35,17 @@ export function formatSummary(outcome: RunOutcome, c: Colors): string {
   }
   const verdict = outcome.state === 'succeeded' ? c.green(outcome.state) : c.red(outcome.state);
   lines.push('', `run ${outcome.runId} ${verdict}`);
+  const conflicted = outcome.points.filter((p) => p.reason === 'conflict' && p.conflictDir);
+  if (conflicted.length > 0) {
+    lines.push('');
+    for (const p of conflicted) {
+      for (const c2 of p.conflictStreams ?? p.conflicts.map((path) => ({ path, streams: [] as string[] }))) {
+        lines.push(`CONFLICT in ${p.name}: ${c2.path}${c2.streams.length ? ` (changed by ${c2.streams.join(' and ')})` : ''}`);
+      }
+      lines.push(`  resolve the files in ${p.conflictDir} (the base and each stream's version are in ${p.conflictDir}/.coord-conflict/)`);
+    }
+    lines.push(`then run: coord continue ${outcome.runId}`);
+  }
   return lines.join('\n') + '\n';
 }
 

@@ -232,11 +232,44 @@ export async function applyWrites(root: string, ops: readonly PlannedWrite[], op
   return outcome;
 }
 
-/** Deletes target paths (a `last` merge replacing a directory by a file or back); links are removed, not followed. */
+/**
+ * Deletes target paths (a `last` merge replacing a directory by a file or back, a deletion);
+ * links are removed, not followed, and nothing is removed through a parent that is not a
+ * real directory (a parent swapped for a link to `/etc` is refused).
+ */
 export function removeAll(root: string, rels: readonly string[]): void {
   for (const rel of rels) {
     const abs = path.join(root, rel);
-    if (rel === '' || !inside(root, abs)) throw new WorkspaceError(`refusing to remove ${abs}: outside ${root}`, abs);
-    fs.rmSync(abs, { recursive: true, force: true });
+    if (rel === '' || !plainRel(rel) || !inside(root, abs)) throw new WorkspaceError(`refusing to remove ${abs}: outside ${root}`, abs);
+    const parts = rel.split('/');
+    let dir = root;
+    let present = true;
+    for (const part of parts.slice(0, -1)) {
+      dir = path.join(dir, part);
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(dir);
+      } catch (e) {
+        if (fsErrorCode(e) !== 'ENOENT') throw e;
+        present = false; // a parent is gone: so is the path
+        break;
+      }
+      refuseUnlessDir(dir, st);
+    }
+    if (present) fs.rmSync(abs, { recursive: true, force: true });
+  }
+}
+
+/** Removes `rels` from `root` ({@link removeAll}), then each parent directory this left empty (up to the root). */
+export function removeAndPrune(root: string, rels: readonly string[]): void {
+  removeAll(root, rels);
+  for (const rel of rels) {
+    for (let dir = path.posix.dirname(rel); dir !== '.' && dir !== ''; dir = path.posix.dirname(dir)) {
+      try {
+        fs.rmdirSync(path.join(root, dir));
+      } catch {
+        break; // not empty (or not there): stop climbing
+      }
+    }
   }
 }

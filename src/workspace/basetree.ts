@@ -291,3 +291,65 @@ export function loadBaseTree(dir: string): BaseTree | undefined {
 export function basePath(base: BaseTree, rel: string): string | undefined {
   return base.index.has(rel) ? path.join(base.tree, ...rel.split('/')) : undefined;
 }
+
+/**
+ * The paths where the user's directory no longer matches the snapshot the run took of it
+ * (added, removed, or with another kind, size, mode, link text or content), at most `limit`.
+ * Reads a file only when its size still matches.
+ */
+export async function changedSince(base: BaseTree, opts: SnapshotOptions & { limit?: number } = {}): Promise<string[]> {
+  const limit = opts.limit ?? 20;
+  const exclude = new Set((opts.exclude ?? []).map((p) => path.resolve(p)));
+  const ticker = new Ticker();
+  const seen = new Set<string>();
+  const out: string[] = [];
+  let src: string;
+  try {
+    src = fs.realpathSync.native(base.source);
+  } catch {
+    return ['(the base directory is gone)'];
+  }
+  const visit = async (rel: string): Promise<void> => {
+    let names: fs.Dirent[];
+    try {
+      names = fs.readdirSync(rel === '' ? src : path.join(src, rel), { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const d of names) {
+      if (out.length >= limit) return;
+      await ticker.tick();
+      const r = rel === '' ? d.name : `${rel}/${d.name}`;
+      const abs = path.join(src, r);
+      if (isRepositoryData(r) || exclude.has(abs)) continue;
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(abs);
+      } catch {
+        continue;
+      }
+      if (st.isDirectory()) {
+        if (fs.readdirSync(abs).length > 0) {
+          await visit(r);
+          continue;
+        }
+        seen.add(r); // an empty directory is an entry of its own
+        if (base.entries[base.index.get(r) ?? -1]?.kind !== 'dir') out.push(r);
+        continue;
+      }
+      if (!st.isFile() && !st.isSymbolicLink()) continue;
+      seen.add(r);
+      const e = base.entries[base.index.get(r) ?? -1];
+      if (e === undefined) out.push(r);
+      else if (st.isSymbolicLink()) {
+        if (e.kind !== 'symlink' || fs.readlinkSync(abs) !== e.link) out.push(r);
+      } else if (e.kind !== 'file' || e.size !== st.size || e.mode !== (st.mode & 0o777) || hashFile(abs) !== e.hash) out.push(r);
+    }
+  };
+  await visit('');
+  for (const e of base.entries) {
+    if (out.length >= limit) break;
+    if (!seen.has(e.rel)) out.push(e.rel);
+  }
+  return out;
+}

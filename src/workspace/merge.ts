@@ -26,7 +26,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ConflictPolicy } from '../plan/types.js';
-import { applyWrites, removeAll, type ApplyOutcome } from './apply.js';
+import { applyWrites, removeAll, removeAndPrune, type ApplyOutcome } from './apply.js';
 import { basePath, type BaseTree } from './basetree.js';
 import { collectWithin, type Collected, type MergeLimits, type MergeSource } from './collect.js';
 import { addSourceClaims, addTargetClaims, settleContent, type Groups, type Listing } from './claims.js';
@@ -377,20 +377,6 @@ function isLink(p: string): boolean {
     return fs.lstatSync(p).isSymbolicLink();
   } catch {
     return false;
-  }
-}
-
-/** Removes `rels` from `root`, then each parent directory this left empty (up to the root). */
-function removeAndPrune(root: string, rels: readonly string[]): void {
-  removeAll(root, rels);
-  for (const rel of rels) {
-    for (let dir = path.posix.dirname(rel); dir !== '.' && dir !== ''; dir = path.posix.dirname(dir)) {
-      try {
-        fs.rmdirSync(path.join(root, dir));
-      } catch {
-        break; // not empty (or not there): stop climbing
-      }
-    }
   }
 }
 

@@ -12,6 +12,7 @@
  * Repository data of the base (`.git`) is copied in as it is, for the tools that want it,
  * and is never part of the record nor of the stream's contribution.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -96,6 +97,11 @@ async function clockPast(dir: string, t: number): Promise<void> {
   } finally {
     fs.rmSync(probe, { force: true });
   }
+}
+
+/** Where a run keeps the seed record of a workspace (a shared workspace has one for all its streams). */
+export function seedFileOf(runDir: string, workspace: string): string {
+  return path.join(runDir, 'seeds', `${createHash('sha1').update(path.resolve(workspace)).digest('hex').slice(0, 16)}.json`);
 }
 
 /** Writes a seed record (mode 0600). */

@@ -40,7 +40,8 @@ function readAll(fd: number, size: number): Buffer {
   return n === size ? buf : buf.subarray(0, n);
 }
 
-const looksText = (head: Buffer, size: number): boolean => size < MAX_TEXT_BYTES && !head.subarray(0, SNIFF_BYTES).includes(0);
+/** Text as the merge and `coord diff` take it: under {@link MAX_TEXT_BYTES}, no NUL byte in its first 8 KiB. */
+export const looksText = (head: Buffer, size: number): boolean => size < MAX_TEXT_BYTES && !head.subarray(0, SNIFF_BYTES).includes(0);
 
 /**
  * Text facts and contents for one merge, cached per claim and per base path. File access

@@ -12,6 +12,7 @@ import { UsageError } from '../../util/result.js';
 import { writeCiOutputs } from '../../report/ci.js';
 import { relative, resolve } from 'node:path';
 import { durationMs } from '../../util/duration.js';
+import type { Resolution } from '../../workspace/conflicts.js';
 
 export interface RunFlags {
   concurrency?: number;
@@ -24,6 +25,8 @@ export interface RunFlags {
   resume?: string;
   adopt?: boolean;
   workers?: boolean;
+  /** `coord continue`: the resolved conflicts of the run's failed points. */
+  resolutions?: ReadonlyMap<string, Resolution>;
 }
 
 /** With --workers, how many streams the coordinator hands out at once unless -c says otherwise: the workers' slots decide. */
@@ -69,7 +72,7 @@ export async function runCommand(planPath: string, flags: RunFlags): Promise<voi
     ...(flags.workers && backendUrl ? { workers: { url: backendUrl, ...(process.env.COORD_WORKER_LEASE ? { leaseMs: durationMs(process.env.COORD_WORKER_LEASE, 'COORD_WORKER_LEASE') } : {}) } } : {}),
     removeWorkspaces: flags.rm ?? false,
     keepWorkspaces: flags.keepWorkspaces ?? false,
-    ...(flags.resume ? { runId: flags.resume, resume: { adopt: flags.adopt ?? false } } : {}),
+    ...(flags.resume ? { runId: flags.resume, resume: { adopt: flags.adopt ?? false, ...(flags.resolutions ? { resolutions: flags.resolutions } : {}) } } : {}),
     // --quiet prints no output lines, so none are forwarded (--json prints them all).
     outputLines: !(flags.quiet ?? false) || (flags.json ?? false),
   });
