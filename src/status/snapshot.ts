@@ -37,7 +37,20 @@ export interface StatusSnapshot {
     capabilities: string[];
     dependsOn: string[];
   }>;
-  convergence: Array<{ name: string; type: string; state: PointRecord['state']; merged: string[]; conflicts: string[]; reason: string | null; target: string; approval: 'pending' | 'accepted' | 'rejected' | null }>;
+  convergence: Array<{
+    name: string;
+    type: string;
+    state: PointRecord['state'];
+    merged: string[];
+    conflicts: string[];
+    /** Each conflicting path with only the streams that changed it. */
+    conflictStreams: Array<{ path: string; streams: string[] }>;
+    /** Where the conflicts wait to be resolved (then `coord continue`), or null. */
+    conflictDir: string | null;
+    reason: string | null;
+    target: string;
+    approval: 'pending' | 'accepted' | 'rejected' | null;
+  }>;
   /** Each pool; `holders` and `waiters` as its coordinator last recorded them (waiters in the order they are served). */
   resources: Array<{ name: string; capacity: number; inUse: number; holders: PoolRecord['holders']; waiters: PoolRecord['waiters'] }>;
   /** Proposals (coord propose, convergence point approvals, `gather: vote` groups). */
@@ -114,7 +127,18 @@ export async function loadSnapshot(backend: Backend, run: RunRecord): Promise<St
         dependsOn: s.dependsOn,
       };
     }),
-    convergence: points.map((p) => ({ name: p.name, type: p.type, state: p.state, merged: p.merged, conflicts: p.conflicts, reason: p.reason, target: p.target, approval: p.approval?.state ?? null })),
+    convergence: points.map((p) => ({
+      name: p.name,
+      type: p.type,
+      state: p.state,
+      merged: p.merged,
+      conflicts: p.conflicts,
+      conflictStreams: p.conflictStreams ?? [],
+      conflictDir: p.conflictDir ?? null,
+      reason: p.reason,
+      target: p.target,
+      approval: p.approval?.state ?? null,
+    })),
     resources:
       pools?.map((p) => ({ name: p.name, capacity: p.capacity, inUse: p.inUse, holders: p.holders, waiters: p.waiters })) ??
       Object.entries(run.pools ?? {}).map(([name, capacity]) => ({ name, capacity, inUse: inUse.get(name) ?? 0, holders: [], waiters: [] })),

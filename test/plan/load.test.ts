@@ -24,7 +24,7 @@ describe('valid plans', () => {
     });
     expect(plan.workspaceRoot).toBe('/tmp/streams');
     expect(plan.points).toEqual([
-      { name: 'initial_analysis', type: 'barrier', streams: ['research', 'planning'], timeoutMs: 300_000, onConflict: 'fail', allowConflicts: false, pos: { line: 16, col: 7 } },
+      { name: 'initial_analysis', type: 'barrier', streams: ['research', 'planning'], timeoutMs: 300_000, onConflict: 'fail', allowConflicts: false, keepGoing: false, checkpointKeep: 10, pos: { line: 16, col: 7 } },
     ]);
     expect(plan.stateManagement).toEqual({ manager: 'centralized', checkpointIntervalMs: 300_000, keepVersions: 100, durable: false });
     expect(plan.heartbeat).toEqual({ intervalMs: 60_000, timeoutMs: 600_000, source: 'any' });
