@@ -453,11 +453,19 @@ export class PointRunner {
     if (this.isSettled) return;
     this.stopTimers();
     this.rec.reason = reason;
-    this.rec.message = reason === 'conflict' ? `${message}; resolve the files in ${this.conflictDir} and run \`coord continue ${this.runId}\`` : message;
+    this.rec.message = reason === 'conflict' ? `${message}; ${this.nextAfterConflict()}` : message;
     if (!keep) this.withdraw();
     this.setState('failed');
     this.host.emit({ type: 'point-failed', point: this.spec.name, reason, message: this.rec.message });
     this.host.settled(this);
+  }
+
+  /** What to do after a conflict: resolve the material and `coord continue`, or, on git worktrees, merge the branches with git. */
+  private nextAfterConflict(): string {
+    if (this.finalMerge) {
+      return `its branch coord/${this.runId}/${this.spec.name} holds the merges that succeeded: merge the streams' branches (coord/${this.runId}/<stream>) into it with git to resolve`;
+    }
+    return `resolve the files in ${this.conflictDir} and run \`coord continue ${this.runId}\``;
   }
 
   /** A failed point publishes nothing: a progressive point's partial merge moves to `<run>/partial/<point>/`. */

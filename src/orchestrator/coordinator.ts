@@ -426,7 +426,8 @@ export class StreamCoordinator {
       pools: { ...this.plan.resources },
       sharedState: { type: this.plan.stateManagement.manager, keepVersions: this.plan.stateManagement.keepVersions, durable: this.plan.stateManagement.durable },
     };
-    if (this.opts.resume) await this.backend.updateRun(this.runId, { ...run, startedAt: (await this.backend.getRun(this.runId))?.startedAt ?? run.startedAt, cancelRequested: false });
+    const before = this.opts.resume ? await this.backend.getRun(this.runId) : undefined;
+    if (this.opts.resume) await this.backend.updateRun(this.runId, { ...run, startedAt: before?.startedAt ?? run.startedAt, cancelRequested: false });
     else await this.backend.createRun(run, this.plan.text);
     await this.holdLease();
     mkdirSync(join(this.runDir, 'streams'), { recursive: true, mode: 0o700 });
@@ -461,6 +462,7 @@ export class StreamCoordinator {
     if (this.opts.resume) await this.snapshotOr(() => this.stateStore!.restoreFromSnapshot());
     this.stateTimer = setInterval(() => void this.snapshotOr(() => this.stateStore!.snapshot()), this.plan.stateManagement.checkpointIntervalMs);
     this.stateTimer.unref();
+    if (before && before.plan !== this.plan.file) this.emit({ type: 'warning', message: `run ${this.runId} was started with the plan ${before.plan}; resumed with ${this.plan.file} (what changed runs again)` });
     const restored = this.opts.resume ? await this.restore(this.opts.resume.adopt) : undefined;
     this.dispatcher?.readWire(); // a resumed run's: after its remote attempts were adopted
     for (const rt of this.streams.values()) {

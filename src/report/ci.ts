@@ -64,7 +64,10 @@ function tailSection(fd: 'stdout' | 'stderr', t: OutputTail): string {
 function pointCase(p: PointRecord): string {
   const head = `<testcase ${attrs({ classname: 'coord.convergence', name: p.name, time: '0' })}`;
   if (p.state === 'done') return `${head}/>`;
-  const detail = p.conflicts.length ? `conflicting paths:\n${p.conflicts.join('\n')}` : (p.message ?? '');
+  const byPath = new Map((p.conflictStreams ?? []).map((c) => [c.path, c.streams]));
+  const detail = p.conflicts.length
+    ? `conflicting paths:\n${p.conflicts.map((c) => `${c}${byPath.get(c)?.length ? ` (changed by ${byPath.get(c)?.join(', ')})` : ''}`).join('\n')}${p.conflictDir ? `\nresolve them in ${p.conflictDir}, then: coord continue` : ''}`
+    : (p.message ?? '');
   return `${head}><failure ${attrs({ message: `${p.type} point ${p.state}${p.reason ? ` (${p.reason})` : ''}`, type: p.reason ?? p.state })}>${text(detail)}</failure></testcase>`;
 }
 

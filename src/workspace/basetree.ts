@@ -226,6 +226,19 @@ function indexOf(entries: BaseEntry[]): Map<string, number> {
   return new Map(entries.map((e, i) => [e.rel, i]));
 }
 
+/** The real paths of `paths` (as given where they do not exist yet), to compare with a walk under a real path. */
+function realPaths(paths: readonly string[]): Set<string> {
+  return new Set(
+    paths.map((p) => {
+      try {
+        return fs.realpathSync.native(p);
+      } catch {
+        return path.resolve(p);
+      }
+    }),
+  );
+}
+
 /** Options of {@link snapshotBase}. */
 export interface SnapshotOptions {
   /** Absolute directories inside the source to leave out (the run's home, the workspace root). */
@@ -254,7 +267,7 @@ export async function snapshotBase(source: string, dir: string, opts: SnapshotOp
     const w: SnapshotWalk = {
       src: fs.realpathSync.native(src),
       dst: tree,
-      exclude: new Set((opts.exclude ?? []).map((p) => path.resolve(p))),
+      exclude: realPaths(opts.exclude ?? []),
       entries: [],
       gitDirs: [],
       skipped: [],
@@ -299,7 +312,7 @@ export function basePath(base: BaseTree, rel: string): string | undefined {
  */
 export async function changedSince(base: BaseTree, opts: SnapshotOptions & { limit?: number } = {}): Promise<string[]> {
   const limit = opts.limit ?? 20;
-  const exclude = new Set((opts.exclude ?? []).map((p) => path.resolve(p)));
+  const exclude = realPaths(opts.exclude ?? []);
   const ticker = new Ticker();
   const seen = new Set<string>();
   const out: string[] = [];
