@@ -124,8 +124,8 @@ export function lastCheckpoint(stream: string, pointTargets: string[]): string |
   return best?.dir;
 }
 
-/** Empties `workspace` and copies `checkpoint` into it. */
+/** Empties `workspace` (but for its repository data, `.git`, which checkpoints leave out) and copies `checkpoint` into it. */
 export async function restoreCheckpoint(workspace: string, checkpoint: string): Promise<void> {
-  for (const name of await readdir(workspace)) await rm(join(workspace, name), { recursive: true, force: true });
+  for (const name of await readdir(workspace)) if (name !== '.git') await rm(join(workspace, name), { recursive: true, force: true });
   await cp(checkpoint, workspace, { recursive: true, verbatimSymlinks: true });
 }

@@ -30,7 +30,7 @@
  * the target and the point is done; rejected (or timed out), the point fails with reason
  * `rejected`, its dependents are skipped, and the review directory stays for inspection.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, rmdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ConflictPolicy, PointSpec } from '../plan/types.js';
 import type { PointRecord } from '../backend/types.js';
@@ -38,8 +38,8 @@ import type { EventInput, FailureReason } from '../events/types.js';
 import type { BaseTree } from '../workspace/basetree.js';
 import { type Resolution, writeConflicts } from '../workspace/conflicts.js';
 import { mergeAll, mergeOne, MergedPaths, type ConflictRules, type MergeOptions, type MergeResult, type MergeSource } from '../workspace/merge.js';
-import type { MergedPathsJson } from '../workspace/merged-paths.js';
 import { Checkpoints } from './checkpoints.js';
+import { loadChanges, pointChangesFile, RESOLUTION, resolutionSource, saveChanges, withoutResolved } from './point-changes.js';
 
 /** A point's own final merge (git branches for worktree streams), replacing the file merge. */
 export type FinalMerge = (target: string, streams: string[]) => Promise<MergeResult>;
@@ -292,32 +292,12 @@ export class PointRunner {
 
   /** The source of a stream, less what a resolution replaces. */
   private async sourceOf(id: string): Promise<MergeSource> {
-    const source = await this.host.sourceOf(id);
-    const r = this.resolution;
-    if (r === undefined || source.changes === undefined) return source;
-    const covered = (rel: string): boolean => r.paths.some((p) => rel === p || rel.startsWith(`${p}/`));
-    const { changes } = source;
-    return {
-      ...source,
-      changes: {
-        ...changes,
-        entries: changes.entries.filter((e) => !covered(e.rel)),
-        deleted: changes.deleted.filter((d) => !covered(d)),
-        changes: changes.changes.filter((c) => !covered(c.rel)),
-      },
-    };
+    return withoutResolved(await this.host.sourceOf(id), this.resolution);
   }
 
   /** `coord continue`: the resolution as one more source, merged last. */
   private resolutionSource(): MergeSource | undefined {
-    const r = this.resolution;
-    if (r === undefined) return undefined;
-    return {
-      stream: RESOLUTION,
-      dir: this.conflictDir,
-      outputs: [],
-      changes: { stream: RESOLUTION, base: undefined, entries: r.entries, deleted: r.deleted, changes: [], skipped: [] },
-    };
+    return this.resolution === undefined ? undefined : resolutionSource(this.resolution, this.conflictDir);
   }
 
   private async mergeProgressive(id: string): Promise<void> {
@@ -483,25 +463,14 @@ export class PointRunner {
     rmSync(this.rec.target, { recursive: true, force: true });
   }
 
-  private get changedFile(): string {
-    return pointChangesFile(this.runDir, this.spec.name);
-  }
-
   /** The point's merged change set, kept for `--resume` and `coord apply`. */
   private saveChanged(): void {
-    mkdirSync(dirname(this.changedFile), { recursive: true, mode: 0o700 });
-    const tmp = `${this.changedFile}.tmp-${process.pid}`;
-    const file: PointChanges = { base: this.baseDir ?? null, ...this.changed.toJSON() };
-    writeFileSync(tmp, JSON.stringify(file), { mode: 0o600 });
-    renameSync(tmp, this.changedFile);
+    saveChanges(pointChangesFile(this.runDir, this.spec.name), this.baseDir, this.changed);
   }
 
+  /** No record: later merges are judged as if nothing had been merged before. */
   private loadChanged(): void {
-    try {
-      this.changed.replaceWith(MergedPaths.fromJSON(JSON.parse(readFileSync(this.changedFile, 'utf8')) as PointChanges));
-    } catch {
-      // no record: later merges are judged as if nothing had been merged before
-    }
+    loadChanges(pointChangesFile(this.runDir, this.spec.name), this.changed);
   }
 
   private stopTimers(): void {
@@ -514,17 +483,3 @@ export class PointRunner {
     this.host.save(this.rec);
   }
 }
-
-/** `<run>/changes/<point>.json`: the point's merged change set and the base it is against (`coord apply`). */
-export interface PointChanges extends MergedPathsJson {
-  /** The run's snapshot of the base (`<run>/bases/<key>`), null for streams without one. */
-  base: string | null;
-}
-
-/** Where a run keeps a point's merged change set. */
-export function pointChangesFile(runDir: string, point: string): string {
-  return join(runDir, 'changes', `${point}.json`);
-}
-
-/** The name a resolution's writes go under (never a stream id: ids start with a letter or digit). */
-const RESOLUTION = '(resolution)';

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { openBackend, resolveRun } from '../context.js';
 import { UsageError } from '../../util/result.js';
-import { pointChangesFile, type PointChanges } from '../../orchestrator/convergence.js';
+import { pointChangesFile, type PointChanges } from '../../orchestrator/point-changes.js';
 import { applyWrites, removeAndPrune } from '../../workspace/apply.js';
 import { hashFile, loadBaseTree, type BaseEntry } from '../../workspace/basetree.js';
 import type { PlannedWrite } from '../../workspace/resolve.js';
