@@ -4,7 +4,7 @@
  * and a cleanup that kills every process the test left behind (found by a marker variable
  * in their environment, grandchildren included).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,6 +18,11 @@ export const FIXTURES = join(ROOT, 'fixtures');
 /** `node fixtures/<name> args…` as a shell command string for plans. */
 export function fixture(name: string, ...args: string[]): string {
   return [process.execPath, join(FIXTURES, name), ...args].map(shellQuote).join(' ');
+}
+
+/** git in `cwd` as the tests' own user (`t <t@t>`), to set up and read repositories. */
+export function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'commit.gpgsign=false', ...args], { cwd, encoding: 'utf8' });
 }
 
 export function shellQuote(s: string): string {

@@ -7,7 +7,7 @@
  * `resume_from: checkpoint` restarts a stream from its newest copy.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, rmdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { cp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mergeAll, type MergeSource } from '../workspace/merge.js';
@@ -20,13 +20,19 @@ export interface CheckpointTaken {
   copied: string[];
   /** Streams left out: nothing changed since their last copy. */
   unchanged: string[];
+  /** Streams whose copy failed this time (a file swapped while it was copied): tried again at the next checkpoint. */
+  failed: Array<{ stream: string; error: string }>;
   /** Checkpoints removed because they no longer held a copy anyone keeps. */
   removed: number[];
 }
 
-/** A stat signature of a source's outputs: equal when nothing was written, renamed or touched. */
-async function signature(source: MergeSource): Promise<string> {
+/**
+ * A stat signature of a source's outputs: equal when nothing was written, renamed or touched;
+ * undefined when it has no outputs yet (nothing to copy).
+ */
+async function signature(source: MergeSource): Promise<string | undefined> {
   const { entries } = await collectOutputs(source.dir, source.outputs);
+  if (entries.length === 0) return undefined;
   const h = createHash('sha1');
   for (const e of entries) h.update(`${e.rel}\0${e.kind}\0${e.size}\0${e.mode}\0${e.ino ?? ''}\0${e.mtimeMs ?? ''}\0${e.ctimeMs ?? ''}\0${e.linkTarget ?? ''}\n`);
   return h.digest('hex');
@@ -56,27 +62,42 @@ export class Checkpoints {
     for (const e of this.streams.values()) e.copies.sort((a, b) => a - b);
   }
 
-  /** Takes a checkpoint of `sources` (the running streams); undefined when none of them changed. */
+  /** Takes a checkpoint of `sources` (the running streams); undefined when none of them has anything new. */
   async take(sources: MergeSource[]): Promise<CheckpointTaken | undefined> {
     const changed: Array<{ source: MergeSource; sig: string }> = [];
     const unchanged: string[] = [];
     for (const source of sources) {
       const sig = await signature(source);
+      if (sig === undefined) continue; // no outputs yet
       if (this.streams.get(source.stream)?.sig === sig) unchanged.push(source.stream);
       else changed.push({ source, sig });
     }
     if (changed.length === 0) return undefined;
-    const n = ++this.n;
+    const n = this.n + 1;
     const at = join(this.dir, String(n));
+    const copied: string[] = [];
+    const failed: CheckpointTaken['failed'] = [];
     for (const { source, sig } of changed) {
-      // Each stream's copy is staged and renamed into place, so a checkpoint is whole or absent.
-      await mergeAll(join(at, source.stream), [{ stream: source.stream, dir: source.dir, outputs: source.outputs }], 'fail');
+      // Each stream's copy is staged and renamed into place, so a checkpoint is whole or absent;
+      // a file the stream replaced meanwhile makes the copy fail, and the next checkpoint tries again.
+      try {
+        await mergeAll(join(at, source.stream), [{ stream: source.stream, dir: source.dir, outputs: source.outputs }], 'fail');
+      } catch (e) {
+        failed.push({ stream: source.stream, error: e instanceof Error ? e.message : String(e) });
+        continue;
+      }
+      copied.push(source.stream);
       const entry = this.streams.get(source.stream) ?? { sig, copies: [] };
       entry.sig = sig;
       entry.copies.push(n);
       this.streams.set(source.stream, entry);
     }
-    return { n, copied: changed.map((c) => c.source.stream), unchanged, removed: await this.prune() };
+    if (copied.length === 0) {
+      rmSync(at, { recursive: true, force: true });
+      return { n: this.n, copied, unchanged, failed, removed: [] };
+    }
+    this.n = n;
+    return { n, copied, unchanged, failed, removed: await this.prune() };
   }
 
   /** Keeps the newest `keep` copies of each stream; removes checkpoints left empty. */

@@ -412,7 +412,8 @@ export class PointRunner {
     if (running.length === 0) return;
     const taken = await this.checkpoints.take(running.map((id) => this.host.workspaceOf(id)));
     if (taken === undefined) return;
-    this.host.emit({ type: 'point-checkpoint', point: this.spec.name, checkpoint: taken.n, streams: taken.copied, unchanged: taken.unchanged, removed: taken.removed });
+    for (const f of taken.failed) this.host.emit({ type: 'warning', point: this.spec.name, stream: f.stream, message: `checkpoint: ${f.error}; tried again at the next one` });
+    if (taken.copied.length > 0) this.host.emit({ type: 'point-checkpoint', point: this.spec.name, checkpoint: taken.n, streams: taken.copied, unchanged: taken.unchanged, removed: taken.removed });
   }
 
   /** keep_going: everything was merged and published, and the point fails for its failed streams. */

@@ -123,7 +123,8 @@ describe('convergence', () => {
       streams: [
         {
           id: 'long',
-          command: [1, 2, 3].map((n) => `${fixture('write-files.js', `draft.txt=v${n}`)} && ${fixture('wait-for-file.js', step(n))}`).join(' && '),
+          // each version replaces the file atomically (coord write), as agents' editors do
+          command: [1, 2, 3].map((n) => `echo v${n} | coord write draft.txt && ${fixture('wait-for-file.js', step(n))}`).join(' && '),
         },
       ],
     });

@@ -1,9 +1,8 @@
 /** Convergence patterns: map-reduce (for_each), scatter-gather (replicas), git worktrees, checkpoint resume. */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rig, fixture } from '../rig.js';
+import { git, Rig, fixture } from '../rig.js';
 
 let rig: Rig;
 beforeEach(() => {
@@ -12,9 +11,6 @@ beforeEach(() => {
 afterEach(async () => {
   await rig.cleanup();
 });
-
-const git = (cwd: string, ...args: string[]): string =>
-  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf8' });
 
 function makeRepo(dir: string): void {
   mkdirSync(dir);

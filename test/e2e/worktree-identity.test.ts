@@ -3,10 +3,9 @@
  * identity configured in the base repository, and `coord status` names each stream's branch.
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rig } from '../rig.js';
+import { git, Rig } from '../rig.js';
 
 let rig: Rig;
 beforeEach(() => {
@@ -15,9 +14,6 @@ beforeEach(() => {
 afterEach(async () => {
   await rig.cleanup();
 });
-
-const git = (cwd: string, ...args: string[]): string =>
-  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd, encoding: 'utf8' });
 
 interface StatusJson {
   streams: Array<{ id: string; state: string; branch?: string | null }>;
