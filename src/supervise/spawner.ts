@@ -6,6 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
 import { processStartTime, signalGroup, groupAlive } from '../util/proc.js';
 
 export interface SpawnRequest {
@@ -100,16 +101,20 @@ export function spawnProcess(req: SpawnRequest): StreamProcess {
     new Promise((resolve) => {
       if (!stream) return resolve();
       let partial = '';
+      // A pipe's chunks end wherever the writes did, inside a UTF-8 character as often as not:
+      // one decoder per fd keeps the bytes of a character cut short until the rest comes.
+      const decoder = new StringDecoder('utf8');
       stream.on('data', (chunk: Buffer) => {
         file.write(chunk);
         req.onOutput?.();
         if (!req.onLine) return;
-        const text = partial + chunk.toString('utf8');
+        const text = partial + decoder.write(chunk);
         const lines = text.split('\n');
         partial = lines.pop() ?? '';
         for (const line of lines) req.onLine(fd, line.endsWith('\r') ? line.slice(0, -1) : line);
       });
       stream.on('end', () => {
+        partial += decoder.end();
         if (partial && req.onLine) req.onLine(fd, partial);
         partial = '';
         resolve();
