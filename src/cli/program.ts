@@ -6,6 +6,14 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { reportError } from './errors.js';
 import { version } from './main.js';
 import { closeBackends } from './opened.js';
+import { RunsCommand, type OwnArguments } from './runs-command.js';
+
+/** `parent.command(name)` for a command that runs a CMD (see runs-command.ts). */
+function runsCommand(parent: Command, name: string, own: OwnArguments): RunsCommand {
+  const cmd = new RunsCommand(name, own).copyInheritedSettings(parent);
+  parent.addCommand(cmd);
+  return cmd;
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -35,7 +43,8 @@ export function buildProgram(): Command {
     .description('Run parallel streams safely side by side: isolated workspaces, supervision, convergence.')
     .version(version(), '-V, --version')
     .showHelpAfterError()
-    // `coord spawn … -- CMD ARGS` hands everything after its own options to the command
+    // the program's own options (--backend, --version) come before the command, so that a
+    // CMD's (`coord lock PATH sh -V`) are never taken for them; RunsCommand needs it too
     .enablePositionalOptions()
     .exitOverride((e) => {
       // commander's usage errors exit 2 (SPEC: bad usage); help and version exit 0.
@@ -177,8 +186,7 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nThe first line printed is the URL, with the access token; Ctrl-C stops the server.')
     .action(lazy(async () => (await import('./commands/dashboard.js')).dashboardCommand));
 
-  program
-    .command('spawn')
+  runsCommand(program, 'spawn', { takes: () => false, needs: 0 })
     .description('add a stream to the running run (from a stream: its own run)')
     .requiredOption('--id <id>', 'the new stream id')
     .option('--depends-on <ids...>', 'stream ids, convergence point names or capability:NAME (comma-separated or repeated)')
@@ -186,15 +194,13 @@ export function buildProgram(): Command {
     .option('--wait', "wait for the stream to end and exit with its exit code")
     .option('--run <run>', 'run id (default: $COORD_RUN_DIR, else the newest run)')
     .argument('<command...>', 'the command after --; one argument with spaces runs through sh -c')
-    .passThroughOptions()
     .addHelpText('after', '\nExamples:\n  coord spawn --id shard-1 -- ./test.sh 1\n  coord spawn --id report --depends-on shard-1,shard-2 --wait -- sh -c "cat results/*"')
     .action(lazy(async () => {
       const { spawnCommand } = await import('./commands/spawn.js');
       return (command: string[], flags: import('./commands/spawn.js').SpawnFlags) => spawnCommand(command, flags);
     }));
 
-  program
-    .command('lock')
+  runsCommand(program, 'lock', { takes: (_word, count) => count < 1, needs: 1 })
     .description('run CMD holding a read or write lock on PATH (like flock(1)); CMD gets COORD_LOCK_TOKEN')
     .argument('<path>', 'the file to lock (it need not exist)')
     .option('-r, --read', 'a shared lock: many readers at once')
@@ -202,8 +208,7 @@ export function buildProgram(): Command {
     .option('-t, --timeout <duration>', 'give up (exit 75) when not granted in time')
     .option('--lease <duration>', 'how long the grant lives without renewal (default 10s; renewed every third)')
     .argument('<command...>', 'the command after --; one argument with spaces runs through sh -c')
-    .passThroughOptions()
-    .addHelpText('after', '\nExit: CMD\'s code; 75 when the lock is not granted in time, a deadlock is found, or the lock is lost while CMD runs.\n\nExamples:\n  coord lock notes.md -- sh -c \'cat notes.md; echo more >> notes.md\'\n  coord lock --read --timeout 30s data.json -- ./report.sh')
+    .addHelpText('after', '\nOptions may come before or after PATH; CMD is what follows --.\n\nExit: CMD\'s code; 75 when the lock is not granted in time, a deadlock is found, or the lock is lost while CMD runs.\n\nExamples:\n  coord lock notes.md -- sh -c \'cat notes.md; echo more >> notes.md\'\n  coord lock data.json --read --timeout 30s -- ./report.sh')
     .action(lazy(async () => (await import('./commands/lock.js')).lockCommand));
 
   program
@@ -352,8 +357,8 @@ export function buildProgram(): Command {
     .action(lazy(async () => (await import('./commands/queue.js')).queueLsCommand));
 
   const resource = program.command('resource').description("units of the run's resource pools (agent_coordination.resources)");
-  resource
-    .command('acquire')
+  // own arguments: words with an = and no space (NAME=N; a bad one like gpu=x is named by the command)
+  runsCommand(resource, 'acquire', { takes: (word) => /^[^\s=]+=\S*$/.test(word), needs: 0 })
     .description("run CMD holding units of the run's resource pools; exits with CMD's code")
     .argument('<args...>', 'NAME=N for each pool, then -- and the command (one argument with spaces runs through sh -c)')
     .option('-t, --timeout <duration>', 'give up (exit 75, naming the holders) when not granted in time')
@@ -363,7 +368,10 @@ export function buildProgram(): Command {
       'after',
       "\nAll units are taken at once or none. They go back when CMD ends, however it ends, and when\nthis process dies. Exit: CMD's code; 75 not granted in time; 2 unknown pool or demand over capacity.\n\nExamples:\n  coord resource acquire gpu=1 -- python train.py\n  coord resource acquire api_slots=2 gpu=1 --timeout 5m -- ./run-agent.sh",
     )
-    .action(lazy(async () => (await import('./commands/resource.js')).resourceAcquireCommand));
+    .action(lazy(async () => {
+      const { resourceAcquireCommand } = await import('./commands/resource.js');
+      return (_args: string[], flags: import('./commands/resource.js').AcquireFlags, cmd: RunsCommand) => resourceAcquireCommand(cmd.ownWords, cmd.commandWords, flags);
+    }));
 
   program
     .command('propose')

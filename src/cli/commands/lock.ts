@@ -1,6 +1,7 @@
 /**
- * `coord lock PATH [--read|--write] [--timeout DUR] [--lease DUR] -- CMD ARGS…`: runs CMD
- * while holding a lock on PATH, like flock(1), and exits with CMD's code. CMD gets the
+ * `coord lock PATH [--read|--write] [--timeout DUR] [--lease DUR] -- CMD ARGS…` (the options
+ * before or after PATH, see src/cli/runs-command.ts): runs CMD while holding a lock on PATH,
+ * like flock(1), and exits with CMD's code. CMD gets the
  * fencing token as COORD_LOCK_TOKEN. When the lock is lost while CMD runs (this process was
  * paused past its lease, or the lock was removed by hand), CMD's process tree is stopped and
  * the command exits 75 with a "lock lost" message.
@@ -35,9 +36,7 @@ function signalTree(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-export async function lockCommand(path: string, args: string[], flags: LockFlags): Promise<void> {
-  // commander passes the `--` through when options come after PATH
-  const command = args[0] === '--' ? args.slice(1) : args;
+export async function lockCommand(path: string, command: string[], flags: LockFlags): Promise<void> {
   if (flags.read && flags.write) throw new UsageError('--read and --write exclude each other');
   if (command.length === 0) throw new UsageError('missing command: coord lock PATH -- CMD ARGS…');
   const mode = flags.read ? 'read' : 'write';

@@ -21,22 +21,10 @@ export interface AcquireFlags {
 const SPEC = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,63})=(\d+)$/;
 
 /**
- * The NAME=N arguments and the command. Commander drops the `--`; what followed it in argv
- * is the command, so a command that itself starts with `X=1` is still told apart.
+ * The units the NAME=N arguments ask for (told apart from CMD by the command line, see
+ * src/cli/runs-command.ts: a CMD after `--` that starts with `X=1` is still CMD).
  */
-export function splitAcquireArgs(args: string[], argv: string[] = process.argv): { units: Record<string, number>; command: string[] } {
-  const dd = argv.indexOf('--');
-  let specs: string[];
-  let command: string[];
-  if (dd >= 0) {
-    const after = Math.min(args.length, argv.length - dd - 1);
-    specs = args.slice(0, args.length - after);
-    command = args.slice(args.length - after);
-  } else {
-    const k = args.findIndex((a) => !SPEC.test(a));
-    specs = k < 0 ? args : args.slice(0, k);
-    command = k < 0 ? [] : args.slice(k);
-  }
+export function parseUnits(specs: string[], command: string[]): Record<string, number> {
   const units: Record<string, number> = Object.create(null) as Record<string, number>;
   for (const s of specs) {
     const m = SPEC.exec(s);
@@ -48,11 +36,11 @@ export function splitAcquireArgs(args: string[], argv: string[] = process.argv):
   }
   if (Object.keys(units).length === 0) throw new UsageError('name at least one pool: coord resource acquire NAME=N… -- CMD ARGS…');
   if (command.length === 0) throw new UsageError('missing command: coord resource acquire NAME=N… -- CMD ARGS…');
-  return { units: { ...units }, command };
+  return { ...units };
 }
 
-export async function resourceAcquireCommand(args: string[], flags: AcquireFlags): Promise<void> {
-  const { units, command } = splitAcquireArgs(args);
+export async function resourceAcquireCommand(specs: string[], command: string[], flags: AcquireFlags): Promise<void> {
+  const units = parseUnits(specs, command);
   let timeoutMs: number | undefined;
   try {
     timeoutMs = flags.timeout !== undefined ? durationMs(flags.timeout, '--timeout') : undefined;
