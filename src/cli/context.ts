@@ -40,12 +40,7 @@ export async function newBackend(env: NodeJS.ProcessEnv = process.env, home: str
   if (!url) return new FileBackend(home);
   // loaded only when used: short commands on the file backend start without it
   const { RedisBackend } = await import('../backend/redis/redis-backend.js');
-  let wait: number | undefined;
-  try {
-    wait = env.COORD_BACKEND_WAIT ? durationMs(env.COORD_BACKEND_WAIT, 'COORD_BACKEND_WAIT') : undefined;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const wait = env.COORD_BACKEND_WAIT ? durationMs(env.COORD_BACKEND_WAIT, 'COORD_BACKEND_WAIT') : undefined;
   return new RedisBackend(url, { home, ...(wait !== undefined ? { giveUpMs: wait } : {}) });
 }
 

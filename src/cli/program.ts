@@ -7,6 +7,17 @@ import { reportError } from './errors.js';
 import { version } from './main.js';
 import { closeBackends } from './opened.js';
 import { RunsCommand, type OwnArguments } from './runs-command.js';
+import { parseDurationText } from '../util/duration.js';
+
+/**
+ * The parser of every duration option: milliseconds, or commander's InvalidArgumentError, so a
+ * bad value is a usage error (exit 2) whose message names the option, before any action runs.
+ */
+function duration(value: string): number {
+  const r = parseDurationText(value);
+  if (!r.ok) throw new InvalidArgumentError(r.error);
+  return r.ms;
+}
 
 /** `parent.command(name)` for a command that runs a CMD (see runs-command.ts). */
 function runsCommand(parent: Command, name: string, own: OwnArguments): RunsCommand {
@@ -118,7 +129,7 @@ export function buildProgram(): Command {
     .option('--capabilities <list>', 'comma-separated capabilities this host offers (matched with streams\' `requires:`)')
     .option('--resources <list>', 'units this host has, as NAME=N,… (matched with streams\' `resources:`)')
     .option('--name <id>', 'the worker id (default: <host>-<pid>)')
-    .addOption(new Option('--lease <duration>', 'how long the worker counts as alive without renewing (a lost worker\'s streams run again elsewhere after it)').default('10s'))
+    .addOption(new Option('--lease <duration>', 'how long the worker counts as alive without renewing (a lost worker\'s streams run again elsewhere after it)').argParser(duration).default(10_000, '10s'))
     .addHelpText('after', '\nExamples:\n  coord worker --backend redis://10.0.0.5:6379 --slots 8\n  coord worker --backend redis://10.0.0.5:6379 --capabilities gpu --resources gpu=2')
     .action(lazy(async () => (await import('./commands/worker.js')).workerCommand));
 
@@ -157,7 +168,7 @@ export function buildProgram(): Command {
     .command('stop')
     .description("cancel a run: every stream's process tree ends, nothing is merged half-way")
     .argument('[run]', 'run id (default: the newest run)')
-    .addOption(new Option('--timeout <duration>', 'how long to wait for the run to end').default('60s'))
+    .addOption(new Option('--timeout <duration>', 'how long to wait for the run to end').argParser(duration).default(60_000, '60s'))
     .action(lazy(async () => (await import('./commands/stop.js')).stopCommand));
 
   program
@@ -205,8 +216,8 @@ export function buildProgram(): Command {
     .argument('<path>', 'the file to lock (it need not exist)')
     .option('-r, --read', 'a shared lock: many readers at once')
     .option('-w, --write', 'an exclusive lock (the default)')
-    .option('-t, --timeout <duration>', 'give up (exit 75) when not granted in time')
-    .option('--lease <duration>', 'how long the grant lives without renewal (default 10s; renewed every third)')
+    .option('-t, --timeout <duration>', 'give up (exit 75) when not granted in time', duration)
+    .option('--lease <duration>', 'how long the grant lives without renewal (default 10s; renewed every third)', duration)
     .argument('<command...>', 'the command after --; one argument with spaces runs through sh -c')
     .addHelpText('after', '\nOptions may come before or after PATH; CMD is what follows --.\n\nExit: CMD\'s code; 75 when the lock is not granted in time, a deadlock is found, or the lock is lost while CMD runs.\n\nExamples:\n  coord lock notes.md -- sh -c \'cat notes.md; echo more >> notes.md\'\n  coord lock data.json --read --timeout 30s -- ./report.sh')
     .action(lazy(async () => (await import('./commands/lock.js')).lockCommand));
@@ -216,7 +227,7 @@ export function buildProgram(): Command {
     .description('replace PATH with standard input atomically (temp file, fsync, rename)')
     .argument('<path>', 'the file to replace')
     .option('--fence <token>', 'refuse (exit 1, nothing written) when a newer lock token than this was granted for PATH')
-    .option('-t, --timeout <duration>', "how long to wait for PATH's write lock (exit 75)")
+    .option('-t, --timeout <duration>', "how long to wait for PATH's write lock (exit 75)", duration)
     .addHelpText('after', '\nExamples:\n  echo \'{"ok":true}\' | coord write result.json\n  coord lock result.json -- sh -c \'... | coord write --fence "$COORD_LOCK_TOKEN" result.json\'')
     .action(lazy(async () => (await import('./commands/write.js')).writeCommand));
 
@@ -225,7 +236,7 @@ export function buildProgram(): Command {
     .description('append standard input to PATH as one whole record, under its write lock')
     .argument('<path>', 'the file to append to (created when missing)')
     .option('--fence <token>', 'refuse (exit 1, nothing written) when a newer lock token than this was granted for PATH')
-    .option('-t, --timeout <duration>', "how long to wait for PATH's write lock (exit 75)")
+    .option('-t, --timeout <duration>', "how long to wait for PATH's write lock (exit 75)", duration)
     .addHelpText('after', '\nA newline is added when the record does not end with one.\n\nExample:\n  echo "shard 3 done" | coord append progress.log')
     .action(lazy(async () => (await import('./commands/write.js')).appendCommand));
 
@@ -335,8 +346,8 @@ export function buildProgram(): Command {
     .argument('<topic>', 'topic name')
     .option('-g, --group <group>', 'share the work with the other members of G: each message goes to one of them')
     .option('--as <name>', 'consume as NAME (default: $COORD_STREAM_ID)')
-    .option('-w, --wait <duration>', 'wait this long for a message (exit 75 when none came)')
-    .option('--ack-timeout <duration>', 'at-least-once: hand the message to the group again unless acknowledged in time')
+    .option('-w, --wait <duration>', 'wait this long for a message (exit 75 when none came)', duration)
+    .option('--ack-timeout <duration>', 'at-least-once: hand the message to the group again unless acknowledged in time', duration)
     .option('--json', 'print {"topic", "id", "body", "sender", "time", "delivery"}')
     .option('--run <run>', RUN_OPT)
     .action(lazy(async () => (await import('./commands/queue.js')).queueRecvCommand));
@@ -361,7 +372,7 @@ export function buildProgram(): Command {
   runsCommand(resource, 'acquire', { takes: (word) => /^[^\s=]+=\S*$/.test(word), needs: 0 })
     .description("run CMD holding units of the run's resource pools; exits with CMD's code")
     .argument('<args...>', 'NAME=N for each pool, then -- and the command (one argument with spaces runs through sh -c)')
-    .option('-t, --timeout <duration>', 'give up (exit 75, naming the holders) when not granted in time')
+    .option('-t, --timeout <duration>', 'give up (exit 75, naming the holders) when not granted in time', duration)
     .option('--priority <n>', "higher is served first (default: the calling stream's plan priority, else 0)")
     .option('--run <run>', 'run id (default: $COORD_RUN_DIR, else the newest run)')
     .addHelpText(
@@ -379,7 +390,7 @@ export function buildProgram(): Command {
     .argument('<name>', 'proposal name (letters, digits, _ . -)')
     .option('-q, --quorum <quorum>', 'majority | all | K (yes-votes) | P% (of the voters)', 'majority')
     .option('--voters <names...>', 'who votes (comma-separated or repeated; default: the streams running now)')
-    .option('-t, --timeout <duration>', 'rejected when undecided this long after opening')
+    .option('-t, --timeout <duration>', 'rejected when undecided this long after opening', duration)
     .option('--value <json>', 'what is decided on, as JSON (kept with the proposal)')
     .option('--run <run>', 'run id (default: $COORD_RUN_DIR, else the newest run)')
     .option('--json', 'print the proposal record')
@@ -402,7 +413,7 @@ export function buildProgram(): Command {
     .command('decision')
     .description('print a proposal\'s decision: accepted, rejected or pending')
     .argument('<name>', 'proposal name')
-    .option('-w, --wait <duration>', 'wait this long for a decision (exit 75 when still pending)')
+    .option('-w, --wait <duration>', 'wait this long for a decision (exit 75 when still pending)', duration)
     .option('--run <run>', 'run id (default: $COORD_RUN_DIR, else the newest run)')
     .option('--json', 'print the proposal record (votes included)')
     .addHelpText('after', '\nExit: 0 (whatever the decision), 75 when --wait ended with it pending, 2 no such proposal.\n\nExample:\n  coord decision release --wait 5m && echo decided')

@@ -87,8 +87,9 @@ export function runEventSink(env: NodeJS.ProcessEnv = process.env): ((e: LockEve
  * COORD_BACKEND the locks are on that server (shared by every host that uses it), through the
  * command's backend (openBackend: closed when the command ends); else in this machine's registry.
  */
-export async function managerFromEnv(opts: { lease?: string } = {}, env: NodeJS.ProcessEnv = process.env): Promise<FileLockManager> {
-  const lease = opts.lease ?? env.COORD_LOCK_LEASE;
+export async function managerFromEnv(opts: { leaseMs?: number } = {}, env: NodeJS.ProcessEnv = process.env): Promise<FileLockManager> {
+  // a bad COORD_LOCK_LEASE is bad usage (exit 2) naming it, as a bad --lease is
+  const leaseMs = opts.leaseMs ?? (env.COORD_LOCK_LEASE ? durationMs(env.COORD_LOCK_LEASE, 'COORD_LOCK_LEASE') : undefined);
   const sink = runEventSink(env);
   let store: LockStore | undefined;
   if (env.COORD_BACKEND) {
@@ -99,7 +100,7 @@ export async function managerFromEnv(opts: { lease?: string } = {}, env: NodeJS.
   return new FileLockManager({
     owner: env.COORD_STREAM_ID ?? env.COORD_LOCK_OWNER ?? `pid:${process.pid}`,
     run: env.COORD_RUN_ID ?? null,
-    ...(lease ? { leaseMs: durationMs(lease, '--lease') } : {}),
+    ...(leaseMs !== undefined ? { leaseMs } : {}),
     ...(sink ? { onEvent: sink } : {}),
     ...(store ? { store } : {}),
   });

@@ -2,6 +2,8 @@
  * Durations as plans and flags write them: `500ms`, `30s`, `5m`, `1h`, or a bare number of
  * seconds (`300`, `"1.5"`). Returns milliseconds, or an error message for anything else.
  */
+import { UsageError } from './result.js';
+
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -24,10 +26,26 @@ export function parseDuration(value: unknown): { ok: true; ms: number } | { ok: 
   return { ok: true, ms: Math.round(n * (UNIT_MS[unit] ?? 1000)) };
 }
 
-/** Like {@link parseDuration} but throws a UsageError-style Error; for command-line flags. */
-export function durationMs(value: string, flag: string): number {
-  const r = parseDuration(/^\d+(\.\d+)?$/.test(value) ? Number(value) : value);
-  if (!r.ok) throw new Error(`${flag}: ${r.error}`);
+/**
+ * A duration given as text, by a command-line option or an environment variable: what
+ * {@link parseDuration} takes, a bare number being seconds. The one parser of both, so that
+ * a value means the same, and is refused the same way, wherever it is given. A value past
+ * Number.MAX_SAFE_INTEGER ms is refused too: no timer could wait that long.
+ */
+export function parseDurationText(value: string): { ok: true; ms: number } | { ok: false; error: string } {
+  const r = parseDuration(/^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value);
+  if (r.ok && !Number.isSafeInteger(r.ms)) return { ok: false, error: `duration "${value}" is too long` };
+  return r;
+}
+
+/**
+ * {@link parseDurationText} for a value read from `name` (an environment variable, e.g.
+ * COORD_RUN_LEASE): a bad one is bad usage (UsageError, exit 2) whose message names it.
+ * Options are parsed by commander with the same parser (src/cli/program.ts).
+ */
+export function durationMs(value: string, name: string): number {
+  const r = parseDurationText(value);
+  if (!r.ok) throw new UsageError(`${name}: ${r.error}`);
   return r.ms;
 }
 

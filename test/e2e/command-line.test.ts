@@ -1,9 +1,10 @@
 /**
  * The command line itself: where options may stand in the commands that run a CMD (`lock`,
- * `resource acquire`, `spawn`).
+ * `resource acquire`, `spawn`), and durations, given as flags or environment variables, that
+ * are bad usage (exit 2, naming the option or variable) wherever they are read.
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { COORD, Rig, fixture } from '../rig.js';
 
@@ -80,5 +81,44 @@ describe('options around the positional arguments of commands that run CMD', () 
     expect(stdout('planner')).toMatch(/^registered dashes in run .*\ndashes succeeded \(exit code 0\)\ndashes 0\nregistered no-dashes in run .*\nno-dashes succeeded \(exit code 0\)\nno dashes 0\nunknown 2\n$/);
     expect(stdout('dashes')).toBe('--wait --id x\n');
     expect(stdout('no-dashes')).toBe('no dashes --wait\n');
+  });
+});
+
+describe('durations', () => {
+  it('a bad duration flag is a usage error (exit 2) naming the flag, in every command', async () => {
+    const bad = async (args: string[], flag: string, input?: string): Promise<void> => {
+      const r = await rig.coord(args, input === undefined ? {} : { input });
+      expect({ args, code: r.code }).toEqual({ args, code: 2 });
+      expect(r.stderr).toContain(`option '${flag}' argument '5x' is invalid. bad duration "5x": use 500ms, 30s, 5m, 1h or a number of seconds`);
+    };
+    await bad(['stop', '--timeout', '5x'], '--timeout <duration>');
+    await bad(['lock', join(rig.dir, 'f'), '--timeout', '5x', '--', 'true'], '-t, --timeout <duration>');
+    await bad(['lock', join(rig.dir, 'f'), '--lease', '5x', '--', 'true'], '--lease <duration>');
+    await bad(['write', join(rig.dir, 'f'), '-t', '5x'], '-t, --timeout <duration>', 'x\n');
+    await bad(['append', join(rig.dir, 'f'), '--timeout', '5x'], '-t, --timeout <duration>', 'x\n');
+    await bad(['resource', 'acquire', 'gpu=1', '--timeout', '5x', '--', 'true'], '-t, --timeout <duration>');
+    await bad(['queue', 'recv', 'jobs', '--as', 'me', '--wait', '5x'], '-w, --wait <duration>');
+    await bad(['queue', 'recv', 'jobs', '--as', 'me', '--ack-timeout', '5x'], '--ack-timeout <duration>');
+    await bad(['propose', 'release', '--timeout', '5x'], '-t, --timeout <duration>');
+    await bad(['decision', 'release', '--wait', '5x'], '-w, --wait <duration>');
+    await bad(['worker', '--backend', 'redis://127.0.0.1:1', '--lease', '5x'], '--lease <duration>');
+    expect(existsSync(join(rig.dir, 'f'))).toBe(false);
+  });
+
+  it('a bad duration in an environment variable is a usage error (exit 2) naming the variable', async () => {
+    const bad = async (args: string[], env: Record<string, string>): Promise<void> => {
+      const [name = '', value = ''] = Object.entries(env)[0] ?? [];
+      const r = await rig.coord(args, { env: { COORD_BACKEND_WAIT: '300ms', ...env } });
+      expect({ args, env, code: r.code }).toEqual({ args, env, code: 2 });
+      expect(r.stderr).toContain(`coord: ${name}: bad duration "${value}": use 500ms, 30s, 5m, 1h or a number of seconds`);
+    };
+    rig.writePlan({ streams: [{ id: 'a', command: 'touch ran' }] });
+    await bad(['run', 'plan.yaml'], { COORD_RUN_LEASE: '5x' });
+    // nothing was started, no run directory made
+    expect(rig.runIds()).toEqual([]);
+    await bad(['run', 'plan.yaml', '--workers', '--backend', 'redis://127.0.0.1:1'], { COORD_WORKER_LEASE: '5x' });
+    await bad(['lock', join(rig.dir, 'f'), '--', 'true'], { COORD_LOCK_LEASE: '5x' });
+    await bad(['status', '--backend', 'redis://127.0.0.1:1'], { COORD_BACKEND_WAIT: '5x' });
+    expect(rig.runIds()).toEqual([]);
   });
 });

@@ -4,14 +4,15 @@
  * `rejected` or `pending` and exits 0 — except 75 when `--wait` ended with it still pending.
  */
 import { Consensus } from '../../client/consensus.js';
-import { formatDuration, durationMs } from '../../util/duration.js';
+import { formatDuration } from '../../util/duration.js';
 import { UsageError } from '../../util/result.js';
 import type { ProposalRecord } from '../../consensus/board.js';
 
+/** The options of propose; the timeout in ms (parsed by commander: a bad one is a usage error before this runs). */
 export interface ProposeFlags {
   quorum?: string;
   voters?: string[];
-  timeout?: string;
+  timeout?: number;
   value?: string;
   run?: string;
   json?: boolean;
@@ -19,15 +20,6 @@ export interface ProposeFlags {
 
 const list = (values: string[] | undefined): string[] | undefined =>
   values === undefined ? undefined : values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
-
-function ms(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  try {
-    return durationMs(value, flag);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
 
 const standing = (p: ProposalRecord): string => `${p.yes} yes, ${p.no} no, ${p.needed} of ${p.voters.length} needed`;
 
@@ -41,7 +33,7 @@ export async function proposeCommand(name: string, flags: ProposeFlags): Promise
     }
   }
   const voters = list(flags.voters);
-  const timeoutMs = ms(flags.timeout, '--timeout');
+  const timeoutMs = flags.timeout;
   const p = await new Consensus({ run: flags.run }).propose(name, {
     quorum: flags.quorum ?? 'majority',
     ...(voters ? { voters } : {}),
@@ -66,8 +58,8 @@ export async function voteCommand(name: string, vote: string, flags: { reason?: 
   else process.stdout.write(`${voter} voted ${vote} on ${name}: ${standing(p)}${p.openedAt ? '' : ' (counted when it opens)'} -> ${p.state}\n`);
 }
 
-export async function decisionCommand(name: string, flags: { wait?: string; run?: string; json?: boolean }): Promise<void> {
-  const waitMs = ms(flags.wait, '--wait');
+export async function decisionCommand(name: string, flags: { wait?: number; run?: string; json?: boolean }): Promise<void> {
+  const waitMs = flags.wait;
   const { state, proposal } = await new Consensus({ run: flags.run }).decision(name, waitMs !== undefined ? { waitMs } : {});
   process.stdout.write(flags.json ? JSON.stringify(proposal) + '\n' : `${state}\n`);
   if (state === 'pending' && waitMs !== undefined) process.exitCode = 75;

@@ -10,7 +10,6 @@
  * terminal's Ctrl-C) stops both; signals sent to this process alone are passed on to CMD.
  */
 import { spawn } from 'node:child_process';
-import { durationMs } from '../../util/duration.js';
 import { UsageError } from '../../util/result.js';
 import { formatChain, heldByChain, managerFromEnv, parseChain } from '../../locks/env.js';
 import { canonicalPath, lockKey } from '../../locks/registry.js';
@@ -19,11 +18,12 @@ import { refuseSharedRead } from '../../locks/access.js';
 import { descendants } from '../../util/proc.js';
 import { constants } from 'node:os';
 
+/** The options, durations in ms (parsed by commander: a bad one is a usage error before this runs). */
 export interface LockFlags {
   read?: boolean;
   write?: boolean;
-  timeout?: string;
-  lease?: string;
+  timeout?: number;
+  lease?: number;
 }
 
 function signalTree(pid: number, signal: NodeJS.Signals): void {
@@ -40,17 +40,11 @@ export async function lockCommand(path: string, command: string[], flags: LockFl
   if (flags.read && flags.write) throw new UsageError('--read and --write exclude each other');
   if (command.length === 0) throw new UsageError('missing command: coord lock PATH -- CMD ARGS…');
   const mode = flags.read ? 'read' : 'write';
-  let timeout: number | undefined;
-  try {
-    timeout = flags.timeout !== undefined ? durationMs(flags.timeout, '--timeout') : undefined;
-    if (flags.lease !== undefined) durationMs(flags.lease, '--lease');
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const timeout = flags.timeout;
   const canonical = canonicalPath(path);
   if (mode === 'write') refuseSharedRead(canonical);
   const chain = parseChain(process.env.COORD_LOCK_CHAIN);
-  const manager = await managerFromEnv({ ...(flags.lease !== undefined ? { lease: flags.lease } : {}) });
+  const manager = await managerFromEnv({ ...(flags.lease !== undefined ? { leaseMs: flags.lease } : {}) });
   const enclosing = heldByChain(chain, canonical);
   if (enclosing && enclosing.mode === 'read' && mode === 'write') {
     throw new UsageError(`deadlock: an enclosing coord lock holds a read lock on ${canonical}; a read lock cannot be upgraded to a write lock`, 75);

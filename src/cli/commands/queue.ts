@@ -9,19 +9,20 @@
  * is not waiting for one.
  */
 import { openBackend, resolveRun } from '../context.js';
-import { durationMs, formatDuration } from '../../util/duration.js';
+import { formatDuration } from '../../util/duration.js';
 import { UsageError } from '../../util/result.js';
 import { ID_PATTERN } from '../../plan/types.js';
 import { readStdin } from '../../locks/env.js';
 import { MessageQueue, type TopicSummary } from '../../queue/queue.js';
 
+/** The options; durations in ms (parsed by commander: a bad one is a usage error before this runs). */
 export interface QueueFlags {
   run?: string;
   json?: boolean;
   group?: string;
   as?: string;
-  wait?: string;
-  ackTimeout?: string;
+  wait?: number;
+  ackTimeout?: number;
 }
 
 const NAME_RULE = "1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit";
@@ -29,18 +30,6 @@ const NAME_RULE = "1 to 64 letters, digits, '_', '.' or '-', starting with a let
 function name(what: string, value: string): string {
   if (!ID_PATTERN.test(value)) throw new UsageError(`bad ${what} ${JSON.stringify(value)}: use ${NAME_RULE}`);
   return value;
-}
-
-function duration(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  let ms: number;
-  try {
-    ms = durationMs(value, flag);
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  if (!Number.isSafeInteger(ms)) throw new UsageError(`${flag}: "${value}" is too long`);
-  return ms;
 }
 
 /** The calling stream, when there is one (checked: it names cursors). */
@@ -84,8 +73,8 @@ export async function queueSendCommand(topic: string, message: string | undefine
 export async function queueRecvCommand(topic: string, flags: QueueFlags): Promise<void> {
   name('topic name', topic);
   const { consumer, member } = who(flags, 'recv');
-  const waitMs = duration(flags.wait, '--wait');
-  const ackTimeoutMs = duration(flags.ackTimeout, '--ack-timeout');
+  const waitMs = flags.wait;
+  const ackTimeoutMs = flags.ackTimeout;
   if (ackTimeoutMs === 0) throw new UsageError('--ack-timeout must be more than 0 (without it, a message is done once received)');
   const queue = await openQueue(flags);
   const got = await queue.recv(topic, {

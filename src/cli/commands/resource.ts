@@ -9,11 +9,11 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { ResourcePool } from '../../client/resource-pool.js';
-import { durationMs } from '../../util/duration.js';
 import { UsageError } from '../../util/result.js';
 
+/** The options; the timeout in ms (parsed by commander: a bad one is a usage error before this runs). */
 export interface AcquireFlags {
-  timeout?: string;
+  timeout?: number;
   priority?: string;
   run?: string;
 }
@@ -41,12 +41,7 @@ export function parseUnits(specs: string[], command: string[]): Record<string, n
 
 export async function resourceAcquireCommand(specs: string[], command: string[], flags: AcquireFlags): Promise<void> {
   const units = parseUnits(specs, command);
-  let timeoutMs: number | undefined;
-  try {
-    timeoutMs = flags.timeout !== undefined ? durationMs(flags.timeout, '--timeout') : undefined;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const timeoutMs = flags.timeout;
   let priority: number | undefined;
   if (flags.priority !== undefined) {
     priority = Number(flags.priority);

@@ -49,6 +49,9 @@ export async function runCommand(planPath: string, flags: RunFlags): Promise<voi
   if (flags.adopt && !flags.resume) throw new UsageError('--adopt goes with --resume RUN_ID');
   const backendUrl = process.env.COORD_BACKEND;
   if (flags.workers && !backendUrl) throw new UsageError('--workers needs a Redis server: add --backend redis://HOST[:PORT][/DB] (or set COORD_BACKEND)');
+  // read before anything starts: a bad value is bad usage (exit 2, naming the variable), with no run left behind
+  const runLeaseMs = process.env.COORD_RUN_LEASE ? durationMs(process.env.COORD_RUN_LEASE, 'COORD_RUN_LEASE') : undefined;
+  const workerLeaseMs = flags.workers && process.env.COORD_WORKER_LEASE ? durationMs(process.env.COORD_WORKER_LEASE, 'COORD_WORKER_LEASE') : undefined;
   if (flags.resume) {
     const verdict = await checkResumable(flags.resume, plan);
     if (verdict) {
@@ -68,8 +71,8 @@ export async function runCommand(planPath: string, flags: RunFlags): Promise<voi
     home: coordHome(),
     backend: await openBackend(),
     ...(flags.concurrency ? { concurrency: flags.concurrency } : flags.workers ? { concurrency: WORKERS_CONCURRENCY } : {}),
-    ...(process.env.COORD_RUN_LEASE ? { runLeaseMs: durationMs(process.env.COORD_RUN_LEASE, 'COORD_RUN_LEASE') } : {}),
-    ...(flags.workers && backendUrl ? { workers: { url: backendUrl, ...(process.env.COORD_WORKER_LEASE ? { leaseMs: durationMs(process.env.COORD_WORKER_LEASE, 'COORD_WORKER_LEASE') } : {}) } } : {}),
+    ...(runLeaseMs !== undefined ? { runLeaseMs } : {}),
+    ...(flags.workers && backendUrl ? { workers: { url: backendUrl, ...(workerLeaseMs !== undefined ? { leaseMs: workerLeaseMs } : {}) } } : {}),
     removeWorkspaces: flags.rm ?? false,
     keepWorkspaces: flags.keepWorkspaces ?? false,
     ...(flags.resume ? { runId: flags.resume, resume: { adopt: flags.adopt ?? false, ...(flags.resolutions ? { resolutions: flags.resolutions } : {}) } } : {}),

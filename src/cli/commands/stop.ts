@@ -8,7 +8,7 @@ import type { HostBackend } from '../../backend/types.js';
 import { hostname } from 'node:os';
 import { coordinatorAlive } from '../../status/snapshot.js';
 import { TERMINAL_RUN_STATES } from '../../events/types.js';
-import { durationMs } from '../../util/duration.js';
+import { formatDuration } from '../../util/duration.js';
 import { leftoverAlive, stopLeftover } from '../../orchestrator/resume.js';
 import { UsageError } from '../../util/result.js';
 import { sleep } from './follow.js';
@@ -17,8 +17,9 @@ import { reconcileStreams } from '../../status/reconcile.js';
 /** How long leftovers of a dead coordinator get between SIGTERM and SIGKILL. */
 const ORPHAN_GRACE_MS = 5000;
 
-export async function stopCommand(runId: string | undefined, flags: { timeout: string }): Promise<void> {
-  const timeoutMs = durationMs(flags.timeout, '--timeout');
+/** `flags.timeout` in ms (parsed by commander: a bad one is a usage error before this runs). */
+export async function stopCommand(runId: string | undefined, flags: { timeout: number }): Promise<void> {
+  const timeoutMs = flags.timeout;
   const backend = await openBackend();
   const run = await resolveRun(backend, runId);
   if (TERMINAL_RUN_STATES.has(run.state)) {
@@ -46,7 +47,7 @@ export async function stopCommand(runId: string | undefined, flags: { timeout: s
     if (!(await coordinatorAlive(now, backend))) break;
     await sleep(100);
   }
-  throw new UsageError(`run ${run.id} did not end within ${flags.timeout}`, 75);
+  throw new UsageError(`run ${run.id} did not end within ${formatDuration(timeoutMs)}`, 75);
 }
 
 /** Stops (TERM, then KILL after 5 s) the process groups of streams a dead coordinator left running. */

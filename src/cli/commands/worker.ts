@@ -4,16 +4,16 @@
  * running streams get SIGTERM and report as usual; a second signal kills them).
  */
 import { UsageError } from '../../util/result.js';
-import { durationMs } from '../../util/duration.js';
 import { coordHome } from '../context.js';
 import { ID_PATTERN } from '../../plan/types.js';
 
+/** The options; the lease in ms (parsed by commander: a bad one is a usage error before this runs). */
 export interface WorkerFlags {
   slots?: number;
   capabilities?: string;
   resources?: string;
   name?: string;
-  lease: string;
+  lease: number;
 }
 
 function parseResources(text: string): Record<string, number> {
@@ -32,12 +32,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
   const capabilities = (flags.capabilities ?? '').split(',').map((c) => c.trim()).filter(Boolean);
   const resources = parseResources(flags.resources ?? '');
   if (flags.name !== undefined && !ID_PATTERN.test(flags.name)) throw new UsageError(`--name: "${flags.name}" is not a worker id (1-64 letters, digits, "_", "." or "-")`);
-  let leaseMs: number;
-  try {
-    leaseMs = durationMs(flags.lease, '--lease');
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const leaseMs = flags.lease;
   if (leaseMs < 300) throw new UsageError('--lease: at least 300ms');
   const { WorkerHost } = await import('../../distribute/worker.js');
   const worker = new WorkerHost({

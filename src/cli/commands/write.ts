@@ -7,16 +7,16 @@
  * newer fencing token than TOKEN has been granted for PATH.
  */
 import { UsageError } from '../../util/result.js';
-import { durationMs } from '../../util/duration.js';
 import { appendRecord, atomicReplaceAsync } from '../../locks/files.js';
 import { heldByChain, managerFromEnv, parseChain, readStdin } from '../../locks/env.js';
 import { canonicalPath } from '../../locks/registry.js';
 import { fileAccess, refuseSharedRead } from '../../locks/access.js';
 import type { FileLockManager, LockHandle } from '../../locks/manager.js';
 
+/** The options; the timeout in ms (parsed by commander: a bad one is a usage error before this runs). */
 export interface WriteFlags {
   fence?: string;
-  timeout?: string;
+  timeout?: number;
 }
 
 function parseFence(value: string | undefined): number | undefined {
@@ -36,12 +36,7 @@ async function checkFence(manager: FileLockManager, canonical: string, fence: nu
 }
 
 async function underLock(canonical: string, flags: WriteFlags, fence: number | undefined, lock: boolean, body: (manager: FileLockManager) => void | Promise<void>): Promise<void> {
-  let timeout: number | undefined;
-  try {
-    timeout = flags.timeout !== undefined ? durationMs(flags.timeout, '--timeout') : undefined;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const timeout = flags.timeout;
   refuseSharedRead(canonical);
   const manager = await managerFromEnv();
   const chain = parseChain(process.env.COORD_LOCK_CHAIN);
