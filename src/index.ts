@@ -42,6 +42,7 @@ export type { Quorum, ProposalState, VoteValue, TallyResult } from './consensus/
 export type { PoolRecord } from './backend/types.js';
 export { MessageQueue, QueueError, queueSummary } from './queue/queue.js';
 export type { MessageQueueOptions, QueueDelivery, RecvOptions, AckOptions, TopicSummary, ConsumerSummary, StoredMessage, ConsumerCursor, PendingDelivery } from './queue/queue.js';
-export { StateStore, VersionConflictError, stateMessage } from './state/store.js';
+export { StateStore, VersionConflictError, StateLimitError, stateMessage } from './state/store.js';
+export { MAX_DEPTH, MAX_STATE_BYTES, MAX_MESSAGE_BYTES } from './util/limits.js';
 export type { ChangeEntry, StateVersion, UpdateResult, UpdateOptions, StateStoreOptions } from './state/store.js';
 export { SeqLog } from './primitives/seq-log.js';

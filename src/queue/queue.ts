@@ -17,11 +17,17 @@
  * Under `state_management.type: message_queue` the shared state publishes every version on the
  * topic `state` (message number = version); sending to it is refused, reading works as for any
  * topic.
+ *
+ * Limits (src/util/limits.ts), checked by `send` before anything is written, on every backend:
+ * a body takes at most MAX_MESSAGE_BYTES in UTF-8, and a body that is a JSON document nests at
+ * most MAX_DEPTH levels (consumers parse it, and parsers fail on deeper ones). Other text is
+ * not looked into.
  */
 import type { Backend } from '../backend/types.js';
 import type { CoordEvent, EventInput } from '../events/types.js';
 import { ID_PATTERN } from '../plan/types.js';
 import { UsageError } from '../util/result.js';
+import { formatLimit, jsonTextTooDeep, MAX_DEPTH, MAX_MESSAGE_BYTES } from '../util/limits.js';
 import { CursorQueues, topicKey } from './cursors.js';
 import type { QueueEngine, StoredMessage, TopicSummary } from './engine.js';
 
@@ -154,6 +160,9 @@ export class MessageQueue {
   async send(topic: string, body: string): Promise<number> {
     checkName('topic', topic);
     if (typeof body !== 'string') throw new QueueError(`a message is a string, got ${body === null ? 'null' : typeof body}`);
+    const bytes = Buffer.byteLength(body, 'utf8');
+    if (bytes > MAX_MESSAGE_BYTES) throw new QueueError(`the message is too large: ${bytes} bytes (at most ${formatLimit(MAX_MESSAGE_BYTES)}, ${MAX_MESSAGE_BYTES} bytes); nothing was sent`);
+    if (jsonTextTooDeep(body)) throw new QueueError(`the message is JSON nesting more than ${MAX_DEPTH} levels of objects and arrays (at most ${MAX_DEPTH}); nothing was sent`);
     if (this.readOnly.has(topic)) {
       throw new QueueError(`topic ${topic} is written by the shared state (state_management.type: message_queue): change the state with coord state set/incr/merge/delete, read it with coord queue recv ${topic}`);
     }

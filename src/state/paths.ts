@@ -5,12 +5,34 @@
  * Keys come from users, so `__proto__`, `constructor` and `prototype` are ordinary keys here:
  * properties are read with Object.hasOwn and written with Object.defineProperty, which never
  * runs the `__proto__` setter. No path or merge reaches Object.prototype.
+ *
+ * Recursion: the functions that recurse are bounded by what the state's limits bound
+ * (src/util/limits.ts) — updateAt by the key's segments (parseKey allows MAX_DEPTH), deepMerge
+ * by the patch, deepEqual by the shallower of its two values, cloneJson (JSON.stringify) by
+ * its value, which callers check first. getAt and deepFreeze walk without recursing: they
+ * also run on documents an older coord stored deeper than the limit.
  */
+import { MAX_DEPTH } from '../util/limits.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
 export class PathError extends Error {}
+
+/**
+ * A document, value or key over the state's limits (src/util/limits.ts): nothing was changed.
+ * `exitCode` 2 when what was given is over them; 1 when the stored state already was (an
+ * older coord stored it), and the change would not bring it back within them.
+ */
+export class StateLimitError extends PathError {
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2 = 2,
+  ) {
+    super(message);
+    this.name = 'StateLimitError';
+  }
+}
 
 const INDEX = /^(0|[1-9]\d*)$/;
 
@@ -19,6 +41,11 @@ export function parseKey(key: string): string[] {
   if (key === '') throw new PathError('a key cannot be empty (leave KEY out for the whole document)');
   const parts = key.split('.');
   if (parts.some((p) => p === '')) throw new PathError(`bad key "${key}": empty segment (keys are dotted paths like a.b.c)`);
+  // a longer key names a place deeper than any document may nest, and updateAt recurses per segment
+  if (parts.length > MAX_DEPTH) {
+    const shown = key.length > 40 ? `${key.slice(0, 40)}…` : key;
+    throw new StateLimitError(`bad key "${shown}": ${parts.length} segments (a key has at most ${MAX_DEPTH}, the levels the state may nest)`);
+  }
   return parts;
 }
 
@@ -154,16 +181,19 @@ export function touches(changed: readonly string[], key: string | undefined): bo
   return changed.some((k) => k === key || k.startsWith(`${key}.`) || key.startsWith(`${k}.`) || k === '');
 }
 
-/** Freezes a JSON value and everything in it. */
+/** Freezes a JSON value and everything in it; its own stack, not recursion, so any depth freezes. */
 export function deepFreeze<T>(v: T): T {
-  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
-    Object.freeze(v);
-    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+  const todo: unknown[] = [v];
+  while (todo.length > 0) {
+    const x = todo.pop();
+    if (typeof x !== 'object' || x === null || Object.isFrozen(x)) continue;
+    Object.freeze(x);
+    for (const k of Object.keys(x)) todo.push((x as Record<string, unknown>)[k]);
   }
   return v;
 }
 
-/** A deep copy through JSON (what the store keeps is exactly what JSON can say). */
+/** A deep copy through JSON (what the store keeps is exactly what JSON can say); only for values within the depth limit. */
 export function cloneJson<T>(v: T): T {
   return v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T);
 }

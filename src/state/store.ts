@@ -17,15 +17,23 @@
  * - `message_queue`: every new version is also published to the queue topic `state`, as
  *   message number = version (readers use `coord queue recv state`).
  *
+ * Limits (src/util/limits.ts): a version nests at most MAX_DEPTH levels and takes at most
+ * MAX_STATE_BYTES as JSON. Every write checks what it was given and the document it makes
+ * before anything is written, and refuses with {@link StateLimitError}. A document an older
+ * coord stored deeper than the limit is handed to `fn` as read (a JSON copy would overflow
+ * the stack), and only a change that brings it back within the limits is taken — `delete`
+ * of the deep key, typically.
+ *
  * Old versions are removed beyond `keepVersions`; the change log is kept whole. A snapshot
  * (`snapshot()`, written durably every `checkpoint_interval` by the coordinator and at the
  * end of the run) is what a resumed run restores when its newest versions were lost.
  */
 import type { Backend, DocCommitOptions, DocVersion, StateSettings } from '../backend/types.js';
 import type { CoordEvent, EventInput, StateOp } from '../events/types.js';
-import { changedKeys, cloneJson, deepEqual, deepFreeze, deepMerge, getAt, isObject, parseKey, PathError, touches, updateAt, type Json, type JsonObject } from './paths.js';
+import { changedKeys, cloneJson, deepEqual, deepFreeze, deepMerge, getAt, isObject, parseKey, PathError, StateLimitError, touches, updateAt, type Json, type JsonObject } from './paths.js';
+import { formatLimit, MAX_DEPTH, MAX_STATE_BYTES, showPath, tooDeepAt } from '../util/limits.js';
 
-export { PathError };
+export { PathError, StateLimitError };
 
 /** One change-log entry. */
 export interface ChangeEntry {
@@ -161,10 +169,17 @@ export class StateStore<T extends JsonObject = JsonObject> {
     for (;;) {
       const cur = await this.read();
       if (opts.expectVersion !== undefined && cur.version !== opts.expectVersion) throw new VersionConflictError(opts.expectVersion, cur.version);
-      const returned = fn(deepFreeze(cloneJson(cur.data)), cur.version);
+      // deeper than the limit (an older coord's): frozen as read, since a JSON copy would overflow
+      const storedDeep = tooDeepAt(cur.data);
+      const returned = fn(storedDeep ? deepFreeze(cur.data) : deepFreeze(cloneJson(cur.data)), cur.version);
       if (returned === undefined) return { version: cur.version, changed: false, keys: [], data: cur.data };
       if (!isObject(returned)) throw new PathError('the state is a JSON object: update() must return an object');
-      const next = cloneJson(returned);
+      const deep = tooDeepAt(returned);
+      if (deep) throw storedDeep ? stuck(cur.version, storedDeep) : new StateLimitError(`too deep: the state would nest more than ${MAX_DEPTH} levels of objects and arrays at ${showPath(deep)}; nothing was changed`);
+      const text = JSON.stringify(returned);
+      const bytes = Buffer.byteLength(text);
+      if (bytes > MAX_STATE_BYTES) throw tooLarge(cur, bytes);
+      const next = JSON.parse(text) as T;
       if (deepEqual(cur.data, next)) return { version: cur.version, changed: false, keys: [], data: cur.data };
       const entry: ChangeEntry = {
         version: cur.version + 1,
@@ -186,14 +201,15 @@ export class StateStore<T extends JsonObject = JsonObject> {
     if (this.settings.type === 'message_queue') this.emitEvent({ type: 'queue-sent', topic: 'state', id: version, sender: entry.stream });
   }
 
-  /** Sets KEY to `value`. */
-  set(key: string, value: Json, streamId?: string | null, opts: UpdateOptions = {}): Promise<UpdateResult<T>> {
+  /** Sets KEY to `value`. Like every write, async throughout: a refused key or value rejects, it never throws. */
+  async set(key: string, value: Json, streamId?: string | null, opts: UpdateOptions = {}): Promise<UpdateResult<T>> {
     const path = parseKey(key);
+    checkGiven(value, path);
     return this.update((s) => updateAt(s, path, () => cloneJson(value)) as T, streamId, { op: 'set', ...opts });
   }
 
   /** Adds `by` to the number at KEY (missing counts as 0). */
-  incr(key: string, by = 1, streamId?: string | null, opts: UpdateOptions = {}): Promise<UpdateResult<T>> {
+  async incr(key: string, by = 1, streamId?: string | null, opts: UpdateOptions = {}): Promise<UpdateResult<T>> {
     if (!Number.isFinite(by)) throw new PathError(`incr needs a finite number, got ${by}`);
     const path = parseKey(key);
     return this.update(
@@ -209,9 +225,10 @@ export class StateStore<T extends JsonObject = JsonObject> {
   }
 
   /** Deep-merges `patch` (an object) into the object at KEY (the whole document when KEY is empty). */
-  merge(key: string | undefined, patch: Json, streamId?: string | null, opts: UpdateOptions = {}): Promise<UpdateResult<T>> {
+  async merge(key: string | undefined, patch: Json, streamId?: string | null, opts: UpdateOptions = {}): Promise<UpdateResult<T>> {
     if (!isObject(patch)) throw new PathError('merge takes a JSON object');
     const path = key === undefined ? [] : parseKey(key);
+    checkGiven(patch, path);
     return this.update(
       (s) =>
         updateAt(s, path, (old) => {
@@ -224,7 +241,7 @@ export class StateStore<T extends JsonObject = JsonObject> {
   }
 
   /** Removes KEY (nothing changes when it is missing). */
-  delete(key: string, streamId?: string | null, opts: UpdateOptions = {}): Promise<UpdateResult<T>> {
+  async delete(key: string, streamId?: string | null, opts: UpdateOptions = {}): Promise<UpdateResult<T>> {
     const path = parseKey(key);
     return this.update((s) => (updateAt(s, path, () => undefined) ?? {}) as T, streamId, { op: 'delete', ...opts });
   }
@@ -257,6 +274,8 @@ export class StateStore<T extends JsonObject = JsonObject> {
   async snapshot(): Promise<number | null> {
     const head = await this.backend.docRead<T>(this.runId, 'state');
     if (!head) return null;
+    const deep = tooDeepAt(head.data);
+    if (deep) throw new StateLimitError(`version ${head.version} is not snapshotted: it ${deepStored(deep)}; coord state delete ${deep[0]} brings it within the limits`, 1);
     if ((await this.backend.logGet(this.runId, 'snapshots', head.version)) !== undefined) return null;
     const ok = await this.backend.logPut<DocVersion<T>>(this.runId, 'snapshots', head.version, head, { durable: true });
     return ok ? head.version : null;
@@ -279,6 +298,8 @@ export class StateStore<T extends JsonObject = JsonObject> {
     if (!snap) return null;
     const before = await this.version();
     if (before >= top) return null;
+    const deep = tooDeepAt(snap.data);
+    if (deep) throw new StateLimitError(`the snapshot of version ${top} is not restored: it ${deepStored(deep)}`, 1);
     const entry: ChangeEntry = { version: top, time: new Date().toISOString(), stream: null, op: 'restore', keys: changedKeys({}, snap.data), from: top };
     if (!(await this.backend.docRestore<T>(this.runId, 'state', { version: top, time: Date.now(), data: snap.data, meta: entry }, this.commitOptions(entry, snap.data)))) return null;
     this.emitEvent({ type: 'state-restored', version: top, from: before });
@@ -325,6 +346,34 @@ export class StateStore<T extends JsonObject = JsonObject> {
       stop();
     }
   }
+}
+
+/** What a value given to set or merge at `path` would make too deep, refused before it is copied (the copy recurses). */
+function checkGiven(value: Json, path: readonly string[]): void {
+  const deep = tooDeepAt(value, MAX_DEPTH, path.length, path);
+  if (deep) throw new StateLimitError(`too deep: the state would nest more than ${MAX_DEPTH} levels of objects and arrays at ${showPath(deep)}; nothing was changed`);
+}
+
+/** How a document deeper than the limit is described: where, and why it could be there. */
+export function deepStored(path: readonly string[]): string {
+  return `nests more than ${MAX_DEPTH} levels of objects and arrays at ${showPath(path)} (stored before coord limited the depth)`;
+}
+
+/** The stored state is deeper than the limit and the change leaves it so. */
+function stuck(version: number, path: readonly string[]): StateLimitError {
+  return new StateLimitError(`the state at version ${version} ${deepStored(path)}: only a change that brings it within the limits is taken, such as coord state delete ${path[0]}`, 1);
+}
+
+/** A change making the state larger than the limit: exit 2, or 1 when the stored state was already larger (an older coord's). */
+function tooLarge(cur: StateVersion<JsonObject>, bytes: number): StateLimitError {
+  const limit = `at most ${formatLimit(MAX_STATE_BYTES)}, ${MAX_STATE_BYTES} bytes`;
+  if (Buffer.byteLength(JSON.stringify(cur.data)) <= MAX_STATE_BYTES) return new StateLimitError(`too large: the state would take ${bytes} bytes as JSON (${limit}); nothing was changed`);
+  const sizes = Object.keys(cur.data).map((k) => ({ k, n: Buffer.byteLength(JSON.stringify(cur.data[k]) ?? '') }));
+  const biggest = sizes.reduce((a, b) => (b.n > a.n ? b : a), { k: '', n: -1 }).k;
+  return new StateLimitError(
+    `the state at version ${cur.version} takes more than ${formatLimit(MAX_STATE_BYTES)} as JSON (stored before coord limited the size); the change would leave it at ${bytes} bytes (${limit}): only a change that brings it within the limits is taken, such as coord state delete ${biggest}`,
+    1,
+  );
 }
 
 /** The message a `message_queue` state publishes on topic `state` for a version. */

@@ -6,6 +6,9 @@ import { describe, expect, it, beforeEach, afterEach } from '@jest/globals';
 import type { Backend, RunRecord, StreamRecord, PointRecord, PoolRecord } from '../../src/backend/types.js';
 import type { CoordEvent } from '../../src/events/types.js';
 import type { ProposalRecord } from '../../src/consensus/board.js';
+import { StateStore, type ChangeEntry } from '../../src/state/store.js';
+import { MessageQueue } from '../../src/queue/queue.js';
+import type { Json, JsonObject } from '../../src/state/paths.js';
 
 export interface BackendFixture {
   backend: Backend;
@@ -46,6 +49,23 @@ function streamRecord(id: string, state: StreamRecord['state']): StreamRecord {
     endedAt: null,
     lastHeartbeat: null,
   };
+}
+
+/** `n` arrays nested in each other. */
+function nested(n: number): Json {
+  let v: Json = [];
+  for (let i = 1; i < n; i++) v = [v];
+  return v;
+}
+
+/** What a call rejected with: its exitCode and message (a plain Error has no exitCode). */
+async function refusal(p: Promise<unknown>): Promise<{ exitCode: unknown; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    return { exitCode: (e as { exitCode?: unknown }).exitCode, message: (e as Error).message };
+  }
+  throw new Error('expected a refusal');
 }
 
 export function backendContract(name: string, make: () => Promise<BackendFixture>): void {
@@ -254,6 +274,51 @@ export function backendContract(name: string, make: () => Promise<BackendFixture
       } finally {
         stop();
       }
+    });
+
+    it('the shared state and the queues hold their limits (64 levels, 4 MiB) before writing, and cope with a deeper document stored earlier', async () => {
+      const MiB = 1024 * 1024;
+      await b.createRun(runRecord('r', '2026-01-01T00:00:00.000Z'), '');
+      const s = new StateStore(b, 'r', { onEvent: () => undefined });
+      await s.set('a', 1);
+      const deep = { exitCode: 2, message: expect.stringMatching(/^too deep: the state would nest more than 64 levels of objects and arrays at /) };
+      expect(await refusal(s.set('p', nested(64)))).toEqual(deep);
+      expect(await refusal(s.set('p', nested(2500)))).toEqual(deep);
+      expect(await refusal(s.merge('m', { a: nested(100) }))).toEqual(deep);
+      expect(await refusal(s.update((d) => ({ ...d, u: nested(70) })))).toEqual(deep);
+      expect(await refusal(s.incr(Array.from({ length: 65 }, () => 'k').join('.')))).toMatchObject({ exitCode: 2, message: expect.stringMatching(/65 segments/) });
+      expect(await refusal(s.set('big', 'é'.repeat(2 * MiB)))).toMatchObject({ exitCode: 2, message: expect.stringMatching(/^too large: the state would take \d+ bytes as JSON \(at most 4 MiB, 4194304 bytes\)/) });
+      expect(await s.read()).toEqual({ version: 1, data: { a: 1 } });
+      expect(await b.docVersions('r', 'state')).toEqual([1]);
+      // right at the limits: stored and read back whole
+      expect((await s.set('p', nested(63))).version).toBe(2);
+      const fill = 4 * MiB - Buffer.byteLength(JSON.stringify(await s.get())) - Buffer.byteLength(',"big":""');
+      expect((await s.set('big', 'x'.repeat(fill))).version).toBe(3);
+      expect(Buffer.byteLength(JSON.stringify((await s.read()).data))).toBe(4 * MiB);
+      expect(await refusal(s.set('big', 'x'.repeat(fill + 1)))).toMatchObject({ exitCode: 2, message: expect.stringMatching(/4194305 bytes/) });
+      expect((await s.delete('big')).version).toBe(4);
+
+      const q = new MessageQueue(b, 'r', { onEvent: () => undefined });
+      expect(await refusal(q.send('t', 'x'.repeat(4 * MiB + 1)))).toEqual({ exitCode: 2, message: 'the message is too large: 4194305 bytes (at most 4 MiB, 4194304 bytes); nothing was sent' });
+      expect(await refusal(q.send('t', JSON.stringify({ a: nested(64) })))).toMatchObject({ exitCode: 2, message: expect.stringMatching(/more than 64 levels/) });
+      expect(await b.logHead('r', 'topic/t')).toBe(0);
+      expect(await q.send('t', 'é'.repeat(2 * MiB))).toBe(1);
+      expect(await q.send('t', JSON.stringify(nested(64)))).toBe(2);
+      expect((await q.recv('t', { consumer: 'c' }))?.body).toBe('é'.repeat(2 * MiB));
+
+      // a document an older version stored, deeper than the limit: written straight through the backend
+      const head = await b.docRead<JsonObject>('r', 'state');
+      const entry: ChangeEntry = { version: 5, time: new Date().toISOString(), stream: null, op: 'set', keys: ['old'] };
+      expect((await b.docCommit('r', 'state', head!.version, { ...head!.data, old: nested(2500) }, { keep: 100, meta: entry, logs: { changes: entry } }))?.version).toBe(5);
+      const stuck = { exitCode: 1, message: expect.stringMatching(/^the state at version 5 nests more than 64 levels .*: only a change that brings it within the limits is taken, such as coord state delete old$/) };
+      expect(await refusal(s.set('x', 1))).toEqual(stuck);
+      expect(await refusal(s.merge(undefined, { y: 1 }))).toEqual(stuck);
+      expect(await refusal(s.snapshot())).toMatchObject({ exitCode: 1, message: expect.stringMatching(/version 5 is not snapshotted: it nests more than 64 levels/) });
+      const frozen = await new StateStore(b, 'r', { type: 'immutable', onEvent: () => undefined }).get();
+      expect(Object.isFrozen(frozen['old'])).toBe(true);
+      expect((await s.delete('old')).version).toBe(6);
+      expect((await s.set('x', 1)).version).toBe(7);
+      expect(await s.snapshot()).toBe(7);
     });
 
     it('removes a run entirely', async () => {

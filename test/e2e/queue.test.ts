@@ -226,6 +226,33 @@ describe('coord queue', () => {
     expect((await coord('queue', 'send', 'state', 'x')).stdout).toBe('1\n');
   });
 
+  it('refuses a message over 4 MiB, or JSON nesting more than 64 levels, with exit 2 naming the limit, storing nothing; at the limits it is taken whole', async () => {
+    await makeRuns();
+    const MiB = 1024 * 1024;
+    const nest = (n: number): string => '['.repeat(n) + ']'.repeat(n);
+    const runs = join(rig.home, 'runs');
+    const before = snapshot(runs);
+    const cases: Array<[string, RegExp]> = [
+      ['x'.repeat(4 * MiB + 1), /the message is too large: 4194305 bytes \(at most 4 MiB, 4194304 bytes\)/],
+      ['é'.repeat(2 * MiB) + 'x', /too large: 4194305 bytes/],
+      [nest(65), /the message is JSON nesting more than 64 levels of objects and arrays \(at most 64\)/],
+      [`{"a":${nest(2500)}}`, /more than 64 levels/],
+    ];
+    for (const [body, why] of cases) {
+      const r = await rig.coord(['queue', 'send', 'jobs', '--run', 'r1'], { input: body });
+      expect({ code: r.code, stderr: r.stderr, stdout: r.stdout }).toEqual({ code: 2, stderr: expect.stringMatching(why), stdout: '' });
+    }
+    expect((await coord('queue', 'send', 'jobs', nest(65))).code).toBe(2);
+    expect(snapshot(runs)).toEqual(before);
+    // at the limits; text that is not JSON is not looked into
+    expect((await rig.coord(['queue', 'send', 'jobs', '--run', 'r1'], { input: 'x'.repeat(4 * MiB) })).stdout).toBe('1\n');
+    expect((await coord('queue', 'send', 'jobs', nest(64))).stdout).toBe('2\n');
+    expect((await coord('queue', 'send', 'jobs', '['.repeat(100))).stdout).toBe('3\n');
+    const got = await coord('queue', 'recv', 'jobs', '--as', 'r', '--json');
+    expect((JSON.parse(got.stdout) as { body: string }).body).toBe('x'.repeat(4 * MiB));
+    expect((await coord('queue', 'recv', 'jobs', '--as', 'r')).stdout).toBe(nest(64) + '\n');
+  });
+
   it('carries work between the streams of a run: a producer, a group of 3 workers, and a reader of everything', async () => {
     const out = join(rig.dir, 'out');
     const N = 24;

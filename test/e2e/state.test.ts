@@ -1,6 +1,6 @@
 /** `coord state …` from the outside: inside runs, with bad input, compare-and-set, watch, snapshots and resume. */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rig, fixture, type Spawned } from '../rig.js';
 
@@ -37,6 +37,12 @@ function collect(s: Spawned): (n: number) => Promise<string[]> {
   s.child.stdout?.on('data', (d: Buffer) => (buf += d.toString()));
   return (n) => lines(() => buf, n);
 }
+
+/** JSON text of `n` arrays nested in each other: `[[…]]`. */
+const nest = (n: number): string => '['.repeat(n) + ']'.repeat(n);
+/** A dotted key of `n` segments. */
+const longKey = (n: number): string => Array.from({ length: n }, (_, i) => `k${i}`).join('.');
+const MiB = 1024 * 1024;
 
 async function lines(get: () => string, n: number, timeoutMs = 15_000): Promise<string[]> {
   let buf = get();
@@ -129,6 +135,67 @@ describe('coord state', () => {
     const doc = JSON.parse((await state(['get'])).stdout) as Record<string, unknown>;
     expect(Object.getPrototypeOf(doc)).toBe(Object.prototype);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('bounds what is stored: nesting deeper than 64 levels, a document over 4 MiB or a key of 65 segments exits 2 naming the limit, and nothing is written', async () => {
+    await emptyRun();
+    expect((await state(['set', 'keep', '1'])).stdout).toBe('1\n');
+    const versions = join(rig.runDir(), 'state', 'versions');
+    const files = () => readdirSync(versions).sort();
+    const written = files();
+    const refused = async (args: string[], why: RegExp, input?: string) => {
+      const r = await state(args, input);
+      expect({ args: args.map((a) => a.slice(0, 40)), code: r.code, stderr: r.stderr, stdout: r.stdout }).toEqual({ args: args.map((a) => a.slice(0, 40)), code: 2, stderr: expect.stringMatching(why), stdout: '' });
+      expect(r.stderr).not.toMatch(/call stack/);
+    };
+    // the issue's 2,500-deep array, and the other ways to nest deeper than 64 levels
+    await refused(['set', 'p', nest(2500)], /too deep: the state would nest more than 64 levels of objects and arrays at p\.0\.0\.0/);
+    await refused(['set', 'p'], /more than 64 levels/, nest(2500));
+    await refused(['set', 'p', nest(64)], /more than 64 levels/); // the document is level 1, p's array level 2
+    await refused(['merge', 'm', `{"a":${'{"a":'.repeat(99)}1${'}'.repeat(99)}}`], /more than 64 levels of objects and arrays at m\.a\.a/);
+    await refused(['set', longKey(64), '{}'], /more than 64 levels/);
+    await refused(['incr', longKey(65)], /bad key "k0\.k1\.k2.*": 65 segments \(a key has at most 64/);
+    await refused(['set', longKey(65), '1'], /65 segments/);
+    // over 4 MiB as JSON (UTF-8), the value on standard input
+    await refused(['set', 'big'], /too large: the state would take 4194\d{3} bytes as JSON \(at most 4 MiB, 4194304 bytes\)/, JSON.stringify('x'.repeat(4 * MiB)));
+    await refused(['set', 'big'], /too large/, JSON.stringify('é'.repeat(2 * MiB)));
+    expect(files()).toEqual(written);
+    expect((await state(['get', '--json'])).stdout).toBe('{"version":1,"value":{"keep":1}}\n');
+    // right at the limits everything is taken
+    expect((await state(['set', 'p', nest(63)])).stdout).toBe('2\n');
+    expect((await state(['incr', longKey(64)])).stdout).toBe('3\n'); // the document and 63 objects in it, the number in the last
+    const doc = (await state(['get', '--json'])).stdout;
+    const size = Buffer.byteLength(JSON.stringify(JSON.parse(doc).value));
+    const fill = 4 * MiB - size - Buffer.byteLength(',"big":""');
+    expect((await state(['set', 'big'], JSON.stringify('x'.repeat(fill)))).stdout).toBe('4\n');
+    await refused(['set', 'big'], /too large: the state would take 4194305 bytes/, JSON.stringify('x'.repeat(fill + 1)));
+    expect((await state(['get', 'big', '--json'])).stdout.length).toBeGreaterThan(fill);
+    expect((await state(['delete', 'big'])).stdout).toBe('5\n');
+    expect((await state(['log', '--json'])).stdout.trim().split('\n').map((l) => (JSON.parse(l) as Entry).op)).toEqual(['set', 'set', 'incr', 'set', 'delete']);
+  });
+
+  it('a document deeper than the limit, stored before there was one: writes and reads fail cleanly naming the key to delete, and delete removes it', async () => {
+    await emptyRun();
+    await state(['set', 'p', '"placeholder"']);
+    expect((await state(['set', 'q', '1'])).stdout).toBe('2\n');
+    // what an older coord left: version 2 with p 100,000 levels deep, on disk as it wrote it
+    const file = join(rig.runDir(), 'state', 'versions', '2.json');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('"placeholder"', nest(100_000)));
+    const stuck = /the state at version 2 nests more than 64 levels of objects and arrays at p\.0\.0\.0.* \(stored before coord limited the depth\): only a change that brings it within the limits is taken, such as coord state delete p/;
+    for (const args of [['set', 'q', '2'], ['merge', 'm', '{"a":1}'], ['incr', 'n']]) {
+      const r = await state(args);
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 1, stderr: expect.stringMatching(stuck) });
+    }
+    for (const args of [['get'], ['get', '--json'], ['get', 'p']]) {
+      const r = await state(args);
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 1, stderr: expect.stringMatching(/nests more than 64 levels .* at p\.0\.0.*: it cannot be printed; coord state delete p removes it/) });
+    }
+    expect((await state(['get', 'q'])).stdout).toBe('1\n');
+    expect((await state(['log'])).code).toBe(0);
+    expect((await rig.coord(['status', '--json'])).code).toBe(0);
+    expect((await state(['delete', 'p'])).stdout).toBe('3\n');
+    expect((await state(['set', 'q', '2'])).stdout).toBe('4\n');
+    expect(JSON.parse((await state(['get'])).stdout)).toEqual({ q: 2 });
   });
 
   it('watch prints each version touching KEY until interrupted (exit 130)', async () => {

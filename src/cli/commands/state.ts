@@ -7,8 +7,9 @@
 import { UsageError } from '../../util/result.js';
 import { readStdin } from '../../locks/env.js';
 import { openBackend, resolveRun } from '../context.js';
-import { StateStore, VersionConflictError, type ChangeEntry, type UpdateOptions, type UpdateResult } from '../../state/store.js';
-import { parseJson, parseKey, getAt, PathError, type Json } from '../../state/paths.js';
+import { deepStored, StateStore, VersionConflictError, type ChangeEntry, type UpdateOptions, type UpdateResult } from '../../state/store.js';
+import { parseJson, parseKey, getAt, PathError, StateLimitError, type Json } from '../../state/paths.js';
+import { MAX_DEPTH, tooDeepAt } from '../../util/limits.js';
 
 interface RunFlag {
   run?: string;
@@ -42,6 +43,8 @@ async function write(flags: WriteFlags, op: (store: StateStore, opts: UpdateOpti
       process.stdout.write(flags.json ? JSON.stringify({ version: e.current, expected: e.expected, conflict: true }) + '\n' : `${e.current}\n`);
       throw new UsageError(e.message, 75);
     }
+    // over the limits: 2 for what was given, 1 for a state an older coord stored over them
+    if (e instanceof StateLimitError) throw new UsageError(e.message, e.exitCode);
     if (e instanceof PathError) throw new UsageError(e.message, 1);
     throw e;
   }
@@ -71,12 +74,22 @@ function print(value: unknown): void {
   process.stdout.write(JSON.stringify(value, null, 2) + '\n');
 }
 
+/**
+ * Refuses (exit 1) to print the value at `path` of version `version` when it nests deeper than
+ * the limit (only an older coord could store it): JSON.stringify would overflow the stack.
+ */
+function printable(value: unknown, path: readonly string[], version: number): void {
+  const deep = tooDeepAt(value, MAX_DEPTH, path.length, path);
+  if (deep) throw new UsageError(`the state at version ${version} ${deepStored(deep)}: it cannot be printed; coord state delete ${deep[0]} removes it`, 1);
+}
+
 export async function stateGetCommand(k: string | undefined, flags: RunFlag & { json?: boolean; version?: string }): Promise<void> {
   const path = k === undefined ? [] : key(k);
   const store = await openStore(flags);
   const v = flags.version !== undefined ? await store.readVersion(wholeNumber(flags.version, '--version')) : await store.read();
   if (!v) throw new UsageError(`version ${flags.version} is not kept (see coord state log; state_management.keep_versions keeps more)`, 1);
   const value = getAt(v.data, path);
+  printable(value, path, v.version);
   if (flags.json) return void process.stdout.write(JSON.stringify({ version: v.version, ...(value === undefined ? {} : { value }) }) + '\n');
   if (value === undefined) throw new UsageError(`${k} is not set (version ${v.version})`, 1);
   print(value);
@@ -132,7 +145,7 @@ export async function stateLogCommand(flags: RunFlag & { json?: boolean; since?:
 }
 
 export async function stateWatchCommand(k: string | undefined, flags: RunFlag & { json?: boolean; since?: string }): Promise<void> {
-  if (k !== undefined) key(k);
+  const path = k === undefined ? [] : key(k);
   const since = flags.since !== undefined ? wholeNumber(flags.since, '--since') : undefined;
   const store = await openStore(flags);
   const ac = new AbortController();
@@ -144,6 +157,7 @@ export async function stateWatchCommand(k: string | undefined, flags: RunFlag & 
   process.once('SIGTERM', stop);
   try {
     for await (const e of store.watch(k, { signal: ac.signal, ...(since !== undefined ? { from: since + 1 } : {}) })) {
+      printable(e.value, path, e.version);
       if (flags.json) process.stdout.write(JSON.stringify({ version: e.version, time: e.time, stream: e.stream, op: e.op, keys: e.keys, value: e.value ?? null }) + '\n');
       else process.stdout.write(`${e.version} ${JSON.stringify(e.value ?? null)}\n`);
     }
