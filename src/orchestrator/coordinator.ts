@@ -166,6 +166,8 @@ export class StreamCoordinator {
   readonly runId: string;
   readonly runDir: string;
   readonly plan: Plan;
+  /** `opts.home`, absolute. */
+  private readonly home: string;
   private readonly backend: Backend;
   private readonly spawner: Spawner;
   private readonly concurrency: number;
@@ -238,8 +240,10 @@ export class StreamCoordinator {
     this.opts = opts;
     this.plan = opts.plan;
     this.runId = opts.runId ?? newRunId();
-    this.runDir = join(opts.home, 'runs', this.runId);
-    this.backend = opts.backend ?? new FileBackend(opts.home);
+    // resolved once, here: streams get paths under it and may cd anywhere, and a later chdir of this process must not move the run
+    this.home = resolve(opts.home);
+    this.runDir = join(this.home, 'runs', this.runId);
+    this.backend = opts.backend ?? new FileBackend(this.home);
     this.spawner = opts.spawner ?? (launcherAvailable() ? new LauncherSpawner(undefined, join(this.runDir, 'launcher.log')) : nodeSpawner);
     this.concurrency = Math.max(1, opts.concurrency ?? DEFAULT_CONCURRENCY);
     this.pools = new ResourcePools(opts.plan.resources);
@@ -269,7 +273,7 @@ export class StreamCoordinator {
       decided: (g) => this.voteDecided(g),
       warn: (stream, message) => this.emit({ type: 'warning', stream, message }),
     });
-    this.workspaceDir = join(opts.plan.workspaceRoot, this.runId);
+    this.workspaceDir = resolve(opts.plan.workspaceRoot, this.runId);
     this.worktrees = new Worktrees(this.runId, this.workspaceDir);
     this.guardianCommands = new GuardianCommands(this.spawner, (e) => this.emit(e));
     // process.env is an exotic object, slow to spread once per spawn: copy it once.
@@ -537,7 +541,7 @@ export class StreamCoordinator {
       const dir = join(this.runDir, 'bases', baseKey(base));
       const tree = loadBaseTree(dir);
       if (!tree) continue;
-      const changed = await changedSince(tree, { exclude: [resolve(this.opts.home), this.plan.workspaceRoot, this.runDir] });
+      const changed = await changedSince(tree, { exclude: [this.home, this.plan.workspaceRoot, this.runDir] });
       baseChanges.set(base, changed);
       if (changed.length > 0) renameSync(dir, `${dir}.replaced-${Date.now()}`);
     }
@@ -1297,7 +1301,7 @@ export class StreamCoordinator {
       tree = (async () => {
         const had = loadBaseTree(dir);
         if (had) return had;
-        const taken = await snapshotBase(source, dir, { exclude: [resolve(this.opts.home), this.plan.workspaceRoot, this.runDir] });
+        const taken = await snapshotBase(source, dir, { exclude: [this.home, this.plan.workspaceRoot, this.runDir] });
         if (taken.skipped.length > 0) {
           this.emit({ type: 'warning', message: `base ${source}: ${taken.skipped.length} path(s) could not be read and are not part of it (${taken.skipped.slice(0, 3).join(', ')})` });
         }

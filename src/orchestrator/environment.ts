@@ -21,10 +21,14 @@ export interface StreamPaths {
   inputs: string;
 }
 
+/**
+ * Every path absolute, whatever the caller passed (a library user's `home: '.coord'`, a plan
+ * object built by hand): streams get them in their environment and may `cd` anywhere.
+ */
 export function streamPaths(spec: StreamSpec, runDir: string, workspaceDir: string): StreamPaths {
-  const logDir = join(runDir, 'streams', spec.id);
-  const sharedDir = join(workspaceDir, 'shared');
-  const workspace = spec.workspace ?? (spec.isolation === 'shared' ? sharedDir : join(workspaceDir, spec.id));
+  const logDir = resolve(runDir, 'streams', spec.id);
+  const sharedDir = resolve(workspaceDir, 'shared');
+  const workspace = spec.workspace !== undefined ? resolve(spec.workspace) : spec.isolation === 'shared' ? sharedDir : resolve(workspaceDir, spec.id);
   return {
     workspace,
     explicitWorkspace: spec.workspace !== undefined,
@@ -64,19 +68,23 @@ export interface EnvInput {
   fileAccess?: string;
 }
 
-/** The environment of one attempt: the caller's, the plan's `env`, then the COORD_* variables. */
+/**
+ * The environment of one attempt: the caller's, the plan's `env`, then the COORD_* variables.
+ * Their paths (and the PATH entry of `coord`) are made absolute here, as the last step before
+ * the stream: a relative one breaks as soon as the stream changes directory.
+ */
 export function streamEnv(input: EnvInput): NodeJS.ProcessEnv {
   const base = input.base ?? process.env;
   const env: NodeJS.ProcessEnv = { ...base, ...input.spec.env };
-  env.PATH = [input.binDir, base.PATH ?? ''].filter(Boolean).join(':');
+  env.PATH = [resolve(input.binDir), base.PATH ?? ''].filter(Boolean).join(':');
   env.COORD_RUN_ID = input.runId;
-  env.COORD_RUN_DIR = input.runDir;
+  env.COORD_RUN_DIR = resolve(input.runDir);
   env.COORD_STREAM_ID = input.spec.id;
   env.COORD_ATTEMPT = String(input.attempt);
-  env.COORD_WORKSPACE = input.paths.workspace;
-  env.COORD_HEARTBEAT_FILE = input.paths.heartbeatFile;
-  env.COORD_INPUTS = input.paths.inputs;
-  if (input.paths.shared) env.COORD_SHARED = input.paths.shared;
+  env.COORD_WORKSPACE = resolve(input.paths.workspace);
+  env.COORD_HEARTBEAT_FILE = resolve(input.paths.heartbeatFile);
+  env.COORD_INPUTS = resolve(input.paths.inputs);
+  if (input.paths.shared) env.COORD_SHARED = resolve(input.paths.shared);
   else delete env.COORD_SHARED;
   if (input.fileAccess) env.COORD_FILE_ACCESS = input.fileAccess;
   // locks of whoever started the run are not the stream's
