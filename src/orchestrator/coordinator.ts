@@ -41,7 +41,8 @@ import { dependencyVerdict, type DependencyView } from './dependencies.js';
 import { listenControl, type ControlConnection, type ControlReply, type ControlRequest, type SpawnRequestMessage } from './control.js';
 import type { Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { CAPABILITY_PREFIX, ID_PATTERN } from '../plan/types.js';
+import { CAPABILITY_PREFIX, STREAM_ID_PATTERN } from '../plan/types.js';
+import { idProblem } from '../plan/schema.js';
 import { adoptProcess, exitFileOf, leftoverAlive, stopLeftover } from './resume.js';
 import { reconcileStreams } from '../status/reconcile.js';
 import { GuardianCommands } from './guardian-commands.js';
@@ -693,7 +694,7 @@ export class StreamCoordinator {
   private spawnRequest(msg: SpawnRequestMessage, reply: (r: ControlReply) => void): void {
     const fail = (error: string) => reply({ ok: false, error });
     if (this.stopping || this.finished) return fail('the run is stopping');
-    if (!ID_PATTERN.test(msg.id)) return fail(`bad stream id "${msg.id}": 1-64 letters, digits, "_", "." or "-", starting with a letter or digit`);
+    if (!STREAM_ID_PATTERN.test(msg.id)) return fail(`bad stream id "${msg.id}": ${idProblem(msg.id) ?? 'not an id'}`);
     if (this.streams.has(msg.id) || this.points.has(msg.id)) return fail(`"${msg.id}" is already the id of a stream or convergence point in this run`);
     const deps: string[] = [];
     for (const d of msg.dependsOn) {

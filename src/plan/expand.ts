@@ -10,7 +10,7 @@ import picomatch from 'picomatch';
 import type { Diagnostic } from './diagnostics.js';
 import type { Locator } from './locate.js';
 import type { PlanDocument } from './schema.js';
-import { CAPABILITY_PREFIX, ID_PATTERN, type GatherMode, type Plan, type StreamGroup, type StreamSpec } from './types.js';
+import { CAPABILITY_PREFIX, STREAM_ID_PATTERN, type GatherMode, type Plan, type StreamGroup, type StreamSpec } from './types.js';
 
 /** At most this many members per group (a mistyped glob should not start a million streams). */
 export const MAX_GROUP_MEMBERS = 10_000;
@@ -56,7 +56,7 @@ export function expandGroups(plan: Plan, doc: PlanDocument, loc: Locator): Diagn
     const members: string[] = [];
     items.forEach((item, n) => {
       const id = `${spec.id}-${n + 1}`;
-      if (!ID_PATTERN.test(id)) fail('id', `the expanded id "${id}" is too long (at most 64 characters)`);
+      if (!STREAM_ID_PATTERN.test(id)) fail('id', `the expanded id "${id}" is too long (at most 64 characters)`);
       else if (taken.has(id)) fail('id', `the expanded id "${id}" is already the id of another stream`);
       taken.add(id);
       members.push(id);

@@ -17,6 +17,7 @@ import {
   HEARTBEAT_SOURCES,
   ID_PATTERN,
   PROTOCOLS,
+  STREAM_ID_PATTERN,
   STATE_TYPES,
   WORKSPACE_MODES,
 } from './types.js';
@@ -30,12 +31,13 @@ export const EXTENSION_KEY = /^x-/;
 
 /** Why `id` is not a valid stream id / point name, or undefined when it is. */
 export function idProblem(id: string): string | undefined {
-  if (ID_PATTERN.test(id)) return undefined;
+  if (STREAM_ID_PATTERN.test(id)) return undefined;
   const shown = JSON.stringify(id);
   if (id.length === 0) return 'an id must not be empty';
   if (id.length > 64) return `id ${shown} is ${id.length} characters long (at most 64)`;
   if (/[/\\]/.test(id)) return `id ${shown} must not contain a path separator`;
   if (!/^[A-Za-z0-9]/.test(id)) return `id ${shown} must start with a letter or digit`;
+  if (id.includes('..')) return `id ${shown} must not contain ".."`;
   return `id ${shown} may only contain letters, digits, "_", "." and "-"`;
 }
 
@@ -57,11 +59,12 @@ export const durationSchema = z
 
 const dur = (what: string) => durationSchema.describe(`${what} (500ms, 30s, 5m, 1h or a number of seconds)`);
 
-const idSchema = (what: string) =>
+/** A stream id or point name; voters (`pattern` ID_PATTERN) may be any name `coord vote --as` takes. */
+const idSchema = (what: string, pattern: RegExp = STREAM_ID_PATTERN) =>
   z
     .string()
-    .regex(ID_PATTERN, { error: (iss) => idProblem(String(iss.input)) ?? 'invalid id' })
-    .describe(`${what}: 1-64 letters, digits, "_", "." or "-", starting with a letter or digit`);
+    .regex(pattern, { error: (iss) => idProblem(String(iss.input)) ?? 'invalid id' })
+    .describe(`${what}: 1-64 letters, digits, "_", "." or "-", starting with a letter or digit${pattern === STREAM_ID_PATTERN ? ', without ".."' : ''}`);
 
 const enumOf = <T extends string>(values: readonly T[], what: string) =>
   z.enum(values as [T, ...T[]]).describe(`${what}: ${values.join(' | ')}`);
@@ -156,7 +159,7 @@ const pointSchema = strict(
         quorum: quorumSchema.optional(),
         timeout: dur('The proposal is rejected (and the point fails) when undecided this long after it opened').optional(),
         voters: z
-          .array(idSchema('Voter name (a stream id, a group id, or any name used with coord vote --as)'))
+          .array(idSchema('Voter name (a stream id, a group id, or any name used with coord vote --as)', ID_PATTERN))
           .min(1, { error: 'voters needs at least one name' })
           .describe('Who votes; default: the point\'s streams')
           .optional(),

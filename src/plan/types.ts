@@ -32,8 +32,15 @@ export type SoftSignal = (typeof SOFT_SIGNALS)[number];
 /** `depends_on: capability:NAME` waits for every stream that registered capability NAME. */
 export const CAPABILITY_PREFIX = 'capability:';
 
-/** Stream ids and convergence point names: safe as a single path component. */
+/** Names coord stores things under (runs, topics, consumers, pools, proposals…): safe as a single path component. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/**
+ * Stream ids and convergence point names (plan streams, point names, `coord spawn --id`):
+ * an ID_PATTERN name without `..` anywhere, as the README says. They also name git branches
+ * (`coord/<run>/<id>` of worktree streams), which git refuses with `..` in them, and glob and
+ * path patterns built from them should never hold `..`.
+ */
+export const STREAM_ID_PATTERN = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /** Where a value stood in the plan file (1-based). */
 export interface SourcePos {

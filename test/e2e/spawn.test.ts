@@ -42,6 +42,7 @@ describe('coord spawn', () => {
       `coord spawn --id planner -- true; echo "dup $?"`,
       `coord spawn --id x --depends-on ghost -- true; echo "ghost $?"`,
       `coord spawn --id y --depends-on planner --wait -- true; echo "cycle $?"`,
+      `coord spawn --id a..b -- true; echo "dots $?"`,
     ].join('; ');
     rig.writePlan({ streams: [{ id: 'planner', command: tries }] });
     const r = await rig.coord(['run', 'plan.yaml']);
@@ -51,9 +52,12 @@ describe('coord spawn', () => {
     expect(err).toContain('"planner" is already the id of a stream');
     expect(err).toContain('unknown dependency "ghost"');
     expect(err).toContain('dependency cycle: planner waits for y, which depends on planner');
+    expect(err).toContain('spawn a..b: bad stream id "a..b": id "a..b" must not contain ".."');
     expect(out).toContain('dup 2');
     expect(out).toContain('ghost 2');
     expect(out).toContain('cycle 2');
+    expect(out).toContain('dots 2');
+    expect(rig.events().some((e) => e.type === 'stream-registered' && e.stream === 'a..b')).toBe(false);
   });
 
   it('outside a running run it is a usage error', async () => {

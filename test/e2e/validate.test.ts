@@ -67,6 +67,17 @@ describe('coord validate / run on a bad plan', () => {
     expect(r.stderr).toMatch(/plan\.yaml:\d+:\d+: agent_coordination\.recovery\.guardian\.soft: .*SIGTERM/);
   });
 
+  it('refuses ".." in a stream id or a point name as PLAN:LINE:COL, exit 2', async () => {
+    rig.writePlan('streams:\n  - id: a..b\n    command: "true"\nagent_coordination:\n  convergence_points:\n    - name: up..down\n      streams: [a..b]\n');
+    for (const cmd of ['validate', 'run']) {
+      const r = await rig.coord([cmd, 'plan.yaml']);
+      expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 2, stdout: '' });
+      expect(r.stderr).toContain('plan.yaml:2:9: streams[0].id: id "a..b" must not contain ".."');
+      expect(r.stderr).toContain('plan.yaml:6:13: agent_coordination.convergence_points[0].name: id "up..down" must not contain ".."');
+    }
+    expect(existsSync(rig.home)).toBe(false);
+  });
+
   it('prints ok for a good plan', async () => {
     rig.writePlan({ streams: [{ id: 'x', command: 'true' }] });
     const r = await rig.coord(['validate', 'plan.yaml']);

@@ -105,6 +105,25 @@ describe('schema errors, at the offending node', () => {
     ]);
   });
 
+  it('refuses ".." anywhere in a stream id or a point name, as the README says; a single "." is fine', () => {
+    const text = yaml(
+      'agent_coordination:',
+      '  convergence_points: [{ name: p..q, streams: [a..b] }, { name: p.q, streams: [a.b] }]',
+      'streams:',
+      '  - id: a..b',
+      '    command: x',
+      '  - id: a.b',
+      '    command: x',
+      '  - id: x..',
+      '    command: x',
+    );
+    expect(errorsOf(text)).toEqual([
+      '2:32: agent_coordination.convergence_points[0].name: id "p..q" must not contain ".."',
+      '4:9: streams[0].id: id "a..b" must not contain ".."',
+      '8:9: streams[2].id: id "x.." must not contain ".."',
+    ]);
+  });
+
   it('reports missing fields at their mapping and unknown fields at their key', () => {
     const text = yaml(
       'stream_configuration:',
