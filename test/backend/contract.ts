@@ -319,6 +319,11 @@ export function backendContract(name: string, make: () => Promise<BackendFixture
       expect((await s.delete('old')).version).toBe(6);
       expect((await s.set('x', 1)).version).toBe(7);
       expect(await s.snapshot()).toBe(7);
+      // and one larger than the limit
+      const larger: ChangeEntry = { ...entry, version: 8, keys: ['huge'] };
+      expect((await b.docCommit('r', 'state', 7, { ...(await s.get()), huge: 'x'.repeat(5 * MiB) }, { keep: 100, meta: larger, logs: { changes: larger } }))?.version).toBe(8);
+      expect(await refusal(s.set('y', 1))).toMatchObject({ exitCode: 1, message: expect.stringMatching(/^the state at version 8 takes more than 4 MiB as JSON .*: only a change that brings it within the limits is taken, such as coord state delete huge$/) });
+      expect((await s.delete('huge')).version).toBe(9);
     });
 
     it('removes a run entirely', async () => {
