@@ -226,7 +226,7 @@ export function buildProgram(): Command {
     .command('write')
     .description('replace PATH with standard input atomically (temp file, fsync, rename)')
     .argument('<path>', 'the file to replace')
-    .option('--fence <token>', 'refuse (exit 1, nothing written) when a newer lock token than this was granted for PATH')
+    .option('--fence <token>', 'refuse (exit 1, nothing written) unless this is the newest lock token granted for PATH')
     .option('-t, --timeout <duration>', "how long to wait for PATH's write lock (exit 75)", duration)
     .addHelpText('after', '\nExamples:\n  echo \'{"ok":true}\' | coord write result.json\n  coord lock result.json -- sh -c \'... | coord write --fence "$COORD_LOCK_TOKEN" result.json\'')
     .action(lazy(async () => (await import('./commands/write.js')).writeCommand));
@@ -235,7 +235,7 @@ export function buildProgram(): Command {
     .command('append')
     .description('append standard input to PATH as one whole record, under its write lock')
     .argument('<path>', 'the file to append to (created when missing)')
-    .option('--fence <token>', 'refuse (exit 1, nothing written) when a newer lock token than this was granted for PATH')
+    .option('--fence <token>', 'refuse (exit 1, nothing written) unless this is the newest lock token granted for PATH')
     .option('-t, --timeout <duration>', "how long to wait for PATH's write lock (exit 75)", duration)
     .addHelpText('after', '\nA newline is added when the record does not end with one.\n\nExample:\n  echo "shard 3 done" | coord append progress.log')
     .action(lazy(async () => (await import('./commands/write.js')).appendCommand));

@@ -2,11 +2,13 @@
  * Atomic replacement and whole-record appends, the file operations of `coord write` and
  * `coord append`.
  */
-import { closeSync, fchmodSync, fchownSync, fdatasyncSync, fstatSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { closeSync, fchmodSync, fchownSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { processStartTime, sameProcess } from '../util/proc.js';
 
-/** Suffix of the temp files `coord write` makes next to its target (left behind only by a killed writer). */
+/** Suffix of the temp files `coord write` makes next to its target (left behind only by a killed writer, until the next write of the target). */
 export const TEMP_SUFFIX = '.coord-tmp';
 
 function writeAll(fd: number, data: Uint8Array): void {
@@ -16,67 +18,198 @@ function writeAll(fd: number, data: Uint8Array): void {
 
 /**
  * Replaces `target` with `data` so that every reader sees the old or the new content, never
- * a mix, whenever the writer is killed: write a temp file in the same directory, fsync it,
- * give it the old file's mode (and owner, as root), rename(2) it over the target — atomic on
- * one file system — and fsync the directory so the rename itself survives a crash.
- * `beforeRename` runs last, so a fencing check sits as close to the rename as it can.
+ * a mix, whenever the writer is killed: write a temp file in the same directory (see
+ * PendingReplace), fsync it, rename(2) it over the target — atomic on one file system — and
+ * fsync the directory so the rename itself survives a crash. `beforeRename` runs last, so a
+ * fencing check sits as close to the rename as it can.
  */
 export function atomicReplace(target: string, data: Uint8Array, beforeRename?: () => void): void {
-  const tmp = writeTemp(target, data);
+  const tmp = PendingReplace.open(target);
   try {
-    beforeRename?.();
-    renameSync(tmp.path, target);
+    tmp.write(data);
   } catch (e) {
-    dropTemp(tmp.path);
+    tmp.discard();
     throw e;
   }
-  syncDir(tmp.dir);
+  tmp.commitSync(beforeRename);
 }
 
 /** atomicReplace with a check that may wait (a fencing check against a lock server). */
 export async function atomicReplaceAsync(target: string, data: Uint8Array, beforeRename?: () => Promise<void>): Promise<void> {
-  const tmp = writeTemp(target, data);
+  const tmp = PendingReplace.open(target);
   try {
-    await beforeRename?.();
-    renameSync(tmp.path, target);
+    tmp.write(data);
   } catch (e) {
-    dropTemp(tmp.path);
+    tmp.discard();
     throw e;
   }
-  syncDir(tmp.dir);
+  await tmp.commit(beforeRename);
 }
 
-/** The temp file of atomicReplace: written, given the old file's mode (and owner), fsynced, closed. */
-function writeTemp(target: string, data: Uint8Array): { path: string; dir: string } {
-  let old: { mode: number; uid: number; gid: number } | null = null;
+/**
+ * This host in temp file names: a directory may be shared by several hosts (over the
+ * network), and a pid says nothing about another host's processes.
+ */
+const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 6);
+
+/** What follows `.NAME.` in a temp file's name: pid, its start time (empty when unknown), host, random. */
+const TEMP_TAIL = /^(\d+)-(\d*)-([0-9a-f]{6})-[0-9a-f]{8}\.coord-tmp$/;
+
+let ownStart: number | null | undefined;
+
+/** `.NAME.<pid>-<start>-<host>-<random>.coord-tmp`: names the writer, so the next write can tell a killed writer's leftover from a live one's. */
+function tempName(base: string): string {
+  if (ownStart === undefined) ownStart = processStartTime(process.pid);
+  return `.${base}.${process.pid}-${ownStart ?? ''}-${HOST_TAG}-${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
+}
+
+/**
+ * Removes the temp files of `base` that killed writers left in `dir`: those made on this host
+ * by a process that is gone (its pid ended or was reused). A write of the file runs this, so
+ * leftovers last until the next write of the same file and no longer. Temp files of live
+ * writers, of other hosts, and names that say no process (made by older versions) are left.
+ */
+function sweepStaleTemps(dir: string, base: string): void {
+  const prefix = `.${base}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return; // a directory we may write but not list: the leftovers stay, the write goes on
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const m = TEMP_TAIL.exec(name.slice(prefix.length));
+    if (!m || m[3] !== HOST_TAG || sameProcess(Number(m[1]), m[2] ? Number(m[2]) : null)) continue;
+    dropTemp(join(dir, name));
+  }
+}
+
+interface Ownership {
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+function ownership(target: string): Ownership | null {
   try {
     const st = statSync(target);
-    old = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+    return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    return null;
   }
-  const dir = dirname(target);
-  const tmp = join(dir, `.${basename(target)}.${randomBytes(5).toString('hex')}${TEMP_SUFFIX}`);
-  const fd = openSync(tmp, 'wx', 0o666);
-  try {
-    writeAll(fd, data);
-    if (old) {
-      fchmodSync(fd, old.mode);
-      const st = fstatSync(fd);
-      if (process.getuid?.() === 0 && (st.uid !== old.uid || st.gid !== old.gid)) fchownSync(fd, old.uid, old.gid);
+}
+
+/** Gives `fd` the owner (as root) and the mode bits of `old` that `mask` keeps; the owner first, since chown(2) may clear set-id bits. */
+function adopt(fd: number, old: Ownership, mask: number): void {
+  const st = fstatSync(fd);
+  if (process.getuid?.() === 0 && (st.uid !== old.uid || st.gid !== old.gid)) fchownSync(fd, old.uid, old.gid);
+  if ((st.mode & 0o7777) !== (old.mode & mask)) fchmodSync(fd, old.mode & mask);
+}
+
+/**
+ * The temp file of an atomic replacement, filled bit by bit (`coord write` streams its input
+ * into it) and then renamed over the target.
+ *
+ * Its mode is never wider than the target's, from the open(2) on: it is created with the
+ * target's permission bits (the umask can only narrow them) and given exactly those before
+ * its first byte, so a writer killed at any point leaves no copy that more users can read than
+ * can read the target. A new target's temp file gets 0666 less the umask, as a shell
+ * redirection would. At the commit the target's mode and owner are read again (they may have
+ * changed while the input came) and given in full, set-id bits included.
+ *
+ * Creating one first sweeps the temp files killed writers left for the same target.
+ */
+export class PendingReplace {
+  private fd: number | null;
+  private finished = false;
+
+  private constructor(
+    readonly target: string,
+    readonly path: string,
+    readonly dir: string,
+    fd: number,
+  ) {
+    this.fd = fd;
+  }
+
+  static open(target: string): PendingReplace {
+    const dir = dirname(target);
+    const base = basename(target);
+    sweepStaleTemps(dir, base);
+    const old = ownership(target);
+    const path = join(dir, tempName(base));
+    const fd = openSync(path, 'wx', old ? old.mode & 0o777 : 0o666);
+    try {
+      if (old) adopt(fd, old, 0o777);
+    } catch (e) {
+      closeSync(fd);
+      dropTemp(path);
+      throw e;
     }
-    fsyncSync(fd);
-  } catch (e) {
+    return new PendingReplace(target, path, dir, fd);
+  }
+
+  write(data: Uint8Array): void {
+    if (this.fd === null) throw new Error(`${this.path} is closed`);
+    writeAll(this.fd, data);
+  }
+
+  /** fsync, the target's current mode and owner, `beforeRename`, rename, fsync of the directory; the temp file is removed when any of it fails. */
+  commitSync(beforeRename?: () => void): void {
+    try {
+      this.seal();
+      beforeRename?.();
+      renameSync(this.path, this.target);
+    } catch (e) {
+      this.discard();
+      throw e;
+    }
+    this.finished = true;
+    syncDir(this.dir);
+  }
+
+  /** commitSync with a check that may wait (a fencing check against a lock server). */
+  async commit(beforeRename?: () => Promise<void>): Promise<void> {
+    try {
+      this.seal();
+      await beforeRename?.();
+      renameSync(this.path, this.target);
+    } catch (e) {
+      this.discard();
+      throw e;
+    }
+    this.finished = true;
+    syncDir(this.dir);
+  }
+
+  /** Closes and removes the temp file; nothing once it has been renamed over the target. */
+  discard(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.close();
+    dropTemp(this.path);
+  }
+
+  private seal(): void {
+    if (this.fd === null) throw new Error(`${this.path} is closed`);
+    const now = ownership(this.target);
+    if (now) adopt(this.fd, now, 0o7777);
+    fsyncSync(this.fd);
+    this.close();
+  }
+
+  private close(): void {
+    if (this.fd === null) return;
+    const fd = this.fd;
+    this.fd = null;
     try {
       closeSync(fd);
     } catch {
       /* closed already */
     }
-    dropTemp(tmp);
-    throw e;
   }
-  closeSync(fd);
-  return { path: tmp, dir };
 }
 
 function dropTemp(tmp: string): void {
@@ -96,16 +229,168 @@ function syncDir(dir: string): void {
   }
 }
 
+/** Suffix of the journal an append keeps beside its target while it writes (`.NAME.coord-append`). */
+export const JOURNAL_SUFFIX = '.coord-append';
+
+/**
+ * The journal of an append in progress: who writes (to tell a killed appender from a live
+ * one), which file (device and inode: a `coord write` since then replaced it with another
+ * one), and the bytes it is adding, from `offset` on.
+ */
+interface AppendJournal {
+  pid: number;
+  start: number | null;
+  host: string;
+  dev: string;
+  ino: string;
+  offset: number;
+  length: number;
+}
+
+function journalOf(target: string): string {
+  return join(dirname(target), `.${basename(target)}${JOURNAL_SUFFIX}`);
+}
+
+function parseJournal(text: string): AppendJournal | null {
+  try {
+    const j = JSON.parse(text) as Partial<AppendJournal>;
+    const int = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+    if (!int(j.pid) || !int(j.offset) || !int(j.length) || typeof j.host !== 'string' || typeof j.dev !== 'string' || typeof j.ino !== 'string') return null;
+    return { pid: j.pid, start: int(j.start) ? j.start : null, host: j.host, dev: j.dev, ino: j.ino, offset: j.offset, length: j.length };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Cuts off the torn record a killed appender left at the end of the file open on `fd` (the
+ * caller holds the write lock), as its journal describes it: when the file is still the one
+ * it wrote and ends part way into its record. Returns the file's size afterwards.
+ *
+ * The journal goes first: a journal that cannot be removed is never acted on, so that one
+ * left behind cannot cut a later record. A live appender's journal (one that lost its lock
+ * while paused, and may still write) is left alone; so are its bytes. A journal that does not
+ * parse was being written when its appender died, before any byte of its record.
+ */
+function repairTornTail(target: string, fd: number, size: number): number {
+  const path = journalOf(target);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return size; // none: the last append ended (or the directory refused it one)
+  }
+  const j = parseJournal(text);
+  // this process appends one record at a time: a journal of its own is from an append that ended
+  if (j && j.host === hostname() && j.pid !== process.pid && sameProcess(j.pid, j.start)) return size;
+  try {
+    unlinkSync(path);
+  } catch {
+    return size;
+  }
+  if (!j || size <= j.offset || size >= j.offset + j.length) return size; // nothing of it written, or all of it
+  const st = fstatSync(fd, { bigint: true });
+  if (String(st.dev) !== j.dev || String(st.ino) !== j.ino) return size;
+  ftruncateSync(fd, j.offset);
+  return j.offset;
+}
+
+let journalStart: number | null | undefined;
+
+/** Writes the journal of the record about to be appended; null when the directory will not take it (the append goes on without). */
+function beginJournal(target: string, fd: number, offset: number, length: number): { path: string; text: string } | null {
+  if (journalStart === undefined) journalStart = processStartTime(process.pid);
+  const st = fstatSync(fd, { bigint: true });
+  const j: AppendJournal = { pid: process.pid, start: journalStart, host: hostname(), dev: String(st.dev), ino: String(st.ino), offset, length };
+  const path = journalOf(target);
+  const text = JSON.stringify(j) + '\n';
+  try {
+    writeFileSync(path, text);
+  } catch {
+    return null;
+  }
+  return { path, text };
+}
+
+/** Removes the journal once the record is whole — only when it is still ours (an appender that took over a lost lock writes its own). */
+function endJournal(journal: { path: string; text: string } | null): void {
+  if (!journal) return;
+  try {
+    if (readFileSync(journal.path, 'utf8') === journal.text) unlinkSync(journal.path);
+  } catch {
+    /* gone */
+  }
+}
+
+const NEWLINE = Buffer.from('\n');
+
+function regularOrMissing(target: string): boolean {
+  try {
+    return statSync(target).isFile();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw e;
+  }
+}
+
 /**
  * Appends one whole record to `target` (created when missing) and flushes it. Callers hold
  * the file's write lock: a write(2) of more than a page may be split, and fs.appendFile
  * splits writes over 512 KiB, so O_APPEND alone does not keep large records whole.
+ *
+ * An appender killed part way leaves a torn record; the next append removes it. While it
+ * writes, an append keeps a journal beside the target (`.NAME.coord-append`: its process,
+ * the file, the offset and length of its record) and removes it once the record is flushed;
+ * the next append (holding the lock in turn) that finds a journal of a process that is gone
+ * truncates the file back to that offset (see repairTornTail). A record also always starts on
+ * a line of its own: when the file does not end with a newline (a torn record no journal
+ * describes — the directory did not take one — or a last line another program left
+ * unfinished), one goes first, so no record is ever glued to what came before it.
  */
 export function appendRecord(target: string, data: Uint8Array): void {
-  const fd = openSync(target, 'a', 0o666);
+  if (!regularOrMissing(target)) {
+    // a pipe or a device: there is no end to repair or look at, the record is written as it is
+    const fd = openSync(target, 'a');
+    try {
+      writeAll(fd, data);
+      fdatasyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return;
+  }
+  let fd: number;
+  let readable = true;
   try {
-    writeAll(fd, data);
-    fdatasyncSync(fd);
+    fd = openSync(target, 'a+', 0o666);
+  } catch (e) {
+    // a file we may append to but not read (a drop box): no look at its last byte
+    if ((e as NodeJS.ErrnoException).code !== 'EACCES') throw e;
+    fd = openSync(target, 'a', 0o666);
+    readable = false;
+  }
+  try {
+    const size = repairTornTail(target, fd, fstatSync(fd).size);
+    let record = data;
+    if (readable && size > 0) {
+      const last = Buffer.alloc(1);
+      if (readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 0x0a) record = Buffer.concat([NEWLINE, data]);
+    }
+    const journal = beginJournal(target, fd, size, record.length);
+    try {
+      writeAll(fd, record);
+      fdatasyncSync(fd);
+    } catch (e) {
+      // alive to clean up after itself (a full disk, a file size limit): no partial record stays
+      try {
+        ftruncateSync(fd, size);
+        endJournal(journal);
+      } catch {
+        /* the journal stays: the next append repairs it */
+      }
+      throw e;
+    }
+    endJournal(journal);
   } finally {
     closeSync(fd);
   }

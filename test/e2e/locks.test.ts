@@ -1,6 +1,6 @@
 /** `coord lock`, `write`, `append` and `locks` from the outside, alone and inside runs. */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { COORD, Rig, fixture } from '../rig.js';
 
@@ -88,6 +88,33 @@ describe('coord write and append', () => {
     expect(readFileSync(f, 'utf8')).toBe('fresh\nno newline\n');
     expect(readdirSync(rig.dir).filter((n) => n.endsWith('.coord-tmp'))).toEqual([]);
   });
+
+  it('refuse a fencing token never granted for the path (newer than the newest, or 0) while another process holds the lock, and write nothing', async () => {
+    const f = join(rig.dir, 'doc.txt');
+    writeFileSync(f, 'kept\n');
+    const gate = join(rig.dir, 'gate');
+    const holder = rig.spawn(['lock', f, '--', fixture('wait-for-file.js', gate)]);
+    await until(async () => {
+      const v = JSON.parse((await rig.coord(['locks', '--all', '--json'])).stdout) as LocksJson;
+      return v.locks[0]?.holders[0]?.token === 1 ? true : undefined;
+    });
+    // 2 is the token the next grant will get, 999 one far ahead, 0 one no grant ever gets
+    for (const token of ['999', '2', '0']) {
+      const w = await rig.coord(['write', '--fence', token, f], { input: 'forged\n' });
+      expect(w.code).toBe(1);
+      expect(w.stderr).toMatch(new RegExp(`refused to write .*doc\\.txt: fencing token ${token} has never been granted for it \\(the newest is token 1\\); nothing was written`));
+      const a = await rig.coord(['append', '--fence', token, f], { input: 'forged\n' });
+      expect(a.code).toBe(1);
+      expect(a.stderr).toMatch(/fencing token \d+ has never been granted/);
+    }
+    expect(readFileSync(f, 'utf8')).toBe('kept\n');
+    expect(readdirSync(rig.dir).filter((n) => n.endsWith('.coord-tmp'))).toEqual([]);
+    // the holder's own token is accepted
+    expect((await rig.coord(['write', '--fence', '1', f], { input: 'mine\n' })).code).toBe(0);
+    expect(readFileSync(f, 'utf8')).toBe('mine\n');
+    writeFileSync(gate, '');
+    expect((await holder.done).code).toBe(0);
+  });
 });
 
 describe('locks inside a run', () => {
@@ -149,8 +176,9 @@ describe('isolation.file_access', () => {
   const plan = (access: string, writer: string) => ({
     stream_configuration: { coordination: { isolation: { file_access: access } } },
     streams: [
-      { id: 'holder', command: `coord lock ${join(rig.dir, 'doc')} -- ${fixture('wait-for-file.js', join(rig.dir, 'gate'))}` },
-      { id: 'writer', command: `sleep 0.3; ${writer}; touch ${join(rig.dir, 'writer-done')}` },
+      // the holder makes `held` once it holds the lock, and the writer starts then, however loaded the machine
+      { id: 'holder', command: `CREATE_FIRST=1 coord lock ${join(rig.dir, 'doc')} -- ${fixture('wait-for-file.js', join(rig.dir, 'gate'), join(rig.dir, 'held'))}` },
+      { id: 'writer', command: `${fixture('wait-for-file.js', join(rig.dir, 'held'))} && ${writer}; touch ${join(rig.dir, 'writer-done')}` },
     ],
   });
 

@@ -1,9 +1,9 @@
 /** Lock faults: holders killed or paused past their lease, writers killed mid-write, huge appends. */
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, closeSync, openSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { COORD, FIXTURES, Rig, fixture, shellQuote, type Spawned } from '../rig.js';
+import { COORD, FIXTURES, Rig, fixture, processAlive, shellQuote, type Spawned } from '../rig.js';
 
 const coordCmd = [process.execPath, COORD].map(shellQuote).join(' ');
 import { checkLog } from './lockcheck.js';
@@ -77,7 +77,8 @@ describe('lock faults', () => {
   test('a holder paused past its lease: its fenced write is refused, the next holder\'s data survives, its release leaves the new lock', async () => {
     rig = new Rig();
     const f = join(rig.dir, 'f');
-    const data = join(rig.dir, 'data');
+    // the locked file is the one written: a fence is a token of the written file's own lock
+    const data = f;
     const h = spawn(process.execPath, [join(FIXTURES, 'lock-holder.js'), f, data, '600'], { cwd: rig.dir, env: rig.env(), stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     h.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -142,6 +143,96 @@ describe('lock faults', () => {
     }
     expect(seen.has('old')).toBe(true);
   }, 90_000);
+
+  test('coord write SIGKILLed while it reads a big input for a 0600 file: its temp file is 0600 from the first byte, and the next write removes it', async () => {
+    rig = new Rig();
+    const target = join(rig.dir, 'secret.json');
+    writeFileSync(target, '{"old":true}\n');
+    chmodSync(target, 0o600);
+    const temps = (): string[] => readdirSync(rig.dir).filter((n) => n.startsWith('.secret.json.') && n.endsWith('.coord-tmp'));
+    const w = spawn(process.execPath, [COORD, 'write', target], { cwd: rig.dir, env: rig.env(), stdio: ['pipe', 'ignore', 'pipe'] });
+    w.stdin.on('error', () => {}); // killed with its input open
+    const closed = new Promise<void>((resolve) => w.on('close', () => resolve()));
+    // 1 MiB is more than a pipe holds: once it is all written, the writer has read most of it
+    await new Promise<void>((resolve, reject) => w.stdin.write(Buffer.alloc(1 << 20, 'a'), (e) => (e ? reject(e) : resolve())));
+    expect(temps()).toHaveLength(1);
+    const tmp = join(rig.dir, temps()[0]!);
+    expect(statSync(tmp).size).toBeGreaterThan(0);
+    expect(statSync(tmp).mode & 0o777).toBe(0o600);
+    w.kill('SIGKILL');
+    await closed;
+    expect(temps()).toEqual([basename(tmp)]);
+    expect(statSync(tmp).mode & 0o777).toBe(0o600);
+    expect(readFileSync(target, 'utf8')).toBe('{"old":true}\n');
+    // the next write of the file removes what the killed writer left (its process is gone)
+    expect((await rig.coord(['write', target], { input: '{"new":true}\n' })).code).toBe(0);
+    expect(temps()).toEqual([]);
+    expect(readFileSync(target, 'utf8')).toBe('{"new":true}\n');
+    expect(statSync(target).mode & 0o777).toBe(0o600);
+  });
+
+  test('a write of the file meanwhile keeps the temp file of a writer that is still reading its input', async () => {
+    rig = new Rig();
+    const target = join(rig.dir, 'doc');
+    const temps = (): string[] => readdirSync(rig.dir).filter((n) => n.startsWith('.doc.') && n.endsWith('.coord-tmp'));
+    const slow = spawn(process.execPath, [COORD, 'write', target], { cwd: rig.dir, env: rig.env(), stdio: ['pipe', 'ignore', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => slow.on('close', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => slow.stdin.write(Buffer.alloc(1 << 20, 'a'), (e) => (e ? reject(e) : resolve())));
+    const [mine] = temps();
+    expect(mine).toBeDefined();
+    expect((await rig.coord(['write', target], { input: 'quick\n' })).code).toBe(0);
+    expect(readFileSync(target, 'utf8')).toBe('quick\n');
+    expect(temps()).toEqual([mine]);
+    slow.stdin.end('end\n');
+    expect(await exited).toBe(0);
+    expect(readFileSync(target, 'latin1')).toBe('a'.repeat(1 << 20) + 'end\n');
+    expect(temps()).toEqual([]);
+  });
+
+  test('coord append SIGKILLed in the middle of an 8 MB record: the next append cuts the torn record off, every whole record stays alone on its line', async () => {
+    rig = new Rig();
+    const target = join(rig.dir, 'big.log');
+    const SIZE = 8 << 20;
+    const record = join(rig.dir, 'record');
+    writeFileSync(record, 'x'.repeat(SIZE));
+    expect((await rig.coord(['append', target], { input: 'first' })).code).toBe(0);
+    // kill an appender as soon as its record shows in the file; again when it had already finished
+    let torn = 0;
+    for (let attempt = 0; attempt < 20 && torn === 0; attempt++) {
+      const before = statSync(target).size;
+      const input = openSync(record, 'r'); // a file, not a pipe: the busy look below starves nothing the appender needs
+      const a = spawn(process.execPath, [COORD, 'append', target], { cwd: rig.dir, env: rig.env(), stdio: [input, 'ignore', 'ignore'] });
+      closeSync(input);
+      const closed = new Promise<void>((resolve) => a.on('close', () => resolve()));
+      // a busy look rather than a timer: the record takes only milliseconds to write
+      const deadline = Date.now() + 30_000;
+      while (statSync(target).size === before && processAlive(a.pid!) && Date.now() < deadline) {
+        /* look again */
+      }
+      a.kill('SIGKILL');
+      await closed;
+      const grown = statSync(target).size - before;
+      if (grown > 0 && grown <= SIZE) torn = grown;
+    }
+    expect(torn).toBeGreaterThan(0);
+    expect((await rig.coord(['append', target], { input: 'after' })).code).toBe(0);
+    const lines = readFileSync(target, 'latin1').split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines[0]).toBe('first');
+    expect(lines.at(-1)).toBe('after');
+    // the records of attempts that finished before their kill are whole; the torn one is gone
+    const middle = lines.slice(1, -1);
+    expect(middle.filter((l) => l !== 'x'.repeat(SIZE)).map((l) => l.length)).toEqual([]);
+    expect(readdirSync(rig.dir).filter((n) => n.startsWith('.big.log.'))).toEqual([]);
+  }, 120_000);
+
+  test('a torn last line coord append cannot trace (written by another program) is kept apart: the next record starts on a new line', async () => {
+    rig = new Rig();
+    const target = join(rig.dir, 'log');
+    writeFileSync(target, 'one\ntw');
+    expect((await rig.coord(['append', target], { input: 'three' })).code).toBe(0);
+    expect(readFileSync(target, 'utf8')).toBe('one\ntw\nthree\n');
+  });
 
   test('4 processes appending 1 MB records: every record whole, none lost', async () => {
     rig = new Rig();

@@ -3,12 +3,12 @@
  * [--timeout DUR]`: replace PATH with standard input atomically, or append standard input to
  * it as one whole record (a newline is added when missing). Under `exclusive_write` (the
  * default) both take PATH's write lock for the moment of the write — unless an enclosing
- * `coord lock` already holds it. With `--fence`, they refuse (exit 1, nothing written) when a
- * newer fencing token than TOKEN has been granted for PATH.
+ * `coord lock` already holds it. With `--fence`, they refuse (exit 1, nothing written) unless
+ * TOKEN is the newest fencing token granted for PATH.
  */
 import { UsageError } from '../../util/result.js';
-import { appendRecord, atomicReplaceAsync } from '../../locks/files.js';
-import { heldByChain, managerFromEnv, parseChain, readStdin } from '../../locks/env.js';
+import { appendRecord, PendingReplace } from '../../locks/files.js';
+import { heldByChain, managerFromEnv, parseChain, readStdin, type ChainEntry } from '../../locks/env.js';
 import { canonicalPath } from '../../locks/registry.js';
 import { fileAccess, refuseSharedRead } from '../../locks/access.js';
 import type { FileLockManager, LockHandle } from '../../locks/manager.js';
@@ -26,30 +26,57 @@ function parseFence(value: string | undefined): number | undefined {
   return n;
 }
 
-/** Refuses when a token newer than `fence` has been granted for the lock of `canonical`. */
+/**
+ * Refuses unless `fence` is the newest token granted for the lock of `canonical`. An older
+ * one is stale (a newer holder owns the lock). A newer one — or 0, which no grant gets — was
+ * never granted: it is a guess or a token of another file's lock, and accepting it would let
+ * anyone write past the current holder, since a fenced write takes no lock of its own.
+ */
 async function checkFence(manager: FileLockManager, canonical: string, fence: number | undefined): Promise<void> {
   if (fence === undefined) return;
   const current = (await manager.inspectAsync(canonical)).token;
+  if (fence > current || fence < 1) {
+    throw new UsageError(`refused to write ${canonical}: fencing token ${fence} has never been granted for it (the newest is ${current > 0 ? `token ${current}` : 'none: the lock was never granted'}); nothing was written`, 1);
+  }
   if (current > fence) {
     throw new UsageError(`refused to write ${canonical}: fencing token ${fence} is stale, token ${current} has been granted since (a newer holder owns the lock); nothing was written`, 1);
   }
 }
 
-async function underLock(canonical: string, flags: WriteFlags, fence: number | undefined, lock: boolean, body: (manager: FileLockManager) => void | Promise<void>): Promise<void> {
+/**
+ * What a write or append settles before it touches any file — the flags, the shared_read rule,
+ * the lock manager, and whether it takes PATH's write lock itself — so that a refusal leaves
+ * nothing behind, not even a temp file.
+ */
+interface WritePlan {
+  canonical: string;
+  fence: number | undefined;
+  timeout: number | undefined;
+  manager: FileLockManager;
+  chain: ChainEntry[];
+  takeLock: boolean;
+}
+
+async function prepare(canonical: string, flags: WriteFlags, lock: boolean): Promise<WritePlan> {
   const timeout = flags.timeout;
+  const fence = parseFence(flags.fence);
   refuseSharedRead(canonical);
   const manager = await managerFromEnv();
   const chain = parseChain(process.env.COORD_LOCK_CHAIN);
   const enclosing = heldByChain(chain, canonical);
-  let handle: LockHandle | undefined;
   // A fenced write comes from a holder (the token says so): the fence protects it, and a lock
   // of its own would wait for that very holder.
-  if (lock && fence === undefined && !(enclosing && enclosing.mode === 'write')) {
-    if (enclosing) throw new UsageError(`deadlock: an enclosing coord lock holds a read lock on ${canonical}; writing needs the write lock`, 75);
-    handle = await manager.acquire(canonical, { mode: 'write', ...(timeout !== undefined ? { timeout } : {}), holding: chain.map((c) => c.ticket) });
-  }
+  const takeLock = lock && fence === undefined && !(enclosing && enclosing.mode === 'write');
+  if (takeLock && enclosing) throw new UsageError(`deadlock: an enclosing coord lock holds a read lock on ${canonical}; writing needs the write lock`, 75);
+  return { canonical, fence, timeout, manager, chain, takeLock };
+}
+
+async function underLock(plan: WritePlan, body: (manager: FileLockManager) => void | Promise<void>): Promise<void> {
+  const { canonical, manager, timeout } = plan;
+  let handle: LockHandle | undefined;
+  if (plan.takeLock) handle = await manager.acquire(canonical, { mode: 'write', ...(timeout !== undefined ? { timeout } : {}), holding: plan.chain.map((c) => c.ticket) });
   try {
-    await checkFence(manager, canonical, fence);
+    await checkFence(manager, canonical, plan.fence);
     await body(manager);
   } finally {
     await handle?.release();
@@ -57,19 +84,30 @@ async function underLock(canonical: string, flags: WriteFlags, fence: number | u
 }
 
 export async function writeCommand(path: string, flags: WriteFlags): Promise<void> {
-  const canonical = canonicalPath(path);
-  const data = await readStdin();
-  const fence = parseFence(flags.fence);
-  await underLock(canonical, flags, fence, fileAccess() === 'exclusive_write', async (manager) => {
-    // the fencing check once more right before the rename: the window left is one syscall
-    // (with the locks on a server, the round trip of that check too)
-    await atomicReplaceAsync(canonical, data, () => checkFence(manager, canonical, fence));
-  });
+  const plan = await prepare(canonicalPath(path), flags, fileAccess() === 'exclusive_write');
+  const { canonical, fence } = plan;
+  // a token refused now writes nothing, not even a temp file
+  await checkFence(plan.manager, canonical, fence);
+  // The input goes into the temp file as it comes: a big one is never all in memory, and the
+  // temp file has the target's mode before its first byte (PendingReplace), so a writer killed
+  // while its input is still coming leaves no copy more users can read than the target. The
+  // lock is taken once all of it is there, so that a slow producer does not hold it.
+  const tmp = PendingReplace.open(canonical);
+  try {
+    for await (const chunk of process.stdin) tmp.write(chunk as Buffer);
+    await underLock(plan, async (manager) => {
+      // the fencing check once more right before the rename: the window left is one syscall
+      // (with the locks on a server, the round trip of that check too)
+      await tmp.commit(() => checkFence(manager, canonical, fence));
+    });
+  } finally {
+    tmp.discard();
+  }
 }
 
 export async function appendCommand(path: string, flags: WriteFlags): Promise<void> {
   const canonical = canonicalPath(path);
   let data = await readStdin();
   if (data.length === 0 || data[data.length - 1] !== 0x0a) data = Buffer.concat([data, Buffer.from('\n')]);
-  await underLock(canonical, flags, parseFence(flags.fence), true, () => appendRecord(canonical, data));
+  await underLock(await prepare(canonical, flags, true), () => appendRecord(canonical, data));
 }
