@@ -6,7 +6,8 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileLockManager, type LockEvent } from './manager.js';
-import { lockKey } from './registry.js';
+import { lockKey, ownProcessGone } from './registry.js';
+import { UsageError } from '../util/result.js';
 import type { LockMode } from './state.js';
 import { durationMs } from '../util/duration.js';
 import { pendingWrites } from '../cli/opened.js';
@@ -38,6 +39,26 @@ export function formatChain(chain: ChainEntry[]): string {
 export function heldByChain(chain: ChainEntry[], canonical: string): ChainEntry | undefined {
   const key = lockKey(canonical);
   return chain.find((c) => c.key === key);
+}
+
+/**
+ * Refuses (exit 75, nothing written) unless the enclosing grant `entry` still holds the lock of
+ * `canonical`: its ticket is a holder, its lease has not run out, and its `coord lock` still
+ * runs. COORD_LOCK_CHAIN is only an environment variable: it outlives the grant in whatever CMD
+ * started (a process left behind, or CMD itself when its `coord lock` was killed and the lock
+ * went to the next waiter), and a write that skipped the lock on its word alone would land
+ * inside someone else's critical section.
+ */
+export async function assertChainHolds(manager: FileLockManager, canonical: string, entry: ChainEntry): Promise<void> {
+  const h = (await manager.inspectAsync(canonical)).holders.find((x) => x.ticket === entry.ticket);
+  const why = !h
+    ? 'its grant is no longer a holder of the lock (released, lost or reclaimed)'
+    : h.expires < Date.now()
+      ? 'its lease ran out'
+      : ownProcessGone(h)
+        ? `its coord lock (pid ${h.pid}) has ended`
+        : null;
+  if (why) throw new UsageError(`refused to write ${canonical}: the enclosing coord lock no longer holds it: ${why}; nothing was written`, 75);
 }
 
 /**

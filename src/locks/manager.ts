@@ -55,6 +55,8 @@ export interface AcquireOptions {
   signal?: AbortSignal;
   /** Tickets this requester holds while it waits (enclosing locks): lets deadlocks be found. */
   holding?: string[];
+  /** The requester's watchdog (`coord lock`'s): the grant is not reclaimed while it lives, see processGone. */
+  watchdog?: { pid: number; procStart: number | null };
 }
 
 /** A granted lock. `release()` checks ownership: it only ever removes this grant. */
@@ -229,6 +231,7 @@ export class FileLockManager {
       since: started,
       expires: started + this.leaseMs,
       chain: opts.holding ?? [],
+      ...(opts.watchdog ? { watchdog: opts.watchdog } : {}),
     };
     const deadline = opts.timeout === undefined || !Number.isFinite(opts.timeout) ? Infinity : started + Math.max(0, opts.timeout);
 
@@ -357,7 +360,9 @@ export class FileLockManager {
         try {
           let found = true;
           await this.store.update(path, (s) => {
-            const next = renew(s, holder.ticket, Date.now(), this.leaseMs);
+            // a holder, with this grant's token: a state set back may list the ticket as a waiter
+            const holds = s.holders.some((h) => h.ticket === holder.ticket && h.token === holder.token);
+            const next = holds ? renew(s, holder.ticket, Date.now(), this.leaseMs) : undefined;
             found = next !== undefined;
             return next;
           });

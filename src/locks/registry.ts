@@ -3,11 +3,13 @@
  * that names the same file (after symbolic links are resolved) meets in the same registry
  * entry, whether it runs inside a run or not. The registry is a directory of the user:
  * `COORD_LOCK_DIR`, else `$XDG_RUNTIME_DIR/coord-locks`, else `<tmpdir>/coord-locks-<uid>`.
+ * Each lock's newest fencing token is also kept in a token ledger outside it (ledger.ts,
+ * lockTokenDir), so that losing the registry never sets a lock's tokens back.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, realpathSync } from 'node:fs';
 import { sameProcess } from '../util/proc.js';
-import { hostname, tmpdir } from 'node:os';
+import { homedir, hostname, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { VersionedDir } from '../primitives/versioned-dir.js';
 import { emptyLockState, type LockState, type Party } from './state.js';
@@ -17,6 +19,23 @@ export function lockRegistryDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.XDG_RUNTIME_DIR) return join(env.XDG_RUNTIME_DIR, 'coord-locks');
   const uid = typeof process.getuid === 'function' ? process.getuid() : 'user';
   return join(tmpdir(), `coord-locks-${uid}`);
+}
+
+/**
+ * Where the token ledger of `registry` is: `COORD_LOCK_TOKENS`; for the default registry (in
+ * $XDG_RUNTIME_DIR, emptied at logout, or in /tmp, emptied at boot and by tmp cleaners) the
+ * user's state directory on disk, `$XDG_STATE_HOME/coord/lock-tokens` (else
+ * `~/.local/state/coord/lock-tokens`); for a registry named by COORD_LOCK_DIR (or passed in),
+ * beside it: `<registry>.tokens`, which an `rm -rf` of the registry leaves alone.
+ */
+export function lockTokenDir(registry: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (env.COORD_LOCK_TOKENS) return resolve(env.COORD_LOCK_TOKENS);
+  if (resolve(registry) === lockRegistryDir({ ...env, COORD_LOCK_DIR: '' })) {
+    if (env.XDG_STATE_HOME) return join(resolve(env.XDG_STATE_HOME), 'coord', 'lock-tokens');
+    const home = env.HOME || homedir();
+    if (home) return join(home, '.local', 'state', 'coord', 'lock-tokens');
+  }
+  return `${resolve(registry)}.tokens`;
 }
 
 /**
@@ -65,9 +84,19 @@ export function listLocks(registry: string): LockState[] {
 
 export const HOST = hostname();
 
-/** A party's process is gone from this host (pid gone, a zombie, or reused); other hosts' parties are judged by their lease only. */
-export function processGone(p: Party): boolean {
+/** The party's own process (the requester: `coord lock`, `coord write`, …) has ended on this host; false for other hosts. */
+export function ownProcessGone(p: Party): boolean {
   return p.host === HOST && p.pid !== process.pid && !sameProcess(p.pid, p.procStart);
+}
+
+/**
+ * A party's processes are gone from this host (pid gone, a zombie, or reused): its own and its
+ * watchdog's. A `coord lock` killed with SIGKILL leaves its watchdog stopping CMD's process
+ * tree; until the watchdog has done so and ended, the grant stands, so the lock is never handed
+ * on while CMD still runs. Other hosts' parties are judged by their lease only.
+ */
+export function processGone(p: Party): boolean {
+  return ownProcessGone(p) && (p.watchdog === undefined || !sameProcess(p.watchdog.pid, p.watchdog.procStart));
 }
 
 /** Gone: process gone on this host, or lease over. */

@@ -34,6 +34,11 @@ export interface Party {
   since: number;
   /** Epoch milliseconds after which the entry is stale unless renewed. */
   expires: number;
+  /**
+   * The watchdog of a `coord lock` (pid and start time): it outlives a killed `coord lock` until
+   * it has stopped CMD's process tree, and the grant is not reclaimed before it has (processGone).
+   */
+  watchdog?: { pid: number; procStart: number | null };
 }
 
 export interface Holder extends Party {

@@ -12,12 +12,15 @@
  *   lock may have changed; returns the function that stops it.
  *
  * FileLockStore keeps the states in the registry directory of this machine (a VersionedDir
- * per lock, as registry.ts describes); RedisLockStore (redis-store.ts) on a Redis server, so
- * that processes of several hosts share the locks.
+ * per lock, as registry.ts describes), and each lock's granted tokens in a token ledger outside
+ * it (ledger.ts); RedisLockStore (redis-store.ts) on a Redis server, so that processes of
+ * several hosts share the locks.
  */
 import { watch, type FSWatcher } from 'node:fs';
-import { listLocks, lockRegistryDir, lockStore } from './registry.js';
+import { listLocks, lockKey, lockRegistryDir, lockStore, lockTokenDir } from './registry.js';
 import type { LockState } from './state.js';
+import { TokenLedger } from './ledger.js';
+import { ensurePrivateDir, UnsafeDirectoryError } from '../util/private-dir.js';
 
 export interface LockStore {
   /** Where the locks are, for messages: a directory or a server (without credentials). */
@@ -28,28 +31,103 @@ export interface LockStore {
   watch(canonical: string, onChange: () => void): () => void;
 }
 
-/** The locks of this machine: one VersionedDir per lock under the registry directory. */
+const REGISTRY_HINT = 'set COORD_LOCK_DIR to a directory of your own, mode 0700';
+const LEDGER_HINT = 'set COORD_LOCK_TOKENS to a directory of your own, mode 0700';
+
+/** A state whose token is below the ledger's newest was set back (the registry was removed or restored): lifted to it. */
+function floored(s: LockState, floor: number): LockState {
+  return s.token >= floor ? s : { ...s, token: floor };
+}
+
+/**
+ * The locks of this machine: one VersionedDir per lock under the registry directory, and the
+ * tokens they granted in the token ledger. Both directories must be private to the user (see
+ * ensurePrivateDir), checked when the store is first used: another user who can write the
+ * registry can rename a lock's state away while it is held.
+ *
+ * Tokens never go back: a grant is made above the newest token of the ledger, and a state read
+ * (inspect, fencing checks) is lifted to it — so a state set back (registry removed, restored
+ * from a copy, caught half-way through an `rm -rf`) goes on above every earlier grant, and a
+ * fenced write with an older token is refused. Every commit that grants records its tokens
+ * there, and one whose token was recorded already (it was built on a state set back under it)
+ * is taken back and made again. An entry holding another lock's state (entries renamed by hand)
+ * is refused.
+ */
 export class FileLockStore implements LockStore {
   readonly registry: string;
+  readonly ledger: TokenLedger;
+  private checked = false;
 
-  constructor(registry: string = lockRegistryDir()) {
+  /** `opts.tokens`: the ledger directory (default: lockTokenDir of the registry). */
+  constructor(registry: string = lockRegistryDir(), opts: { tokens?: string } = {}) {
     this.registry = registry;
+    this.ledger = new TokenLedger(opts.tokens ?? lockTokenDir(registry));
   }
 
   get where(): string {
     return this.registry;
   }
 
+  /** Checks (and creates) the registry and the ledger, once per store. */
+  private ready(): void {
+    if (this.checked) return;
+    ensurePrivateDir(this.registry, 'lock registry', { hint: REGISTRY_HINT });
+    ensurePrivateDir(this.ledger.dir, 'lock token ledger', { hint: LEDGER_HINT });
+    this.checked = true;
+  }
+
+  /** Refuses an entry whose state is another lock's: entries renamed by hand. */
+  private own(version: number, s: Readonly<LockState>, canonical: string, dir: string): void {
+    if (version > 0 && s.path !== canonical) {
+      throw new UnsafeDirectoryError(
+        `lock registry entry ${dir} holds the lock of ${s.path}, not of ${canonical}: the registry was changed by hand; refusing to use it (remove ${dir}: the lock's tokens go on from the token ledger ${this.ledger.dir})`,
+        dir,
+      );
+    }
+  }
+
   readSync(canonical: string): LockState {
-    return lockStore(this.registry, canonical).read().data;
+    this.ready();
+    const dir = lockStore(this.registry, canonical);
+    const v = dir.read();
+    this.own(v.version, v.data, canonical, dir.dir);
+    return floored(v.data, this.ledger.last(lockKey(canonical)));
   }
 
   updateSync(canonical: string, fn: (s: Readonly<LockState>) => LockState | undefined): { state: LockState; changed: boolean } {
-    const r = lockStore(this.registry, canonical).update(fn);
-    return { state: r.version.data, changed: r.changed };
+    this.ready();
+    const key = lockKey(canonical);
+    const dir = lockStore(this.registry, canonical);
+    for (;;) {
+      let base = 0;
+      const r = dir.update((s, version) => {
+        this.own(version, s, canonical, dir.dir);
+        base = s.token;
+        const next = fn(s);
+        // only a grant makes a token, and it must be above every token granted before: the
+        // ledger's newest (a change that grants nothing needs no look at the ledger)
+        if (next === undefined || next.token <= s.token) return next;
+        const floor = this.ledger.last(key);
+        if (s.token >= floor) return next;
+        base = floor;
+        return fn(floored(s, floor));
+      });
+      const state = r.version.data;
+      if (!r.changed || state.token <= base) return { state, changed: r.changed };
+      const taken = new Set(this.ledger.record(key, base, state.token));
+      if (taken.size === 0) return { state, changed: true };
+      // granted on a state set back under this process: take those grants back, go on above the ledger
+      dir.update((s) => {
+        const holders = s.holders.filter((h) => !taken.has(h.token));
+        const token = Math.max(s.token, this.ledger.last(key));
+        return holders.length === s.holders.length && token === s.token ? undefined : { ...s, holders, token };
+      });
+    }
   }
 
+  /** Every lock of the registry; a missing registry is not created (it holds no lock), an unsafe one is refused. */
   listSync(): LockState[] {
+    if (!this.checked && !ensurePrivateDir(this.registry, 'lock registry', { create: false, hint: REGISTRY_HINT })) return [];
     return listLocks(this.registry);
   }
 

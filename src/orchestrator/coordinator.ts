@@ -48,6 +48,7 @@ import { reconcileStreams } from '../status/reconcile.js';
 import { GuardianCommands } from './guardian-commands.js';
 import { lastCheckpoint, restoreCheckpoint } from './checkpoints.js';
 import { prepareWorkspaceRoot, createWorkspace } from '../workspace/root.js';
+import { ensurePrivateDir } from '../util/private-dir.js';
 import type { MergeSource } from '../workspace/merge.js';
 import { baseKey, loadBaseTree, snapshotBase, type BaseTree } from '../workspace/basetree.js';
 import { loadSeed, saveSeed, seedFileOf, seedWorkspace } from '../workspace/seed.js';
@@ -416,6 +417,8 @@ export class StreamCoordinator {
     if (this.started) throw new Error('run() called twice');
     this.started = true;
     this.startedAtMs = performance.now();
+    // the run's records, logs and shared state go there: another user must not be able to change them
+    ensurePrivateDir(resolve(this.opts.home), 'coord home');
     await prepareWorkspaceRoot(this.plan.workspaceRoot);
     await this.worktrees.check(this.plan);
     const run: RunRecord = {

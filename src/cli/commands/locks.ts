@@ -2,6 +2,7 @@
 import { openBackend, resolveRun } from '../context.js';
 import { lockRegistryDir } from '../../locks/registry.js';
 import { locksView, locksViewOf, type LocksView } from '../../locks/view.js';
+import { FileLockStore } from '../../locks/store.js';
 import { managerFromEnv } from '../../locks/env.js';
 import { colorsFor } from '../../report/color.js';
 import { table } from '../../report/summary.js';
@@ -21,7 +22,9 @@ export async function locksCommand(runId: string | undefined, flags: { json?: bo
   } else {
     const registry = lockRegistryDir();
     where = `in ${registry}`;
-    read = async (opts) => locksView(registry, opts);
+    // an unsafe registry is refused (exit 2) rather than shown: another user may have written it
+    const store = new FileLockStore(registry);
+    read = async (opts) => locksViewOf(store.listSync(), opts);
   }
   const hasRun = runId !== undefined || !!process.env.COORD_RUN_DIR || (await backend.listRuns()).length > 0;
   if (flags.all || !hasRun) {

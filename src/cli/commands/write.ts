@@ -3,12 +3,13 @@
  * [--timeout DUR]`: replace PATH with standard input atomically, or append standard input to
  * it as one whole record (a newline is added when missing). Under `exclusive_write` (the
  * default) both take PATH's write lock for the moment of the write — unless an enclosing
- * `coord lock` already holds it. With `--fence`, they refuse (exit 1, nothing written) unless
- * TOKEN is the newest fencing token granted for PATH.
+ * `coord lock` already holds it (checked: they refuse, exit 75, when that grant is no longer a
+ * live holder). With `--fence`, they refuse (exit 1, nothing written) unless TOKEN is the
+ * newest fencing token granted for PATH.
  */
 import { UsageError } from '../../util/result.js';
 import { appendRecord, PendingReplace } from '../../locks/files.js';
-import { heldByChain, managerFromEnv, parseChain, readStdin, type ChainEntry } from '../../locks/env.js';
+import { assertChainHolds, heldByChain, managerFromEnv, parseChain, readStdin, type ChainEntry } from '../../locks/env.js';
 import { canonicalPath } from '../../locks/registry.js';
 import { fileAccess, refuseSharedRead } from '../../locks/access.js';
 import type { FileLockManager, LockHandle } from '../../locks/manager.js';
@@ -55,6 +56,8 @@ interface WritePlan {
   manager: FileLockManager;
   chain: ChainEntry[];
   takeLock: boolean;
+  /** An enclosing `coord lock`'s grant the write relies on instead of taking the lock. */
+  trusted: ChainEntry | undefined;
 }
 
 async function prepare(canonical: string, flags: WriteFlags, lock: boolean): Promise<WritePlan> {
@@ -68,13 +71,16 @@ async function prepare(canonical: string, flags: WriteFlags, lock: boolean): Pro
   // of its own would wait for that very holder.
   const takeLock = lock && fence === undefined && !(enclosing && enclosing.mode === 'write');
   if (takeLock && enclosing) throw new UsageError(`deadlock: an enclosing coord lock holds a read lock on ${canonical}; writing needs the write lock`, 75);
-  return { canonical, fence, timeout, manager, chain, takeLock };
+  // the lock is skipped on the chain's word: only while that grant still holds (checked under it)
+  const trusted = lock && fence === undefined && !takeLock ? enclosing : undefined;
+  return { canonical, fence, timeout, manager, chain, takeLock, trusted };
 }
 
 async function underLock(plan: WritePlan, body: (manager: FileLockManager) => void | Promise<void>): Promise<void> {
   const { canonical, manager, timeout } = plan;
   let handle: LockHandle | undefined;
   if (plan.takeLock) handle = await manager.acquire(canonical, { mode: 'write', ...(timeout !== undefined ? { timeout } : {}), holding: plan.chain.map((c) => c.ticket) });
+  else if (plan.trusted) await assertChainHolds(manager, canonical, plan.trusted);
   try {
     await checkFence(manager, canonical, plan.fence);
     await body(manager);
