@@ -10,14 +10,16 @@
  * reach: beside an explicit registry (`<registry>.tokens`), or for the default registry in the
  * user's state directory, on disk (see lockTokenDir).
  *
- * Layout: `<ledger>/<lock key>/<token>`, one empty file per granted token, created with O_EXCL
- * just after the grant was committed to the registry. So:
+ * Layout: `<ledger>/<lock key>/<token>`, one name per granted token, made just after the grant
+ * was committed to the registry as a hard link to the key's empty `anchor` file: link(2) fails
+ * with EEXIST like an O_EXCL create, but allocates no inode, which on a busy ext4 costs a tenth
+ * of a create (old names are removed, so the anchor's link count stays small). So:
  * - the newest token is the highest name (`last`), and a lock state whose token is below it has
  *   been set back: the store lifts it to the ledger's (FileLockStore's floor), so the next grant
  *   is above every token granted before, and a fenced write with an older token is refused;
  * - a token is recorded once: a commit whose token is already recorded was made on a state set
  *   back under its committer (it read the state just before an `rm -rf`), and the store takes
- *   that grant back and tries again. Old names are removed (all but the newest WINDOW or more),
+ *   that grant back and tries again. Old names are removed (all but the newest WINDOW or so),
  *   so a token far below the newest counts as recorded.
  *
  * Recording after the commit rather than before: a token recorded ahead of a commit that then
@@ -27,18 +29,22 @@
  * — to the holder that follows a dead one. A power failure may also lose the ledger's last
  * seconds (nothing is fsynced, like the registry); a clean reboot does not.
  */
-import { closeSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { isErrno, numberedNames } from '../primitives/link-publish.js';
 
 /**
- * Names are kept for this many tokens at least; every WINDOW-th token removes those older than
- * two windows. A commit recorded more than WINDOW tokens behind the newest is taken back: a
- * committer descheduled between its commit and its record for that many grants is rare, and
- * then only a read grant still held after all of them could be hit (it is then lost, safely).
+ * Names are kept for WINDOW tokens below the newest at least: a commit recorded further behind
+ * is taken back (a committer descheduled between its commit and its record for that many grants
+ * is rare, and then only a read grant still held after all of them could be hit; it is then
+ * lost, safely). Every COLLECT-th token removes the older names, so a key holds WINDOW to
+ * WINDOW + COLLECT names, and listing them (`last`) stays cheap.
  */
 const WINDOW = 32;
+const COLLECT = 8;
 const NAME = /^(\d+)$/;
+/** The file every token name of a key links to. */
+const ANCHOR = 'anchor';
 
 export class TokenLedger {
   constructor(readonly dir: string) {}
@@ -62,34 +68,42 @@ export class TokenLedger {
     const taken: number[] = [];
     for (let t = from + 1; t <= to; t++) {
       if (!this.claim(dir, t)) taken.push(t);
-      else if (t % WINDOW === 0) this.collect(dir, t);
+      else if (t % COLLECT === 0) this.collect(dir, t);
     }
-    // Not "is `from` recorded?": the commit that granted `from` may not have recorded it yet.
-    // A legitimate commit is at most a few grants behind the newest when it records.
+    // While the name of `from` is there, so are all names above it (they are removed oldest
+    // first), and EEXIST has said all. Without it, `from` was removed as old — or its commit has
+    // not recorded it yet: only a commit far below the newest is taken back.
+    if (from === 0 || existsSync(join(dir, String(from)))) return taken;
     const newest = this.last(key);
     if (newest > to) for (let t = from + 1; t <= Math.min(to, newest - WINDOW); t++) if (!taken.includes(t)) taken.push(t);
     return taken;
   }
 
-  /** Creates the name of token `t`; false when it exists. */
+  /** Makes the name of token `t` (a link to the anchor); false when it exists. */
   private claim(dir: string, t: number): boolean {
-    const file = join(dir, String(t));
+    const anchor = join(dir, ANCHOR);
     for (let attempt = 0; ; attempt++) {
       try {
-        closeSync(openSync(file, 'wx', 0o600));
+        linkSync(anchor, join(dir, String(t)));
         return true;
       } catch (e) {
         if (isErrno(e, 'EEXIST')) return false;
         if (!isErrno(e, 'ENOENT') || attempt > 0) throw e;
+        // the key's first token (or the anchor was removed): make the directory and the anchor
         mkdirSync(dir, { recursive: true, mode: 0o700 });
+        try {
+          closeSync(openSync(anchor, 'wx', 0o600));
+        } catch (err) {
+          if (!isErrno(err, 'EEXIST')) throw err;
+        }
       }
     }
   }
 
-  /** Removes the names of tokens older than two windows below `t`. */
+  /** Removes the names of tokens a window or more below `t`. */
   private collect(dir: string, t: number): void {
     for (const n of numberedNames(dir, NAME)) {
-      if (n > t - 2 * WINDOW) break;
+      if (n > t - WINDOW) break;
       try {
         unlinkSync(join(dir, String(n)));
       } catch {
