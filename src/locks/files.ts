@@ -158,16 +158,11 @@ export class PendingReplace {
 
   /** fsync, the target's current mode and owner, `beforeRename`, rename, fsync of the directory; the temp file is removed when any of it fails. */
   commitSync(beforeRename?: () => void): void {
-    try {
+    this.guarded(() => {
       this.seal();
       beforeRename?.();
-      renameSync(this.path, this.target);
-    } catch (e) {
-      this.discard();
-      throw e;
-    }
-    this.finished = true;
-    syncDir(this.dir);
+    });
+    this.renameIntoPlace();
   }
 
   /** commitSync with a check that may wait (a fencing check against a lock server). */
@@ -175,11 +170,26 @@ export class PendingReplace {
     try {
       this.seal();
       await beforeRename?.();
-      renameSync(this.path, this.target);
     } catch (e) {
       this.discard();
       throw e;
     }
+    this.renameIntoPlace();
+  }
+
+  /** Runs `step`; the temp file is removed when it throws. */
+  private guarded(step: () => void): void {
+    try {
+      step();
+    } catch (e) {
+      this.discard();
+      throw e;
+    }
+  }
+
+  /** The temp file takes the target's place, and the directory entry is made durable. */
+  private renameIntoPlace(): void {
+    this.guarded(() => renameSync(this.path, this.target));
     this.finished = true;
     syncDir(this.dir);
   }

@@ -50,24 +50,14 @@ export interface ChangeSet {
 
 /** Is `rel` selected by `m` (itself or an ancestor selected, none excluded)? */
 function selected(m: OutputMatcher, rel: string): boolean {
-  if (m.all && !hasExcludedPrefix(m, rel)) return true;
-  let sel = false;
+  let sel = m.all;
   let p = '';
   for (const part of rel.split('/')) {
     p = p === '' ? part : `${p}/${part}`;
     if (m.excludes(p)) return false;
-    if (!sel && m.selects(p)) sel = true;
+    sel ||= m.selects(p);
   }
   return sel;
-}
-
-function hasExcludedPrefix(m: OutputMatcher, rel: string): boolean {
-  let p = '';
-  for (const part of rel.split('/')) {
-    p = p === '' ? part : `${p}/${part}`;
-    if (m.excludes(p)) return true;
-  }
-  return false;
 }
 
 /** Is `rel` `root` or below one of `roots`? */

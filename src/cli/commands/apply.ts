@@ -99,14 +99,14 @@ export async function applyCommand(point: string, runId: string | undefined, fla
     ...changes.deleted.map(([, rel]) => ({ rel, op: 'deleted' as const })),
   ].sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
   const refused: string[] = [];
-  const todo: typeof ops = [];
+  const todo: Array<(typeof ops)[number] & { now: Version['kind'] }> = [];
   for (const o of ops) {
     const now = versionAt(dir, o.rel);
     const seeded = fromBase(base?.entries[base.index.get(o.rel) ?? -1]);
     const wanted = o.op === 'deleted' ? ({ kind: 'none' } as Version) : versionAt(merged, o.rel);
     if (same(now, wanted)) continue; // already as merged
     if (!same(now, seeded)) refused.push(o.rel);
-    else todo.push(o);
+    else todo.push({ ...o, now: now.kind });
   }
   const letter = { added: 'A', modified: 'M', deleted: 'D' } as const;
   if (flags.json) {
@@ -141,7 +141,8 @@ export async function applyCommand(point: string, runId: string | undefined, fla
     });
   }
   // a path whose kind changes (a file becoming a directory or back) is removed first
-  const replaced = todo.filter((o) => o.op !== 'deleted' && versionAt(dir, o.rel).kind !== 'none' && versionAt(dir, o.rel).kind !== writes.find((w) => w.outRel === o.rel)?.entry.kind).map((o) => o.rel);
+  const kinds = new Map(writes.map((w) => [w.outRel, w.entry.kind]));
+  const replaced = todo.filter((o) => o.op !== 'deleted' && o.now !== 'none' && o.now !== kinds.get(o.rel)).map((o) => o.rel);
   removeAndPrune(dir, [...todo.filter((o) => o.op === 'deleted').map((o) => o.rel), ...replaced]);
   const outcome = await applyWrites(dir, writes, { atomic: true });
   for (const o of outcome.outside) process.stderr.write(`coord apply: not applied: ${o.outRel} (a symbolic link leading outside ${dir})\n`);
