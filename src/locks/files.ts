@@ -7,9 +7,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { processStartTime, sameProcess } from '../util/proc.js';
+import { TEMP_SUFFIX, TEMP_TAIL } from '../util/write-temp.js';
 
-/** Suffix of the temp files `coord write` makes next to its target (left behind only by a killed writer, until the next write of the target). */
-export const TEMP_SUFFIX = '.coord-tmp';
+export { TEMP_SUFFIX } from '../util/write-temp.js';
 
 function writeAll(fd: number, data: Uint8Array): void {
   let off = 0;
@@ -52,8 +52,6 @@ export async function atomicReplaceAsync(target: string, data: Uint8Array, befor
  */
 const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 6);
 
-/** What follows `.NAME.` in a temp file's name: pid, its start time (empty when unknown), host, random. */
-const TEMP_TAIL = /^(\d+)-(\d*)-([0-9a-f]{6})-[0-9a-f]{8}\.coord-tmp$/;
 
 let ownStart: number | null | undefined;
 

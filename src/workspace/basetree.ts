@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fsErrorCode, WorkspaceError } from './root.js';
 import { Ticker } from './ticker.js';
+import { isWriteTemp } from '../util/write-temp.js';
 
 /** One entry of a base: files, links and empty directories (other directories are implied). */
 export interface BaseEntry {
@@ -173,7 +174,7 @@ async function copyTree(w: SnapshotWalk, rel: string): Promise<number> {
       if (d.name === NEVER_CONTRIBUTED) w.gitDirs.push(r);
       continue;
     }
-    if (w.exclude.has(abs)) continue;
+    if (w.exclude.has(abs) || isWriteTemp(d.name)) continue;
     let st: fs.Stats;
     try {
       st = fs.lstatSync(abs);
@@ -334,7 +335,7 @@ export async function changedSince(base: BaseTree, opts: SnapshotOptions & { lim
       await ticker.tick();
       const r = rel === '' ? d.name : `${rel}/${d.name}`;
       const abs = path.join(src, r);
-      if (isRepositoryData(r) || exclude.has(abs)) continue;
+      if (isRepositoryData(r) || isWriteTemp(d.name) || exclude.has(abs)) continue;
       let st: fs.Stats;
       try {
         st = fs.lstatSync(abs);

@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isRepositoryData } from './basetree.js';
+import { isWriteTemp } from '../util/write-temp.js';
 import { outputMatcher, type OutputMatcher } from './globs.js';
 import { fsErrorCode, WorkspaceError } from './root.js';
 import { Ticker } from './ticker.js';
@@ -134,8 +135,8 @@ async function visit(s: WalkState, rel: string, selected: boolean): Promise<numb
   for (const d of dirents) {
     await s.ticker.tick();
     const r = rel === '' ? d.name : `${rel}/${d.name}`;
-    // a repository's own data (.git) and coord's home are never a stream's output
-    if (isRepositoryData(r) || s.match.excludes(r)) continue;
+    // a repository's own data (.git), coord's home and a coord write in flight are never a stream's output
+    if (isRepositoryData(r) || isWriteTemp(d.name) || s.match.excludes(r)) continue;
     const sel = selected || s.match.selects(r);
     if (!sel && !d.isDirectory()) continue;
     const abs = path.join(dirAbs, d.name);
@@ -191,7 +192,7 @@ async function visit(s: WalkState, rel: string, selected: boolean): Promise<numb
  * see globs.ts for directory and `!` patterns), both lists sorted by `rel`.
  *
  * Never walked: `.git` at any depth and a top-level `.coord` (repository data and coord's
- * home are no stream's output).
+ * home are no stream's output), nor the temp files of `coord write` (a write in flight).
  *
  * Skipped: symbolic links that lead outside `dir` (`out -> /`, `x -> /etc/passwd`,
  * `up -> ../..`; their targets are never read), FIFOs, sockets and devices, and what this

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { PendingReplace } from '../../src/locks/files.js';
 import { WorkspaceError } from '../../src/workspace/root.js';
 import { collectOutputs } from '../../src/workspace/walk.js';
 import { isRoot, makeTemp, removeTemp, writeTree } from './fsfix.js';
@@ -37,6 +38,19 @@ describe('collectOutputs', () => {
     expect(byRel.get('a/secret')?.mode).toBe(0o600);
     expect(byRel.get('empty')).toMatchObject({ kind: 'dir', size: 0 });
     expect(r.skipped).toEqual([]);
+  });
+
+  it('leaves out the temp file of a coord write in flight, so a merge or checkpoint never copies half a write', async () => {
+    await writeTree(ws, { 'draft.txt': 'v1\n', 'notes/.plain.coord-tmp': 'not a coord write: no writer named' });
+    // a write of draft.txt and one of notes/deep.txt begun, not yet renamed into place
+    const pending = [PendingReplace.open(path.join(ws, 'draft.txt')), PendingReplace.open(path.join(ws, 'notes', 'deep.txt'))];
+    try {
+      pending[0]!.write(Buffer.from('v2 half'));
+      expect((await fs.readdir(ws)).filter((n) => n.endsWith('.coord-tmp'))).toHaveLength(1);
+      expect(rels(await collectOutputs(ws, []))).toEqual(['draft.txt', 'notes/.plain.coord-tmp']);
+    } finally {
+      for (const p of pending) p.discard();
+    }
   });
 
   it('selects with outputs globs (dot files included, directory patterns take the subtree)', async () => {
