@@ -12,9 +12,11 @@ afterEach(async () => {
   await rig.cleanup();
 });
 
+// A timeout well above the start-up of a node process on a loaded machine (several hundred
+// ms at load 20 on 2 cores): a stall must come from silence, never from a slow start.
 const guardian = (maxRestarts: number, source = 'any') => ({
-  heartbeat: { interval: '100ms', timeout: '400ms', source },
-  recovery: { guardian: { auto_invoke: true, grace: '300ms', max_restarts: maxRestarts } },
+  heartbeat: { interval: '100ms', timeout: '1500ms', source },
+  recovery: { guardian: { auto_invoke: true, grace: '1s', max_restarts: maxRestarts } },
 });
 
 describe('the guardian', () => {
@@ -51,8 +53,9 @@ describe('the guardian', () => {
   });
 
   it('counts output as a beat, and a rename-replaced heartbeat file under source: file', async () => {
-    const talk = `for i in 1 2 3 4 5 6 7 8; do echo tick; sleep 0.1; done`;
-    const rename = `for i in 1 2 3 4 5 6 7 8; do echo $i > hb.tmp && mv hb.tmp "$COORD_HEARTBEAT_FILE"; sleep 0.1; done`;
+    // each runs twice the heartbeat timeout, alive only by what it does
+    const talk = `i=0; while [ $i -lt 30 ]; do echo tick; sleep 0.1; i=$((i+1)); done`;
+    const rename = `i=0; while [ $i -lt 30 ]; do echo $i > hb.tmp && mv hb.tmp "$COORD_HEARTBEAT_FILE"; sleep 0.1; i=$((i+1)); done`;
     rig.writePlan({ agent_coordination: guardian(0), streams: [{ id: 'talker', command: talk }] });
     expect((await rig.coord(['run', 'plan.yaml'])).code).toBe(0);
     rig.writePlan({ agent_coordination: guardian(0, 'file'), streams: [{ id: 'renamer', command: rename }] });
@@ -88,7 +91,7 @@ describe('the guardian', () => {
   it('sends recovery.guardian.soft instead of SIGTERM, and runs recovery.guardian.command with the context', async () => {
     rig.writePlan({
       agent_coordination: {
-        heartbeat: { timeout: '400ms' },
+        heartbeat: { timeout: '1500ms' },
         recovery: {
           guardian: {
             soft: 'SIGUSR1',

@@ -228,14 +228,24 @@ describe('a run coordinated on another host', () => {
     expect(stop.stdout).toContain(`run ${live.run.id} cancelled`);
     expect(await first.done).toBe(130);
 
-    // a longer lease: the checks below must come within it, on a loaded machine too
-    const second = runElsewhere(url, { COORD_RUN_LEASE: '5s' });
+    // a lease far longer than the checks below take, however loaded the machine
+    const second = runElsewhere(url, { COORD_RUN_LEASE: '10m' });
     const other = await until(() => statusOf(url), (s) => s.run.id !== live.run.id && s.streams[0]?.state === 'running');
     second.kill();
     await second.done;
-    // the lease still holds for a moment: running, and not resumable
+    // the lease still holds: running, and not resumable
     expect((await statusOf(url))?.run.state).toBe('running');
     expect((await rig.coord(['run', 'plan.yaml', '--resume', other.run.id, '--backend', url])).stderr).toContain('is still running');
+    // ten minutes pass: the server lets the lease lapse as it would then
+    const c = new Redis(url, { maxRetriesPerRequest: 1 });
+    try {
+      const [lease] = await c.keys(`*run:${other.run.id}:lease`);
+      expect(lease).toBeDefined();
+      expect(await c.pttl(lease!)).toBeGreaterThan(60_000);
+      await c.pexpire(lease!, 1);
+    } finally {
+      c.disconnect();
+    }
     await until(() => statusOf(url), (s) => s.run.state === 'interrupted', 15_000);
     const resumed = await rig.coord(['run', 'plan.yaml', '--resume', other.run.id, '--backend', url]);
     expect(resumed.code).toBe(0);

@@ -36,7 +36,10 @@ function monitor(extra: Partial<LivenessOptions> = {}) {
   return { m, stalls, revived, beats };
 }
 
-const tick = () => new Promise((r) => setTimeout(r, 20));
+/** Resolves once `cond` holds, checked after each turn of the event loop (no wall-clock guess). */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setImmediate(r));
+}
 
 describe('LivenessMonitor', () => {
   it('finds a stall once the timeout passes on the monotonic clock, once, and revives on a beat', () => {
@@ -99,7 +102,7 @@ describe('LivenessMonitor', () => {
     };
     const { m, beats } = monitor({ watcher: factory, hintDelayMs: 0 });
     m.watch('s', hb);
-    await tick();
+    await until(() => added.length > 0);
     expect(added).toEqual([hb]);
     fire(hb); // nothing changed: no beat
     expect(beats).toEqual([]);
@@ -118,7 +121,7 @@ describe('LivenessMonitor', () => {
     };
     const { m, beats, stalls } = monitor({ watcher: failing, hintDelayMs: 0, onWatchError: (e) => errors.push(e) });
     m.watch('s', hb);
-    await tick();
+    await until(() => errors.length > 0);
     expect(errors).toHaveLength(1);
     writeFileSync(hb, 'beat');
     m.check();
@@ -129,7 +132,7 @@ describe('LivenessMonitor', () => {
     const rejecting: WatcherFactory = () => Promise.reject(new Error('no watcher'));
     const r = monitor({ watcher: rejecting, hintDelayMs: 0, onWatchError: (e) => errors.push(e) });
     r.m.watch('t', join(dir, 'hb3'));
-    await tick();
+    await until(() => errors.length > 1);
     expect(errors).toHaveLength(2);
   });
 });
