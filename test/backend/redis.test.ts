@@ -5,16 +5,23 @@
  *
  * Runs against a private redis-server (test/redis-server.ts), or the contract and concurrency
  * tests against COORD_TEST_REDIS when it is set (each test under a fresh key prefix); the
- * restart tests always use a private server.
+ * restart tests always use a private server. Without COORD_TEST_REDIS and without a
+ * redis-server binary the tests that need one are skipped, saying so (test/requires.ts).
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { RedisBackend, type ConnectionEvent } from '../../src/backend/redis/redis-backend.js';
 import { parseBackendUrl } from '../../src/backend/url.js';
 import type { CoordEvent } from '../../src/events/types.js';
 import { backendContract, runRecord } from './contract.js';
 import { startRedis, type RedisServer } from '../redis-server.js';
+import { requires } from '../requires.js';
+
+/** A server to run against: COORD_TEST_REDIS, or a private one. */
+const needs = requires('redis');
+/** Servers of the test's own, to restart and kill. */
+const needsBinary = requires('redis-server');
 
 let server: RedisServer | null = null;
 let url = '';
@@ -22,7 +29,7 @@ let serial = 0;
 const quiet = (): void => {};
 const freshPrefix = (): string => `coord-test:${process.pid}:${Date.now().toString(36)}:${++serial}:`;
 
-beforeAll(async () => {
+needs.beforeAll(async () => {
   const shared = process.env['COORD_TEST_REDIS'];
   if (shared) url = shared;
   else {
@@ -31,7 +38,7 @@ beforeAll(async () => {
   }
 });
 
-afterAll(async () => {
+needs.afterAll(async () => {
   await server?.cleanup();
 });
 
@@ -66,9 +73,11 @@ async function dropPrefix(at: string, prefix: string): Promise<void> {
   }
 }
 
-backendContract('redis', async () => {
-  const prefix = freshPrefix();
-  return { backend: new RedisBackend(url, { prefix, onConnection: quiet }), cleanup: () => dropPrefix(url, prefix) };
+needs.describe('on a Redis server', () => {
+  backendContract('redis', async () => {
+    const prefix = freshPrefix();
+    return { backend: new RedisBackend(url, { prefix, onConnection: quiet }), cleanup: () => dropPrefix(url, prefix) };
+  });
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -92,7 +101,7 @@ async function increment(b: RedisBackend, runId: string, tag: unknown): Promise<
 
 const warning = (w: number, i: number): CoordEvent => ({ type: 'warning', message: `${w}:${i}`, time: '2026-01-01T00:00:00.000Z', run: 'r' });
 
-describe('RedisBackend: concurrent writers on separate connections', () => {
+needs.describe('RedisBackend: concurrent writers on separate connections', () => {
   it('4 × 200 compare-and-set increments end at exactly 800, with 800 change-log entries and no holes', async () => {
     const prefix = freshPrefix();
     const admin = new RedisBackend(url, { prefix, onConnection: quiet });
@@ -140,7 +149,7 @@ describe('RedisBackend: concurrent writers on separate connections', () => {
   });
 });
 
-describe('RedisBackend specifics', () => {
+needs.describe('RedisBackend specifics', () => {
   it('removeRun deletes every key of the run and nothing of other runs; writes to a removed run fail', async () => {
     const prefix = freshPrefix();
     const b = new RedisBackend(url, { prefix, onConnection: quiet });
@@ -308,7 +317,7 @@ async function lossyProxy(host: string, port: number): Promise<{ url: string; dr
 }
 
 describe('RedisBackend across lost connections', () => {
-  it('a write whose reply was lost after it landed is sent again and recognised: no duplicate, no false conflict', async () => {
+  needs.it('a write whose reply was lost after it landed is sent again and recognised: no duplicate, no false conflict', async () => {
     const target = parseBackendUrl(url, 'COORD_TEST_REDIS');
     const proxy = await lossyProxy(target.host, target.port);
     const prefix = freshPrefix();
@@ -344,7 +353,7 @@ describe('RedisBackend across lost connections', () => {
     }
   });
 
-  it('keeps going through a server restart and a SIGKILL: nothing lost, nothing applied twice', async () => {
+  needsBinary.it('keeps going through a server restart and a SIGKILL: nothing lost, nothing applied twice', async () => {
     const srv = await startRedis();
     const seen: ConnectionEvent[] = [];
     const make = (): RedisBackend => new RedisBackend(srv.url, { prefix: 'restart:', giveUpMs: 20_000, onConnection: (e) => seen.push(e) });
@@ -407,7 +416,7 @@ describe('RedisBackend across lost connections', () => {
     }
   });
 
-  it('gives up after giveUpMs without a server, naming it, and comes back by itself when the server does', async () => {
+  needsBinary.it('gives up after giveUpMs without a server, naming it, and comes back by itself when the server does', async () => {
     const srv = await startRedis();
     await srv.stop();
     const seen: ConnectionEvent[] = [];
@@ -433,7 +442,7 @@ describe('RedisBackend across lost connections', () => {
     }
   });
 
-  it('wakes watchers after a reconnect, and they are told about writes after it', async () => {
+  needsBinary.it('wakes watchers after a reconnect, and they are told about writes after it', async () => {
     const srv = await startRedis();
     const b = new RedisBackend(srv.url, { prefix: 'watch:', onConnection: quiet });
     try {

@@ -1,7 +1,8 @@
 /**
  * `coord dashboard`: the server's guards (127.0.0.1 only, a token on every request, --port),
- * and the page in a real headless Chromium (Debian's `chromium`, driven by playwright-core):
- * it shows a running run's streams and follows it live, without a reload, as a stream ends.
+ * and the page in a real headless Chromium (Debian's `chromium`, or COORD_CHROMIUM, driven by
+ * playwright-core): it shows a running run's streams and follows it live, without a reload, as
+ * a stream ends. Without Chromium that test is skipped, saying so (test/requires.ts).
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,8 +10,9 @@ import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { Rig, fixture, type Spawned } from '../rig.js';
+import { chromiumCommand, requires } from '../requires.js';
 
-const CHROMIUM = '/usr/bin/chromium';
+const needs = requires('chromium');
 /** Headless, and quiet: without the background-networking flags Chromium keeps dialling out. */
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 /** A heartbeat message that would run script if the page inserted it as markup. */
@@ -66,8 +68,7 @@ function refused(host: string, port: number): Promise<boolean> {
 }
 
 describe('coord dashboard', () => {
-  it('shows a running run in Chromium and follows it live as a stream ends', async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it with "apt-get install -y chromium" (.ci/run does)`);
+  needs.it('shows a running run in Chromium and follows it live as a stream ends', async () => {
     const gate = join(rig.dir, 'gate');
     const lockFile = join(rig.dir, 'a.ts');
     rig.writePlan({
@@ -102,7 +103,7 @@ describe('coord dashboard', () => {
     expect(listeners(port)).toEqual(['127.0.0.1']);
     expect(await refused('127.0.0.2', port)).toBe(true);
 
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const browser = await chromium.launch({ executablePath: chromiumCommand(), args: CHROMIUM_ARGS });
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
       const errors: string[] = [];

@@ -5,6 +5,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rig, ROOT, fixture, shellQuote } from '../rig.js';
 import { outputTail } from '../../src/report/ci.js';
+import { requires, xmllintCommand } from '../requires.js';
+
+const needs = requires('xmllint');
 
 let rig: Rig;
 beforeEach(() => {
@@ -25,13 +28,13 @@ const PLAN = {
 };
 
 describe('CI outputs', () => {
-  it('writes a JUnit report that validates against the JUnit schema', async () => {
+  needs.it('writes a JUnit report that validates against the JUnit schema', async () => {
     rig.writePlan(PLAN);
     const r = await rig.coord(['run', 'plan.yaml', '--report', 'junit.xml']);
     expect(r.code).toBe(1);
     const file = join(rig.dir, 'junit.xml');
     // xmllint exits non-zero when the document does not follow the schema
-    execFileSync('xmllint', ['--noout', '--schema', join(ROOT, 'test', 'fixtures', 'junit.xsd'), file], { stdio: 'pipe' });
+    execFileSync(xmllintCommand(), ['--noout', '--schema', join(ROOT, 'test', 'fixtures', 'junit.xsd'), file], { stdio: 'pipe' });
     const xml = readFileSync(file, 'utf8');
     expect(xml).toMatch(/<testsuite name="ci-plan" tests="4" failures="2" errors="0" skipped="1"/);
     expect(xml).toMatch(/<testcase classname="coord.stream" name="good" time="[\d.]+"\/>/);
@@ -40,7 +43,7 @@ describe('CI outputs', () => {
     expect(xml).toMatch(/<testcase classname="coord.convergence" name="both"[^>]*><failure message="barrier point failed \(stream-failed\)"/);
   });
 
-  it("puts the tails of a failed stream's stdout and stderr in its failure, labelled, and as system-out/system-err", async () => {
+  needs.it("puts the tails of a failed stream's stdout and stderr in its failure, labelled, and as system-out/system-err", async () => {
     const node = shellQuote(process.execPath);
     rig.writePlan({
       name: 'tails',
@@ -55,7 +58,7 @@ describe('CI outputs', () => {
     const r = await rig.coord(['run', 'plan.yaml', '--report', 'junit.xml']);
     expect(r.code).toBe(1);
     const file = join(rig.dir, 'junit.xml');
-    execFileSync('xmllint', ['--noout', '--schema', join(ROOT, 'test', 'fixtures', 'junit.xsd'), file], { stdio: 'pipe' });
+    execFileSync(xmllintCommand(), ['--noout', '--schema', join(ROOT, 'test', 'fixtures', 'junit.xsd'), file], { stdio: 'pipe' });
     const xml = readFileSync(file, 'utf8');
     const testcase = (id: string): string => {
       const m = new RegExp(`<testcase classname="coord.stream" name="${id}"[^>]*>([\\s\\S]*?)</testcase>`).exec(xml);

@@ -6,6 +6,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { Rig, fixture } from '../rig.js';
 import { startRedis, type RedisServer } from '../redis-server.js';
+import { requires } from '../requires.js';
 
 let rig: Rig;
 beforeEach(() => {
@@ -38,7 +39,7 @@ describe('a UTF-8 character split across two writes', () => {
     expect(plain.stdout).not.toContain('\ufffd');
   });
 
-  describe('on a worker', () => {
+  requires('redis-server').describe('on a worker', () => {
     let server: RedisServer;
     beforeAll(async () => {
       server = await startRedis();

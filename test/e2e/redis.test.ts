@@ -4,7 +4,7 @@
  * `coord status`, `coord state`, `coord events` from another process; bad URLs; an unreachable
  * server; and the server restarted in the middle of a run.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeEach, expect, it } from '@jest/globals';
 import { existsSync, readdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -12,13 +12,15 @@ import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { ROOT, Rig } from '../rig.js';
 import { startRedis, type RedisServer } from '../redis-server.js';
+import { requires } from '../requires.js';
 
+const needs = requires('redis-server');
 let server: RedisServer;
 let rig: Rig;
-beforeAll(async () => {
+needs.beforeAll(async () => {
   server = await startRedis({ appendfsync: 'always' });
 }, 30_000);
-afterAll(async () => {
+needs.afterAll(async () => {
   await server.cleanup();
 });
 beforeEach(() => {
@@ -34,7 +36,7 @@ function eventsOf(url: string, run: string): Promise<Event[]> {
   return rig.eventsOn(url, run);
 }
 
-describe('the Redis backend from the command line', () => {
+needs.describe('the Redis backend from the command line', () => {
   it('runs a plan whose records, events, state, queues and lock events are on the server', async () => {
     const url = `${server.url}/1`;
     rig.writePlan({
@@ -189,9 +191,7 @@ describe('the Redis backend from the command line', () => {
 });
 
 // A coordinator on "another host": its own UTS namespace with its own host name (root only).
-const otherHost = process.getuid?.() === 0 && existsSync('/usr/bin/unshare') ? it : it.skip;
-
-describe('a run coordinated on another host', () => {
+requires('redis-server', 'root', 'unshare').describe('a run coordinated on another host', () => {
   /** `coord run` under the host name `coordhost`; resolves with its exit code. */
   function runElsewhere(url: string, env: Record<string, string>): { done: Promise<number | null>; kill: () => void } {
     const child = spawn('unshare', ['--uts', 'sh', '-c', 'hostname coordhost && exec "$@"', 'sh', process.execPath, join(ROOT, 'bin', 'coord.js'), 'run', 'plan.yaml', '--backend', url], {
@@ -217,7 +217,7 @@ describe('a run coordinated on another host', () => {
     }
   }
 
-  otherHost('is told alive by its lease, stopped through its record, and seen dead (then resumable) once its lease lapses', async () => {
+  it('is told alive by its lease, stopped through its record, and seen dead (then resumable) once its lease lapses', async () => {
     const url = `${server.url}/5`;
     rig.writePlan({ streams: [{ id: 'long', command: 'if [ "$COORD_ATTEMPT" = 1 ]; then sleep 60; fi' }] });
     const first = runElsewhere(url, { COORD_RUN_LEASE: '1500ms' });

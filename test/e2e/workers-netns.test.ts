@@ -1,16 +1,17 @@
 /**
  * A worker on another network: `coord worker` in its own network namespace, reaching the
  * redis-server only over a veth pair (its own 127.0.0.1 is another host's), runs a stream
- * of a plan coordinated in this namespace. Needs root (creating namespaces) and ip(8); the
- * test says why it is skipped otherwise.
+ * of a plan coordinated in this namespace. Needs root (creating namespaces), ip(8) and
+ * redis-server; the test says why it is skipped otherwise (test/requires.ts).
  */
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { expect, it } from '@jest/globals';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { COORD, Rig } from '../rig.js';
 import { startRedis, type RedisServer } from '../redis-server.js';
+import { requires } from '../requires.js';
 
 const ns = `coordtest-${randomBytes(3).toString('hex')}`;
 const hostIf = `cv${randomBytes(3).toString('hex')}`;
@@ -24,10 +25,13 @@ function sh(args: string[]): { ok: boolean; out: string } {
   return { ok: r.status === 0, out: `${r.stdout}${r.stderr}` };
 }
 
-/** Why the namespace cannot be made here, or null when it was made. */
+function removeNamespace(): void {
+  sh(['ip', 'link', 'del', hostIf]);
+  sh(['ip', 'netns', 'del', ns]);
+}
+
+/** Why the namespace cannot be made here (leaving none of it), or null when it was made. */
 function makeNamespace(): string | null {
-  if (process.getuid?.() !== 0) return 'not root';
-  if (!sh(['ip', '-V']).ok) return 'ip(8) is not installed';
   const steps = [
     ['ip', 'netns', 'add', ns],
     ['ip', 'link', 'add', hostIf, 'type', 'veth', 'peer', 'name', nsIf],
@@ -40,32 +44,30 @@ function makeNamespace(): string | null {
   ];
   for (const s of steps) {
     const r = sh(s);
-    if (!r.ok) return `${s.join(' ')}: ${r.out.trim()}`;
+    if (!r.ok) {
+      removeNamespace();
+      return `${s.join(' ')}: ${r.out.trim()}`;
+    }
   }
   return null;
 }
 
-const unavailable = makeNamespace();
+// the namespace is made only once root, ip(8) and redis-server are there
+const needs = requires('root', 'ip', 'redis-server', { what: 'a network namespace with a veth pair', missing: makeNamespace });
 let server: RedisServer | undefined;
 let rig: Rig;
 
-beforeAll(async () => {
-  if (unavailable) return;
+needs.beforeAll(async () => {
   server = await startRedis({ bind: [hostIp] });
   rig = new Rig();
 }, 30_000);
-afterAll(async () => {
+needs.afterAll(async () => {
   await rig?.cleanup();
   await server?.cleanup();
-  sh(['ip', 'link', 'del', hostIf]);
-  sh(['ip', 'netns', 'del', ns]);
+  removeNamespace();
 });
 
-describe('a worker in its own network namespace', () => {
-  if (unavailable) {
-    it.skip(`runs a stream over a veth pair (skipped: ${unavailable})`, () => undefined);
-    return;
-  }
+needs.describe('a worker in its own network namespace', () => {
   it('runs a stream of a plan coordinated here, reaching Redis over a veth pair', async () => {
     const port = server!.port;
     // inside the namespace this host's 127.0.0.1 is out of reach: only the veth address works

@@ -7,29 +7,32 @@
  * clearly; the server restarted mid-run (also after SIGKILL) loses and doubles nothing; a
  * worker keeps the heartbeat key of a stream whose coordinator died, then stops the stream.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Rig, fixture, type Spawned } from '../rig.js';
 import { startRedis, type RedisServer } from '../redis-server.js';
+import { requires } from '../requires.js';
+
+const needs = requires('redis-server');
 
 let server: RedisServer;
 let rig: Rig;
 let db = 0;
 let url = '';
-beforeAll(async () => {
+needs.beforeAll(async () => {
   server = await startRedis();
 }, 30_000);
-afterAll(async () => {
+needs.afterAll(async () => {
   await server.cleanup();
 });
-beforeEach(() => {
+needs.beforeEach(() => {
   rig = new Rig();
   db += 1; // each test its own database: its own workers and queues
   url = `${server.url}/${db}`;
 });
-afterEach(async () => {
+needs.afterEach(async () => {
   await rig.cleanup();
 });
 
@@ -96,7 +99,7 @@ const stopWorkers = async (...ws: Worker[]) => {
   return Promise.all(ws.map((w) => w.done));
 };
 
-describe('coord run --workers', () => {
+needs.describe('coord run --workers', () => {
   it('runs a plan across three workers: streams land on all three, outputs are merged here', async () => {
     const ws = await Promise.all(['w1', 'w2', 'w3'].map((n) => startWorker(n, ['--slots', '2'])));
     const ids = ['s1', 's2', 's3', 's4', 's5', 's6'];

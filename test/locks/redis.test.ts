@@ -4,12 +4,13 @@
  * lost grants, timeouts, deadlocks — for processes that share one server. One private server
  * for the file.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterEach, expect, test } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startRedis, type RedisServer } from '../redis-server.js';
+import { requires } from '../requires.js';
 import { RedisBackend } from '../../src/backend/redis/redis-backend.js';
 import { RedisLockStore } from '../../src/locks/redis-store.js';
 import { DeadlockError, FileLockManager, LockTimeoutError, type LockEvent, type LockHandle } from '../../src/locks/manager.js';
@@ -18,14 +19,15 @@ import { emptyLockState } from '../../src/locks/state.js';
 import { FIXTURES, Rig, type Spawned } from '../rig.js';
 import { checkLog } from './lockcheck.js';
 
+const needs = requires('redis-server');
 let server: RedisServer;
 const backends: RedisBackend[] = [];
 let rig: Rig | undefined;
 
-beforeAll(async () => {
+needs.beforeAll(async () => {
   server = await startRedis();
 });
-afterAll(async () => {
+needs.afterAll(async () => {
   await Promise.all(backends.map((b) => b.close()));
   await server?.cleanup();
 });
@@ -67,7 +69,7 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 
   }
 }
 
-describe('locks on Redis, library level', () => {
+needs.describe('locks on Redis, library level', () => {
   test('readers share the lock, a writer is alone', async () => {
     const f = path();
     const [a, b, w] = [manager('a'), manager('b'), manager('w')];
@@ -203,7 +205,7 @@ describe('locks on Redis, library level', () => {
   });
 });
 
-describe('locks on Redis, processes', () => {
+needs.describe('locks on Redis, processes', () => {
   const STRESS = join(FIXTURES, 'lock-stress.js');
   /** A fresh rig, the files of lock-stress.js (the locked file, the counter, the log) and its environment. */
   const stressRig = () => {
@@ -266,7 +268,7 @@ describe('locks on Redis, processes', () => {
   }, 30_000);
 });
 
-describe('coord lock / locks / write on Redis', () => {
+needs.describe('coord lock / locks / write on Redis', () => {
   const lineOf = async (s: Spawned, re: RegExp): Promise<void> => {
     let out = '';
     s.child.stdout?.on('data', (d: Buffer) => (out += d.toString()));

@@ -4,7 +4,7 @@
  * groups that hand each message to exactly one member, ack-timeout redelivery, waits woken by
  * another connection's send, the message_queue state topic, rollback and snapshot restore.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeEach, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { RedisBackend } from '../../src/backend/redis/redis-backend.js';
@@ -12,16 +12,19 @@ import { MessageQueue } from '../../src/queue/queue.js';
 import { StateStore } from '../../src/state/store.js';
 import { runRecord } from '../backend/contract.js';
 import { startRedis, type RedisServer } from '../redis-server.js';
+import { requires } from '../requires.js';
+
+const needs = requires('redis-server');
 
 let server: RedisServer;
 let prefix: string;
 let opened: RedisBackend[];
 const quiet = () => undefined;
 
-beforeAll(async () => {
+needs.beforeAll(async () => {
   server = await startRedis();
 }, 30_000);
-afterAll(async () => {
+needs.afterAll(async () => {
   await server.cleanup();
 });
 beforeEach(() => {
@@ -43,7 +46,7 @@ async function newRun(b: RedisBackend, id: string, sharedState?: { type: 'centra
   await b.createRun({ ...runRecord(id, new Date().toISOString()), ...(sharedState ? { sharedState } : {}) }, 'streams: []\n');
 }
 
-describe('shared state on Redis', () => {
+needs.describe('shared state on Redis', () => {
   it('concurrent update(fn) from 4 connections never loses a write; the change log has every version', async () => {
     await newRun(connection(), 'r');
     const writer = async (w: number) => {
@@ -95,7 +98,7 @@ describe('shared state on Redis', () => {
   });
 });
 
-describe('queues on Redis', () => {
+needs.describe('queues on Redis', () => {
   it('a group of 3 members on their own connections drains 600 messages, each exactly once', async () => {
     await newRun(connection(), 'r');
     const producer = new MessageQueue(connection(), 'r', { onEvent: quiet, sender: 'p' });
