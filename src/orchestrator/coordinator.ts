@@ -1346,8 +1346,10 @@ export class StreamCoordinator {
       const rt = this.streams.get(id);
       if (!rt || TERMINAL_STREAM_STATES.has(rt.rec.state) || this.neededElsewhere(rt, failed)) continue;
       if (rt.proc) {
+        // A process group already gone has ended on its own: its exit, still on its way, decides
+        // its state (a stream that exited 0 before the point failed succeeded, not cancelled).
+        if (!this.signal(rt, this.plan.guardian.soft, 'point-failed')) continue;
         rt.killReason = 'point-failed';
-        this.signal(rt, this.plan.guardian.soft, 'point-failed');
         this.escalateAfterGrace(rt, rt.proc, 'point-failed');
       } else if (rt.launching) {
         rt.killReason = 'point-failed';
