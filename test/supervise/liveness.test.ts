@@ -92,6 +92,34 @@ describe('LivenessMonitor', () => {
     expect(file.beats).toEqual([]);
   });
 
+  it('under source: output, a stream that only writes its file is stalled at the timeout, and output revives it', () => {
+    const hb = join(dir, 'hb');
+    const { m, stalls, revived, beats } = monitor({ source: 'output' });
+    m.watch('quiet', hb);
+    m.watch('talker', join(dir, 'hb2'));
+    clock = 600;
+    writeFileSync(hb, 'busy'); // the file changes, but only output counts
+    m.output('talker');
+    m.check();
+    clock = 999;
+    m.check();
+    expect(stalls).toEqual([]);
+    clock = 1000;
+    m.check();
+    expect(stalls).toEqual(['quiet']);
+    m.check();
+    expect(stalls).toEqual(['quiet']);
+    m.output('quiet');
+    expect(revived).toEqual(['quiet']);
+    clock = 1600;
+    m.check();
+    expect(stalls).toEqual(['quiet', 'talker']);
+    expect(beats).toEqual([
+      ['talker', false],
+      ['quiet', false],
+    ]);
+  });
+
   it('takes watcher events as hints: the stat decides, a spurious event is no beat', async () => {
     const hb = join(dir, 'hb');
     let fire: (f: string) => void = () => undefined;
