@@ -158,6 +158,16 @@ describe('coord run', () => {
     expect(ev.find((e) => e.type === 'stream-retrying')).toMatchObject({ stream: 'flaky', attempt: 1, delayMs: 1000 });
   });
 
+  it('retries: 1 runs a failing stream exactly twice, then fails it', async () => {
+    rig.writePlan({ streams: [{ id: 'broken', retries: 1, command: 'exit 3' }] });
+    const r = await rig.coord(['run', 'plan.yaml']);
+    expect(r.code).toBe(1);
+    const ev = rig.events();
+    expect(ev.filter((e) => e.type === 'stream-started').map((e) => e.attempt)).toEqual([1, 2]);
+    expect(ev.filter((e) => e.type === 'stream-retrying')).toEqual([expect.objectContaining({ stream: 'broken', attempt: 1, delayMs: 1000, reason: 'exit-non-zero' })]);
+    expect(ev.find((e) => e.type === 'stream-ended')).toMatchObject({ state: 'failed', reason: 'exit-non-zero', attempt: 2 });
+  });
+
   it('fails a stream past its timeout and stops its process group', async () => {
     rig.writePlan({
       agent_coordination: { recovery: { guardian: { grace: '200ms' } } },
