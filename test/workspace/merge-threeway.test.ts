@@ -119,6 +119,22 @@ describe('three-way, barrier (mergeAll)', () => {
     expect(await readTree(target)).toEqual({ 'b.txt': 'b', 'doc.txt': 'a', 'img.bin': 'aaaa\0' });
   });
 
+  it('a path whose text versions merge cleanly stays a conflict when a binary version also claimed it', async () => {
+    await writeTree(base, { 'doc.txt': ORIGINAL });
+    const a = await source('a', { 'doc.txt': lines('ONE', 'two', 'three', 'four', 'five') });
+    const c = await source('c', { 'doc.txt': 'not\0text', 'c.txt': 'c' });
+    const b = await source('b', { 'doc.txt': lines('one', 'two', 'three', 'four', 'FIVE') });
+    const r = await mergeAll(target, [a, c, b], 'three-way', { base });
+    expect(r).toMatchObject({ ok: false, files: 0, markers: [] });
+    expect(r.conflicts).toEqual([{ path: 'doc.txt', streams: ['a', 'c', 'b'] }]);
+    expect(await exists(target)).toBe(false);
+
+    const kept = await mergeAll(target, [a, c, b], 'three-way', { base, allowConflicts: true });
+    expect(kept).toMatchObject({ ok: true, merged: ['a', 'c', 'b'], markers: [] });
+    expect(kept.conflicts).toEqual([{ path: 'doc.txt', streams: ['a', 'c', 'b'] }]);
+    expect(await readTree(target)).toEqual({ 'c.txt': 'c', 'doc.txt': lines('ONE', 'two', 'three', 'four', 'FIVE') });
+  });
+
   it('a NUL only after the first 8 KiB still counts as text; a binary base makes it unmergeable', async () => {
     const tail = `${'x'.repeat(9000)}\0\n`;
     const a = await source('a', { 'late.txt': `A\n${tail}`, 'b.txt': lines('A') });
