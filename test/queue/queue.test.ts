@@ -126,6 +126,26 @@ describe('MessageQueue', () => {
     expect(e.message).toMatch(/^message 1 of jobs is not waiting for an acknowledgement by g/);
   });
 
+  it('messages whose ack deadlines have all passed are handed again oldest first, before newer messages', async () => {
+    let now = 1_000_000;
+    const q = queue({ now: () => now });
+    for (const body of ['one', 'two', 'three', 'four']) await q.send('jobs', body);
+    // deadlines in another order than the messages: 2 runs out first, then 3, then 1
+    expect(await q.recv('jobs', { consumer: 'g', member: 'a', ackTimeoutMs: 3000 })).toMatchObject({ id: 1 });
+    expect(await q.recv('jobs', { consumer: 'g', member: 'a', ackTimeoutMs: 1000 })).toMatchObject({ id: 2 });
+    expect(await q.recv('jobs', { consumer: 'g', member: 'a', ackTimeoutMs: 2000 })).toMatchObject({ id: 3 });
+    now += 5000;
+    const got = [];
+    for (let i = 0; i < 4; i++) got.push(await q.recv('jobs', { consumer: 'g', member: 'b', ackTimeoutMs: 60_000 }));
+    expect(got.map((m) => [m?.id, m?.body, m?.delivery])).toEqual([
+      [1, 'one', 2],
+      [2, 'two', 2],
+      [3, 'three', 2],
+      [4, 'four', 1],
+    ]);
+    expect(events.filter((e) => e.type === 'queue-redelivered').map((e) => e.id)).toEqual([1, 2, 3]);
+  });
+
   it('a redelivery without an ack timeout is the last one', async () => {
     let now = 0;
     const q = queue({ now: () => now });

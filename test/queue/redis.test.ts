@@ -139,6 +139,27 @@ needs.describe('queues on Redis', () => {
     expect(await a.summary()).toEqual([{ topic: 'jobs', size: 2, consumers: [{ name: 'g', next: 3, lag: 0, pending: 1 }] }]);
   });
 
+  it('messages whose ack timeouts have all run out are handed again oldest first, before newer messages', async () => {
+    await newRun(connection(), 'r');
+    const a = new MessageQueue(connection(), 'r', { onEvent: quiet });
+    const b = new MessageQueue(connection(), 'r', { onEvent: quiet });
+    for (const body of ['one', 'two', 'three', 'four']) await a.send('jobs', body);
+    // timeouts in another order than the messages: 2 runs out first, then 3, then 1
+    for (const [id, ackTimeoutMs] of [[1, 300], [2, 100], [3, 200]] as const) {
+      expect(await a.recv('jobs', { consumer: 'g', member: 'a', ackTimeoutMs })).toMatchObject({ id });
+    }
+    // past the longest timeout (the server counts from its delivery, before this reply came)
+    await new Promise((r) => setTimeout(r, 500));
+    const got = [];
+    for (let i = 0; i < 4; i++) got.push(await b.recv('jobs', { consumer: 'g', member: 'b', ackTimeoutMs: 60_000 }));
+    expect(got.map((m) => [m?.id, m?.body, m?.delivery])).toEqual([
+      [1, 'one', 2],
+      [2, 'two', 2],
+      [3, 'three', 2],
+      [4, 'four', 1],
+    ]);
+  });
+
   it('keeps topics as Redis Streams and consumers as consumer groups (XINFO sees them)', async () => {
     await newRun(connection(), 'r');
     const q = new MessageQueue(connection(), 'r', { onEvent: quiet });
