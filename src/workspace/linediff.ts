@@ -43,6 +43,7 @@ interface Side {
   changed: Uint8Array;
 }
 
+/** An index past either end of `changed` reads as unchanged: the loops below that walk a group's ends stop there. */
 const isChanged = (s: Side, i: number): boolean => s.changed[i] === 1;
 
 function firstGroup(s: Side): Group {
@@ -82,31 +83,58 @@ function slideUp(s: Side, g: Group): boolean {
  * that can slide (its first line equals the line after it, or its last the line before) is
  * moved as far down as it goes, merging with runs it meets, then back up to line up with a
  * change of the other side where it can. Equal diffs of equal inputs thus look alike.
+ *
+ * Bounded, with n the side's line count (a step that breaks a bound throws, naming this
+ * file, instead of spinning):
+ * - a slide moves the group's start up or its end down by at least one line and fails at
+ *   line 0 or n, so at most n slides follow one another;
+ * - the slides of one group are repeated only while the group grew (it never shrinks), so
+ *   at most n + 1 rounds;
+ * - moving on, the next group starts past the end of the last one; a group with changes
+ *   starts past every earlier group with changes (a group slid back up leaves only unchanged
+ *   lines below it, stepped over one by one as empty groups), so at most n + 1 groups with
+ *   changes are visited, each followed by at most n + 1 empty ones.
  */
 function compact(side: Side, other: Side): void {
+  const n = side.ids.length;
   const g = firstGroup(side);
   const go = firstGroup(other);
+  const broken = (what: string): Error => new Error(`internal error in linediff.ts: compaction ${what} (group at lines ${g.start}-${g.end} of ${n})`);
+  const up = (stop: () => boolean = () => false): void => {
+    for (let k = 0; !stop() && slideUp(side, g); k++) {
+      if (k >= n) throw broken('slid up more than n times');
+      previousGroup(other, go);
+    }
+  };
+  let lastChanged = -1;
   for (;;) {
     if (g.end !== g.start) {
+      if (g.start <= lastChanged) throw broken('came back to a group it had passed');
+      lastChanged = g.start;
       let earliestEnd: number;
       let endMatchingOther: number;
-      let size: number;
-      do {
-        size = g.end - g.start;
+      let size = g.end - g.start;
+      for (let round = 0; ; round++) {
+        if (round > n) throw broken('did not settle in n + 1 rounds');
         endMatchingOther = -1;
-        while (slideUp(side, g)) previousGroup(other, go);
+        up();
         earliestEnd = g.end;
         if (go.end > go.start) endMatchingOther = g.end;
-        while (slideDown(side, g)) {
+        for (let k = 0; slideDown(side, g); k++) {
+          if (k >= n) throw broken('slid down more than n times');
           nextGroup(other, go);
           if (go.end > go.start) endMatchingOther = g.end;
         }
-      } while (size !== g.end - g.start);
-      if (g.end !== earliestEnd && endMatchingOther !== -1) {
-        while (go.end === go.start && slideUp(side, g)) previousGroup(other, go);
+        const grown = g.end - g.start;
+        if (grown === size) break;
+        if (grown < size) throw broken('shrank');
+        size = grown;
       }
+      if (g.end !== earliestEnd && endMatchingOther !== -1) up(() => go.end !== go.start);
     }
+    const passed = g.end;
     if (!nextGroup(side, g) || !nextGroup(other, go)) break;
+    if (g.start <= passed) throw broken('did not move on');
   }
 }
 
@@ -190,6 +218,7 @@ export function diffIds(a: Int32Array, b: Int32Array): Hunk[] {
   compact({ ids: a, changed: changedA }, { ids: b, changed: changedB });
   compact({ ids: b, changed: changedB }, { ids: a, changed: changedA });
   const hunks: Hunk[] = [];
+  // each pass moves i or j (or both) on: at most n + m passes
   for (let i = 0, j = 0; i < n || j < m; ) {
     if (changedA[i] === 1 || changedB[j] === 1) {
       const aStart = i;

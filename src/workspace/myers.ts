@@ -46,6 +46,11 @@ interface Split {
 /**
  * A point of an edit path from (off1, off2) to (lim1, lim2), strictly between them, for
  * sequences that differ at both ends (the caller trims common prefixes and suffixes).
+ *
+ * Bounded: the forward and backward searches meet by edit cost ⌈(N+M)/2⌉ (Myers), N and M
+ * the lengths of the two ranges, and without `needMin` the search stops at `maxCost`; a
+ * search still going past N+M edits is an internal error, not a spin. The loops inside one
+ * edit cost run over the diagonals between fmin and fmax, and along a snake to the range's ends.
  */
 function split(s: Search, off1: number, lim1: number, off2: number, lim2: number, needMin: boolean): Split {
   const { a, b, kf, kb, off } = s;
@@ -63,7 +68,9 @@ function split(s: Search, off1: number, lim1: number, off2: number, lim2: number
   const f = (d: number): number => kf[d + off] ?? -1;
   const r = (d: number): number => kb[d + off] ?? FAR;
   let gotSnake = false;
+  const most = lim1 - off1 + (lim2 - off2);
   for (let ec = 1; ; ec++) {
+    if (ec > most) throw new Error(`internal error in myers.ts: no split found after ${most} edits (lines ${off1}-${lim1} against ${off2}-${lim2})`);
     if (fmin > dmin) kf[--fmin - 1 + off] = -1;
     else ++fmin;
     if (fmax < dmax) kf[++fmax + 1 + off] = -1;
@@ -170,6 +177,10 @@ function split(s: Search, off1: number, lim1: number, off2: number, lim2: number
 /**
  * Finds which elements of `a` and `b` are not part of the common subsequence and calls
  * `changedA` / `changedB` with each one's index (each at most once).
+ *
+ * Bounded: a problem is split only at a point strictly inside it, so both halves are smaller
+ * and non-empty; with S = a.length + b.length there are at most 2S + 1 problems (more is an
+ * internal error, not a spin).
  */
 export function searchChanges(a: Int32Array, b: Int32Array, changedA: (i: number) => void, changedB: (j: number) => void): void {
   const size = a.length + b.length + 3;
@@ -182,7 +193,10 @@ export function searchChanges(a: Int32Array, b: Int32Array, changedA: (i: number
     maxCost: Math.max(HEURISTIC_MIN_COST, bogosqrt(size)),
   };
   const todo: Array<[number, number, number, number, boolean]> = [[0, a.length, 0, b.length, false]];
+  const most = 2 * (a.length + b.length) + 1;
+  let jobs = 0;
   for (let job = todo.pop(); job !== undefined; job = todo.pop()) {
+    if (++jobs > most) throw new Error(`internal error in myers.ts: more than ${most} sub-problems for ${a.length} against ${b.length} elements`);
     let [off1, lim1, off2, lim2] = job;
     while (off1 < lim1 && off2 < lim2 && a[off1] === b[off2]) {
       off1++;

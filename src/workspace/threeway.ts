@@ -29,7 +29,12 @@ export interface MergeLabels {
 export interface MergeLinesOptions {
   /** `merge` (default, git's default): ours and theirs; `diff3`: the base lines too, no narrowing. */
   style?: 'merge' | 'diff3';
+  /** The line diff (default {@link diffIds}; injectable for tests). */
+  diff?: LineDiff;
 }
+
+/** Hunks in order that turn `a` into `b` (see {@link diffIds}). */
+export type LineDiff = (a: Int32Array, b: Int32Array) => readonly Hunk[];
 
 /** What {@link mergeLines} produced. */
 export interface MergedText {
@@ -80,10 +85,14 @@ const sameIds = (a: Int32Array, a0: number, a1: number, b: Int32Array, b0: numbe
 /**
  * Groups both sides' hunks (against the base) into regions and decides each one, in base
  * order. Hunks join a region when they start at or before its end in the base.
+ *
+ * Bounded: every pass of the outer loop takes at least one hunk (the one starting at
+ * `start` always joins; a pass that takes none is an internal error, not a spin), so it runs
+ * at most `h1.length + h2.length` times; the inner loop repeats only after taking a hunk.
  */
-function combine(base: Version, ours: Version, theirs: Version, refine: boolean): Segment[] {
-  const h1 = diffIds(base.ids, ours.ids);
-  const h2 = diffIds(base.ids, theirs.ids);
+function combine(base: Version, ours: Version, theirs: Version, refine: boolean, diff: LineDiff): Segment[] {
+  const h1 = diff(base.ids, ours.ids);
+  const h2 = diff(base.ids, theirs.ids);
   const out: Segment[] = [];
   let x = 0;
   let y = 0;
@@ -111,6 +120,9 @@ function combine(base: Version, ours: Version, theirs: Version, refine: boolean)
         grew = true;
       }
     }
+    if (mine.length === 0 && yours.length === 0) {
+      throw new Error(`internal error in threeway.ts: no hunk starts at base line ${start} (hunks out of order or not numbers)`);
+    }
     if (pos < start) out.push({ kind: 'same', lines: base.lines.slice(pos, start) });
     pos = end;
     const span = (hs: Hunk[], shift: number): [number, number] => {
@@ -136,7 +148,7 @@ function combine(base: Version, ours: Version, theirs: Version, refine: boolean)
         base: base.lines.slice(start, end),
         at: { ours: o0, theirs: t0 },
       };
-      if (refine) for (const seg of narrow(clash, ours.ids.subarray(o0, o1), theirs.ids.subarray(t0, t1))) out.push(seg);
+      if (refine) for (const seg of narrow(clash, ours.ids.subarray(o0, o1), theirs.ids.subarray(t0, t1), diff)) out.push(seg);
       else out.push(clash);
     }
   }
@@ -145,11 +157,11 @@ function combine(base: Version, ours: Version, theirs: Version, refine: boolean)
 }
 
 /** Splits a conflict where ours and theirs agree (git's zealous refinement). */
-function narrow(c: Clash, oursIds: Int32Array, theirsIds: Int32Array): Segment[] {
+function narrow(c: Clash, oursIds: Int32Array, theirsIds: Int32Array, diff: LineDiff): Segment[] {
   if (c.ours.length === 0 || c.theirs.length === 0) return [c];
   const out: Segment[] = [];
   let i = 0;
-  for (const h of diffIds(oursIds, theirsIds)) {
+  for (const h of diff(oursIds, theirsIds)) {
     if (i < h.aStart) out.push({ kind: 'same', lines: c.ours.slice(i, h.aStart) });
     out.push({
       kind: 'conflict',
@@ -221,7 +233,7 @@ export function mergeLines(
   const [bIds, oIds, tIds] = internLines(...lines);
   const v = (i: 0 | 1 | 2, ids: Int32Array | undefined): Version => ({ lines: lines[i], ids: ids ?? new Int32Array(0) });
   const diff3 = opts.style === 'diff3';
-  let segments = combine(v(0, bIds), v(1, oIds), v(2, tIds), !diff3);
+  let segments = combine(v(0, bIds), v(1, oIds), v(2, tIds), !diff3, opts.diff ?? diffIds);
   if (!diff3) segments = simplify(segments);
 
   const mark = (sign: string, label: string | undefined, nl: string): string => `${sign.repeat(7)}${label === undefined ? '' : ` ${label}`}${nl}`;

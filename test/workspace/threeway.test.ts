@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { diffIds, internLines } from '../../src/workspace/linediff.js';
-import { mergeLines, splitLines } from '../../src/workspace/threeway.js';
+import { mergeLines, splitLines, type LineDiff } from '../../src/workspace/threeway.js';
 
 const L = { ours: 'ours', theirs: 'theirs' };
 /** Lines joined with `\n`, each terminated. */
@@ -209,6 +209,55 @@ describe('mergeLines against git merge-file', () => {
         const git = spawnSync('git', args, { cwd: dir, encoding: 'utf8' });
         const mine = merge(base, ours, theirs);
         expect({ text: mine.text, conflicts: Math.min(mine.conflicts, 127) }).toEqual({ text: git.stdout, conflicts: git.status });
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the merge loops are bounded', () => {
+  it('a diff giving a hunk no region can start at throws an internal error naming threeway.ts, not a loop', () => {
+    // hunk lists that count their reads: a merge that stopped making progress would read on
+    // for ever (and pile up segments until memory runs out); this one stops it with "spun"
+    let reads = 0;
+    const counted = (hunks: Array<{ aStart: number; aEnd: number; bStart: number; bEnd: number }>) =>
+      new Proxy(hunks, {
+        get(target, prop, receiver) {
+          if (typeof prop === 'string' && /^\d+$/.test(prop) && ++reads > 100_000) throw new Error('spun');
+          return Reflect.get(target, prop, receiver) as unknown;
+        },
+      });
+    const bad: LineDiff = () => counted([{ aStart: Number.NaN, aEnd: Number.NaN, bStart: 0, bEnd: 1 }]);
+    const [base, ours, theirs] = [lines('1', '2', '3', '4', '5'), lines('1', 'A', '3', '4', '5'), lines('1', '2', '3', '4', 'B')];
+    expect(() => mergeLines(base, ours, theirs, L, { diff: bad })).toThrow(/^internal error in threeway\.ts: no hunk starts at base line NaN/);
+    expect(reads).toBeLessThan(10);
+    // the same merge with a working diff, through the same option
+    expect(mergeLines(base, ours, theirs, L, { diff: (a, b) => counted(diffIds(a, b)) })).toEqual({ text: lines('1', 'A', '3', '4', 'B'), conflicts: 0 });
+  });
+
+  it('long runs of one repeated line (compaction slides far) merge as git merge-file does', () => {
+    if (!hasGit) return;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coord-3way-'));
+    try {
+      const r = rng(5);
+      for (const n of [2000, 50_000]) {
+        const base = Array.from({ length: n }, () => 'a\n');
+        const ours = [...base];
+        const theirs = [...base];
+        for (let i = 0; i < 40; i++) {
+          ours.splice(r(ours.length), 1);
+          ours.splice(r(ours.length), 0, 'b\n');
+          theirs.splice(r(theirs.length), 0, 'a\n', 'c\n');
+        }
+        fs.writeFileSync(path.join(dir, 'base'), base.join(''));
+        fs.writeFileSync(path.join(dir, 'ours'), ours.join(''));
+        fs.writeFileSync(path.join(dir, 'theirs'), theirs.join(''));
+        const args = ['merge-file', '-p', '-L', 'ours', '-L', 'base', '-L', 'theirs', 'ours', 'base', 'theirs'];
+        const git = spawnSync('git', args, { cwd: dir, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+        const mine = merge(base.join(''), ours.join(''), theirs.join(''));
+        expect(mine.text === git.stdout).toBe(true);
+        expect(mine.conflicts).toBe(git.status);
       }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
