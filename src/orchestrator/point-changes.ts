@@ -3,7 +3,8 @@
  * set (`<run>/changes/<point>.json`, for `--resume` and `coord apply`), and, for `coord
  * continue`, the streams' sources less what a resolution replaces plus the resolution itself.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../util/fsx.js';
 import { dirname, join } from 'node:path';
 import type { Resolution } from '../workspace/conflicts.js';
 import { MergedPaths, type MergeSource } from '../workspace/merge.js';
@@ -23,10 +24,8 @@ export function pointChangesFile(runDir: string, point: string): string {
 /** Writes a point's merged change set (replaced atomically, mode 0600). */
 export function saveChanges(file: string, base: string | undefined, changed: MergedPaths): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.tmp-${process.pid}`;
   const record: PointChanges = { base: base ?? null, ...changed.toJSON() };
-  writeFileSync(tmp, JSON.stringify(record), { mode: 0o600 });
-  renameSync(tmp, file);
+  writeFileAtomicSync(file, JSON.stringify(record));
 }
 
 /** Reads a point's merged change set into `into`; false when there is none. */

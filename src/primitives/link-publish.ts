@@ -3,9 +3,10 @@
  * final name with link(2), which fails with EEXIST rather than replace a name that exists.
  * The name appears whole or not at all, and of two writers of one name exactly one wins.
  */
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { diskFullAt, writeAllSync } from '../util/disk-full.js';
 
 export function isErrno(e: unknown, code: string): boolean {
   return typeof e === 'object' && e !== null && (e as NodeJS.ErrnoException).code === code;
@@ -31,28 +32,34 @@ export const TEMP_NAME = /^\.tmp-(\d+)-[0-9a-f]+$/;
  */
 export function linkPublish(dir: string, name: string, text: string, opts: { durable?: boolean; mode?: number } = {}): boolean {
   const tmp = join(dir, `.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const target = join(dir, name);
   let fd: number;
   try {
-    fd = openSync(tmp, 'wx', 0o600);
+    try {
+      fd = openSync(tmp, 'wx', 0o600);
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT')) throw e;
+      mkdirSync(dir, { recursive: true, mode: opts.mode ?? 0o700 });
+      fd = openSync(tmp, 'wx', 0o600);
+    }
   } catch (e) {
-    if (!isErrno(e, 'ENOENT')) throw e;
-    mkdirSync(dir, { recursive: true, mode: opts.mode ?? 0o700 });
-    fd = openSync(tmp, 'wx', 0o600);
+    throw diskFullAt(e, target);
   }
   try {
-    writeSync(fd, text);
-    if (opts.durable) fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    linkSync(tmp, join(dir, name));
+    try {
+      writeAllSync(fd, text);
+      if (opts.durable) fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    linkSync(tmp, target);
     if (opts.durable) fsyncPath(dir);
     return true;
   } catch (e) {
     if (isErrno(e, 'EEXIST')) return false;
-    throw e;
+    throw diskFullAt(e, target);
   } finally {
+    // whatever happened (a full disk part way through the write included), no temp file stays
     try {
       unlinkSync(tmp);
     } catch {
