@@ -1,5 +1,6 @@
 /** Turns what a command threw into a message and an exit code, at the edge only. */
 import { UsageError } from '../util/result.js';
+import { isDiskFull } from '../util/disk-full.js';
 
 export function reportError(e: unknown): void {
   if (e instanceof UsageError) {
@@ -7,7 +8,9 @@ export function reportError(e: unknown): void {
     process.exitCode = e.exitCode;
     return;
   }
-  const message = e instanceof Error ? e.message : String(e);
+  // a full disk names the file that could not be written (Node's errors of write(2) name none)
+  const path = (e as NodeJS.ErrnoException | null)?.path;
+  const message = isDiskFull(e) && !(e as Error).message.startsWith('disk full: ') && path ? `disk full: ${path}` : e instanceof Error ? e.message : String(e);
   process.stderr.write(`coord: ${message}\n`);
   if (process.env.COORD_DEBUG && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
   process.exitCode = 1;

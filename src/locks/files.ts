@@ -315,6 +315,12 @@ function beginJournal(target: string, fd: number, offset: number, length: number
   try {
     writeFileSync(path, text);
   } catch {
+    // (a full disk): no journal, and no empty one left behind either (the lock is ours)
+    try {
+      unlinkSync(path);
+    } catch {
+      /* never made */
+    }
     return null;
   }
   return { path, text };

@@ -39,6 +39,7 @@ import type { BaseTree } from '../workspace/basetree.js';
 import { type Resolution, writeConflicts } from '../workspace/conflicts.js';
 import { mergeAll, mergeOne, MergedPaths, type ConflictRules, type MergeOptions, type MergeResult, type MergeSource } from '../workspace/merge.js';
 import { Checkpoints } from './checkpoints.js';
+import { diskFullAt, isDiskFull } from '../util/disk-full.js';
 import { loadChanges, pointChangesFile, RESOLUTION, resolutionSource, saveChanges, withoutResolved } from './point-changes.js';
 
 /** A point's own final merge (git branches for worktree streams), replacing the file merge. */
@@ -279,7 +280,9 @@ export class PointRunner {
 
   private enqueue(step: () => Promise<void>): void {
     this.chain = this.chain.then(step).catch((e: unknown) => {
-      this.fail('merge-error', e instanceof Error ? e.message : String(e));
+      // a full disk names where (Node's errors of write(2) name no file)
+      const err = isDiskFull(e) ? diskFullAt(e, (e as NodeJS.ErrnoException).path ?? this.rec.target) : e;
+      this.fail('merge-error', err instanceof Error ? err.message : String(err));
     });
   }
 

@@ -24,6 +24,7 @@ import type { PlannedWrite } from './resolve.js';
 import { fsErrorCode, WorkspaceError } from './root.js';
 import { Ticker } from './ticker.js';
 import type { FileEntry } from './walk.js';
+import { diskFullAt } from '../util/disk-full.js';
 
 const { COPYFILE_EXCL, COPYFILE_FICLONE, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
 /** Linux: large files are copied from the descriptor we opened and verified, by its /proc name. */
@@ -198,8 +199,13 @@ export async function applyWrites(root: string, ops: readonly PlannedWrite[], op
           break;
         case 'file': {
           const { data } = op;
-          if (data !== undefined) place(parent, name, (to) => writeDataTo(data, op.mode ?? entry.mode, to, umask));
-          else place(parent, name, (to) => copyFileTo(entry, to, umask));
+          try {
+            if (data !== undefined) place(parent, name, (to) => writeDataTo(data, op.mode ?? entry.mode, to, umask));
+            else place(parent, name, (to) => copyFileTo(entry, to, umask));
+          } catch (e) {
+            // a full disk names the path being written (Node's error names a /proc/self/fd source, or nothing)
+            throw diskFullAt(e, path.join(root, outRel));
+          }
           break;
         }
         case 'symlink': {

@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fsErrorCode, WorkspaceError } from './root.js';
 import { Ticker } from './ticker.js';
 import { isWriteTemp } from '../util/write-temp.js';
+import { diskFullAt } from '../util/disk-full.js';
 
 /** One entry of a base: files, links and empty directories (other directories are implied). */
 export interface BaseEntry {
@@ -87,6 +88,15 @@ const { O_RDONLY, O_NOFOLLOW, O_NONBLOCK, O_WRONLY, O_CREAT, O_EXCL, COPYFILE_EX
  * has them) and are then read to hash.
  */
 export function copyRegular(src: string, dst: string, mode: number, hash: boolean): { hash?: string; stat: fs.Stats } {
+  try {
+    return copyRegularOnce(src, dst, mode, hash);
+  } catch (e) {
+    // a full disk names the copy (Node's error names the source's /proc/self/fd name, or nothing)
+    throw diskFullAt(e, dst);
+  }
+}
+
+function copyRegularOnce(src: string, dst: string, mode: number, hash: boolean): { hash?: string; stat: fs.Stats } {
   const fd = fs.openSync(src, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
   try {
     const st = fs.fstatSync(fd);
@@ -107,6 +117,10 @@ export function copyRegular(src: string, dst: string, mode: number, hash: boolea
       if ((mode & process.umask()) !== 0) fs.fchmodSync(out, mode);
       const stat = fs.fstatSync(out);
       return { ...(hash ? { hash: hashBytes(buf.subarray(0, n)) } : {}), stat };
+    } catch (e) {
+      // (a full disk part way): no short copy stays under the name, which this call created
+      fs.rmSync(dst, { force: true });
+      throw e;
     } finally {
       fs.closeSync(out);
     }

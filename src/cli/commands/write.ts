@@ -9,6 +9,7 @@
  */
 import { UsageError } from '../../util/result.js';
 import { appendRecord, PendingReplace } from '../../locks/files.js';
+import { diskFullAt } from '../../util/disk-full.js';
 import { assertChainHolds, heldByChain, managerFromEnv, parseChain, readStdin, type ChainEntry } from '../../locks/env.js';
 import { canonicalPath } from '../../locks/registry.js';
 import { fileAccess, refuseSharedRead } from '../../locks/access.js';
@@ -98,13 +99,23 @@ export async function writeCommand(path: string, flags: WriteFlags): Promise<voi
   // temp file has the target's mode before its first byte (PendingReplace), so a writer killed
   // while its input is still coming leaves no copy more users can read than the target. The
   // lock is taken once all of it is there, so that a slow producer does not hold it.
-  const tmp = PendingReplace.open(canonical);
+  // a full disk is told as `disk full: <target>` (the temp file is removed: PendingReplace)
+  const onDisk = <T>(step: () => T): T => {
+    try {
+      return step();
+    } catch (e) {
+      throw diskFullAt(e, canonical);
+    }
+  };
+  const tmp = onDisk(() => PendingReplace.open(canonical));
   try {
-    for await (const chunk of process.stdin) tmp.write(chunk as Buffer);
+    for await (const chunk of process.stdin) onDisk(() => tmp.write(chunk as Buffer));
     await underLock(plan, async (manager) => {
       // the fencing check once more right before the rename: the window left is one syscall
       // (with the locks on a server, the round trip of that check too)
-      await tmp.commit(() => checkFence(manager, canonical, fence));
+      await tmp.commit(() => checkFence(manager, canonical, fence)).catch((e: unknown) => {
+        throw diskFullAt(e, canonical);
+      });
     });
   } finally {
     tmp.discard();
@@ -115,5 +126,11 @@ export async function appendCommand(path: string, flags: WriteFlags): Promise<vo
   const canonical = canonicalPath(path);
   let data = await readStdin();
   if (data.length === 0 || data[data.length - 1] !== 0x0a) data = Buffer.concat([data, Buffer.from('\n')]);
-  await underLock(await prepare(canonical, flags, true), () => appendRecord(canonical, data));
+  await underLock(await prepare(canonical, flags, true), () => {
+    try {
+      appendRecord(canonical, data);
+    } catch (e) {
+      throw diskFullAt(e, canonical); // the record is taken back (appendRecord): nothing torn stays
+    }
+  });
 }
