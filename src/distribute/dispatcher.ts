@@ -25,7 +25,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { mkdir, readdir, realpath, rm, writeFile } from 'node:fs/promises';
-import { lazyFile, type ExitInfo, type LazyFile, type SpawnRequest, type StreamProcess } from '../supervise/spawner.js';
+import { lazyFile, logErrorOf, type ExitInfo, type LazyFile, type SpawnRequest, type StreamProcess } from '../supervise/spawner.js';
 import { ArchiveTooLarge, archiveLimit, formatBytes, packDir, unpackInto } from './archive.js';
 import { bullConnection, connect, followStream, redisOptions } from './connection.js';
 import { LaunchAborted, WorkerLost } from './errors.js';
@@ -82,6 +82,8 @@ interface Tracker {
   state: 'queued' | 'taken' | 'started' | 'done';
   outSeq: number;
   files: Record<'stdout' | 'stderr', LazyFile>;
+  /** The first write to a local log file that failed (a full disk): the output after it is lost. */
+  logError?: ExitInfo['logError'];
   started: Promise<StreamProcess>;
   resolveStarted: (p: StreamProcess) => void;
   rejectStarted: (e: Error) => void;
@@ -301,7 +303,8 @@ export class Dispatcher {
     started.catch(() => undefined); // an adopted attempt's launch is nobody's to wait for
     let resolveExited!: (i: ExitInfo) => void;
     const exited = new Promise<ExitInfo>((res) => (resolveExited = res));
-    const t: Tracker = { req, jobId, queue, state: 'queued', outSeq: 0, files: { stdout: lazyFile(req.stdoutFile), stderr: lazyFile(req.stderrFile) }, started, resolveStarted, rejectStarted, resolveExited, exited };
+    const files = { stdout: lazyFile(req.stdoutFile, (e) => (t.logError ??= logErrorOf(req.stdoutFile, e))), stderr: lazyFile(req.stderrFile, (e) => (t.logError ??= logErrorOf(req.stderrFile, e))) };
+    const t: Tracker = { req, jobId, queue, state: 'queued', outSeq: 0, files, started, resolveStarted, rejectStarted, resolveExited, exited };
     this.trackers.set(`${req.remote.stream}:${req.remote.attempt}`, t);
     return t;
   }
@@ -446,7 +449,7 @@ export class Dispatcher {
       await this.cmd.del(m.outputs).catch(() => undefined);
     }
     await this.closeFiles(t);
-    t.resolveExited({ exitCode: m.exitCode, signal: m.signal, ...(m.error ? { error: m.error } : {}), ...(outputsError ? { outputsError } : {}) });
+    t.resolveExited({ exitCode: m.exitCode, signal: m.signal, ...(m.error ? { error: m.error } : {}), ...(outputsError ? { outputsError } : {}), ...(t.logError ? { logError: t.logError } : {}) });
   }
 
   private lost(t: Tracker, why: string): void {

@@ -50,7 +50,11 @@ export type FailureReason =
   /** A remote stream's outputs could not come back to the coordinator (over the archive limit, unreadable). */
   | 'outputs-error'
   /** A stream stopped because every convergence point it feeds had failed (its work could no longer be merged). */
-  | 'point-failed';
+  | 'point-failed'
+  /** A stream stopped because its output could not be stored: the disk (or the quota) of its log file was full. */
+  | 'disk-full'
+  /** A stream stopped because its output could not be written to its log file for another reason (an I/O error). */
+  | 'log-error';
 
 /** What made a state version. */
 export type StateOp = 'set' | 'incr' | 'merge' | 'delete' | 'update' | 'rollback' | 'restore';

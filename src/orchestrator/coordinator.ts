@@ -32,6 +32,7 @@ import {
 import { nodeSpawner, type ExitInfo, type Spawner, type StreamProcess } from '../supervise/spawner.js';
 import { LauncherSpawner, launcherAvailable } from '../supervise/launcher-client.js';
 import { processStartTime } from '../util/proc.js';
+import { DiskFullError, diskFullAt, isDiskFull, reserveSpaceSync } from '../util/disk-full.js';
 import { heartbeatSays, LivenessMonitor } from '../supervise/liveness.js';
 import { BeatWriter } from '../backend/beat-writer.js';
 import { planWarnings } from '../plan/warnings.js';
@@ -126,6 +127,13 @@ export interface RunOutcome {
   exitCode: number;
   streams: StreamRecord[];
   points: PointRecord[];
+  /**
+   * The run met a full disk (`message`: `disk full: <path>`, the first file it could not
+   * write) and failed; `stored`: whether its final state (what was printed) is stored all
+   * the same, written from the space the run set aside at its start (see reserveSpace);
+   * `runStored`: whether at least the run record (its state and end) is.
+   */
+  diskFull?: { message: string; stored: boolean; runStored: boolean };
 }
 
 interface StreamRt {
@@ -208,6 +216,10 @@ export class StreamCoordinator {
   private readonly dirty = new Set<StreamRt>();
   private flushTimer: NodeJS.Timeout | undefined;
   private persistError: unknown;
+  /** The first full disk the run met (`disk full: <path>`): in a record write or a stream's log. */
+  private diskFull: string | undefined;
+  /** Space set aside in the run directory for the run's last records (see reserveSpace). */
+  private reserveFile: string | undefined;
   private running = 0;
   /** Streams whose dependencies are not met yet. */
   private readonly pending = new Set<StreamRt>();
@@ -439,6 +451,7 @@ export class StreamCoordinator {
     else await this.backend.createRun(run, this.plan.text);
     await this.holdLease();
     mkdirSync(join(this.runDir, 'streams'), { recursive: true, mode: 0o700 });
+    await this.reserveSpace(before);
     mkdirSync(this.workspaceDir, { recursive: true, mode: 0o700 });
     if (this.opts.resume) this.board.load(await this.backend.listProposals(this.runId));
     this.prepareProposals();
@@ -822,6 +835,13 @@ export class StreamCoordinator {
     }
     if (prepareError !== undefined) {
       const e = prepareError;
+      if (isDiskFull(e)) {
+        // the workspace, its seed or the run's copy of a base found no space: say where
+        const full = diskFullAt(e, (e as NodeJS.ErrnoException).path ?? rt.paths.workspace) as Error;
+        this.diskFull ??= full.message;
+        this.abortLaunch(rt, 'failed', 'disk-full', `workspace: ${full.message}`);
+        return;
+      }
       this.abortLaunch(rt, 'failed', 'spawn-error', `workspace: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
@@ -1032,11 +1052,17 @@ export class StreamCoordinator {
       return;
     }
     if (info.outputsError) this.emit({ type: 'warning', stream: rt.spec.id, message: info.outputsError });
+    if (info.logError) {
+      this.emit({ type: 'warning', stream: rt.spec.id, message: `${info.logError.message}: the stream's output could not be stored; it was stopped` });
+      if (info.logError.diskFull) this.diskFull ??= info.logError.message;
+    }
 
     if (this.stopping) {
       this.end(rt, 'cancelled', 'cancelled');
     } else if (rt.killReason === 'superseded' || rt.killReason === 'point-failed') {
       this.end(rt, 'cancelled', rt.killReason);
+    } else if (info.logError) {
+      this.end(rt, 'failed', info.logError.diskFull ? 'disk-full' : 'log-error');
     } else if (info.outputsError) {
       this.end(rt, 'failed', 'outputs-error');
     } else if (rt.killReason === 'heartbeat-timeout' && rt.restarts < this.plan.guardian.maxRestarts) {
@@ -1433,6 +1459,8 @@ export class StreamCoordinator {
     if (this.stopping) {
       const rec = await this.backend.getRun(this.runId).catch(() => undefined);
       state = rec?.cancelRequested ? 'cancelled' : this.stopping;
+    } else if (this.diskFull) {
+      state = 'failed';
     } else {
       const allOk =
         [...this.streams.values()].every((rt) => rt.rec.state === 'succeeded' || rt.rec.reason === 'superseded' || this.voteGroups.settledOk(rt.spec.id)) &&
@@ -1446,16 +1474,37 @@ export class StreamCoordinator {
     if (!this.opts.keepWorkspaces) await this.worktrees.removeAll();
     await this.guardianCommands.settle(this.plan.guardian.graceMs);
     this.closeControl();
+    // the space set aside goes to the run's last records
+    this.releaseSpace();
     this.flushRecords();
     this.flushPools();
     this.spawner.close?.();
     await this.dispatcher?.close();
+    await this.persist;
+    if (this.persistError !== undefined) {
+      // Records were lost on the way (a full disk): all of them once more, so that what is
+      // stored is what the run printed.
+      this.persistError = undefined;
+      const streams = [...this.streams.values()].map((rt) => ({ ...rt.rec }));
+      this.backendWrite(() => this.backend.putStreams(this.runId, streams));
+      for (const p of this.points.values()) {
+        const rec = { ...p.rec };
+        this.backendWrite(() => this.backend.putPoint(this.runId, rec));
+      }
+      if (Object.keys(this.plan.resources).length > 0) {
+        const pools = this.poolRecords();
+        this.backendWrite(() => this.backend.putPools(this.runId, pools));
+      }
+    }
+    if (this.diskFull && state === 'succeeded') state = 'failed'; // a full disk met in the last writes
     this.emit({ type: 'run-ended', state, durationMs: Math.round(performance.now() - this.startedAtMs) });
-    this.backendWrite(() => this.backend.updateRun(this.runId, { state, endedAt: new Date().toISOString() }).then(() => undefined));
+    const endedAt = new Date().toISOString();
+    let runStored = false;
+    this.backendWrite(() => this.backend.updateRun(this.runId, { state, endedAt }).then(() => void (runStored = true)));
     await this.persist;
     if (this.leaseTimer) clearInterval(this.leaseTimer);
     await this.backend.dropLease?.(this.runId).catch(() => undefined);
-    if (this.persistError) {
+    if (this.persistError !== undefined && !isDiskFull(this.persistError)) {
       process.emitWarning(`coord: the ${this.backend.kind} backend failed: ${String(this.persistError)}`);
     }
     const outcome: RunOutcome = {
@@ -1465,6 +1514,7 @@ export class StreamCoordinator {
       exitCode: state === 'succeeded' ? 0 : state === 'failed' ? 1 : 130,
       streams: [...this.streams.values()].map((rt) => ({ ...rt.rec })),
       points: [...this.points.values()].map((p) => ({ ...p.rec })),
+      ...(this.diskFull ? { diskFull: { message: this.diskFull, stored: this.persistError === undefined, runStored } } : {}),
     };
     this.resolveRun?.(outcome);
   }
@@ -1531,10 +1581,52 @@ export class StreamCoordinator {
     this.backendWrite(() => this.backend.putStreams(this.runId, snapshots));
   }
 
-  /** Backend writes run one after another, in the order they were made. */
+  /**
+   * Backend writes run one after another, in the order they were made. A failed write is kept
+   * (the first one) and the run goes on; at its end, every record is written once more. The
+   * first full disk is told at once, as a warning.
+   */
   private backendWrite(fn: () => Promise<void>): void {
     this.persist = this.persist.then(fn).catch((e: unknown) => {
       this.persistError ??= e;
+      if (isDiskFull(e) && this.diskFull === undefined) {
+        this.diskFull = e instanceof DiskFullError ? e.message : `disk full: ${this.runDir}`;
+        this.emit({ type: 'warning', message: `${this.diskFull}: the run's records cannot be stored now; they are written again when the run ends` });
+      }
     });
+  }
+
+  /**
+   * Sets space aside in the run directory (`.reserve`, zeros: the blocks are taken) for the
+   * records the run writes at its end, given back by releaseSpace: when the disk fills up
+   * during the run, the last stream, point and run records still find room, and what is
+   * stored is what the run printed. About two blocks a stream and one a point, 64 KiB to
+   * 4 MiB. A disk too full for it fails the start (`disk full: <path>`), and a new run's
+   * directory is removed again.
+   */
+  private async reserveSpace(before: RunRecord | undefined): Promise<void> {
+    const file = join(this.runDir, '.reserve');
+    const bytes = Math.min(4 << 20, Math.max(64 << 10, (this.streams.size * 2 + this.points.size + 8) * 4096));
+    try {
+      rmSync(file, { force: true }); // a dead coordinator's, at --resume
+      reserveSpaceSync(file, bytes);
+      this.reserveFile = file;
+    } catch (e) {
+      if (!isDiskFull(e)) throw e;
+      if (this.opts.resume) {
+        if (before) await this.backend.updateRun(this.runId, before).catch(() => undefined);
+      } else {
+        await this.backend.dropLease?.(this.runId).catch(() => undefined);
+        await this.backend.removeRun(this.runId).catch(() => undefined);
+      }
+      throw e;
+    }
+  }
+
+  /** Gives the reserved space back (see reserveSpace). */
+  private releaseSpace(): void {
+    if (!this.reserveFile) return;
+    rmSync(this.reserveFile, { force: true });
+    this.reserveFile = undefined;
   }
 }

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { processStartTime, signalGroup, groupAlive } from '../util/proc.js';
+import { DiskFullError, isDiskFull } from '../util/disk-full.js';
 
 export interface SpawnRequest {
   command: string | string[];
@@ -32,6 +33,11 @@ export interface ExitInfo {
   lost?: string;
   /** A remote attempt ended but its outputs could not come back (too large, unreadable). */
   outputsError?: string;
+  /**
+   * The attempt's output could not be written to its log file (`disk full: <path>` when the
+   * disk or the quota is full): the attempt was stopped, since what it printed was being lost.
+   */
+  logError?: { message: string; diskFull: boolean };
 }
 
 export interface StreamProcess {
@@ -63,17 +69,38 @@ export interface LazyFile {
   close(): Promise<void>;
 }
 
-/** An append-only file opened on its first write (a silent stream costs no open(2)). */
-export function lazyFile(path: string): LazyFile {
+/** What a log file's write failure says: `disk full: <path>` for ENOSPC and EDQUOT. */
+export function logErrorOf(path: string, e: unknown): { message: string; diskFull: boolean } {
+  if (isDiskFull(e)) return { message: new DiskFullError(path, String((e as NodeJS.ErrnoException).code)).message, diskFull: true };
+  return { message: `${path}: ${e instanceof Error ? e.message : String(e)}`, diskFull: false };
+}
+
+/**
+ * An append-only file opened on its first write (a silent stream costs no open(2)). A failed
+ * write (a full disk) is reported once to `onError`; what comes after it is dropped.
+ */
+export function lazyFile(path: string, onError?: (e: unknown) => void): LazyFile {
   let stream: WriteStream | undefined;
+  let failed = false;
   let closing: Promise<void> | undefined;
   return {
     write(chunk) {
-      stream ??= createWriteStream(path, { flags: 'a', mode: 0o600 });
+      if (failed) return;
+      if (!stream) {
+        stream = createWriteStream(path, { flags: 'a', mode: 0o600 });
+        // without a listener, a write error (ENOSPC) would be thrown and end the whole process
+        stream.on('error', (e) => {
+          if (failed) return;
+          failed = true;
+          onError?.(e);
+        });
+      }
       stream.write(chunk);
     },
     close() {
-      closing ??= stream ? new Promise<void>((r) => stream?.end(r)) : Promise.resolve();
+      const s = stream;
+      // 'close' follows both a clean end and an error (autoDestroy)
+      closing ??= s && !s.closed ? new Promise<void>((r) => (s.once('close', () => r()), s.end())) : Promise.resolve();
       return closing;
     },
   };
@@ -91,10 +118,17 @@ export function spawnProcess(req: SpawnRequest): StreamProcess {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  // Log files are opened on the first byte of output: a silent stream costs no open(2).
-  const out = lazyFile(req.stdoutFile);
-  const errOut = req.stderrFile === req.stdoutFile ? out : lazyFile(req.stderrFile);
   const pid = child.pid ?? -1;
+  // Output that cannot be stored (a full disk) stops the attempt: TERM, KILL after DRAIN_MS.
+  let logError: ExitInfo['logError'];
+  const onLogError = (file: string) => (e: unknown) => {
+    if (logError) return;
+    logError = logErrorOf(file, e);
+    if (pid > 0 && signalGroup(pid, 'SIGTERM')) setTimeout(() => groupAlive(pid) && signalGroup(pid, 'SIGKILL'), DRAIN_MS).unref();
+  };
+  // Log files are opened on the first byte of output: a silent stream costs no open(2).
+  const out = lazyFile(req.stdoutFile, onLogError(req.stdoutFile));
+  const errOut = req.stderrFile === req.stdoutFile ? out : lazyFile(req.stderrFile, onLogError(req.stderrFile));
   const procStart = pid > 0 ? processStartTime(pid) : null;
 
   const pump = (stream: NodeJS.ReadableStream | null, fd: 'stdout' | 'stderr', file: LazyFile): Promise<void> =>
@@ -148,7 +182,7 @@ export function spawnProcess(req: SpawnRequest): StreamProcess {
       child.stdout?.destroy();
       child.stderr?.destroy();
       await Promise.all([out.close(), errOut.close()]);
-      resolve(info);
+      resolve(logError ? { ...info, logError } : info);
     }
   });
 

@@ -15,7 +15,8 @@ import { VersionedDir, type Version } from '../../primitives/versioned-dir.js';
 import { SeqLog } from '../../primitives/seq-log.js';
 import type { CoordEvent } from '../../events/types.js';
 import type { ProposalRecord } from '../../consensus/board.js';
-import { writeFileAtomicSync, mkdirPrivate } from '../../util/fsx.js';
+import { writeFileAtomicSync, mkdirPrivate, overwriteInPlaceSync } from '../../util/fsx.js';
+import { diskFullAt, isDiskFull, writeAllSync } from '../../util/disk-full.js';
 import { ID_PATTERN } from '../../plan/types.js';
 import { TERMINAL_STREAM_STATES } from '../../events/types.js';
 
@@ -23,6 +24,8 @@ export class FileBackend implements Backend {
   readonly kind = 'file';
   readonly home: string;
   private readonly eventFds = new Map<string, number>();
+  /** Runs whose last event line was cut short by a failed write (see appendEvent). */
+  private readonly tornEvents = new Set<string>();
   /** Stream records of runs this instance writes (the writer is the run's one coordinator). */
   private readonly streamCache = new Map<string, Map<string, StreamRecord>>();
   private readonly docs = new Map<string, VersionedDir<unknown>>();
@@ -43,14 +46,20 @@ export class FileBackend implements Backend {
     return join(this.home, 'runs', id);
   }
 
+  /** A run that cannot be created whole (a full disk) leaves no directory behind. */
   async createRun(run: RunRecord, planText: string): Promise<void> {
     mkdirPrivate(join(this.home, 'runs'));
     const dir = this.runDir(run.id);
     mkdirSync(dir, { mode: 0o700 }); // EEXIST when the id is taken
-    for (const sub of ['streams', 'points', 'converged']) mkdirSync(join(dir, sub), { mode: 0o700 });
-    writeFileAtomicSync(join(dir, 'plan.yaml'), planText);
-    writeFileAtomicSync(join(dir, 'run.json'), JSON.stringify(run, null, 2) + '\n');
-    closeSync(openSync(join(dir, 'events.jsonl'), 'a', 0o600));
+    try {
+      for (const sub of ['streams', 'points', 'converged']) mkdirSync(join(dir, sub), { mode: 0o700 });
+      writeFileAtomicSync(join(dir, 'plan.yaml'), planText);
+      writeFileAtomicSync(join(dir, 'run.json'), JSON.stringify(run, null, 2) + '\n');
+      closeSync(openSync(join(dir, 'events.jsonl'), 'a', 0o600));
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw diskFullAt(e, dir);
+    }
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
@@ -79,7 +88,15 @@ export class FileBackend implements Backend {
     const current = readJson<RunRecord>(file);
     if (!current) throw new Error(`no run "${id}"`);
     const next = { ...current, ...patch, id };
-    writeFileAtomicSync(file, JSON.stringify(next, null, 2) + '\n');
+    const text = JSON.stringify(next, null, 2) + '\n';
+    try {
+      writeFileAtomicSync(file, text);
+    } catch (e) {
+      // A full disk: the run record is rewritten where it lies, when it fits in the blocks it
+      // has (a run's end adds a few bytes), so that a run never stays `running` on disk
+      // after its coordinator has printed how it ended.
+      if (!isDiskFull(e) || !overwriteInPlaceSync(file, text)) throw e;
+    }
     return next;
   }
 
@@ -145,13 +162,28 @@ export class FileBackend implements Backend {
   }
 
   async appendEvent(runId: string, event: CoordEvent): Promise<void> {
+    const file = join(this.runDir(runId), 'events.jsonl');
     let fd = this.eventFds.get(runId);
-    if (fd === undefined) {
-      fd = openSync(join(this.runDir(runId), 'events.jsonl'), 'a', 0o600);
-      this.eventFds.set(runId, fd);
+    try {
+      if (fd === undefined) {
+        fd = openSync(file, 'a', 0o600);
+        this.eventFds.set(runId, fd);
+      }
+      // After a line cut short (a full disk), the next one starts on a line of its own.
+      const line = (this.tornEvents.has(runId) ? '\n' : '') + JSON.stringify(event) + '\n';
+      // One write(2) per line on an O_APPEND descriptor: lines never interleave (see write(2)).
+      const buf = Buffer.from(line);
+      const n = writeSync(fd, buf);
+      this.tornEvents.delete(runId);
+      // a short write: the disk filled up part way; the rest goes after (or the line stays torn, and is skipped by readers)
+      if (n < buf.length) {
+        this.tornEvents.add(runId);
+        writeAllSync(fd, buf.subarray(n));
+        this.tornEvents.delete(runId);
+      }
+    } catch (e) {
+      throw diskFullAt(e, file);
     }
-    // One write(2) per line on an O_APPEND descriptor: lines never interleave (see write(2)).
-    writeSync(fd, JSON.stringify(event) + '\n');
   }
 
   async readEvents(runId: string, cursor = 0): Promise<{ events: CoordEvent[]; cursor: number }> {

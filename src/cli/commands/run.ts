@@ -92,6 +92,17 @@ export async function runCommand(planPath: string, flags: RunFlags): Promise<voi
   try {
     const outcome = await coordinator.run();
     reporter.done(outcome);
+    if (outcome.diskFull) {
+      const { message, stored, runStored } = outcome.diskFull;
+      const id = outcome.runId;
+      process.stderr.write(
+        stored
+          ? `coord: ${message}: run ${id} ${outcome.state}; its final state is stored (output and events written while the disk was full are lost)\n`
+          : runStored
+            ? `coord: ${message}: run ${id} ${outcome.state}, but its final state could not be stored whole: the run record says ${outcome.state}, stream and point records are as last stored\n`
+            : `coord: ${message}: run ${id} ${outcome.state}, but its final state could not be stored: coord status shows what was stored before (the run as interrupted)\n`,
+      );
+    }
     writeCiOutputs(outcome, {
       ...(flags.report ? { report: resolve(flags.report) } : {}),
       name: plan.name,
