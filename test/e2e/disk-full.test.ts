@@ -117,6 +117,34 @@ describe(skipped ? `disk full (skipped: ${skipped})` : 'disk full', () => {
     expect(existsSync(join(home, 'runs', id!, '.reserve'))).toBe(false);
   });
 
+  test('once space is freed, --resume reruns the stream the full disk failed and keeps the one that succeeded', async () => {
+    const plan = (bytes: number) => ({
+      streams: [
+        { id: 'a', command: `yes 'a line of output' | head -c ${bytes}` },
+        // silent: no log to write on the full disk
+        { id: 'b', command: 'true' },
+      ],
+    });
+    rig.writePlan(plan(8 * SIZE));
+    const first = await coord(['run', 'plan.yaml', '-q']);
+    expect(first.code).toBe(1);
+    expect(first.stdout).toMatch(/a\s+failed \(disk-full\)/);
+    expect(first.stdout).toMatch(/b\s+succeeded/);
+    const [id] = runIds();
+    rmSync(join(home, 'runs', id!, 'streams', 'a', 'stdout'));
+    rig.writePlan(plan(1000));
+    const r = await coord(['run', 'plan.yaml', '--resume', id!, '-q']);
+    expect(r.code).toBe(0);
+    const s = await status();
+    expect(s.run).toMatchObject({ id, state: 'succeeded' });
+    expect(s.streams.map((x) => [x.id, x.state])).toEqual([
+      ['a', 'succeeded'],
+      ['b', 'succeeded'],
+    ]);
+    expect(r.stdout).toMatch(/a\s+succeeded\s+\S+\s+0\s+2/);
+    expect(r.stdout).toMatch(/b\s+succeeded\s+\S+\s+0\s+1/);
+  });
+
   test('a merge that fills the disk fails its point naming the file; nothing half-merged is published', async () => {
     rig.writePlan({
       agent_coordination: { convergence_points: [{ name: 'p', type: 'barrier', streams: ['a'] }] },
