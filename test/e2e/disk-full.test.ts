@@ -10,23 +10,33 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rig, type Result } from '../rig.js';
 
-/** The tmpfs every test's COORD_HOME is on; why the tests are skipped when it cannot be made. */
-const MOUNT = mkdtempSync(join(tmpdir(), 'coord-full-'));
+/** The tmpfs every test's COORD_HOME is on (made only when it can be mounted). */
+let MOUNT = '';
 const SIZE = 1024 * 1024;
+/** Why the tests are skipped, when the small disk cannot be made. */
 function mountSmallDisk(): string | undefined {
   if (process.getuid?.() !== 0) return 'mounting a tmpfs needs root';
+  const dir = mkdtempSync(join(tmpdir(), 'coord-full-'));
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${SIZE}`, 'tmpfs', MOUNT], { stdio: 'pipe' });
-    return undefined;
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${SIZE}`, 'tmpfs', dir], { stdio: 'pipe' });
   } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
     return `mount -t tmpfs failed: ${String((e as { stderr?: Buffer }).stderr ?? e).trim().split('\n')[0]}`;
   }
+  MOUNT = dir;
+  return undefined;
 }
 const skipped = mountSmallDisk();
 const test = skipped ? it.skip : it;
 
 afterAll(() => {
-  if (!skipped) execFileSync('umount', [MOUNT]);
+  if (!MOUNT) return;
+  try {
+    execFileSync('umount', [MOUNT], { stdio: 'pipe' });
+  } catch {
+    // still busy (a process of a failed test holding a file there): detached now, gone when it ends
+    execFileSync('umount', ['-l', MOUNT], { stdio: 'pipe' });
+  }
   rmSync(MOUNT, { recursive: true, force: true });
 });
 
