@@ -35,6 +35,7 @@ describe('stopping a run', () => {
     const grandA = Number(await rig.waitForFile(pidA));
     const grandB = Number(await rig.waitForFile(pidB));
     await rig.waitForEvent((e) => e.type === 'stream-started' && e.stream === 'ignores');
+    await rig.waitForFile(join(rig.runDir(), 'streams', 'ignores', 'stdout')); // "ready": its SIGTERM handler is set
 
     // during the run, status says running
     const during = JSON.parse((await rig.coord(['status', '--json'])).stdout) as Status;
