@@ -170,12 +170,12 @@ describe('StateStore', () => {
     const ac = new AbortController();
     const seen: Array<[number, unknown]> = [];
     const done = (async () => {
-      for await (const e of s.watch('cfg', { signal: ac.signal })) {
+      // from the version after x's, however late the watch gets going
+      for await (const e of s.watch('cfg', { signal: ac.signal, from: 2 })) {
         seen.push([e.version, e.value]);
         if (seen.length === 2) ac.abort();
       }
     })();
-    await new Promise((r) => setTimeout(r, 50));
     await s.set('cfg.a', 1);
     await s.set('other', 1);
     await s.merge('cfg', { b: 2 });
