@@ -123,8 +123,9 @@ describe('locks inside a run', () => {
     const gate = join(rig.dir, 'gate');
     rig.writePlan({
       streams: [
-        { id: 'first', command: `coord lock ${f} -- ${fixture('wait-for-file.js', gate)}` },
-        { id: 'second', command: `sleep 0.2; coord lock ${f} -- sh -c 'echo $COORD_LOCK_TOKEN'` },
+        // second asks once first holds the lock (first's CMD says so by creating 'held')
+        { id: 'first', command: `CREATE_FIRST=1 coord lock ${f} -- ${fixture('wait-for-file.js', gate, join(rig.dir, 'held'))}` },
+        { id: 'second', command: `${fixture('wait-for-file.js', join(rig.dir, 'held'))} > /dev/null && coord lock ${f} -- sh -c 'echo $COORD_LOCK_TOKEN'` },
       ],
     });
     const run = rig.spawn(['run', 'plan.yaml']);

@@ -5,7 +5,7 @@
  * for the file.
  */
 import { afterEach, expect, test } from '@jest/globals';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -246,12 +246,14 @@ needs.describe('locks on Redis, processes', () => {
   test('the server restarts while a lock is held and waited for: never two holders, the waiter gets it', async () => {
     const { at, f, counter, log, env } = stressRig();
     const look = manager('look');
-    // the holder stays inside 1.5 s with a 4 s lease; the server is away meanwhile
-    const holder = at.spawnNode(STRESS, [f, counter, log, '1', 'write', '1500', '4000'], env);
+    // the holder (4 s lease) stays inside until the waiter has queued and the server has been away
+    const go = join(at.dir, 'go');
+    const holder = at.spawnNode(STRESS, [f, counter, log, '1', 'write', '0', '4000'], { env: { ...env.env, HOLD_UNTIL: go } });
     await at.waitForFile(log);
     const waiter = at.spawnNode(STRESS, [f, counter, log, '1', 'write', '0', '4000'], env);
     await until('the waiter queued', async () => (await look.inspectAsync(f)).waiters.length === 1);
     await server.restart();
+    writeFileSync(go, '');
     const [h, w] = await Promise.all([holder.done, waiter.done]);
     expect(w.code).toBe(0);
     // both saw the server go away (and come back) while the lock was held and waited for
