@@ -69,6 +69,7 @@ import { VoteGroups, type VoteGroup } from './vote-groups.js';
 import type { ApprovalVerdict } from './convergence.js';
 import type { PoolRecord } from '../backend/types.js';
 import { LaunchAborted, WorkerLost } from '../distribute/errors.js';
+import { exitCodeOf, runEndState } from './exit-policy.js';
 import type { Dispatcher, RemoteRequest } from '../distribute/dispatcher.js';
 
 /** Streams started at once unless `--concurrency` says otherwise (Turborepo's default too). */
@@ -1455,19 +1456,16 @@ export class StreamCoordinator {
     this.negotiator.closeAll();
     await Promise.all([...this.points.values()].map((p) => p.idle()));
     for (const p of this.points.values()) p.cancel();
-    let state: RunState;
-    if (this.stopping) {
-      const rec = await this.backend.getRun(this.runId).catch(() => undefined);
-      state = rec?.cancelRequested ? 'cancelled' : this.stopping;
-    } else if (this.diskFull) {
-      state = 'failed';
-    } else {
-      const allOk =
-        [...this.streams.values()].every((rt) => rt.rec.state === 'succeeded' || rt.rec.reason === 'superseded' || this.voteGroups.settledOk(rt.spec.id)) &&
-        this.voteGroups.unsettled().length === 0 &&
-        [...this.points.values()].every((p) => p.rec.state === 'done');
-      state = allOk ? 'succeeded' : 'failed';
-    }
+    const cancelRequested = this.stopping ? (await this.backend.getRun(this.runId).catch(() => undefined))?.cancelRequested === true : false;
+    let state: RunState = runEndState({
+      stopping: this.stopping,
+      cancelRequested,
+      diskFull: this.diskFull !== undefined,
+      streams: [...this.streams.values()].map((rt) => ({ id: rt.spec.id, state: rt.rec.state, reason: rt.rec.reason })),
+      points: [...this.points.values()].map((p) => ({ state: p.rec.state })),
+      voteWon: (id) => this.voteGroups.settledOk(id),
+      unsettledVoteGroups: this.voteGroups.unsettled().length,
+    });
     if (this.opts.removeWorkspaces) {
       removeSucceededWorkspaces([...this.streams.values()].map((rt) => ({ paths: rt.paths, succeeded: rt.rec.state === 'succeeded' })));
     }
@@ -1511,7 +1509,7 @@ export class StreamCoordinator {
       runId: this.runId,
       runDir: this.runDir,
       state,
-      exitCode: state === 'succeeded' ? 0 : state === 'failed' ? 1 : 130,
+      exitCode: exitCodeOf(state),
       streams: [...this.streams.values()].map((rt) => ({ ...rt.rec })),
       points: [...this.points.values()].map((p) => ({ ...p.rec })),
       ...(this.diskFull ? { diskFull: { message: this.diskFull, stored: this.persistError === undefined, runStored } } : {}),

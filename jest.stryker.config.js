@@ -1,0 +1,31 @@
+/**
+ * Jest for `npm run mutate`: the unit tests of the modules Stryker mutates, nothing that
+ * spawns the built dist/ (a subprocess runs unmutated code and costs seconds per mutant).
+ */
+import base from './jest.config.js';
+
+export default {
+  ...base,
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.test.json', isolatedModules: true, diagnostics: false }],
+  },
+  testMatch: [
+    '<rootDir>/test/consensus/*.test.ts',
+    '<rootDir>/test/locks/manager.test.ts',
+    '<rootDir>/test/locks/state.test.ts',
+    '<rootDir>/test/locks/*.mutants.test.ts',
+    '<rootDir>/test/state/store.test.ts',
+    '<rootDir>/test/state/*.mutants.test.ts',
+    '<rootDir>/test/queue/queue.test.ts',
+    '<rootDir>/test/queue/*.mutants.test.ts',
+    '<rootDir>/test/supervise/*.test.ts',
+    '<rootDir>/test/orchestrator/*.mutants.test.ts',
+    '<rootDir>/test/workspace/changes.test.ts',
+    '<rootDir>/test/workspace/merge-*.test.ts',
+    '<rootDir>/test/workspace/threeway.test.ts',
+    '<rootDir>/test/workspace/walk.test.ts',
+    '<rootDir>/test/workspace/*.mutants.test.ts',
+  ],
+  reporters: ['default'],
+  maxWorkers: 1,
+};
