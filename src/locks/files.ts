@@ -367,7 +367,12 @@ export function appendRecord(target: string, data: Uint8Array): void {
     const fd = openSync(target, 'a');
     try {
       writeAll(fd, data);
-      fdatasyncSync(fd);
+      try {
+        fdatasyncSync(fd);
+      } catch (e) {
+        // EINVAL: a pipe or a character device has nothing to flush
+        if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+      }
     } finally {
       closeSync(fd);
     }

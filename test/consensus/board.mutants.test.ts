@@ -243,6 +243,39 @@ describe('prepared proposals', () => {
   });
 });
 
+describe('opening a prepared proposal twice', () => {
+  it('a second open of a pending proposal neither reopens it nor changes its value; both resolve on the decision', async () => {
+    const { board, host } = setup();
+    must(board.prepare('ap', 'approval', ['rev'], 'all', 1000));
+    const first = board.openPrepared('ap', 'first');
+    jest.advanceTimersByTime(400);
+    const second = board.openPrepared('ap', 'second');
+    expect(ofType(host, 'proposal-opened')).toHaveLength(1);
+    expect(board.get('ap')).toMatchObject({ value: 'first', openedAt: '2026-01-01T00:00:00.000Z', deadline: '2026-01-01T00:00:01.000Z' });
+    jest.advanceTimersByTime(600);
+    await expect(first).resolves.toMatchObject({ state: 'rejected', reason: 'timeout', value: 'first' });
+    await expect(second).resolves.toMatchObject({ state: 'rejected', reason: 'timeout' });
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('an approval the early votes already decide resolves when opened and leaves no timer behind', async () => {
+    const { board } = setup();
+    must(board.prepare('ap', 'approval', ['rev'], 'all'));
+    must(board.vote('ap', 'rev', 'yes'));
+    const decided = board.openPrepared('ap', undefined);
+    expect(jest.getTimerCount()).toBe(0);
+    await expect(decided).resolves.toMatchObject({ state: 'accepted', reason: 'quorum' });
+  });
+
+  it('the opened event of a proposal opened without a value has no value', () => {
+    const { board, host } = setup();
+    must(board.prepare('g', 'gather', ['r1', 'r2'], 'all'));
+    void board.openPrepared('g', undefined);
+    expect(ofType(host, 'proposal-opened')[0]).not.toHaveProperty('value');
+    board.closeAll();
+  });
+});
+
 describe('timeouts', () => {
   it('rejects a proposal still pending at its deadline, not before', () => {
     const { board, host } = setup();
