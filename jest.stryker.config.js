@@ -13,6 +13,7 @@ export default {
     '<rootDir>/test/consensus/*.test.ts',
     '<rootDir>/test/locks/manager.test.ts',
     '<rootDir>/test/locks/state.test.ts',
+    '<rootDir>/test/locks/registry-trust.test.ts',
     '<rootDir>/test/locks/*.mutants.test.ts',
     '<rootDir>/test/state/store.test.ts',
     '<rootDir>/test/state/*.mutants.test.ts',

@@ -1,11 +1,12 @@
 /** Lock rules, deadlock reports, the locks view and file-access modes (src/locks/{state,deadlock,view,access}.ts). */
-import { describe, expect, test } from '@jest/globals';
+import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acquireStep, emptyLockState, handOff, isTurn, prune, removeTicket, renew, type Holder, type LockMode, type LockState, type Waiter } from '../../src/locks/state.js';
 import { describeCycle, findCycle, newestInCycle, type CycleLink } from '../../src/locks/deadlock.js';
-import { locksViewOf } from '../../src/locks/view.js';
+import { locksView, locksViewOf } from '../../src/locks/view.js';
+import { FileLockStore } from '../../src/locks/store.js';
 import { fileAccess, refuseSharedRead } from '../../src/locks/access.js';
 import type { CoordEvent } from '../../src/events/types.js';
 
@@ -281,6 +282,138 @@ describe('file access', () => {
       expect(() => refuseSharedRead(join(shared, 'f'), { ...env, COORD_FILE_ACCESS: 'atomic' })).not.toThrow();
       expect(() => refuseSharedRead(join(shared, 'f'), { COORD_FILE_ACCESS: 'shared_read' })).not.toThrow();
       expect(() => refuseSharedRead(join(root, 'gone', 'f'), { ...env, COORD_SHARED: join(root, 'gone') })).not.toThrow();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('lock rules: more than one waiter', () => {
+  test('a request granted from the queue leaves the others queued', () => {
+    const w = req('write');
+    let s = acquireStep(emptyLockState('/f'), w, 1, 1000).state;
+    const r1 = req('read');
+    const w2 = req('write');
+    s = acquireStep(s, r1, 2, 1000).state;
+    s = acquireStep(s, w2, 3, 1000).state;
+    s = removeTicket(s, w.ticket).state;
+    const g = acquireStep(s, r1, 4, 1000);
+    expect(g.kind).toBe('granted');
+    expect(g.state.waiters.map((x) => x.ticket)).toEqual([w2.ticket]);
+  });
+
+  test('removing one waiter keeps the others; an unknown ticket with waiters queued changes nothing', () => {
+    const h = req('write');
+    let s = acquireStep(emptyLockState('/f'), h, 1, 1000).state;
+    const a = req('write');
+    const b = req('read');
+    s = acquireStep(s, a, 2, 1000).state;
+    s = acquireStep(s, b, 3, 1000).state;
+    const r = removeTicket(s, a.ticket);
+    expect(r.was).toBe('waiter');
+    expect(r.state.waiters.map((x) => x.ticket)).toEqual([b.ticket]);
+    const none = removeTicket(s, 'unknown');
+    expect(none.was).toBeNull();
+    expect(none.state).toBe(s);
+  });
+
+  test('prune removing a gone holder keeps the live waiters', () => {
+    const h = req('write');
+    let s = acquireStep(emptyLockState('/f'), h, 1, 1000).state;
+    const a = req('write');
+    s = acquireStep(s, a, 2, 1000).state;
+    const p = prune(s, 3, (x) => x.ticket === h.ticket);
+    expect(p.state.holders).toEqual([]);
+    expect(p.state.waiters.map((x) => x.ticket)).toEqual([a.ticket]);
+  });
+});
+
+describe('deadlock detection: the shape of the graph', () => {
+  test('a waiter on a lock of two readers is blocked by each: a cycle through the first is found', () => {
+    const r1 = holder({ ...req('read', 1), mode: 'read' });
+    const r2 = holder({ ...req('read', 2), mode: 'read' });
+    const w = req('write', 3);
+    // r1's command waits for /b, which w holds (w's own enclosing grant)
+    const wHeld = holder(req('write', 4));
+    const wNested = { ...w, chain: [wHeld.ticket] };
+    const r1Waits = req('write', 5, { chain: [r1.ticket] });
+    const cycle = findCycle([lock('/a', [r1, r2], [wNested]), lock('/b', [wHeld], [r1Waits])], wNested.ticket);
+    expect(cycle?.map((c) => [c.path, c.blocker.ticket])).toEqual([
+      ['/a', r1.ticket],
+      ['/b', wHeld.ticket],
+    ]);
+  });
+
+  test('a ticket listed as both holder and waiter (a state set back) does not wait for itself', () => {
+    const w = req('write', 1);
+    expect(findCycle([lock('/a', [holder(w)], [w])], w.ticket)).toBeNull();
+  });
+
+  test('a writer queued behind a reader waits for it', () => {
+    const ahead = req('read', 1);
+    const hb = holder(req('write', 2));
+    const me = req('write', 3, { chain: [hb.ticket] });
+    const aheadOnB = { ...req('write', 4), ticket: ahead.ticket };
+    const cycle = findCycle([lock('/a', [], [ahead, me]), lock('/b', [hb], [aheadOnB])], me.ticket);
+    expect(cycle?.[0]).toMatchObject({ path: '/a', kind: 'queued' });
+  });
+
+  test('a deadlock between two others that this request waits on is not its cycle', () => {
+    const ha = holder(req('write', 1));
+    const hb = holder(req('write', 2));
+    const wa = req('write', 3, { chain: [ha.ticket] });
+    const wb = req('write', 4, { chain: [hb.ticket] });
+    const me = req('write', 5);
+    const locks = [lock('/l1', [ha], [wb, me]), lock('/l2', [hb], [wa])];
+    expect(findCycle(locks, me.ticket)).toBeNull();
+    expect(findCycle(locks, wa.ticket)).not.toBeNull();
+  });
+
+  test('of two requests made at the same time the greater ticket gives up, never an older one', () => {
+    const link = (w: Waiter): CycleLink => ({ waiter: w, path: '/p', blocker: w, kind: 'held' });
+    const young = { ...req('write', 20), ticket: 'a-young' };
+    const old = { ...req('write', 10), ticket: 'z-old' };
+    expect(newestInCycle([link(young), link(old)])).toBe('a-young');
+    expect(newestInCycle([link(old), link(young)])).toBe('a-young');
+  });
+});
+
+describe('locks view: what is live, what belongs to a run', () => {
+  afterEach(() => jest.useRealTimers());
+  const at = 1_800_000_000_000;
+  const p = (run: string | null, mode: LockMode, expires: number): Waiter => ({ ...req(mode), run, expires });
+
+  test('an entry expiring this very millisecond is live; one holder live among expired ones keeps the lock', () => {
+    jest.useFakeTimers({ now: at });
+    expect(locksViewOf([lock('/h', [holder(p(null, 'write', at))])]).locks).toHaveLength(1);
+    expect(locksViewOf([lock('/w', [holder(p(null, 'write', at - 1))], [p(null, 'read', at)])]).locks).toHaveLength(1);
+    expect(locksViewOf([lock('/x', [holder(p(null, 'read', at - 1)), holder(p(null, 'read', at + 5))])]).locks).toHaveLength(1);
+    expect(locksViewOf([lock('/gone', [holder(p(null, 'read', at - 1))], [p(null, 'write', at - 1)])]).locks).toEqual([]);
+  });
+
+  test("a lock held by streams of two runs is each run's; one only another run holds and waits for is not", () => {
+    jest.useFakeTimers({ now: at });
+    const shared = lock('/s', [holder(p('r2', 'read', at + 9)), holder(p('r1', 'read', at + 9))]);
+    const foreign = lock('/f', [holder(p('r2', 'write', at + 9))], [p('r3', 'read', at + 9)]);
+    expect(locksViewOf([shared, foreign], { runId: 'r1' }).locks.map((l) => l.path)).toEqual(['/s']);
+  });
+
+  test("a run's contention is sorted by path", () => {
+    const ev = (path: string) => ({ type: 'lock-granted', path, waitMs: 1, contended: false }) as unknown as CoordEvent;
+    const v = locksViewOf([], { runId: 'r1', events: ['/c', '/a', '/d', '/b', '/a'].map(ev) });
+    expect(v.contention.map((c) => c.path)).toEqual(['/a', '/b', '/c', '/d']);
+  });
+
+  test("reads a registry's locks", () => {
+    const root = mkdtempSync(join(tmpdir(), 'coord-view-'));
+    try {
+      const reg = join(root, 'reg');
+      const store = new FileLockStore(reg);
+      const w = { ...req('write'), since: Date.now(), expires: Date.now() + 60_000 };
+      store.updateSync('/some/file', (s) => acquireStep(s, w, Date.now(), 60_000).state);
+      const v = locksView(reg);
+      expect(v.locks.map((l) => [l.path, l.mode])).toEqual([['/some/file', 'write']]);
+      expect(v.contention).toEqual([{ path: '/some/file', acquisitions: 1, contended: 0, waitMsTotal: 0, waitMsMax: 0 }]);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
