@@ -379,7 +379,9 @@ describe('deadlock detection: the shape of the graph', () => {
 });
 
 describe('locks view: what is live, what belongs to a run', () => {
-  afterEach(() => jest.useRealTimers());
+  afterEach(() => {
+    jest.useRealTimers();
+  });
   const at = 1_800_000_000_000;
   const p = (run: string | null, mode: LockMode, expires: number): Waiter => ({ ...req(mode), run, expires });
 
