@@ -1,9 +1,9 @@
 /** LivenessMonitor details: poll period, silence, last beats, watching and unwatching, heartbeat files (src/supervise/liveness.ts). */
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { heartbeatSays, LivenessMonitor, signature, type LivenessOptions, type WatcherFactory } from '../../src/supervise/liveness.js';
+import { chokidarWatcher, heartbeatSays, LivenessMonitor, signature, type LivenessOptions, type WatcherFactory } from '../../src/supervise/liveness.js';
 
 let dir: string;
 let clock: number;
@@ -228,5 +228,99 @@ describe('heartbeat files', () => {
     expect(heartbeatSays('42')).toBeUndefined();
     expect(heartbeatSays('')).toBeUndefined();
     expect(heartbeatSays('not json')).toBeUndefined();
+  });
+});
+
+describe('timers and callbacks', () => {
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  it('one poll timer for all streams, none once the last is unwatched or the monitor stops; no hint timer without a watcher', () => {
+    jest.useFakeTimers();
+    const { m } = monitor({ watcher: null });
+    m.watch('a', join(dir, 'a'));
+    m.watch('b', join(dir, 'b'));
+    expect(jest.getTimerCount()).toBe(1);
+    m.unwatch('a');
+    expect(jest.getTimerCount()).toBe(1);
+    m.unwatch('b');
+    expect(jest.getTimerCount()).toBe(0);
+    m.watch('c', join(dir, 'c'));
+    m.stop();
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('stopping clears the hint timers of streams not handed to the watcher yet', () => {
+    jest.useFakeTimers();
+    let created = 0;
+    const { m } = monitor({ hintDelayMs: 1000, watcher: async () => (created++, { add: () => undefined, unwatch: () => undefined, close: () => undefined }) });
+    m.watch('a', join(dir, 'a'));
+    expect(jest.getTimerCount()).toBe(2);
+    m.stop();
+    expect(jest.getTimerCount()).toBe(0);
+    jest.advanceTimersByTime(5000);
+    expect(created).toBe(0);
+  });
+
+  it('a stream unwatched before its hint is not unwatched from the watcher', async () => {
+    const removed: string[] = [];
+    const { m } = monitor({ hintDelayMs: 30, watcher: async () => ({ add: () => undefined, unwatch: (f) => removed.push(f), close: () => undefined }) });
+    m.watch('long', join(dir, 'long'));
+    await tick(60);
+    m.watch('quick', join(dir, 'quick'));
+    m.unwatch('quick');
+    await tick(10);
+    expect(removed).toEqual([]);
+    m.unwatch('long');
+    await tick(10);
+    expect(removed).toEqual([join(dir, 'long')]);
+  });
+
+  it('works without onBeat, onRevive and onWatchError', async () => {
+    let fail: (e: unknown) => void = () => undefined;
+    const m = new LivenessMonitor({ timeoutMs: 1000, source: 'any', now: () => clock, hintDelayMs: 0, onStall: () => undefined, watcher: async (_c, onError) => ((fail = onError), { add: () => undefined, unwatch: () => undefined, close: () => undefined }) });
+    monitors.push(m);
+    m.watch('s', join(dir, 's'));
+    clock = 5000;
+    m.check();
+    expect(() => m.output('s')).not.toThrow();
+    await tick();
+    expect(() => fail(new Error('ENOSPC'))).not.toThrow();
+  });
+
+  it('without an injected clock, silence is measured on the monotonic clock', async () => {
+    const stalls: string[] = [];
+    const m = new LivenessMonitor({ timeoutMs: 40, source: 'any', watcher: null, onStall: (id) => stalls.push(id) });
+    monitors.push(m);
+    m.watch('s', join(dir, 's'));
+    m.check();
+    expect(stalls).toEqual([]);
+    await tick(80);
+    m.check();
+    expect(stalls).toEqual(['s']);
+  });
+});
+
+describe('chokidarWatcher', () => {
+  it('reports a change of a file it was given, and closes', async () => {
+    const f = join(dir, 'hb');
+    writeFileSync(f, 'a');
+    const changed: string[] = [];
+    const errors: unknown[] = [];
+    const w = await chokidarWatcher((file) => changed.push(file), (e) => errors.push(e));
+    try {
+      w.add(f);
+      await tick(300);
+      for (let i = 0; i < 40 && changed.length === 0; i++) {
+        writeFileSync(f, `b${i}`);
+        await tick(100);
+      }
+      expect(changed).toContain(f);
+      w.unwatch(f);
+      expect(errors).toEqual([]);
+    } finally {
+      w.close();
+    }
   });
 });
