@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileBackend } from '../../src/backend/file/file-backend.js';
+import type { Backend } from '../../src/backend/types.js';
 import type { EventInput } from '../../src/events/types.js';
 import { MessageQueue, QueueError } from '../../src/queue/queue.js';
 import { CursorQueues, topicKey } from '../../src/queue/cursors.js';
@@ -180,5 +181,66 @@ describe('cursors', () => {
       },
     ]);
     expect(s[0]!.consumers).toHaveLength(2);
+  });
+});
+
+describe('cursor bookkeeping', () => {
+  it('the cursor counts deliveries and acknowledgements', async () => {
+    let now = 0;
+    const c = new CursorQueues(backend, 'r1', () => now);
+    for (const b of ['1', '2']) await backend.logAppend('r1', topicKey('jobs'), { body: b, sender: null, time: '' });
+    await c.take('jobs', 'g', 'a', 100);
+    await c.take('jobs', 'g', 'a', 100);
+    expect(await c.ack('jobs', 'g', 2)).toBe(true);
+    now = 500;
+    await c.take('jobs', 'g', 'b', 100);
+    const cur = (await backend.docRead<{ delivered: number; acked: number; recent: string[] }>('r1', 'consumer/jobs/g'))!.data;
+    expect([cur.delivered, cur.acked]).toEqual([3, 1]);
+    // every commit leaves its token, the newest last
+    expect(cur.recent).toHaveLength(4);
+    expect(new Set(cur.recent).size).toBe(4);
+  });
+
+  it('a cursor remembers the tokens of its last 64 commits, not more', async () => {
+    const c = new CursorQueues(backend, 'r1', () => 0);
+    for (let i = 0; i < 70; i++) await backend.logAppend('r1', topicKey('jobs'), { body: String(i), sender: null, time: '' });
+    for (let i = 0; i < 70; i++) await c.take('jobs', 'g', 'a', undefined);
+    const cur = (await backend.docRead<{ recent: unknown[] }>('r1', 'consumer/jobs/g'))!;
+    expect(cur.data.recent).toHaveLength(64);
+    // tokens that are not strings (a damaged cursor) are dropped when read
+    await backend.docCommit('r1', 'consumer/jobs/g', cur.version, { next: 71, pending: {}, delivered: 70, acked: 0, recent: [1, 'a', null] });
+    await backend.logAppend('r1', topicKey('jobs'), { body: 'x', sender: null, time: '' });
+    await c.take('jobs', 'g', 'a', undefined);
+    const after = (await backend.docRead<{ recent: unknown[] }>('r1', 'consumer/jobs/g'))!.data.recent;
+    expect(after).toHaveLength(2);
+    expect(after[0]).toBe('a');
+  });
+
+  it('a gap is stepped over only once it is older than the grace period', async () => {
+    let now = 100_000;
+    const c = new CursorQueues(backend, 'r1', () => now);
+    await backend.logPut('r1', topicKey('state'), 2, { body: 'two', sender: null, time: new Date(now - 5000).toISOString() });
+    expect(await c.take('state', 'g', 'a', undefined)).toEqual({ retryInMs: Infinity });
+    now += 1;
+    expect((await c.take('state', 'g', 'a', undefined)).got).toMatchObject({ id: 2, message: { body: 'two' } });
+    // a gap whose next message has no readable time waits
+    await backend.logPut('r1', topicKey('state'), 4, { body: 'four', sender: null, time: 'whenever' });
+    now += 60_000;
+    expect(await c.take('state', 'g', 'a', undefined)).toEqual({ retryInMs: Infinity });
+  });
+
+  it('a waiting recv looks again every fallbackMs when no notification comes', async () => {
+    const deaf = new Proxy(backend, {
+      get(target, prop, receiver) {
+        if (prop === 'watchLog') return () => () => undefined;
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    }) as Backend;
+    const q = new MessageQueue(deaf, 'r1', { onEvent: () => undefined, fallbackMs: 30 });
+    setTimeout(() => void backend.logAppend('r1', topicKey('jobs'), { body: 'late', sender: null, time: '' }), 50);
+    const t0 = Date.now();
+    expect((await q.recv('jobs', { consumer: 'c', waitMs: 5000 }))?.body).toBe('late');
+    expect(Date.now() - t0).toBeLessThan(800);
   });
 });
