@@ -185,7 +185,7 @@ describe('FileLockManager', () => {
     const f = join(dir, 'f');
     const h = await m.acquire(f);
     const w = m.acquire(f, { mode: 'read' });
-    await sleep(500);
+    await sleep(300);
     expect(h.lost.aborted).toBe(false);
     const s = m.inspect(f);
     expect(s.holders[0]!.expires).toBeGreaterThan(Date.now());
@@ -245,5 +245,27 @@ describe('FileLockManager', () => {
     expect(() => m.locks()).toThrow('use locksAsync()');
     expect(() => m.contentions()).toThrow('use locksAsync()');
     expect(await m.locksAsync()).toEqual([state]);
+  });
+
+  test('a store without change notifications still hands the lock over, on the timer', async () => {
+    const inner = manager().store;
+    const deaf: LockStore = {
+      where: inner.where,
+      read: (c) => inner.read(c),
+      update: (c, fn) => inner.update(c, fn),
+      list: () => inner.list(),
+      watch: () => {
+        throw new Error('no inotify here');
+      },
+    };
+    const m = new FileLockManager({ store: deaf, owner: 'me', pollMs: 20 });
+    const f = join(dir, 'f');
+    const a = await m.acquire(f);
+    const b = m.acquire(f);
+    await sleep(50);
+    await a.release();
+    const hb = await b;
+    expect(hb.token).toBe(2);
+    await hb.release();
   });
 });
