@@ -256,3 +256,29 @@ describe('watch', () => {
     expect(seen).toEqual([1, 2]);
   });
 });
+
+describe('unchanged writes and watches without options', () => {
+  it('a write that changes nothing names no key', async () => {
+    const s = store();
+    await s.set('a', 1);
+    expect(await s.update(() => undefined)).toEqual({ version: 1, changed: false, keys: [], data: { a: 1 } });
+    expect(await s.set('a', 1)).toEqual({ version: 1, changed: false, keys: [], data: { a: 1 } });
+  });
+
+  it('a value nested far past the limit is refused as too deep, never overflowing the stack', async () => {
+    const s = store();
+    const e = await s.set('k', nested(100_000) as never).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(StateLimitError);
+  });
+
+  it('a watch without a signal or key yields whole documents until the caller stops', async () => {
+    const s = store();
+    await s.set('a', 1);
+    const seen: Array<[number, unknown]> = [];
+    for await (const e of s.watch(undefined, { from: 1 })) {
+      seen.push([e.version, e.value]);
+      break;
+    }
+    expect(seen).toEqual([[1, { a: 1 }]]);
+  });
+});
