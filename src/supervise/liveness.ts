@@ -206,7 +206,6 @@ export function heartbeatSays(text: string): { progress: number | null; message:
     // Stryker disable next-line ConditionalExpression: reading a field of null throws, and the catch below answers undefined too
     if (typeof hb !== 'object' || hb === null) return undefined;
     return { progress: typeof hb.progress === 'number' ? hb.progress : null, message: typeof hb.message === 'string' ? hb.message : null };
-    // Stryker disable next-line BlockStatement: an empty catch returns undefined as well
   } catch {
     return undefined;
   }
