@@ -68,27 +68,20 @@ export function settleDeletions(
   });
   if (prior !== undefined) {
     for (const [key, d] of prior.deleted) {
-      if (!deleters.has(key)) continue; // only this merge's deletions are settled here
-      deleters.get(key)?.claims.unshift(...d.streams.map((stream) => ({ pos: -1, stream, deletes: true })));
+      const mine = deleters.get(key);
+      if (mine === undefined) continue; // only this merge's deletions are settled here
+      mine.claims.unshift(...d.streams.map((stream) => ({ pos: -1, stream, deletes: true })));
     }
   }
   // Writers of a path some source deleted: a source entry exactly there, or an earlier merge's write.
-  const writers = new Map<string, Claimant[]>();
-  const addWriter = (key: string, c: Claimant): void => {
-    const list = writers.get(key) ?? [];
-    list.push(c);
-    writers.set(key, list);
-  };
+  const writers = new Map<string, Claimant[]>([...deleters.keys()].map((key) => [key, []]));
   sources.forEach((s, pos) => {
-    for (const e of s.entries) {
-      const key = fold(e.rel);
-      if (deleters.has(key)) addWriter(key, { pos, stream: s.stream, deletes: false });
-    }
+    for (const e of s.entries) writers.get(fold(e.rel))?.push({ pos, stream: s.stream, deletes: false });
   });
   if (prior !== undefined) {
-    for (const key of deleters.keys()) {
+    for (const [key, list] of writers) {
       const w = prior.written.get(key);
-      if (w) for (const stream of w.streams) addWriter(key, { pos: -1, stream, deletes: false });
+      if (w) for (const stream of w.streams) list.push({ pos: -1, stream, deletes: false });
     }
   }
   // Prior deletions contested by this merge's writers (a later stream re-creating what an earlier one deleted).
@@ -109,29 +102,30 @@ export function settleDeletions(
     const streams = [...new Set(claims.map((c) => c.stream))];
     out.conflicts.push({ path: rel, streams });
     const policy = policyOf(rel);
-    let winner: Claimant | undefined;
     if (policy === 'fail' || (policy === 'three-way' && !allowConflicts)) {
       out.blocked.push(rel);
       return;
     }
-    if (policy === 'first' || policy === 'three-way') winner = claims[0];
-    else if (policy === 'last') winner = claims[claims.length - 1];
-    else winner = claims.find((c) => !c.deletes); // keep-both: the content stays
+    // keep-both: the content stays, so no deletion wins
+    const winner = policy === 'first' || policy === 'three-way' ? claims[0]! : policy === 'last' ? claims[claims.length - 1]! : undefined;
     if (winner === undefined || !winner.deletes) {
       return; // the writers go ahead; the deletion is forgotten (a prior one is overwritten by the write)
     }
     // The deletion wins: writers at this path drop their entries; a prior write is removed.
-    for (const c of claims) if (!c.deletes && c.pos >= 0) out.dropped[c.pos]?.add(sources[c.pos]!.entries.find((e) => fold(e.rel) === key)?.rel ?? rel);
+    for (const c of claims) {
+      if (c.deletes || c.pos < 0) continue; // a deleter, or an earlier merge's write (removed with the path)
+      out.dropped[c.pos]!.add(sources[c.pos]!.entries.find((e) => fold(e.rel) === key)?.rel ?? rel);
+    }
     if (priorDeletion) return; // already deleted in the target
     // (a prior write at this path is removed from the target with it)
     out.effective.push({ rel, key, streams: claims.filter((c) => c.deletes && c.pos >= 0).map((c) => c.stream) });
   }
 
   for (const [key, d] of deleters) {
-    const w = writers.get(key);
-    const fresh = d.claims.filter((c) => c.pos >= 0);
-    if (w === undefined || w.length === 0) {
-      if (fresh.length > 0) out.effective.push({ rel: d.rel, key, streams: [...new Set(fresh.map((c) => c.stream))] });
+    const w = writers.get(key)!;
+    if (w.length === 0) {
+      // nobody contests it (a deleter entry always has a claim of this merge)
+      out.effective.push({ rel: d.rel, key, streams: [...new Set(d.claims.filter((c) => c.pos >= 0).map((c) => c.stream))] });
       continue;
     }
     settle(key, d.rel, [...d.claims, ...w], false);
