@@ -140,7 +140,7 @@ export async function detectChanges(
     deleted.push(b.rel);
     changes.push({ rel: b.rel, change: 'deleted', kind: b.kind });
   }
-  changes.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+  changes.sort((a, b) => (a.rel < b.rel ? -1 : 1)); // no two changes share a rel
   return { stream: source.stream, base: base.dir, entries, deleted, changes, skipped };
 }
 
