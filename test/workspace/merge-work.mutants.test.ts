@@ -1,0 +1,162 @@
+/** What a merge on a base keeps of the base, what it reports of deletions, and each conflict's material. */
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { snapshotBase, type BaseTree } from '../../src/workspace/basetree.js';
+import { seedWorkspace } from '../../src/workspace/seed.js';
+import { detectChanges } from '../../src/workspace/changes.js';
+import { mergeAll, mergeOne, type MergeSource } from '../../src/workspace/merge.js';
+import { exists, makeSource, makeTemp, readTree, removeTemp, writeTree } from './fsfix.js';
+
+let tmp: string;
+let target: string;
+let base: BaseTree;
+beforeEach(async () => {
+  tmp = await makeTemp();
+  target = path.join(tmp, 'converged', 'point');
+  const repo = path.join(tmp, 'repo');
+  await writeTree(repo, {
+    'doc.txt': 'doc\n',
+    li: 'li\n',
+    'lib/a.js': 'a\n',
+    'cfg/x.json': 'x\n',
+    empty: { dir: true },
+  });
+  base = await snapshotBase(repo, path.join(tmp, 'run', 'bases', 'b1'));
+});
+afterEach(async () => {
+  await removeTemp(tmp);
+});
+
+/** A workspace seeded from the base and edited, with its change set. */
+async function stream(id: string, edit: (ws: string) => Promise<void>): Promise<MergeSource> {
+  const ws = path.join(tmp, 'ws', id);
+  await fs.mkdir(ws, { recursive: true });
+  const seed = await seedWorkspace(base, ws);
+  await edit(ws);
+  return { stream: id, dir: ws, outputs: [], changes: await detectChanges({ stream: id, dir: ws, outputs: [] }, base, seed) };
+}
+const write = (ws: string, rel: string, data: string) => writeTree(ws, { [rel]: data });
+
+describe('the base layer of a target built on a base', () => {
+  it('keeps base entries whose names merely start like a changed path', async () => {
+    const a = await stream('a', async (ws) => {
+      await write(ws, 'li', 'LI\n');
+      await write(ws, 'lib/new.js', 'n\n');
+    });
+    expect(await mergeAll(target, [a], 'fail', { baseTree: base })).toMatchObject({ ok: true, files: 2 });
+    expect(await readTree(target)).toEqual({
+      'cfg/x.json': 'x\n',
+      'doc.txt': 'doc\n',
+      empty: '<dir>',
+      li: 'LI\n',
+      'lib/a.js': 'a\n',
+      'lib/new.js': 'n\n',
+    });
+  });
+
+  it('drops what an added file replaces above it, or an added directory puts a file below', async () => {
+    // a source without a change set: everything it has is an addition over the base
+    const b = await makeSource(tmp, 'b', { cfg: 'now a file\n', 'doc.txt/inner.txt': 'i\n', 'empty/filled.txt': 'f\n' });
+    expect(await mergeAll(target, [b], 'fail', { baseTree: base })).toMatchObject({ ok: true, files: 3 });
+    expect(await readTree(target)).toEqual({
+      cfg: 'now a file\n',
+      'doc.txt/inner.txt': 'i\n',
+      'empty/filled.txt': 'f\n',
+      li: 'li\n',
+      'lib/a.js': 'a\n',
+    });
+  });
+});
+
+describe('deletions in the result', () => {
+  it('a blocked merge reports no deletion and writes no target', async () => {
+    const a = await stream('a', async (ws) => {
+      await fs.rm(path.join(ws, 'doc.txt'));
+      await write(ws, 'li', 'from a\n');
+    });
+    const b = await stream('b', async (ws) => write(ws, 'li', 'from b\n'));
+    const r = await mergeAll(target, [a, b], 'fail', { baseTree: base });
+    expect(r).toMatchObject({ ok: false, merged: [], deleted: [], conflicts: [{ path: 'li', streams: ['a', 'b'] }] });
+    expect(await exists(target)).toBe(false);
+  });
+
+  it('a deletion that wins over a write drops only that entry of the writer', async () => {
+    const a = await stream('a', async (ws) => fs.rm(path.join(ws, 'doc.txt')));
+    const b = await stream('b', async (ws) => {
+      await write(ws, 'doc.txt', 'edited\n');
+      await write(ws, 'b-new.txt', 'b\n');
+    });
+    const r = await mergeAll(target, [a, b], 'first', { baseTree: base });
+    expect(r).toMatchObject({ ok: true, merged: ['a', 'b'], deleted: ['doc.txt'], conflicts: [{ path: 'doc.txt', streams: ['a', 'b'] }] });
+    const tree = await readTree(target);
+    expect(tree).not.toHaveProperty('doc.txt');
+    expect(tree['b-new.txt']).toBe('b\n');
+  });
+});
+
+describe('conflict material', () => {
+  it('a modify/delete conflict lists the writer with its file and the deleter as deleted', async () => {
+    const a = await stream('a', async (ws) => write(ws, 'doc.txt', 'edited\n'));
+    const b = await stream('b', async (ws) => fs.rm(path.join(ws, 'doc.txt')));
+    const c = await stream('c', async (ws) => write(ws, 'other.txt', 'c\n'));
+    const r = await mergeAll(target, [a, b, c], 'fail', { baseTree: base });
+    expect(r.ok).toBe(false);
+    expect(r.details).toEqual([
+      {
+        path: 'doc.txt',
+        streams: ['a', 'b'],
+        versions: [
+          { stream: 'a', kind: 'file', abs: path.join(tmp, 'ws', 'a', 'doc.txt') },
+          { stream: 'b', kind: 'deleted' },
+        ],
+        base: path.join(base.tree, 'doc.txt'),
+      },
+    ]);
+  });
+
+  it('progressive: what the target holds is attributed to the earlier stream, with where it is', async () => {
+    await mergeOne(target, await makeSource(tmp, 'a', { 'r.txt': 'from a' }), 'fail');
+    const r = await mergeOne(target, await makeSource(tmp, 'b', { 'r.txt': 'from b' }), 'fail');
+    expect(r.details).toEqual([
+      {
+        path: 'r.txt',
+        streams: ['a', 'b'],
+        versions: [
+          { stream: 'a', kind: 'file', abs: path.join(target, 'r.txt') },
+          { stream: 'b', kind: 'file', abs: path.join(tmp, 'ws', 'b', 'r.txt') },
+        ],
+      },
+    ]);
+  });
+
+  it('progressive: re-creating what an earlier stream deleted lists that deletion first', async () => {
+    const a = await stream('a', async (ws) => fs.rm(path.join(ws, 'doc.txt')));
+    expect(await mergeOne(target, a, 'fail', { baseTree: base })).toMatchObject({ ok: true, deleted: ['doc.txt'] });
+    const b = await stream('b', async (ws) => write(ws, 'doc.txt', 'back\n'));
+    const r = await mergeOne(target, b, 'fail', { baseTree: base });
+    expect(r.ok).toBe(false);
+    expect(r.details.map((d) => ({ path: d.path, versions: d.versions }))).toEqual([
+      { path: 'doc.txt', versions: [{ stream: 'a', kind: 'deleted' }, { stream: 'b', kind: 'file', abs: path.join(tmp, 'ws', 'b', 'doc.txt') }] },
+    ]);
+  });
+
+  it('three-way: only the path merged with markers carries marker text', async () => {
+    const a = await stream('a', async (ws) => {
+      await write(ws, 'doc.txt', 'from a\n');
+      await fs.writeFile(path.join(ws, 'bin.dat'), Buffer.from([0, 1, 2, 3]));
+    });
+    const b = await stream('b', async (ws) => {
+      await write(ws, 'doc.txt', 'from b\n');
+      await fs.writeFile(path.join(ws, 'bin.dat'), Buffer.from([0, 9, 9, 9]));
+    });
+    const r = await mergeAll(target, [a, b], 'three-way', { baseTree: base });
+    expect(r.ok).toBe(false);
+    expect(r.markers).toEqual(['doc.txt']);
+    const byPath = new Map(r.details.map((d) => [d.path, d]));
+    expect([...byPath.keys()].sort()).toEqual(['bin.dat', 'doc.txt']);
+    expect(byPath.get('bin.dat')).not.toHaveProperty('text');
+    expect(byPath.get('doc.txt')?.text?.toString()).toContain('from a');
+    expect(byPath.get('doc.txt')?.text?.toString()).toContain('from b');
+  });
+});
