@@ -114,7 +114,7 @@ export function settleDeletions(
     // The deletion wins: writers at this path drop their entries; a prior write is removed.
     for (const c of claims) {
       if (c.deletes || c.pos < 0) continue; // a deleter, or an earlier merge's write (removed with the path)
-      out.dropped[c.pos]!.add(sources[c.pos]!.entries.find((e) => fold(e.rel) === key)?.rel ?? rel);
+      out.dropped[c.pos]!.add(sources[c.pos]!.entries.find((e) => fold(e.rel) === key)!.rel); // its entry at the key
     }
     if (priorDeletion) return; // already deleted in the target
     // (a prior write at this path is removed from the target with it)
@@ -130,6 +130,6 @@ export function settleDeletions(
     }
     settle(key, d.rel, [...d.claims, ...w], false);
   }
-  out.effective.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  out.effective.sort((a, b) => (a.key < b.key ? -1 : 1)); // no two share a key
   return out;
 }
