@@ -62,11 +62,10 @@ function selected(m: OutputMatcher, rel: string): boolean {
 
 /** Is `rel` `root` or below one of `roots`? */
 function under(roots: ReadonlySet<string>, rel: string): boolean {
-  if (roots.size === 0) return false;
   for (let p = rel; ; ) {
     if (roots.has(p)) return true;
     const cut = p.lastIndexOf('/');
-    if (cut < 0) return false;
+    if (cut === -1) return false;
     p = p.slice(0, cut);
   }
 }

@@ -86,6 +86,7 @@ describe('the seed record shortcut', () => {
   it('a mode change of the same content is a modification even when the stats match the record', async () => {
     const { ws, seed } = await seeded(async (ws) => fs.chmod(path.join(ws, 'doc.txt'), 0o600));
     expect(summary(await detect(ws, recordNow(seed, ws, 'doc.txt')))).toEqual(['m file doc.txt']);
+    expect(summary(await detect(ws))).toEqual(['m file doc.txt']); // without a record: same bytes, other mode
   });
 });
 
