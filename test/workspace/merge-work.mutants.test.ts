@@ -114,6 +114,19 @@ describe('conflict material', () => {
     ]);
   });
 
+  it('on a case-insensitive target the material of a nested path is found the same way', async () => {
+    const a = await stream('a', async (ws) => write(ws, 'lib/a.js', 'edited\n'));
+    const b = await stream('b', async (ws) => fs.rm(path.join(ws, 'lib/a.js')));
+    const r = await mergeAll(target, [a, b], 'fail', { baseTree: base, caseInsensitive: true });
+    expect(r.conflicts).toEqual([{ path: 'lib/a.js', streams: ['a', 'b'] }]);
+    expect(r.details.map((d) => d.versions)).toEqual([
+      [
+        { stream: 'a', kind: 'file', abs: path.join(tmp, 'ws', 'a', 'lib', 'a.js') },
+        { stream: 'b', kind: 'deleted' },
+      ],
+    ]);
+  });
+
   it('progressive: what the target holds is attributed to the earlier stream, with where it is', async () => {
     await mergeOne(target, await makeSource(tmp, 'a', { 'r.txt': 'from a' }), 'fail');
     const r = await mergeOne(target, await makeSource(tmp, 'b', { 'r.txt': 'from b' }), 'fail');
