@@ -57,8 +57,9 @@ describe('the base layer of a target built on a base', () => {
 
   it('drops what an added file replaces above it, or an added directory puts a file below', async () => {
     // a source without a change set: everything it has is an addition over the base
-    const b = await makeSource(tmp, 'b', { cfg: 'now a file\n', 'doc.txt/inner.txt': 'i\n', 'empty/filled.txt': 'f\n' });
-    expect(await mergeAll(target, [b], 'fail', { baseTree: base })).toMatchObject({ ok: true, files: 3 });
+    // (an empty directory added where the base has one with content replaces nothing)
+    const b = await makeSource(tmp, 'b', { cfg: 'now a file\n', 'doc.txt/inner.txt': 'i\n', 'empty/filled.txt': 'f\n', lib: { dir: true } });
+    expect(await mergeAll(target, [b], 'fail', { baseTree: base })).toMatchObject({ ok: true, files: 4 });
     expect(await readTree(target)).toEqual({
       cfg: 'now a file\n',
       'doc.txt/inner.txt': 'i\n',
@@ -97,7 +98,10 @@ describe('deletions in the result', () => {
 
 describe('conflict material', () => {
   it('a modify/delete conflict lists the writer with its file and the deleter as deleted', async () => {
-    const a = await stream('a', async (ws) => write(ws, 'doc.txt', 'edited\n'));
+    const a = await stream('a', async (ws) => {
+      await write(ws, 'doc.txt', 'edited\n');
+      await fs.rm(path.join(ws, 'li')); // a deletion of its own elsewhere
+    });
     const b = await stream('b', async (ws) => fs.rm(path.join(ws, 'doc.txt')));
     const r = await mergeAll(target, [a, b], 'fail', { baseTree: base });
     expect(r.ok).toBe(false);
@@ -153,20 +157,24 @@ describe('conflict material', () => {
     ]);
   });
 
-  it('three-way: only the path merged with markers carries marker text', async () => {
+  it('three-way: each path merged with markers carries its own marker text, others none', async () => {
     const a = await stream('a', async (ws) => {
+      await write(ws, 'li', 'li of a\n');
       await write(ws, 'doc.txt', 'from a\n');
       await fs.writeFile(path.join(ws, 'bin.dat'), Buffer.from([0, 1, 2, 3]));
     });
     const b = await stream('b', async (ws) => {
+      await write(ws, 'li', 'li of b\n');
       await write(ws, 'doc.txt', 'from b\n');
       await fs.writeFile(path.join(ws, 'bin.dat'), Buffer.from([0, 9, 9, 9]));
     });
     const r = await mergeAll(target, [a, b], 'three-way', { baseTree: base });
     expect(r.ok).toBe(false);
-    expect(r.markers).toEqual(['doc.txt']);
+    expect(r.markers.sort()).toEqual(['doc.txt', 'li']);
     const byPath = new Map(r.details.map((d) => [d.path, d]));
-    expect([...byPath.keys()].sort()).toEqual(['bin.dat', 'doc.txt']);
+    expect([...byPath.keys()].sort()).toEqual(['bin.dat', 'doc.txt', 'li']);
+    expect(byPath.get('li')?.text?.toString()).toContain('li of a');
+    expect(byPath.get('li')?.text?.toString()).not.toContain('from a');
     expect(byPath.get('bin.dat')).not.toHaveProperty('text');
     expect(byPath.get('doc.txt')?.text?.toString()).toContain('from a');
     expect(byPath.get('doc.txt')?.text?.toString()).toContain('from b');
