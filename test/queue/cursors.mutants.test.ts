@@ -101,6 +101,21 @@ describe('taking', () => {
     expect(await c.take('jobs', 'g', 'a', undefined)).toEqual({ retryInMs: Infinity });
   });
 
+  it('a message sent between the look at its number and the look at the head is taken at once, not waited on as a gap', async () => {
+    const now = 100_000;
+    let looks = 0;
+    const racing = wrapped({
+      logGet: async (runId, key, seq) => {
+        const got = await backend.logGet(runId, key, seq);
+        if (++looks === 1) await backend.logAppend('r1', topicKey('jobs'), { body: 'just now', sender: null, time: new Date(now).toISOString() });
+        return got as never;
+      },
+    });
+    const c = new CursorQueues(racing, 'r1', () => now);
+    expect((await c.take('jobs', 'g', 'a', undefined)).got).toMatchObject({ id: 1, message: { body: 'just now' }, delivery: 1 });
+    expect(await c.take('jobs', 'g', 'a', undefined)).toEqual({ retryInMs: Infinity });
+  });
+
   it('a cursor keeps its last 32 versions', async () => {
     const c = new CursorQueues(backend, 'r1', () => 0);
     await send(...Array.from({ length: 40 }, (_, i) => String(i)));
@@ -193,5 +208,15 @@ describe('a commit told it failed', () => {
     const c = new CursorQueues(lost, 'r1', () => 0);
     expect((await c.take('jobs', 'g', 'a', undefined)).got?.id).toBe(1);
     expect((await c.take('jobs', 'g', 'a', undefined)).got?.id).toBe(2);
+  });
+});
+
+describe('the summary', () => {
+  it('leaves out a consumer whose cursor is gone by the time it is read', async () => {
+    await send('a');
+    const c0 = new CursorQueues(backend, 'r1', () => 0);
+    await c0.take('jobs', 'g', 'a', undefined);
+    const c = new CursorQueues(wrapped({ consumers: async () => ['g', 'gone'] }), 'r1', () => 0);
+    expect(await c.summary()).toEqual([{ topic: 'jobs', size: 1, consumers: [{ name: 'g', next: 2, lag: 0, pending: 0 }] }]);
   });
 });
