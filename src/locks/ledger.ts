@@ -72,8 +72,9 @@ export class TokenLedger {
     }
     // While the name of `from` is there, so are all names above it (they are removed oldest
     // first), and EEXIST has said all. Without it, `from` was removed as old — or its commit has
-    // not recorded it yet: only a commit far below the newest is taken back.
-    if (from === 0 || existsSync(join(dir, String(from)))) return taken;
+    // not recorded it yet (or it is 0, which has no name): only a commit far below the newest is
+    // taken back.
+    if (existsSync(join(dir, String(from)))) return taken;
     const newest = this.last(key);
     if (newest > to) for (let t = from + 1; t <= Math.min(to, newest - WINDOW); t++) if (!taken.includes(t)) taken.push(t);
     return taken;

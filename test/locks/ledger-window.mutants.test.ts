@@ -38,6 +38,18 @@ describe('TokenLedger take-back window', () => {
     expect(l.record('k', 2, 20)).toEqual([...range(17, 20), ...range(3, 16)]);
   });
 
+  test('a first grant (from 0) recorded only after the ledger went far past it is taken back too', () => {
+    const l = new TokenLedger(dir);
+    for (let t = 1; t <= 49; t++) l.record('k', t - 1, t);
+    // a committer that read the lock before any grant and recorded after 49 of them: its token 1 (name collected) is far below
+    expect(l.record('k', 0, 1)).toEqual([1]);
+    // near the newest, a first grant's tokens are kept
+    const m = new TokenLedger(join(dir, 'other'));
+    m.record('k', 0, 3);
+    unlinkSync(join(dir, 'other', 'k', '1'));
+    expect(m.record('k', 0, 1)).toEqual([]);
+  });
+
   test('a key that is not a directory fails with its own error, not a retry', () => {
     const l = new TokenLedger(dir);
     writeFileSync(join(dir, 'k'), '');
