@@ -112,6 +112,20 @@ describe('FileLockStore grants above the ledger', () => {
     expect(next.ledger.last(lockKey(f))).toBe(3);
   });
 
+  test('a ledger that was removed never lowers the tokens of the registry', () => {
+    const reg = join(dir, 'reg');
+    const f = join(dir, 'f');
+    const s = new FileLockStore(reg);
+    s.updateSync(f, grant('a'));
+    s.updateSync(f, release('a'));
+    s.updateSync(f, grant('b'));
+    rmSync(`${reg}.tokens`, { recursive: true, force: true });
+    const next = new FileLockStore(reg);
+    expect(next.readSync(f)).toMatchObject({ token: 2, holders: [{ owner: 'b', token: 2 }] });
+    expect(next.updateSync(f, release('b')).state.token).toBe(2);
+    expect(next.updateSync(f, grant('c')).state.holders.map((h) => h.token)).toEqual([3]);
+  });
+
   test('a state the ledger is not above goes on from the state, not the ledger', () => {
     const reg = join(dir, 'reg');
     const f = join(dir, 'f');
