@@ -3,8 +3,8 @@
  * set (`<run>/changes/<point>.json`, for `--resume` and `coord apply`), and, for `coord
  * continue`, the streams' sources less what a resolution replaces plus the resolution itself.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
-import { writeFileAtomicSync } from '../util/fsx.js';
+import { readFileSync } from 'node:fs';
+import { mkdirPrivate, writeFileAtomicSync } from '../util/fsx.js';
 import { dirname, join } from 'node:path';
 import type { Resolution } from '../workspace/conflicts.js';
 import { MergedPaths, type MergeSource } from '../workspace/merge.js';
@@ -23,7 +23,7 @@ export function pointChangesFile(runDir: string, point: string): string {
 
 /** Writes a point's merged change set (replaced atomically, mode 0600). */
 export function saveChanges(file: string, base: string | undefined, changed: MergedPaths): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  mkdirPrivate(dirname(file));
   const record: PointChanges = { base: base ?? null, ...changed.toJSON() };
   writeFileAtomicSync(file, JSON.stringify(record));
 }

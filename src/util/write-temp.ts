@@ -12,7 +12,8 @@ export const TEMP_SUFFIX = '.coord-tmp';
 /** What follows `.NAME.` in a temp file's name: pid, its start time (empty when unknown), host, random. */
 export const TEMP_TAIL = /^(\d+)-(\d*)-([0-9a-f]{6})-[0-9a-f]{8}\.coord-tmp$/;
 
-const TEMP_NAME = /^\..+\.\d+-\d*-[0-9a-f]{6}-[0-9a-f]{8}\.coord-tmp$/;
+/** `.NAME.` then TEMP_TAIL: the whole name. */
+const TEMP_NAME = new RegExp(`^\\..+\\.${TEMP_TAIL.source.slice(1)}`);
 
 /** Is `name` (one path component) the temp file of a `coord write`? */
 export function isWriteTemp(name: string): boolean {

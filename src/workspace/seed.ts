@@ -18,7 +18,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { copyRegular, type BaseTree } from './basetree.js';
 import { fsErrorCode } from './root.js';
-import { writeFileAtomicSync } from '../util/fsx.js';
+import { mkdirPrivate, writeFileAtomicSync } from '../util/fsx.js';
 import { Ticker } from './ticker.js';
 
 /** What seeding wrote: per base entry (in the base's order) the copy's inode, mtime and ctime. */
@@ -107,7 +107,7 @@ export function seedFileOf(runDir: string, workspace: string): string {
 
 /** Writes a seed record (mode 0600). */
 export function saveSeed(file: string, seed: SeedRecord): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  mkdirPrivate(path.dirname(file));
   writeFileAtomicSync(file, JSON.stringify(seed));
 }
 
