@@ -8,6 +8,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, renameSync, r
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Rig, fixture, type Spawned } from '../rig.js';
+import { requires } from '../requires.js';
 import { FileLockStore } from '../../src/locks/store.js';
 import { acquireStep, removeTicket, type LockState, type Waiter } from '../../src/locks/state.js';
 import { lockKey } from '../../src/locks/registry.js';
@@ -15,11 +16,9 @@ import { lockKey } from '../../src/locks/registry.js';
 let rig: Rig;
 afterEach(async () => rig?.cleanup());
 
-const isRoot = process.getuid?.() === 0;
 /** Another user's uid (nobody): only root can give a directory to it. */
 const OTHER_UID = 65534;
-const rootTest = (name: string, fn: () => Promise<void>, timeout?: number): void =>
-  isRoot ? test(name, fn, timeout) : test.skip(`${name} (skipped: needs root to chown a directory to another uid)`, fn);
+const rootTest = requires('root').test;
 
 /** Collects `s`'s stdout from now on; the returned function waits for a line matching `re`. */
 function output(s: Spawned): (re: RegExp, timeoutMs?: number) => Promise<RegExpExecArray> {
