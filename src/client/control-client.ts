@@ -9,6 +9,7 @@ import type { HostBackend, RunRecord } from '../backend/types.js';
 import { newBackend, resolveRun } from '../cli/context.js';
 import type { ControlReply, ControlRequest } from '../orchestrator/control.js';
 import { UsageError } from '../util/result.js';
+import { LineSplitter } from '../util/lines.js';
 
 /** Which run: `run` (an id), else the calling stream's (COORD_RUN_DIR in `env`), else the newest under `home`. */
 export interface RunTarget {
@@ -61,7 +62,7 @@ export class ControlClient {
   readonly run: RunRecord;
   readonly runDir: string;
   private readonly socket: Socket;
-  private buf = '';
+  private readonly lines = new LineSplitter();
   private readonly replies: ControlReply[] = [];
   private readonly readers: Array<{ resolve: (r: ControlReply) => void; reject: (e: Error) => void }> = [];
   private closedError: Error | undefined;
@@ -70,13 +71,8 @@ export class ControlClient {
     this.run = run;
     this.runDir = runDir;
     this.socket = socket;
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk: string) => {
-      this.buf += chunk;
-      let nl: number;
-      while ((nl = this.buf.indexOf('\n')) >= 0) {
-        const line = this.buf.slice(0, nl);
-        this.buf = this.buf.slice(nl + 1);
+    socket.on('data', (chunk: Buffer) => {
+      for (const line of this.lines.push(chunk)) {
         let reply: ControlReply;
         try {
           reply = JSON.parse(line) as ControlReply;

@@ -29,6 +29,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { sameProcess } from '../util/proc.js';
+import { LineSplitter } from '../util/lines.js';
 
 const GRACE_MS = Number(process.argv[2] ?? '2000') || 2000;
 /** After SIGKILL, how long to wait for the tree to go before giving up (the grant's lease then ends it). */
@@ -129,19 +130,16 @@ async function stopTree(): Promise<never> {
   }
 }
 
-let buf = '';
+const lines = new LineSplitter();
 let ended = false;
 const onEnd = (): void => {
   if (ended) return;
   ended = true;
   void stopTree();
 };
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (d: string) => {
-  buf += d;
-  for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-    const [kind, a, b] = buf.slice(0, i).split(' ');
-    buf = buf.slice(i + 1);
+process.stdin.on('data', (d: Buffer) => {
+  for (const line of lines.push(d)) {
+    const [kind, a, b] = line.split(' ');
     if (kind === 'ticket' && a && /^[0-9a-f]+$/.test(a)) ticket = a;
     else if (kind === 'cmd' && a && Number.isInteger(Number(a))) cmd = { pid: Number(a), start: b === undefined || b === '-' ? null : Number(b) };
   }

@@ -9,6 +9,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, rmSync } from 'node:fs';
 import type { ProposalRecord } from '../consensus/board.js';
+import { LineSplitter } from '../util/lines.js';
 
 export interface SpawnRequestMessage {
   op: 'spawn';
@@ -113,17 +114,10 @@ const MAX_LINE = 1024 * 1024;
 
 /** Calls `onLine` with each line of text the socket receives; a line past MAX_LINE ends the connection. */
 export function onLines(socket: Socket, onLine: (line: string) => void): void {
-  let buf = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    buf += chunk;
-    let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      onLine(line);
-    }
-    if (buf.length > MAX_LINE) socket.destroy();
+  const lines = new LineSplitter();
+  socket.on('data', (chunk: Buffer) => {
+    for (const line of lines.push(chunk)) onLine(line);
+    if (lines.pending > MAX_LINE) socket.destroy();
   });
 }
 

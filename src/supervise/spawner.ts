@@ -6,9 +6,9 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
 import { processStartTime, signalGroup, groupAlive } from '../util/proc.js';
 import { DiskFullError, isDiskFull } from '../util/disk-full.js';
+import { LineSplitter } from '../util/lines.js';
 
 export interface SpawnRequest {
   command: string | string[];
@@ -134,23 +134,17 @@ export function spawnProcess(req: SpawnRequest): StreamProcess {
   const pump = (stream: NodeJS.ReadableStream | null, fd: 'stdout' | 'stderr', file: LazyFile): Promise<void> =>
     new Promise((resolve) => {
       if (!stream) return resolve();
-      let partial = '';
       // A pipe's chunks end wherever the writes did, inside a UTF-8 character as often as not:
-      // one decoder per fd keeps the bytes of a character cut short until the rest comes.
-      const decoder = new StringDecoder('utf8');
+      // one splitter (one decoder) per fd keeps the bytes of a character cut short until the rest comes.
+      const lines = new LineSplitter({ stripCR: true });
       stream.on('data', (chunk: Buffer) => {
         file.write(chunk);
         req.onOutput?.();
-        if (!req.onLine) return;
-        const text = partial + decoder.write(chunk);
-        const lines = text.split('\n');
-        partial = lines.pop() ?? '';
-        for (const line of lines) req.onLine(fd, line.endsWith('\r') ? line.slice(0, -1) : line);
+        if (req.onLine) for (const line of lines.push(chunk)) req.onLine(fd, line);
       });
       stream.on('end', () => {
-        partial += decoder.end();
-        if (partial && req.onLine) req.onLine(fd, partial);
-        partial = '';
+        const last = lines.end();
+        if (last !== null && req.onLine) req.onLine(fd, last);
         resolve();
       });
       stream.on('error', () => resolve());
