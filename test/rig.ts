@@ -9,6 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSy
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { StringDecoder } from 'node:string_decoder';
 import { stringify } from 'yaml';
 
 export const ROOT = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
@@ -121,9 +122,12 @@ export class Rig {
     }
     let stdout = '';
     let stderr = '';
-    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-    const done = new Promise<Result>((r) => child.on('close', (code, signal) => r({ code, signal, stdout, stderr })));
+    // one decoder a pipe: a chunk may end inside a UTF-8 character (other listeners still get Buffers)
+    const outText = new StringDecoder('utf8');
+    const errText = new StringDecoder('utf8');
+    child.stdout?.on('data', (d: Buffer) => (stdout += outText.write(d)));
+    child.stderr?.on('data', (d: Buffer) => (stderr += errText.write(d)));
+    const done = new Promise<Result>((r) => child.on('close', (code, signal) => r({ code, signal, stdout: stdout + outText.end(), stderr: stderr + errText.end() })));
     return { child, done };
   }
 
