@@ -45,7 +45,7 @@ describe('the published package', () => {
     for (const f of maps) {
       const map = JSON.parse(readFileSync(join(ROOT, f), 'utf8')) as { sources: string[]; sourcesContent?: Array<string | null> };
       map.sources.forEach((s, i) => {
-        // (`npm run build` empties dist/ first, so no map of an older build is left to ship)
+        // (`npm run build` removes the files of an older build whose source is gone: none is left to ship)
         const source = resolve(ROOT, dirname(f), s);
         if (!existsSync(source) || map.sourcesContent?.[i] !== readFileSync(source, 'utf8')) wrong.push(`${f}: ${s}`);
       });
