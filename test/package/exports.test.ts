@@ -3,7 +3,8 @@
  * imported in child `node` processes by the package's own name, through its `exports`
  * (self-reference from inside the package folder). The index and every subpath but `/redis`
  * load without ioredis or BullMQ, even when a resolve hook makes any import of them fail;
- * `/redis` is where they load. Every name the README's library examples import is there.
+ * `/redis` is where they load. Every name the README's library examples import is there, and
+ * a TypeScript user's imports of each entry point type-check against dist/'s declarations.
  */
 import { describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
@@ -88,6 +89,21 @@ describe(`${PKG.name} from outside`, () => {
     expect(loaded!.error).toBeUndefined();
     expect(loaded!.names).toEqual(expect.arrayContaining(['RedisBackend', 'RedisLockStore']));
     expect(loaded!.redisFiles).toBeGreaterThan(0);
+  });
+
+  it('gives a TypeScript user the types of every entry point, through exports by name', async () => {
+    // fixtures/package-consumer/consumer.ts imports from the index and each subpath; tsc resolves
+    // them as a user's NodeNext project would, through the "types" of `exports`
+    const consumer = join(ROOT, 'fixtures', 'package-consumer', 'consumer.ts');
+    const text = readFileSync(consumer, 'utf8');
+    for (const [spec] of entries) expect(text).toContain(`from '${spec}'`);
+    const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    const args = ['--noEmit', '--strict', '--skipLibCheck', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', consumer];
+    const r = await run(process.execPath, [tsc, ...args], { cwd: ROOT }).then(
+      () => ({ code: 0, stdout: '' }),
+      (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
+    );
+    expect(r).toEqual({ code: 0, stdout: '' });
   });
 
   it("exports every name the README's library examples import, from the specifier they import it from", async () => {
