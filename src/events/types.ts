@@ -4,7 +4,6 @@
  * reporters print.
  */
 import type { ConvergenceType } from '../plan/types.js';
-import type { LockEvent } from '../locks/manager.js';
 
 /** Lifecycle of a stream (SPEC §5). `pending`: dependencies not met; `waiting`: ready, waiting for a slot or resources. */
 export type StreamState =
@@ -55,6 +54,19 @@ export type FailureReason =
   | 'disk-full'
   /** A stream stopped because its output could not be written to its log file for another reason (an I/O error). */
   | 'log-error';
+
+/** How a lock is held: shared (`read`) or exclusive (`write`). */
+export type LockMode = 'read' | 'write';
+
+/** What a lock does (src/locks/manager.ts), for `events.jsonl` (the CLI adds time, run and stream). */
+export type LockEvent =
+  | { type: 'lock-waiting'; path: string; owner: string; pid: number; mode: LockMode; holders: string[] }
+  | { type: 'lock-granted'; path: string; owner: string; pid: number; mode: LockMode; token: number; waitMs: number; contended: boolean }
+  | { type: 'lock-released'; path: string; owner: string; pid: number; mode: LockMode; token: number; heldMs: number }
+  | { type: 'lock-timeout'; path: string; owner: string; pid: number; mode: LockMode; waitMs: number; holders: string[] }
+  | { type: 'lock-lost'; path: string; owner: string; pid: number; mode: LockMode; token: number; reason: string }
+  | { type: 'lock-reclaimed'; path: string; owner: string; pid: number; from: string; fromPid: number; why: 'process-gone' | 'lease-expired' }
+  | { type: 'lock-deadlock'; path: string; owner: string; pid: number; mode: LockMode; cycle: string };
 
 /** What made a state version. */
 export type StateOp = 'set' | 'incr' | 'merge' | 'delete' | 'update' | 'rollback' | 'restore';

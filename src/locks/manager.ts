@@ -22,16 +22,10 @@ import { canonicalPath, HOST, lockRegistryDir, partyGone } from './registry.js';
 import { acquireStep, handOff, prune, removeTicket, renew, type Holder, type LockMode, type LockState, type Party, type Waiter } from './state.js';
 import { describeCycle, findCycle, newestInCycle } from './deadlock.js';
 import { FileLockStore, type LockStore } from './store.js';
+import type { LockEvent } from '../events/types.js';
 
-/** What a lock does, for `events.jsonl` (the CLI adds time, run and stream). */
-export type LockEvent =
-  | { type: 'lock-waiting'; path: string; owner: string; pid: number; mode: LockMode; holders: string[] }
-  | { type: 'lock-granted'; path: string; owner: string; pid: number; mode: LockMode; token: number; waitMs: number; contended: boolean }
-  | { type: 'lock-released'; path: string; owner: string; pid: number; mode: LockMode; token: number; heldMs: number }
-  | { type: 'lock-timeout'; path: string; owner: string; pid: number; mode: LockMode; waitMs: number; holders: string[] }
-  | { type: 'lock-lost'; path: string; owner: string; pid: number; mode: LockMode; token: number; reason: string }
-  | { type: 'lock-reclaimed'; path: string; owner: string; pid: number; from: string; fromPid: number; why: 'process-gone' | 'lease-expired' }
-  | { type: 'lock-deadlock'; path: string; owner: string; pid: number; mode: LockMode; cycle: string };
+/** What a lock does, for `events.jsonl`: defined with the event schema (src/events/types.ts). */
+export type { LockEvent } from '../events/types.js';
 
 export interface FileLockManagerOptions {
   /** Registry directory (default: see lockRegistryDir); ignored when `store` is given. */

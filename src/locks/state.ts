@@ -16,7 +16,10 @@
  * of it. A reader arriving while anyone waits queues too, so readers cannot starve a writer.
  */
 
-export type LockMode = 'read' | 'write';
+import type { LockMode } from '../events/types.js';
+
+/** `read` (shared) or `write` (exclusive): named by the event schema, which lock events carry. */
+export type { LockMode } from '../events/types.js';
 
 /** Who a request is for: shown by `coord locks`, used to find dead holders. */
 export interface Party {
