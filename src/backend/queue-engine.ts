@@ -1,9 +1,11 @@
 /**
- * Where a queue keeps its consumers: the part of `MessageQueue` that a backend may provide
- * with its own engine. The file backend has none, and queues there use cursors over the
- * topic's log (src/queue/cursors.ts); the Redis backend uses Redis Streams consumer groups
- * (src/backend/redis/stream-queues.ts). Both hand each message of a topic to one member of a
- * consumer, in order, and again after an ack timeout runs out.
+ * Where a queue keeps its consumers: the part of `MessageQueue` (src/queue/queue.ts) that a
+ * backend may provide with its own engine. The file backend has none, and queues there use
+ * cursors over the topic's log (src/queue/cursors.ts); the Redis backend uses Redis Streams
+ * consumer groups (src/backend/redis/stream-queues.ts). Both hand each message of a topic to
+ * one member of a consumer, in order, and again after an ack timeout runs out. A leaf module
+ * the backend owns (src/queue/engine.ts re-exports it), so the backend's interfaces need
+ * nothing from the queue above them.
  */
 
 /** A message as stored in the topic's log. */

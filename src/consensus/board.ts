@@ -18,47 +18,10 @@ import type { EventInput } from '../events/types.js';
 import { err, ok, type Result } from '../util/result.js';
 import { ID_PATTERN } from '../plan/types.js';
 import { formatQuorum, parseQuorum, quorumNeeded, tally, type ProposalState, type VoteValue } from './tally.js';
+import type { DecisionReason, ProposalKind, ProposalRecord } from '../backend/records.js';
 
-/** Who opened a proposal: `coord propose`, a convergence point's `approve:`, a `gather: vote` group. */
-export type ProposalKind = 'proposal' | 'approval' | 'gather';
-/** Why a proposal was decided. */
-export type DecisionReason = 'quorum' | 'impossible' | 'timeout' | 'run-ended' | 'point-failed';
-
-/** One vote as kept with its proposal. */
-export interface VoteRecord {
-  voter: string;
-  vote: VoteValue;
-  reason: string | null;
-  time: string;
-  /** Cast after the decision: recorded, not counted. */
-  late?: boolean;
-}
-
-/** One proposal as stored in `consensus/<name>.json` and returned by the control socket. */
-export interface ProposalRecord {
-  name: string;
-  kind: ProposalKind;
-  /** `--value` (a convergence point's approval: the point, its streams and the merge to review). */
-  value: unknown;
-  /** The stream (or `pid:N`) that proposed it; null for the run's own proposals. */
-  proposer: string | null;
-  voters: string[];
-  /** As written: `majority`, `all`, `K`, `P%`. */
-  quorum: string;
-  /** Yes-votes needed. */
-  needed: number;
-  timeoutMs: number | null;
-  createdAt: string;
-  /** When votes started to be tallied; null while a prepared proposal waits to open. */
-  openedAt: string | null;
-  deadline: string | null;
-  votes: VoteRecord[];
-  yes: number;
-  no: number;
-  state: ProposalState;
-  reason: DecisionReason | null;
-  decidedAt: string | null;
-}
+/** The stored shapes of proposals live with the other records a backend stores (src/backend/records.ts). */
+export type { DecisionReason, ProposalKind, ProposalRecord, VoteRecord } from '../backend/records.js';
 
 /** A refusal, with the exit code a command should end with. */
 export interface BoardError {

@@ -11,14 +11,13 @@
  * they no longer can (yes-votes plus the voters who have not voted are fewer than needed).
  */
 import { err, ok, unreachable, type Result } from '../util/result.js';
+import type { ProposalState, VoteValue } from '../backend/records.js';
 
 /** A parsed quorum (see {@link parseQuorum}). */
 export type Quorum = { kind: 'majority' } | { kind: 'all' } | { kind: 'count'; n: number } | { kind: 'percent'; p: number };
 
-/** A vote. */
-export type VoteValue = 'yes' | 'no';
-/** A proposal is pending until decided; a decision is final. */
-export type ProposalState = 'pending' | 'accepted' | 'rejected';
+/** A vote, and where a proposal is (pending until decided; a decision is final): stored with proposals (src/backend/records.ts). */
+export type { ProposalState, VoteValue } from '../backend/records.js';
 
 /** What a quorum looks like when written: `majority`, `all`, `3`, `60%`. */
 export const QUORUM_PATTERN = /^(?:majority|all|[1-9]\d*|\d+(?:\.\d+)?%)$/;

@@ -14,7 +14,7 @@ import type { Backend, DocCommitOptions, DocKey, DocVersion, LogKey, PointRecord
 import { VersionedDir, type Version } from '../../primitives/versioned-dir.js';
 import { SeqLog } from '../../primitives/seq-log.js';
 import type { CoordEvent } from '../../events/types.js';
-import type { ProposalRecord } from '../../consensus/board.js';
+import type { ProposalRecord } from '../records.js';
 import { writeFileAtomicSync, mkdirPrivate, overwriteInPlaceSync } from '../../util/fsx.js';
 import { diskFullAt, isDiskFull, writeAllSync } from '../../util/disk-full.js';
 import { ID_PATTERN } from '../../plan/types.js';

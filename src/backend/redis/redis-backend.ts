@@ -87,12 +87,12 @@ import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import type { Backend, DocCommitOptions, DocKey, DocVersion, LogKey, PointRecord, PoolRecord, RunRecord, StreamBeat, StreamRecord } from '../types.js';
 import type { CoordEvent } from '../../events/types.js';
-import type { ProposalRecord } from '../../consensus/board.js';
+import type { ProposalRecord } from '../records.js';
 import { ID_PATTERN } from '../../plan/types.js';
 import { parseBackendUrl, type RedisBackendUrl } from '../url.js';
 import { APPEND_EVENTS, CREATE_RUN, DOC_READ, DOC_WRITE, LOG_APPEND, LOG_PUT, LOG_RANGE, PUT_FIELDS, PUT_VALUE, QUEUE_ACK, QUEUE_TAKE, SHARED_COMMIT, UPDATE_RUN, type Script } from './scripts.js';
-import type { ConsumerSummary, NotPending, QueueEngine, TakeResult, TopicSummary } from '../../queue/engine.js';
-import { messageOf } from '../../queue/engine.js';
+import type { ConsumerSummary, NotPending, QueueEngine, TakeResult, TopicSummary } from '../queue-engine.js';
+import { messageOf } from '../queue-engine.js';
 import { endBeat, putBeat, readBeats } from './beats.js';
 
 export interface ConnectionEvent {
