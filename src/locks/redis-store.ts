@@ -1,7 +1,7 @@
 /**
  * The locks on a Redis server (COORD_BACKEND): every process of every host that points at the
  * server and names the same canonical path meets in the same lock. A lock is a shared
- * document of the backend's collection `lock` (see RedisBackend.sharedCommit):
+ * document of the backend's collection `lock` (its SharedDocuments role, src/backend/types.ts):
  *
  *   coord:lock:<lockKey>     HASH  `v` version, `data` the LockState JSON; pub/sub channel of the lock
  *   coord:locks              SET   the lock keys, for list()
@@ -11,11 +11,10 @@
  * function, commit n+1 when the lock is still at n, else read again. A commit is one Lua
  * script, so two contenders can never both win a lock.
  */
-import type { RedisBackend } from '../backend/redis/redis-backend.js';
 import { lockKey } from './registry.js';
 import { emptyLockState, type LockState } from './state.js';
 import { FileLockStore, type LockStore } from './store.js';
-import type { Backend } from '../backend/types.js';
+import { hasSharedDocuments, type Backend, type SharedDocuments } from '../backend/types.js';
 
 const COLLECTION = 'lock';
 
@@ -28,7 +27,7 @@ export class RedisLockStore implements LockStore {
    */
   private readonly mine = new Map<string, { version: number; state: LockState }>();
 
-  constructor(private readonly backend: Pick<RedisBackend, 'where' | 'sharedRead' | 'sharedCommit' | 'sharedList' | 'watchShared'>) {}
+  constructor(private readonly backend: SharedDocuments) {}
 
   get where(): string {
     return this.backend.where;
@@ -77,7 +76,7 @@ export class RedisLockStore implements LockStore {
   }
 }
 
-/** The locks that go with `backend`: on its server for a Redis backend, else in this machine's registry. */
+/** The locks that go with `backend`: in its shared documents when it has them (a Redis server), else in this machine's registry. */
 export function lockStoreOf(backend: Backend): LockStore {
-  return backend.kind === 'redis' ? new RedisLockStore(backend as RedisBackend) : new FileLockStore();
+  return hasSharedDocuments(backend) ? new RedisLockStore(backend) : new FileLockStore();
 }
