@@ -11,6 +11,7 @@ import { parseBackendUrl } from '../backend/url.js';
 import { UsageError } from '../util/result.js';
 import { durationMs } from '../util/duration.js';
 import { openedBackends } from './opened.js';
+import { printConnection } from '../report/connection.js';
 
 export { closeBackends } from './opened.js';
 
@@ -41,7 +42,7 @@ export async function newBackend(env: NodeJS.ProcessEnv = process.env, home: str
   // loaded only when used: short commands on the file backend start without it
   const { RedisBackend } = await import('../backend/redis/redis-backend.js');
   const wait = env.COORD_BACKEND_WAIT ? durationMs(env.COORD_BACKEND_WAIT, 'COORD_BACKEND_WAIT') : undefined;
-  return new RedisBackend(url, { home, ...(wait !== undefined ? { giveUpMs: wait } : {}) });
+  return new RedisBackend(url, { home, onConnection: printConnection(), ...(wait !== undefined ? { giveUpMs: wait } : {}) });
 }
 
 /** The backend of a command: newBackend(), one per place for the whole process; closeBackends() ends them. */

@@ -12,10 +12,11 @@
  * worker's late beat), and an attempt's end deletes only its own beat.
  */
 import type { Redis } from 'ioredis';
-import type { StreamBeat } from '../types.js';
+import type { BeatStore, StreamBeat } from '../types.js';
+import type { ResilientConnection } from './connection.js';
+import { checkRunId } from './keys.js';
 
 export type { StreamBeat };
-
 
 export const beatKey = (prefix: string, run: string, stream: string): string => `${prefix}run:${run}:beat:${stream}`;
 
@@ -70,4 +71,27 @@ export async function readBeats(c: Redis, prefix: string, run: string, streams: 
     }
   });
   return out;
+}
+
+/** The BeatStore role of a Redis backend: the functions above over its resilient connection. */
+export class RedisBeats implements BeatStore {
+  constructor(
+    private readonly conn: ResilientConnection,
+    private readonly prefix: string,
+  ) {}
+
+  async putBeat(runId: string, stream: string, beat: StreamBeat, ttlMs: number): Promise<void> {
+    checkRunId(runId);
+    await this.conn.call(true, (c) => putBeat(c, this.prefix, runId, stream, beat, ttlMs));
+  }
+
+  async endBeat(runId: string, stream: string, attempt: number): Promise<void> {
+    checkRunId(runId);
+    await this.conn.call(true, (c) => endBeat(c, this.prefix, runId, stream, attempt));
+  }
+
+  readBeats(runId: string, streams: string[]): Promise<Map<string, StreamBeat & { ttlMs: number }>> {
+    checkRunId(runId);
+    return this.conn.read((c) => readBeats(c, this.prefix, runId, streams));
+  }
 }
