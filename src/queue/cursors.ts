@@ -17,7 +17,7 @@
  * unfilled for {@link HOLE_GRACE_MS} is stepped over.
  */
 import { randomBytes } from 'node:crypto';
-import type { Backend, DocKey, LogKey } from '../backend/types.js';
+import type { DocKey, DocumentStore, LogKey, LogStore, QueueStore } from '../backend/types.js';
 import { messageOf, type ConsumerSummary, type NotPending, type QueueEngine, type StoredMessage, type TakeResult, type TopicSummary } from './engine.js';
 
 /** A message handed out and not acknowledged yet (only with an ack timeout). */
@@ -80,7 +80,7 @@ function cursorOf(topic: string, consumer: string, data: unknown): ConsumerCurso
 
 export class CursorQueues implements QueueEngine {
   constructor(
-    private readonly backend: Backend,
+    private readonly backend: DocumentStore & LogStore & QueueStore,
     private readonly runId: string,
     /** The clock of ack deadlines. */
     private readonly now: () => number = Date.now,

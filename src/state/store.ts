@@ -28,7 +28,7 @@
  * (`snapshot()`, written durably every `checkpoint_interval` by the coordinator and at the
  * end of the run) is what a resumed run restores when its newest versions were lost.
  */
-import type { Backend, DocCommitOptions, DocVersion, StateSettings } from '../backend/types.js';
+import type { Backend, DocCommitOptions, DocumentStore, DocVersion, EventLog, LogStore, StateSettings } from '../backend/types.js';
 import type { CoordEvent, EventInput, StateOp } from '../events/types.js';
 import { changedKeys, cloneJson, deepEqual, deepFreeze, deepMerge, getAt, isObject, parseKey, PathError, StateLimitError, touches, updateAt, type Json, type JsonObject } from './paths.js';
 import { formatLimit, MAX_DEPTH, MAX_STATE_BYTES, showPath, tooDeepAt } from '../util/limits.js';
@@ -94,7 +94,7 @@ export class StateStore<T extends JsonObject = JsonObject> {
   private readonly emitEvent: (e: EventInput) => void;
 
   constructor(
-    private readonly backend: Backend,
+    private readonly backend: DocumentStore & LogStore & EventLog,
     readonly runId: string,
     opts: StateStoreOptions = {},
   ) {

@@ -5,7 +5,7 @@
  * (Redis) their heartbeat key, kept by the worker or host that watches them. Heartbeat keys
  * also bring the last beat, progress and message when they are fresher than the records.
  */
-import type { Backend, DocVersion, PointRecord, PoolRecord, RunRecord, StateSettings, StreamBeat, StreamRecord } from '../backend/types.js';
+import type { Backend, DocVersion, LeaseStore, PointRecord, PoolRecord, RunRecord, StateSettings, StreamBeat, StreamRecord } from '../backend/types.js';
 import type { ChangeEntry } from '../state/store.js';
 import { queueSummary, type TopicSummary } from '../queue/queue.js';
 import type { ProposalRecord } from '../consensus/board.js';
@@ -65,7 +65,7 @@ export interface StatusSnapshot {
  * True when the coordinator recorded in `run` is still alive: on this host, by its process;
  * on another, by its lease on the backend (Redis), else it cannot be told and counts as alive.
  */
-export async function coordinatorAlive(run: RunRecord, backend?: Backend): Promise<boolean> {
+export async function coordinatorAlive(run: RunRecord, backend?: Partial<LeaseStore>): Promise<boolean> {
   if (run.coordinator.host === hostname()) return sameProcess(run.coordinator.pid, run.coordinator.startTime);
   return backend?.leaseHeld ? backend.leaseHeld(run.id) : true;
 }
