@@ -1,5 +1,5 @@
 /**
- * The Lua scripts of the Redis backend (see redis-backend.ts for the key layout). Every
+ * The Lua scripts of the Redis backend (see keys.ts for the key layout). Every
  * compound write is one script, so Redis applies it whole or not at all, and no write is a
  * read-then-write from the client.
  *
@@ -266,7 +266,7 @@ return ARGV[2]
 );
 
 /**
- * A queue consumer takes a message (see RedisBackend.queueEngine). A consumer is a consumer
+ * A queue consumer takes a message (see stream-queues.ts). A consumer is a consumer
  * group of the topic's stream, created at the first message on its first take; its members
  * are the group's consumers. KEYS[4] the run's topic names, KEYS[5] the topic's stream,
  * KEYS[6] the topic's consumer names, KEYS[7] the consumer's ack timeouts (message number →
@@ -405,7 +405,7 @@ return out
 );
 
 /**
- * sharedCommit: compare-and-set of a shared document (not in a run; see RedisBackend.sharedCommit).
+ * sharedCommit: compare-and-set of a shared document (not in a run; see shared-docs.ts).
  * KEYS[1] the document (HASH: `v` its version, `data` its text), KEYS[2] the receipts of its
  * collection, KEYS[3] their order, KEYS[4] the collection's set of names; ARGV[2] the expected
  * version (0: none yet), ARGV[3] the new text, ARGV[4] the document's name. Stores version
