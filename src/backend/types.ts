@@ -216,5 +216,7 @@ export interface HostBackend extends Backend {
 
 /** Whether the backend keeps shared documents (Redis does; files do not: their locks are in this machine's registry). */
 export function hasSharedDocuments(backend: Backend): backend is Backend & SharedDocuments {
-  return typeof backend.where === 'string' && !!backend.sharedRead && !!backend.sharedCommit && !!backend.sharedList && !!backend.watchShared;
+  return (
+    typeof backend.where === 'string' && !!backend.sharedRead && !!backend.sharedCommit && !!backend.sharedList && !!backend.watchShared
+  );
 }

@@ -3,4 +3,5 @@
  * shapes queues share: defined with the backend's interfaces (src/backend/queue-engine.ts),
  * which sit below the queue.
  */
-export { messageOf, type ConsumerSummary, type NotPending, type QueueEngine, type StoredMessage, type TakeResult, type Taken, type TopicSummary } from '../backend/queue-engine.js';
+export { messageOf } from '../backend/queue-engine.js';
+export type { ConsumerSummary, NotPending, QueueEngine, StoredMessage, TakeResult, Taken, TopicSummary } from '../backend/queue-engine.js';

@@ -171,7 +171,8 @@ export class ResilientConnection {
     if (this.downSince === null) this.outage();
     if (!this.outageReported) {
       this.outageReported = true;
-      this.report({ state: 'lost', where: this.where, wasConnected: this.connectedOnce, error: this.lastError || (this.connectedOnce ? 'the server closed the connection' : 'connection closed') });
+      const error = this.lastError || (this.connectedOnce ? 'the server closed the connection' : 'connection closed');
+      this.report({ state: 'lost', where: this.where, wasConnected: this.connectedOnce, error });
     }
   }
 
@@ -181,7 +182,8 @@ export class ResilientConnection {
     if (this.failedTimer) clearTimeout(this.failedTimer);
     this.failedTimer = setTimeout(() => {
       this.failedTimer = null;
-      if (this.downSince !== null && !this.isClosed) this.report({ state: 'failed', where: this.where, awayMs: this.giveUpMs, error: this.lastError || 'connection closed', attempt: this.reconnects });
+      if (this.downSince === null || this.isClosed) return;
+      this.report({ state: 'failed', where: this.where, awayMs: this.giveUpMs, error: this.lastError || 'connection closed', attempt: this.reconnects });
     }, this.giveUpMs);
     this.failedTimer.unref();
   }

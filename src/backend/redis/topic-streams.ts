@@ -17,7 +17,13 @@ function fieldOf(fields: string[], name: string): string | undefined {
 }
 
 /** Entries `from`..`to` of a topic's stream (ids 0-<number>), at most `count`. */
-export async function topicRange(conn: ResilientConnection, stream: string, from: number, to: number, count: number): Promise<Array<{ seq: number; body: unknown }>> {
+export async function topicRange(
+  conn: ResilientConnection,
+  stream: string,
+  from: number,
+  to: number,
+  count: number,
+): Promise<Array<{ seq: number; body: unknown }>> {
   const end = Number.isFinite(to) ? `0-${to}` : '+';
   const rows = await conn.read((c) => c.xrange(stream, `0-${from}`, end, 'COUNT', count));
   return rows.map(([id, fields]) => ({ seq: streamNumber(id), body: JSON.parse(fieldOf(fields, 'b') ?? 'null') as unknown }));
