@@ -3,12 +3,9 @@
  * other command loads commander and then only the module of the command that runs, so that
  * short commands streams call in loops start fast.
  */
-import { readFileSync } from 'node:fs';
+import { version } from './version.js';
 
-export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
+export { version } from './version.js';
 
 export function main(argv: string[]): void {
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {

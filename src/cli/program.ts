@@ -4,8 +4,8 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { reportError } from './errors.js';
-import { version } from './main.js';
-import { closeBackends } from './opened.js';
+import { version } from './version.js';
+import { closeBackends } from '../context/opened.js';
 import { RunsCommand, type OwnArguments } from './runs-command.js';
 import { parseDurationText } from '../util/duration.js';
 
@@ -38,7 +38,7 @@ function lazy<A extends unknown[]>(load: () => Promise<(...args: A) => Promise<v
     try {
       // --backend (on any command) is COORD_BACKEND for this process and the streams it starts
       const flag = (args[args.length - 1] as Command | undefined)?.optsWithGlobals?.().backend as string | undefined;
-      if (flag !== undefined) process.env.COORD_BACKEND = (await import('./context.js')).checkBackendUrl(flag, '--backend') ?? '';
+      if (flag !== undefined) process.env.COORD_BACKEND = (await import('../context/backend.js')).checkBackendUrl(flag, '--backend') ?? '';
       const action = await load();
       await action(...args);
     } catch (e) {

@@ -6,7 +6,7 @@
 import { connect, type Socket } from 'node:net';
 import { basename, resolve } from 'node:path';
 import type { HostBackend, RunRecord } from '../backend/types.js';
-import { newBackend, resolveRun } from '../cli/context.js';
+import { newBackend, resolveRun } from '../context/backend.js';
 import type { ControlReply, ControlRequest } from '../orchestrator/control.js';
 import { UsageError } from '../util/result.js';
 import { LineSplitter } from '../util/lines.js';

@@ -10,7 +10,7 @@ import { lockKey, ownProcessGone } from './registry.js';
 import { UsageError } from '../util/result.js';
 import type { LockMode } from './state.js';
 import { durationMs } from '../util/duration.js';
-import { pendingWrites } from '../cli/opened.js';
+import { pendingWrites } from '../context/opened.js';
 import type { CoordEvent } from '../events/types.js';
 import type { LockStore } from './store.js';
 
@@ -79,7 +79,7 @@ export function runEventSink(env: NodeJS.ProcessEnv = process.env): ((e: LockEve
     return (e) => {
       const event = { time: new Date().toISOString(), ...base, ...e } as unknown as CoordEvent;
       const write = chain.then(async () => {
-        const { openBackend } = await import('../cli/context.js');
+        const { openBackend } = await import('../context/backend.js');
         await (await openBackend(env)).appendEvent(base.run, event);
       });
       const settled = write.catch(() => undefined); // the lock still works when the event cannot be written
@@ -115,7 +115,7 @@ export async function managerFromEnv(opts: { leaseMs?: number } = {}, env: NodeJ
   let store: LockStore | undefined;
   if (env.COORD_BACKEND) {
     // loaded only when used: the file locks start without any backend code
-    const [{ openBackend }, { lockStoreOf }] = await Promise.all([import('../cli/context.js'), import('./redis-store.js')]);
+    const [{ openBackend }, { lockStoreOf }] = await Promise.all([import('../context/backend.js'), import('./redis-store.js')]);
     store = lockStoreOf(await openBackend(env));
   }
   return new FileLockManager({

@@ -2,7 +2,7 @@
 import type { CoordEvent } from '../events/types.js';
 import type { RunOutcome } from '../orchestrator/coordinator.js';
 import { colorsFor } from './color.js';
-import type { Reporter, ReporterOptions } from './reporter.js';
+import type { Reporter, ReporterOptions } from './types.js';
 import { formatSummary } from './summary.js';
 
 export class JsonReporter implements Reporter {

@@ -6,7 +6,7 @@ import type { CoordEvent } from '../events/types.js';
 import type { RunOutcome } from '../orchestrator/coordinator.js';
 import { describeEvent, planStreamUnits } from './describe.js';
 import type { Colors } from './color.js';
-import type { Reporter, ReporterOptions } from './reporter.js';
+import type { Reporter, ReporterOptions } from './types.js';
 import { formatSummary } from './summary.js';
 
 const QUIET_TYPES = new Set(['stream-skipped', 'point-failed', 'point-conflict', 'warning']);

@@ -1,21 +1,8 @@
 /** Reporters turn events into output; they are the only code that prints during a run. */
-import type { CoordEvent } from '../events/types.js';
-import type { RunOutcome } from '../orchestrator/coordinator.js';
+import type { Reporter, ReporterOptions } from './types.js';
 import { colorsFor } from './color.js';
 
-export interface Reporter {
-  onEvent(e: CoordEvent): void;
-  /** Called once at the end, with what the run came to. */
-  done(outcome: RunOutcome): void;
-}
-
-export interface ReporterOptions {
-  quiet: boolean;
-  json: boolean;
-  env: NodeJS.ProcessEnv;
-  stdout: NodeJS.WriteStream;
-  stderr: NodeJS.WriteStream;
-}
+export type { Reporter, ReporterOptions } from './types.js';
 
 /** A live view on a TTY (with columns to draw in, and not under CI); plain lines otherwise. */
 export function wantsLiveView(opts: ReporterOptions): boolean {

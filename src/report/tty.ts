@@ -8,7 +8,7 @@ import type { CoordEvent } from '../events/types.js';
 import type { RunOutcome } from '../orchestrator/coordinator.js';
 import { formatDuration } from '../util/duration.js';
 import { describeEvent, planStreamUnits } from './describe.js';
-import type { Reporter, ReporterOptions } from './reporter.js';
+import type { Reporter, ReporterOptions } from './types.js';
 import { formatSummary } from './summary.js';
 
 interface Live {

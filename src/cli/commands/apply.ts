@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { openBackend, resolveRun } from '../context.js';
+import { openBackend, resolveRun } from '../../context/backend.js';
 import { UsageError } from '../../util/result.js';
 import { pointChangesFile, type PointChanges } from '../../orchestrator/point-changes.js';
 import { applyWrites, removeAndPrune } from '../../workspace/apply.js';

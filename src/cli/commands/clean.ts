@@ -5,7 +5,7 @@
  */
 import { rmSync } from 'node:fs';
 import { basename } from 'node:path';
-import { openBackend } from '../context.js';
+import { openBackend } from '../../context/backend.js';
 import { coordinatorAlive } from '../../status/snapshot.js';
 import type { RunRecord } from '../../backend/types.js';
 import { UsageError } from '../../util/result.js';

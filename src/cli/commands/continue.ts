@@ -8,7 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { openBackend, resolveRun } from '../context.js';
+import { openBackend, resolveRun } from '../../context/backend.js';
 import { UsageError } from '../../util/result.js';
 import { readConflicts, readResolution, unresolved, type Resolution } from '../../workspace/conflicts.js';
 import { runCommand, type RunFlags } from './run.js';

@@ -4,7 +4,7 @@
  * SIGTERM, then closes its connections and exits 0.
  */
 import { spawn } from 'node:child_process';
-import { openBackend, resolveRun } from '../context.js';
+import { openBackend, resolveRun } from '../../context/backend.js';
 import { startDashboard, type Dashboard } from '../../dashboard/server.js';
 import { UsageError } from '../../util/result.js';
 

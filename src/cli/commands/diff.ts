@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { openBackend, resolveRun } from '../context.js';
+import { openBackend, resolveRun } from '../../context/backend.js';
 import { UsageError } from '../../util/result.js';
 import { loadBaseTree, type BaseTree } from '../../workspace/basetree.js';
 import { detectChanges, type Change } from '../../workspace/changes.js';

@@ -1,5 +1,5 @@
 /** `coord events [RUN] [-f] [--json]`: the run's event log, as stored or one line per event. */
-import { openBackend, resolveRun } from '../context.js';
+import { openBackend, resolveRun } from '../../context/backend.js';
 import { describeEvent } from '../../report/describe.js';
 import type { CoordEvent } from '../../events/types.js';
 import { FOLLOW_POLL_MS, runOver, sleep } from './follow.js';

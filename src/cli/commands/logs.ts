@@ -1,7 +1,7 @@
 /** `coord logs STREAM [RUN] [-f]`: the stream's stdout (to stdout) and stderr (to stderr). */
 import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { openBackend, resolveRun } from '../context.js';
+import { openBackend, resolveRun } from '../../context/backend.js';
 import { UsageError } from '../../util/result.js';
 import { FOLLOW_POLL_MS, runOver, sleep } from './follow.js';
 import { TERMINAL_STREAM_STATES } from '../../events/types.js';

@@ -8,7 +8,7 @@
  * 2 bad usage (names, durations, ids, the state's read-only topic); 1 an ack of a message that
  * is not waiting for one.
  */
-import { openBackend, resolveRun } from '../context.js';
+import { openBackend, resolveRun } from '../../context/backend.js';
 import { formatDuration } from '../../util/duration.js';
 import { UsageError } from '../../util/result.js';
 import { ID_PATTERN } from '../../plan/types.js';

@@ -4,7 +4,7 @@ import { loadPlanFile } from '../../plan/load.js';
 import { formatDiagnostics } from '../../plan/diagnostics.js';
 import { buildGraph } from '../../graph/graph.js';
 import { createReporter } from '../../report/reporter.js';
-import { coordHome, openBackend } from '../context.js';
+import { coordHome, openBackend } from '../../context/backend.js';
 import { coordinatorAlive } from '../../status/snapshot.js';
 import type { Plan } from '../../plan/types.js';
 import { WorkspaceError } from '../../workspace/root.js';

@@ -6,7 +6,7 @@
  */
 import { UsageError } from '../../util/result.js';
 import { readStdin } from '../../locks/env.js';
-import { openBackend, resolveRun } from '../context.js';
+import { openBackend, resolveRun } from '../../context/backend.js';
 import { deepStored, StateStore, VersionConflictError, type ChangeEntry, type UpdateOptions, type UpdateResult } from '../../state/store.js';
 import { parseJson, parseKey, getAt, PathError, StateLimitError, type Json } from '../../state/paths.js';
 import { MAX_DEPTH, tooDeepAt } from '../../util/limits.js';

@@ -3,7 +3,7 @@ import { loadSnapshot, type StatusSnapshot } from '../../status/snapshot.js';
 import { colorsFor, type Colors } from '../../report/color.js';
 import { stateNote, table } from '../../report/summary.js';
 import { formatDuration } from '../../util/duration.js';
-import { openBackend, resolveRun } from '../context.js';
+import { openBackend, resolveRun } from '../../context/backend.js';
 import { TERMINAL_RUN_STATES } from '../../events/types.js';
 
 export async function statusCommand(runId: string | undefined, flags: { json?: boolean; watch?: boolean }): Promise<void> {

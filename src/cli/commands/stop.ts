@@ -3,7 +3,7 @@
  * stops every stream's process group and ends the run `cancelled`. When the coordinator is
  * already gone, the streams it left running are found by pid and start time and stopped here.
  */
-import { openBackend, resolveRun } from '../context.js';
+import { openBackend, resolveRun } from '../../context/backend.js';
 import type { HostBackend } from '../../backend/types.js';
 import { hostname } from 'node:os';
 import { coordinatorAlive } from '../../status/snapshot.js';

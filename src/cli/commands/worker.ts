@@ -4,7 +4,7 @@
  * running streams get SIGTERM and report as usual; a second signal kills them).
  */
 import { UsageError } from '../../util/result.js';
-import { coordHome } from '../context.js';
+import { coordHome } from '../../context/backend.js';
 import { ID_PATTERN } from '../../plan/types.js';
 
 /** The options; the lease in ms (parsed by commander: a bad one is a usage error before this runs). */

@@ -1,5 +1,5 @@
 /**
- * The backends a command opened (see openBackend in context.ts), kept in a module without
+ * The backends a command opened (see openBackend in backend.ts), kept in a module without
  * imports so that the command line can close them after every command without loading any
  * backend code.
  */
