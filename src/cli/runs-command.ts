@@ -60,3 +60,10 @@ export class RunsCommand extends Command {
     return { operands: own.length < this.own.needs ? own : [...own, ...this.commandWords], unknown: [] };
   }
 }
+
+/** `parent.command(name)` for a command that runs a CMD. */
+export function runsCommand(parent: Command, name: string, own: OwnArguments): RunsCommand {
+  const cmd = new RunsCommand(name, own).copyInheritedSettings(parent);
+  parent.addCommand(cmd);
+  return cmd;
+}

@@ -41,7 +41,7 @@ export class Consensus {
     this.target = target;
   }
 
-  /** Opens proposal `name`; a ControlError (exit code 2) when the name is taken or the quorum cannot be met. */
+  /** Opens proposal `name`; a ControlError (`invalid`) when the name is taken or the quorum cannot be met. */
   async propose(name: string, opts: ProposeOptions = {}): Promise<ProposalRecord> {
     const reply = await this.ask((runId) => {
       const from = callerStream(this.target.env, runId);
@@ -60,13 +60,13 @@ export class Consensus {
 
   /**
    * Votes on `name` as `opts.as`, else as the calling stream. One vote per voter: a second
-   * vote, or a vote by someone who is not a voter, is a ControlError (exit code 1). A vote
+   * vote, or a vote by someone who is not a voter, is a ControlError (`refused`). A vote
    * after the decision is recorded but not counted (`counted: false`).
    */
   async vote(name: string, vote: 'yes' | 'no', opts: { reason?: string; as?: string } = {}): Promise<{ proposal: ProposalRecord; counted: boolean }> {
     const reply = await this.ask((runId) => {
       const voter = opts.as ?? callerStream(this.target.env, runId);
-      if (!voter) throw new ControlError('who votes? call it inside a stream of the run (COORD_STREAM_ID) or name the voter (--as NAME)', 2);
+      if (!voter) throw new ControlError('who votes? call it inside a stream of the run (COORD_STREAM_ID) or name the voter (--as NAME)', 'invalid');
       return { op: 'vote', name, voter, vote, ...(opts.reason !== undefined ? { reason: opts.reason } : {}) };
     });
     return { proposal: reply.proposal, counted: reply.counted ?? true };
@@ -75,7 +75,7 @@ export class Consensus {
   /**
    * The decision on `name`: `accepted`, `rejected`, or `pending` when still undecided after
    * `waitMs` (default 0: at once). Read from the coordinator while the run runs, from
-   * `consensus/<name>.json` after. A ControlError (exit code 2) when there is no such proposal.
+   * `consensus/<name>.json` after. A ControlError (`not-found`) when there is no such proposal.
    */
   async decision(name: string, opts: { waitMs?: number } = {}): Promise<Decision> {
     const { run } = await findRun(this.target);
@@ -94,7 +94,7 @@ export class Consensus {
       }
     }
     const { found: proposal } = await findRun({ ...this.target, run: run.id }, (backend) => backend.getProposal(run.id, name));
-    if (!proposal) throw new ControlError(`no proposal "${name}" in run ${run.id}`, 2);
+    if (!proposal) throw new ControlError(`no proposal "${name}" in run ${run.id}`, 'not-found');
     return { state: proposal.state, proposal };
   }
 

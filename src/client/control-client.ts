@@ -8,8 +8,8 @@ import { basename, resolve } from 'node:path';
 import type { HostBackend, RunRecord } from '../backend/types.js';
 import { newBackend, resolveRun } from '../context/backend.js';
 import type { ControlReply, ControlRequest } from '../orchestrator/control.js';
-import { UsageError } from '../util/result.js';
 import { LineSplitter } from '../util/lines.js';
+import { CoordError, type ErrorCode } from '../core/errors.js';
 
 /** Which run: `run` (an id), else the calling stream's (COORD_RUN_DIR in `env`), else the newest under `home`. */
 export interface RunTarget {
@@ -21,13 +21,13 @@ export interface RunTarget {
 }
 
 /**
- * A refusal or failure reported by the coordinator (or the lack of one to ask). `exitCode` is
- * what the CLI exits with: 2 bad usage (unknown pool or proposal, demand over capacity), 1
- * refused (a double vote, a non-voter, the run ended), 75 timed out.
+ * A refusal or failure reported by the coordinator (or the lack of one to ask): `invalid` (an
+ * unknown pool or proposal, a demand over capacity), `refused` (a double vote, a non-voter, the
+ * run ended), `timeout`, `not-found` (no running run), `failed` (the coordinator unreachable).
  */
-export class ControlError extends UsageError {
-  constructor(message: string, exitCode = 1) {
-    super(message, exitCode);
+export class ControlError extends CoordError {
+  constructor(message: string, code: ErrorCode = 'failed') {
+    super(code, message);
     this.name = 'ControlError';
   }
 }
@@ -85,24 +85,24 @@ export class ControlClient {
       }
     });
     const closed = (e?: Error) => {
-      this.closedError ??= new ControlError(`the coordinator of run ${run.id} closed the connection${e ? `: ${e.message}` : ''}`, 1);
+      this.closedError ??= new ControlError(`the coordinator of run ${run.id} closed the connection${e ? `: ${e.message}` : ''}`);
       for (const r of this.readers.splice(0)) r.reject(this.closedError);
     };
     socket.on('error', closed);
     socket.on('close', () => closed());
   }
 
-  /** Connects to the coordinator of `target`'s run; a ControlError (exit 2) when that run is not running. */
+  /** Connects to the coordinator of `target`'s run; a ControlError (`not-found`) when that run is not running. */
   static async open(target: RunTarget = {}): Promise<ControlClient> {
     const { run, runDir } = await findRun(target);
-    if (run.state !== 'running' || !run.controlSocket) throw new ControlError(`run ${run.id} is not running`, 2);
+    if (run.state !== 'running' || !run.controlSocket) throw new ControlError(`run ${run.id} is not running`, 'not-found');
     // a stream on a worker reaches its run's coordinator through the worker's socket
     const env = target.env ?? process.env;
     const path = env.COORD_CONTROL_SOCKET && callerStream(env, run.id) !== undefined ? env.COORD_CONTROL_SOCKET : run.controlSocket;
     const socket = await new Promise<Socket>((resolve, reject) => {
       const s = connect(path);
       s.once('connect', () => resolve(s));
-      s.once('error', (e) => reject(new ControlError(`cannot reach the coordinator of run ${run.id}: ${e.message}`, 1)));
+      s.once('error', (e) => reject(new ControlError(`cannot reach the coordinator of run ${run.id}: ${e.message}`)));
     });
     return new ControlClient(run, runDir, socket);
   }
@@ -136,8 +136,16 @@ export class ControlClient {
   }
 }
 
-/** A reply, or its refusal as a thrown ControlError with the coordinator's exit code. */
+/**
+ * The error code of a refusal's `code` on the control socket (the coordinator's protocol
+ * carries the exit code its command line used to end with: 2, 1 or 75).
+ */
+export function codeOfReply(code: number | undefined): ErrorCode {
+  return code === 2 ? 'invalid' : code === 75 ? 'timeout' : 'refused';
+}
+
+/** A reply, or its refusal as a thrown ControlError with the code of the coordinator's reason. */
 export function expectOk(reply: ControlReply): Exclude<ControlReply, { ok: false }> {
-  if (!reply.ok) throw new ControlError(reply.error, reply.code ?? 1);
+  if (!reply.ok) throw new ControlError(reply.error, codeOfReply(reply.code));
   return reply;
 }

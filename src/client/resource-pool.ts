@@ -11,7 +11,7 @@ import { callerStream, ControlClient, ControlError, expectOk, type RunTarget } f
 
 /** Options of {@link ResourcePool.acquire}. */
 export interface ResourceAcquireOptions {
-  /** Give up (a ControlError with exit code 75) when not granted within this many ms. */
+  /** Give up (a ControlError `timeout`) when not granted within this many ms. */
   timeoutMs?: number;
   /** Higher is served first; default: the calling stream's plan `priority`, else 0. */
   priority?: number;
@@ -67,8 +67,8 @@ export class ResourcePool {
 
   /**
    * Waits until every unit of `units` is free at once and takes them all (never some: no
-   * hold-and-wait). Rejects with a ControlError: exit code 2 for an unknown pool or a demand
-   * over its capacity, 75 when `timeoutMs` passed first, 1 when the run ended.
+   * hold-and-wait). Rejects with a ControlError: `invalid` for an unknown pool or a demand
+   * over its capacity, `timeout` when `timeoutMs` passed first, `refused` when the run ended.
    */
   async acquire(units: Record<string, number>, opts: ResourceAcquireOptions = {}): Promise<ResourceLease> {
     const client = await ControlClient.open(this.target);

@@ -8,7 +8,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { FileBackend } from '../backend/file/file-backend.js';
 import type { HostBackend, RunRecord } from '../backend/types.js';
 import { parseBackendUrl } from '../backend/url.js';
-import { UsageError } from '../util/result.js';
+import { CoordError } from '../core/errors.js';
 import { durationMs } from '../util/duration.js';
 import { openedBackends } from './opened.js';
 import { printConnection } from '../report/connection.js';
@@ -23,7 +23,7 @@ export function coordHome(env: NodeJS.ProcessEnv = process.env): string {
 
 
 /**
- * Checks a `--backend` or COORD_BACKEND value (a usage error naming `where` when it is bad)
+ * Checks a `--backend` or COORD_BACKEND value (a CoordError `invalid` naming `where` when it is bad)
  * and returns it; undefined for an empty value (the embedded file backend).
  */
 export function checkBackendUrl(value: string | undefined, where: string): string | undefined {
@@ -31,7 +31,7 @@ export function checkBackendUrl(value: string | undefined, where: string): strin
   try {
     return parseBackendUrl(value, where).url;
   } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
+    throw new CoordError('invalid', e instanceof Error ? e.message : String(e));
   }
 }
 
@@ -65,10 +65,10 @@ export async function resolveRun(backend: HostBackend, runId: string | undefined
   const id = runId ?? (env.COORD_RUN_DIR ? basename(resolve(env.COORD_RUN_DIR)) : undefined);
   if (id) {
     const run = await backend.getRun(id);
-    if (!run) throw new UsageError(`no run "${id}" in ${backend.where}`);
+    if (!run) throw new CoordError('not-found', `no run "${id}" in ${backend.where}`);
     return run;
   }
   const [newest] = await backend.listRuns();
-  if (!newest) throw new UsageError(`no runs yet in ${backend.where} (start one with: coord run PLAN.yaml)`);
+  if (!newest) throw new CoordError('not-found', `no runs yet in ${backend.where} (start one with: coord run PLAN.yaml)`);
   return newest;
 }

@@ -11,7 +11,7 @@
  */
 import { realpathSync } from 'node:fs';
 import { sep } from 'node:path';
-import { UsageError } from '../util/result.js';
+import { CoordError } from '../core/errors.js';
 
 export type FileAccess = 'exclusive_write' | 'shared_read' | 'atomic';
 
@@ -35,6 +35,6 @@ export function refuseSharedRead(canonical: string, env: NodeJS.ProcessEnv = pro
     /* no workspace: a reader */
   }
   if (canonical === shared || canonical.startsWith(shared + sep)) {
-    throw new UsageError(`${canonical} is in the shared directory, which is read-only to this stream (isolation.file_access: shared_read)`, 1);
+    throw new CoordError('refused', `${canonical} is in the shared directory, which is read-only to this stream (isolation.file_access: shared_read)`);
   }
 }

@@ -7,7 +7,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileLockManager, type LockEvent } from './manager.js';
 import { lockKey, ownProcessGone } from './registry.js';
-import { UsageError } from '../util/result.js';
+import { CoordError } from '../core/errors.js';
 import type { LockMode } from './state.js';
 import { durationMs } from '../util/duration.js';
 import { pendingWrites } from '../context/opened.js';
@@ -42,7 +42,7 @@ export function heldByChain(chain: ChainEntry[], canonical: string): ChainEntry 
 }
 
 /**
- * Refuses (exit 75, nothing written) unless the enclosing grant `entry` still holds the lock of
+ * Refuses (`lock-lost`, nothing written) unless the enclosing grant `entry` still holds the lock of
  * `canonical`: its ticket is a holder, its lease has not run out, and its `coord lock` still
  * runs. COORD_LOCK_CHAIN is only an environment variable: it outlives the grant in whatever CMD
  * started (a process left behind, or CMD itself when its `coord lock` was killed and the lock
@@ -58,7 +58,7 @@ export async function assertChainHolds(manager: FileLockManager, canonical: stri
       : ownProcessGone(h)
         ? `its coord lock (pid ${h.pid}) has ended`
         : null;
-  if (why) throw new UsageError(`refused to write ${canonical}: the enclosing coord lock no longer holds it: ${why}; nothing was written`, 75);
+  if (why) throw new CoordError('lock-lost', `refused to write ${canonical}: the enclosing coord lock no longer holds it: ${why}; nothing was written`);
 }
 
 /**

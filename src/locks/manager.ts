@@ -15,7 +15,7 @@
  * removed by hand) learns it through `handle.lost` — it is never thrown from a timer.
  */
 import { randomBytes } from 'node:crypto';
-import { UsageError } from '../util/result.js';
+import { CoordError } from '../core/errors.js';
 import { processStartTime } from '../util/proc.js';
 import { formatDuration } from '../util/duration.js';
 import { canonicalPath, HOST, lockRegistryDir, partyGone } from './registry.js';
@@ -74,24 +74,26 @@ export interface LockContention {
   waitMsMax: number;
 }
 
-/** Exit code 75 (EX_TEMPFAIL) for every lock failure a retry may cure (SPEC §1). */
-export class LockTimeoutError extends UsageError {
+/** A lock not granted in time (code `timeout`; like the other two, a failure a retry may cure). */
+export class LockTimeoutError extends CoordError {
   constructor(readonly path: string, readonly waitedMs: number, readonly holders: Party[], mode: LockMode) {
-    super(`timed out after ${formatDuration(waitedMs)} waiting for a ${mode} lock on ${path}: ${holders.length ? 'held by ' + holders.map(describeParty).join(', ') : 'queued behind other waiters'}`, 75);
+    super('timeout', `timed out after ${formatDuration(waitedMs)} waiting for a ${mode} lock on ${path}: ${holders.length ? 'held by ' + holders.map(describeParty).join(', ') : 'queued behind other waiters'}`);
     this.name = 'LockTimeoutError';
   }
 }
 
-export class DeadlockError extends UsageError {
+/** A request that would close a cycle of waiters (code `deadlock`). */
+export class DeadlockError extends CoordError {
   constructor(readonly path: string, readonly cycle: string) {
-    super(`deadlock: ${cycle}; this request (the newest) gives up`, 75);
+    super('deadlock', `deadlock: ${cycle}; this request (the newest) gives up`);
     this.name = 'DeadlockError';
   }
 }
 
-export class LockLostError extends UsageError {
+/** A lock held that was lost (code `lock-lost`). */
+export class LockLostError extends CoordError {
   constructor(readonly path: string, readonly reason: string) {
-    super(`lock lost on ${path}: ${reason}`, 75);
+    super('lock-lost', `lock lost on ${path}: ${reason}`);
     this.name = 'LockLostError';
   }
 }

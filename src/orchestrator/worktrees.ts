@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import type { Plan, PointSpec, StreamSpec } from '../plan/types.js';
 import type { MergeResult } from '../workspace/merge.js';
-import { UsageError } from '../util/result.js';
+import { CoordError } from '../core/errors.js';
 
 type Git = typeof import('../workspace/git.js');
 
@@ -30,16 +30,16 @@ export class Worktrees {
     const git = await this.load();
     for (const s of wt) {
       if (!s.base || !(await git.isGitRepo(s.base))) {
-        throw new UsageError(`stream "${s.id}": isolation worktree needs base: the top of a git repository${s.base ? ` (${s.base} is not)` : ''}`);
+        throw new CoordError('invalid', `stream "${s.id}": isolation worktree needs base: the top of a git repository${s.base ? ` (${s.base} is not)` : ''}`);
       }
     }
     const byId = new Map(plan.streams.map((s) => [s.id, s]));
     for (const p of plan.points) {
       const modes = new Set(p.streams.map((id) => byId.get(id)?.isolation === 'worktree'));
-      if (modes.size > 1) throw new UsageError(`convergence point "${p.name}" mixes worktree streams with others; git merges branches, not directories`);
-      if (modes.has(true) && p.type === 'checkpoint') throw new UsageError(`convergence point "${p.name}": checkpoint points take directory workspaces, not worktrees`);
+      if (modes.size > 1) throw new CoordError('invalid', `convergence point "${p.name}" mixes worktree streams with others; git merges branches, not directories`);
+      if (modes.has(true) && p.type === 'checkpoint') throw new CoordError('invalid', `convergence point "${p.name}": checkpoint points take directory workspaces, not worktrees`);
       const bases = new Set(p.streams.map((id) => byId.get(id)?.base));
-      if (modes.has(true) && bases.size > 1) throw new UsageError(`convergence point "${p.name}": its worktree streams have different bases`);
+      if (modes.has(true) && bases.size > 1) throw new CoordError('invalid', `convergence point "${p.name}": its worktree streams have different bases`);
     }
   }
 

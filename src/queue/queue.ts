@@ -26,7 +26,7 @@
 import type { Backend } from '../backend/types.js';
 import type { CoordEvent, EventInput } from '../events/types.js';
 import { ID_PATTERN } from '../plan/types.js';
-import { UsageError } from '../util/result.js';
+import { CoordError, type ErrorCode } from '../core/errors.js';
 import { formatLimit, jsonTextTooDeep, MAX_DEPTH, MAX_MESSAGE_BYTES } from '../util/limits.js';
 import { CursorQueues, topicKey } from './cursors.js';
 import type { QueueEngine, StoredMessage, TopicSummary } from './engine.js';
@@ -81,10 +81,10 @@ export interface MessageQueueOptions {
   fallbackMs?: number;
 }
 
-/** A wrong name, a refused topic, an id that is not pending: the message says why; `exitCode` for the CLI. */
-export class QueueError extends UsageError {
-  constructor(message: string, exitCode = 2) {
-    super(message, exitCode);
+/** A wrong name, a refused topic (`invalid`), an id that is not pending (`refused`): the message says why. */
+export class QueueError extends CoordError {
+  constructor(message: string, code: ErrorCode = 'invalid') {
+    super(code, message);
     this.name = 'QueueError';
   }
 }
@@ -151,7 +151,7 @@ export class MessageQueue {
   /** A queue with the run's settings: the topic `state` is read-only under `state_management.type: message_queue`. */
   static async open(backend: Backend, runId: string, opts: MessageQueueOptions = {}): Promise<MessageQueue> {
     const run = await backend.getRun(runId);
-    if (!run) throw new QueueError(`no run "${runId}"`);
+    if (!run) throw new QueueError(`no run "${runId}"`, 'not-found');
     const type = run.sharedState?.type;
     const readOnly = [...(opts.readOnlyTopics ?? []), ...(type === 'message_queue' ? ['state'] : [])];
     return new MessageQueue(backend, runId, { ...opts, readOnlyTopics: readOnly });
@@ -246,7 +246,7 @@ export class MessageQueue {
           : id >= r.next
             ? 'it has not been delivered to it yet'
             : 'it was acknowledged already, or received without --ack-timeout';
-      throw new QueueError(`message ${id} of ${topic} is not waiting for an acknowledgement by ${consumer} (${why})`, 1);
+      throw new QueueError(`message ${id} of ${topic} is not waiting for an acknowledgement by ${consumer} (${why})`, 'refused');
     }
     await this.emitEvent({ type: 'queue-acked', topic, id, consumer, member });
   }

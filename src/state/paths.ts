@@ -13,23 +13,27 @@
  * also run on documents an older coord stored deeper than the limit.
  */
 import { MAX_DEPTH } from '../util/limits.js';
+import { CoordError, type ErrorCode } from '../core/errors.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
 
-export class PathError extends Error {}
+/** A key or a path that does not fit the document (code `refused`; a bad key is `invalid`). */
+export class PathError extends CoordError {
+  constructor(message: string, code: ErrorCode = 'refused') {
+    super(code, message);
+    this.name = 'PathError';
+  }
+}
 
 /**
  * A document, value or key over the state's limits (src/util/limits.ts): nothing was changed.
- * `exitCode` 2 when what was given is over them; 1 when the stored state already was (an
- * older coord stored it), and the change would not bring it back within them.
+ * Code `invalid` when what was given is over them; `stored-invalid` when the stored state
+ * already was (an older coord stored it), and the change would not bring it back within them.
  */
 export class StateLimitError extends PathError {
-  constructor(
-    message: string,
-    readonly exitCode: 1 | 2 = 2,
-  ) {
-    super(message);
+  constructor(message: string, code: 'invalid' | 'stored-invalid' = 'invalid') {
+    super(message, code);
     this.name = 'StateLimitError';
   }
 }

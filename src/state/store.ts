@@ -32,6 +32,7 @@ import type { Backend, DocCommitOptions, DocumentStore, DocVersion, EventLog, Lo
 import type { CoordEvent, EventInput, StateOp } from '../events/types.js';
 import { changedKeys, cloneJson, deepEqual, deepFreeze, deepMerge, getAt, isObject, parseKey, PathError, StateLimitError, touches, updateAt, type Json, type JsonObject } from './paths.js';
 import { formatLimit, MAX_DEPTH, MAX_STATE_BYTES, showPath, tooDeepAt } from '../util/limits.js';
+import { CoordError } from '../core/errors.js';
 
 export { PathError, StateLimitError };
 
@@ -71,11 +72,10 @@ export interface UpdateOptions {
   from?: number;
 }
 
-/** `--expect-version` did not hold: the state is at `current`. Exit 75. */
-export class VersionConflictError extends Error {
-  readonly exitCode = 75;
+/** `--expect-version` did not hold: the state is at `current` (code `version-conflict`). */
+export class VersionConflictError extends CoordError {
   constructor(readonly expected: number, readonly current: number) {
-    super(`the state moved: expected version ${expected}, it is at version ${current}; nothing was changed`);
+    super('version-conflict', `the state moved: expected version ${expected}, it is at version ${current}; nothing was changed`);
   }
 }
 
@@ -276,7 +276,7 @@ export class StateStore<T extends JsonObject = JsonObject> {
     const head = await this.backend.docRead<T>(this.runId, 'state');
     if (!head) return null;
     const deep = tooDeepAt(head.data);
-    if (deep) throw new StateLimitError(`version ${head.version} is not snapshotted: it ${deepStored(deep)}; coord state delete ${deep[0]} brings it within the limits`, 1);
+    if (deep) throw new StateLimitError(`version ${head.version} is not snapshotted: it ${deepStored(deep)}; coord state delete ${deep[0]} brings it within the limits`, 'stored-invalid');
     if ((await this.backend.logGet(this.runId, 'snapshots', head.version)) !== undefined) return null;
     const ok = await this.backend.logPut<DocVersion<T>>(this.runId, 'snapshots', head.version, head, { durable: true });
     return ok ? head.version : null;
@@ -301,7 +301,7 @@ export class StateStore<T extends JsonObject = JsonObject> {
     const before = await this.version();
     if (before >= top) return null;
     const deep = tooDeepAt(snap.data);
-    if (deep) throw new StateLimitError(`the snapshot of version ${top} is not restored: it ${deepStored(deep)}`, 1);
+    if (deep) throw new StateLimitError(`the snapshot of version ${top} is not restored: it ${deepStored(deep)}`, 'stored-invalid');
     const entry: ChangeEntry = { version: top, time: new Date().toISOString(), stream: null, op: 'restore', keys: changedKeys({}, snap.data), from: top };
     if (!(await this.backend.docRestore<T>(this.runId, 'state', { version: top, time: Date.now(), data: snap.data, meta: entry }, this.commitOptions(entry, snap.data)))) return null;
     this.emitEvent({ type: 'state-restored', version: top, from: before });
@@ -363,7 +363,7 @@ export function deepStored(path: readonly string[]): string {
 
 /** The stored state is deeper than the limit and the change leaves it so. */
 function stuck(version: number, path: readonly string[]): StateLimitError {
-  return new StateLimitError(`the state at version ${version} ${deepStored(path)}: only a change that brings it within the limits is taken, such as coord state delete ${path[0]}`, 1);
+  return new StateLimitError(`the state at version ${version} ${deepStored(path)}: only a change that brings it within the limits is taken, such as coord state delete ${path[0]}`, 'stored-invalid');
 }
 
 /** A change making the state larger than the limit: exit 2, or 1 when the stored state was already larger (an older coord's). */
@@ -375,7 +375,7 @@ function tooLarge(cur: StateVersion<JsonObject>, bytes: number): StateLimitError
   const biggest = sizes.reduce((a, b) => (b.n > a.n ? b : a), { k: '', n: -1 }).k;
   return new StateLimitError(
     `the state at version ${cur.version} takes more than ${formatLimit(MAX_STATE_BYTES)} as JSON (stored before coord limited the size); the change would leave it at ${bytes} bytes (${limit}): only a change that brings it within the limits is taken, such as coord state delete ${biggest}`,
-    1,
+    'stored-invalid',
   );
 }
 

@@ -2,7 +2,7 @@
  * Durations as plans and flags write them: `500ms`, `30s`, `5m`, `1h`, or a bare number of
  * seconds (`300`, `"1.5"`). Returns milliseconds, or an error message for anything else.
  */
-import { UsageError } from './result.js';
+import { CoordError } from '../core/errors.js';
 
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -40,12 +40,12 @@ export function parseDurationText(value: string): { ok: true; ms: number } | { o
 
 /**
  * {@link parseDurationText} for a value read from `name` (an environment variable, e.g.
- * COORD_RUN_LEASE): a bad one is bad usage (UsageError, exit 2) whose message names it.
+ * COORD_RUN_LEASE): a bad one is bad usage (CoordError 'invalid': exit 2 on the command line) whose message names it.
  * Options are parsed by commander with the same parser (src/cli/program.ts).
  */
 export function durationMs(value: string, name: string): number {
   const r = parseDurationText(value);
-  if (!r.ok) throw new UsageError(`${name}: ${r.error}`);
+  if (!r.ok) throw new CoordError('invalid', `${name}: ${r.error}`);
   return r.ms;
 }
 

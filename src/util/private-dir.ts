@@ -12,12 +12,12 @@
  * The check is synchronous because the lock store is.
  */
 import { lstatSync, mkdirSync, type Stats } from 'node:fs';
-import { UsageError } from './result.js';
+import { CoordError } from '../core/errors.js';
 
-/** A directory coord must not trust; exit 2, the message names the path and what to do. */
-export class UnsafeDirectoryError extends UsageError {
+/** A directory coord must not trust (code `unsafe`); the message names the path and what to do. */
+export class UnsafeDirectoryError extends CoordError {
   constructor(message: string, readonly path: string) {
-    super(message, 2);
+    super('unsafe', message);
     this.name = 'UnsafeDirectoryError';
   }
 }

@@ -8,13 +8,3 @@ export const err = <E>(error: E): { ok: false; error: E } => ({ ok: false, error
 export function unreachable(x: never): never {
   throw new Error(`unreachable: ${JSON.stringify(x)}`);
 }
-
-/** An error the user caused (bad flag, unknown run): printed without a stack, exit 2. */
-export class UsageError extends Error {
-  readonly exitCode: number;
-  constructor(message: string, exitCode = 2) {
-    super(message);
-    this.name = 'UsageError';
-    this.exitCode = exitCode;
-  }
-}

@@ -9,6 +9,8 @@ import type { ProposalRecord } from '../../src/consensus/board.js';
 import { StateStore, type ChangeEntry } from '../../src/state/store.js';
 import { MessageQueue } from '../../src/queue/queue.js';
 import type { Json, JsonObject } from '../../src/state/paths.js';
+import { exitCodeOf } from '../../src/cli/errors.js';
+import { CoordError } from '../../src/core/errors.js';
 
 export interface BackendFixture {
   backend: Backend;
@@ -58,12 +60,12 @@ function nested(n: number): Json {
   return v;
 }
 
-/** What a call rejected with: its exitCode and message (a plain Error has no exitCode). */
+/** What a call rejected with: the exit code of its error code (a plain Error has none) and its message. */
 async function refusal(p: Promise<unknown>): Promise<{ exitCode: unknown; message: string }> {
   try {
     await p;
   } catch (e) {
-    return { exitCode: (e as { exitCode?: unknown }).exitCode, message: (e as Error).message };
+    return { exitCode: e instanceof CoordError ? exitCodeOf(e) : undefined, message: (e as Error).message };
   }
   throw new Error('expected a refusal');
 }

@@ -7,6 +7,7 @@ import { DeadlockError, describeParty, FileLockManager, LockLostError, LockTimeo
 import { HOST } from '../../src/locks/registry.js';
 import { emptyLockState, type Holder, type LockState } from '../../src/locks/state.js';
 import type { LockStore } from '../../src/locks/store.js';
+import { exitCodeOf } from '../../src/cli/errors.js';
 
 let dir: string;
 beforeEach(() => {
@@ -129,7 +130,7 @@ describe('FileLockManager', () => {
     const second = m.acquire(x, { holding: [hy.ticket] });
     const e = (await second.catch((err: unknown) => err)) as DeadlockError;
     expect(e).toBeInstanceOf(DeadlockError);
-    expect(e.exitCode).toBe(75);
+    expect(exitCodeOf(e)).toBe(75);
     expect(e.path).toBe(x);
     expect(e.message).toMatch(/^deadlock: .* waits for .*; this request \(the newest\) gives up$/);
     expect(events.find((ev) => ev.type === 'lock-deadlock')).toMatchObject({ type: 'lock-deadlock', path: x, mode: 'write', cycle: e.cycle });
@@ -203,7 +204,7 @@ describe('FileLockManager', () => {
     const other = await m.acquire(f);
     const reason = await new Promise<unknown>((res) => h.lost.addEventListener('abort', () => res(h.lost.reason), { once: true }));
     expect(reason).toBeInstanceOf(LockLostError);
-    expect((reason as LockLostError).exitCode).toBe(75);
+    expect(exitCodeOf(reason)).toBe(75);
     expect((reason as Error).message).toMatch(/^lock lost on .*: token 2 was granted since \(its lease of .* ran out, or the lock was removed\)$/);
     await other.release();
   });

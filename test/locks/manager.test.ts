@@ -3,6 +3,7 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
 import { FileLockManager, LockTimeoutError, type LockEvent } from '../../src/locks/manager.js';
 import { Rig } from '../rig.js';
+import { exitCodeOf } from '../../src/cli/errors.js';
 
 let rig: Rig;
 afterEach(async () => rig?.cleanup());
@@ -18,7 +19,7 @@ describe('FileLockManager', () => {
       expect(a.token).toBe(1);
       const err = await m.acquire(f, { timeout: 50 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(LockTimeoutError);
-      expect((err as LockTimeoutError).exitCode).toBe(75);
+      expect(exitCodeOf(err)).toBe(75);
       expect((err as Error).message).toMatch(/held by me \(pid \d+, write, token 1/);
       expect(m.inspect(f).waiters).toEqual([]);
     }

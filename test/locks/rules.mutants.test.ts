@@ -9,6 +9,7 @@ import { locksView, locksViewOf } from '../../src/locks/view.js';
 import { FileLockStore } from '../../src/locks/store.js';
 import { fileAccess, refuseSharedRead } from '../../src/locks/access.js';
 import type { CoordEvent } from '../../src/events/types.js';
+import { exitCodeOf } from '../../src/cli/errors.js';
 
 let n = 0;
 function req(mode: LockMode, since = ++n, extra: Partial<Waiter> = {}): Waiter {
@@ -268,7 +269,7 @@ describe('file access', () => {
       } catch (e) {
         thrown = e;
       }
-      expect(thrown).toMatchObject({ exitCode: 1, message: `${join(shared, 'f.txt')} is in the shared directory, which is read-only to this stream (isolation.file_access: shared_read)` });
+      expect({ exitCode: exitCodeOf(thrown), message: (thrown as Error).message }).toMatchObject({ exitCode: 1, message: `${join(shared, 'f.txt')} is in the shared directory, which is read-only to this stream (isolation.file_access: shared_read)` });
       expect(() => refuseSharedRead(shared, env)).toThrow('read-only');
       // a sibling whose name starts like the shared directory is not in it
       expect(() => refuseSharedRead(`${shared}-other/f`, env)).not.toThrow();

@@ -10,6 +10,7 @@ import { MessageQueue, QueueError } from '../../src/queue/queue.js';
 import { CursorQueues, topicKey } from '../../src/queue/cursors.js';
 import { messageOf } from '../../src/queue/engine.js';
 import { runRecord } from '../backend/contract.js';
+import { exitCodeOf } from '../../src/cli/errors.js';
 
 let dir: string;
 let backend: FileBackend;
@@ -68,7 +69,7 @@ describe('messages', () => {
     await q.send('jobs', 'x');
     for (const bad of ['', 'x'.repeat(129), 'a\u007fb', 'tab\there']) {
       expect((await thrown(q.recv('jobs', { consumer: 'c', member: bad }))).message).toBe(`bad member name ${JSON.stringify(bad)}: 1 to 128 printable characters`);
-      expect((await thrown(q.ack('jobs', 1, { consumer: 'c', member: bad }))).exitCode).toBe(2);
+      expect(exitCodeOf(await thrown(q.ack('jobs', 1, { consumer: 'c', member: bad })))).toBe(2);
     }
     expect(await q.recv('jobs', { consumer: 'c', member: 'x'.repeat(128) })).toMatchObject({ id: 1 });
     expect(events.at(-1)).toEqual({ type: 'queue-received', topic: 'jobs', id: 1, consumer: 'c', member: 'x'.repeat(128), delivery: 1 });

@@ -12,6 +12,7 @@ import type { Backend, DocKey } from '../../src/backend/types.js';
 import type { EventInput } from '../../src/events/types.js';
 import { HOLE_GRACE_MS, MessageQueue, QueueError, queueSummary } from '../../src/queue/queue.js';
 import { runRecord } from '../backend/contract.js';
+import { exitCodeOf } from '../../src/cli/errors.js';
 
 let dir: string;
 let backend: FileBackend;
@@ -122,7 +123,7 @@ describe('MessageQueue', () => {
     expect((await q.summary())[0]!.consumers).toEqual([{ name: 'g', next: 3, lag: 0, pending: 0 }]);
     // acknowledged: a second ack is refused, exit 1
     const e = await thrown(q.ack('jobs', 1, { consumer: 'g' }));
-    expect(e.exitCode).toBe(1);
+    expect(exitCodeOf(e)).toBe(1);
     expect(e.message).toMatch(/^message 1 of jobs is not waiting for an acknowledgement by g/);
   });
 
@@ -203,22 +204,22 @@ describe('MessageQueue', () => {
     await q.send('jobs', 'x');
     const before = tree(backend.runDir('r1'));
     for (const bad of ['../x', 'a/b', '', '.hidden', 'x'.repeat(65), '__proto__/x', 'a b']) {
-      expect((await thrown(q.send(bad, 'x'))).exitCode).toBe(2);
-      expect((await thrown(q.recv(bad, { consumer: 'c' }))).exitCode).toBe(2);
-      expect((await thrown(q.recv('jobs', { consumer: bad }))).exitCode).toBe(2);
-      expect((await thrown(q.ack(bad, 1, { consumer: 'c' }))).exitCode).toBe(2);
+      expect(exitCodeOf(await thrown(q.send(bad, 'x')))).toBe(2);
+      expect(exitCodeOf(await thrown(q.recv(bad, { consumer: 'c' })))).toBe(2);
+      expect(exitCodeOf(await thrown(q.recv('jobs', { consumer: bad })))).toBe(2);
+      expect(exitCodeOf(await thrown(q.ack(bad, 1, { consumer: 'c' })))).toBe(2);
     }
-    expect((await thrown(q.recv('jobs', { consumer: 'c', ackTimeoutMs: 0 }))).exitCode).toBe(2);
-    expect((await thrown(q.recv('jobs', { consumer: 'c', ackTimeoutMs: Number.NaN }))).exitCode).toBe(2);
-    expect((await thrown(q.recv('jobs', { consumer: 'c', waitMs: -1 }))).exitCode).toBe(2);
-    expect((await thrown(q.recv('jobs', { consumer: 'c', member: 'a\nb' }))).exitCode).toBe(2);
-    expect((await thrown(q.ack('jobs', 0, { consumer: 'c' }))).exitCode).toBe(2);
-    expect((await thrown(q.ack('jobs', 1.5, { consumer: 'c' }))).exitCode).toBe(2);
+    expect(exitCodeOf(await thrown(q.recv('jobs', { consumer: 'c', ackTimeoutMs: 0 })))).toBe(2);
+    expect(exitCodeOf(await thrown(q.recv('jobs', { consumer: 'c', ackTimeoutMs: Number.NaN })))).toBe(2);
+    expect(exitCodeOf(await thrown(q.recv('jobs', { consumer: 'c', waitMs: -1 })))).toBe(2);
+    expect(exitCodeOf(await thrown(q.recv('jobs', { consumer: 'c', member: 'a\nb' })))).toBe(2);
+    expect(exitCodeOf(await thrown(q.ack('jobs', 0, { consumer: 'c' })))).toBe(2);
+    expect(exitCodeOf(await thrown(q.ack('jobs', 1.5, { consumer: 'c' })))).toBe(2);
     const unknown = await thrown(q.ack('jobs', 99, { consumer: 'c' }));
-    expect(unknown.exitCode).toBe(1);
+    expect(exitCodeOf(unknown)).toBe(1);
     expect(unknown.message).toBe('message 99 of jobs is not waiting for an acknowledgement by c (jobs has messages 1 to 1)');
     expect((await thrown(q.ack('jobs', 1, { consumer: 'c' }))).message).toMatch(/not been delivered to it yet/);
-    expect((await thrown(q.send('jobs', 42 as unknown as string))).exitCode).toBe(2);
+    expect(exitCodeOf(await thrown(q.send('jobs', 42 as unknown as string)))).toBe(2);
     expect(tree(backend.runDir('r1'))).toEqual(before);
   });
 
@@ -292,7 +293,7 @@ describe('MessageQueue', () => {
     await backend.createRun({ ...runRecord('r2', new Date().toISOString()), sharedState: { type: 'message_queue', keepVersions: 10, durable: false } }, 'streams: []\n');
     const q = await MessageQueue.open(backend, 'r2', { onEvent: () => {} });
     const e = await thrown(q.send('state', 'x'));
-    expect(e.exitCode).toBe(2);
+    expect(exitCodeOf(e)).toBe(2);
     expect(e.message).toMatch(/topic state is written by the shared state/);
     expect(await backend.topics('r2')).toEqual([]);
     const msg = (v: number, time = new Date().toISOString()) => ({ body: JSON.stringify({ version: v, stream: 's', op: 'set', keys: ['a'], data: { a: v } }), sender: 's', time });

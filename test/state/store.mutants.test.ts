@@ -10,6 +10,7 @@ import { VersionedDir } from '../../src/primitives/versioned-dir.js';
 import type { JsonObject } from '../../src/state/paths.js';
 import type { EventInput } from '../../src/events/types.js';
 import { runRecord } from '../backend/contract.js';
+import { exitCodeOf } from '../../src/cli/errors.js';
 
 let dir: string;
 let backend: FileBackend;
@@ -88,7 +89,7 @@ describe('settings and events', () => {
     const e = (await s.set('a', 2, null, { expectVersion: 0 }).catch((x: unknown) => x)) as VersionConflictError;
     expect(e).toBeInstanceOf(VersionConflictError);
     expect(e.message).toBe('the state moved: expected version 0, it is at version 1; nothing was changed');
-    expect([e.expected, e.current, e.exitCode]).toEqual([0, 1, 75]);
+    expect([e.expected, e.current, exitCodeOf(e)]).toEqual([0, 1, 75]);
   });
 
   it('the state message carries version, stream, op, keys and data', () => {
@@ -132,7 +133,7 @@ describe('writes refused', () => {
     storeRaw(0, { small: 'y', big: 'x'.repeat(limit), mid: 'z'.repeat(100) });
     const e = (await s.set('other', 1).catch((x: unknown) => x)) as StateLimitError;
     expect(e.message).toMatch(/^the state at version 1 takes more than 4 MiB as JSON \(stored before coord limited the size\); the change would leave it at \d+ bytes \(at most 4 MiB, 4194304 bytes\): only a change that brings it within the limits is taken, such as coord state delete big$/);
-    expect(e.exitCode).toBe(1);
+    expect(exitCodeOf(e)).toBe(1);
     expect((await s.delete('big')).version).toBe(2);
   });
 
@@ -141,7 +142,7 @@ describe('writes refused', () => {
     storeRaw(0, { deep: nested(70) as never, ok: 1 });
     const e = (await s.set('ok', 2).catch((x: unknown) => x)) as StateLimitError;
     expect(e.message).toMatch(/^the state at version 1 nests more than 64 levels of objects and arrays at deep\.0\.0.* \(stored before coord limited the depth\): only a change that brings it within the limits is taken, such as coord state delete deep$/);
-    expect(e.exitCode).toBe(1);
+    expect(exitCodeOf(e)).toBe(1);
     await expect(s.snapshot()).rejects.toThrow(/^version 1 is not snapshotted: it nests more than 64 levels .*; coord state delete deep brings it within the limits$/);
     expect((await s.delete('deep')).version).toBe(2);
     expect(await s.snapshot()).toBe(2);

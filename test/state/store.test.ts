@@ -8,6 +8,7 @@ import { VersionedDir } from '../../src/primitives/versioned-dir.js';
 import type { JsonObject } from '../../src/state/paths.js';
 import type { EventInput } from '../../src/events/types.js';
 import { runRecord } from '../backend/contract.js';
+import { exitCodeOf } from '../../src/cli/errors.js';
 
 let dir: string;
 let backend: FileBackend;
@@ -86,7 +87,7 @@ describe('StateStore', () => {
     try {
       await s.incr('a', 1, null, { expectVersion: 0 });
     } catch (e) {
-      expect(e).toMatchObject({ expected: 0, current: 2, exitCode: 75 });
+      expect({ ...(e as VersionConflictError), exitCode: exitCodeOf(e) }).toMatchObject({ expected: 0, current: 2, exitCode: 75 });
     }
     expect(await s.read()).toEqual({ version: 2, data: { a: 2 } });
     expect((await s.set('a', 3, null, { expectVersion: 2 })).version).toBe(3);

@@ -1,0 +1,18 @@
+/** `coord logs STREAM [RUN]`: the definition (options, help, examples); the action is ./action.ts. */
+import { Option, type Command } from 'commander';
+import { addBackend, addRunSelector, examples, lazy } from '../../options.js';
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('logs')
+    .helpGroup('Look at a run:')
+    .description("a stream's output (stdout and stderr)")
+    .argument('<stream>', 'stream id');
+  addRunSelector(cmd, { positional: true })
+    .option('-f, --follow', 'keep printing new output until the stream ends')
+    .addOption(new Option('--fd <fd>', 'only one of the two').choices(['stdout', 'stderr']));
+  addBackend(cmd);
+  examples(cmd, ['coord logs research', 'coord logs research -f', 'coord logs research --fd stderr 20261202-101500-3fa2c1']).action(
+    lazy(async () => (await import('./action.js')).logsCommand),
+  );
+}
