@@ -154,7 +154,7 @@ if [[ $zsh_eval_context[-1] == loadautofunc ]]; then _${name} "$@"; else compdef
 /** `coord completion fish`: save it as ~/.config/fish/completions/coord.fish, or `coord completion fish | source`. */
 export function fishScript(name: string, nodes: CompletionNode[]): string {
   const fq = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-  const lines = [`# fish completion for ${name}: ${name} completion fish | source`, `complete -c ${name} -f`];
+  const lines = [`# fish completion for ${name}: ${name} completion fish | source`];
   const byPath = new Map(nodes.map((n) => [n.path, n]));
   for (const n of nodes) {
     const parts = n.path === '' ? [] : n.path.split(' ');
@@ -165,9 +165,9 @@ export function fishScript(name: string, nodes: CompletionNode[]): string {
     const when = cond ? ` -n ${fq(cond)}` : '';
     for (const s of n.subcommands) {
       const desc = byPath.get(n.path === '' ? s : `${n.path} ${s}`)?.description ?? 'display help for command';
-      lines.push(`complete -c ${name}${when} -a ${fq(s)} -d ${fq(desc)}`);
+      lines.push(`complete -c ${name}${when} -f -a ${fq(s)} -d ${fq(desc)}`);
     }
-    for (const c of n.argumentChoices) lines.push(`complete -c ${name}${when} -a ${fq(c)}`);
+    for (const c of n.argumentChoices) lines.push(`complete -c ${name}${when} -f -a ${fq(c)}`);
     for (const o of n.options) {
       const spell = o.flags.map((f) => (f.startsWith('--') ? `-l ${f.slice(2)}` : `-s ${f.slice(1)}`)).join(' ');
       const value = o.takesValue ? (o.choices.length > 0 ? ` -x -a ${fq(o.choices.join(' '))}` : ' -r -F') : '';
