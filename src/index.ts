@@ -26,3 +26,4 @@ export { MessageQueue, QueueError } from './entry/queue.js';
 export type { MessageQueueOptions, QueueDelivery, RecvOptions, AckOptions, TopicSummary, ConsumerSummary } from './entry/queue.js';
 export { ResourcePool, ResourceLease, type ResourceAcquireOptions } from './entry/resources.js';
 export { Consensus, ControlError, type ProposeOptions, type Decision, type RunTarget } from './entry/consensus.js';
+export { CoordError, type ErrorCode } from './core/errors.js';
