@@ -188,7 +188,7 @@ describe('resource pools', () => {
         'const lease = await pool.acquire({ gpu: 1 }, { timeoutMs: 5000 });',
         "console.log('granted', JSON.stringify(lease.units));",
         'await lease[Symbol.asyncDispose]();',
-        "await pool.acquire({ gpu: 2 }).catch((e) => console.log('refused', e.exitCode, e.message));",
+        "await pool.acquire({ gpu: 2 }).catch((e) => console.log('refused', e.code, e.message));",
         'const c = new Consensus();',
         "await c.propose('lib', { voters: ['lib', 'x'], quorum: 1 });",
         "const v = await c.vote('lib', 'yes', { reason: 'from the library' });",
@@ -200,7 +200,7 @@ describe('resource pools', () => {
     const r = await rig.coord(['run', 'plan.yaml']);
     expect(r.code).toBe(0);
     expect(readFileSync(join(rig.runDir(), 'streams', 'lib', 'stdout'), 'utf8')).toBe(
-      'granted {"gpu":1}\nrefused 2 demand gpu=2 exceeds the pool\'s capacity 1\nvote true accepted\ndecision accepted\n',
+      'granted {"gpu":1}\nrefused invalid demand gpu=2 exceeds the pool\'s capacity 1\nvote true accepted\ndecision accepted\n',
     );
     expect(rig.events().filter((e) => e.type === 'resource-released').map((e) => e.reason)).toEqual(['released']);
   });

@@ -4,6 +4,7 @@
  * coordinator over its control socket; with `--wait` it exits with the new stream's exit code.
  */
 import { UsageError } from '../../errors.js';
+import { CoordError } from '../../../core/errors.js';
 import type { SpawnRequestMessage } from '../../../orchestrator/control.js';
 import { codeOfReply, ControlClient, ControlError } from '../../../client/control-client.js';
 
@@ -36,7 +37,8 @@ export async function spawnCommand(command: string[], flags: SpawnFlags): Promis
   try {
     for (;;) {
       const reply = await client.next();
-      if (!reply.ok) throw new ControlError(`spawn ${flags.id}: ${reply.error}`, codeOfReply(reply.code ?? 2));
+      // a CoordError, not a ControlError: those are the closed connection, caught below
+      if (!reply.ok) throw new CoordError(codeOfReply(reply.code ?? 2), `spawn ${flags.id}: ${reply.error}`);
       if (reply.event === 'registered') {
         process.stdout.write(flags.json ? JSON.stringify({ event: 'registered', id: reply.id, run: client.run.id }) + '\n' : `registered ${reply.id} in run ${client.run.id}\n`);
         if (!msg.wait) return;
