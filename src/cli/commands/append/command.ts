@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { examples, lazy } from '../../options.js';
 import { writeOptions } from '../write/command.js';
 
+/** Adds `coord append` to `program`. */
 export function register(program: Command): void {
   const cmd = program
     .command('append')

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { addBackend, addJson, addRunSelector, examples, lazy } from '../../options.js';
 
+/** Adds `coord clean` to `program`. */
 export function register(program: Command): void {
   const cmd = program.command('clean').helpGroup('Manage runs:').description('remove a run (or all finished runs) and their workspaces');
   addRunSelector(cmd, { positional: true }).option('--all', 'every run that is not running (the default without RUN_ID)');

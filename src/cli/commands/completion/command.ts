@@ -2,6 +2,7 @@
 import { Argument, type Command } from 'commander';
 import { examples, lazy } from '../../options.js';
 
+/** Adds `coord completion` to `program`. */
 export function register(program: Command): void {
   const cmd = program
     .command('completion')

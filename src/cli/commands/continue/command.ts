@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { addBackend, addJson, addRunSelector, examples, lazy } from '../../options.js';
 import { concurrencyOption, quietOption } from '../run/command.js';
 
+/** Adds `coord continue` to `program`. */
 export function register(program: Command): void {
   const cmd = program
     .command('continue')

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { addBackend, addJson, addRunSelector, durationOption, examples, lazy } from '../../options.js';
 
+/** Adds `coord decision` to `program`. */
 export function register(program: Command): void {
   const cmd = program
     .command('decision')

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { addBackend, addJson, addRunSelector, examples, lazy } from '../../options.js';
 
+/** Adds `coord events` to `program`. */
 export function register(program: Command): void {
   const cmd = program.command('events').helpGroup('Look at a run:').description("the run's event log");
   addRunSelector(cmd, { positional: true }).option('-f, --follow', 'keep printing new events until the run ends');

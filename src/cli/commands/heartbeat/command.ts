@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { examples, lazy } from '../../options.js';
 
+/** Adds `coord heartbeat` to `program`. */
 export function register(program: Command): void {
   const cmd = program
     .command('heartbeat')

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { addBackend, durationOption, examples, lazy } from '../../options.js';
 import { runsCommand } from '../../runs-command.js';
 
+/** Adds `coord lock` to `program`. */
 export function register(program: Command): void {
   const cmd = runsCommand(program, 'lock', { takes: (_word, count) => count < 1, needs: 1 })
     .helpGroup('Inside a stream:')

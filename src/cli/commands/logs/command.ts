@@ -2,6 +2,7 @@
 import { Option, type Command } from 'commander';
 import { addBackend, addRunSelector, examples, lazy } from '../../options.js';
 
+/** Adds `coord logs` to `program`. */
 export function register(program: Command): void {
   const cmd = program
     .command('logs')

@@ -2,6 +2,7 @@
 import { Option, type Command } from 'commander';
 import { addBackend, addJson, addRunSelector, durationOption, examples, lazy } from '../../options.js';
 
+/** Adds `coord propose` to `program`. */
 export function register(program: Command): void {
   const cmd = program
     .command('propose')

@@ -9,6 +9,7 @@ function common(cmd: Command, json: boolean): Command {
   return addBackend(cmd);
 }
 
+/** Adds `coord queue` to `program`. */
 export function register(program: Command): void {
   const queue = program.command('queue').helpGroup('Inside a stream:').description('message queues between streams: topics are append-only logs read by consumers and groups');
   examples(queue, ['coord queue send jobs \'{"file":"a.ts"}\'', 'coord queue recv jobs --group workers --wait 30s --ack-timeout 5m --json', 'coord queue ack jobs 17 --group workers']);

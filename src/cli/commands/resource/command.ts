@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { addBackend, addRunSelector, durationOption, examples, lazy } from '../../options.js';
 import { runsCommand, type RunsCommand } from '../../runs-command.js';
 
+/** Adds `coord resource` to `program`. */
 export function register(program: Command): void {
   const resource = program.command('resource').helpGroup('Inside a stream:').description("units of the run's resource pools (agent_coordination.resources)");
   examples(resource, ['coord resource acquire gpu=1 -- python train.py']);

@@ -7,6 +7,7 @@ export const concurrencyOption = (): Option => new Option('-c, --concurrency <n>
 /** `-q, --quiet`: `-q` is quiet wherever it appears (`coord propose` spells its quorum out: --quorum). */
 export const quietOption = (): Option => new Option('-q, --quiet', 'print only failures and the summary').helpGroup(GROUPS.output);
 
+/** Adds `coord run` to `program`. */
 export function register(program: Command): void {
   const cmd = program
     .command('run')

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { addBackend, addJson, addRunSelector, examples, lazy } from '../../options.js';
 import { runsCommand } from '../../runs-command.js';
 
+/** Adds `coord spawn` to `program`. */
 export function register(program: Command): void {
   const cmd = runsCommand(program, 'spawn', { takes: () => false, needs: 0 })
     .helpGroup('Inside a stream:')

@@ -11,6 +11,7 @@ function common(cmd: Command): Command {
   return addBackend(cmd);
 }
 
+/** Adds `coord state` to `program`. */
 export function register(program: Command): void {
   const state = program.command('state').helpGroup('Inside a stream:').description("the run's versioned shared state: a JSON document, a new version and a change-log entry per change");
   examples(

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { addBackend, addJson, addRunSelector, durationOption, examples, lazy } from '../../options.js';
 
+/** Adds `coord stop` to `program`. */
 export function register(program: Command): void {
   const cmd = program.command('stop').helpGroup('Manage runs:').description("cancel a run: every stream's process tree ends, nothing is merged half-way");
   addRunSelector(cmd, { positional: true }).addOption(durationOption('--timeout <duration>', 'how long to wait for the run to end (exit 75 after it)').default(60_000, '60s'));

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { addJson, examples, lazy } from '../../options.js';
 
+/** Adds `coord validate` to `program`. */
 export function register(program: Command): void {
   const cmd = program
     .command('validate')

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { addBackend, addJson, addRunSelector, examples, lazy } from '../../options.js';
 
+/** Adds `coord vote` to `program`. */
 export function register(program: Command): void {
   const cmd = program
     .command('vote')

@@ -2,6 +2,7 @@
 import { Option, type Command } from 'commander';
 import { addBackend, durationOption, examples, lazy, positiveInt } from '../../options.js';
 
+/** Adds `coord worker` to `program`. */
 export function register(program: Command): void {
   const cmd = program
     .command('worker')

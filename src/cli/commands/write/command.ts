@@ -10,6 +10,7 @@ export function writeOptions(cmd: Command): Command {
   return addBackend(cmd);
 }
 
+/** Adds `coord write` to `program`. */
 export function register(program: Command): void {
   const cmd = program
     .command('write')
