@@ -64,6 +64,7 @@ describe('coord completion bash', () => {
     expect(complete(['coord', 'status', '--'])).toEqual(expect.arrayContaining(['--json', '--run', '--watch', '--backend', '--help']));
     expect(complete(['coord', 'logs', 'research', '--fd', ''])).toEqual(['stdout', 'stderr']);
     expect(complete(['coord', 'completion', ''])).toEqual(['bash', 'zsh', 'fish']);
+    expect(complete(['coord', 'help', 'qu'])).toEqual(['queue']);
     // the value of an option is not taken for a command; program options before the command
     expect(complete(['coord', 'state', 'get', '--run', 'get', '--j'])).toEqual(['--json']);
     expect(complete(['coord', '--backend', 'redis://h', 'qu'])).toEqual(['queue']);

@@ -20,7 +20,7 @@ export interface CompletionNode {
 
 const flagsOf = (o: Option): string[] => [o.short, o.long].filter((f): f is string => typeof f === 'string');
 
-/** The commands of `root` in depth-first order, `help` and `--help` included. */
+/** The commands of `root` in depth-first order, `help` (and its COMMAND) and `--help` included. */
 export function completionTree(root: Command): CompletionNode[] {
   const out: CompletionNode[] = [];
   const walk = (cmd: Command, path: string): void => {
@@ -32,6 +32,8 @@ export function completionTree(root: Command): CompletionNode[] {
     for (const c of cmd.commands) walk(c, path === '' ? c.name() : `${path} ${c.name()}`);
   };
   walk(root, '');
+  // `coord help COMMAND`
+  out.push({ path: 'help', description: 'display help for command', subcommands: root.commands.map((c) => c.name()), options: [], argumentChoices: [] });
   return out;
 }
 
