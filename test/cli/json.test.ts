@@ -1,6 +1,6 @@
 /**
  * `--json` of the commands that printed only text (validate, run --dry-run, init, clean, stop,
- * spawn), in the shapes the README's CLI reference gives, and the run selector: the positional
+ * spawn, dashboard), in the shapes the README's CLI reference gives, and the run selector: the positional
  * RUN_ID and `--run ID` name the same run, two different ones are bad usage.
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
@@ -76,6 +76,23 @@ describe('--json', () => {
       { event: 'ended', id: 'child', run: id, state: 'failed', exitCode: 3 },
       'exit 3',
     ]);
+  });
+
+  it('coord dashboard: the first line is {"url","run"}', async () => {
+    rig.writePlan(twoStreams);
+    expect((await rig.coord(['run', 'plan.yaml'])).code).toBe(0);
+    const [id] = rig.runIds();
+    const d = rig.spawn(['dashboard', '--json']);
+    const first = await new Promise<string>((resolve) => {
+      let out = '';
+      d.child.stdout?.on('data', (c: Buffer) => {
+        out += c.toString('utf8');
+        if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
+      });
+    });
+    expect(JSON.parse(first)).toEqual({ url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/\?token=\w+$/), run: id });
+    d.child.kill('SIGINT');
+    expect((await d.done).code).toBe(0);
   });
 });
 
