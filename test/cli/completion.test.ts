@@ -1,8 +1,9 @@
 /**
  * `coord completion bash|zsh|fish`: the scripts are generated from the command definitions.
  * The bash script is loaded into a real bash and its completion function run on command lines
- * (as bash runs it on Tab); zsh and fish are checked for syntax when installed, and their text
- * for naming every command and option.
+ * (as bash runs it on Tab); when zsh and fish are installed, their scripts are parsed, fish's
+ * completion engine run on them and zsh's function run with stand-ins for its builtins; their
+ * text is checked for naming every command and option in any case.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
@@ -98,5 +99,39 @@ describe('coord completion zsh and fish', () => {
   requires(shell('fish')).it('the fish script parses', () => {
     const r = spawnSync('fish', ['--no-execute', join(rig.dir, 'coord.fish')], { encoding: 'utf8' });
     expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+  });
+
+  requires(shell('fish')).it("fish's own completion engine completes from the fish script", () => {
+    const offered = (line: string): string[] => {
+      const r = spawnSync('fish', ['--no-config', '-c', 'source $argv[1]; complete -C $argv[2]', join(rig.dir, 'coord.fish'), line], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      return r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0]!);
+    };
+    expect(offered('coord st').sort()).toEqual(['state', 'status', 'stop']);
+    expect(offered('coord state g')).toEqual(['get']);
+    expect(offered('coord run --con')).toEqual(['--concurrency']);
+    expect(offered('coord logs x --fd ').sort()).toEqual(['stderr', 'stdout']);
+  });
+
+  requires(shell('zsh')).it('the zsh completion function offers the words of the command line before the cursor', () => {
+    // compadd and _files are zsh's completion builtins, only there inside a completion: stand-ins print what they were given
+    const offered = (...words: string[]): string[] => {
+      const script = [
+        'compdef() { :; }',
+        'compadd() { [[ $1 == -a ]] && print -l -- ${(P)2}; }',
+        '_files() { print _files; }',
+        'source $1; shift',
+        'words=("$@"); CURRENT=$#words',
+        '_coord',
+      ].join('\n');
+      const r = spawnSync('zsh', ['-f', '-c', script, 'zsh', join(rig.dir, 'coord.zsh'), ...words], { encoding: 'utf8' });
+      expect(r.stderr).toBe('');
+      return r.stdout.split('\n').filter(Boolean);
+    };
+    expect(offered('coord', '')).toEqual(expect.arrayContaining(['run', 'status', 'state', 'completion', 'help']));
+    expect(offered('coord', 'state', '')).toEqual(['get', 'set', 'incr', 'merge', 'delete', 'log', 'rollback', 'watch']);
+    expect(offered('coord', 'run', '--c')).toEqual(expect.arrayContaining(['--concurrency', '-c', '--json']));
+    expect(offered('coord', 'logs', 'x', '--fd', '')).toEqual(['stdout', 'stderr']);
+    expect(offered('coord', 'lock', 'f', '--', '')).toEqual(['_files']);
   });
 });
