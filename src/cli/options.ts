@@ -6,7 +6,8 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseDurationText } from '../util/duration.js';
-import { UsageError } from './errors.js';
+import { reportError, UsageError } from './errors.js';
+import { closeBackends } from '../context/opened.js';
 
 /** Help headings of the shared groups. */
 export const GROUPS = {
@@ -79,7 +80,6 @@ export function examples(cmd: Command, lines: string[], note?: string): Command 
  */
 export function lazy<A extends unknown[]>(load: () => Promise<(...args: A) => Promise<void>>) {
   return async (...args: A): Promise<void> => {
-    const { reportError } = await import('./errors.js');
     try {
       const cmd = args[args.length - 1] as Command;
       const flags = args[args.length - 2] as { run?: string } | undefined;
@@ -92,7 +92,7 @@ export function lazy<A extends unknown[]>(load: () => Promise<(...args: A) => Pr
     } catch (e) {
       reportError(e);
     } finally {
-      await (await import('../context/opened.js')).closeBackends();
+      await closeBackends();
     }
   };
 }

@@ -21,13 +21,15 @@ export async function dashboardCommand(runId: string | undefined, flags: { port?
     if (code === 'EADDRINUSE') throw new Error(`port ${port} on 127.0.0.1 is in use (choose another with --port, or 0 for any free one)`);
     throw e;
   }
-  process.stdout.write(flags.json ? JSON.stringify({ url: dashboard.url, run: run.id }) + '\n' : dashboard.url + '\n');
-  process.stderr.write(`dashboard of run ${run.id} on 127.0.0.1 only; Ctrl-C to stop\n`);
-  if (flags.open) openBrowser(dashboard.url);
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+  // listening before the URL is out: a signal sent once it is read stops the server, not the process
+  const stopped = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
+  process.stdout.write(flags.json ? JSON.stringify({ url: dashboard.url, run: run.id }) + '\n' : dashboard.url + '\n');
+  process.stderr.write(`dashboard of run ${run.id} on 127.0.0.1 only; Ctrl-C to stop\n`);
+  if (flags.open) openBrowser(dashboard.url);
+  const signal = await stopped;
   await dashboard.close();
   process.stderr.write(`dashboard stopped (${signal})\n`);
   process.exitCode = EXIT.ok;
