@@ -4,13 +4,7 @@
  * outputs at convergence points. Everything it does is an event (src/events/types.ts);
  * reporters subscribe with `on()`; the backend stores records and the event log.
  *
- * A stream's states:
- *
- *   pending ──deps met──> waiting ──slot + resources──> running ──exit 0──> succeeded
- *      │                     ▲                            │  └──non-zero, retries left──> waiting (after backoff)
- *      └─dep failed─> skipped└────────────────────────────┤
- *                                                          └──non-zero / timeout / signal──> failed
- *   any non-terminal state ──stop()──> cancelled
+ * A stream's states, and the moves between them, are drawn and enforced in stream-state.ts.
  */
 import { StateStore } from '../state/store.js';
 import { hostname } from 'node:os';
@@ -70,6 +64,7 @@ import type { ApprovalVerdict } from './convergence.js';
 import type { PoolRecord } from '../backend/types.js';
 import { LaunchAborted, WorkerLost } from '../distribute/errors.js';
 import { exitCodeOf, runEndState } from './exit-policy.js';
+import { attemptOf, IllegalTransition, isQueued, isTerminal, move, newAttempt, queuedOf, type Attempt, type EndState, type Phase, type PhaseKind, type StreamPhase } from './stream-state.js';
 import type { Dispatcher, RemoteRequest } from '../distribute/dispatcher.js';
 
 /** Streams started at once unless `--concurrency` says otherwise (Turborepo's default too). */
@@ -137,34 +132,23 @@ export interface RunOutcome {
   diskFull?: { message: string; stored: boolean; runStored: boolean };
 }
 
+/** A stream of the run: what stays across its attempts; what depends on its state is in `phase`. */
 interface StreamRt {
   spec: StreamSpec;
   paths: StreamPaths;
   rec: StreamRecord;
-  proc: StreamProcess | undefined;
-  /** The heartbeat key of the running attempt, on a backend that expires keys (not for remote attempts: their worker keeps it). */
-  beats?: BeatWriter;
-  /** Between the scheduler's pick and the spawn (the workspace is being prepared). */
-  launching: boolean;
+  /** Where the stream is in its state machine, with that state's data (see stream-state.ts). */
+  phase: StreamPhase;
+  /** Its workspace exists (prepared by the first attempt). */
   prepared: boolean;
-  notBefore: number;
-  killReason: FailureReason | undefined;
-  timers: NodeJS.Timeout[];
+  /** When its last attempt was spawned (performance.now()). */
   startedMs: number;
-  /** Restarts the guardian has made after stalls. */
+  /** Restarts the guardian has made after stalls (and relaunches after lost workers). */
   restarts: number;
-  /** SIGKILL was sent to the running attempt (it did not end on the soft signal). */
-  killSent: boolean;
   /** A checkpoint to seed the workspace from before the next attempt (`resume_from`). */
   resumeSeed?: string | undefined;
   /** When the last heartbeat was saved to the record (throttles writes). */
   beatSavedMs: number;
-  /** Date.now() when the stream last became ready to start (resource wait times). */
-  readyAt: number;
-  /** The units of its plan demand the running attempt holds. */
-  hold?: Hold | undefined;
-  /** Calls off a remote launch still waiting for a worker. */
-  abort?: AbortController | undefined;
 }
 
 /** Streams and `coord resource acquire` requests wait in one queue (see ready-queue.ts). */
@@ -233,8 +217,8 @@ export class StreamCoordinator {
   };
   private readonly ready = new ReadyQueue<Waiter>({
     resources: (w) => (isStream(w) ? w.spec.resources : w.units),
-    notBefore: (w) => (isStream(w) ? w.notBefore : 0),
-    waiting: (w) => (isStream(w) ? (w.rec.state === 'waiting' || w.rec.state === 'recovering') && !w.proc && !w.launching : !w.done),
+    notBefore: (w) => (isStream(w) ? (queuedOf(w)?.notBefore ?? 0) : 0),
+    waiting: (w) => (isStream(w) ? isQueued(w) : !w.done),
     priority: (w) => (isStream(w) ? w.spec.priority : w.priority),
     slotless: (w) => !isStream(w),
   });
@@ -280,7 +264,7 @@ export class StreamCoordinator {
     this.board = new ConsensusBoard({
       emit: (e) => this.emit(e),
       save: (rec) => this.backendWrite(() => this.backend.putProposal(this.runId, rec)),
-      running: () => [...this.streams.values()].filter((rt) => rt.proc !== undefined).map((rt) => rt.spec.id),
+      running: () => [...this.streams.values()].filter((rt) => attemptOf(rt) !== undefined).map((rt) => rt.spec.id),
     });
     this.voteGroups = new VoteGroups(Object.values(opts.plan.groups ?? {}), {
       board: this.board,
@@ -300,14 +284,14 @@ export class StreamCoordinator {
       onWatchError: (e) => this.emit({ type: 'warning', message: `heartbeat file watching failed (${String(e)}); checking by polling only` }),
       onRevive: (id) => {
         const rt = this.streams.get(id);
-        if (rt?.proc && rt.rec.state === 'stalled' && !rt.killReason) this.setState(rt, 'running');
+        if (rt?.phase.kind === 'stalled' && !rt.phase.attempt.killReason) this.moveTo(rt, { kind: 'running', attempt: rt.phase.attempt });
       },
       onBeat: (id, at, file) => {
         const rt = this.streams.get(id);
         if (!rt) return;
         rt.rec.lastHeartbeat = at.toISOString();
         if (file) this.readHeartbeat(rt);
-        rt.beats?.update(at, { progress: rt.rec.progress ?? null, message: rt.rec.message ?? null });
+        attemptOf(rt)?.beats?.update(at, { progress: rt.rec.progress ?? null, message: rt.rec.message ?? null });
         if (performance.now() - rt.beatSavedMs >= 1000) {
           rt.beatSavedMs = performance.now();
           this.save(rt);
@@ -356,17 +340,11 @@ export class StreamCoordinator {
         endedAt: null,
         lastHeartbeat: null,
       },
-      proc: undefined,
-      launching: false,
+      phase: { kind: 'pending' },
       prepared: false,
-      notBefore: 0,
-      killReason: undefined,
-      timers: [],
       startedMs: 0,
       restarts: 0,
-      killSent: false,
       beatSavedMs: 0,
-      readyAt: 0,
     });
     const rt = this.streams.get(spec.id);
     if (rt) this.pending.add(rt);
@@ -412,14 +390,15 @@ export class StreamCoordinator {
     if (force) this.forced = true;
     if (!first && !force) return;
     for (const rt of this.streams.values()) {
-      if (rt.proc) {
+      const attempt = attemptOf(rt);
+      if (attempt) {
         this.signal(rt, this.forced ? 'SIGKILL' : 'SIGTERM', 'stop');
-        if (!this.forced) this.escalateAfterGrace(rt, rt.proc, 'stop');
-      } else if (!rt.launching && !TERMINAL_STREAM_STATES.has(rt.rec.state)) {
+        if (!this.forced) this.escalateAfterGrace(rt, attempt.proc, 'stop');
+      } else if (rt.phase.kind === 'launching') {
         // (a launching stream sees `stopping` itself once its workspace is ready)
+        rt.phase.abort?.abort();
+      } else if (!isTerminal(rt.phase.kind)) {
         this.end(rt, 'cancelled', 'cancelled');
-      } else if (rt.launching) {
-        rt.abort?.abort();
       }
     }
     this.maybeFinish();
@@ -511,23 +490,23 @@ export class StreamCoordinator {
 
   /** A running attempt of the dead coordinator, watched to its end as if this one had started it. */
   private adoptRunning(rt: StreamRt, rec: StreamRecord, proc: StreamProcess): void {
-    Object.assign(rt.rec, rec, { state: 'running' });
+    Object.assign(rt.rec, rec);
     rt.prepared = true;
     this.pending.delete(rt);
-    rt.proc = proc;
     rt.startedMs = performance.now();
     this.running++;
     // an adopted stream still holds its plan demand
-    if (Object.keys(rt.spec.resources).length > 0) rt.hold = this.negotiator.grantStream(rt.spec.id, rt.spec.resources, Date.now());
+    const hold = Object.keys(rt.spec.resources).length > 0 ? this.negotiator.grantStream(rt.spec.id, rt.spec.resources, Date.now()) : undefined;
+    const attempt = this.moveTo(rt, { kind: 'running', attempt: newAttempt(proc, hold) }).attempt;
     this.liveness.watch(rt.spec.id, rt.paths.heartbeatFile);
-    this.keepBeat(rt, proc);
+    this.keepBeat(attempt, rt.spec.id, rt.rec);
     void proc.exited.then((info) => this.exited(rt, proc, info));
   }
 
   /** The attempt's heartbeat key goes; a remote attempt's worker deletes its own, unless the worker was lost. */
-  private endBeat(rt: StreamRt, proc: StreamProcess, lost: boolean): void {
-    const beats = rt.beats;
-    rt.beats = undefined;
+  private endBeat(rt: StreamRt, attempt: Attempt, lost: boolean): void {
+    const { beats, proc } = attempt;
+    attempt.beats = undefined;
     if (beats) this.backendWrite(() => beats.finish());
     else if (lost && proc.worker !== undefined && this.backend.endBeat) {
       const { id } = rt.spec;
@@ -537,14 +516,13 @@ export class StreamCoordinator {
   }
 
   /** On a backend that expires keys, a local attempt's heartbeat key (a worker keeps a remote one's). */
-  private keepBeat(rt: StreamRt, proc: StreamProcess): void {
+  private keepBeat(attempt: Attempt, id: string, rec: StreamRecord): void {
     const b = this.backend;
-    if (!b.putBeat || !b.endBeat || proc.worker !== undefined) return;
-    const id = rt.spec.id;
+    if (!b.putBeat || !b.endBeat || attempt.proc.worker !== undefined) return;
     const ttl = this.plan.heartbeat.timeoutMs;
-    rt.beats = new BeatWriter(
-      { put: (beat) => b.putBeat!(this.runId, id, beat, ttl), end: (attempt) => b.endBeat!(this.runId, id, attempt) },
-      { attempt: rt.rec.attempt, startedAt: rt.rec.startedAt ?? new Date().toISOString(), time: null, progress: null, message: null, host: hostname(), worker: null },
+    attempt.beats = new BeatWriter(
+      { put: (beat) => b.putBeat!(this.runId, id, beat, ttl), end: (n) => b.endBeat!(this.runId, id, n) },
+      { attempt: rec.attempt, startedAt: rec.startedAt ?? new Date().toISOString(), time: null, progress: null, message: null, host: hostname(), worker: null },
     );
   }
 
@@ -601,6 +579,7 @@ export class StreamCoordinator {
       rt.rec.attempt = rec.attempt;
       if (rec.state === 'succeeded' && !again.streams.has(rt.spec.id)) {
         Object.assign(rt.rec, rec);
+        this.moveTo(rt, { kind: 'succeeded' });
         rt.prepared = true;
         this.pending.delete(rt);
         this.ended++;
@@ -785,10 +764,9 @@ export class StreamCoordinator {
   }
 
   /** Queues a stream to start; waiting streams start in the order they became ready. */
-  private makeReady(rt: StreamRt, state: 'waiting' | 'recovering'): void {
-    rt.readyAt = Date.now();
+  private makeReady(rt: StreamRt, state: 'waiting' | 'recovering', notBefore = 0): void {
+    this.moveTo(rt, { kind: state, readyAt: Date.now(), notBefore });
     this.ready.push(rt);
-    this.setState(rt, state);
     if (Object.keys(rt.spec.resources).length > 0) this.poolsChanged();
   }
 
@@ -799,12 +777,13 @@ export class StreamCoordinator {
       () => this.running < this.concurrency,
       (w) => {
         if (!isStream(w)) return this.negotiator.grant(w);
+        let hold: Hold | undefined;
         if (Object.keys(w.spec.resources).length > 0) {
-          w.hold = this.negotiator.grantStream(w.spec.id, w.spec.resources, w.readyAt);
-          if (!w.hold) return false;
+          hold = this.negotiator.grantStream(w.spec.id, w.spec.resources, queuedOf(w)?.readyAt ?? Date.now());
+          if (!hold) return false;
           this.poolsChanged();
         }
-        void this.start(w);
+        void this.start(w, hold);
         return true;
       },
     );
@@ -816,11 +795,12 @@ export class StreamCoordinator {
 
   // ── one attempt ───────────────────────────────────────────────────────────────────────
 
-  private async start(rt: StreamRt): Promise<void> {
-    rt.launching = true;
+  private async start(rt: StreamRt, hold: Hold | undefined): Promise<void> {
+    const queued = queuedOf(rt);
+    if (!queued) throw new IllegalTransition(rt.spec.id, rt.phase.kind, 'launching');
+    const launch = this.moveTo(rt, { kind: 'launching', shows: queued.kind, hold, abort: undefined, stopAs: undefined });
     this.running++;
     rt.rec.attempt += 1;
-    rt.killReason = undefined;
     const attempt = rt.rec.attempt;
     let prepareError: unknown;
     try {
@@ -846,8 +826,10 @@ export class StreamCoordinator {
       this.abortLaunch(rt, 'failed', 'spawn-error', `workspace: ${e instanceof Error ? e.message : String(e)}`);
       return;
     }
-    if (this.stopping || rt.killReason === 'point-failed') {
-      this.abortLaunch(rt, 'cancelled', rt.killReason === 'point-failed' ? 'point-failed' : 'cancelled');
+    // stop requested while still launching: the launch is called off before a process exists
+    const calledOff = launch.stopAs === 'point-failed' ? 'point-failed' : this.stopping ? 'cancelled' : launch.stopAs;
+    if (calledOff) {
+      this.abortLaunch(rt, 'cancelled', calledOff);
       return;
     }
     const { spec, paths } = rt;
@@ -855,15 +837,15 @@ export class StreamCoordinator {
     const request = this.launchRequest(rt, attempt);
     try {
       if (this.dispatcher && this.runsRemote(rt)) {
-        rt.abort = new AbortController();
-        proc = await this.dispatcher.spawn(this.remoteRequest(rt, attempt, request, rt.abort.signal));
+        launch.abort = new AbortController();
+        proc = await this.dispatcher.spawn(this.remoteRequest(rt, attempt, request, launch.abort.signal));
       } else {
         proc = await this.spawner.spawn(request);
       }
     } catch (e) {
-      rt.abort = undefined;
+      launch.abort = undefined;
       if (e instanceof LaunchAborted) {
-        this.abortLaunch(rt, 'cancelled', rt.killReason === 'superseded' || rt.killReason === 'point-failed' ? rt.killReason : 'cancelled');
+        this.abortLaunch(rt, 'cancelled', launch.stopAs ?? 'cancelled');
       } else if (e instanceof WorkerLost) {
         this.relaunchLost(rt, e.message);
       } else {
@@ -871,10 +853,8 @@ export class StreamCoordinator {
       }
       return;
     }
-    rt.abort = undefined;
-    rt.launching = false;
+    launch.abort = undefined;
     this.liveness.watch(spec.id, paths.heartbeatFile);
-    rt.proc = proc;
     rt.startedMs = performance.now();
     rt.rec.pid = proc.pid > 0 ? proc.pid : null;
     rt.rec.pgid = proc.pid > 0 ? proc.pgid : null;
@@ -886,27 +866,28 @@ export class StreamCoordinator {
     rt.rec.exitCode = null;
     rt.rec.signal = null;
     rt.rec.reason = null;
-    this.setState(rt, 'running');
+    const att = this.moveTo(rt, { kind: 'running', attempt: { ...newAttempt(proc, launch.hold), killReason: launch.stopAs } }).attempt;
     this.emit({ type: 'stream-started', stream: spec.id, attempt, pid: proc.pid, procStartTime: proc.procStartTime, command: spec.command, workspace: paths.workspace, ...(remote ?? {}) });
     for (const p of this.pointsOfStream.get(spec.id) ?? []) p.streamStarted();
-    this.keepBeat(rt, proc);
+    this.keepBeat(att, spec.id, rt.rec);
     if (spec.timeoutMs !== undefined) {
       const t = setTimeout(() => {
-        if (rt.proc !== proc) return;
-        rt.killReason = 'timeout';
+        if (attemptOf(rt) !== att) return;
+        att.killReason = 'timeout';
         this.signal(rt, this.plan.guardian.soft, 'timeout');
         this.escalateAfterGrace(rt, proc, 'timeout');
       }, spec.timeoutMs);
-      rt.timers.push(t);
+      att.timers.push(t);
     }
     void proc.exited.then((info) => this.exited(rt, proc, info));
     // stop() came while the process was being started: it is stopped like the others.
     if (this.stopping) {
       this.signal(rt, this.forced ? 'SIGKILL' : 'SIGTERM', 'stop');
       if (!this.forced) this.escalateAfterGrace(rt, proc, 'stop');
-    } else if (rt.killReason === 'superseded' || rt.killReason === 'point-failed') {
-      this.signal(rt, this.plan.guardian.soft, rt.killReason);
-      this.escalateAfterGrace(rt, proc, rt.killReason);
+    } else if (launch.stopAs) {
+      // stopped while its process was being started
+      this.signal(rt, launch.stopAs === 'point-timeout' ? 'SIGTERM' : this.plan.guardian.soft, launch.stopAs);
+      this.escalateAfterGrace(rt, proc, launch.stopAs);
     }
   }
 
@@ -927,10 +908,11 @@ export class StreamCoordinator {
   }
 
   /** A launch that ends before a process exists: the slot and units are given back. */
-  private abortLaunch(rt: StreamRt, state: StreamState, reason: FailureReason, warning?: string): void {
-    rt.launching = false;
+  private abortLaunch(rt: StreamRt, state: 'failed' | 'cancelled', reason: FailureReason, warning?: string): void {
+    if (rt.phase.kind !== 'launching') throw new IllegalTransition(rt.spec.id, rt.phase.kind, state);
     this.running--;
-    this.releaseUnits(rt);
+    this.releaseUnits(rt.spec.id, rt.phase.hold);
+    rt.phase.hold = undefined;
     if (warning) this.emit({ type: 'warning', stream: rt.spec.id, message: warning });
     this.end(rt, state, reason);
     this.afterChange();
@@ -971,20 +953,20 @@ export class StreamCoordinator {
 
   /** A remote attempt's worker was lost: the stream runs again elsewhere while `max_restarts` allows. */
   private relaunchLost(rt: StreamRt, why: string): void {
-    if (rt.launching) {
-      rt.launching = false;
+    const stopAs = rt.phase.kind === 'launching' ? rt.phase.stopAs : attemptOf(rt)?.killReason;
+    if (rt.phase.kind === 'launching') {
       this.running--;
-      this.releaseUnits(rt);
+      this.releaseUnits(rt.spec.id, rt.phase.hold);
+      rt.phase.hold = undefined;
     }
     this.emit({ type: 'warning', stream: rt.spec.id, message: `attempt ${rt.rec.attempt} was lost: ${why}` });
     if (this.stopping) {
       this.end(rt, 'cancelled', 'cancelled');
-    } else if (rt.killReason === 'superseded') {
+    } else if (stopAs === 'superseded') {
       this.end(rt, 'cancelled', 'superseded');
     } else if (rt.restarts < this.plan.guardian.maxRestarts) {
       rt.restarts += 1;
       rt.rec.reason = 'worker-lost';
-      rt.notBefore = 0;
       this.emit({ type: 'stream-retrying', stream: rt.spec.id, attempt: rt.rec.attempt, delayMs: 0, reason: 'worker-lost' });
       this.makeReady(rt, 'recovering');
     } else {
@@ -1030,21 +1012,23 @@ export class StreamCoordinator {
 
   private exited(rt: StreamRt, proc: StreamProcess, info: ExitInfo): void {
     // A late exit of an attempt that was already replaced is discarded by attempt.
-    if (rt.proc !== proc) return;
-    for (const t of rt.timers) clearTimeout(t);
-    rt.timers = [];
-    rt.proc = undefined;
+    const att = attemptOf(rt);
+    if (att?.proc !== proc) return;
+    for (const t of att.timers) clearTimeout(t);
+    att.timers = [];
     this.liveness.unwatch(rt.spec.id);
-    this.endBeat(rt, proc, info.lost !== undefined);
+    this.endBeat(rt, att, info.lost !== undefined);
     this.running--;
-    this.releaseUnits(rt);
+    this.releaseUnits(rt.spec.id, att.hold);
+    att.hold = undefined;
+    const { killReason } = att;
     const durationMs = Math.round(performance.now() - rt.startedMs);
     rt.rec.exitCode = info.exitCode;
     rt.rec.signal = info.signal;
-    rt.rec.killed = rt.killSent;
+    rt.rec.killed = att.killSent;
     // a beat written just before the exit (the guardian stopped watching with the exit)
     if (existsSync(rt.paths.heartbeatFile)) this.readHeartbeat(rt);
-    rt.killSent = false;
+    att.killSent = false;
     this.emit({ type: 'stream-exited', stream: rt.spec.id, attempt: rt.rec.attempt, exitCode: info.exitCode, signal: info.signal, durationMs });
     if (info.error) this.emit({ type: 'warning', stream: rt.spec.id, message: `could not start: ${info.error}` });
 
@@ -1060,27 +1044,27 @@ export class StreamCoordinator {
 
     if (this.stopping) {
       this.end(rt, 'cancelled', 'cancelled');
-    } else if (rt.killReason === 'superseded' || rt.killReason === 'point-failed') {
-      this.end(rt, 'cancelled', rt.killReason);
+    } else if (killReason === 'superseded' || killReason === 'point-failed') {
+      this.end(rt, 'cancelled', killReason);
     } else if (info.logError) {
       this.end(rt, 'failed', info.logError.diskFull ? 'disk-full' : 'log-error');
     } else if (info.outputsError) {
       this.end(rt, 'failed', 'outputs-error');
-    } else if (rt.killReason === 'heartbeat-timeout' && rt.restarts < this.plan.guardian.maxRestarts) {
+    } else if (killReason === 'heartbeat-timeout' && rt.restarts < this.plan.guardian.maxRestarts) {
       // The guardian restarts a stalled stream as a new attempt while max_restarts allows.
       rt.restarts += 1;
       rt.rec.reason = 'heartbeat-timeout';
-      rt.notBefore = 0;
       if (rt.spec.resumeFrom === 'checkpoint') {
         rt.resumeSeed = lastCheckpoint(rt.spec.id, (this.pointsOfStream.get(rt.spec.id) ?? []).map((p) => p.rec.target));
       }
       this.emit({ type: 'stream-retrying', stream: rt.spec.id, attempt: rt.rec.attempt, delayMs: 0, reason: 'heartbeat-timeout' });
       this.makeReady(rt, 'recovering');
-    } else if (rt.killReason) {
-      this.end(rt, 'failed', rt.killReason);
+    } else if (killReason) {
+      this.end(rt, 'failed', killReason);
     } else if (info.error && info.exitCode === null) {
       this.end(rt, 'failed', 'spawn-error');
     } else if (info.exitCode === 0 && rt.spec.isolation === 'worktree') {
+      this.moveTo(rt, { kind: 'committing', shows: rt.phase.kind === 'stalled' ? 'stalled' : 'running' });
       void this.commitThenSucceed(rt);
       return;
     } else if (info.exitCode === 0) {
@@ -1090,9 +1074,8 @@ export class StreamCoordinator {
       if (rt.rec.attempt <= rt.spec.retries) {
         const delayMs = Math.min(RETRY_BACKOFF_CAP_MS, RETRY_BACKOFF_BASE_MS * 2 ** (rt.rec.attempt - 1));
         rt.rec.reason = reason;
-        rt.notBefore = Date.now() + delayMs;
         this.emit({ type: 'stream-retrying', stream: rt.spec.id, attempt: rt.rec.attempt, delayMs, reason });
-        this.makeReady(rt, 'waiting');
+        this.makeReady(rt, 'waiting', Date.now() + delayMs);
       } else {
         this.end(rt, 'failed', reason);
       }
@@ -1129,9 +1112,11 @@ export class StreamCoordinator {
   /** No beat for `heartbeat.timeout`: the stream is stalled; the guardian stops it (soft, then hard). */
   private stalled(id: string, silentMs: number): void {
     const rt = this.streams.get(id);
-    if (!rt?.proc || this.stopping) return;
+    const att = rt && attemptOf(rt);
+    if (!rt || !att || this.stopping) return;
     this.emit({ type: 'stream-stalled', stream: id, attempt: rt.rec.attempt, lastHeartbeat: rt.rec.lastHeartbeat, silentMs });
-    this.setState(rt, 'stalled');
+    // (stalled again after a beat that came while it was being stopped: it still is)
+    if (rt.phase.kind === 'running') this.moveTo(rt, { kind: 'stalled', attempt: att });
     if (this.plan.guardian.command) {
       this.guardianCommands.run(this.plan.guardian.command, {
         id,
@@ -1143,35 +1128,37 @@ export class StreamCoordinator {
       });
     }
     if (!this.plan.guardian.autoInvoke) return;
-    rt.killReason = 'heartbeat-timeout';
+    att.killReason = 'heartbeat-timeout';
     this.signal(rt, this.plan.guardian.soft, 'heartbeat-timeout');
-    this.escalateAfterGrace(rt, rt.proc, 'heartbeat-timeout');
+    this.escalateAfterGrace(rt, att.proc, 'heartbeat-timeout');
   }
 
   /** Signals the stream's process group; false when nothing of it was left to signal. */
   private signal(rt: StreamRt, sig: NodeJS.Signals, reason: string): boolean {
-    if (!rt.proc?.signal(sig)) return false;
+    if (!attemptOf(rt)?.proc.signal(sig)) return false;
     this.emit({ type: 'stream-signalled', stream: rt.spec.id, attempt: rt.rec.attempt, signal: sig, reason });
     return true;
   }
 
   private escalateAfterGrace(rt: StreamRt, proc: StreamProcess, reason: string): void {
+    const att = attemptOf(rt);
+    if (att?.proc !== proc) return;
     const t = setTimeout(() => {
-      if (rt.proc !== proc) return;
+      if (attemptOf(rt) !== att) return;
       // `killed`: something of the stream's group outlived the soft signal and its grace.
-      if (this.signal(rt, 'SIGKILL', reason)) rt.killSent = true;
+      if (this.signal(rt, 'SIGKILL', reason)) att.killSent = true;
     }, this.plan.guardian.graceMs);
-    rt.timers.push(t);
+    att.timers.push(t);
   }
 
   /** A stream reaches a terminal state: record it and tell its convergence points. */
-  private end(rt: StreamRt, state: StreamState, reason: FailureReason | null): void {
-    if (TERMINAL_STREAM_STATES.has(rt.rec.state)) return; // ends once
+  private end(rt: StreamRt, state: EndState, reason: FailureReason | null): void {
+    if (isTerminal(rt.phase.kind)) return; // ends once
     this.ended++;
     this.pending.delete(rt);
     rt.rec.reason = reason;
     rt.rec.endedAt = new Date().toISOString();
-    this.setState(rt, state);
+    this.moveTo(rt, { kind: state });
     const durationMs = rt.startedMs ? Math.round(performance.now() - rt.startedMs) : 0;
     this.emit({
       type: 'stream-ended',
@@ -1213,16 +1200,17 @@ export class StreamCoordinator {
   /** Stops a replica whose group no longer needs it (it ends `cancelled`, reason `superseded`). */
   private supersede(id: string): void {
     const other = this.streams.get(id);
-    if (!other || TERMINAL_STREAM_STATES.has(other.rec.state)) return;
-    if (other.proc) {
-      other.killReason = 'superseded';
+    if (!other || isTerminal(other.phase.kind)) return;
+    const att = attemptOf(other);
+    if (att) {
+      att.killReason = 'superseded';
       this.signal(other, this.plan.guardian.soft, 'superseded');
-      this.escalateAfterGrace(other, other.proc, 'superseded');
-    } else if (!other.launching) {
-      this.end(other, 'cancelled', 'superseded');
+      this.escalateAfterGrace(other, att.proc, 'superseded');
+    } else if (other.phase.kind === 'launching') {
+      other.phase.stopAs = 'superseded';
+      other.phase.abort?.abort();
     } else {
-      other.killReason = 'superseded';
-      other.abort?.abort();
+      this.end(other, 'cancelled', 'superseded');
     }
   }
 
@@ -1268,13 +1256,12 @@ export class StreamCoordinator {
   }
 
   /** An attempt ended: its plan demand goes back, and whatever its processes acquired. */
-  private releaseUnits(rt: StreamRt): void {
-    if (rt.hold) {
-      this.negotiator.releaseStream(rt.hold);
-      rt.hold = undefined;
+  private releaseUnits(id: string, hold: Hold | undefined): void {
+    if (hold) {
+      this.negotiator.releaseStream(hold);
       this.poolsChanged();
     }
-    this.negotiator.streamEnded(rt.spec.id);
+    this.negotiator.streamEnded(id);
   }
 
   /** Pool records are written at most every POOLS_FLUSH_MS. */
@@ -1297,8 +1284,8 @@ export class StreamCoordinator {
     const holds = this.pools.holders();
     const waiters = [
       ...[...this.streams.values()]
-        .filter((rt) => (rt.rec.state === 'waiting' || rt.rec.state === 'recovering') && !rt.proc && !rt.launching && Object.keys(rt.spec.resources).length > 0)
-        .map((rt) => ({ owner: rt.spec.id, stream: rt.spec.id, pid: null, kind: 'stream' as const, units: rt.spec.resources, priority: rt.spec.priority, since: rt.readyAt })),
+        .filter((rt) => isQueued(rt) && Object.keys(rt.spec.resources).length > 0)
+        .map((rt) => ({ owner: rt.spec.id, stream: rt.spec.id, pid: null, kind: 'stream' as const, units: rt.spec.resources, priority: rt.spec.priority, since: queuedOf(rt)?.readyAt ?? 0 })),
       ...this.negotiator.waiting().map((r) => ({ owner: r.owner, stream: r.stream ?? null, pid: r.pid, kind: 'acquire' as const, units: r.units, priority: r.priority, since: r.since })),
     ].sort((a, b) => b.priority - a.priority || a.since - b.since);
     return this.pools.snapshot().map((p) => ({
@@ -1371,16 +1358,17 @@ export class StreamCoordinator {
   private stopUnneeded(failed: PointRunner): void {
     for (const id of failed.spec.streams) {
       const rt = this.streams.get(id);
-      if (!rt || TERMINAL_STREAM_STATES.has(rt.rec.state) || this.neededElsewhere(rt, failed)) continue;
-      if (rt.proc) {
+      if (!rt || isTerminal(rt.phase.kind) || this.neededElsewhere(rt, failed)) continue;
+      const att = attemptOf(rt);
+      if (att) {
         // A process group already gone has ended on its own: its exit, still on its way, decides
         // its state (a stream that exited 0 before the point failed succeeded, not cancelled).
         if (!this.signal(rt, this.plan.guardian.soft, 'point-failed')) continue;
-        rt.killReason = 'point-failed';
-        this.escalateAfterGrace(rt, rt.proc, 'point-failed');
-      } else if (rt.launching) {
-        rt.killReason = 'point-failed';
-        rt.abort?.abort();
+        att.killReason = 'point-failed';
+        this.escalateAfterGrace(rt, att.proc, 'point-failed');
+      } else if (rt.phase.kind === 'launching') {
+        rt.phase.stopAs = 'point-failed';
+        rt.phase.abort?.abort();
       } else {
         this.end(rt, 'cancelled', 'point-failed');
       }
@@ -1411,18 +1399,22 @@ export class StreamCoordinator {
           // A timed-out point stops its streams that are still running.
           for (const id of p.spec.streams) {
             const rt = this.streams.get(id);
-            if (rt?.proc) {
-              rt.killReason = 'point-timeout';
+            const att = rt && attemptOf(rt);
+            if (att) {
+              att.killReason = 'point-timeout';
               this.signal(rt, 'SIGTERM', 'point-timeout');
-              this.escalateAfterGrace(rt, rt.proc, 'point-timeout');
-            } else if (rt && !TERMINAL_STREAM_STATES.has(rt.rec.state)) {
+              this.escalateAfterGrace(rt, att.proc, 'point-timeout');
+            } else if (rt?.phase.kind === 'launching') {
+              rt.phase.stopAs = 'point-timeout';
+              rt.phase.abort?.abort();
+            } else if (rt && !isTerminal(rt.phase.kind)) {
               this.end(rt, 'cancelled', 'point-timeout');
             }
           }
         }
         this.afterChange();
       },
-      running: (ids: string[]) => ids.filter((id) => this.streams.get(id)?.proc !== undefined),
+      running: (ids: string[]) => ids.filter((id) => { const rt = this.streams.get(id); return rt !== undefined && attemptOf(rt) !== undefined; }),
     };
   }
 
@@ -1554,9 +1546,11 @@ export class StreamCoordinator {
     for (const l of this.listeners) l(event);
   }
 
-  private setState(rt: StreamRt, state: StreamState): void {
-    rt.rec.state = state;
+  /** Moves the stream in its state machine (every move asserted: see stream-state.ts) and saves its record. */
+  private moveTo<K extends PhaseKind>(rt: StreamRt, next: Phase<K>): Phase<K> {
+    move(rt, next);
     this.save(rt);
+    return next;
   }
 
   /**
