@@ -24,9 +24,17 @@ export interface PlanGraph {
   topoOrder(): NodeRef[];
   /** Stream ids grouped by depth (a point adds no level), for `--dry-run`. */
   waves(): string[][];
+  /** Whether following dependencies from any of `from` reaches `target` (`from` included). */
+  reaches(from: readonly string[], target: string): boolean;
+  /** Adds a stream while the run runs (`coord spawn`): its dependencies must be nodes already. */
+  addStream(spec: StreamSpec): void;
 }
 
-/** Builds the graph of a validated plan. */
+/**
+ * Builds the graph of a validated plan. The run engine keeps one for the whole run: its
+ * scheduler, `coord spawn` validation (a stream added to a running run must not close a
+ * cycle) and `--dry-run` all traverse this graph.
+ */
 export function buildGraph(plan: Plan): PlanGraph {
   const streams = new Map<string, StreamSpec>(plan.streams.map((s) => [s.id, s]));
   const points = new Map<string, PointSpec>(plan.points.map((p) => [p.name, p]));
@@ -44,7 +52,10 @@ export function buildGraph(plan: Plan): PlanGraph {
     depsOf.set(n.id, []);
     revOf.set(n.id, []);
   }
-  for (const n of nodes) {
+  for (const n of nodes) link(n);
+  for (const list of revOf.values()) list.sort((a, b) => (rank.get(a.id) ?? 0) - (rank.get(b.id) ?? 0));
+
+  function link(n: NodeRef): void {
     const targets = n.kind === 'stream' ? (streams.get(n.id)?.dependsOn ?? []) : (points.get(n.id)?.streams ?? []);
     const seen = new Set<string>();
     for (const t of targets) {
@@ -55,7 +66,6 @@ export function buildGraph(plan: Plan): PlanGraph {
       revOf.get(t)?.push(n);
     }
   }
-  for (const list of revOf.values()) list.sort((a, b) => (rank.get(a.id) ?? 0) - (rank.get(b.id) ?? 0));
 
   let topo: NodeRef[] | undefined;
   const topoOrder = (): NodeRef[] => {
@@ -83,6 +93,29 @@ export function buildGraph(plan: Plan): PlanGraph {
   return {
     streams,
     points,
+    reaches: (from, target) => {
+      const seen = new Set<string>();
+      const todo = [...from];
+      while (todo.length > 0) {
+        const id = todo.pop() ?? '';
+        if (id === target) return true;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        for (const d of depsOf.get(id) ?? []) todo.push(d.id);
+      }
+      return false;
+    },
+    addStream: (spec) => {
+      if (rank.has(spec.id)) throw new Error(`duplicate node "${spec.id}"`);
+      const n: NodeRef = { kind: 'stream', id: spec.id };
+      streams.set(spec.id, spec);
+      rank.set(spec.id, nodes.length);
+      nodes.push(n);
+      depsOf.set(spec.id, []);
+      revOf.set(spec.id, []);
+      link(n);
+      topo = undefined;
+    },
     deps: (id) => [...(depsOf.get(id) ?? [])],
     dependents: (id) => [...(revOf.get(id) ?? [])],
     pointsOf: (streamId) => plan.points.filter((p) => p.streams.includes(streamId)),
