@@ -4,8 +4,13 @@
  * after the grace) so they run again, or, with `--adopt`, watched to their end: their
  * launcher outlives the coordinator and records the exit in `exit-<attempt>.json`.
  */
-import { readFileSync } from 'node:fs';
-import type { StreamRecord } from '../backend/types.js';
+import { readFileSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PointRecord, StreamRecord } from '../backend/types.js';
+import { reconcileStreams } from '../status/reconcile.js';
+import { baseKey, changedSince, loadBaseTree } from '../workspace/basetree.js';
+import type { Engine } from './engine.js';
+import { decideRerun, type RerunDecision } from './rerun.js';
 import type { ExitInfo, StreamProcess } from '../supervise/spawner.js';
 import type { ExitRecord } from '../supervise/launcher-protocol.js';
 import { LIVE_STREAM_STATES } from '../events/types.js';
@@ -73,5 +78,116 @@ function readExit(file: string): ExitRecord | undefined {
     return JSON.parse(readFileSync(file, 'utf8')) as ExitRecord;
   } catch {
     return undefined;
+  }
+}
+
+/** Takes over the run of a dead coordinator (`--resume`, `--adopt`). */
+export class Resumer {
+  constructor(private readonly e: Engine) {}
+
+  /**
+   * `--resume` with this plan: what runs and merges again although it had succeeded (see
+   * rerun.ts). A base whose directory changed since the run's snapshot of it is taken again,
+   * and every stream seeded from it starts over in a fresh workspace.
+   */
+  private async rerunDecision(records: ReadonlyMap<string, StreamRecord>, pointRecs: ReadonlyMap<string, PointRecord>): Promise<RerunDecision> {
+    const { e } = this;
+    const baseChanges = new Map<string, string[]>();
+    for (const base of new Set(e.plan.streams.filter((s) => s.base && s.isolation !== 'worktree').map((s) => s.base ?? ''))) {
+      const dir = join(e.runDir, 'bases', baseKey(base));
+      const tree = loadBaseTree(dir);
+      if (!tree) continue;
+      const changed = await changedSince(tree, { exclude: [e.home, e.plan.workspaceRoot, e.runDir] });
+      baseChanges.set(base, changed);
+      if (changed.length > 0) renameSync(dir, `${dir}.replaced-${Date.now()}`);
+    }
+    const decision = decideRerun({
+      streams: e.plan.streams,
+      points: e.plan.points,
+      groups: e.plan.groups ?? {},
+      records,
+      pointRecords: pointRecs,
+      outputsOf: (id) => e.table.get(id)?.spec.outputs ?? [],
+      baseChanges,
+    });
+    // a stream runs on a base taken again: it starts over in a fresh workspace
+    for (const rt of e.table.all()) {
+      const moved = rt.spec.base !== undefined && (baseChanges.get(rt.spec.base)?.length ?? 0) > 0;
+      if ((moved || decision.streams.has(rt.spec.id)) && !rt.paths.explicitWorkspace && rt.spec.isolation !== 'worktree' && rt.paths.workspace !== rt.paths.shared) {
+        rmSync(rt.paths.workspace, { recursive: true, force: true });
+        rmSync(e.pointsHost.seedFile(rt.paths.workspace), { force: true });
+      }
+    }
+    return decision;
+  }
+
+  /** Takes over the dead coordinator's records; returns the ids of streams kept or adopted. */
+  async restore(adopt: boolean): Promise<Set<string>> {
+    const { e } = this;
+    const { events } = await e.backend.readEvents(e.runId);
+    const records = new Map(reconcileStreams(await e.backend.listStreams(e.runId), events).map((r) => [r.id, r]));
+    const pointRecs = new Map((await e.backend.listPoints(e.runId)).map((r) => [r.name, r]));
+    const again = await this.rerunDecision(records, pointRecs);
+    for (const id of records.keys()) {
+      if (!e.table.get(id)) e.bus.emit({ type: 'warning', message: `stream "${id}" of run ${e.runId} is not in this plan: it is left as it was` });
+    }
+    const kept: string[] = [];
+    const adopted: string[] = [];
+    const stopped: string[] = [];
+    for (const rt of e.table.all()) {
+      const rec = records.get(rt.spec.id);
+      if (!rec) continue;
+      rt.rec.attempt = rec.attempt;
+      if (rec.state === 'succeeded' && !again.streams.has(rt.spec.id)) {
+        Object.assign(rt.rec, rec);
+        e.table.moveTo(rt, { kind: 'succeeded' });
+        rt.prepared = true;
+        e.scheduler.pending.delete(rt);
+        kept.push(rt.spec.id);
+      } else if (rec.worker && LIVE_STREAM_STATES.has(rec.state)) {
+        // an attempt on a worker: adopted or stopped through the workers' server
+        const req = e.attempts.remoteRequest(rt, rec.attempt, e.attempts.launchRequest(rt, rec.attempt), new AbortController().signal);
+        if (!e.dispatcher) {
+          e.bus.emit({ type: 'warning', stream: rt.spec.id, message: `attempt ${rec.attempt} ran on worker ${rec.worker}; without --workers it is neither adopted nor stopped from here (its worker stops it once this run's coordinator lease has run out)` });
+          continue;
+        }
+        const proc = adopt ? await e.dispatcher.adopt(req, rec.worker) : undefined;
+        if (proc) {
+          e.attempts.adopt(rt, rec, proc);
+          adopted.push(rt.spec.id);
+        } else if (!adopt && (await e.dispatcher.stopRemote(req, rec.worker, e.plan.guardian.graceMs))) {
+          stopped.push(rt.spec.id);
+        }
+      } else if (leftoverAlive(rec) && adopt) {
+        e.attempts.adopt(rt, rec, adoptProcess(rec, exitFileOf(rt.paths.logDir, rec.attempt)));
+        adopted.push(rt.spec.id);
+      } else if (leftoverAlive(rec)) {
+        await stopLeftover(rec, e.plan.guardian.graceMs);
+        stopped.push(rt.spec.id);
+      }
+    }
+    const restoredPoints: string[] = [];
+    for (const p of e.table.points.values()) {
+      const rec = pointRecs.get(p.spec.name);
+      if (!rec) continue;
+      // replicas of a `gather: vote` group reach their points through the group's decision
+      const succeeded = p.spec.streams.filter((id) => kept.includes(id) && !e.voteGroups.of(id));
+      const resolution = rec.state === 'failed' && rec.reason === 'conflict' ? e.opts.resume?.resolutions?.get(p.spec.name) : undefined;
+      p.restore(again.points.has(p.spec.name) ? { ...rec, state: 'pending' } : rec, succeeded, resolution, again.points.has(p.spec.name));
+      if (rec.state === 'done' && !again.points.has(p.spec.name)) restoredPoints.push(p.spec.name);
+    }
+    for (const id of adopted) for (const p of e.table.pointsOf(id)) p.streamStarted();
+    e.bus.emit({
+      type: 'run-resumed',
+      kept,
+      adopted,
+      stopped,
+      points: restoredPoints,
+      rerun: [...again.streams].map(([stream, reason]) => ({ stream, reason })),
+      remerged: [...again.points].map(([point, reason]) => ({ point, reason })),
+      ...(e.opts.resume?.resolutions ? { resolved: [...e.opts.resume.resolutions.keys()] } : {}),
+    });
+    for (const id of kept) e.voteGroups.memberEnded(id, true);
+    return new Set([...kept, ...adopted]);
   }
 }

@@ -1,0 +1,205 @@
+/**
+ * Exit handling: what the end of an attempt makes of its stream. The pure exit policy
+ * (exit-policy.ts) decides — retry after a backoff, guardian restart, success, failure,
+ * cancel — and this unit carries the decision out: the stream moves in its state machine,
+ * its points hear of it, `gather: first` and `gather: vote` groups stop the replicas they
+ * no longer need, and `coord spawn --wait` callers are answered.
+ */
+import { existsSync } from 'node:fs';
+import type { FailureReason } from '../events/types.js';
+import type { ExitInfo, StreamProcess } from '../supervise/spawner.js';
+import type { Engine, StreamRt } from './engine.js';
+import { lastCheckpoint } from './checkpoints.js';
+import { exitDecision, firstWins, lostDecision, type ExitDecision } from './exit-policy.js';
+import { attemptOf, isTerminal, type EndState, type LaunchStop } from './stream-state.js';
+import type { VoteGroup } from './vote-groups.js';
+
+export class ExitHandler {
+  constructor(private readonly e: Engine) {}
+
+  /** The process of a running attempt exited (or its worker was lost). */
+  exited(rt: StreamRt, proc: StreamProcess, info: ExitInfo): void {
+    const { e } = this;
+    // A late exit of an attempt that was already replaced is discarded by attempt.
+    const att = attemptOf(rt);
+    if (att?.proc !== proc) return;
+    for (const t of att.timers) clearTimeout(t);
+    att.timers = [];
+    e.guardian.unwatch(rt, att, info.lost !== undefined);
+    e.scheduler.running--;
+    e.scheduler.releaseUnits(rt.spec.id, att.hold);
+    att.hold = undefined;
+    const durationMs = Math.round(performance.now() - rt.startedMs);
+    rt.rec.exitCode = info.exitCode;
+    rt.rec.signal = info.signal;
+    rt.rec.killed = att.killSent;
+    // a beat written just before the exit (the guardian stopped watching with the exit)
+    if (existsSync(rt.paths.heartbeatFile)) e.guardian.readHeartbeat(rt);
+    att.killSent = false;
+    e.bus.emit({ type: 'stream-exited', stream: rt.spec.id, attempt: rt.rec.attempt, exitCode: info.exitCode, signal: info.signal, durationMs });
+    if (info.error) e.bus.emit({ type: 'warning', stream: rt.spec.id, message: `could not start: ${info.error}` });
+    if (info.lost !== undefined) {
+      this.relaunchLost(rt, info.lost);
+      return;
+    }
+    if (info.outputsError) e.bus.emit({ type: 'warning', stream: rt.spec.id, message: info.outputsError });
+    if (info.logError) {
+      e.bus.emit({ type: 'warning', stream: rt.spec.id, message: `${info.logError.message}: the stream's output could not be stored; it was stopped` });
+      if (info.logError.diskFull) e.flags.diskFull ??= info.logError.message;
+    }
+    const decision = exitDecision({
+      stopping: e.flags.stopping !== undefined,
+      killReason: att.killReason,
+      logError: info.logError ? { diskFull: info.logError.diskFull === true } : undefined,
+      outputsError: info.outputsError !== undefined && info.outputsError !== '',
+      spawnError: info.error !== undefined && info.error !== '',
+      exitCode: info.exitCode,
+      signal: info.signal,
+      worktree: rt.spec.isolation === 'worktree',
+      attempt: rt.rec.attempt,
+      retries: rt.spec.retries,
+      restarts: rt.restarts,
+      maxRestarts: e.plan.guardian.maxRestarts,
+      now: Date.now(),
+    });
+    if (decision.kind === 'commit') {
+      e.table.moveTo(rt, { kind: 'committing', shows: rt.phase.kind === 'stalled' ? 'stalled' : 'running' });
+      void this.commitThenSucceed(rt);
+      return;
+    }
+    this.apply(rt, decision);
+    e.afterChange();
+  }
+
+  /** A remote attempt's worker was lost (at its launch or while it ran): it runs again elsewhere while `max_restarts` allows. */
+  relaunchLost(rt: StreamRt, why: string): void {
+    const { e } = this;
+    const stopAs = rt.phase.kind === 'launching' ? rt.phase.stopAs : attemptOf(rt)?.killReason;
+    if (rt.phase.kind === 'launching') {
+      e.scheduler.running--;
+      e.scheduler.releaseUnits(rt.spec.id, rt.phase.hold);
+      rt.phase.hold = undefined;
+    }
+    e.bus.emit({ type: 'warning', stream: rt.spec.id, message: `attempt ${rt.rec.attempt} was lost: ${why}` });
+    this.apply(rt, lostDecision({ stopping: e.flags.stopping !== undefined, killReason: stopAs, restarts: rt.restarts, maxRestarts: e.plan.guardian.maxRestarts }));
+    e.afterChange();
+  }
+
+  private apply(rt: StreamRt, d: Exclude<ExitDecision, { kind: 'commit' }>): void {
+    const { e } = this;
+    switch (d.kind) {
+      case 'end':
+        return this.end(rt, d.state, d.reason);
+      case 'restart':
+        // The guardian restarts a stalled stream (or one whose worker was lost) as a new attempt.
+        rt.restarts += 1;
+        rt.rec.reason = d.reason;
+        if (d.reason === 'heartbeat-timeout' && rt.spec.resumeFrom === 'checkpoint') {
+          rt.resumeSeed = lastCheckpoint(rt.spec.id, e.table.pointsOf(rt.spec.id).map((p) => p.rec.target));
+        }
+        e.bus.emit({ type: 'stream-retrying', stream: rt.spec.id, attempt: rt.rec.attempt, delayMs: 0, reason: d.reason });
+        return e.scheduler.makeReady(rt, 'recovering');
+      case 'retry':
+        rt.rec.reason = d.reason;
+        e.bus.emit({ type: 'stream-retrying', stream: rt.spec.id, attempt: rt.rec.attempt, delayMs: d.delayMs, reason: d.reason });
+        return e.scheduler.makeReady(rt, 'waiting', d.notBefore);
+    }
+  }
+
+  /** A worktree stream's work is committed on its branch before it counts as succeeded. */
+  private async commitThenSucceed(rt: StreamRt): Promise<void> {
+    try {
+      await this.e.worktrees.commit(rt.spec.id);
+      this.end(rt, 'succeeded', null);
+    } catch (err) {
+      this.e.bus.emit({ type: 'warning', stream: rt.spec.id, message: `could not commit the worktree: ${err instanceof Error ? err.message : String(err)}` });
+      this.end(rt, 'failed', 'merge-error');
+    }
+    this.e.afterChange();
+  }
+
+  /** A stream reaches a terminal state: record it and tell its convergence points. */
+  end(rt: StreamRt, state: EndState, reason: FailureReason | null): void {
+    const { e } = this;
+    if (isTerminal(rt.phase.kind)) return; // ends once
+    e.scheduler.pending.delete(rt);
+    rt.rec.reason = reason;
+    rt.rec.endedAt = new Date().toISOString();
+    e.table.moveTo(rt, { kind: state });
+    const durationMs = rt.startedMs ? Math.round(performance.now() - rt.startedMs) : 0;
+    e.bus.emit({
+      type: 'stream-ended',
+      stream: rt.spec.id,
+      attempt: rt.rec.attempt,
+      state,
+      exitCode: rt.rec.exitCode,
+      ...(reason ? { reason } : {}),
+      ...(rt.rec.killed ? { killed: true } : {}),
+      durationMs,
+    });
+    if (e.voteGroups.of(rt.spec.id)) {
+      // A replica of a `gather: vote` group: its points hear of the group's decision instead.
+      e.voteGroups.memberEnded(rt.spec.id, state === 'succeeded');
+    } else {
+      for (const p of e.table.pointsOf(rt.spec.id)) {
+        if (state === 'succeeded') p.streamSucceeded(rt.spec.id);
+        else if (reason === 'superseded') p.drop(rt.spec.id);
+        else p.streamFailed(rt.spec.id, state);
+      }
+    }
+    // The first success of a `gather: first` group stops and drops the other replicas.
+    if (state === 'succeeded') for (const m of firstWins(e.table.firstGroups.get(rt.spec.id), rt.spec.id)) this.supersede(m);
+    e.control.ended(rt.spec.id, state, rt.rec.exitCode);
+  }
+
+  /**
+   * Stops a stream the run no longer needs, for `reason`: a running attempt is signalled (the
+   * soft signal, or `sig`) and escalated, a launch is called off, a queued or pending stream
+   * is cancelled at once. With `onlyIfAlive`, a running attempt whose process group is already
+   * gone is left to its exit, still on its way, to decide its state.
+   */
+  stopFor(rt: StreamRt, reason: LaunchStop, opts: { sig?: NodeJS.Signals; onlyIfAlive?: boolean } = {}): void {
+    const { e } = this;
+    if (isTerminal(rt.phase.kind)) return;
+    const att = attemptOf(rt);
+    if (att) {
+      const sig = opts.sig ?? e.plan.guardian.soft;
+      if (opts.onlyIfAlive) {
+        if (!e.guardian.signal(rt, sig, reason)) return;
+        att.killReason = reason;
+        e.guardian.escalateAfterGrace(rt, att.proc, reason);
+      } else {
+        e.guardian.stopAttempt(rt, att, reason, sig);
+      }
+    } else if (rt.phase.kind === 'launching') {
+      rt.phase.stopAs = reason;
+      rt.phase.abort?.abort();
+    } else {
+      this.end(rt, 'cancelled', reason);
+    }
+  }
+
+  /** Stops a replica whose group no longer needs it (it ends `cancelled`, reason `superseded`). */
+  private supersede(id: string): void {
+    const other = this.e.table.get(id);
+    if (other) this.stopFor(other, 'superseded');
+  }
+
+  /**
+   * A `gather: vote` group is decided: replicas still running are stopped; its points merge
+   * the winning replica (and forget the others), or fail when the replicas did not agree.
+   */
+  voteDecided(g: VoteGroup): void {
+    for (const m of g.members) this.supersede(m);
+    const points = new Set(g.members.flatMap((m) => this.e.table.pointsOf(m)));
+    for (const p of points) {
+      if (g.state === 'won' && g.winner) {
+        p.streamSucceeded(g.winner);
+        for (const m of g.members) if (m !== g.winner) p.drop(m);
+      } else {
+        p.groupFailed(`the replicas of "${g.id}" did not agree on a result`);
+      }
+    }
+    this.e.afterChange();
+  }
+}

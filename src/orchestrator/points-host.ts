@@ -1,0 +1,152 @@
+/**
+ * What convergence points (convergence.ts) need of the run: a point runner per plan point,
+ * each stream's contribution (its change set against its `base:`), the run's snapshot of each
+ * base, approvals through the consensus board, and what a failed or timed-out point does to
+ * the streams nothing needs any more.
+ */
+import { join } from 'node:path';
+import type { PointRecord } from '../backend/types.js';
+import type { EventInput } from '../events/types.js';
+import type { PointSpec } from '../plan/types.js';
+import { CAPABILITY_PREFIX } from '../plan/types.js';
+import { baseKey, loadBaseTree, snapshotBase, type BaseTree } from '../workspace/basetree.js';
+import { detectChanges } from '../workspace/changes.js';
+import type { MergeSource } from '../workspace/merge.js';
+import { loadSeed, seedFileOf } from '../workspace/seed.js';
+import { PointRunner, type ApprovalVerdict } from './convergence.js';
+import type { Engine, StreamRt } from './engine.js';
+import { pointFingerprint } from './rerun.js';
+import { isTerminal } from './stream-state.js';
+
+export class PointsHost {
+  /** The run's snapshot of each `base:` directory, taken when a stream first needs it. */
+  private readonly baseTrees = new Map<string, Promise<BaseTree>>();
+
+  constructor(private readonly e: Engine) {}
+
+  /** A point over registered streams. */
+  converge(spec: PointSpec): void {
+    const { e } = this;
+    const specOf = (id: string) => e.table.get(id)?.spec;
+    const onWorktrees = spec.streams.length > 0 && spec.streams.every((id) => specOf(id)?.isolation === 'worktree');
+    // the published tree is the streams' base plus their changes (plan validation refuses two bases in one point)
+    const bases = [...new Set(spec.streams.map(specOf).filter((s) => s?.base && s.isolation !== 'worktree').map((s) => s?.base ?? ''))];
+    const base = bases.length === 1 ? bases[0] : undefined;
+    const runner = new PointRunner(spec, e.runDir, this.host(), {
+      checkpointIntervalMs: e.plan.stateManagement.checkpointIntervalMs,
+      finalMerge: onWorktrees ? (target, ids) => e.worktrees.merge(spec, target, ids) : undefined,
+      baseTree: base !== undefined ? () => this.baseTreeOf(base) : undefined,
+      approve: spec.approve ? (review) => this.approval(spec, review) : undefined,
+      runId: e.runId,
+      fingerprint: pointFingerprint(spec, (id) => specOf(id)?.outputs ?? []),
+    });
+    e.table.addPoint(spec, runner);
+  }
+
+  private host() {
+    const { e } = this;
+    return {
+      emit: (ev: EventInput) => e.bus.emit(ev),
+      save: (rec: PointRecord) => e.records.point(rec),
+      sourceOf: (id: string): Promise<MergeSource> => this.changeSource(id),
+      workspaceOf: (id: string): MergeSource => e.table.workspaceOf(id),
+      settled: (p: PointRunner) => this.settled(p),
+      running: (ids: string[]) => ids.filter((id) => e.table.get(id)?.phase.kind === 'running' || e.table.get(id)?.phase.kind === 'stalled'),
+    };
+  }
+
+  private settled(p: PointRunner): void {
+    const { e } = this;
+    if (p.rec.state === 'failed' && p.spec.approve) e.board.close(p.spec.name, 'point-failed');
+    if (p.rec.state === 'failed' && p.rec.reason !== 'point-timeout' && !p.spec.keepGoing) this.stopUnneeded(p);
+    if (p.rec.state === 'failed' && p.rec.reason === 'point-timeout') {
+      // A timed-out point stops its streams that are still running.
+      for (const id of p.spec.streams) {
+        const rt = e.table.get(id);
+        if (rt) e.exits.stopFor(rt, 'point-timeout', { sig: 'SIGTERM' });
+      }
+    }
+    e.afterChange();
+  }
+
+  /** The run's snapshot of `source` (a stream's `base:`): taken once, or read back on `--resume`. */
+  baseTreeOf(source: string): Promise<BaseTree> {
+    let tree = this.baseTrees.get(source);
+    if (tree === undefined) {
+      const { e } = this;
+      const dir = join(e.runDir, 'bases', baseKey(source));
+      tree = (async () => {
+        const had = loadBaseTree(dir);
+        if (had) return had;
+        const taken = await snapshotBase(source, dir, { exclude: [e.home, e.plan.workspaceRoot, e.runDir] });
+        if (taken.skipped.length > 0) {
+          e.bus.emit({ type: 'warning', message: `base ${source}: ${taken.skipped.length} path(s) could not be read and are not part of it (${taken.skipped.slice(0, 3).join(', ')})` });
+        }
+        return taken;
+      })();
+      this.baseTrees.set(source, tree);
+    }
+    return tree;
+  }
+
+  /** Where the stat record of a workspace's seeding is kept. */
+  seedFile(workspace: string): string {
+    return seedFileOf(this.e.runDir, workspace);
+  }
+
+  /** What a stream contributes: its change set against its base (everything it has, without one). */
+  private async changeSource(id: string): Promise<MergeSource> {
+    const source = this.e.table.workspaceOf(id);
+    const spec = this.e.table.get(id)?.spec;
+    if (!spec?.base || spec.isolation === 'worktree') return source;
+    const base = await this.baseTreeOf(spec.base);
+    return { ...source, changes: await detectChanges(source, base, loadSeed(this.seedFile(source.dir))) };
+  }
+
+  /** Approval points and vote groups get their proposals when the run starts (votes may come early). */
+  prepareProposals(): void {
+    const { e } = this;
+    for (const p of e.plan.points) {
+      if (!p.approve) continue;
+      const r = e.board.prepare(p.name, 'approval', p.approve.voters, p.approve.quorum, p.approve.timeoutMs);
+      if (!r.ok) e.bus.emit({ type: 'warning', point: p.name, message: `approval: ${r.error.error}` });
+    }
+    e.voteGroups.prepare();
+  }
+
+  /** Opens a point's approval on the merge waiting in `review`; resolves with the decision. */
+  private async approval(spec: PointSpec, review: string): Promise<ApprovalVerdict> {
+    const rec = await this.e.board.openPrepared(spec.name, { point: spec.name, streams: this.e.table.points.get(spec.name)?.rec.merged ?? spec.streams, review });
+    const runEnded = rec.reason === 'run-ended';
+    return {
+      accepted: rec.state === 'accepted',
+      runEnded,
+      message: `approval ${rec.state}${rec.reason === 'timeout' ? ' (timed out)' : runEnded ? ' (the run ended first)' : ''}: ${rec.yes} yes, ${rec.no} no, ${rec.needed} needed of ${rec.voters.length}`,
+    };
+  }
+
+  /**
+   * A point failed: its streams that nothing else needs any more (no other point that can
+   * still merge them, no stream depending on them) are stopped, or cancelled before they start.
+   */
+  private stopUnneeded(failed: PointRunner): void {
+    for (const id of failed.spec.streams) {
+      const rt = this.e.table.get(id);
+      if (!rt || isTerminal(rt.phase.kind) || this.neededElsewhere(rt, failed)) continue;
+      // A process group already gone has ended on its own: its exit, still on its way, decides
+      // its state (a stream that exited 0 before the point failed succeeded, not cancelled).
+      this.e.exits.stopFor(rt, 'point-failed', { onlyIfAlive: true });
+    }
+  }
+
+  private neededElsewhere(rt: StreamRt, failed: PointRunner): boolean {
+    const id = rt.spec.id;
+    if (this.e.table.pointsOf(id).some((p) => p !== failed && p.rec.state !== 'failed')) return true;
+    const names = new Set([id, ...(rt.spec.group ? [rt.spec.group] : []), ...rt.spec.capabilities.map((c) => `${CAPABILITY_PREFIX}${c}`)]);
+    for (const other of this.e.table.all()) {
+      if (other === rt || isTerminal(other.phase.kind)) continue;
+      if (other.spec.dependsOn.some((d) => names.has(d))) return true;
+    }
+    return false;
+  }
+}
