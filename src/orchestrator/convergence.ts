@@ -30,55 +30,20 @@
  * the target and the point is done; rejected (or timed out), the point fails with reason
  * `rejected`, its dependents are skipped, and the review directory stays for inspection.
  */
-import { existsSync, mkdirSync, renameSync, rmSync, rmdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ConflictPolicy, PointSpec } from '../plan/types.js';
 import type { PointRecord } from '../backend/types.js';
-import type { EventInput, FailureReason } from '../events/types.js';
-import type { BaseTree } from '../workspace/basetree.js';
-import { type Resolution, writeConflicts } from '../workspace/conflicts.js';
+import type { FailureReason } from '../events/types.js';
+import type { Resolution } from '../workspace/conflicts.js';
 import { mergeAll, mergeOne, MergedPaths, type ConflictRules, type MergeOptions, type MergeResult, type MergeSource } from '../workspace/merge.js';
 import { Checkpoints } from './checkpoints.js';
 import { diskFullAt, isDiskFull } from '../util/disk-full.js';
-import { loadChanges, pointChangesFile, RESOLUTION, resolutionSource, saveChanges, withoutResolved } from './point-changes.js';
+import { loadChanges, pointChangesFile, resolutionSource, saveChanges, withoutResolved } from './point-changes.js';
+import { afterConflict, recordMerge, swapInCheckpoints, takeCheckpoint, withdrawPartial } from './point-merge.js';
+import type { FinalMerge, PointHost, PointOptions } from './point-types.js';
 
-/** A point's own final merge (git branches for worktree streams), replacing the file merge. */
-export type FinalMerge = (target: string, streams: string[]) => Promise<MergeResult>;
-
-export interface PointOptions {
-  checkpointIntervalMs: number;
-  /** Replaces the file merge (git branches of worktree streams). */
-  finalMerge?: FinalMerge | undefined;
-  /** The base the point's streams were seeded from, when they have one (taken when first asked for). */
-  baseTree?: (() => Promise<BaseTree | undefined>) | undefined;
-  /** `approve:` — asks for the decision on the merge waiting in `review`; resolves when decided. */
-  approve?: ((review: string) => Promise<ApprovalVerdict>) | undefined;
-  /** The run's id (named in the conflict material). */
-  runId: string;
-  /** What the point merges as (rerun.ts): a resume with another one merges again. */
-  fingerprint?: string;
-}
-
-/** What the approval of a point came to. */
-export interface ApprovalVerdict {
-  accepted: boolean;
-  message: string;
-  /** The run ended (or stopped) before a decision. */
-  runEnded: boolean;
-}
-
-export interface PointHost {
-  emit(e: EventInput): void;
-  save(rec: PointRecord): void;
-  /** The merge source of a finished stream: its change set against its base (or its workspace and `outputs`). */
-  sourceOf(streamId: string): Promise<MergeSource>;
-  /** A stream's workspace and `outputs` as they are (what a checkpoint copies). */
-  workspaceOf(streamId: string): MergeSource;
-  /** Called once when the point reaches done or failed. */
-  settled(point: PointRunner): void;
-  /** Stream ids of this point that are running now (for checkpoints). */
-  running(streams: string[]): string[];
-}
+export type { ApprovalVerdict, FinalMerge, PointHost, PointOptions } from './point-types.js';
 
 export class PointRunner {
   readonly spec: PointSpec;
@@ -192,7 +157,10 @@ export class PointRunner {
       this.timeoutTimer.unref();
     }
     if (this.spec.type === 'checkpoint' && this.checkpointIntervalMs > 0) {
-      this.checkpointTimer = setInterval(() => this.enqueue(() => this.takeCheckpoint()), this.checkpointIntervalMs);
+      const take = async (): Promise<void> => {
+        if (!this.isSettled) await takeCheckpoint(this.spec.name, this.spec.streams, this.checkpoints, this.host);
+      };
+      this.checkpointTimer = setInterval(() => this.enqueue(take), this.checkpointIntervalMs);
       this.checkpointTimer.unref();
     }
   }
@@ -357,9 +325,7 @@ export class PointRunner {
       return;
     }
     if (this.failedStreams.length === 0 && !(await this.approved(staged))) return;
-    renameSync(this.checkpoints.dir, join(staged, 'checkpoints'));
-    rmdirSync(this.rec.target);
-    renameSync(staged, this.rec.target);
+    swapInCheckpoints(staged, this.checkpoints.dir, this.rec.target);
     this.saveChanged();
     if (this.failedStreams.length > 0) return this.failKept();
     this.done();
@@ -368,55 +334,10 @@ export class PointRunner {
   /** Records a merge result; false (and the point failed, its conflicts written out) on conflicts. */
   private absorb(result: MergeResult, stream?: string): boolean {
     if (this.isSettled) return false;
-    for (const s of result.skipped) {
-      this.host.emit({
-        type: 'warning',
-        point: this.spec.name,
-        stream: s.stream,
-        message: `not merged: ${s.rel} (${s.reason})`,
-      });
-    }
-    if (result.markers.length > 0 && result.ok) {
-      this.host.emit({ type: 'warning', point: this.spec.name, message: `three-way conflicts left with markers in: ${result.markers.join(', ')}` });
-    }
-    if (result.conflicts.length > 0) {
-      this.rec.conflicts.push(...result.conflicts.map((c) => c.path));
-      this.rec.conflictStreams = [...(this.rec.conflictStreams ?? []), ...result.conflicts.map((c) => ({ path: c.path, streams: [...c.streams] }))];
-      let material: string | undefined;
-      if (!result.ok) {
-        writeConflicts(this.conflictDir, this.runId, this.spec.name, result.details);
-        material = this.conflictDir;
-        this.rec.conflictDir = material;
-      }
-      this.host.emit({
-        type: 'point-conflict',
-        point: this.spec.name,
-        ...(stream ? { stream } : {}),
-        conflicts: result.conflicts,
-        ...(material ? { material } : {}),
-      });
-    }
-    if (!result.ok) {
-      const paths = result.conflicts.map((c) => `${c.path} (${c.streams.join(', ')})`).join('; ');
-      this.fail('conflict', `conflicting outputs: ${paths}`);
-      return false;
-    }
-    for (const id of result.merged) {
-      if (id === RESOLUTION) continue;
-      this.rec.merged.push(id);
-      this.host.emit({ type: 'point-merged', point: this.spec.name, stream: id, files: result.files, skipped: result.skipped.length });
-    }
-    return true;
-  }
-
-  private async takeCheckpoint(): Promise<void> {
-    if (this.isSettled) return;
-    const running = this.host.running(this.spec.streams);
-    if (running.length === 0) return;
-    const taken = await this.checkpoints.take(running.map((id) => this.host.workspaceOf(id)));
-    if (taken === undefined) return;
-    for (const f of taken.failed) this.host.emit({ type: 'warning', point: this.spec.name, stream: f.stream, message: `checkpoint: ${f.error}; tried again at the next one` });
-    if (taken.copied.length > 0) this.host.emit({ type: 'point-checkpoint', point: this.spec.name, checkpoint: taken.n, streams: taken.copied, unchanged: taken.unchanged, removed: taken.removed });
+    const failure = recordMerge({ spec: this.spec, rec: this.rec, runId: this.runId, conflictDir: this.conflictDir, emit: (e) => this.host.emit(e) }, result, stream);
+    if (failure === undefined) return true;
+    this.fail('conflict', failure);
+    return false;
   }
 
   /** keep_going: everything was merged and published, and the point fails for its failed streams. */
@@ -437,28 +358,16 @@ export class PointRunner {
     if (this.isSettled) return;
     this.stopTimers();
     this.rec.reason = reason;
-    this.rec.message = reason === 'conflict' ? `${message}; ${this.nextAfterConflict()}` : message;
+    this.rec.message = reason === 'conflict' ? `${message}; ${afterConflict(this.runId, this.spec.name, this.conflictDir, this.finalMerge !== undefined)}` : message;
     if (!keep) this.withdraw();
     this.setState('failed');
     this.host.emit({ type: 'point-failed', point: this.spec.name, reason, message: this.rec.message });
     this.host.settled(this);
   }
 
-  /** What to do after a conflict: resolve the material and `coord continue`, or, on git worktrees, merge the branches with git. */
-  private nextAfterConflict(): string {
-    if (this.finalMerge) {
-      return `its branch coord/${this.runId}/${this.spec.name} holds the merges that succeeded: merge the streams' branches (coord/${this.runId}/<stream>) into it with git to resolve`;
-    }
-    return `resolve the files in ${this.conflictDir} and run \`coord continue ${this.runId}\``;
-  }
-
   /** A failed point publishes nothing: a progressive point's partial merge moves to `<run>/partial/<point>/`. */
   private withdraw(): void {
-    if (this.spec.type !== 'progressive' || this.finalMerge || !existsSync(this.rec.target)) return;
-    const partial = join(this.runDir, 'partial', this.spec.name);
-    mkdirSync(dirname(partial), { recursive: true, mode: 0o700 });
-    rmSync(partial, { recursive: true, force: true });
-    renameSync(this.rec.target, partial);
+    if (this.spec.type === 'progressive' && !this.finalMerge) withdrawPartial(this.rec.target, join(this.runDir, 'partial', this.spec.name));
   }
 
   /** A merge target left by an earlier, unfinished attempt at this point never blocks a new one. */

@@ -1,0 +1,44 @@
+/** What a convergence point (convergence.ts) is given: its options and its host, the run. */
+import type { PointRecord } from '../backend/types.js';
+import type { EventInput } from '../events/types.js';
+import type { BaseTree } from '../workspace/basetree.js';
+import type { MergeResult, MergeSource } from '../workspace/merge.js';
+import type { PointRunner } from './convergence.js';
+
+/** A point's own final merge (git branches for worktree streams), replacing the file merge. */
+export type FinalMerge = (target: string, streams: string[]) => Promise<MergeResult>;
+
+export interface PointOptions {
+  checkpointIntervalMs: number;
+  /** Replaces the file merge (git branches of worktree streams). */
+  finalMerge?: FinalMerge | undefined;
+  /** The base the point's streams were seeded from, when they have one (taken when first asked for). */
+  baseTree?: (() => Promise<BaseTree | undefined>) | undefined;
+  /** `approve:` — asks for the decision on the merge waiting in `review`; resolves when decided. */
+  approve?: ((review: string) => Promise<ApprovalVerdict>) | undefined;
+  /** The run's id (named in the conflict material). */
+  runId: string;
+  /** What the point merges as (rerun.ts): a resume with another one merges again. */
+  fingerprint?: string;
+}
+
+/** What the approval of a point came to. */
+export interface ApprovalVerdict {
+  accepted: boolean;
+  message: string;
+  /** The run ended (or stopped) before a decision. */
+  runEnded: boolean;
+}
+
+export interface PointHost {
+  emit(e: EventInput): void;
+  save(rec: PointRecord): void;
+  /** The merge source of a finished stream: its change set against its base (or its workspace and `outputs`). */
+  sourceOf(streamId: string): Promise<MergeSource>;
+  /** A stream's workspace and `outputs` as they are (what a checkpoint copies). */
+  workspaceOf(streamId: string): MergeSource;
+  /** Called once when the point reaches done or failed. */
+  settled(point: PointRunner): void;
+  /** Stream ids of this point that are running now (for checkpoints). */
+  running(streams: string[]): string[];
+}
