@@ -23,8 +23,7 @@ export class ExitHandler {
     // A late exit of an attempt that was already replaced is discarded by attempt.
     const att = attemptOf(rt);
     if (att?.proc !== proc) return;
-    for (const t of att.timers) clearTimeout(t);
-    att.timers = [];
+    e.guardian.clearTimers(att);
     e.guardian.unwatch(rt, att, info.lost !== undefined);
     e.scheduler.running--;
     e.scheduler.releaseUnits(rt.spec.id, att.hold);

@@ -16,12 +16,17 @@ import type { StreamProcess } from '../supervise/spawner.js';
 import type { Engine, StreamRt } from './engine.js';
 import { GuardianCommands } from './guardian-commands.js';
 import { attemptOf, type Attempt } from './stream-state.js';
+import { realTimers, type Timers } from './clock.js';
 
 export class Guardian {
   readonly liveness: LivenessMonitor;
   private readonly commands: GuardianCommands;
 
-  constructor(private readonly e: Engine) {
+  constructor(
+    private readonly e: Engine,
+    /** The timers of attempts' time limits and escalations (a fake clock in tests). */
+    private readonly timers: Timers = realTimers,
+  ) {
     this.commands = new GuardianCommands(e.spawner, (ev) => e.bus.emit(ev));
     this.liveness = new LivenessMonitor({
       timeoutMs: e.plan.heartbeat.timeoutMs,
@@ -134,7 +139,7 @@ export class Guardian {
   escalateAfterGrace(rt: StreamRt, proc: StreamProcess, reason: string): void {
     const att = attemptOf(rt);
     if (att?.proc !== proc) return;
-    const t = setTimeout(() => {
+    const t = this.timers.setTimeout(() => {
       if (attemptOf(rt) !== att) return;
       // `killed`: something of the stream's group outlived the soft signal and its grace.
       if (this.signal(rt, 'SIGKILL', reason)) att.killSent = true;
@@ -144,11 +149,17 @@ export class Guardian {
 
   /** The attempt's own time limit (`timeout:`): stopped with reason `timeout` once it has run that long. */
   limit(rt: StreamRt, att: Attempt, timeoutMs: number): void {
-    const t = setTimeout(() => {
+    const t = this.timers.setTimeout(() => {
       if (attemptOf(rt) !== att) return;
       this.stopAttempt(rt, att, 'timeout');
     }, timeoutMs);
     att.timers.push(t);
+  }
+
+  /** The attempt ended: its time limit and escalations are called off. */
+  clearTimers(att: Attempt): void {
+    for (const t of att.timers) this.timers.clearTimeout(t);
+    att.timers = [];
   }
 
   /** The run ends: no more watching. */

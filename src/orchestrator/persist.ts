@@ -11,16 +11,9 @@
  * is taken when it flushes, not when it was marked.
  */
 
-/** The timers the writer arms (injected by tests). */
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+import { realTimers, type Timers } from './clock.js';
 
-export const realTimers: Timers = {
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-};
+export type { Timers } from './clock.js';
 
 export interface RecordWriterOptions {
   /** Told of each failed write (the first is also kept as `error`). */

@@ -47,8 +47,8 @@ export interface Attempt {
   hold: Hold | undefined;
   /** Its heartbeat key, on a backend that expires keys (not for remote attempts: their worker keeps it). */
   beats: BeatWriter | undefined;
-  /** The timeout and the escalations to SIGKILL, cleared at the exit. */
-  timers: NodeJS.Timeout[];
+  /** The timeout and the escalations to SIGKILL (the guardian's timers), cleared at the exit. */
+  timers: unknown[];
   /** Why the attempt is being stopped (it decides the state it ends in). */
   killReason: FailureReason | undefined;
   /** SIGKILL was sent (the attempt did not end on the soft signal). */
