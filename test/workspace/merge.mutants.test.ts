@@ -99,3 +99,28 @@ describe('progressive merges on a base', () => {
     expect(await readTree(target)).toEqual({ 'keep.txt': 'k\n', 'new.txt': 'n\n' });
   });
 });
+
+describe('a barrier target that appears while the merge is built', () => {
+  it('two merges into one directory named by two paths: one is published, the other fails and leaves no staging directory', async () => {
+    // `converged` and `alias` are one directory under two names, so the two merges are not
+    // queued behind each other: both find no target, and the second rename meets the first's
+    const real = path.dirname(target);
+    await fs.mkdir(real, { recursive: true });
+    const alias = path.join(tmp, 'alias');
+    await fs.symlink(real, alias);
+    const a = await makeSource(tmp, 'a', { 'x.txt': 'from a\n' });
+    const b = await makeSource(tmp, 'b', { 'y.txt': 'from b\n' });
+    const prior = new MergedPaths();
+    const outcomes = await Promise.allSettled([mergeAll(target, [a], 'fail', { prior }), mergeAll(path.join(alias, 'point'), [b], 'fail')]);
+    const failed = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]?.reason).toBeInstanceOf(WorkspaceError);
+    expect(String(failed[0]?.reason)).toMatch(/cannot move the merge into .*point: /);
+    expect((await fs.readdir(real)).sort()).toEqual(['point']);
+    const tree = await readTree(target);
+    const winner = outcomes[0]?.status === 'fulfilled' ? 'a' : 'b';
+    expect(tree).toEqual(winner === 'a' ? { 'x.txt': 'from a\n' } : { 'y.txt': 'from b\n' });
+    // the loser recorded nothing in the registry it was given
+    expect(prior.streamsAt(winner === 'a' ? 'x.txt' : 'y.txt')).toEqual(winner === 'a' ? ['a'] : []);
+  });
+});
