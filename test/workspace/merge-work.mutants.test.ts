@@ -180,3 +180,54 @@ describe('conflict material', () => {
     expect(byPath.get('doc.txt')?.text?.toString()).toContain('from b');
   });
 });
+
+describe('one path in conflict twice', () => {
+  it('a path two streams edited differently and a third deleted is one conflict naming each stream once', async () => {
+    const a = await stream('a', async (ws) => write(ws, 'doc.txt', 'from a\n'));
+    const b = await stream('b', async (ws) => fs.rm(path.join(ws, 'doc.txt')));
+    const c = await stream('c', async (ws) => write(ws, 'doc.txt', 'from c\n'));
+    const r = await mergeAll(target, [a, b, c], 'fail', { baseTree: base });
+    expect(r.ok).toBe(false);
+    expect(r.conflicts.map((x) => ({ path: x.path, streams: [...x.streams].sort() }))).toEqual([{ path: 'doc.txt', streams: ['a', 'b', 'c'] }]);
+    expect(r.details.map((d) => d.path)).toEqual(['doc.txt']);
+    expect(r.details[0]?.versions.map((v) => `${v.stream}:${v.kind}`).sort()).toEqual(['a:file', 'b:deleted', 'c:file']);
+  });
+});
+
+describe('links a change set brings', () => {
+  it('a link whose text leads outside the target is not written and is reported skipped for its stream', async () => {
+    // a change set is taken as it is (a resolution read back from a conflict directory is one):
+    // its link text is checked only when written
+    const dir = path.join(tmp, 'ws', 'r');
+    await fs.mkdir(dir, { recursive: true });
+    await fs.symlink('/etc', path.join(dir, 'etc'));
+    await fs.symlink('../../..', path.join(dir, 'up'));
+    await fs.symlink('kept.txt', path.join(dir, 'in'));
+    await fs.writeFile(path.join(dir, 'kept.txt'), 'k\n');
+    const link = (rel: string, linkTarget: string) => ({ rel, abs: path.join(dir, rel), kind: 'symlink' as const, size: 0, mode: 0o777, linkTarget });
+    const entries = [
+      link('etc', '/etc'),
+      link('in', 'kept.txt'),
+      { rel: 'kept.txt', abs: path.join(dir, 'kept.txt'), kind: 'file' as const, size: 2, mode: 0o644 },
+      link('up', '../../..'),
+    ];
+    const r = await mergeAll(target, [{ stream: 'r', dir, outputs: [], changes: { stream: 'r', base: undefined, entries, deleted: [], changes: [], skipped: [] } }], 'fail');
+    expect(r).toMatchObject({ ok: true, files: 2 });
+    expect(r.skipped).toEqual([
+      { rel: 'etc', reason: 'symlink-outside', stream: 'r' },
+      { rel: 'up', reason: 'symlink-outside', stream: 'r' },
+    ]);
+    expect(await readTree(target)).toEqual({ in: '-> kept.txt', 'kept.txt': 'k\n' });
+  });
+
+  it('a base link leading outside is left out silently: it is no stream\'s', async () => {
+    const repo = path.join(tmp, 'repo2');
+    await writeTree(repo, { 'f.txt': 'f\n', abs: { link: '/etc' } });
+    const b2 = await snapshotBase(repo, path.join(tmp, 'run', 'bases', 'b2'));
+    expect(b2.entries.find((e) => e.rel === 'abs')).toMatchObject({ kind: 'symlink', link: '/etc' });
+    const s = await makeSource(tmp, 's', { 'g.txt': 'g\n' });
+    const r = await mergeAll(target, [s], 'fail', { baseTree: b2 });
+    expect(r).toMatchObject({ ok: true, files: 1, skipped: [] });
+    expect(await readTree(target)).toEqual({ 'f.txt': 'f\n', 'g.txt': 'g\n' });
+  });
+});
