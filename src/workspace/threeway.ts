@@ -70,6 +70,8 @@ interface Clash {
   at: { ours: number; theirs: number };
 }
 type Segment = Plain | Clash;
+// Stryker disable next-line StringLiteral: a segment's kind is only ever compared with 'same' and 'conflict', so any other name of a change reads the same
+const CHANGE = 'change';
 
 interface Version {
   lines: string[];
@@ -78,8 +80,22 @@ interface Version {
 
 const sameIds = (a: Int32Array, a0: number, a1: number, b: Int32Array, b0: number, b1: number): boolean => {
   if (a1 - a0 !== b1 - b0) return false;
+  // Stryker disable next-line EqualityOperator: one line further is the base line after the region in both (or past both ends), equal either way
   for (let i = 0; i < a1 - a0; i++) if (a[a0 + i] !== b[b0 + i]) return false;
   return true;
+};
+
+/** A side's hunks in one region: the first and the last (those between lie inside them). */
+interface Run {
+  first: Hunk;
+  last: Hunk;
+}
+
+/** Adds a hunk to a side's run of the region (a new run for the first one). */
+const extend = (run: Run | undefined, h: Hunk): Run => {
+  if (run === undefined) return { first: h, last: h };
+  run.last = h;
+  return run;
 };
 
 /**
@@ -97,72 +113,70 @@ function combine(base: Version, ours: Version, theirs: Version, refine: boolean,
   let x = 0;
   let y = 0;
   let pos = 0;
-  let shift1 = 0;
-  let shift2 = 0;
   for (;;) {
-    const n1 = h1[x];
-    const n2 = h2[y];
-    if (n1 === undefined && n2 === undefined) break;
-    const start = Math.min(n1?.aStart ?? Infinity, n2?.aStart ?? Infinity);
+    // the unchanged base lines up to the next region, or to the end (maybe none)
+    const start = Math.min(h1[x]?.aStart ?? Infinity, h2[y]?.aStart ?? Infinity);
+    out.push({ kind: 'same', lines: base.lines.slice(pos, start) });
+    if (start === Infinity) break;
     let end = start;
-    const mine: Hunk[] = [];
-    const yours: Hunk[] = [];
+    let mine: Run | undefined;
+    let yours: Run | undefined;
+    // ours' hunks, then theirs'; again while theirs reached further (ours' loop took all it could)
     for (let grew = true; grew; ) {
-      grew = false;
       for (let h = h1[x]; h !== undefined && h.aStart <= end; h = h1[++x]) {
-        mine.push(h);
+        mine = extend(mine, h);
         end = Math.max(end, h.aEnd);
-        grew = true;
       }
+      grew = false;
       for (let h = h2[y]; h !== undefined && h.aStart <= end; h = h2[++y]) {
-        yours.push(h);
+        yours = extend(yours, h);
         end = Math.max(end, h.aEnd);
         grew = true;
       }
     }
-    if (mine.length === 0 && yours.length === 0) {
-      throw new Error(`internal error in threeway.ts: no hunk starts at base line ${start} (hunks out of order or not numbers)`);
-    }
-    if (pos < start) out.push({ kind: 'same', lines: base.lines.slice(pos, start) });
+    // the lines of the base region [start, end) in a side that changed it: its hunks plus the
+    // unchanged base lines of the region before the first and after the last
+    const span = (run: Run): [number, number] => [run.first.bStart - (run.first.aStart - start), run.last.bEnd + (end - run.last.aEnd)];
     pos = end;
-    const span = (hs: Hunk[], shift: number): [number, number] => {
-      const first = hs[0];
-      const last = hs[hs.length - 1];
-      if (first === undefined || last === undefined) return [start + shift, end + shift];
-      return [first.bStart - (first.aStart - start), last.bEnd + (end - last.aEnd)];
-    };
-    const [o0, o1] = span(mine, shift1);
-    const [t0, t1] = span(yours, shift2);
-    shift1 = o1 - end;
-    shift2 = t1 - end;
-    if (yours.length === 0) out.push({ kind: 'change', lines: ours.lines.slice(o0, o1) });
-    else if (mine.length === 0) out.push({ kind: 'change', lines: theirs.lines.slice(t0, t1) });
-    else if (sameIds(ours.ids, o0, o1, theirs.ids, t0, t1)) {
-      const twin = mine.length === 1 && yours.length === 1 && mine[0]?.aStart === yours[0]?.aStart && mine[0]?.aEnd === yours[0]?.aEnd;
-      out.push({ kind: twin ? 'same' : 'change', lines: ours.lines.slice(o0, o1) });
+    if (mine === undefined) {
+      if (yours === undefined) throw new Error(`internal error in threeway.ts: no hunk starts at base line ${start} (hunks out of order or not numbers)`);
+      out.push({ kind: CHANGE, lines: theirs.lines.slice(...span(yours)) });
     } else {
-      const clash: Clash = {
-        kind: 'conflict',
-        ours: ours.lines.slice(o0, o1),
-        theirs: theirs.lines.slice(t0, t1),
-        base: base.lines.slice(start, end),
-        at: { ours: o0, theirs: t0 },
-      };
-      if (refine) for (const seg of narrow(clash, ours.ids.subarray(o0, o1), theirs.ids.subarray(t0, t1), diff)) out.push(seg);
-      else out.push(clash);
+      const [o0, o1] = span(mine);
+      if (yours === undefined) out.push({ kind: CHANGE, lines: ours.lines.slice(o0, o1) });
+      else {
+        const [t0, t1] = span(yours);
+        if (sameIds(ours.ids, o0, o1, theirs.ids, t0, t1)) {
+          // one hunk each over the same base lines: the same change made twice, which leaves
+          // the lines around it agreed as they were (git drops it from the changes)
+          // (a side's hunks never touch, so the same first hunk is the only one on both sides)
+          const twin = mine.first.aStart === yours.first.aStart && mine.first.aEnd === yours.first.aEnd;
+          out.push({ kind: twin ? 'same' : CHANGE, lines: ours.lines.slice(o0, o1) });
+        } else {
+          const clash: Clash = {
+            kind: 'conflict',
+            ours: ours.lines.slice(o0, o1),
+            theirs: theirs.lines.slice(t0, t1),
+            base: base.lines.slice(start, end),
+            at: { ours: o0, theirs: t0 },
+          };
+          if (refine) for (const seg of narrow(clash, ours.ids.subarray(o0, o1), theirs.ids.subarray(t0, t1), diff)) out.push(seg);
+          else out.push(clash);
+        }
+      }
     }
   }
-  if (pos < base.lines.length) out.push({ kind: 'same', lines: base.lines.slice(pos) });
   return out;
 }
 
 /** Splits a conflict where ours and theirs agree (git's zealous refinement). */
 function narrow(c: Clash, oursIds: Int32Array, theirsIds: Int32Array, diff: LineDiff): Segment[] {
-  if (c.ours.length === 0 || c.theirs.length === 0) return [c];
+  // (an empty side gives one hunk: the conflict as it was.) The agreed lines before a hunk
+  // and after the last may be none: an empty segment adds no line and joins nothing.
   const out: Segment[] = [];
   let i = 0;
   for (const h of diff(oursIds, theirsIds)) {
-    if (i < h.aStart) out.push({ kind: 'same', lines: c.ours.slice(i, h.aStart) });
+    out.push({ kind: 'same', lines: c.ours.slice(i, h.aStart) });
     out.push({
       kind: 'conflict',
       ours: c.ours.slice(h.aStart, h.aEnd),
@@ -172,7 +186,7 @@ function narrow(c: Clash, oursIds: Int32Array, theirsIds: Int32Array, diff: Line
     });
     i = h.aEnd;
   }
-  if (i < c.ours.length) out.push({ kind: 'same', lines: c.ours.slice(i) });
+  out.push({ kind: 'same', lines: c.ours.slice(i) });
   return out;
 }
 
@@ -192,11 +206,16 @@ function simplify(segments: readonly Segment[]): Segment[] {
     else flat.push(seg);
   }
   const out: Segment[] = [];
+  // Stryker disable next-line EqualityOperator: a step past the end reads undefined, skipped below
   for (let i = 0; i < flat.length; i++) {
     const seg = flat[i];
     const last = out[out.length - 1];
     const next = flat[i + 1];
+    // Stryker disable next-line ConditionalExpression: seg is undefined only past the end of flat, which the loop stops before
     if (seg === undefined) continue;
+    // What lies between two conflicts is always agreed lines: a region is fenced by unchanged
+    // base lines, and conflicts narrowed out of one region by the lines the sides agree on.
+    // Stryker disable next-line ConditionalExpression: (so the kind test only narrows the type)
     if (seg.kind === 'same' && last?.kind === 'conflict' && next?.kind === 'conflict') {
       if (seg.lines.length <= 3 || !seg.lines.some((l) => ALNUM.test(l))) {
         append(last.ours, seg.lines, next.ours);
@@ -215,7 +234,11 @@ function eolCrlf(lines: readonly string[], i: number): number {
   const line = lines[i];
   if (line === undefined) return -1;
   if (line.endsWith('\n')) return line.endsWith('\r\n') ? 1 : 0;
+  // Reached only for a version that is one unterminated line (i = 0): an unterminated line is
+  // its version's last, and no conflict starts right after it (that line would be in it).
+  // Stryker disable next-line all: kept as git's is_eol_crlf, which mergeLines never reaches with a line before
   const before = lines[i - 1];
+  // Stryker disable next-line all: (as above)
   return before === undefined ? -1 : before.endsWith('\r\n') ? 1 : 0;
 }
 
@@ -227,7 +250,11 @@ export function mergeLines(
   labels: MergeLabels,
   opts: MergeLinesOptions = {},
 ): MergedText {
+  // Shortcuts: the merge of these gives the same (every region is one side's change, or the
+  // same change on both sides)
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: the merge below gives ours for these too
   if (ours === theirs || theirs === base) return { text: ours, conflicts: 0 };
+  // Stryker disable next-line ConditionalExpression: the merge below gives theirs for this too
   if (ours === base) return { text: theirs, conflicts: 0 };
   const lines = [splitLines(base), splitLines(ours), splitLines(theirs)] as const;
   const [bIds, oIds, tIds] = internLines(...lines);
