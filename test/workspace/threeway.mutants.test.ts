@@ -1,6 +1,11 @@
-/** mergeLines on inputs chosen for each rule of the merge, against what `git merge-file -p` gives for them (recorded). */
+/** mergeLines on inputs chosen for each rule of the merge, against what `git merge-file -p` gives for them (recorded, and live). */
 import { describe, expect, it } from '@jest/globals';
-import { mergeLines } from '../../src/workspace/threeway.js';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { requires } from '../requires.js';
+import { mergeLines, splitLines } from '../../src/workspace/threeway.js';
 
 const L = (...ls: string[]): string => ls.map((l) => `${l}\n`).join('');
 const C = (...ls: string[]): string => ls.map((l) => `${l}\r\n`).join('');
@@ -28,5 +33,144 @@ const cases: Array<[string, [string, string, string], string, number]> = [
 describe('mergeLines, case by case as git merge-file', () => {
   it.each(cases)('%s', (_why, [base, ours, theirs], text, conflicts) => {
     expect(mergeLines(base, ours, theirs, labels)).toEqual({ text, conflicts });
+  });
+});
+
+/** Found by comparing many seeded random merges with git merge-file (-p, and --diff3), as it gave them. */
+const found: Array<[string, 'merge' | 'diff3', [string, string, string], string, number]> = [
+  ["an identical change inside a region both sides changed differently is no second conflict", "merge", ["a\n\na", "b\na\n}\n\n}\n\n", "b\na\n\n\na\na\n\n"], "b\n<<<<<<< ours\n=======\na\n\n\na\n>>>>>>> theirs\na\n}\n\n}\n\n", 1],
+  ["the sides' regions are compared line by line at their own offsets (CRLF lines among LF ones)", "merge", ["1\n2\n2\n2\r\n1\r\n1\r\n1\n1\n1\n1\n", "1\n2\n2\n2\r\n1\r\n1\n1\n1\n2", "1\n2\n2\n2\r\n1\r\n1\n1\n1\n2\n2"], "1\n2\n2\n2\r\n1\r\n1\n1\n1\n<<<<<<< ours\n=======\n2\n>>>>>>> theirs\n2", 1],
+  ["diff3: the same change made on both sides is taken once, not a conflict", "diff3", ["b\na\na\nb\na\nb\na\na\nb\nb\na\nb\nb", "b\na\nb\nb\na\nb\na\na\nb\nb\na\nb\nb\n", "b\nb\na\na\nb\na\nb\na\na\na\nb\nb\na\nb\nb\n"], "b\nb\na\nb\nb\na\nb\na\na\na\nb\nb\na\nb\nb\n", 0],
+  ["agreed lines between two narrowed conflicts of one region, punctuation and blank lines", "merge", ["\nP\nP\n\n\nP\n\n}\n", "\nP\nP\n\n}\n\nP\n}\n}\n}\n", "\n}\n\nP\n}\nP\n}\n"], "\n<<<<<<< ours\nP\nP\n\n=======\n>>>>>>> theirs\n}\n\nP\n}\n<<<<<<< ours\n}\n=======\nP\n>>>>>>> theirs\n}\n", 2],
+  ["a region compared at the offsets where it lies in ours and in theirs", "merge", ["a\na\nb\na\na\nb\na\nb\n", "a\na\nb\na\na\na\nb\nb\nb\n", "a\na\nb\na\na\nb\nb\nb\na\n"], "a\na\nb\na\na\n<<<<<<< ours\na\nb\nb\nb\n=======\nb\nb\nb\na\n>>>>>>> theirs\n", 1],
+  ["the markers of a narrowed conflict end as the lines before it in ours and theirs (CRLF)", "merge", ["2\r\n1\n1\n1\n2\r\n2\n1\r\n1\n2\r\n1\r\n1\n", "2\r\n1\n1\n1\n1\n1\n1\r\n2\r\n1\n2\n1\r\n1", "2\n2\r\n2\n1\r\n1\n1\n2\r\n2\n1\r\n1\n2\r\n1\r\n2\n1\n"], "2\n2\r\n2\n1\r\n1\n1\n1\n1\n1\r\n<<<<<<< ours\r\n2\r\n=======\r\n2\n>>>>>>> theirs\r\n1\n2\n1\r\n1", 1],
+  ["diff3: a conflict is not narrowed to the lines the sides disagree on", "diff3", ["b\na\na\na\na\nb\na\nb\nb\nb\na\nb\na\na\na\n", "b\na\na\na\na\nb\na\nb\na\na\na\nb\na\nb\na\na\n", "b\na\na\na\na\nb\nb\nb\nb\nb\na\nb\na\nb\na\na\na\n"], "b\na\na\na\na\nb\nb\n<<<<<<< ours\na\na\n||||||| base\nb\nb\n=======\nb\nb\nb\na\nb\n>>>>>>> theirs\na\nb\na\nb\na\na\n", 1],
+  ["a narrowed conflict at the end looks at the lines before it in each side, not the region's", "merge", ["a\r\n \nA\r\nA\r\na\n\na\n1\r\n1\na\r\nA\r\n \n1\r\n}", "a\r\n \nA\r\nA\r\na\n\na\n1\r\n1\na\r\nA\r\n \n1\r\n}\r\n", "a\r\n \nA\r\na\n\n1\n1\na\r\nA\r\n \n1\r\n}\r\nA\nA\n"], "a\r\n \nA\r\na\n\n1\n1\na\r\nA\r\n \n1\r\n}\r\n<<<<<<< ours\r\n=======\r\nA\nA\n>>>>>>> theirs\r\n", 1],
+  ["agreed lines left at the end of a narrowed region keep two conflicts apart", "merge", ["1\n2\n2\r\n1\n2\n1\r\n1\n2\r\n2\r\n2\r\n", "1\n2\n2\r\n1\r\n2\n1\n2\r\n2\r\n2\n", "1\n1\n2\n1\n2\r\n1\n1"], "1\n<<<<<<< ours\n2\n2\r\n1\r\n2\n1\n2\r\n2\r\n2\n=======\n1\n2\n1\n2\r\n1\n1\n>>>>>>> theirs\n", 1],
+  ["both sides CRLF where the conflict starts, but an empty base cannot tell: LF markers", "merge", ["", "1\r\n", "2\r\n1\n1"], "<<<<<<< ours\n1\r\n=======\n2\r\n1\n1\n>>>>>>> theirs\n", 1],
+  ["theirs, one unterminated line, cannot tell; the base's first line decides (CRLF markers)", "merge", ["2\r\n", "2\r\n1\r\n", "2"], "<<<<<<< ours\r\n2\r\n1\r\n=======\r\n2\r\n>>>>>>> theirs\r\n", 1],
+];
+
+describe('mergeLines on inputs found against git merge-file', () => {
+  it.each(found)('%s (%s)', (_why, style, [base, ours, theirs], text, conflicts) => {
+    expect(mergeLines(base, ours, theirs, { ...labels, base: 'base' }, { style })).toEqual({ text, conflicts });
+  });
+});
+
+describe('markers and their labels', () => {
+  it('diff3 without a base label prints a bare |||||||, and labels are printed as given', () => {
+    const out = mergeLines(L('1', '2', '3'), L('1', 'A', '3'), L('1', 'B', '3'), { ours: 'stream a', theirs: 'b+c' }, { style: 'diff3' });
+    expect(out).toEqual({ text: L('1', '<<<<<<< stream a', 'A', '|||||||', '2', '=======', 'B', '>>>>>>> b+c', '3'), conflicts: 1 });
+  });
+
+  it('diff3 shows the base lines of a deletion against an edit, and an empty side as no line', () => {
+    const out = mergeLines(L('1', '2', '3'), L('1', '3'), L('1', 'X', '3'), { ...labels, base: 'base' }, { style: 'diff3' });
+    expect(out).toEqual({ text: L('1', '<<<<<<< ours', '||||||| base', '2', '=======', 'X', '>>>>>>> theirs', '3'), conflicts: 1 });
+  });
+});
+
+describe('splitLines', () => {
+  it('splits after each \\n only: a leading empty line, a lone \\r, a last line without one', () => {
+    expect(splitLines('\nA\n')).toEqual(['\n', 'A\n']);
+    expect(splitLines('\n')).toEqual(['\n']);
+    expect(splitLines('a\rb\r\nc')).toEqual(['a\rb\r\n', 'c']);
+    expect(splitLines('a\n')).toEqual(['a\n']);
+    expect(splitLines('abc')).toEqual(['abc']);
+  });
+});
+
+/** A seeded generator of integers in [0, n) (mulberry32: every bit of its state mixes into each draw). */
+function rng(seed: number): (n: number) => number {
+  let s = seed >>> 0;
+  return (n) => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(s ^ (s >>> 15), s | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) % n;
+  };
+}
+
+/** Random versions: lines drawn from `alphabet` (`_` is an empty line), some CRLF, some last lines unterminated. */
+function versions(r: (n: number) => number, alphabet: string): [string, string, string] {
+  const line = (): string => {
+    const c = alphabet[r(alphabet.length)] ?? '';
+    return (c === '_' ? '' : c) + (r(4) === 0 ? '\r\n' : '\n');
+  };
+  const edit = (from: string[]): string[] => {
+    const out = [...from];
+    for (let e = r(8); e > 0; e--) {
+      const at = r(out.length + 1);
+      const op = r(3);
+      if (op === 0) out.splice(at, 0, line());
+      else if (op === 1) out.splice(at, 1 + r(2));
+      else out.splice(at, 1, ...Array.from({ length: r(3) }, line));
+    }
+    return out;
+  };
+  const cut = (s: string): string => (r(4) === 0 ? s.replace(/\r?\n$/, '') : s);
+  const b = Array.from({ length: r(16) }, line);
+  return [cut(b.join('')), cut(edit(b).join('')), cut(edit(b).join(''))];
+}
+
+describe('laws of the merge (seeded random versions)', () => {
+  it('a side left as the base gives the other side; the same version on both sides gives it', () => {
+    const r = rng(7);
+    for (let t = 0; t < 300; t++) {
+      const [base, ours, theirs] = versions(r, 'ab}_A1');
+      expect(mergeLines(base, ours, base, labels)).toEqual({ text: ours, conflicts: 0 });
+      expect(mergeLines(base, base, theirs, labels)).toEqual({ text: theirs, conflicts: 0 });
+      expect(mergeLines(base, theirs, theirs, labels, { style: 'diff3' })).toEqual({ text: theirs, conflicts: 0 });
+    }
+  });
+
+  it('edits of lines apart from each other merge cleanly and the result holds both', () => {
+    const r = rng(13);
+    for (let t = 0; t < 300; t++) {
+      const base = Array.from({ length: 6 + r(20) }, (_, i) => `line ${i}\n`);
+      // ours edits at even places, theirs at odd ones, each place a line with its own number
+      // (so every edit stands apart from the other side's, with an unchanged line between)
+      const ours = [...base];
+      const theirs = [...base];
+      const both = [...base];
+      for (let i = base.length - 2; i >= 1; i -= 2) {
+        const side = (i / 2) % 2 === 0 ? 'ours' : 'theirs';
+        const k = r(3);
+        const repl = k === 0 ? [] : k === 1 ? [`${side} ${i}\n`] : [`${side} ${i}\n`, `${side} ${i}b\n`];
+        if (r(2) === 0) continue;
+        (side === 'ours' ? ours : theirs).splice(i, 1, ...repl);
+        both.splice(i, 1, ...repl);
+      }
+      expect(mergeLines(base.join(''), ours.join(''), theirs.join(''), labels)).toEqual({ text: both.join(''), conflicts: 0 });
+      expect(mergeLines(base.join(''), ours.join(''), theirs.join(''), labels, { style: 'diff3' })).toEqual({ text: both.join(''), conflicts: 0 });
+    }
+  });
+});
+
+const needs = requires({
+  what: 'git',
+  missing: () => (spawnSync('git', ['--version']).status === 0 ? null : 'apt-get install git'),
+});
+
+needs.describe('mergeLines against git merge-file, live (seeded random versions)', () => {
+  // alphabets for the rules: blank and punctuation-only lines (which join conflicts), upper case
+  // and digits (which count as letters), few distinct lines (long ambiguous runs)
+  const shapes = ['ab}_', 'AB_', '12{', 'aA1}_ ', 'ab'];
+  it.each([['merge'], ['diff3']] as const)('%s style: byte-identical text and the same conflict count', (style) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coord-3way-'));
+    try {
+      const r = rng(style === 'merge' ? 101 : 202);
+      for (let t = 0; t < 200; t++) {
+        const [base, ours, theirs] = versions(r, shapes[t % shapes.length] ?? 'ab');
+        fs.writeFileSync(path.join(dir, 'base'), base);
+        fs.writeFileSync(path.join(dir, 'ours'), ours);
+        fs.writeFileSync(path.join(dir, 'theirs'), theirs);
+        const args = ['merge-file', '-p', ...(style === 'diff3' ? ['--diff3'] : []), '-L', 'ours', '-L', 'base', '-L', 'theirs', 'ours', 'base', 'theirs'];
+        const git = spawnSync('git', args, { cwd: dir, encoding: 'utf8' });
+        const mine = mergeLines(base, ours, theirs, { ...labels, base: 'base' }, { style });
+        expect({ case: t, text: mine.text, conflicts: Math.min(mine.conflicts, 127) }).toEqual({ case: t, text: git.stdout, conflicts: git.status });
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
