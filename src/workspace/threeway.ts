@@ -33,7 +33,7 @@ export interface MergeLinesOptions {
   diff?: LineDiff;
 }
 
-/** Hunks in order that turn `a` into `b` (see {@link diffIds}). */
+/** Hunks in order that turn `a` into `b`, each apart from the next by an unchanged line (see {@link diffIds}). */
 export type LineDiff = (a: Int32Array, b: Int32Array) => readonly Hunk[];
 
 /** What {@link mergeLines} produced. */
