@@ -1,11 +1,8 @@
-/** mergeLines on inputs chosen for each rule of the merge, against what `git merge-file -p` gives for them (recorded, and live). */
+/** mergeLines on inputs chosen for each rule of the merge, against what `git merge-file -p` gives for them (recorded; test/workspace/threeway-git.test.ts compares live). */
 import { describe, expect, it } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { requires } from '../requires.js';
-import { mergeLines, splitLines } from '../../src/workspace/threeway.js';
+import { diffIds, internLines, type Hunk } from '../../src/workspace/linediff.js';
+import { mergeLines, splitLines, type LineDiff } from '../../src/workspace/threeway.js';
+import { rng, versions } from './textgen.js';
 
 const L = (...ls: string[]): string => ls.map((l) => `${l}\n`).join('');
 const C = (...ls: string[]): string => ls.map((l) => `${l}\r\n`).join('');
@@ -79,39 +76,6 @@ describe('splitLines', () => {
   });
 });
 
-/** A seeded generator of integers in [0, n) (mulberry32: every bit of its state mixes into each draw). */
-function rng(seed: number): (n: number) => number {
-  let s = seed >>> 0;
-  return (n) => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) % n;
-  };
-}
-
-/** Random versions: lines drawn from `alphabet` (`_` is an empty line), some CRLF, some last lines unterminated. */
-function versions(r: (n: number) => number, alphabet: string): [string, string, string] {
-  const line = (): string => {
-    const c = alphabet[r(alphabet.length)] ?? '';
-    return (c === '_' ? '' : c) + (r(4) === 0 ? '\r\n' : '\n');
-  };
-  const edit = (from: string[]): string[] => {
-    const out = [...from];
-    for (let e = r(8); e > 0; e--) {
-      const at = r(out.length + 1);
-      const op = r(3);
-      if (op === 0) out.splice(at, 0, line());
-      else if (op === 1) out.splice(at, 1 + r(2));
-      else out.splice(at, 1, ...Array.from({ length: r(3) }, line));
-    }
-    return out;
-  };
-  const cut = (s: string): string => (r(4) === 0 ? s.replace(/\r?\n$/, '') : s);
-  const b = Array.from({ length: r(16) }, line);
-  return [cut(b.join('')), cut(edit(b).join('')), cut(edit(b).join(''))];
-}
-
 describe('laws of the merge (seeded random versions)', () => {
   it('a side left as the base gives the other side; the same version on both sides gives it', () => {
     const r = rng(7);
@@ -146,31 +110,33 @@ describe('laws of the merge (seeded random versions)', () => {
   });
 });
 
-const needs = requires({
-  what: 'git',
-  missing: () => (spawnSync('git', ['--version']).status === 0 ? null : 'apt-get install git'),
-});
+describe('the same change on both sides, aligned differently by the diff', () => {
+  // base c1 s a a s2 c2; each side changes c1 and c2 its own way and deletes one of the two a's.
+  // Which a a diff deletes is its choice; git's merge drops an identical change only when both
+  // sides' hunks cover the same base lines, and otherwise keeps it as a change between the
+  // conflicts around it, so those stay apart.
+  const base = L('c1', 's', 'a', 'a', 's2', 'c2');
+  const ours = L('O1', 's', 'a', 's2', 'O2');
+  const theirs = L('T1', 's', 'a', 's2', 'T2');
+  const [, , theirsIds] = internLines(splitLines(base), splitLines(ours), splitLines(theirs));
+  const isTheirs = (b: Int32Array): boolean => b.length === theirsIds?.length && b.every((v, i) => v === theirsIds[i]);
+  /** diffIds, but a one-line deletion in base→theirs put on the equal line before it (as valid a diff). */
+  const deleteEarlierInTheirs: LineDiff = (a, b) =>
+    diffIds(a, b).map((h): Hunk =>
+      isTheirs(b) && h.aEnd - h.aStart === 1 && h.bStart === h.bEnd && h.aStart > 0 && a[h.aStart - 1] === a[h.aStart]
+        ? { aStart: h.aStart - 1, aEnd: h.aEnd - 1, bStart: h.bStart - 1, bEnd: h.bEnd - 1 }
+        : h,
+    );
+  const two = L('<<<<<<< ours', 'O1', '=======', 'T1', '>>>>>>> theirs', 's', 'a', 's2', '<<<<<<< ours', 'O2', '=======', 'T2', '>>>>>>> theirs');
+  const one = L('<<<<<<< ours', 'O1', 's', 'a', 's2', 'O2', '=======', 'T1', 's', 'a', 's2', 'T2', '>>>>>>> theirs');
 
-needs.describe('mergeLines against git merge-file, live (seeded random versions)', () => {
-  // alphabets for the rules: blank and punctuation-only lines (which join conflicts), upper case
-  // and digits (which count as letters), few distinct lines (long ambiguous runs)
-  const shapes = ['ab}_', 'AB_', '12{', 'aA1}_ ', 'ab'];
-  it.each([['merge'], ['diff3']] as const)('%s style: byte-identical text and the same conflict count', (style) => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coord-3way-'));
-    try {
-      const r = rng(style === 'merge' ? 101 : 202);
-      for (let t = 0; t < 200; t++) {
-        const [base, ours, theirs] = versions(r, shapes[t % shapes.length] ?? 'ab');
-        fs.writeFileSync(path.join(dir, 'base'), base);
-        fs.writeFileSync(path.join(dir, 'ours'), ours);
-        fs.writeFileSync(path.join(dir, 'theirs'), theirs);
-        const args = ['merge-file', '-p', ...(style === 'diff3' ? ['--diff3'] : []), '-L', 'ours', '-L', 'base', '-L', 'theirs', 'ours', 'base', 'theirs'];
-        const git = spawnSync('git', args, { cwd: dir, encoding: 'utf8' });
-        const mine = mergeLines(base, ours, theirs, { ...labels, base: 'base' }, { style });
-        expect({ case: t, text: mine.text, conflicts: Math.min(mine.conflicts, 127) }).toEqual({ case: t, text: git.stdout, conflicts: git.status });
-      }
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+  it('over the same base lines it counts as agreed lines: the conflicts two lines apart join', () => {
+    expect(mergeLines(base, ours, theirs, labels)).toEqual({ text: one, conflicts: 1 });
+  });
+
+  it('over different base lines it is a change of both: the conflicts stay apart', () => {
+    const hunks = deleteEarlierInTheirs(internLines(splitLines(base))[0] ?? new Int32Array(), theirsIds ?? new Int32Array());
+    expect(hunks.map((h) => [h.aStart, h.aEnd])).toContainEqual([2, 3]);
+    expect(mergeLines(base, ours, theirs, labels, { diff: deleteEarlierInTheirs })).toEqual({ text: two, conflicts: 2 });
   });
 });
