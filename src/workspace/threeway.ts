@@ -81,7 +81,9 @@ interface Version {
 const sameIds = (a: Int32Array, a0: number, a1: number, b: Int32Array, b0: number, b1: number): boolean => {
   if (a1 - a0 !== b1 - b0) return false;
   // Stryker disable next-line EqualityOperator: one line further is the base line after the region in both (or past both ends), equal either way
-  for (let i = 0; i < a1 - a0; i++) if (a[a0 + i] !== b[b0 + i]) return false;
+  for (let i = 0; i < a1 - a0; i++) {
+    if (a[a0 + i] !== b[b0 + i]) return false;
+  }
   return true;
 };
 
@@ -215,8 +217,12 @@ function simplify(segments: readonly Segment[]): Segment[] {
     if (seg === undefined) continue;
     // What lies between two conflicts is always agreed lines: a region is fenced by unchanged
     // base lines, and conflicts narrowed out of one region by the lines the sides agree on.
-    // Stryker disable next-line ConditionalExpression: (so the kind test only narrows the type)
-    if (seg.kind === 'same' && last?.kind === 'conflict' && next?.kind === 'conflict') {
+    if (
+      last?.kind === 'conflict' &&
+      next?.kind === 'conflict' &&
+      // Stryker disable next-line ConditionalExpression: (so this test only narrows the type)
+      seg.kind === 'same'
+    ) {
       if (seg.lines.length <= 3 || !seg.lines.some((l) => ALNUM.test(l))) {
         append(last.ours, seg.lines, next.ours);
         append(last.theirs, seg.lines, next.theirs);

@@ -134,8 +134,23 @@ describe('the same change on both sides, aligned differently by the diff', () =>
     expect(mergeLines(base, ours, theirs, labels)).toEqual({ text: one, conflicts: 1 });
   });
 
+  /** diffIds, with base→theirs' one-line deletion `[i, i + 1)` given as `from` says instead. */
+  const reworded =
+    (from: (h: Hunk) => Hunk): LineDiff =>
+    (a, b) =>
+      diffIds(a, b).map((h) => (isTheirs(b) && h.aEnd - h.aStart === 1 && h.bStart === h.bEnd ? from(h) : h));
+  const baseIds = internLines(splitLines(base))[0] ?? new Int32Array();
+
+  it.each([
+    ['the two equal lines replaced by one (an earlier start)', (h: Hunk): Hunk => ({ aStart: h.aStart - 1, aEnd: h.aEnd, bStart: h.bStart - 1, bEnd: h.bEnd }), [2, 4]],
+  ] as const)('over different base lines it is a change of both, the conflicts stay apart: %s', (_why, from, range) => {
+    const diff = reworded(from);
+    expect(diff(baseIds, theirsIds ?? new Int32Array()).map((h) => [h.aStart, h.aEnd])).toContainEqual(range);
+    expect(mergeLines(base, ours, theirs, labels, { diff })).toEqual({ text: two, conflicts: 2 });
+  });
+
   it('over different base lines it is a change of both: the conflicts stay apart', () => {
-    const hunks = deleteEarlierInTheirs(internLines(splitLines(base))[0] ?? new Int32Array(), theirsIds ?? new Int32Array());
+    const hunks = deleteEarlierInTheirs(baseIds, theirsIds ?? new Int32Array());
     expect(hunks.map((h) => [h.aStart, h.aEnd])).toContainEqual([2, 3]);
     expect(mergeLines(base, ours, theirs, labels, { diff: deleteEarlierInTheirs })).toEqual({ text: two, conflicts: 2 });
   });
