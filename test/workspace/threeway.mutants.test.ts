@@ -66,6 +66,21 @@ describe('markers and their labels', () => {
   });
 });
 
+describe('more against git merge-file (recorded)', () => {
+  it('the line before the conflict decides its markers, not the first line of ours (changed apart to LF)', () => {
+    const out = mergeLines('x\r\ny\r\nz\r\nm\r\n', 'X\ny\r\nz\r\nA\r\n', 'x\r\ny\r\nz\r\nB\r\n', labels);
+    expect(out).toEqual({ text: 'X\ny\r\nz\r\n<<<<<<< ours\r\nA\r\n=======\r\nB\r\n>>>>>>> theirs\r\n', conflicts: 1 });
+  });
+
+  it('diff3 never joins conflicts, however close', () => {
+    const out = mergeLines(L('1', '2', '3'), L('A', '2', 'C'), L('B', '2', 'D'), { ...labels, base: 'base' }, { style: 'diff3' });
+    expect(out).toEqual({
+      text: L('<<<<<<< ours', 'A', '||||||| base', '1', '=======', 'B', '>>>>>>> theirs', '2', '<<<<<<< ours', 'C', '||||||| base', '3', '=======', 'D', '>>>>>>> theirs'),
+      conflicts: 2,
+    });
+  });
+});
+
 describe('splitLines', () => {
   it('splits after each \\n only: a leading empty line, a lone \\r, a last line without one', () => {
     expect(splitLines('\nA\n')).toEqual(['\n', 'A\n']);
