@@ -149,21 +149,26 @@ export async function planWork(
   const groups: Groups = new Map();
   collected.forEach((c, i) => {
     const dropped = deletions.dropped[i];
+    // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator: `dropped` is set for every source, and filtering by an empty set keeps every entry
     addSourceClaims(groups, i, dropped && dropped.size > 0 ? c.entries.filter((e) => !dropped.has(e.rel)) : c.entries, fold);
   });
   const listings = target === undefined ? new Map<string, Listing>() : addTargetClaims(groups, target.abs, fold, target.keep);
   await settleContent(groups, new Ticker());
+  // Stryker disable next-line OptionalChaining,StringLiteral: a claim's src >= 0 indexes `collected`, so the fallback is never taken
   const streamsOf = (c: Claim): string[] => (c.src >= 0 ? [collected[c.src]?.source.stream ?? `source${c.src}`] : prior.streamsAt(foldRel(c.rel)));
   const p = planMerge({
     groups,
     policyOf: how.policyOf,
     allowConflicts: how.allowConflicts,
+    // Stryker disable next-line OptionalChaining,BooleanLiteral: planMerge asks only for a three-way path, and `how.text` is set whenever a policy is three-way
     canMergeText: (rel, a, b) => how.text?.canMerge(rel, a, b) ?? false,
     fold,
     streamsOf,
     nameTaken: (parent, folded) => listings.get(parent)?.has(folded) ?? false,
   });
-  const markers = how.text !== undefined && p.textMerges.length > 0 ? await runTextMerges(p, how.text, (c) => streamsOf(c).join('+') || 'merged', new Ticker()) : [];
+  const labelOf = (c: Claim): string => streamsOf(c).join('+') || 'merged';
+  // Stryker disable next-line ConditionalExpression,LogicalOperator,EqualityOperator: text merges are planned only under three-way, where `how.text` is set, and runTextMerges over none returns none
+  const markers = how.text !== undefined && p.textMerges.length > 0 ? await runTextMerges(p, how.text, labelOf, new Ticker()) : [];
   const blocked = [...p.blocked, ...deletions.blocked, ...(how.allowConflicts ? [] : markers)];
   return { collected, how, fold, foldRel, prior, groups, deletions, p, markers, blocked };
 }
@@ -209,6 +214,7 @@ export function result(w: Work, outcome: ApplyOutcome | undefined, opts: MergeOp
   const { collected, p, markers } = w;
   const skipped = collected.flatMap((c) => c.skipped.map((s) => ({ ...s, stream: c.source.stream })));
   for (const o of outcome?.outside ?? []) {
+    // Stryker disable next-line OptionalChaining,StringLiteral: an outside link's src >= 0 indexes `collected`, so the fallback is never taken
     if (o.src >= 0) skipped.push({ rel: o.entry.rel, reason: 'symlink-outside', stream: collected[o.src]?.source.stream ?? '' });
   }
   const written = outcome !== undefined;
@@ -230,6 +236,7 @@ export function result(w: Work, outcome: ApplyOutcome | undefined, opts: MergeOp
 export function record(w: Work, outcome: ApplyOutcome): void {
   for (const x of outcome.written) {
     if (x.src < 0) continue;
+    // Stryker disable next-line OptionalChaining,StringLiteral: every written entry's src >= 0 indexes `collected`, so the fallback is never taken
     w.prior.wrote(w.foldRel(x.outRel), x.outRel, w.collected[x.src]?.source.stream ?? '');
   }
   for (const d of w.deletions.effective) w.prior.deletedBy(d.key, d.rel, d.streams);
