@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { CoordError } from '../core/errors.js';
 import { processStartTime } from '../util/proc.js';
 import { formatDuration } from '../util/duration.js';
+import { grantHandle, realClock, Waker, type LockClock } from './grant.js';
 import { canonicalPath, HOST, lockRegistryDir, partyGone } from './registry.js';
 import { acquireStep, handOff, prune, removeTicket, renew, type Holder, type LockMode, type LockState, type Party, type Waiter } from './state.js';
 import { describeCycle, findCycle, newestInCycle } from './deadlock.js';
@@ -39,6 +40,8 @@ export interface FileLockManagerOptions {
   leaseMs?: number;
   /** Longest sleep between two looks while waiting (default 100 ms). */
   pollMs?: number;
+  /** The time and the timers (default: the real ones). */
+  clock?: LockClock;
   onEvent?: (e: LockEvent) => void;
 }
 
@@ -90,13 +93,7 @@ export class DeadlockError extends CoordError {
   }
 }
 
-/** A lock held that was lost (code `lock-lost`). */
-export class LockLostError extends CoordError {
-  constructor(readonly path: string, readonly reason: string) {
-    super('lock-lost', `lock lost on ${path}: ${reason}`);
-    this.name = 'LockLostError';
-  }
-}
+export { LockLostError, realClock, type LockClock } from './grant.js';
 
 const contentionOf = (locks: LockState[]): LockContention[] => locks.map((l) => ({ path: l.path, ...l.stats }));
 
@@ -111,51 +108,6 @@ function myStart(): number | null {
   return ownStart;
 }
 
-/** Sleeps until the store reports a change of the lock, the time passes, or `wake()` is called. */
-class Waker {
-  private stop: (() => void) | null = null;
-  private pending: (() => void) | null = null;
-  private dirty = false;
-
-  constructor(watch: (onChange: () => void) => () => void) {
-    try {
-      this.stop = watch(() => this.wake());
-    } catch {
-      /* no change notification: the timer alone */
-    }
-  }
-
-  wake(): void {
-    this.dirty = true;
-    const p = this.pending;
-    this.pending = null;
-    p?.();
-  }
-
-  next(ms: number): Promise<void> {
-    if (this.dirty) {
-      this.dirty = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.pending = null;
-        resolve();
-      }, Math.max(0, ms));
-      this.pending = () => {
-        clearTimeout(t);
-        this.dirty = false;
-        resolve();
-      };
-    });
-  }
-
-  close(): void {
-    this.stop?.();
-    this.stop = null;
-  }
-}
-
 export class FileLockManager {
   /** Where the locks are: the registry directory, or the server of a Redis store. */
   readonly registry: string;
@@ -163,6 +115,7 @@ export class FileLockManager {
   readonly owner: string;
   readonly run: string | null;
   readonly leaseMs: number;
+  readonly clock: LockClock;
   private readonly pollMs: number;
   private readonly onEvent: (e: LockEvent) => void;
 
@@ -174,6 +127,7 @@ export class FileLockManager {
     this.leaseMs = opts.leaseMs ?? 10_000;
     this.pollMs = opts.pollMs ?? 100;
     this.onEvent = opts.onEvent ?? (() => {});
+    this.clock = opts.clock ?? realClock;
   }
 
   private fileStore(what: string): FileLockStore {
@@ -215,7 +169,7 @@ export class FileLockManager {
   async acquire(path: string, opts: AcquireOptions = {}): Promise<LockHandle> {
     const mode = opts.mode ?? 'write';
     const canonical = canonicalPath(path);
-    const started = Date.now();
+    const started = this.clock.now();
     const req: Waiter = {
       ticket: randomBytes(8).toString('hex'),
       owner: this.owner,
@@ -234,7 +188,7 @@ export class FileLockManager {
     let holder = await this.step(req, canonical);
     if (holder) return this.handle(canonical, holder, false);
 
-    const waker = new Waker((onChange) => this.store.watch(canonical, onChange));
+    const waker = new Waker((onChange) => this.store.watch(canonical, onChange), this.clock);
     let announced = false;
     let nextDeadlockCheck = 0;
     let sleep = 5;
@@ -244,7 +198,7 @@ export class FileLockManager {
           announced = true;
           this.onEvent({ type: 'lock-waiting', path: canonical, owner: this.owner, pid: process.pid, mode, holders: (await this.store.read(canonical)).holders.map(describeParty) });
         }
-        const now = Date.now();
+        const now = this.clock.now();
         if (opts.signal?.aborted) {
           await this.giveUp(canonical, req.ticket);
           throw opts.signal.reason instanceof Error ? opts.signal.reason : new Error('lock request aborted');
@@ -298,7 +252,7 @@ export class FileLockManager {
     await this.store.update(path, (s) => {
       granted = undefined;
       removed = [];
-      const now = Date.now();
+      const now = this.clock.now();
       let r = acquireStep(s, req, now, this.leaseMs);
       if (r.kind !== 'granted') {
         const p = prune(s, now, partyGone);
@@ -320,7 +274,7 @@ export class FileLockManager {
     });
     for (const p of removed) {
       if (p.ticket === req.ticket) continue;
-      this.onEvent({ type: 'lock-reclaimed', path, owner: this.owner, pid: process.pid, from: p.owner, fromPid: p.pid, why: p.expires < Date.now() ? 'lease-expired' : 'process-gone' });
+      this.onEvent({ type: 'lock-reclaimed', path, owner: this.owner, pid: process.pid, from: p.owner, fromPid: p.pid, why: p.expires < this.clock.now() ? 'lease-expired' : 'process-gone' });
     }
     return granted;
   }
@@ -328,75 +282,11 @@ export class FileLockManager {
   private async giveUp(path: string, ticket: string): Promise<void> {
     await this.store.update(path, (s) => {
       const r = removeTicket(s, ticket);
-      return r.was ? handOff(r.state, Date.now(), this.leaseMs) : undefined;
+      return r.was ? handOff(r.state, this.clock.now(), this.leaseMs) : undefined;
     });
   }
 
   private handle(path: string, holder: Holder, contended: boolean): LockHandle {
-    const lostCtl = new AbortController();
-    const waitMs = contended ? Math.max(0, holder.grantedAt - holder.since) : 0;
-    this.onEvent({ type: 'lock-granted', path, owner: this.owner, pid: process.pid, mode: holder.mode, token: holder.token, waitMs, contended });
-    let done = false;
-    const lose = (reason: string, atRelease = false) => {
-      if ((done && !atRelease) || lostCtl.signal.aborted) return;
-      clearInterval(timer);
-      this.onEvent({ type: 'lock-lost', path, owner: this.owner, pid: process.pid, mode: holder.mode, token: holder.token, reason });
-      lostCtl.abort(new LockLostError(path, reason));
-    };
-    const whyGone = async (): Promise<string> => {
-      const s = await this.store.read(path);
-      return s.token > holder.token ? `token ${s.token} was granted since (its lease of ${formatDuration(this.leaseMs)} ran out, or the lock was removed)` : 'the lock was removed';
-    };
-    // one renewal at a time: against a server that is away, a renewal waits for it
-    let renewing = false;
-    const timer = setInterval(() => {
-      if (renewing) return;
-      renewing = true;
-      void (async () => {
-        try {
-          let found = true;
-          await this.store.update(path, (s) => {
-            // a holder, with this grant's token: a state set back may list the ticket as a waiter
-            const holds = s.holders.some((h) => h.ticket === holder.ticket && h.token === holder.token);
-            const next = holds ? renew(s, holder.ticket, Date.now(), this.leaseMs) : undefined;
-            found = next !== undefined;
-            return next;
-          });
-          if (!found) lose(await whyGone());
-        } catch (e) {
-          lose(`the lease could not be renewed: ${(e as Error).message}`);
-        } finally {
-          renewing = false;
-        }
-      })();
-    }, Math.max(10, Math.floor(this.leaseMs / 3)));
-    timer.unref();
-    const release = async (): Promise<boolean> => {
-      if (done) return false;
-      done = true;
-      clearInterval(timer);
-      let was: 'holder' | 'waiter' | null = null;
-      await this.store.update(path, (s) => {
-        const r = removeTicket(s, holder.ticket);
-        was = r.was;
-        return r.was ? handOff(r.state, Date.now(), this.leaseMs) : undefined;
-      });
-      if (was === 'holder') this.onEvent({ type: 'lock-released', path, owner: this.owner, pid: process.pid, mode: holder.mode, token: holder.token, heldMs: Date.now() - holder.grantedAt });
-      // the grant was gone before the renewal timer noticed (a renewal waits for a round trip
-      // to a lock server): it was lost while held, and `lost` says so
-      else if (!lostCtl.signal.aborted) lose(await whyGone().catch((e: unknown) => `the lock could not be read: ${(e as Error).message}`), true);
-      return was === 'holder';
-    };
-    return {
-      path,
-      mode: holder.mode,
-      token: holder.token,
-      ticket: holder.ticket,
-      lost: lostCtl.signal,
-      release,
-      [Symbol.asyncDispose]: async () => {
-        await release();
-      },
-    };
+    return grantHandle({ store: this.store, clock: this.clock, owner: this.owner, leaseMs: this.leaseMs, onEvent: this.onEvent }, path, holder, contended);
   }
 }
