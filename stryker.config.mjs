@@ -5,7 +5,7 @@
 // One group at a time: `COORD_MUTATE=consensus npm run mutate` (groups below, comma-separated),
 // or any files: `npm run mutate -- --mutate 'src/consensus/*.ts'`.
 const groups = {
-  locks: ['src/locks/{manager,grant,access,deadlock,files,ledger,state,store,view}.ts'],
+  locks: ['src/locks/{manager,grant,access,deadlock,files,journal,ledger,state,store,view}.ts'],
   state: ['src/state/store.ts'],
   queue: ['src/queue/{queue,engine,cursors}.ts'],
   merge: ['src/workspace/{merge,merge-work,threeway,deletions,changes}.ts'],

@@ -2,18 +2,26 @@
  * Atomic replacement and whole-record appends, the file operations of `coord write` and
  * `coord append`.
  */
-import { closeSync, fchmodSync, fchownSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import * as fs from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { processStartTime, sameProcess } from '../util/proc.js';
 import { TEMP_SUFFIX, TEMP_TAIL } from '../util/write-temp.js';
+import { beginJournal, endJournal, repairTornTail } from './journal.js';
 
 export { TEMP_SUFFIX } from '../util/write-temp.js';
+export { JOURNAL_SUFFIX } from './journal.js';
 
-function writeAll(fd: number, data: Uint8Array): void {
+/** The file system calls of this module and journal.ts (default: node:fs; tests give one that fails where they say). */
+export type FileOps = Pick<
+  typeof fs,
+  'closeSync' | 'fchmodSync' | 'fchownSync' | 'fdatasyncSync' | 'fstatSync' | 'fsyncSync' | 'ftruncateSync' | 'openSync' | 'readdirSync' | 'readFileSync' | 'readSync' | 'renameSync' | 'statSync' | 'unlinkSync' | 'writeFileSync' | 'writeSync'
+>;
+
+function writeAll(ops: FileOps, fd: number, data: Uint8Array): void {
   let off = 0;
-  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+  while (off < data.length) off += ops.writeSync(fd, data, off, data.length - off);
 }
 
 /**
@@ -23,8 +31,8 @@ function writeAll(fd: number, data: Uint8Array): void {
  * fsync the directory so the rename itself survives a crash. `beforeRename` runs last, so a
  * fencing check sits as close to the rename as it can.
  */
-export function atomicReplace(target: string, data: Uint8Array, beforeRename?: () => void): void {
-  const tmp = PendingReplace.open(target);
+export function atomicReplace(target: string, data: Uint8Array, beforeRename?: () => void, ops: FileOps = fs): void {
+  const tmp = PendingReplace.open(target, ops);
   try {
     tmp.write(data);
   } catch (e) {
@@ -35,8 +43,8 @@ export function atomicReplace(target: string, data: Uint8Array, beforeRename?: (
 }
 
 /** atomicReplace with a check that may wait (a fencing check against a lock server). */
-export async function atomicReplaceAsync(target: string, data: Uint8Array, beforeRename?: () => Promise<void>): Promise<void> {
-  const tmp = PendingReplace.open(target);
+export async function atomicReplaceAsync(target: string, data: Uint8Array, beforeRename?: () => Promise<void>, ops: FileOps = fs): Promise<void> {
+  const tmp = PendingReplace.open(target, ops);
   try {
     tmp.write(data);
   } catch (e) {
@@ -67,11 +75,11 @@ function tempName(base: string): string {
  * leftovers last until the next write of the same file and no longer. Temp files of live
  * writers, of other hosts, and names that say no process (made by older versions) are left.
  */
-function sweepStaleTemps(dir: string, base: string): void {
+function sweepStaleTemps(ops: FileOps, dir: string, base: string): void {
   const prefix = `.${base}.`;
   let names: string[];
   try {
-    names = readdirSync(dir);
+    names = ops.readdirSync(dir);
   } catch {
     return; // a directory we may write but not list: the leftovers stay, the write goes on
   }
@@ -79,7 +87,7 @@ function sweepStaleTemps(dir: string, base: string): void {
     if (!name.startsWith(prefix)) continue;
     const m = TEMP_TAIL.exec(name.slice(prefix.length));
     if (!m || m[3] !== HOST_TAG || sameProcess(Number(m[1]), m[2] ? Number(m[2]) : null)) continue;
-    dropTemp(join(dir, name));
+    dropTemp(ops, join(dir, name));
   }
 }
 
@@ -89,9 +97,9 @@ interface Ownership {
   gid: number;
 }
 
-function ownership(target: string): Ownership | null {
+function ownership(ops: FileOps, target: string): Ownership | null {
   try {
-    const st = statSync(target);
+    const st = ops.statSync(target);
     return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
@@ -100,10 +108,10 @@ function ownership(target: string): Ownership | null {
 }
 
 /** Gives `fd` the owner (as root) and the mode bits of `old` that `mask` keeps; the owner first, since chown(2) may clear set-id bits. */
-function adopt(fd: number, old: Ownership, mask: number): void {
-  const st = fstatSync(fd);
-  if (process.getuid?.() === 0 && (st.uid !== old.uid || st.gid !== old.gid)) fchownSync(fd, old.uid, old.gid);
-  if ((st.mode & 0o7777) !== (old.mode & mask)) fchmodSync(fd, old.mode & mask);
+function adopt(ops: FileOps, fd: number, old: Ownership, mask: number): void {
+  const st = ops.fstatSync(fd);
+  if (process.getuid?.() === 0 && (st.uid !== old.uid || st.gid !== old.gid)) ops.fchownSync(fd, old.uid, old.gid);
+  if ((st.mode & 0o7777) !== (old.mode & mask)) ops.fchmodSync(fd, old.mode & mask);
 }
 
 /**
@@ -128,30 +136,31 @@ export class PendingReplace {
     readonly path: string,
     readonly dir: string,
     fd: number,
+    private readonly ops: FileOps,
   ) {
     this.fd = fd;
   }
 
-  static open(target: string): PendingReplace {
+  static open(target: string, ops: FileOps = fs): PendingReplace {
     const dir = dirname(target);
     const base = basename(target);
-    sweepStaleTemps(dir, base);
-    const old = ownership(target);
+    sweepStaleTemps(ops, dir, base);
+    const old = ownership(ops, target);
     const path = join(dir, tempName(base));
-    const fd = openSync(path, 'wx', old ? old.mode & 0o777 : 0o666);
+    const fd = ops.openSync(path, 'wx', old ? old.mode & 0o777 : 0o666);
     try {
-      if (old) adopt(fd, old, 0o777);
+      if (old) adopt(ops, fd, old, 0o777);
     } catch (e) {
-      closeSync(fd);
-      dropTemp(path);
+      ops.closeSync(fd);
+      dropTemp(ops, path);
       throw e;
     }
-    return new PendingReplace(target, path, dir, fd);
+    return new PendingReplace(target, path, dir, fd, ops);
   }
 
   write(data: Uint8Array): void {
     if (this.fd === null) throw new Error(`${this.path} is closed`);
-    writeAll(this.fd, data);
+    writeAll(this.ops, this.fd, data);
   }
 
   /** fsync, the target's current mode and owner, `beforeRename`, rename, fsync of the directory; the temp file is removed when any of it fails. */
@@ -187,9 +196,9 @@ export class PendingReplace {
 
   /** The temp file takes the target's place, and the directory entry is made durable. */
   private renameIntoPlace(): void {
-    this.guarded(() => renameSync(this.path, this.target));
+    this.guarded(() => this.ops.renameSync(this.path, this.target));
     this.finished = true;
-    syncDir(this.dir);
+    syncDir(this.ops, this.dir);
   }
 
   /** Closes and removes the temp file; nothing once it has been renamed over the target. */
@@ -197,14 +206,14 @@ export class PendingReplace {
     if (this.finished) return;
     this.finished = true;
     this.close();
-    dropTemp(this.path);
+    dropTemp(this.ops, this.path);
   }
 
   private seal(): void {
     if (this.fd === null) throw new Error(`${this.path} is closed`);
-    const now = ownership(this.target);
-    if (now) adopt(this.fd, now, 0o7777);
-    fsyncSync(this.fd);
+    const now = ownership(this.ops, this.target);
+    if (now) adopt(this.ops, this.fd, now, 0o7777);
+    this.ops.fsyncSync(this.fd);
     this.close();
   }
 
@@ -213,134 +222,35 @@ export class PendingReplace {
     const fd = this.fd;
     this.fd = null;
     try {
-      closeSync(fd);
+      this.ops.closeSync(fd);
     } catch {
       /* closed already */
     }
   }
 }
 
-function dropTemp(tmp: string): void {
+function dropTemp(ops: FileOps, tmp: string): void {
   try {
-    unlinkSync(tmp);
+    ops.unlinkSync(tmp);
   } catch {
     /* renamed or gone */
   }
 }
 
-function syncDir(dir: string): void {
-  const dfd = openSync(dir, 'r');
+function syncDir(ops: FileOps, dir: string): void {
+  const dfd = ops.openSync(dir, 'r');
   try {
-    fsyncSync(dfd);
+    ops.fsyncSync(dfd);
   } finally {
-    closeSync(dfd);
-  }
-}
-
-/** Suffix of the journal an append keeps beside its target while it writes (`.NAME.coord-append`). */
-export const JOURNAL_SUFFIX = '.coord-append';
-
-/**
- * The journal of an append in progress: who writes (to tell a killed appender from a live
- * one), which file (device and inode: a `coord write` since then replaced it with another
- * one), and the bytes it is adding, from `offset` on.
- */
-interface AppendJournal {
-  pid: number;
-  start: number | null;
-  host: string;
-  dev: string;
-  ino: string;
-  offset: number;
-  length: number;
-}
-
-function journalOf(target: string): string {
-  return join(dirname(target), `.${basename(target)}${JOURNAL_SUFFIX}`);
-}
-
-function parseJournal(text: string): AppendJournal | null {
-  try {
-    const j = JSON.parse(text) as Partial<AppendJournal>;
-    const int = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
-    if (!int(j.pid) || !int(j.offset) || !int(j.length) || typeof j.host !== 'string' || typeof j.dev !== 'string' || typeof j.ino !== 'string') return null;
-    return { pid: j.pid, start: int(j.start) ? j.start : null, host: j.host, dev: j.dev, ino: j.ino, offset: j.offset, length: j.length };
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Cuts off the torn record a killed appender left at the end of the file open on `fd` (the
- * caller holds the write lock), as its journal describes it: when the file is still the one
- * it wrote and ends part way into its record. Returns the file's size afterwards.
- *
- * The journal goes first: a journal that cannot be removed is never acted on, so that one
- * left behind cannot cut a later record. A live appender's journal (one that lost its lock
- * while paused, and may still write) is left alone; so are its bytes. A journal that does not
- * parse was being written when its appender died, before any byte of its record.
- */
-function repairTornTail(target: string, fd: number, size: number): number {
-  const path = journalOf(target);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return size; // none: the last append ended (or the directory refused it one)
-  }
-  const j = parseJournal(text);
-  // this process appends one record at a time: a journal of its own is from an append that ended
-  if (j && j.host === hostname() && j.pid !== process.pid && sameProcess(j.pid, j.start)) return size;
-  try {
-    unlinkSync(path);
-  } catch {
-    return size;
-  }
-  if (!j || size <= j.offset || size >= j.offset + j.length) return size; // nothing of it written, or all of it
-  const st = fstatSync(fd, { bigint: true });
-  if (String(st.dev) !== j.dev || String(st.ino) !== j.ino) return size;
-  ftruncateSync(fd, j.offset);
-  return j.offset;
-}
-
-let journalStart: number | null | undefined;
-
-/** Writes the journal of the record about to be appended; null when the directory will not take it (the append goes on without). */
-function beginJournal(target: string, fd: number, offset: number, length: number): { path: string; text: string } | null {
-  if (journalStart === undefined) journalStart = processStartTime(process.pid);
-  const st = fstatSync(fd, { bigint: true });
-  const j: AppendJournal = { pid: process.pid, start: journalStart, host: hostname(), dev: String(st.dev), ino: String(st.ino), offset, length };
-  const path = journalOf(target);
-  const text = JSON.stringify(j) + '\n';
-  try {
-    writeFileSync(path, text);
-  } catch {
-    // (a full disk): no journal, and no empty one left behind either (the lock is ours)
-    try {
-      unlinkSync(path);
-    } catch {
-      /* never made */
-    }
-    return null;
-  }
-  return { path, text };
-}
-
-/** Removes the journal once the record is whole — only when it is still ours (an appender that took over a lost lock writes its own). */
-function endJournal(journal: { path: string; text: string } | null): void {
-  if (!journal) return;
-  try {
-    if (readFileSync(journal.path, 'utf8') === journal.text) unlinkSync(journal.path);
-  } catch {
-    /* gone */
+    ops.closeSync(dfd);
   }
 }
 
 const NEWLINE = Buffer.from('\n');
 
-function regularOrMissing(target: string): boolean {
+function regularOrMissing(ops: FileOps, target: string): boolean {
   try {
-    return statSync(target).isFile();
+    return ops.statSync(target).isFile();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true;
     throw e;
@@ -361,56 +271,56 @@ function regularOrMissing(target: string): boolean {
  * describes — the directory did not take one — or a last line another program left
  * unfinished), one goes first, so no record is ever glued to what came before it.
  */
-export function appendRecord(target: string, data: Uint8Array): void {
-  if (!regularOrMissing(target)) {
+export function appendRecord(target: string, data: Uint8Array, ops: FileOps = fs): void {
+  if (!regularOrMissing(ops, target)) {
     // a pipe or a device: there is no end to repair or look at, the record is written as it is
-    const fd = openSync(target, 'a');
+    const fd = ops.openSync(target, 'a');
     try {
-      writeAll(fd, data);
+      writeAll(ops, fd, data);
       try {
-        fdatasyncSync(fd);
+        ops.fdatasyncSync(fd);
       } catch (e) {
         // EINVAL: a pipe or a character device has nothing to flush
         if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
       }
     } finally {
-      closeSync(fd);
+      ops.closeSync(fd);
     }
     return;
   }
   let fd: number;
   let readable = true;
   try {
-    fd = openSync(target, 'a+', 0o666);
+    fd = ops.openSync(target, 'a+', 0o666);
   } catch (e) {
     // a file we may append to but not read (a drop box): no look at its last byte
     if ((e as NodeJS.ErrnoException).code !== 'EACCES') throw e;
-    fd = openSync(target, 'a', 0o666);
+    fd = ops.openSync(target, 'a', 0o666);
     readable = false;
   }
   try {
-    const size = repairTornTail(target, fd, fstatSync(fd).size);
+    const size = repairTornTail(ops, target, fd, ops.fstatSync(fd).size);
     let record = data;
     if (readable && size > 0) {
       const last = Buffer.alloc(1);
-      if (readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 0x0a) record = Buffer.concat([NEWLINE, data]);
+      if (ops.readSync(fd, last, 0, 1, size - 1) === 1 && last[0] !== 0x0a) record = Buffer.concat([NEWLINE, data]);
     }
-    const journal = beginJournal(target, fd, size, record.length);
+    const journal = beginJournal(ops, target, fd, size, record.length);
     try {
-      writeAll(fd, record);
-      fdatasyncSync(fd);
+      writeAll(ops, fd, record);
+      ops.fdatasyncSync(fd);
     } catch (e) {
       // alive to clean up after itself (a full disk, a file size limit): no partial record stays
       try {
-        ftruncateSync(fd, size);
-        endJournal(journal);
+        ops.ftruncateSync(fd, size);
+        endJournal(ops, journal);
       } catch {
         /* the journal stays: the next append repairs it */
       }
       throw e;
     }
-    endJournal(journal);
+    endJournal(ops, journal);
   } finally {
-    closeSync(fd);
+    ops.closeSync(fd);
   }
 }
