@@ -1,6 +1,7 @@
 /**
  * Jest for `npm run mutate`: the unit tests of the modules Stryker mutates, nothing that
- * spawns the built dist/ (a subprocess runs unmutated code and costs seconds per mutant).
+ * spawns the built dist/ (a subprocess runs unmutated code and costs seconds per mutant): so
+ * not test/locks/registry-trust.test.ts, whose one in-process case the store's own tests cover.
  */
 import base from './jest.config.js';
 
@@ -13,7 +14,6 @@ export default {
     '<rootDir>/test/consensus/*.test.ts',
     '<rootDir>/test/locks/manager.test.ts',
     '<rootDir>/test/locks/state.test.ts',
-    '<rootDir>/test/locks/registry-trust.test.ts',
     '<rootDir>/test/locks/*.mutants.test.ts',
     '<rootDir>/test/state/store.test.ts',
     '<rootDir>/test/state/*.mutants.test.ts',
