@@ -29,7 +29,7 @@
  * — to the holder that follows a dead one. A power failure may also lose the ledger's last
  * seconds (nothing is fsynced, like the registry); a clean reboot does not.
  */
-import { closeSync, existsSync, linkSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
+import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { isErrno, numberedNames } from '../primitives/link-publish.js';
 
@@ -46,8 +46,14 @@ const NAME = /^(\d+)$/;
 /** The file every token name of a key links to. */
 const ANCHOR = 'anchor';
 
+/** The file system calls of the ledger (default: node:fs; tests give one that fails where they say). */
+export type LedgerOps = Pick<typeof fs, 'closeSync' | 'existsSync' | 'linkSync' | 'mkdirSync' | 'openSync' | 'unlinkSync'>;
+
 export class TokenLedger {
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    private readonly ops: LedgerOps = fs,
+  ) {}
 
   private keyDir(key: string): string {
     return join(this.dir, key);
@@ -74,7 +80,7 @@ export class TokenLedger {
     // first), and EEXIST has said all. Without it, `from` was removed as old — or its commit has
     // not recorded it yet (or it is 0, which has no name): only a commit far below the newest is
     // taken back.
-    if (existsSync(join(dir, String(from)))) return taken;
+    if (this.ops.existsSync(join(dir, String(from)))) return taken;
     const newest = this.last(key);
     if (newest > to) for (let t = from + 1; t <= Math.min(to, newest - WINDOW); t++) if (!taken.includes(t)) taken.push(t);
     return taken;
@@ -85,15 +91,15 @@ export class TokenLedger {
     const anchor = join(dir, ANCHOR);
     for (let attempt = 0; ; attempt++) {
       try {
-        linkSync(anchor, join(dir, String(t)));
+        this.ops.linkSync(anchor, join(dir, String(t)));
         return true;
       } catch (e) {
         if (isErrno(e, 'EEXIST')) return false;
         if (!isErrno(e, 'ENOENT') || attempt > 0) throw e;
         // the key's first token (or the anchor was removed): make the directory and the anchor
-        mkdirSync(dir, { recursive: true, mode: 0o700 });
+        this.ops.mkdirSync(dir, { recursive: true, mode: 0o700 });
         try {
-          closeSync(openSync(anchor, 'wx', 0o600));
+          this.ops.closeSync(this.ops.openSync(anchor, 'wx', 0o600));
         } catch (err) {
           if (!isErrno(err, 'EEXIST')) throw err;
         }
@@ -106,7 +112,7 @@ export class TokenLedger {
     for (const n of numberedNames(dir, NAME)) {
       if (n > t - WINDOW) break;
       try {
-        unlinkSync(join(dir, String(n)));
+        this.ops.unlinkSync(join(dir, String(n)));
       } catch {
         /* removed by another process */
       }

@@ -16,7 +16,7 @@
  * it (ledger.ts); RedisLockStore (redis-store.ts) on a Redis server, so that processes of
  * several hosts share the locks.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import { listLocks, lockKey, lockRegistryDir, lockStore, lockTokenDir } from './registry.js';
 import type { LockState } from './state.js';
 import { TokenLedger } from './ledger.js';
@@ -57,11 +57,13 @@ export class FileLockStore implements LockStore {
   readonly registry: string;
   readonly ledger: TokenLedger;
   private checked = false;
+  private readonly fsWatch: typeof fsWatch;
 
-  /** `opts.tokens`: the ledger directory (default: lockTokenDir of the registry). */
-  constructor(registry: string = lockRegistryDir(), opts: { tokens?: string } = {}) {
+  /** `opts.tokens`: the ledger directory (default: lockTokenDir of the registry); `opts.watch`: fs.watch (tests give their own). */
+  constructor(registry: string = lockRegistryDir(), opts: { tokens?: string; watch?: typeof fsWatch } = {}) {
     this.registry = registry;
     this.ledger = new TokenLedger(opts.tokens ?? lockTokenDir(registry));
+    this.fsWatch = opts.watch ?? fsWatch;
   }
 
   get where(): string {
@@ -76,9 +78,9 @@ export class FileLockStore implements LockStore {
     this.checked = true;
   }
 
-  /** Refuses an entry whose state is another lock's: entries renamed by hand. */
-  private own(version: number, s: Readonly<LockState>, canonical: string, dir: string): void {
-    if (version > 0 && s.path !== canonical) {
+  /** Refuses an entry whose state is another lock's: entries renamed by hand (an entry with no version yet holds the empty state of its own lock). */
+  private own(s: Readonly<LockState>, canonical: string, dir: string): void {
+    if (s.path !== canonical) {
       throw new UnsafeDirectoryError(
         `lock registry entry ${dir} holds the lock of ${s.path}, not of ${canonical}: the registry was changed by hand; refusing to use it (remove ${dir}: the lock's tokens go on from the token ledger ${this.ledger.dir})`,
         dir,
@@ -90,7 +92,7 @@ export class FileLockStore implements LockStore {
     this.ready();
     const dir = lockStore(this.registry, canonical);
     const v = dir.read();
-    this.own(v.version, v.data, canonical, dir.dir);
+    this.own(v.data, canonical, dir.dir);
     return floored(v.data, this.ledger.last(lockKey(canonical)));
   }
 
@@ -100,8 +102,8 @@ export class FileLockStore implements LockStore {
     const dir = lockStore(this.registry, canonical);
     for (;;) {
       let base = 0;
-      const r = dir.update((s, version) => {
-        this.own(version, s, canonical, dir.dir);
+      const r = dir.update((s) => {
+        this.own(s, canonical, dir.dir);
         base = s.token;
         const next = fn(s);
         // only a grant makes a token, and it must be above every token granted before: the
@@ -148,7 +150,7 @@ export class FileLockStore implements LockStore {
     let watcher: FSWatcher | null = null;
     try {
       // only a new version (`<n>.json`) is a change; temp files and removals of old versions are not
-      watcher = watch(lockStore(this.registry, canonical).dir, { persistent: false }, (_event, name) => {
+      watcher = this.fsWatch(lockStore(this.registry, canonical).dir, { persistent: false }, (_event, name) => {
         if (name === null || /^\d+\.json$/.test(String(name))) onChange();
       });
       watcher.on('error', () => {
