@@ -60,13 +60,12 @@ export async function atomicReplaceAsync(target: string, data: Uint8Array, befor
  */
 const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 6);
 
-
-let ownStart: number | null | undefined;
+/** This process's start time (null where there is no /proc): with the pid, it names the process. */
+const OWN_START = processStartTime(process.pid);
 
 /** `.NAME.<pid>-<start>-<host>-<random>.coord-tmp`: names the writer, so the next write can tell a killed writer's leftover from a live one's. */
 function tempName(base: string): string {
-  if (ownStart === undefined) ownStart = processStartTime(process.pid);
-  return `.${base}.${process.pid}-${ownStart ?? ''}-${HOST_TAG}-${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
+  return `.${base}.${process.pid}-${OWN_START ?? ''}-${HOST_TAG}-${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`;
 }
 
 /**

@@ -74,13 +74,13 @@ export function repairTornTail(ops: FileOps, target: string, fd: number, size: n
   return j.offset;
 }
 
-let journalStart: number | null | undefined;
+/** This process's start time, for its journals (null where there is no /proc). */
+const OWN_START = processStartTime(process.pid);
 
 /** Writes the journal of the record about to be appended; null when the directory will not take it (the append goes on without). */
 export function beginJournal(ops: FileOps, target: string, fd: number, offset: number, length: number): { path: string; text: string } | null {
-  if (journalStart === undefined) journalStart = processStartTime(process.pid);
   const st = ops.fstatSync(fd, { bigint: true });
-  const j: AppendJournal = { pid: process.pid, start: journalStart, host: hostname(), dev: String(st.dev), ino: String(st.ino), offset, length };
+  const j: AppendJournal = { pid: process.pid, start: OWN_START, host: hostname(), dev: String(st.dev), ino: String(st.ino), offset, length };
   const path = journalOf(target);
   const text = JSON.stringify(j) + '\n';
   try {
