@@ -386,3 +386,57 @@ describe('appendRecord when the system says no', () => {
     expect(text.endsWith('}\n')).toBe(true);
   });
 });
+
+describe('details no failure forces', () => {
+  const journal = (name: string, j: object) => writeFileSync(journalPath(name), JSON.stringify(j) + '\n');
+  const fileId = (f: string) => {
+    const st = statSync(f, { bigint: true });
+    return { dev: String(st.dev), ino: String(st.ino) };
+  };
+
+  test('a platform without getuid (no owners to keep) still replaces, and gives no owner', () => {
+    const f = join(dir, 'f');
+    writeFileSync(f, 'old');
+    const getuid = process.getuid;
+    const o = ops();
+    (process as { getuid?: () => number }).getuid = undefined;
+    try {
+      atomicReplace(f, buf('new'), undefined, o);
+    } finally {
+      process.getuid = getuid;
+    }
+    expect(readFileSync(f, 'utf8')).toBe('new');
+    expect(o.named('fchownSync')).toEqual([]);
+  });
+
+  test('an empty file is not read before the first record; a new one is made 0666 less the umask', () => {
+    const f = join(dir, 'log');
+    writeFileSync(f, '');
+    const o = ops();
+    appendRecord(f, buf('a\n'), o);
+    expect(o.named('readSync')).toEqual([]);
+    expect(readFileSync(f, 'utf8')).toBe('a\n');
+    const g = join(dir, 'new');
+    appendRecord(g, buf('b\n'));
+    expect(statSync(g).mode & 0o777).toBe(0o666 & ~process.umask());
+  });
+
+  test('a torn first record (its journal at offset 0) is cut off to nothing', () => {
+    const f = join(dir, 'log');
+    writeFileSync(f, 'tor');
+    journal('log', { pid: DEAD_PID, start: 1, host: hostname(), ...fileId(f), offset: 0, length: 10 });
+    appendRecord(f, buf('next\n'));
+    expect(readFileSync(f, 'utf8')).toBe('next\n');
+  });
+
+  test('a journal whose start time does not parse names its process by the pid alone: a live one is left alone', () => {
+    const f = join(dir, 'log');
+    writeFileSync(f, 'whole\nto');
+    journal('log', { pid: process.ppid, start: 'yesterday', host: hostname(), ...fileId(f), offset: 6, length: 10 });
+    appendRecord(f, buf('x\n'));
+    expect(readFileSync(f, 'utf8')).toBe('whole\nto\nx\n');
+    journal('log', { pid: process.ppid, start: -4, host: hostname(), ...fileId(f), offset: 6, length: 10 });
+    appendRecord(f, buf('y\n'));
+    expect(readFileSync(f, 'utf8')).toBe('whole\nto\nx\ny\n');
+  });
+});
