@@ -102,11 +102,8 @@ export function describeParty(p: Party): string {
   return `${p.owner} (pid ${p.pid}${p.host !== HOST ? ` on ${p.host}` : ''}, ${p.mode}${tok}, since ${new Date('grantedAt' in p ? (p as Holder).grantedAt : p.since).toISOString()})`;
 }
 
-let ownStart: number | null | undefined;
-function myStart(): number | null {
-  if (ownStart === undefined) ownStart = processStartTime(process.pid);
-  return ownStart;
-}
+/** This process's start time (null where there is no /proc): with the pid, it names the requester. */
+const OWN_START = processStartTime(process.pid);
 
 export class FileLockManager {
   /** Where the locks are: the registry directory, or the server of a Redis store. */
@@ -126,6 +123,7 @@ export class FileLockManager {
     this.run = opts.run ?? null;
     this.leaseMs = opts.leaseMs ?? 10_000;
     this.pollMs = opts.pollMs ?? 100;
+    // Stryker disable next-line ArrowFunction: a listener that returns undefined is the one that does nothing
     this.onEvent = opts.onEvent ?? (() => {});
     this.clock = opts.clock ?? realClock;
   }
@@ -176,7 +174,7 @@ export class FileLockManager {
       run: this.run,
       pid: process.pid,
       host: HOST,
-      procStart: myStart(),
+      procStart: OWN_START,
       mode,
       since: started,
       expires: started + this.leaseMs,
@@ -220,6 +218,7 @@ export class FileLockManager {
           }
         }
         const onAbort = () => waker.wake();
+        // Stryker disable next-line ObjectLiteral,BooleanLiteral: a signal aborts once, and the listener goes right after the sleep it may end
         opts.signal?.addEventListener('abort', onAbort, { once: true });
         await waker.next(Math.min(sleep, deadline - now, req.chain.length ? 250 : Infinity));
         opts.signal?.removeEventListener('abort', onAbort);
@@ -255,11 +254,10 @@ export class FileLockManager {
       const now = this.clock.now();
       let r = acquireStep(s, req, now, this.leaseMs);
       if (r.kind !== 'granted') {
+        // blocked: parties that are gone are removed, and the request tried again without them
         const p = prune(s, now, partyGone);
-        if (p.removed.length) {
-          removed = p.removed;
-          r = acquireStep(p.state, req, now, this.leaseMs);
-        }
+        removed = p.removed;
+        r = acquireStep(p.state, req, now, this.leaseMs);
       }
       if (r.kind === 'granted') {
         granted = r.holder;
