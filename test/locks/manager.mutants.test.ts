@@ -147,7 +147,7 @@ describe('FileLockManager', () => {
     const y = join(dir, 'y');
     const hx = await m.acquire(x);
     const other = await m.acquire(y);
-    const p = m.acquire(y, { holding: [hx.ticket], timeout: 400 });
+    const p = m.acquire(y, { holding: [hx.ticket], timeout: 30_000 });
     await sleep(300);
     await other.release();
     await (await p).release();

@@ -1,6 +1,6 @@
 /** The file lock store (src/locks/store.ts): tokens above the ledger, entries checked, listing and watching. */
 import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
-import { mkdtempSync, readdirSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, watch } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileLockStore } from '../../src/locks/store.js';
@@ -83,14 +83,29 @@ describe('FileLockStore', () => {
     const f = join(dir, 'f');
     s.updateSync(f, grant('a'));
     let changes = 0;
-    const stop = s.watch(f, () => changes++);
+    let stop: () => void = () => undefined;
+    const changed = new Promise<void>((resolve) => {
+      stop = s.watch(f, () => {
+        changes++;
+        resolve();
+      });
+    });
     s.updateSync(f, release('a'));
-    await new Promise((r) => setTimeout(r, 100));
-    expect(changes).toBeGreaterThan(0);
+    await changed;
     stop();
     const seen = changes;
+    // a watcher of its own sees the next version; the stopped one has seen nothing more by then
+    const entry = join(reg, lockKey(f));
+    const marker = new Promise<void>((resolve) => {
+      const w = watch(entry, { persistent: false }, (_e, name) => {
+        if (/^\d+\.json$/.test(String(name))) {
+          w.close();
+          setImmediate(resolve);
+        }
+      });
+    });
     s.updateSync(f, grant('b'));
-    await new Promise((r) => setTimeout(r, 100));
+    await marker;
     expect(changes).toBe(seen);
     // a lock never used has no directory to watch: nothing, and no throw
     expect(() => s.watch(join(dir, 'never'), () => changes++)()).not.toThrow();
