@@ -439,4 +439,16 @@ describe('details no failure forces', () => {
     appendRecord(f, buf('y\n'));
     expect(readFileSync(f, 'utf8')).toBe('whole\nto\nx\ny\n');
   });
+
+  test('after a cut, the new end is what the next record is put after: one that ends mid-line gets a newline first', () => {
+    const f = join(dir, 'log');
+    // "abc" was left unfinished by another program; the killed appender had written "\nxy" of its record "\nxyz..."
+    writeFileSync(f, 'abc\nxy');
+    journal('log', { pid: DEAD_PID, start: 1, host: hostname(), ...fileId(f), offset: 3, length: 10 });
+    const o = ops();
+    appendRecord(f, buf('next\n'), o);
+    expect(readFileSync(f, 'utf8')).toBe('abc\nnext\n');
+    const [[, text]] = o.named('writeFileSync') as [[string, string]];
+    expect(JSON.parse(text)).toMatchObject({ offset: 3, length: 6 });
+  });
 });
