@@ -36,7 +36,7 @@ const LEDGER_HINT = 'set COORD_LOCK_TOKENS to a directory of your own, mode 0700
 
 /** A state whose token is below the ledger's newest was set back (the registry was removed or restored): lifted to it. */
 function floored(s: LockState, floor: number): LockState {
-  return s.token >= floor ? s : { ...s, token: floor };
+  return { ...s, token: Math.max(s.token, floor) };
 }
 
 /**
