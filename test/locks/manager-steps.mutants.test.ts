@@ -14,6 +14,7 @@ import { emptyLockState, type Holder, type LockState, type Waiter } from '../../
 import { FileLockStore } from '../../src/locks/store.js';
 import { processStartTime } from '../../src/util/proc.js';
 import { FakeClock } from './fake-clock.js';
+import { exitCodeOf } from '../../src/cli/errors.js';
 
 let dir: string;
 beforeEach(() => {
@@ -56,7 +57,8 @@ describe('LockTimeoutError', () => {
   test('with no holder to name: queued behind other waiters; exit 75', () => {
     const e = new LockTimeoutError('/p', 1500, [], 'read');
     expect(e.message).toBe('timed out after 1.5s waiting for a read lock on /p: queued behind other waiters');
-    expect(e.exitCode).toBe(75);
+    expect(e.code).toBe('timeout');
+    expect(exitCodeOf(e)).toBe(75);
     expect(e.name).toBe('LockTimeoutError');
     expect([e.path, e.waitedMs, e.holders]).toEqual(['/p', 1500, []]);
   });
