@@ -1,4 +1,8 @@
-/** Jest runs the TypeScript tests as ESM through ts-jest (type-checking is `tsc` in `npm test`). */
+/**
+ * Jest runs the TypeScript tests as ESM through ts-jest. ts-jest only transpiles, file by file
+ * (`isolatedModules`): the type check is `tsc -p tsconfig.test.json` in `npm test`, so a
+ * type-checking language service in every worker would only check the same code again.
+ */
 export default {
   preset: 'ts-jest/presets/default-esm',
   testEnvironment: 'node',
@@ -6,7 +10,7 @@ export default {
   testMatch: ['**/*.test.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
-    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.test.json' }],
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.test.json', isolatedModules: true, diagnostics: false }],
   },
   testTimeout: 60000,
   maxWorkers: 2,

@@ -7,9 +7,6 @@ import base from './jest.config.js';
 
 export default {
   ...base,
-  transform: {
-    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.test.json', isolatedModules: true, diagnostics: false }],
-  },
   testMatch: [
     '<rootDir>/test/consensus/*.test.ts',
     '<rootDir>/test/locks/manager.test.ts',
