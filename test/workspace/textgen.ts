@@ -1,6 +1,11 @@
 /** Seeded random text versions for the three-way merge tests. */
 
-/** A seeded generator of integers in [0, n) (mulberry32: every bit of its state mixes into each draw). */
+/**
+ * A seeded generator of integers in [0, n) (mulberry32: every bit of its state mixes into each
+ * draw). A linear congruential step in doubles, `(s * 1103515245 + 12345) & 0x7fffffff`, loses
+ * its low bits to rounding and draws far from evenly: with it every random merge had two equal
+ * versions, so none got past mergeLines' shortcuts.
+ */
 export function rng(seed: number): (n: number) => number {
   let s = seed >>> 0;
   return (n) => {
@@ -11,8 +16,8 @@ export function rng(seed: number): (n: number) => number {
   };
 }
 
-/** Random versions: lines drawn from `alphabet` (`_` is an empty line), some CRLF, some last lines unterminated. */
-export function versions(r: (n: number) => number, alphabet: string): [string, string, string] {
+/** Random versions of fewer than `maxLines` base lines drawn from `alphabet` (`_` is an empty line), some CRLF, some last lines unterminated. */
+export function versions(r: (n: number) => number, alphabet: string, maxLines = 16): [string, string, string] {
   const line = (): string => {
     const c = alphabet[r(alphabet.length)] ?? '';
     return (c === '_' ? '' : c) + (r(4) === 0 ? '\r\n' : '\n');
@@ -29,6 +34,6 @@ export function versions(r: (n: number) => number, alphabet: string): [string, s
     return out;
   };
   const cut = (s: string): string => (r(4) === 0 ? s.replace(/\r?\n$/, '') : s);
-  const b = Array.from({ length: r(16) }, line);
+  const b = Array.from({ length: r(maxLines) }, line);
   return [cut(b.join('')), cut(edit(b).join('')), cut(edit(b).join(''))];
 }

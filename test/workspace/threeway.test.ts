@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { diffIds, internLines } from '../../src/workspace/linediff.js';
 import { mergeLines, splitLines, type LineDiff } from '../../src/workspace/threeway.js';
+import { rng, versions } from './textgen.js';
 
 const L = { ours: 'ours', theirs: 'theirs' };
 /** Lines joined with `\n`, each terminated. */
@@ -138,22 +139,6 @@ describe('mergeLines', () => {
   });
 });
 
-/**
- * A small deterministic generator for the randomized checks (mulberry32). (A linear congruential
- * step in doubles, `(s * 1103515245 + 12345) & 0x7fffffff`, loses its low bits to rounding and
- * draws far from evenly: with it each of the 200 random merges below had two equal versions,
- * so none got past mergeLines' shortcuts.)
- */
-function rng(seed: number): (n: number) => number {
-  let s = seed >>> 0;
-  return (n) => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) % n;
-  };
-}
-
 describe('diffIds', () => {
   it('finds a shortest edit script whose hunks turn a into b', () => {
     const r = rng(3);
@@ -193,22 +178,8 @@ describe('mergeLines against git merge-file', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'coord-3way-'));
     try {
       const r = rng(11);
-      const line = (): string => 'abcdef'[r(6)] + (r(4) === 0 ? '\r\n' : '\n');
-      const edit = (from: string[]): string[] => {
-        const out = [...from];
-        for (let e = r(8); e > 0; e--) {
-          const at = r(out.length + 1);
-          const op = r(3);
-          if (op === 0) out.splice(at, 0, line());
-          else if (op === 1) out.splice(at, 1 + r(2));
-          else out.splice(at, 1, ...Array.from({ length: r(3) }, line));
-        }
-        return out;
-      };
-      const cut = (s: string): string => (r(4) === 0 ? s.replace(/\r?\n$/, '') : s);
       for (let t = 0; t < 200; t++) {
-        const b = Array.from({ length: r(30) }, line);
-        const [base, ours, theirs] = [cut(b.join('')), cut(edit(b).join('')), cut(edit(b).join(''))];
+        const [base, ours, theirs] = versions(r, 'abcdef', 30);
         fs.writeFileSync(path.join(dir, 'base'), base);
         fs.writeFileSync(path.join(dir, 'ours'), ours);
         fs.writeFileSync(path.join(dir, 'theirs'), theirs);
