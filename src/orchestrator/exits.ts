@@ -154,8 +154,8 @@ export class ExitHandler {
   /**
    * Stops a stream the run no longer needs, for `reason`: a running attempt is signalled (the
    * soft signal, or `sig`) and escalated, a launch is called off, a queued or pending stream
-   * is cancelled at once. With `onlyIfAlive`, a running attempt whose process group is already
-   * gone is left to its exit, still on its way, to decide its state.
+   * is cancelled at once. With `onlyIfAlive`, a running attempt whose leader has already exited
+   * (or whose process group is gone) is left to its exit, still on its way, to decide its state.
    */
   stopFor(rt: StreamRt, reason: LaunchStop, opts: { sig?: NodeJS.Signals; onlyIfAlive?: boolean } = {}): void {
     const { e } = this;
@@ -164,6 +164,9 @@ export class ExitHandler {
     if (att) {
       const sig = opts.sig ?? e.plan.guardian.soft;
       if (opts.onlyIfAlive) {
+        // The leader exited (a zombie not reaped yet, or reaped and its output draining): what
+        // signal 0 still finds in its group is a leftover, and the exit decides the state.
+        if (att.proc.leaderAlive?.() === false) return;
         if (!e.guardian.signal(rt, sig, reason)) return;
         att.killReason = reason;
         e.guardian.escalateAfterGrace(rt, att.proc, reason);

@@ -7,7 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { signalGroup } from '../util/proc.js';
+import { sameProcess, signalGroup } from '../util/proc.js';
 import type { ExitInfo, SpawnRequest, Spawner, StreamProcess } from './spawner.js';
 import type { LaunchReply, LaunchRequest } from './launcher-protocol.js';
 
@@ -128,6 +128,7 @@ export class LauncherSpawner implements Spawner {
           procStartTime: m.procStartTime,
           exited,
           signal: (sig) => signalGroup(m.pid, sig),
+          leaderAlive: () => m.pid > 0 && sameProcess(m.pid, m.procStartTime),
         });
         break;
       }

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { processStartTime, signalGroup, groupAlive } from '../util/proc.js';
+import { processStartTime, sameProcess, signalGroup, groupAlive } from '../util/proc.js';
 import { DiskFullError, isDiskFull } from '../util/disk-full.js';
 import { LineSplitter } from '../util/lines.js';
 
@@ -48,6 +48,12 @@ export interface StreamProcess {
   readonly exited: Promise<ExitInfo>;
   /** Signals the whole process group; false when it is already gone. */
   signal(sig: NodeJS.Signals): boolean;
+  /**
+   * False once the leader has exited, before its exit is reported (a zombie counts as exited):
+   * what it left in its group is then a leftover, and its exit status stands. Absent where this
+   * host cannot see the process (a remote attempt).
+   */
+  leaderAlive?(): boolean;
   /** A process on a `coord worker` host (pid and pgid are then 0): the worker's id and host. */
   readonly worker?: string;
   readonly host?: string;
@@ -186,6 +192,7 @@ export function spawnProcess(req: SpawnRequest): StreamProcess {
     procStartTime: procStart,
     exited,
     signal: (sig) => signalGroup(pid, sig),
+    leaderAlive: () => pid > 0 && sameProcess(pid, procStart),
   };
 }
 

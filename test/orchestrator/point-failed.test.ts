@@ -64,4 +64,44 @@ describe('a point failed by one stream', () => {
     expect(events.some((e) => e.type === 'stream-signalled' && e.stream === 'good')).toBe(false);
     expect(outcome.streams.find((s) => s.id === 'bad')).toMatchObject({ state: 'failed', reason: 'exit-non-zero' });
   });
+
+  it('leaves a stream whose leader exited 0 before it succeeded, though a leftover of its group is still alive', async () => {
+    const pidFile = path.join(tmp, 'good.pid');
+    const node = JSON.stringify(process.execPath);
+    // bad fails the point once good's leader is gone (reaped), while good's leftover, which
+    // ignores SIGTERM and holds good's stdout, keeps the group alive until the drain gives up
+    const leaderGone = `const p = Number(require('fs').readFileSync(${JSON.stringify(pidFile)}, 'utf8')); setInterval(() => { try { process.kill(p, 0); } catch { process.exit(3); } }, 5);`;
+    const yaml = [
+      'agent_coordination:',
+      '  convergence_points: [{ name: both, type: barrier, streams: [good, bad] }]',
+      'streams:',
+      `  - id: good`,
+      `    command: ${JSON.stringify(`(trap '' TERM; sleep 30) & echo $$ > ${pidFile}.tmp && mv ${pidFile}.tmp ${pidFile}; echo fine`)}`,
+      `  - id: bad`,
+      `    command: ${JSON.stringify(`${fixture('wait-for-file.js', pidFile)} && ${node} -e ${JSON.stringify(leaderGone)}`)}`,
+    ].join('\n');
+    const parsed = parsePlan(yaml, path.join(tmp, 'plan.yaml'), { cwd: tmp });
+    if (!parsed.ok) throw new Error(JSON.stringify(parsed.error));
+    let pointFailed: () => void = () => undefined;
+    const failed = new Promise<void>((r) => (pointFailed = r));
+    const spawner: Spawner = {
+      async spawn(req) {
+        const proc = await nodeSpawner.spawn(req);
+        if (req.env['COORD_STREAM_ID'] !== 'good') return proc;
+        // good's exit is reported only after the point failed, whenever the drain ends
+        return { ...proc, exited: proc.exited.then(async (info) => (await failed, info)) };
+      },
+    };
+    const coord = new StreamCoordinator({ plan: parsed.value, home: path.join(tmp, '.coord'), spawner, outputLines: false });
+    const events: CoordEvent[] = [];
+    coord.on((e) => {
+      events.push(e);
+      if (e.type === 'point-failed') pointFailed();
+    });
+    const outcome = await coord.run();
+    expect(outcome.exitCode).toBe(1);
+    expect(outcome.streams.find((s) => s.id === 'good')).toMatchObject({ state: 'succeeded', exitCode: 0 });
+    expect(events.some((e) => e.type === 'stream-signalled' && e.stream === 'good')).toBe(false);
+    expect(outcome.streams.find((s) => s.id === 'bad')).toMatchObject({ state: 'failed', reason: 'exit-non-zero' });
+  });
 });
