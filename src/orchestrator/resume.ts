@@ -14,9 +14,11 @@ import { decideRerun, type RerunDecision } from './rerun.js';
 import type { ExitInfo, StreamProcess } from '../supervise/spawner.js';
 import type { ExitRecord } from '../supervise/launcher-protocol.js';
 import { LIVE_STREAM_STATES } from '../events/types.js';
-import { groupAlive, sameProcess, signalGroup } from '../util/proc.js';
+import { groupAlive, groupGone, sameProcess, signalGroup } from '../util/proc.js';
 
 const POLL_MS = 100;
+/** How long a leftover gets to be gone after its SIGKILL (a process in uninterruptible sleep dies only when its I/O returns). */
+const KILL_WAIT_MS = 5000;
 
 /** True when the record's process is still the one the dead coordinator started. */
 export function leftoverAlive(rec: StreamRecord): boolean {
@@ -35,7 +37,7 @@ export async function stopLeftover(rec: StreamRecord, graceMs: number): Promise<
   const deadline = Date.now() + graceMs;
   while (groupAlive(pgid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, POLL_MS));
   signalGroup(pgid, 'SIGKILL');
-  while (groupAlive(pgid)) await new Promise((r) => setTimeout(r, 20));
+  await groupGone(pgid, KILL_WAIT_MS, 20);
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { processStartTime, sameProcess, signalGroup, groupAlive } from '../util/proc.js';
+import { processStartTime, sameProcess, signalGroup, groupAlive, groupGone } from '../util/proc.js';
 import { DiskFullError, isDiskFull } from '../util/disk-full.js';
 import { LineSplitter } from '../util/lines.js';
 
@@ -112,8 +112,24 @@ export function lazyFile(path: string, onError?: (e: unknown) => void): LazyFile
   };
 }
 
-/** Spawns in this process (synchronously: the fork happens on the calling thread). */
-export function spawnProcess(req: SpawnRequest): StreamProcess {
+/** How long an attempt's end waits, after the SIGKILL of its leftovers, for them to be gone. */
+const GONE_MS = 5000;
+
+/** How the spawner sees a process group (injected by tests). */
+export interface GroupProbe {
+  /** True while a live process is in the group. */
+  groupAlive(pgid: number): boolean;
+  /** How long to wait for the group to be gone after its SIGKILL. */
+  goneMs: number;
+}
+
+const systemProbe: GroupProbe = { groupAlive, goneMs: GONE_MS };
+
+/**
+ * Spawns in this process (synchronously: the fork happens on the calling thread). The attempt
+ * has exited only once its whole group has: nothing of it outlives the report of its exit.
+ */
+export function spawnProcess(req: SpawnRequest, probe: GroupProbe = systemProbe): StreamProcess {
   const [file, args] =
     typeof req.command === 'string'
       ? (['/bin/sh', ['-c', req.command]] as const)
@@ -130,7 +146,7 @@ export function spawnProcess(req: SpawnRequest): StreamProcess {
   const onLogError = (file: string) => (e: unknown) => {
     if (logError) return;
     logError = logErrorOf(file, e);
-    if (pid > 0 && signalGroup(pid, 'SIGTERM')) setTimeout(() => groupAlive(pid) && signalGroup(pid, 'SIGKILL'), DRAIN_MS).unref();
+    if (pid > 0 && signalGroup(pid, 'SIGTERM')) setTimeout(() => probe.groupAlive(pid) && signalGroup(pid, 'SIGKILL'), DRAIN_MS).unref();
   };
   // Log files are opened on the first byte of output: a silent stream costs no open(2).
   const out = lazyFile(req.stdoutFile, onLogError(req.stdoutFile));
@@ -174,11 +190,15 @@ export function spawnProcess(req: SpawnRequest): StreamProcess {
       finished = true;
       // The leader's exit ends the attempt: whatever it left running in its group (a
       // backgrounded grandchild holding the pipes open) is stopped, TERM first, then KILL.
-      if (pid > 0 && groupAlive(pid)) signalGroup(pid, 'SIGTERM');
+      if (pid > 0 && probe.groupAlive(pid)) signalGroup(pid, 'SIGTERM');
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([pumps, new Promise<void>((r) => (timer = setTimeout(r, DRAIN_MS)))]);
       if (timer) clearTimeout(timer);
-      if (pid > 0 && groupAlive(pid)) signalGroup(pid, 'SIGKILL');
+      if (pid > 0 && probe.groupAlive(pid)) {
+        signalGroup(pid, 'SIGKILL');
+        // a killed process is gone only once the kernel has run its exit (later under load)
+        await groupGone(pid, probe.goneMs, 10, (g) => probe.groupAlive(g));
+      }
       child.stdout?.destroy();
       child.stderr?.destroy();
       await Promise.all([out.close(), errOut.close()]);

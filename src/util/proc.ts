@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 interface ProcStat {
   state: string;
   ppid: number;
+  pgrp: number;
   start: number | null;
 }
 
@@ -22,7 +23,7 @@ function readStat(pid: number): ProcStat | null {
   // The command name (field 2) is in parentheses and may contain spaces: split after the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const start = Number(fields[19]);
-  return { state: fields[0] ?? '', ppid: Number(fields[1]), start: Number.isFinite(start) ? start : null };
+  return { state: fields[0] ?? '', ppid: Number(fields[1]), pgrp: Number(fields[2]), start: Number.isFinite(start) ? start : null };
 }
 
 /** The start time of `pid` in clock ticks since boot, or null where /proc is not available. */
@@ -89,14 +90,46 @@ export function descendants(pid: number): number[] {
   return out;
 }
 
-/** True when any process is still in process group `pgid`. */
+/**
+ * True when a live process is still in process group `pgid`. Signal 0 finds zombies too (dead,
+ * not reaped: an orphan waits for an init that may never reap it), so where signal 0 finds the
+ * group, /proc decides: the leader itself when it lives, else a scan for a live member.
+ */
 export function groupAlive(pgid: number): boolean {
   if (!Number.isInteger(pgid) || pgid <= 1) return false;
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  const leader = liveStat(pgid);
+  if (leader === null || leader?.pgrp === pgid) return true;
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return true;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    const stat = readStat(Number(e));
+    if (stat && stat.pgrp === pgid && stat.state !== 'Z' && stat.state !== 'X') return true;
+  }
+  return false;
+}
+
+/**
+ * Waits until no live process is left in group `pgid` (after a SIGKILL the kernel tears the
+ * processes down on their next run, later on a loaded machine), polling every `pollMs`, for at
+ * most `limitMs` (a process in uninterruptible sleep dies only when its I/O returns). True
+ * when the group is gone.
+ */
+export async function groupGone(pgid: number, limitMs: number, pollMs = 10, alive: (pgid: number) => boolean = groupAlive): Promise<boolean> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    if (!alive(pgid)) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }
 
