@@ -7,6 +7,7 @@ import { FileBackend } from '../../src/backend/file/file-backend.js';
 import type { Backend } from '../../src/backend/types.js';
 import { CursorQueues, topicKey, type ConsumerCursor } from '../../src/queue/cursors.js';
 import { runRecord } from '../backend/contract.js';
+import { withOverrides } from '../backend/overrides.js';
 
 let dir: string;
 let backend: FileBackend;
@@ -22,15 +23,7 @@ afterEach(async () => {
 });
 
 /** The file backend with some of its methods replaced. */
-function wrapped(over: Partial<Backend>): Backend {
-  return new Proxy(backend, {
-    get(target, prop, receiver) {
-      if (Object.hasOwn(over, prop)) return (over as Record<string | symbol, unknown>)[prop];
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  }) as Backend;
-}
+const wrapped = (over: Partial<Backend>): Backend => withOverrides<Backend>(backend, over);
 
 const send = async (...bodies: string[]): Promise<void> => {
   for (const body of bodies) await backend.logAppend('r1', topicKey('jobs'), { body, sender: null, time: '' });

@@ -10,6 +10,7 @@ import { MessageQueue, QueueError } from '../../src/queue/queue.js';
 import { CursorQueues, topicKey } from '../../src/queue/cursors.js';
 import { messageOf } from '../../src/queue/engine.js';
 import { runRecord } from '../backend/contract.js';
+import { withOverrides } from '../backend/overrides.js';
 import { exitCodeOf } from '../../src/cli/errors.js';
 
 let dir: string;
@@ -231,13 +232,7 @@ describe('cursor bookkeeping', () => {
   });
 
   it('a waiting recv looks again every fallbackMs when no notification comes', async () => {
-    const deaf = new Proxy(backend, {
-      get(target, prop, receiver) {
-        if (prop === 'watchLog') return () => () => undefined;
-        const v = Reflect.get(target, prop, receiver) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    }) as Backend;
+    const deaf = withOverrides<Backend>(backend, { watchLog: () => () => undefined });
     const q = new MessageQueue(deaf, 'r1', { onEvent: () => undefined, fallbackMs: 30 });
     setTimeout(() => void backend.logAppend('r1', topicKey('jobs'), { body: 'late', sender: null, time: '' }), 50);
     const t0 = Date.now();

@@ -8,6 +8,7 @@ import type { Backend } from '../../src/backend/types.js';
 import { MessageQueue, QueueError } from '../../src/queue/queue.js';
 import { topicKey } from '../../src/queue/cursors.js';
 import { runRecord } from '../backend/contract.js';
+import { withOverrides } from '../backend/overrides.js';
 
 let dir: string;
 let backend: FileBackend;
@@ -23,15 +24,7 @@ afterEach(async () => {
 });
 
 /** The file backend with some of its methods replaced. */
-function wrapped(over: Partial<Backend>): Backend {
-  return new Proxy(backend, {
-    get(target, prop, receiver) {
-      if (Object.hasOwn(over, prop)) return (over as Record<string | symbol, unknown>)[prop];
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  }) as Backend;
-}
+const wrapped = (over: Partial<Backend>): Backend => withOverrides<Backend>(backend, over);
 
 async function refusal(p: Promise<unknown>): Promise<QueueError> {
   try {
