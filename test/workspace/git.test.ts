@@ -152,7 +152,7 @@ describe('addWorktree / commitWorktree / removeWorktree', () => {
       await Promise.all(names.map((n) => removeWorktree(repo, ws(`${n}-${round}`))));
       expect((await worktrees()).match(/^worktree /gm)).toHaveLength(1);
     }
-  });
+  }, 240_000); // 72 git commands, which take seconds each on a loaded machine
 });
 
 describe('mergeBranches / exportTree', () => {
