@@ -1,5 +1,5 @@
 /**
- * coord as a library (SPEC §6): the API the README's section "The library" documents.
+ * coord as a library (SPEC §6): the API docs/library.md documents.
  *
  *   import { loadPlanFile, StreamCoordinator } from '@coord-run/coord';
  *   const plan = await loadPlanFile('plan.yaml');

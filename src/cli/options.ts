@@ -35,7 +35,7 @@ export function durationOption(flags: string, description: string): Option {
   return new Option(flags, description).argParser(duration);
 }
 
-const JSON_HELP = "machine-readable output on stdout (the shapes: README, CLI reference, --json shapes)";
+const JSON_HELP = "machine-readable output on stdout (the shapes: docs/cli.md#--json-shapes)";
 
 /** `--json`, the same flag and description on every command that prints data. */
 export function addJson(cmd: Command): Command {

@@ -1,6 +1,6 @@
 /**
  * `@coord-run/coord/locks`: cross-process read/write locks with fencing tokens, and the atomic
- * writes and appends of `coord write` / `coord append` (README, Locks). Loads no Redis client:
+ * writes and appends of `coord write` / `coord append` (docs/coordination.md, Locks). Loads no Redis client:
  * the locks on a Redis server are `RedisLockStore` in `@coord-run/coord/redis`.
  */
 export { FileLockManager, LockTimeoutError, DeadlockError, LockLostError } from '../locks/manager.js';

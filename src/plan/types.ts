@@ -36,7 +36,7 @@ export const CAPABILITY_PREFIX = 'capability:';
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /**
  * Stream ids and convergence point names (plan streams, point names, `coord spawn --id`):
- * an ID_PATTERN name without `..` anywhere, as the README says. They also name git branches
+ * an ID_PATTERN name without `..` anywhere, as docs/plan.md says. They also name git branches
  * (`coord/<run>/<id>` of worktree streams), which git refuses with `..` in them, and glob and
  * path patterns built from them should never hold `..`.
  */
@@ -173,7 +173,7 @@ export interface Plan {
   groups: Record<string, StreamGroup>;
 }
 
-/** Defaults of every optional plan field; the README's plan reference lists the same values. */
+/** Defaults of every optional plan field; the plan reference (docs/plan.md) lists the same values. */
 export const DEFAULTS = {
   name: 'plan',
   convergenceType: 'progressive' as ConvergenceType,

@@ -1,5 +1,5 @@
 /**
- * What the shared state and the queues store is bounded (README "Shared state", "Queues"):
+ * What the shared state and the queues store is bounded (docs/coordination.md, "Shared state", "Queues"):
  * a state document and a JSON message nest at most {@link MAX_DEPTH} levels of objects and
  * arrays, and take at most {@link MAX_STATE_BYTES} / {@link MAX_MESSAGE_BYTES} as JSON.
  *

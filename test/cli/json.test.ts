@@ -1,6 +1,6 @@
 /**
  * `--json` of the commands that printed only text (validate, run --dry-run, init, clean, stop,
- * spawn, dashboard), in the shapes the README's CLI reference gives, and the run selector: the positional
+ * spawn, dashboard), in the shapes docs/cli.md gives, and the run selector: the positional
  * RUN_ID and `--run ID` name the same run, two different ones are bad usage.
  */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';

@@ -1,5 +1,5 @@
 /**
- * coord as a library, as the README's "The library" uses it: a script of the user's that
+ * coord as a library, as docs/library.md uses it: a script of the user's that
  * imports the built package and runs a plan with `new StreamCoordinator({ home: '.coord' })`,
  * a relative home, in a process of its own.
  */

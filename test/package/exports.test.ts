@@ -3,8 +3,9 @@
  * imported in child `node` processes by the package's own name, through its `exports`
  * (self-reference from inside the package folder). The index and every subpath but `/redis`
  * load without ioredis or BullMQ, even when a resolve hook makes any import of them fail;
- * `/redis` is where they load. Every name the README's library examples import is there, and
- * a TypeScript user's imports of each entry point type-check against dist/'s declarations.
+ * `/redis` is where they load. Every name the library examples of the README and docs/ import
+ * is there, and a TypeScript user's imports of each entry point type-check against dist/'s
+ * declarations.
  */
 import { describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
@@ -106,7 +107,7 @@ describe(`${PKG.name} from outside`, () => {
     expect(r).toEqual({ code: 0, stdout: '' });
   });
 
-  it("exports every name the README's library examples import, from the specifier they import it from", async () => {
+  it('exports every name the library examples (README, docs/) import, from the specifier they import it from', async () => {
     const documented = documentedImports();
     expect(documented.length).toBeGreaterThan(0);
     const specs = [...new Set(documented.map((d) => d.spec))];

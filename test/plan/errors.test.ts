@@ -105,7 +105,7 @@ describe('schema errors, at the offending node', () => {
     ]);
   });
 
-  it('refuses ".." anywhere in a stream id or a point name, as the README says; a single "." is fine', () => {
+  it('refuses ".." anywhere in a stream id or a point name, as docs/plan.md says; a single "." is fine', () => {
     const text = yaml(
       'agent_coordination:',
       '  convergence_points: [{ name: p..q, streams: [a..b] }, { name: p.q, streams: [a.b] }]',
