@@ -135,24 +135,31 @@ describe("the README's worked example", () => {
     expect(plan.streams.filter((s) => s.command.startsWith('claude -p ')).length).toBeGreaterThan(1);
   });
 
-  it('runs as written with a stand-in agent: merged at the barrier, tested, applied to the project', async () => {
-    // the project: a copy of fixtures/project, in git as a project would be
+  /**
+   * The project (a copy of fixtures/project, in git as a project would be) with the plan saved
+   * in it, and PATH with `coord` (this coord, as installed) and `claude`: the stand-in agent,
+   * which exits `fail.with` instead in the stream `fail.in`.
+   */
+  function setUp(fail?: { in: string; with: number }): { project: string; env: Record<string, string> } {
     const project = join(rig.dir, 'tally');
     cpSync(join(FIXTURES, 'project'), project, { recursive: true });
     git(project, 'init', '-q');
     git(project, 'add', '.');
     git(project, 'commit', '-q', '-m', 'tally');
     writeFileSync(join(project, planFile!), yaml[0]!.text);
-    // `claude` is the stand-in; `coord` is this coord, as installed
     const bin = join(rig.dir, 'bin');
     mkdirSync(bin);
-    const script = (to: string): string => `#!/bin/sh\nexec ${shellQuote(process.execPath)} ${shellQuote(to)} "$@"\n`;
-    writeFileSync(join(bin, 'claude'), script(join(FIXTURES, 'agent-standin.js')));
-    writeFileSync(join(bin, 'coord'), script(COORD));
+    const exec = (to: string): string => `exec ${shellQuote(process.execPath)} ${shellQuote(to)} "$@"\n`;
+    const failing = fail === undefined ? '' : `[ "$COORD_STREAM_ID" = ${shellQuote(fail.in)} ] && exit ${fail.with}\n`;
+    writeFileSync(join(bin, 'claude'), `#!/bin/sh\n${failing}${exec(join(FIXTURES, 'agent-standin.js'))}`);
+    writeFileSync(join(bin, 'coord'), `#!/bin/sh\n${exec(COORD)}`);
     chmodSync(join(bin, 'claude'), 0o755);
     chmodSync(join(bin, 'coord'), 0o755);
-    const env = { PATH: `${bin}:${process.env.PATH ?? ''}` };
+    return { project, env: { PATH: `${bin}:${process.env.PATH ?? ''}` } };
+  }
 
+  it('runs as written with a stand-in agent: merged at the barrier, tested, applied to the project', async () => {
+    const { project, env } = setUp();
     const ran = await runSection(all, project, env);
     const [id] = runsIn(join(project, '.coord'));
     runIds.push(id!);
@@ -175,5 +182,21 @@ describe("the README's worked example", () => {
 
     expect((await sh(`coord clean ${id}`, project, env)).code).toBe(0);
     expect(existsSync(join(DEFAULT_ROOT, id!))).toBe(false);
+  });
+
+  it('fails as the text says when an agent fails: nothing merged, check skipped, exit 1', async () => {
+    const { project, env } = setUp({ in: 'tests', with: 3 });
+    const run = commands(all.find((b) => b.info === 'sh')!.text)[0]!;
+    const r = await sh(run, project, env);
+    const [id] = runsIn(join(project, '.coord'));
+    runIds.push(id!);
+    expect(r.code).toBe(1);
+    const status = JSON.parse((await sh(`coord status --json ${id}`, project, env)).stdout) as Status;
+    expect(status.run.state).toBe('failed');
+    expect(status.streams.find((x) => x.id === 'tests')?.state).toBe('failed');
+    expect(status.streams.find((x) => x.id === 'check')?.state).toBe('skipped');
+    expect(status.convergence.find((p) => p.name === 'changes')?.state).toBe('failed');
+    expect(existsSync(join(project, '.coord', 'runs', id!, 'converged', 'changes'))).toBe(false);
+    expect((await sh(`coord clean ${id}`, project, env)).code).toBe(0);
   });
 });
