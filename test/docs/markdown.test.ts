@@ -1,6 +1,6 @@
 /** The markdown readers the docs tests rely on, on small texts whose answers are known. */
 import { describe, expect, it } from '@jest/globals';
-import { anchors, blocks, commands, headings, links, outputPatterns, section, slug, unmatchedTail } from './markdown.js';
+import { anchors, blocks, commands, coordInvocations, headings, links, outputPatterns, section, simpleCommands, slug, unmatchedTail } from './markdown.js';
 
 describe('slug (GitHub anchors)', () => {
   it.each([
@@ -120,5 +120,27 @@ describe('output blocks as patterns', () => {
     expect(unmatchedTail(changed(5, 'applied to x: 3 added'), patterns)).toHaveLength(1);
     expect(unmatchedTail(changed(3, 'extra'), patterns)).toHaveLength(1);
     expect(unmatchedTail(base.slice(1).join('\n'), patterns).length).toBeGreaterThan(0);
+  });
+});
+
+describe('coord command lines', () => {
+  it('splits a line into simple commands, quotes removed, comments dropped', () => {
+    expect(simpleCommands(`v=$(coord state get --json | jq .version) && echo "a  b" 'c d'\\ e # note`)).toEqual([
+      ['v='],
+      ['coord', 'state', 'get', '--json'],
+      ['jq', '.version'],
+      ['echo', 'a  b', 'c d e'],
+    ]);
+  });
+
+  it("finds coord's arguments, after keywords, assignments and npx, and inside a quoted command", () => {
+    expect(coordInvocations('while f=$(coord queue recv files --wait 30s); do eslint "$f"; done')).toEqual([['queue', 'recv', 'files', '--wait', '30s']]);
+    expect(coordInvocations('COORD_BACKEND=redis://h coord status')).toEqual([['status']]);
+    expect(coordInvocations('npx coord run a.yaml; npx @coord-run/coord status')).toEqual([['run', 'a.yaml'], ['status']]);
+    expect(coordInvocations(`coord lock f -- sh -c 'cat f | coord write --fence "$T" f'`)).toEqual([
+      ['lock', 'f', '--', 'sh', '-c', 'cat f | coord write --fence "$T" f'],
+      ['write', '--fence', '$T', 'f'],
+    ]);
+    expect(coordInvocations('echo coord run; ls coord/x')).toEqual([]);
   });
 });

@@ -175,3 +175,71 @@ export function commands(block: string): string[] {
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'));
 }
+
+/**
+ * The words of a shell command line, in the simple commands it is made of: split at unquoted
+ * `|`, `;`, `&`, `(`, `)` and `$(`; quotes and backslashes removed. Enough for the one-line
+ * commands the docs show, not a shell.
+ */
+export function simpleCommands(line: string): string[][] {
+  const out: string[][] = [];
+  let words: string[] = [];
+  let word: string | undefined;
+  const endWord = (): void => {
+    if (word !== undefined) words.push(word);
+    word = undefined;
+  };
+  const endCommand = (): void => {
+    endWord();
+    if (words.length > 0) out.push(words);
+    words = [];
+  };
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (c === "'") {
+      const end = line.indexOf("'", i + 1);
+      word = (word ?? '') + line.slice(i + 1, end < 0 ? undefined : end);
+      i = end < 0 ? line.length : end;
+    } else if (c === '"') {
+      let j = i + 1;
+      let text = '';
+      for (; j < line.length && line[j] !== '"'; j++) {
+        if (line[j] === '\\' && j + 1 < line.length) j++;
+        text += line[j];
+      }
+      word = (word ?? '') + text;
+      i = j;
+    } else if (c === '\\' && i + 1 < line.length) {
+      word = (word ?? '') + line[++i];
+    } else if (c === '#' && word === undefined) {
+      break;
+    } else if (/\s/.test(c)) {
+      endWord();
+    } else if ('|;&()'.includes(c) || (c === '$' && line[i + 1] === '(')) {
+      if (c === '$') i++;
+      endCommand();
+    } else {
+      word = (word ?? '') + c;
+    }
+  }
+  endCommand();
+  return out;
+}
+
+const KEYWORDS = new Set(['if', 'then', 'else', 'elif', 'while', 'until', 'do', 'done', 'fi', '!', 'time', 'exec', 'npx']);
+
+/**
+ * The arguments of every `coord` (`npx coord`, `npx @coord-run/coord`) the line runs, those inside a quoted
+ * command (`sh -c '… coord write …'`) included.
+ */
+export function coordInvocations(line: string): string[][] {
+  const out: string[][] = [];
+  for (const words of simpleCommands(line)) {
+    let i = 0;
+    while (i < words.length && (KEYWORDS.has(words[i]!) || /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[i]!))) i++;
+    if (words[i] === 'coord' || words[i] === '@coord-run/coord') out.push(words.slice(i + 1));
+    // a quoted command line given to another program (sh -c '…', watch '…')
+    for (const w of words) if (/(^|[\s|;&(])coord\s/.test(w) && w.includes(' ')) out.push(...coordInvocations(w));
+  }
+  return out;
+}
