@@ -13,6 +13,9 @@ import { parse } from 'yaml';
 import { COORD, FIXTURES, git, ROOT, Rig, shellQuote } from '../rig.js';
 import { type Block, blocks, commands, outputPatterns, readDoc, section, unmatchedTail } from './markdown.js';
 
+/** A whole run of a docs example (a project copied, agents, its tests): minutes on a loaded machine. */
+const LONG = 180_000;
+
 const README = readDoc('README.md');
 /** coord's default workspace root, which both examples use as they are written. */
 const DEFAULT_ROOT = '/tmp/streams';
@@ -118,7 +121,7 @@ describe("the README's quick start", () => {
 
     expect((await rig.coord(['clean', id!])).code).toBe(0);
     expect(existsSync(join(DEFAULT_ROOT, id!))).toBe(false);
-  });
+  }, LONG);
 });
 
 describe("the README's worked example", () => {
@@ -182,7 +185,7 @@ describe("the README's worked example", () => {
 
     expect((await sh(`coord clean ${id}`, project, env)).code).toBe(0);
     expect(existsSync(join(DEFAULT_ROOT, id!))).toBe(false);
-  });
+  }, LONG);
 
   it('fails as the text says when an agent fails: nothing merged, check skipped, exit 1', async () => {
     const { project, env } = setUp({ in: 'tests', with: 3 });
@@ -198,5 +201,5 @@ describe("the README's worked example", () => {
     expect(status.convergence.find((p) => p.name === 'changes')?.state).toBe('failed');
     expect(existsSync(join(project, '.coord', 'runs', id!, 'converged', 'changes'))).toBe(false);
     expect((await sh(`coord clean ${id}`, project, env)).code).toBe(0);
-  });
+  }, LONG);
 });

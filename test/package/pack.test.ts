@@ -28,7 +28,7 @@ async function packedFiles(): Promise<string[]> {
 }
 
 describe('the published package', () => {
-  it('holds its LICENSE (the license package.json names), what exports and bin point at, and no TypeScript source', async () => {
+  it('holds its LICENSE (the license package.json names), what exports and bin point at, the docs its help points at, and no TypeScript source', async () => {
     const files = await packedFiles();
     expect(PKG.license).toBe('MIT');
     expect(files).toContain('LICENSE');
@@ -36,6 +36,9 @@ describe('the published package', () => {
     const targets = [...Object.values(PKG.bin), ...Object.values(PKG.exports).flatMap((t) => (typeof t === 'string' ? [t] : Object.values(t)))];
     for (const t of targets) expect(files).toContain(relative(ROOT, join(ROOT, t)));
     expect(files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
+    // `--json`'s help names docs/cli.md: the page is where the help says, in the package too
+    expect(files).toContain('docs/cli.md');
+    expect(files).toContain('README.md');
   });
 
   it('ships source maps whose sources are inside them, equal to the TypeScript they were built from', async () => {
