@@ -11,6 +11,31 @@ import { formatSummary } from './summary.js';
 
 const QUIET_TYPES = new Set(['stream-skipped', 'point-failed', 'point-conflict', 'warning']);
 
+/** Events no line is printed for: registrations, heartbeats, and a plan stream's own units (its start and exit say as much). */
+export function unprinted(e: CoordEvent): boolean {
+  return e.type === 'stream-registered' || e.type === 'stream-beat' || planStreamUnits(e);
+}
+
+/** Whether `--quiet` prints `e`: failures, skips, conflicts and warnings only. */
+export function quietShows(e: CoordEvent): boolean {
+  return (e.type === 'stream-ended' && e.state === 'failed') || QUIET_TYPES.has(e.type);
+}
+
+/** An event's line as the plain reporters print it: its time (to the millisecond), then its text, coloured by outcome. */
+export function eventLine(e: CoordEvent, c: Colors): string {
+  return `${c.dim(e.time.slice(11, 23))} ${paint(e, describeEvent(e), c)}`;
+}
+
+function paint(e: CoordEvent, text: string, c: Colors): string {
+  if (e.type === 'stream-ended') return e.state === 'succeeded' ? c.green(text) : c.red(text);
+  if (e.type === 'point-failed' || e.type === 'point-conflict') return c.red(text);
+  if (e.type === 'point-done') return c.green(text);
+  if (e.type === 'warning' || e.type === 'stream-skipped' || e.type === 'resource-timeout') return c.yellow(text);
+  if (e.type === 'proposal-decided') return e.decision === 'accepted' ? c.green(text) : c.red(text);
+  return text;
+}
+
+/** The reporter of logs and CI other than GitHub Actions: one timestamped line an event or output line. */
 export class PlainReporter implements Reporter {
   private readonly c: Colors;
   private readonly opts: ReporterOptions;
@@ -21,30 +46,17 @@ export class PlainReporter implements Reporter {
   }
 
   onEvent(e: CoordEvent): void {
-    if (e.type === 'stream-registered' || e.type === 'stream-beat' || planStreamUnits(e)) return;
-    if (this.opts.quiet) {
-      const failed = e.type === 'stream-ended' && e.state === 'failed';
-      if (!failed && !QUIET_TYPES.has(e.type)) return;
-    }
-    const time = this.c.dim(e.time.slice(11, 23));
+    if (unprinted(e)) return;
+    if (this.opts.quiet && !quietShows(e)) return;
     if (e.type === 'stream-output') {
       const out = e.fd === 'stderr' ? this.opts.stderr : this.opts.stdout;
-      out.write(`${time} ${this.c.cyan(`[${e.stream}]`)} ${e.line}\n`);
+      out.write(`${this.c.dim(e.time.slice(11, 23))} ${this.c.cyan(`[${e.stream}]`)} ${e.line}\n`);
       return;
     }
-    this.opts.stdout.write(`${time} ${this.paint(e, describeEvent(e))}\n`);
+    this.opts.stdout.write(eventLine(e, this.c) + '\n');
   }
 
   done(outcome: RunOutcome): void {
     this.opts.stdout.write('\n' + formatSummary(outcome, this.c));
-  }
-
-  private paint(e: CoordEvent, text: string): string {
-    if (e.type === 'stream-ended') return e.state === 'succeeded' ? this.c.green(text) : this.c.red(text);
-    if (e.type === 'point-failed' || e.type === 'point-conflict') return this.c.red(text);
-    if (e.type === 'point-done') return this.c.green(text);
-    if (e.type === 'warning' || e.type === 'stream-skipped' || e.type === 'resource-timeout') return this.c.yellow(text);
-    if (e.type === 'proposal-decided') return e.decision === 'accepted' ? this.c.green(text) : this.c.red(text);
-    return text;
   }
 }
