@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { parseDurationText } from '../util/duration.js';
 import { reportError, UsageError } from './errors.js';
 import { closeBackends } from '../context/opened.js';
+import { REPORTER_NAMES } from '../report/types.js';
 
 /** Help headings of the shared groups. */
 export const GROUPS = {
@@ -40,6 +41,15 @@ const JSON_HELP = "machine-readable output on stdout (the shapes: docs/cli.md#--
 /** `--json`, the same flag and description on every command that prints data. */
 export function addJson(cmd: Command): Command {
   return cmd.addOption(new Option('--json', JSON_HELP).helpGroup(GROUPS.output));
+}
+
+const REPORTER_HELP =
+  'how progress is shown: plain lines, tty (the live view) or github (a folded group per stream, ::error annotations); ' +
+  'default: github under GITHUB_ACTIONS=true, tty on a terminal, plain otherwise (--json wins over it)';
+
+/** `--reporter plain|tty|github`, on the commands that run a plan (`coord run`, `coord continue`). */
+export function reporterOption(): Option {
+  return new Option('--reporter <name>', REPORTER_HELP).choices(REPORTER_NAMES).helpGroup(GROUPS.output);
 }
 
 const RUN_HELP = 'run id (default: the calling stream\'s run, $COORD_RUN_DIR, else the newest run)';

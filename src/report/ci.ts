@@ -1,12 +1,17 @@
 /**
  * What a run leaves for CI: a JUnit XML report (`--report FILE`: a testcase per stream and per
  * convergence point), a markdown summary appended to GITHUB_STEP_SUMMARY when it is set, and
- * `::error` workflow annotations for failures under GitHub Actions.
+ * the `::error` workflow annotations of failures (formatted by src/report/github.ts).
  */
 import { closeSync, openSync, readSync, fstatSync, appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunOutcome } from '../orchestrator/coordinator.js';
 import type { StreamRecord, PointRecord } from '../backend/types.js';
+import { annotationFile, githubAnnotations, type PlanPlaces } from './github.js';
+import { streamProblem } from './summary.js';
+import type { ReporterName } from './types.js';
+
+export { streamProblem } from './summary.js';
 
 /**
  * How much of each of a failed stream's stdout and stderr goes into its report: the end, where
@@ -69,12 +74,6 @@ function pointCase(p: PointRecord): string {
     ? `conflicting paths:\n${p.conflicts.map((c) => `${c}${byPath.get(c)?.length ? ` (changed by ${byPath.get(c)?.join(', ')})` : ''}`).join('\n')}${p.conflictDir ? `\nresolve them in ${p.conflictDir}, then: coord continue` : ''}`
     : (p.message ?? '');
   return `${head}><failure ${attrs({ message: `${p.type} point ${p.state}${p.reason ? ` (${p.reason})` : ''}`, type: p.reason ?? p.state })}>${text(detail)}</failure></testcase>`;
-}
-
-/** One line saying why a stream did not succeed. */
-export function streamProblem(s: StreamRecord): string {
-  const how = s.exitCode !== null ? `exit code ${s.exitCode}` : s.signal ? `signal ${s.signal}` : s.state;
-  return `${s.id} ${s.state}: ${s.reason ?? how}${s.reason && s.reason !== 'exit-non-zero' ? ` (${how})` : ''}${s.killed ? ', killed' : ''}`;
 }
 
 /** The end of a log file: its text, how many bytes of the file that is, the file's size, and whether its start was cut off. */
@@ -149,20 +148,19 @@ export function markdownSummary(outcome: RunOutcome, name: string): string {
 
 const md = (s: string): string => s.replace(/\|/g, '\\|');
 
-/** `::error` annotations (GitHub Actions workflow commands) for what failed. */
-export function githubAnnotations(outcome: RunOutcome, planFile: string): string {
-  const esc = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-  const out: string[] = [];
-  for (const s of outcome.streams.filter((x) => x.state === 'failed')) out.push(`::error file=${esc(planFile)},title=${esc(`coord: stream ${s.id}`)}::${esc(streamProblem(s))}`);
-  for (const p of outcome.points.filter((x) => x.state === 'failed')) {
-    out.push(`::error file=${esc(planFile)},title=${esc(`coord: convergence point ${p.name}`)}::${esc(`${p.reason ?? 'failed'}${p.conflicts.length ? `: ${p.conflicts.join(', ')}` : p.message ? `: ${p.message}` : ''}`)}`);
-  }
-  return out.length ? out.join('\n') + '\n' : '';
-}
-
-/** Writes the JUnit report and, in GitHub Actions, the step summary and annotations. */
-export function writeCiOutputs(outcome: RunOutcome, opts: { report?: string; name: string; planFile: string; env: NodeJS.ProcessEnv; stdout: NodeJS.WritableStream }): void {
+/**
+ * Writes the JUnit report, the step summary when GITHUB_STEP_SUMMARY is set, and the `::error`
+ * annotations of what failed (src/report/github.ts) under GitHub Actions or with `--reporter
+ * github`. This is the one place annotations are written, whichever reporter ran, so they are
+ * never written twice.
+ */
+export function writeCiOutputs(
+  outcome: RunOutcome,
+  opts: { report?: string; name: string; plan: PlanPlaces & { file: string }; reporter?: ReporterName; env: NodeJS.ProcessEnv; cwd?: string; stdout: NodeJS.WritableStream },
+): void {
   if (opts.report) writeFileSync(opts.report, junitXml(outcome, opts.name));
   if (opts.env.GITHUB_STEP_SUMMARY) appendFileSync(opts.env.GITHUB_STEP_SUMMARY, markdownSummary(outcome, opts.name));
-  if (opts.env.GITHUB_ACTIONS === 'true') opts.stdout.write(githubAnnotations(outcome, opts.planFile));
+  if (opts.env.GITHUB_ACTIONS === 'true' || opts.reporter === 'github') {
+    opts.stdout.write(githubAnnotations(outcome, opts.plan, annotationFile(opts.plan.file, opts.env, opts.cwd ?? process.cwd())));
+  }
 }

@@ -1,6 +1,7 @@
 /** The table printed at the end of `coord run`: each stream's state, time and exit code. */
 import type { Colors } from './color.js';
 import type { RunOutcome } from '../orchestrator/coordinator.js';
+import type { StreamRecord } from '../backend/types.js';
 import { formatDuration } from '../util/duration.js';
 
 const STATE_COLOR: Record<string, (c: Colors, s: string) => string> = {
@@ -70,4 +71,10 @@ export function table(rows: string[][], c: Colors, stateCol: number): string[] {
 export function stateNote(reason: string | null, killed: boolean, state: string): string {
   const parts = [state !== 'succeeded' ? reason : null, killed ? 'killed' : null].filter(Boolean);
   return parts.length ? ` (${parts.join(', ')})` : '';
+}
+
+/** One line saying why a stream did not succeed (the JUnit failure message and the GitHub annotation). */
+export function streamProblem(s: StreamRecord): string {
+  const how = s.exitCode !== null ? `exit code ${s.exitCode}` : s.signal ? `signal ${s.signal}` : s.state;
+  return `${s.id} ${s.state}: ${s.reason ?? how}${s.reason && s.reason !== 'exit-non-zero' ? ` (${how})` : ''}${s.killed ? ', killed' : ''}`;
 }

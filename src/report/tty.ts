@@ -26,11 +26,19 @@ export class TtyReporter implements Reporter {
   private readonly live = new Map<string, Live>();
   private readonly ticker: NodeJS.Timeout;
 
-  constructor(opts: ReporterOptions, colors: Colors) {
+  /** `how.force` (`--reporter tty`): spin even where ora would not (no TTY, or under CI), as asked. */
+  constructor(opts: ReporterOptions, colors: Colors, how: { force?: boolean } = {}) {
     this.opts = opts;
     this.c = colors;
     // ora colours its spinner whatever NO_COLOR says: it follows coord's colour decision instead.
-    this.spinner = ora({ stream: opts.stdout, discardStdin: false, hideCursor: true, color: this.c.level > 0 ? 'cyan' : false });
+    this.spinner = ora({
+      stream: opts.stdout,
+      discardStdin: false,
+      hideCursor: true,
+      color: this.c.level > 0 ? 'cyan' : false,
+      // undefined lets ora decide (a TTY and not CI); a disabled ora would print its text anew on every refresh
+      ...(how.force ? { isEnabled: true } : {}),
+    });
     this.ticker = setInterval(() => this.refresh(), 1000);
     this.ticker.unref();
   }

@@ -1,6 +1,6 @@
 /** `coord continue [RUN]`: the definition (options, help, examples); the action is ./action.ts. */
 import type { Command } from 'commander';
-import { addBackend, addJson, addRunSelector, examples, lazy } from '../../options.js';
+import { addBackend, addJson, addRunSelector, examples, lazy, reporterOption } from '../../options.js';
 import { concurrencyOption, quietOption } from '../run/command.js';
 
 /** Adds `coord continue` to `program`. */
@@ -12,6 +12,7 @@ export function register(program: Command): void {
   addRunSelector(cmd, { positional: true })
     .addOption(concurrencyOption())
     .addOption(quietOption())
+    .addOption(reporterOption())
     .option('--report <file>', 'write a JUnit XML report');
   addJson(cmd);
   addBackend(cmd);

@@ -10,7 +10,8 @@ import type { Plan } from '../../../plan/types.js';
 import { WorkspaceError } from '../../../workspace/root.js';
 import { EXIT, UsageError } from '../../errors.js';
 import { writeCiOutputs } from '../../../report/ci.js';
-import { relative, resolve } from 'node:path';
+import type { ReporterName } from '../../../report/types.js';
+import { resolve } from 'node:path';
 import { durationMs } from '../../../util/duration.js';
 import type { Resolution } from '../../../workspace/conflicts.js';
 
@@ -21,6 +22,8 @@ export interface RunFlags {
   rm?: boolean;
   keepWorkspaces?: boolean;
   quiet?: boolean;
+  /** `--reporter`: the reporter asked for, over the one the environment suggests. */
+  reporter?: ReporterName;
   report?: string;
   resume?: string;
   adopt?: boolean;
@@ -67,6 +70,7 @@ export async function runCommand(planPath: string, flags: RunFlags): Promise<voi
   const reporter = await createReporter({
     quiet: flags.quiet ?? false,
     json: flags.json ?? false,
+    ...(flags.reporter ? { reporter: flags.reporter } : {}),
     env: process.env,
     stdout: process.stdout,
     stderr: process.stderr,
@@ -111,7 +115,8 @@ export async function runCommand(planPath: string, flags: RunFlags): Promise<voi
     writeCiOutputs(outcome, {
       ...(flags.report ? { report: resolve(flags.report) } : {}),
       name: plan.name,
-      planFile: relative(process.cwd(), plan.file) || plan.file,
+      plan,
+      ...(flags.reporter ? { reporter: flags.reporter } : {}),
       env: process.env,
       // annotations go where CI logs are read; with --json stdout is reserved for events
       stdout: flags.json ? process.stderr : process.stdout,

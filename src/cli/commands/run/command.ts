@@ -1,6 +1,6 @@
 /** `coord run PLAN`: the definition (options, help, examples); the action is ./action.ts. */
 import { Option, type Command } from 'commander';
-import { addBackend, addJson, examples, GROUPS, lazy, positiveInt } from '../../options.js';
+import { addBackend, addJson, examples, GROUPS, lazy, positiveInt, reporterOption } from '../../options.js';
 
 /** `-c, --concurrency N`, shared with `coord continue`. */
 export const concurrencyOption = (): Option => new Option('-c, --concurrency <n>', 'streams running at once (default 10)').argParser(positiveInt);
@@ -19,6 +19,7 @@ export function register(program: Command): void {
     .option('--rm', "remove succeeded streams' workspaces once merged")
     .option('--keep-workspaces', 'keep git worktrees after the run (removed by default)')
     .addOption(quietOption())
+    .addOption(reporterOption())
     .option('--report <file>', 'write a JUnit XML report (a testcase per stream and convergence point)')
     .option('--resume <run>', 'continue a run whose coordinator died: succeeded streams are kept, the rest run')
     .option('--adopt', 'with --resume: watch streams the dead coordinator left running to their end instead of restarting them')
@@ -27,7 +28,7 @@ export function register(program: Command): void {
   addBackend(cmd);
   examples(
     cmd,
-    ['coord run plan.yaml', 'coord run plan.yaml --concurrency 4 --rm', 'coord run plan.yaml --json > events.ndjson', 'coord run plan.yaml --dry-run --json'],
+    ['coord run plan.yaml', 'coord run plan.yaml --concurrency 4 --rm', 'coord run plan.yaml --json > events.ndjson', 'coord run plan.yaml --dry-run --json', 'coord run plan.yaml --reporter github'],
     'With --json, every event is one JSON object a line on stdout (all else on stderr).',
   ).action(lazy(async () => (await import('./action.js')).runCommand));
 }
