@@ -91,8 +91,11 @@ describe('CI outputs', () => {
     expect(md).toContain('### coord: ci-plan — failed');
     expect(md).toMatch(/\| bad \| ❌ failed \(exit-non-zero\) \| [\d.]+s \| 3 \| 1 \|/);
     expect(md).toMatch(/\| both \| ❌ failed \| 0\/2 \| - \|/);
-    expect(r.stdout).toContain('::error file=plan.yaml,title=coord: stream bad::bad failed: exit-non-zero');
-    expect(r.stdout).toContain('::error file=plan.yaml,title=coord: convergence point both::stream-failed');
+    // at the line of each entry in the plan the rig wrote; ':' in a property is escaped (%3A), as the Actions toolkit does
+    const text = readFileSync(join(rig.dir, 'plan.yaml'), 'utf8').split('\n');
+    const line = (re: RegExp): number => text.findIndex((l) => re.test(l)) + 1;
+    expect(r.stdout).toContain(`::error file=plan.yaml,line=${line(/^ {2}- id: bad$/)},title=coord%3A stream bad::bad failed: exit-non-zero`);
+    expect(r.stdout).toContain(`::error file=plan.yaml,line=${line(/^ {4}- name: both$/)},title=coord%3A convergence point both::stream-failed`);
   });
 
   it('prints plain timestamped lines, no spinner or colour, under CI=true', async () => {
