@@ -73,6 +73,12 @@ describe('coord completion bash', () => {
     expect(complete(['coord', 'lock', 'notes.md', '--', 'sta'])).toEqual([]);
   });
 
+  it('offers the reporters of run and continue', () => {
+    expect(complete(['coord', 'run', 'plan.yaml', '--rep'])).toEqual(['--report', '--reporter']);
+    expect(complete(['coord', 'run', 'plan.yaml', '--reporter', ''])).toEqual(['plain', 'tty', 'github']);
+    expect(complete(['coord', 'continue', '--reporter', 'g'])).toEqual(['github']);
+  });
+
   it('offers every option of every command', () => {
     for (const n of nodes) {
       const words = ['coord', ...(n.path === '' ? [] : n.path.split(' ')), '-'];
