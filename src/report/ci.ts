@@ -148,16 +148,29 @@ export function markdownSummary(outcome: RunOutcome, name: string): string {
 
 const md = (s: string): string => s.replace(/\|/g, '\\|');
 
+/** What {@link writeCiOutputs} needs besides the outcome. */
+export interface CiOutputOptions {
+  /** `--report FILE`: where the JUnit XML goes. */
+  report?: string;
+  name: string;
+  /** The plan: its file, and where its streams' and points' entries stand. */
+  plan: PlanPlaces & { file: string };
+  /** `--reporter`: `github` annotates outside GitHub Actions too. */
+  reporter?: ReporterName;
+  env: NodeJS.ProcessEnv;
+  /** What the plan's path is relative to outside GITHUB_WORKSPACE (default: the process's directory). */
+  cwd?: string;
+  /** Where annotations go: stdout, or stderr under --json (stdout is the events'). */
+  stdout: NodeJS.WritableStream;
+}
+
 /**
  * Writes the JUnit report, the step summary when GITHUB_STEP_SUMMARY is set, and the `::error`
  * annotations of what failed (src/report/github.ts) under GitHub Actions or with `--reporter
  * github`. This is the one place annotations are written, whichever reporter ran, so they are
  * never written twice.
  */
-export function writeCiOutputs(
-  outcome: RunOutcome,
-  opts: { report?: string; name: string; plan: PlanPlaces & { file: string }; reporter?: ReporterName; env: NodeJS.ProcessEnv; cwd?: string; stdout: NodeJS.WritableStream },
-): void {
+export function writeCiOutputs(outcome: RunOutcome, opts: CiOutputOptions): void {
   if (opts.report) writeFileSync(opts.report, junitXml(outcome, opts.name));
   if (opts.env.GITHUB_STEP_SUMMARY) appendFileSync(opts.env.GITHUB_STEP_SUMMARY, markdownSummary(outcome, opts.name));
   if (opts.env.GITHUB_ACTIONS === 'true' || opts.reporter === 'github') {

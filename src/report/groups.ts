@@ -94,7 +94,10 @@ export class StreamLines {
     }
     if (h.lines.length > 0) write(h.lines.join('\n') + '\n');
     this.total -= h.chars;
-    if (h.lost > 0) write(`coord: ${h.lost} line(s) of ${stream} could not be kept for this group (${h.lostWhy ?? 'unknown error'}); coord logs ${stream} has them\n`);
+    if (h.lost > 0) {
+      const why = h.lostWhy ?? 'unknown error';
+      write(`coord: ${h.lost} line(s) of ${stream} could not be kept for this group (${why}); coord logs ${stream} has them\n`);
+    }
   }
 
   /** Removes the temporary directory (lines not taken are dropped). */
@@ -119,7 +122,8 @@ export class StreamLines {
     } catch (e) {
       // a full disk must not stop the run: the lines are counted and the group says so
       h.lost += count;
-      h.lostWhy = e instanceof Error ? e.message : String(e);
+      const message = (e as { message?: unknown } | null)?.message;
+      h.lostWhy = typeof message === 'string' ? message : String(e);
     }
   }
 
