@@ -27,7 +27,7 @@ export async function createReporter(opts: ReporterOptions): Promise<Reporter> {
   const name = chooseReporter(opts);
   if (name === 'json') return new (await import('./json.js')).JsonReporter(opts);
   const colors = await colorsFor(opts.stdout, opts.env);
-  if (name === 'tty') return new (await import('./tty.js')).TtyReporter(opts, colors, { force: opts.reporter === 'tty' });
+  if (name === 'tty') return new (await import('./tty.js')).TtyReporter(opts, colors);
   if (name === 'github') return new (await import('./github.js')).GithubReporter(opts, colors);
   return new (await import('./plain.js')).PlainReporter(opts, colors);
 }

@@ -26,19 +26,11 @@ export class TtyReporter implements Reporter {
   private readonly live = new Map<string, Live>();
   private readonly ticker: NodeJS.Timeout;
 
-  /** `how.force` (`--reporter tty`): spin even where ora would not (no TTY, or under CI), as asked. */
-  constructor(opts: ReporterOptions, colors: Colors, how: { force?: boolean } = {}) {
+  constructor(opts: ReporterOptions, colors: Colors) {
     this.opts = opts;
     this.c = colors;
     // ora colours its spinner whatever NO_COLOR says: it follows coord's colour decision instead.
-    this.spinner = ora({
-      stream: opts.stdout,
-      discardStdin: false,
-      hideCursor: true,
-      color: this.c.level > 0 ? 'cyan' : false,
-      // undefined lets ora decide (a TTY and not CI); a disabled ora would print its text anew on every refresh
-      ...(how.force ? { isEnabled: true } : {}),
-    });
+    this.spinner = ora({ stream: opts.stdout, discardStdin: false, hideCursor: true, color: this.c.level > 0 ? 'cyan' : false });
     this.ticker = setInterval(() => this.refresh(), 1000);
     this.ticker.unref();
   }
@@ -88,6 +80,8 @@ export class TtyReporter implements Reporter {
       return parts.join('  ');
     });
     this.spinner.text = `${this.live.size} running\n  ${lines.join('\n  ')}`;
-    if (!this.spinner.isSpinning) this.spinner.start();
+    // ora spins only on a terminal outside CI; elsewhere (`--reporter tty` into a pipe) its start()
+    // would print the text anew on each refresh, so the view goes on without a spinner
+    if (!this.spinner.isSpinning && this.spinner.isEnabled) this.spinner.start();
   }
 }
