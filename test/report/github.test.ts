@@ -138,6 +138,24 @@ describe('GithubReporter', () => {
     expect(text).toContain('run r1 failed');
   });
 
+  it('prints a group held partly in a file whole, and removes the file at the end', () => {
+    const o = sink();
+    const r = new GithubReporter(options(o.stream), noColors, { keepChars: 64, totalChars: 128, tmp });
+    const want: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      r.onEvent(out('chatty', `line ${i}`));
+      r.onEvent(out('other', `other ${i}`));
+      want.push(`line ${i}`);
+    }
+    expect(readdirSync(tmp)).toHaveLength(1);
+    r.onEvent(ended('chatty', 'succeeded', 10));
+    expect(o.text()).toBe(`::group::chatty (succeeded, 10ms)\n${want.join('\n')}\n10:00:00.000 chatty succeeded\n::endgroup::\n`);
+    r.done(outcome([stream('chatty'), stream('other')]));
+    expect(o.text()).toContain('::group::other (succeeded, 0ms)\nother 0\n');
+    expect(o.text()).toContain('other 199\n::endgroup::\n');
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+
   it('with --quiet prints only what the plain reporter prints then, outside groups', () => {
     const o = sink();
     const r = new GithubReporter(options(o.stream, { quiet: true }), noColors);
