@@ -4,7 +4,5 @@ export type Result<T, E> = { ok: true; value: T } | { ok: false; error: E };
 export const ok = <T>(value: T): { ok: true; value: T } => ({ ok: true, value });
 export const err = <E>(error: E): { ok: false; error: E } => ({ ok: false, error });
 
-/** Ends every switch over a union: the compiler proves the case cannot happen. */
-export function unreachable(x: never): never {
-  throw new Error(`unreachable: ${JSON.stringify(x)}`);
-}
+/** The one `unreachable` lives in core/ (re-exported here for the modules that import it from here). */
+export { unreachable } from '../core/unreachable.js';
