@@ -2,6 +2,8 @@
  * The exit policy: how a run's end becomes its state and `coord run`'s exit code (SPEC §1):
  * 0 every stream and point succeeded, 1 something failed, 130 interrupted or cancelled.
  */
+import type { ExitNonZero, ExitSignal, Failure, HeartbeatTimeout, StopReason, WorkerLost } from '../core/failures.js';
+import { unreachable } from '../core/unreachable.js';
 import type { FailureReason, PointState, RunState, StreamState } from '../events/types.js';
 
 export interface RunEnd {
@@ -49,15 +51,15 @@ export interface AttemptEnd {
   /** The run is being stopped (a signal, `coord stop`). */
   stopping: boolean;
   /** Why the engine was stopping the attempt, if it was. */
-  killReason: FailureReason | undefined;
+  killReason: StopReason | undefined;
   /** The remote attempt's worker was lost (why). */
   lost?: string | undefined;
-  /** The stream's output could not be stored (and whether for a full disk). */
-  logError?: { diskFull: boolean } | undefined;
-  /** The worker could not send the attempt's outputs back. */
-  outputsError?: boolean;
-  /** The process could not be started. */
-  spawnError?: boolean;
+  /** The stream's output could not be stored (why, and whether for a full disk). */
+  logError?: { diskFull: boolean; message: string } | undefined;
+  /** The worker could not send the attempt's outputs back (why). */
+  outputsError?: string | undefined;
+  /** The process could not be started (the error's message). */
+  spawnError?: string | undefined;
   exitCode: number | null;
   signal: string | null;
   /** A git worktree stream: success is committed first. */
@@ -68,19 +70,43 @@ export interface AttemptEnd {
   /** Restarts made so far and the guardian's `max_restarts`. */
   restarts: number;
   maxRestarts: number;
+  /** The limits a stop for a timeout names: the stream's `timeout` (if any) and the plan's heartbeat timeout. */
+  timeoutMs: number | undefined;
+  heartbeatTimeoutMs: number;
   /** Now, on the wall clock (retry backoff ends at `now + delay`). */
   now: number;
 }
 
 /** What becomes of a stream after an attempt ended. */
 export type ExitDecision =
-  | { kind: 'end'; state: 'succeeded' | 'failed' | 'cancelled'; reason: FailureReason | null }
+  /** The stream ends in `state`: with its failure, or none when it succeeded. */
+  | { kind: 'end'; state: 'succeeded'; failure: null }
+  | { kind: 'end'; state: 'failed' | 'cancelled'; failure: Failure }
   /** Exited 0 in a git worktree: committed on its branch, then succeeded (or failed). */
   | { kind: 'commit' }
   /** Runs again after a backoff (`retries`), waiting until `notBefore`. */
-  | { kind: 'retry'; reason: 'signal' | 'exit-non-zero'; delayMs: number; notBefore: number }
+  | { kind: 'retry'; failure: ExitNonZero | ExitSignal; delayMs: number; notBefore: number }
   /** Runs again at once as a restart (the guardian after a stall, or a lost worker), recovering. */
-  | { kind: 'restart'; reason: 'heartbeat-timeout' | 'worker-lost' };
+  | { kind: 'restart'; failure: HeartbeatTimeout | WorkerLost };
+
+const failed = (failure: Failure): ExitDecision => ({ kind: 'end', state: 'failed', failure });
+const cancelled = (failure: Failure): Extract<ExitDecision, { kind: 'end' }> => ({ kind: 'end', state: 'cancelled', failure });
+
+/** The failure of an attempt the engine stopped for `reason`, with that reason's limit. */
+function stoppedFor(reason: StopReason, end: Pick<AttemptEnd, 'timeoutMs' | 'heartbeatTimeoutMs'>): Failure {
+  switch (reason) {
+    case 'timeout':
+      return { reason, limitMs: end.timeoutMs ?? null };
+    case 'heartbeat-timeout':
+      return { reason, limitMs: end.heartbeatTimeoutMs };
+    case 'point-timeout':
+    case 'superseded':
+    case 'point-failed':
+      return { reason };
+    default:
+      return unreachable(reason);
+  }
+}
 
 /**
  * The exit policy of one attempt, in the order the cases win: a lost worker (restarted while
@@ -89,29 +115,42 @@ export type ExitDecision =
  * error, success, and a failure retried while `retries` allows.
  */
 export function exitDecision(end: AttemptEnd): ExitDecision {
-  if (end.lost !== undefined) return lostDecision(end);
-  if (end.stopping) return { kind: 'end', state: 'cancelled', reason: 'cancelled' };
-  if (end.killReason === 'superseded' || end.killReason === 'point-failed') return { kind: 'end', state: 'cancelled', reason: end.killReason };
-  if (end.logError) return { kind: 'end', state: 'failed', reason: end.logError.diskFull ? 'disk-full' : 'log-error' };
-  if (end.outputsError) return { kind: 'end', state: 'failed', reason: 'outputs-error' };
-  if (end.killReason === 'heartbeat-timeout' && end.restarts < end.maxRestarts) return { kind: 'restart', reason: 'heartbeat-timeout' };
-  if (end.killReason) return { kind: 'end', state: 'failed', reason: end.killReason };
-  if (end.spawnError && end.exitCode === null) return { kind: 'end', state: 'failed', reason: 'spawn-error' };
-  if (end.exitCode === 0) return end.worktree ? { kind: 'commit' } : { kind: 'end', state: 'succeeded', reason: null };
-  const reason = end.signal ? 'signal' : 'exit-non-zero';
+  if (end.lost !== undefined) return lostDecision({ ...end, lost: end.lost });
+  if (end.stopping) return cancelled({ reason: 'cancelled' });
+  if (end.killReason === 'superseded' || end.killReason === 'point-failed') return cancelled({ reason: end.killReason });
+  if (end.logError) return failed({ reason: end.logError.diskFull ? 'disk-full' : 'log-error', message: end.logError.message });
+  if (end.outputsError) return failed({ reason: 'outputs-error', message: end.outputsError });
+  if (end.killReason === 'heartbeat-timeout' && end.restarts < end.maxRestarts) return { kind: 'restart', failure: { reason: 'heartbeat-timeout', limitMs: end.heartbeatTimeoutMs } };
+  if (end.killReason) return failed(stoppedFor(end.killReason, end));
+  if (end.spawnError && end.exitCode === null) return failed({ reason: 'spawn-error', message: end.spawnError });
+  if (end.exitCode === 0) return end.worktree ? { kind: 'commit' } : { kind: 'end', state: 'succeeded', failure: null };
+  const failure: ExitNonZero | ExitSignal = end.signal ? { reason: 'signal', signal: end.signal } : { reason: 'exit-non-zero', exitCode: end.exitCode };
   if (end.attempt <= end.retries) {
     const delayMs = retryDelayMs(end.attempt);
-    return { kind: 'retry', reason, delayMs, notBefore: end.now + delayMs };
+    return { kind: 'retry', failure, delayMs, notBefore: end.now + delayMs };
   }
-  return { kind: 'end', state: 'failed', reason };
+  return failed(failure);
 }
 
-/** A remote attempt whose worker was lost (at its launch or while it ran). */
-export function lostDecision(end: Pick<AttemptEnd, 'stopping' | 'killReason' | 'restarts' | 'maxRestarts'>): Exclude<ExitDecision, { kind: 'commit' | 'retry' }> {
-  if (end.stopping) return { kind: 'end', state: 'cancelled', reason: 'cancelled' };
-  if (end.killReason === 'superseded') return { kind: 'end', state: 'cancelled', reason: 'superseded' };
-  if (end.restarts < end.maxRestarts) return { kind: 'restart', reason: 'worker-lost' };
-  return { kind: 'end', state: 'failed', reason: 'worker-lost' };
+/** A remote attempt whose worker was lost (at its launch or while it ran), and why. */
+export function lostDecision(
+  end: Pick<AttemptEnd, 'stopping' | 'killReason' | 'restarts' | 'maxRestarts'> & { lost: string },
+): Exclude<ExitDecision, { kind: 'commit' | 'retry' }> {
+  if (end.stopping) return cancelled({ reason: 'cancelled' });
+  if (end.killReason === 'superseded') return cancelled({ reason: 'superseded' });
+  const failure: WorkerLost = { reason: 'worker-lost', why: end.lost };
+  if (end.restarts < end.maxRestarts) return { kind: 'restart', failure };
+  return { kind: 'end', state: 'failed', failure };
+}
+
+/**
+ * The `reason` a record and an event carry for `failure` (none for a success): the one place a
+ * failure value becomes the strings of SPEC §5. Its type proves every reason of a
+ * {@link Failure} is a {@link FailureReason} of the events (test/core/failures.test.ts proves
+ * the converse).
+ */
+export function reasonOf(failure: Failure | null): FailureReason | null {
+  return failure ? failure.reason : null;
 }
 
 /**

@@ -10,7 +10,8 @@ import type { FailureReason } from '../events/types.js';
 import type { ExitInfo, StreamProcess } from '../supervise/spawner.js';
 import type { Engine, StreamRt } from './engine.js';
 import { lastCheckpoint } from './checkpoints.js';
-import { exitDecision, firstWins, lostDecision, type ExitDecision } from './exit-policy.js';
+import { unreachable } from '../core/unreachable.js';
+import { exitDecision, firstWins, lostDecision, reasonOf, type ExitDecision } from './exit-policy.js';
 import { attemptOf, isTerminal, type EndState, type LaunchStop } from './stream-state.js';
 import type { VoteGroup } from './vote-groups.js';
 
@@ -49,9 +50,9 @@ export class ExitHandler {
     const decision = exitDecision({
       stopping: e.flags.stopping !== undefined,
       killReason: att.killReason,
-      logError: info.logError ? { diskFull: info.logError.diskFull === true } : undefined,
-      outputsError: info.outputsError !== undefined && info.outputsError !== '',
-      spawnError: info.error !== undefined && info.error !== '',
+      logError: info.logError ? { diskFull: info.logError.diskFull === true, message: info.logError.message } : undefined,
+      outputsError: info.outputsError || undefined,
+      spawnError: info.error || undefined,
       exitCode: info.exitCode,
       signal: info.signal,
       worktree: rt.spec.isolation === 'worktree',
@@ -59,6 +60,8 @@ export class ExitHandler {
       retries: rt.spec.retries,
       restarts: rt.restarts,
       maxRestarts: e.plan.guardian.maxRestarts,
+      timeoutMs: rt.spec.timeoutMs,
+      heartbeatTimeoutMs: e.plan.heartbeat.timeoutMs,
       now: Date.now(),
     });
     if (decision.kind === 'commit') {
@@ -80,7 +83,7 @@ export class ExitHandler {
       rt.phase.hold = undefined;
     }
     e.bus.emit({ type: 'warning', stream: rt.spec.id, message: `attempt ${rt.rec.attempt} was lost: ${why}` });
-    this.apply(rt, lostDecision({ stopping: e.flags.stopping !== undefined, killReason: stopAs, restarts: rt.restarts, maxRestarts: e.plan.guardian.maxRestarts }));
+    this.apply(rt, lostDecision({ stopping: e.flags.stopping !== undefined, killReason: stopAs, restarts: rt.restarts, maxRestarts: e.plan.guardian.maxRestarts, lost: why }));
     e.afterChange();
   }
 
@@ -88,20 +91,26 @@ export class ExitHandler {
     const { e } = this;
     switch (d.kind) {
       case 'end':
-        return this.end(rt, d.state, d.reason);
-      case 'restart':
+        return this.end(rt, d.state, reasonOf(d.failure));
+      case 'restart': {
         // The guardian restarts a stalled stream (or one whose worker was lost) as a new attempt.
+        const reason = d.failure.reason;
         rt.restarts += 1;
-        rt.rec.reason = d.reason;
-        if (d.reason === 'heartbeat-timeout' && rt.spec.resumeFrom === 'checkpoint') {
+        rt.rec.reason = reason;
+        if (reason === 'heartbeat-timeout' && rt.spec.resumeFrom === 'checkpoint') {
           rt.resumeSeed = lastCheckpoint(rt.spec.id, e.table.pointsOf(rt.spec.id).map((p) => p.rec.target));
         }
-        e.bus.emit({ type: 'stream-retrying', stream: rt.spec.id, attempt: rt.rec.attempt, delayMs: 0, reason: d.reason });
+        e.bus.emit({ type: 'stream-retrying', stream: rt.spec.id, attempt: rt.rec.attempt, delayMs: 0, reason });
         return e.scheduler.makeReady(rt, 'recovering');
-      case 'retry':
-        rt.rec.reason = d.reason;
-        e.bus.emit({ type: 'stream-retrying', stream: rt.spec.id, attempt: rt.rec.attempt, delayMs: d.delayMs, reason: d.reason });
+      }
+      case 'retry': {
+        const reason = d.failure.reason;
+        rt.rec.reason = reason;
+        e.bus.emit({ type: 'stream-retrying', stream: rt.spec.id, attempt: rt.rec.attempt, delayMs: d.delayMs, reason });
         return e.scheduler.makeReady(rt, 'waiting', d.notBefore);
+      }
+      default:
+        return unreachable(d);
     }
   }
 

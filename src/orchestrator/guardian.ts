@@ -9,7 +9,7 @@
 import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
 import type { StreamRecord } from '../backend/types.js';
-import type { FailureReason } from '../events/types.js';
+import type { StopReason } from '../core/failures.js';
 import { BeatWriter } from '../backend/beat-writer.js';
 import { heartbeatSays, LivenessMonitor } from '../supervise/liveness.js';
 import type { StreamProcess } from '../supervise/spawner.js';
@@ -122,7 +122,7 @@ export class Guardian {
   }
 
   /** Stops a running attempt for `reason` (which decides its end): `sig` (the soft signal), SIGKILL after the grace. */
-  stopAttempt(rt: StreamRt, att: Attempt, reason: FailureReason, sig: NodeJS.Signals = this.e.plan.guardian.soft): void {
+  stopAttempt(rt: StreamRt, att: Attempt, reason: StopReason, sig: NodeJS.Signals = this.e.plan.guardian.soft): void {
     att.killReason = reason;
     this.signal(rt, sig, reason);
     this.escalateAfterGrace(rt, att.proc, reason);

@@ -33,7 +33,8 @@
  */
 import type { StreamRecord } from '../backend/types.js';
 import type { BeatWriter } from '../backend/beat-writer.js';
-import type { FailureReason, StreamState } from '../events/types.js';
+import type { StopReason } from '../core/failures.js';
+import type { StreamState } from '../events/types.js';
 import type { StreamProcess } from '../supervise/spawner.js';
 import type { Hold } from './resources.js';
 
@@ -50,7 +51,7 @@ export interface Attempt {
   /** The timeout and the escalations to SIGKILL (the guardian's timers), cleared at the exit. */
   timers: unknown[];
   /** Why the attempt is being stopped (it decides the state it ends in). */
-  killReason: FailureReason | undefined;
+  killReason: StopReason | undefined;
   /** SIGKILL was sent (the attempt did not end on the soft signal). */
   killSent: boolean;
 }
