@@ -24,6 +24,7 @@ const EXIT_OF: Record<ErrorCode, number> = {
   refused: EXIT.failed,
   'stored-invalid': EXIT.failed,
   failed: EXIT.failed,
+  'disk-full': EXIT.failed,
   timeout: EXIT.tempfail,
   deadlock: EXIT.tempfail,
   'lock-lost': EXIT.tempfail,
@@ -47,13 +48,15 @@ export function exitCodeOf(e: unknown): number {
 /** Turns what a command threw into a message on stderr and an exit code, at the edge only. */
 export function reportError(e: unknown): void {
   process.exitCode = exitCodeOf(e);
-  if (e instanceof CoordError) {
-    process.stderr.write(`coord: ${e.message}\n`);
-    return;
-  }
+  process.stderr.write(`coord: ${messageOf(e)}\n`);
+  // an error coord did not make itself (a bug, an unexpected system error): where it came from
+  if (process.env.COORD_DEBUG && !(e instanceof CoordError) && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+}
+
+/** The words of what a command threw. */
+function messageOf(e: unknown): string {
+  if (e instanceof CoordError) return e.message;
   // a full disk names the file that could not be written (Node's errors of write(2) name none)
   const path = (e as NodeJS.ErrnoException | null)?.path;
-  const message = isDiskFull(e) && !(e as Error).message.startsWith('disk full: ') && path ? `disk full: ${path}` : e instanceof Error ? e.message : String(e);
-  process.stderr.write(`coord: ${message}\n`);
-  if (process.env.COORD_DEBUG && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+  return isDiskFull(e) && !(e as Error).message.startsWith('disk full: ') && path ? `disk full: ${path}` : e instanceof Error ? e.message : String(e);
 }

@@ -26,6 +26,8 @@ export type ErrorCode =
   | 'stored-invalid'
   /** a command that could not be started */
   | 'cannot-run'
+  /** a write refused for want of space: the disk or the quota is full (ENOSPC, EDQUOT); freeing space may cure it */
+  | 'disk-full'
   /** a failure of the operation itself (a coordinator that cannot be reached, …) */
   | 'failed';
 

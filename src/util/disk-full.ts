@@ -4,26 +4,30 @@
  * "ENOSPC: no space left on device, write" alone does not say which disk filled up.
  */
 import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { CoordError } from '../core/errors.js';
 
 /** The error codes of a write refused for want of space (see write(2): ENOSPC, EDQUOT). */
 const CODES = new Set(['ENOSPC', 'EDQUOT']);
 
-/** `disk full: <path>`; `code` is the errno name the system gave (ENOSPC or EDQUOT). */
-export class DiskFullError extends Error {
+/**
+ * `disk full: <path>`, code `disk-full`; `errnoCode` is the errno name the system gave (ENOSPC
+ * or EDQUOT): `code` is coord's, as on every CoordError.
+ */
+export class DiskFullError extends CoordError {
   override readonly name = 'DiskFullError';
-  readonly code: string;
+  readonly errnoCode: string;
   readonly path: string;
 
-  constructor(path: string, code = 'ENOSPC') {
-    super(`disk full: ${path}${code === 'EDQUOT' ? ' (disk quota exceeded)' : ''}`);
-    this.code = code;
+  constructor(path: string, errnoCode = 'ENOSPC') {
+    super('disk-full', `disk full: ${path}${errnoCode === 'EDQUOT' ? ' (disk quota exceeded)' : ''}`);
+    this.errnoCode = errnoCode;
     this.path = path;
   }
 }
 
 /** True for ENOSPC and EDQUOT (a DiskFullError included). */
 export function isDiskFull(e: unknown): boolean {
-  return typeof e === 'object' && e !== null && CODES.has(String((e as NodeJS.ErrnoException).code));
+  return e instanceof DiskFullError || (typeof e === 'object' && e !== null && CODES.has(String((e as NodeJS.ErrnoException).code)));
 }
 
 /** `e` as a DiskFullError naming `path` when it is a full disk, else `e` unchanged (a DiskFullError keeps its own path). */

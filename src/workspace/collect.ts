@@ -2,6 +2,7 @@
  * The first step of a merge: each source's selected outputs (walk.ts), checked against the
  * merge's {@link MergeLimits} before anything is planned or written.
  */
+import { CoordError } from '../core/errors.js';
 import type { ChangeSet } from './changes.js';
 import { collectOutputs, type FileEntry, type Skipped } from './walk.js';
 
@@ -26,15 +27,15 @@ export interface MergeLimits {
 /** 100,000 entries and 2 GiB per merge. */
 export const DEFAULT_MERGE_LIMITS: Readonly<MergeLimits> = Object.freeze({ maxFiles: 100_000, maxBytes: 2 * 1024 ** 3 });
 
-/** A merge would exceed its {@link MergeLimits}; thrown before anything of it was written. */
-export class MergeLimitError extends Error {
+/** A merge would exceed its {@link MergeLimits}; thrown before anything of it was written. Code `refused`. */
+export class MergeLimitError extends CoordError {
   readonly stream: string;
   readonly limit: 'maxFiles' | 'maxBytes';
   readonly actual: number;
   readonly max: number;
   constructor(stream: string, limit: 'maxFiles' | 'maxBytes', actual: number, max: number) {
     const what = limit === 'maxFiles' ? 'files' : 'bytes';
-    super(`merge limit: stream "${stream}" brings the merge to ${actual} ${what} (${limit} is ${max}); nothing was merged`);
+    super('refused', `merge limit: stream "${stream}" brings the merge to ${actual} ${what} (${limit} is ${max}); nothing was merged`);
     this.name = 'MergeLimitError';
     this.stream = stream;
     this.limit = limit;

@@ -10,9 +10,13 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
+import { CoordError } from '../core/errors.js';
 
-/** A git command failed, or a worktree operation was refused; carries the command and stderr. */
-export class GitError extends Error {
+/**
+ * A git command failed, or a worktree operation was refused; carries the command, its stderr
+ * and git's own exit code (data about git, not the exit code of coord). Code `failed`.
+ */
+export class GitError extends CoordError {
   override name = 'GitError';
   constructor(
     message: string,
@@ -20,7 +24,7 @@ export class GitError extends Error {
     readonly stderr = '',
     readonly exitCode?: number,
   ) {
-    super(message);
+    super('failed', message);
   }
 }
 

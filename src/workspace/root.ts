@@ -7,13 +7,18 @@
 import fs from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
+import { CoordError } from '../core/errors.js';
 
-/** A workspace directory (or the root) is unsafe or cannot be created; the message names the path. */
-export class WorkspaceError extends Error {
+/**
+ * A workspace directory (or the root) is unsafe or cannot be created, or a path in it is not
+ * what coord will write through; the message names the path. Code `refused` (exit 1): `coord
+ * run` reports an unusable workspace root as bad usage itself.
+ */
+export class WorkspaceError extends CoordError {
   /** The offending path. */
   readonly path: string;
   constructor(message: string, filePath: string) {
-    super(message);
+    super('refused', message);
     this.name = 'WorkspaceError';
     this.path = filePath;
   }

@@ -8,7 +8,7 @@ describe('disk full', () => {
   it('ENOSPC and EDQUOT become "disk full: <path>"; the quota is named', () => {
     expect((diskFullAt(errno('ENOSPC'), '/a/b') as Error).message).toBe('disk full: /a/b');
     expect((diskFullAt(errno('EDQUOT'), '/a/b') as Error).message).toBe('disk full: /a/b (disk quota exceeded)');
-    expect(diskFullAt(errno('EDQUOT'), '/a/b')).toMatchObject({ code: 'EDQUOT', path: '/a/b' });
+    expect(diskFullAt(errno('EDQUOT'), '/a/b')).toMatchObject({ code: 'disk-full', errnoCode: 'EDQUOT', path: '/a/b' });
   });
 
   it('a DiskFullError keeps its own path; other errors are returned as they are', () => {
