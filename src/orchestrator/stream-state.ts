@@ -34,6 +34,7 @@
 import type { StreamRecord } from '../backend/types.js';
 import type { BeatWriter } from '../backend/beat-writer.js';
 import type { StopReason } from '../core/failures.js';
+import { unreachable } from '../core/unreachable.js';
 import type { StreamState } from '../events/types.js';
 import type { StreamProcess } from '../supervise/spawner.js';
 import type { Hold } from './resources.js';
@@ -134,8 +135,18 @@ export function shownState(phase: StreamPhase): StreamState {
     case 'launching':
     case 'committing':
       return phase.shows;
-    default:
+    case 'pending':
+    case 'waiting':
+    case 'recovering':
+    case 'running':
+    case 'stalled':
+    case 'succeeded':
+    case 'failed':
+    case 'skipped':
+    case 'cancelled':
       return phase.kind;
+    default:
+      return unreachable(phase);
   }
 }
 

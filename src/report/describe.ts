@@ -1,7 +1,7 @@
 /** One line of text per event, shared by the plain and TTY reporters and `coord events`. */
 import type { CoordEvent } from '../events/types.js';
 import { formatDuration } from '../util/duration.js';
-import { unreachable } from '../util/result.js';
+import { unreachable } from '../core/unreachable.js';
 import { describeHolder, formatUnits } from '../orchestrator/resources.js';
 
 const units = (u: Record<string, number>): string => formatUnits(u) || 'nothing';

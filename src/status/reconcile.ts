@@ -5,14 +5,20 @@
  * record back: only a newer attempt, or a later step of the same attempt, applies.
  */
 import type { StreamRecord } from '../backend/types.js';
+import { unreachable } from '../core/unreachable.js';
 import { TERMINAL_STREAM_STATES, type CoordEvent } from '../events/types.js';
 
 const BEFORE_START = new Set<StreamRecord['state']>(['pending', 'waiting', 'recovering']);
 
+/** The events that move a stream's record; the others leave it as it is. */
+const RECORD_EVENTS = new Set(['stream-started', 'stream-ended', 'stream-skipped', 'stream-stalled'] as const);
+type RecordEvent = Extract<CoordEvent, { type: typeof RECORD_EVENTS extends Set<infer T> ? T : never }>;
+const movesRecord = (e: CoordEvent): e is RecordEvent => (RECORD_EVENTS as ReadonlySet<string>).has(e.type);
+
 export function reconcileStreams(records: readonly StreamRecord[], events: readonly CoordEvent[]): StreamRecord[] {
   const byId = new Map(records.map((r) => [r.id, { ...r }]));
   for (const e of events) {
-    if (!('stream' in e) || e.stream === undefined) continue;
+    if (!movesRecord(e)) continue;
     const r = byId.get(e.stream);
     if (!r) continue;
     switch (e.type) {
@@ -45,7 +51,7 @@ export function reconcileStreams(records: readonly StreamRecord[], events: reado
         if (e.attempt === r.attempt && r.state === 'running') r.state = 'stalled';
         break;
       default:
-        break;
+        return unreachable(e);
     }
   }
   return [...byId.values()];

@@ -7,6 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { unreachable } from '../core/unreachable.js';
 import { sameProcess, signalGroup } from '../util/proc.js';
 import type { ExitInfo, SpawnRequest, Spawner, StreamProcess } from './spawner.js';
 import type { LaunchReply, LaunchRequest } from './launcher-protocol.js';
@@ -143,6 +144,9 @@ export class LauncherSpawner implements Spawner {
         if (p.finish) p.finish({ exitCode: m.exitCode, signal: m.signal, ...(m.error ? { error: m.error } : {}), ...(m.logError ? { logError: m.logError } : {}) });
         else p.resolve(exitedBeforeStart({ exitCode: m.exitCode, signal: m.signal, error: m.error ?? 'exited before it started' }));
         break;
+      default:
+        // the launcher is this build's own process: a message it cannot send is a bug
+        return unreachable(m);
     }
   }
 

@@ -24,6 +24,7 @@ import type { PlannedWrite } from './resolve.js';
 import { fsErrorCode, WorkspaceError } from './root.js';
 import { Ticker } from './ticker.js';
 import type { FileEntry } from './walk.js';
+import { unreachable } from '../core/unreachable.js';
 import { diskFullAt } from '../util/disk-full.js';
 
 const { COPYFILE_EXCL, COPYFILE_FICLONE, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
@@ -218,6 +219,8 @@ export async function applyWrites(root: string, ops: readonly PlannedWrite[], op
           place(parent, name, (to) => fs.symlinkSync(text, to));
           break;
         }
+        default:
+          return unreachable(entry.kind);
       }
       outcome.written.push(op);
     }

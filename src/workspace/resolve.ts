@@ -24,6 +24,7 @@
  * contents are looked at.
  */
 import path from 'node:path';
+import { unreachable } from '../core/unreachable.js';
 import type { ConflictPolicy } from '../plan/types.js';
 import type { FileEntry } from './walk.js';
 
@@ -121,6 +122,8 @@ export function sameContent(a: Claim, b: Claim): boolean {
       if (a.size !== b.size) return false;
       if (a.size === 0) return true;
       return a.digest !== undefined && a.digest === b.digest;
+    default:
+      return unreachable(a.kind);
   }
 }
 
@@ -240,6 +243,8 @@ export function planMerge(ctx: PlanContext): MergePlan {
         case 'keep-both':
           rename(c, key);
           break;
+        default:
+          return unreachable(policy);
       }
     }
     const winner = occupants[0] ?? first;
