@@ -9,7 +9,7 @@ import type { HostBackend, RunRecord } from '../backend/types.js';
 import { newBackend, resolveRun } from '../context/backend.js';
 import type { ControlReply, ControlRequest } from '../orchestrator/control.js';
 import { LineSplitter } from '../util/lines.js';
-import { CoordError, type ErrorCode } from '../core/errors.js';
+import { CoordError, isErrorCode, type ErrorCode } from '../core/errors.js';
 
 /** Which run: `run` (an id), else the calling stream's (COORD_RUN_DIR in `env`), else the newest under `home`. */
 export interface RunTarget {
@@ -137,11 +137,14 @@ export class ControlClient {
 }
 
 /**
- * The error code of a refusal's `code` on the control socket (the coordinator's protocol
- * carries the exit code its command line used to end with: 2, 1 or 75).
+ * The error code of a refusal on the control socket: the reply's own `code`, or `otherwise`
+ * when it has none. A coordinator of an older coord sent exit codes (2, 75, 1): they are read
+ * as the codes they stood for, so a client still understands a run it started.
  */
-export function codeOfReply(code: number | undefined): ErrorCode {
-  return code === 2 ? 'invalid' : code === 75 ? 'timeout' : 'refused';
+export function codeOfReply(code: unknown, otherwise: ErrorCode = 'refused'): ErrorCode {
+  if (isErrorCode(code)) return code;
+  if (typeof code === 'number') return code === 2 ? 'invalid' : code === 75 ? 'timeout' : 'refused';
+  return otherwise;
 }
 
 /** A reply, or its refusal as a thrown ControlError with the code of the coordinator's reason. */

@@ -18,15 +18,16 @@ import type { EventInput } from '../events/types.js';
 import { err, ok, type Result } from '../util/result.js';
 import { ID_PATTERN } from '../plan/types.js';
 import { formatQuorum, parseQuorum, quorumNeeded, tally, type ProposalState, type VoteValue } from './tally.js';
+import type { ErrorCode } from '../core/errors.js';
 import type { DecisionReason, ProposalKind, ProposalRecord } from '../backend/records.js';
 
 /** The stored shapes of proposals live with the other records a backend stores (src/backend/records.ts). */
 export type { DecisionReason, ProposalKind, ProposalRecord, VoteRecord } from '../backend/records.js';
 
-/** A refusal, with the exit code a command should end with. */
+/** A refusal: `invalid` (a bad name or quorum, an unknown proposal) or `refused` (a non-voter, a second vote). */
 export interface BoardError {
   error: string;
-  code: number;
+  code: ErrorCode;
 }
 
 /** What the board needs of the coordinator. */
@@ -74,11 +75,11 @@ export class ConsensusBoard {
 
   /** `coord propose`: a new proposal, open at once. */
   propose(req: { name: string; quorum: string; voters?: string[] | undefined; timeoutMs?: number | undefined; value?: unknown; from?: string | undefined }): Result<ProposalRecord, BoardError> {
-    if (!ID_PATTERN.test(req.name)) return err({ error: `bad proposal name "${req.name}": 1-64 letters, digits, "_", "." or "-", starting with a letter or digit`, code: 2 });
+    if (!ID_PATTERN.test(req.name)) return err({ error: `bad proposal name "${req.name}": 1-64 letters, digits, "_", "." or "-", starting with a letter or digit`, code: 'invalid' });
     const existing = this.live.get(req.name);
     if (existing) {
       const what = existing.rec.kind === 'approval' ? `the approval of convergence point "${req.name}"` : existing.rec.kind === 'gather' ? `the vote of replica group "${req.name}"` : `a proposal (${existing.rec.state})`;
-      return err({ error: `"${req.name}" is already ${what} in this run`, code: 2 });
+      return err({ error: `"${req.name}" is already ${what} in this run`, code: 'invalid' });
     }
     const voters = req.voters ?? this.host.running();
     // Stryker disable next-line LogicalOperator: open() below sets the value; make's is never seen
@@ -113,11 +114,11 @@ export class ConsensusBoard {
   /** `coord vote`: one vote per voter; `counted` is false for a vote after the decision. */
   vote(name: string, voter: string, vote: VoteValue, reason?: string): Result<{ proposal: ProposalRecord; counted: boolean }, BoardError> {
     const l = this.live.get(name);
-    if (!l) return err({ error: `no proposal "${name}" in this run`, code: 2 });
+    if (!l) return err({ error: `no proposal "${name}" in this run`, code: 'invalid' });
     const rec = l.rec;
-    if (!rec.voters.includes(voter)) return err({ error: `"${voter}" is not a voter on "${name}" (voters: ${rec.voters.join(', ')})`, code: 1 });
+    if (!rec.voters.includes(voter)) return err({ error: `"${voter}" is not a voter on "${name}" (voters: ${rec.voters.join(', ')})`, code: 'refused' });
     const earlier = rec.votes.find((v) => v.voter === voter);
-    if (earlier) return err({ error: `"${voter}" already voted ${earlier.vote} on "${name}"; a vote cannot be changed`, code: 1 });
+    if (earlier) return err({ error: `"${voter}" already voted ${earlier.vote} on "${name}"; a vote cannot be changed`, code: 'refused' });
     const late = rec.state !== 'pending';
     rec.votes.push({ voter, vote, reason: reason ?? null, time: new Date().toISOString(), ...(late ? { late: true } : {}) });
     // Stryker disable next-line ConditionalExpression: count() skips late votes itself
@@ -166,13 +167,13 @@ export class ConsensusBoard {
 
   private make(name: string, kind: ProposalKind, voters: string[], quorum: string, timeoutMs: number | undefined, proposer: string | null, value: unknown): Result<Live, BoardError> {
     const q = parseQuorum(quorum);
-    if (!q.ok) return err({ error: q.error, code: 2 });
+    if (!q.ok) return err({ error: q.error, code: 'invalid' });
     const unique = [...new Set(voters)];
     const bad = unique.find((v) => !ID_PATTERN.test(v));
-    if (bad !== undefined) return err({ error: `bad voter name "${bad}"`, code: 2 });
-    if (unique.length === 0) return err({ error: `no voters for "${name}": no stream is running; name them with --voters`, code: 2 });
+    if (bad !== undefined) return err({ error: `bad voter name "${bad}"`, code: 'invalid' });
+    if (unique.length === 0) return err({ error: `no voters for "${name}": no stream is running; name them with --voters`, code: 'invalid' });
     const needed = quorumNeeded(q.value, unique.length);
-    if (!needed.ok) return err({ error: `${needed.error} (${unique.join(', ')})`, code: 2 });
+    if (!needed.ok) return err({ error: `${needed.error} (${unique.join(', ')})`, code: 'invalid' });
     const rec: ProposalRecord = {
       name,
       kind,

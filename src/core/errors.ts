@@ -31,6 +31,27 @@ export type ErrorCode =
   /** a failure of the operation itself (a coordinator that cannot be reached, …) */
   | 'failed';
 
+/** Every code, once: a table, so a code added to the type without its entry fails the build. */
+const CODES: Record<ErrorCode, true> = {
+  invalid: true,
+  'not-found': true,
+  refused: true,
+  timeout: true,
+  deadlock: true,
+  'lock-lost': true,
+  'version-conflict': true,
+  unsafe: true,
+  'stored-invalid': true,
+  'cannot-run': true,
+  failed: true,
+  'disk-full': true,
+};
+
+/** True when `v` is one of the {@link ErrorCode}s (a code read from outside: a socket, a file). */
+export function isErrorCode(v: unknown): v is ErrorCode {
+  return typeof v === 'string' && Object.hasOwn(CODES, v);
+}
+
 /** An error of coord's own: `code` says what kind (see {@link ErrorCode}). */
 export class CoordError extends Error {
   constructor(

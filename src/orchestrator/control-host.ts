@@ -72,7 +72,7 @@ export class ControlHost {
       case 'release':
         return e.scheduler.negotiator.release(conn);
       case 'propose':
-        if (e.flags.stopping || e.flags.finished) return conn.reply({ ok: false, error: 'the run is stopping', code: 1 });
+        if (e.flags.stopping || e.flags.finished) return conn.reply({ ok: false, error: 'the run is stopping', code: 'refused' });
         return proposal(e.board.propose(msg));
       case 'vote': {
         const r = e.board.vote(msg.name, msg.voter, msg.vote, msg.reason);
@@ -80,7 +80,7 @@ export class ControlHost {
       }
       case 'decision':
         return e.board.waitDecision(msg.name, msg.waitMs, (p) =>
-          conn.reply(p ? { ok: true, event: 'proposal', proposal: p } : { ok: false, error: `no proposal "${msg.name}" in run ${e.runId}${msg.waitMs > 0 ? ' was opened in time' : ''}`, code: msg.waitMs > 0 ? 75 : 2 }),
+          conn.reply(p ? { ok: true, event: 'proposal', proposal: p } : { ok: false, error: `no proposal "${msg.name}" in run ${e.runId}${msg.waitMs > 0 ? ' was opened in time' : ''}`, code: msg.waitMs > 0 ? 'timeout' : 'invalid' }),
         );
       default:
         return unreachable(msg);

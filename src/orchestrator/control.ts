@@ -9,6 +9,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, rmSync } from 'node:fs';
 import type { ProposalRecord } from '../consensus/board.js';
+import type { ErrorCode } from '../core/errors.js';
 import { LineSplitter } from '../util/lines.js';
 
 export interface SpawnRequestMessage {
@@ -90,10 +91,12 @@ export type AcquireReply =
 export type ConsensusReply = { ok: true; event: 'proposal'; proposal: ProposalRecord; counted?: boolean };
 
 /**
- * A refusal. `code` is the exit code a command should end with: 2 bad usage (unknown pool,
- * demand over capacity, unknown proposal), 1 refused (double vote, non-voter), 75 timed out.
+ * A refusal. `code` says what kind: `invalid` (a malformed request, an unknown pool or
+ * proposal, a demand over capacity), `refused` (a double vote, a non-voter, the run stopping),
+ * `timeout`. The command line maps it to its exit code (src/cli/errors.ts); a reply without
+ * one is taken by the client as its request's usual refusal.
  */
-export type ErrorReply = { ok: false; error: string; code?: number };
+export type ErrorReply = { ok: false; error: string; code?: ErrorCode };
 
 export type ControlReply = SpawnReply | AcquireReply | ConsensusReply | ErrorReply;
 
@@ -155,11 +158,11 @@ export function listenControl(path: string, handle: ControlHandler): Promise<Ser
       try {
         msg = JSON.parse(line);
       } catch {
-        conn.reply({ ok: false, error: 'a request must be one JSON object on one line', code: 2 });
+        conn.reply({ ok: false, error: 'a request must be one JSON object on one line', code: 'invalid' });
         return;
       }
       const problem = requestProblem(msg);
-      if (problem) conn.reply({ ok: false, error: problem, code: 2 });
+      if (problem) conn.reply({ ok: false, error: problem, code: 'invalid' });
       else handle(msg as ControlRequest, conn);
     });
     // The client half-closed (socket.end()): it sends nothing more and has no further use for replies.

@@ -14,6 +14,7 @@
  * The connection is the lease: when the requesting process dies, the socket closes and its
  * units are freed (or its request withdrawn).
  */
+import type { ErrorCode } from '../core/errors.js';
 import type { EventInput, ResourceReleaseReason } from '../events/types.js';
 import type { AcquireRequestMessage, ControlConnection } from './control.js';
 import { describeHolder, formatUnits, type Hold, type ResourcePools } from './resources.js';
@@ -86,12 +87,12 @@ export class Negotiator {
 
   /** A request from the control socket: refused at once, granted, or queued (with a `waiting` reply). */
   request(msg: AcquireRequestMessage, conn: ControlConnection): void {
-    const refuse = (error: string, code: number) => conn.reply({ ok: false, error, code });
-    if (!this.host.accepting()) return refuse('the run is stopping', 1);
-    if (this.byConn.has(conn)) return refuse('one acquire per connection', 2);
-    if (Object.keys(msg.units).length === 0) return refuse('name at least one pool: NAME=N', 2);
+    const refuse = (error: string, code: ErrorCode) => conn.reply({ ok: false, error, code });
+    if (!this.host.accepting()) return refuse('the run is stopping', 'refused');
+    if (this.byConn.has(conn)) return refuse('one acquire per connection', 'invalid');
+    if (Object.keys(msg.units).length === 0) return refuse('name at least one pool: NAME=N', 'invalid');
     const problem = this.pools.problem(msg.units);
-    if (problem) return refuse(problem, 2);
+    if (problem) return refuse(problem, 'invalid');
     if (msg.from) {
       // The stream's own plan demand is held for its whole attempt: asking for more than the
       // rest of the pool would wait on itself forever.
@@ -99,7 +100,7 @@ export class Negotiator {
         const own = this.pools.holders().filter((h) => h.kind === 'stream' && h.stream === msg.from).reduce((s, h) => s + (h.units[pool] ?? 0), 0);
         const cap = this.pools.snapshot().find((p) => p.name === pool)?.capacity ?? 0;
         if (own > 0 && own + n > cap) {
-          return refuse(`stream "${msg.from}" holds ${pool}=${own} for as long as it runs (its plan demand); ${n} more would exceed the pool's capacity ${cap} and wait forever`, 2);
+          return refuse(`stream "${msg.from}" holds ${pool}=${own} for as long as it runs (its plan demand); ${n} more would exceed the pool's capacity ${cap} and wait forever`, 'invalid');
         }
       }
     }
@@ -143,7 +144,7 @@ export class Negotiator {
   /** `release` on the connection: the command ended. */
   release(conn: ControlConnection): void {
     const req = this.byConn.get(conn);
-    if (!req) return conn.reply({ ok: false, error: 'nothing to release on this connection', code: 1 });
+    if (!req) return conn.reply({ ok: false, error: 'nothing to release on this connection', code: 'refused' });
     this.end(req, 'released');
   }
 
@@ -169,12 +170,12 @@ export class Negotiator {
       this.pools.release(req.hold);
       this.host.emit({ type: 'resource-released', ...this.who(req), units: req.units, heldMs: Date.now() - req.hold.since, reason });
       if (reason === 'released') req.conn.reply({ ok: true, event: 'released', request: req.id });
-      else req.conn.reply({ ok: false, error: `units released: ${reason === 'run-ended' ? 'the run ended' : 'the stream ended'}`, code: 1 });
+      else req.conn.reply({ ok: false, error: `units released: ${reason === 'run-ended' ? 'the run ended' : 'the stream ended'}`, code: 'refused' });
     } else {
       req.done = true;
       this.host.dequeue(req);
       this.host.emit({ type: 'resource-withdrawn', ...this.who(req), units: req.units, waitedMs: Date.now() - req.since, reason });
-      req.conn.reply(reason === 'released' ? { ok: true, event: 'released', request: req.id } : { ok: false, error: reason === 'run-ended' ? 'the run ended' : 'the stream ended', code: 1 });
+      req.conn.reply(reason === 'released' ? { ok: true, event: 'released', request: req.id } : { ok: false, error: reason === 'run-ended' ? 'the run ended' : 'the stream ended', code: 'refused' });
     }
     this.host.moved();
   }
@@ -188,7 +189,7 @@ export class Negotiator {
     this.host.emit({ type: 'resource-timeout', ...this.who(req), units: req.units, waitedMs, holders });
     const pools = this.pools.snapshot().filter((p) => p.name in req.units).map((p) => `${p.name} ${p.inUse}/${p.capacity} in use`);
     const why = holders.length ? `held by ${holders.join(', ')}` : 'held back for earlier requests';
-    req.conn.reply({ ok: false, error: `timed out after ${formatDuration(waitedMs)} waiting for ${formatUnits(req.units)} (${pools.join(', ')}; ${why})`, code: 75 });
+    req.conn.reply({ ok: false, error: `timed out after ${formatDuration(waitedMs)} waiting for ${formatUnits(req.units)} (${pools.join(', ')}; ${why})`, code: 'timeout' });
     this.host.moved();
   }
 

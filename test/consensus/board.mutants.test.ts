@@ -81,24 +81,24 @@ describe('propose', () => {
     expect(rec.needed).toBe(2);
   });
 
-  it('refuses a bad name, a name in use, bad voters, no voters and an impossible quorum, all with exit code 2', () => {
+  it('refuses a bad name, a name in use, bad voters, no voters and an impossible quorum, all with the code invalid (exit code 2)', () => {
     const { board, host } = setup([]);
     expect(refusal(board.propose({ name: '-bad', quorum: 'majority', voters: ['a'] }))).toEqual({
       error: 'bad proposal name "-bad": 1-64 letters, digits, "_", "." or "-", starting with a letter or digit',
-      code: 2,
+      code: 'invalid',
     });
     expect(refusal(board.propose({ name: 'p', quorum: 'majority' }))).toEqual({
       error: 'no voters for "p": no stream is running; name them with --voters',
-      code: 2,
+      code: 'invalid',
     });
-    expect(refusal(board.propose({ name: 'p', quorum: 'majority', voters: ['ok', 'not ok'] }))).toEqual({ error: 'bad voter name "not ok"', code: 2 });
-    expect(refusal(board.propose({ name: 'p', quorum: 'most', voters: ['a'] })).code).toBe(2);
-    expect(refusal(board.propose({ name: 'p', quorum: '3', voters: ['a', 'b'] }))).toEqual({ error: 'quorum 3 is more than the 2 voters (a, b)', code: 2 });
+    expect(refusal(board.propose({ name: 'p', quorum: 'majority', voters: ['ok', 'not ok'] }))).toEqual({ error: 'bad voter name "not ok"', code: 'invalid' });
+    expect(refusal(board.propose({ name: 'p', quorum: 'most', voters: ['a'] })).code).toBe('invalid');
+    expect(refusal(board.propose({ name: 'p', quorum: '3', voters: ['a', 'b'] }))).toEqual({ error: 'quorum 3 is more than the 2 voters (a, b)', code: 'invalid' });
     expect(board.get('p')).toBeUndefined();
     expect(host.events).toEqual([]);
     expect(host.saved).toEqual([]);
     must(board.propose({ name: 'p', quorum: 'all', voters: ['a'] }));
-    expect(refusal(board.propose({ name: 'p', quorum: 'all', voters: ['a'] }))).toEqual({ error: '"p" is already a proposal (pending) in this run', code: 2 });
+    expect(refusal(board.propose({ name: 'p', quorum: 'all', voters: ['a'] }))).toEqual({ error: '"p" is already a proposal (pending) in this run', code: 'invalid' });
   });
 
   it('names what already holds the name: an approval or a replica group vote', () => {
@@ -165,11 +165,11 @@ describe('vote', () => {
 
   it('refuses an unknown proposal (2), a non-voter (1) and a second vote (1)', () => {
     const { board } = setup();
-    expect(refusal(board.vote('nope', 'a', 'yes'))).toEqual({ error: 'no proposal "nope" in this run', code: 2 });
+    expect(refusal(board.vote('nope', 'a', 'yes'))).toEqual({ error: 'no proposal "nope" in this run', code: 'invalid' });
     must(board.propose({ name: 'p', quorum: 'all', voters: ['a', 'b'] }));
-    expect(refusal(board.vote('p', 'z', 'yes'))).toEqual({ error: '"z" is not a voter on "p" (voters: a, b)', code: 1 });
+    expect(refusal(board.vote('p', 'z', 'yes'))).toEqual({ error: '"z" is not a voter on "p" (voters: a, b)', code: 'refused' });
     must(board.vote('p', 'a', 'yes'));
-    expect(refusal(board.vote('p', 'a', 'no'))).toEqual({ error: '"a" already voted yes on "p"; a vote cannot be changed', code: 1 });
+    expect(refusal(board.vote('p', 'a', 'no'))).toEqual({ error: '"a" already voted yes on "p"; a vote cannot be changed', code: 'refused' });
     expect(board.get('p')).toMatchObject({ yes: 1, no: 0, state: 'pending' });
   });
 });
@@ -203,7 +203,7 @@ describe('prepared proposals', () => {
 
   it('refuses a prepared proposal with a bad quorum', () => {
     const { board } = setup();
-    expect(refusal(board.prepare('g', 'gather', ['r1'], '0%')).code).toBe(2);
+    expect(refusal(board.prepare('g', 'gather', ['r1'], '0%')).code).toBe('invalid');
     expect(board.get('g')).toBeUndefined();
   });
 

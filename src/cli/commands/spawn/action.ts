@@ -37,8 +37,9 @@ export async function spawnCommand(command: string[], flags: SpawnFlags): Promis
   try {
     for (;;) {
       const reply = await client.next();
-      // a CoordError, not a ControlError: those are the closed connection, caught below
-      if (!reply.ok) throw new CoordError(codeOfReply(reply.code ?? 2), `spawn ${flags.id}: ${reply.error}`);
+      // a CoordError, not a ControlError: those are the closed connection, caught below; a
+      // refused spawn is bad usage unless the coordinator says otherwise
+      if (!reply.ok) throw new CoordError(codeOfReply(reply.code, 'invalid'), `spawn ${flags.id}: ${reply.error}`);
       if (reply.event === 'registered') {
         process.stdout.write(flags.json ? JSON.stringify({ event: 'registered', id: reply.id, run: client.run.id }) + '\n' : `registered ${reply.id} in run ${client.run.id}\n`);
         if (!msg.wait) return;
