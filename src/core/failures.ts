@@ -100,8 +100,5 @@ export type Failure =
   | Plain<'rejected'>
   | Plain<'no-majority'>;
 
-/** The reason strings of {@link Failure}: the `reason` of records and events. */
-export type FailureReasonOf = Failure['reason'];
-
 /** The reasons for which the engine itself stops a running attempt. */
 export type StopReason = 'timeout' | 'heartbeat-timeout' | 'point-timeout' | 'superseded' | 'point-failed';
