@@ -1,57 +1,51 @@
 /**
- * Whether a stream may start: each dependency is a stream (it must have succeeded), a
- * convergence point (it must be done), or a member of a `gather: first` group (one member's
- * success is enough) or of a `gather: vote` group (its replicas must have agreed on a
- * result). A dependency that can no longer be met makes the stream `skipped`.
+ * Whether a stream may start, given what it waits for (the run's graph says: src/graph/) and
+ * where those nodes are now: a stream must have succeeded, a convergence point must be done,
+ * a `gather: first` group needs one member's success and a `gather: vote` group its replicas'
+ * agreement on a result. A wait that can no longer be met makes the stream `skipped`. The
+ * graph knows what the nodes are; this file knows only what their run-time states mean.
  */
 import { TERMINAL_STREAM_STATES, type PointState, type StreamState } from '../events/types.js';
+import type { GroupRef, WaitRef } from '../graph/graph.js';
+import type { VoteGroupState } from './vote-groups.js';
 
+/** May start; waits still; can never start (`because` says which wait failed). */
 export type Verdict = { kind: 'ready' } | { kind: 'blocked' } | { kind: 'failed'; because: string };
 
+/** The run-time state of the graph's nodes. */
 export interface DependencyView {
   streamState(id: string): StreamState | undefined;
   pointState(id: string): PointState | undefined;
-  /** The `gather: first` group a stream belongs to, if any. */
-  firstGroupOf(id: string): { id: string; members: string[] } | undefined;
-  /** The `gather: vote` group a stream belongs to, if any: met when it won, failed when it lost. */
-  voteGroupOf?(id: string): { id: string; state: 'pending' | 'won' | 'lost' } | undefined;
+  /** A `gather: vote` group's decision: met when it won, failed when it lost. */
+  voteState(group: GroupRef): VoteGroupState | undefined;
 }
 
-export function dependencyVerdict(dependsOn: readonly string[], view: DependencyView): Verdict {
+/**
+ * The verdict over `waits` (in their order: the first wait that failed is the one named).
+ * A node the view does not know is no wait (as a name nothing in the run has).
+ */
+export function dependencyVerdict(waits: readonly WaitRef[], view: DependencyView): Verdict {
   let ready = true;
-  const seenGroups = new Set<string>();
-  for (const dep of dependsOn) {
-    const vote = view.voteGroupOf?.(dep);
-    if (vote) {
-      if (seenGroups.has(vote.id)) continue;
-      seenGroups.add(vote.id);
-      if (vote.state === 'lost') return { kind: 'failed', because: `the replicas of "${vote.id}" did not agree on a result` };
-      if (vote.state === 'pending') ready = false;
-      continue;
-    }
-    const group = view.firstGroupOf(dep);
-    if (group) {
-      if (seenGroups.has(group.id)) continue;
-      seenGroups.add(group.id);
-      const states = group.members.map((m) => view.streamState(m));
+  for (const w of waits) {
+    if (w.kind === 'group' && w.gather === 'vote') {
+      const vote = view.voteState(w);
+      if (vote === 'lost') return { kind: 'failed', because: `the replicas of "${w.id}" did not agree on a result` };
+      if (vote === 'pending') ready = false;
+    } else if (w.kind === 'group') {
+      const states = w.members.map((m) => view.streamState(m));
       if (states.includes('succeeded')) continue;
-      if (states.every((st) => st !== undefined && TERMINAL_STREAM_STATES.has(st))) {
-        return { kind: 'failed', because: `no replica of "${group.id}" succeeded` };
-      }
+      if (states.every((st) => st !== undefined && TERMINAL_STREAM_STATES.has(st))) return { kind: 'failed', because: `no replica of "${w.id}" succeeded` };
       ready = false;
-      continue;
-    }
-    const stream = view.streamState(dep);
-    if (stream !== undefined) {
-      if (stream === 'succeeded') continue;
-      if (TERMINAL_STREAM_STATES.has(stream)) return { kind: 'failed', because: `stream "${dep}" ${stream}` };
+    } else if (w.kind === 'stream') {
+      const stream = view.streamState(w.id);
+      if (stream === undefined || stream === 'succeeded') continue;
+      if (TERMINAL_STREAM_STATES.has(stream)) return { kind: 'failed', because: `stream "${w.id}" ${stream}` };
       ready = false;
-      continue;
+    } else {
+      const point = view.pointState(w.id);
+      if (point === 'failed') return { kind: 'failed', because: `convergence point "${w.id}" failed` };
+      if (point !== undefined && point !== 'done') ready = false;
     }
-    const point = view.pointState(dep);
-    if (point === 'done') continue;
-    if (point === 'failed') return { kind: 'failed', because: `convergence point "${dep}" failed` };
-    if (point !== undefined) ready = false;
   }
   return ready ? { kind: 'ready' } : { kind: 'blocked' };
 }

@@ -1,7 +1,8 @@
 /**
- * The scheduler: moves pending streams along as their dependencies are met (or skips them when
- * one failed), queues ready streams, and starts them while concurrency slots and their
- * resource units are free. Streams and `coord resource acquire` requests wait in one queue
+ * The scheduler: moves pending streams along as what they wait for is met (or skips them when
+ * a wait failed), queues ready streams, and starts them while concurrency slots and their
+ * resource units are free. What a stream waits for is the run's graph's answer (src/graph/);
+ * the scheduler keeps only run-time state: where each stream and point is. Streams and `coord resource acquire` requests wait in one queue
  * (ready-queue.ts); the units are granted by the negotiator over the run's pools.
  */
 import type { PoolRecord } from '../backend/types.js';
@@ -16,6 +17,7 @@ import { isQueued, queuedOf } from './stream-state.js';
 type Waiter = StreamRt | AcquireRt;
 const isStream = (w: Waiter): w is StreamRt => 'spec' in w;
 
+/** The run's scheduler: pending streams, the ready queue, concurrency slots and resource pools. */
 export class Scheduler {
   readonly pools: ResourcePools;
   /** Runtime resource requests and the grants of plan streams' demands, on `pools`. */
@@ -53,8 +55,8 @@ export class Scheduler {
     this.dependencyView = {
       streamState: (id) => e.table.get(id)?.rec.state,
       pointState: (id) => e.table.points.get(id)?.rec.state,
-      firstGroupOf: (id) => e.table.firstGroups.get(id),
-      voteGroupOf: (id) => e.voteGroups.of(id),
+      // the run's vote groups are kept by member
+      voteState: (group) => (group.members[0] === undefined ? undefined : e.voteGroups.of(group.members[0])?.state),
     };
     this.ready = new ReadyQueue<Waiter>({
       resources: (w) => (isStream(w) ? w.spec.resources : w.units),
@@ -65,14 +67,14 @@ export class Scheduler {
     });
   }
 
-  /** Moves streams along: skips those whose dependencies failed, starts ready ones. */
+  /** Moves streams along: skips those whose waits failed, starts ready ones. */
   schedule(): void {
     if (this.e.flags.stopping || this.e.flags.finished) return;
     let changed = true;
     while (changed && this.pending.size > 0) {
       changed = false;
       for (const rt of this.pending) {
-        const verdict = dependencyVerdict(rt.spec.dependsOn, this.dependencyView);
+        const verdict = dependencyVerdict(this.e.graph.waitsFor(rt.spec.id), this.dependencyView);
         if (verdict.kind === 'failed') {
           this.pending.delete(rt);
           this.e.bus.emit({ type: 'stream-skipped', stream: rt.spec.id, attempt: rt.rec.attempt, reason: 'dependency-failed', because: verdict.because });
