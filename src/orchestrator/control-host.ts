@@ -9,12 +9,13 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { ConsensusBoard } from '../consensus/board.js';
 import type { StreamState } from '../events/types.js';
-import { CAPABILITY_PREFIX, STREAM_ID_PATTERN, type StreamSpec } from '../plan/types.js';
+import { STREAM_ID_PATTERN, type StreamSpec } from '../plan/types.js';
 import { idProblem } from '../plan/schema.js';
 import { unreachable } from '../util/result.js';
 import { listenControl, type ControlConnection, type ControlReply, type ControlRequest, type SpawnRequestMessage } from './control.js';
 import type { Engine } from './engine.js';
 
+/** The run's control socket and what its requests do (see the module comment). */
 export class ControlHost {
   private server: Server | undefined;
   /** Where the socket listens (set when it is opened). */
@@ -89,8 +90,9 @@ export class ControlHost {
 
   /**
    * A stream added while the run runs, validated like a plan stream: a unique safe id, known
-   * dependencies (`capability:NAME` included), no cycle — with `--wait`, the new stream must
-   * not wait for the stream that waits for it (the run's graph, src/graph/, says).
+   * dependencies (a group's id and `capability:NAME` included, resolved by the run's graph,
+   * src/graph/), no cycle — with `--wait`, the new stream must not wait for the stream that
+   * waits for it (the graph says that too).
    */
   private spawnRequest(msg: SpawnRequestMessage, reply: (r: ControlReply) => void): void {
     const { e } = this;
@@ -101,13 +103,11 @@ export class ControlHost {
     const deps: string[] = [];
     for (const d of msg.dependsOn) {
       if (d === msg.id) return fail(`stream "${msg.id}" cannot depend on itself`);
-      if (d.startsWith(CAPABILITY_PREFIX)) {
-        const cap = d.slice(CAPABILITY_PREFIX.length);
-        const offering = e.table.all().filter((rt) => rt.spec.capabilities.includes(cap)).map((rt) => rt.spec.id);
-        if (offering.length === 0) return fail(`no stream offers capability "${cap}"`);
-        deps.push(...offering);
-      } else if (e.table.has(d)) deps.push(d);
-      else return fail(`unknown dependency "${d}": no stream or convergence point has that name`);
+      // resolved as a plan stream's `depends_on` is: a group stands for its members, a capability for the streams offering it
+      const named = e.graph.resolve(d, msg.id);
+      if (named === undefined) return fail(`unknown dependency "${d}": no stream or convergence point has that name`);
+      if (named.names === 'capability' && named.ids.length === 0) return fail(`no stream offers capability "${named.target}"`);
+      deps.push(...named.ids);
     }
     if (msg.wait && msg.from && e.graph.reaches(deps, msg.from)) {
       return fail(`dependency cycle: ${msg.from} waits for ${msg.id}, which depends on ${msg.from}`);

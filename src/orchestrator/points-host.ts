@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import type { PointRecord } from '../backend/types.js';
 import type { EventInput } from '../events/types.js';
 import type { PointSpec } from '../plan/types.js';
-import { CAPABILITY_PREFIX } from '../plan/types.js';
 import { baseKey, loadBaseTree, snapshotBase, type BaseTree } from '../workspace/basetree.js';
 import { detectChanges } from '../workspace/changes.js';
 import type { MergeSource } from '../workspace/merge.js';
@@ -18,6 +17,7 @@ import type { Engine, StreamRt } from './engine.js';
 import { pointFingerprint } from './rerun.js';
 import { isTerminal } from './stream-state.js';
 
+/** The run's side of its convergence points (see the module comment). */
 export class PointsHost {
   /** The run's snapshot of each `base:` directory, taken when a stream first needs it. */
   private readonly baseTrees = new Map<string, Promise<BaseTree>>();
@@ -139,14 +139,13 @@ export class PointsHost {
     }
   }
 
+  /** Another point can still merge the stream, or a stream still to end waits on it (by its id, its group or a capability: the graph resolved those). */
   private neededElsewhere(rt: StreamRt, failed: PointRunner): boolean {
     const id = rt.spec.id;
     if (this.e.table.pointsOf(id).some((p) => p !== failed && p.rec.state !== 'failed')) return true;
-    const names = new Set([id, ...(rt.spec.group ? [rt.spec.group] : []), ...rt.spec.capabilities.map((c) => `${CAPABILITY_PREFIX}${c}`)]);
-    for (const other of this.e.table.all()) {
-      if (other === rt || isTerminal(other.phase.kind)) continue;
-      if (other.spec.dependsOn.some((d) => names.has(d))) return true;
-    }
-    return false;
+    return this.e.graph.waitersOn(id).some((w) => {
+      const other = this.e.table.get(w);
+      return other !== undefined && other !== rt && !isTerminal(other.phase.kind);
+    });
   }
 }
