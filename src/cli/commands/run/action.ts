@@ -2,7 +2,7 @@
 import { StreamCoordinator } from '../../../orchestrator/coordinator.js';
 import { loadPlanFile } from '../../../plan/load.js';
 import { formatDiagnostics } from '../../../plan/diagnostics.js';
-import { buildGraph } from '../../../graph/graph.js';
+import { dryRun, formatDryRun } from './dry-run.js';
 import { createReporter } from '../../../report/reporter.js';
 import { coordHome, openBackend } from '../../../context/backend.js';
 import { coordinatorAlive } from '../../../status/snapshot.js';
@@ -44,14 +44,8 @@ export async function runCommand(planPath: string, flags: RunFlags): Promise<voi
   }
   const plan = loaded.value;
   if (flags.dryRun) {
-    const waves = buildGraph(plan).waves();
-    if (flags.json) {
-      const points = plan.points.map((p) => ({ name: p.name, type: p.type, streams: p.streams }));
-      process.stdout.write(JSON.stringify({ plan: plan.name, waves, points }) + '\n');
-      return;
-    }
-    waves.forEach((ids, i) => process.stdout.write(`${i + 1}. ${ids.join(' ')}\n`));
-    for (const p of plan.points) process.stdout.write(`point ${p.name} (${p.type}): ${p.streams.join(' ')}\n`);
+    const order = dryRun(plan);
+    process.stdout.write(flags.json ? JSON.stringify(order) + '\n' : formatDryRun(order));
     return;
   }
   if (flags.adopt && !flags.resume) throw new UsageError('--adopt goes with --resume RUN_ID');
