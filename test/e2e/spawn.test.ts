@@ -2,7 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rig } from '../rig.js';
+import { fixture, Rig } from '../rig.js';
 
 let rig: Rig;
 beforeEach(() => {
@@ -58,6 +58,22 @@ describe('coord spawn', () => {
     expect(out).toContain('cycle 2');
     expect(out).toContain('dots 2');
     expect(rig.events().some((e) => e.type === 'stream-registered' && e.stream === 'a..b')).toBe(false);
+  });
+
+  it('resolves a group id as a plan does: a stream after a gather: first group starts on one replica\'s success', async () => {
+    const planner = `coord spawn --id after --depends-on solve --wait -- "cat \\"\\$COORD_INPUTS/solve/answer.txt\\""; echo "after exited $?"`;
+    rig.writePlan({
+      streams: [
+        { id: 'solve', replicas: 2, gather: 'first', command: `if [ "$COORD_REPLICA" = 1 ]; then echo "from $COORD_REPLICA" > answer.txt; else ${fixture('hang.js')}; fi` },
+        { id: 'planner', command: planner },
+      ],
+    });
+    const r = await rig.coord(['run', 'plan.yaml']);
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(rig.runDir(), 'streams', 'planner', 'stdout'), 'utf8')).toContain('after exited 0');
+    expect(readFileSync(join(rig.runDir(), 'streams', 'after', 'stdout'), 'utf8')).toBe('from 1\n');
+    const status = JSON.parse((await rig.coord(['status', '--json'])).stdout) as { streams: Array<{ id: string; state: string; dependsOn: string[] }> };
+    expect(status.streams.find((s) => s.id === 'after')).toMatchObject({ state: 'succeeded', dependsOn: ['solve-1', 'solve-2'] });
   });
 
   it('outside a running run it is a usage error', async () => {
