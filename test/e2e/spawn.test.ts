@@ -61,10 +61,11 @@ describe('coord spawn', () => {
   });
 
   it('resolves a group id as a plan does: a stream after a gather: first group starts on one replica\'s success', async () => {
+    const replica = `if [ "$COORD_REPLICA" = 1 ]; then echo "from $COORD_REPLICA" > answer.txt; else ${fixture('hang.js')}; fi`;
     const planner = `coord spawn --id after --depends-on solve --wait -- "cat \\"\\$COORD_INPUTS/solve/answer.txt\\""; echo "after exited $?"`;
     rig.writePlan({
       streams: [
-        { id: 'solve', replicas: 2, gather: 'first', command: `if [ "$COORD_REPLICA" = 1 ]; then echo "from $COORD_REPLICA" > answer.txt; else ${fixture('hang.js')}; fi` },
+        { id: 'solve', replicas: 2, gather: 'first', command: replica },
         { id: 'planner', command: planner },
       ],
     });

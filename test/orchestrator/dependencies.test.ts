@@ -39,19 +39,29 @@ describe('dependencyVerdict', () => {
   it('a gather: first group needs one success, and fails once every member ended without one', () => {
     expect(dependencyVerdict([first], view({ 'solve-1': 'running', 'solve-2': 'succeeded' }))).toEqual({ kind: 'ready' });
     expect(dependencyVerdict([first], view({ 'solve-1': 'failed', 'solve-2': 'running' }))).toEqual({ kind: 'blocked' });
-    expect(dependencyVerdict([first], view({ 'solve-1': 'failed', 'solve-2': 'cancelled' }))).toEqual({ kind: 'failed', because: 'no replica of "solve" succeeded' });
+    expect(dependencyVerdict([first], view({ 'solve-1': 'failed', 'solve-2': 'cancelled' }))).toEqual({
+      kind: 'failed',
+      because: 'no replica of "solve" succeeded',
+    });
   });
 
   it('a gather: vote group needs its replicas to have agreed', () => {
     expect(dependencyVerdict([vote], view({ 'judge-1': 'succeeded' }, {}, { judge: 'won' }))).toEqual({ kind: 'ready' });
     // every replica succeeded, but the tally is not in yet
-    expect(dependencyVerdict([vote], view({ 'judge-1': 'succeeded', 'judge-2': 'succeeded', 'judge-3': 'succeeded' }, {}, { judge: 'pending' }))).toEqual({ kind: 'blocked' });
-    expect(dependencyVerdict([vote], view({}, {}, { judge: 'lost' }))).toEqual({ kind: 'failed', because: 'the replicas of "judge" did not agree on a result' });
+    const allDone = { 'judge-1': 'succeeded', 'judge-2': 'succeeded', 'judge-3': 'succeeded' } as const;
+    expect(dependencyVerdict([vote], view(allDone, {}, { judge: 'pending' }))).toEqual({ kind: 'blocked' });
+    expect(dependencyVerdict([vote], view({}, {}, { judge: 'lost' }))).toEqual({
+      kind: 'failed',
+      because: 'the replicas of "judge" did not agree on a result',
+    });
   });
 
   it('the first failed wait in order is the one named, even after one still open', () => {
     const waits = [stream('open'), point('p'), stream('gone')];
-    expect(dependencyVerdict(waits, view({ open: 'running', gone: 'failed' }, { p: 'failed' }))).toEqual({ kind: 'failed', because: 'convergence point "p" failed' });
+    expect(dependencyVerdict(waits, view({ open: 'running', gone: 'failed' }, { p: 'failed' }))).toEqual({
+      kind: 'failed',
+      because: 'convergence point "p" failed',
+    });
     expect(dependencyVerdict(waits, view({ open: 'succeeded', gone: 'succeeded' }, { p: 'done' }))).toEqual({ kind: 'ready' });
   });
 
