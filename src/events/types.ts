@@ -3,7 +3,8 @@
  * `events.jsonl`, the terminal reporters, `--json`, `coord status` and the tests: only
  * reporters print.
  */
-import type { ConvergenceType } from '../plan/types.js';
+/** How a convergence point merges (a plan's `type:`); defined here so that the event schema imports nothing. */
+export type ConvergenceType = 'barrier' | 'progressive' | 'checkpoint';
 
 /** Lifecycle of a stream (SPEC §5). `pending`: dependencies not met; `waiting`: ready, waiting for a slot or resources. */
 export type StreamState =

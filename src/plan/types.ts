@@ -4,7 +4,10 @@
  * of SPEC §2; consumed by the graph, the orchestrator and the reporters.
  */
 
-export type ConvergenceType = 'barrier' | 'progressive' | 'checkpoint';
+import type { ConvergenceType } from '../events/types.js';
+
+/** Defined with the event schema (src/events/types.ts), which imports nothing. */
+export type { ConvergenceType };
 export type WorkspaceMode = 'isolated' | 'shared' | 'hybrid' | 'worktree';
 export type FileAccess = 'exclusive_write' | 'shared_read' | 'atomic';
 export type StateType = 'immutable' | 'centralized' | 'message_queue';
