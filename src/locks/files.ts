@@ -8,16 +8,12 @@ import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { processStartTime, sameProcess } from '../util/proc.js';
 import { TEMP_SUFFIX, TEMP_TAIL } from '../util/write-temp.js';
+import type { FileOps } from './file-ops.js';
 import { beginJournal, endJournal, repairTornTail } from './journal.js';
 
 export { TEMP_SUFFIX } from '../util/write-temp.js';
 export { JOURNAL_SUFFIX } from './journal.js';
-
-/** The file system calls of this module and journal.ts (default: node:fs; tests give one that fails where they say). */
-export type FileOps = Pick<
-  typeof fs,
-  'closeSync' | 'fchmodSync' | 'fchownSync' | 'fdatasyncSync' | 'fstatSync' | 'fsyncSync' | 'ftruncateSync' | 'openSync' | 'readdirSync' | 'readFileSync' | 'readSync' | 'renameSync' | 'statSync' | 'unlinkSync' | 'writeFileSync' | 'writeSync'
->;
+export type { FileOps } from './file-ops.js';
 
 function writeAll(ops: FileOps, fd: number, data: Uint8Array): void {
   let off = 0;

@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { processStartTime, sameProcess } from '../util/proc.js';
-import type { FileOps } from './files.js';
+import type { FileOps } from './file-ops.js';
 
 /** Suffix of the journal an append keeps beside its target while it writes (`.NAME.coord-append`). */
 export const JOURNAL_SUFFIX = '.coord-append';
