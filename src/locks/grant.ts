@@ -4,9 +4,22 @@
  */
 import { formatDuration } from '../util/duration.js';
 import { CoordError } from '../core/errors.js';
-import { handOff, removeTicket, renew, type Holder } from './state.js';
+import type { LockEvent } from '../events/types.js';
+import { handOff, removeTicket, renew, type Holder, type LockMode } from './state.js';
 import type { LockStore } from './store.js';
-import type { LockEvent, LockHandle } from './manager.js';
+
+/** A granted lock. `release()` checks ownership: it only ever removes this grant. */
+export interface LockHandle extends AsyncDisposable {
+  readonly path: string;
+  readonly mode: LockMode;
+  /** Fencing token: grows with every grant of this lock. */
+  readonly token: number;
+  readonly ticket: string;
+  /** Aborted (with a LockLostError as reason) when the grant is lost while held. */
+  readonly lost: AbortSignal;
+  /** Releases the grant; `false` when it had already been lost. */
+  release(): Promise<boolean>;
+}
 
 /** The time and the timers of a lock manager (default: realClock; tests give a clock they move). */
 export interface LockClock {

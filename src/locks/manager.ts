@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { CoordError } from '../core/errors.js';
 import { processStartTime } from '../util/proc.js';
 import { formatDuration } from '../util/duration.js';
-import { grantHandle, realClock, Waker, type LockClock } from './grant.js';
+import { grantHandle, realClock, Waker, type LockClock, type LockHandle } from './grant.js';
 import { canonicalPath, HOST, lockRegistryDir, partyGone } from './registry.js';
 import { acquireStep, handOff, prune, removeTicket, renew, type Holder, type LockMode, type LockState, type Party, type Waiter } from './state.js';
 import { describeCycle, findCycle, newestInCycle } from './deadlock.js';
@@ -56,19 +56,6 @@ export interface AcquireOptions {
   watchdog?: { pid: number; procStart: number | null };
 }
 
-/** A granted lock. `release()` checks ownership: it only ever removes this grant. */
-export interface LockHandle extends AsyncDisposable {
-  readonly path: string;
-  readonly mode: LockMode;
-  /** Fencing token: grows with every grant of this lock. */
-  readonly token: number;
-  readonly ticket: string;
-  /** Aborted (with a LockLostError as reason) when the grant is lost while held. */
-  readonly lost: AbortSignal;
-  /** Releases the grant; `false` when it had already been lost. */
-  release(): Promise<boolean>;
-}
-
 export interface LockContention {
   path: string;
   acquisitions: number;
@@ -93,7 +80,7 @@ export class DeadlockError extends CoordError {
   }
 }
 
-export { LockLostError, realClock, type LockClock } from './grant.js';
+export { LockLostError, realClock, type LockClock, type LockHandle } from './grant.js';
 
 const contentionOf = (locks: LockState[]): LockContention[] => locks.map((l) => ({ path: l.path, ...l.stats }));
 
