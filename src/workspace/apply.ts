@@ -80,7 +80,7 @@ function copyFileTo(entry: FileEntry, dst: string, umask: number): void {
     const out = fs.openSync(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
     try {
       const buf = (sharedBuffer ??= Buffer.allocUnsafe(SMALL_FILE));
-      for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) {
+      for (let n: number; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) {
         for (let off = 0; off < n; ) off += fs.writeSync(out, buf, off, n - off);
       }
       if ((mode & umask) !== 0) fs.fchmodSync(out, mode);

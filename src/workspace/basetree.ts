@@ -110,7 +110,7 @@ function copyRegularOnce(src: string, dst: string, mode: number, hash: boolean):
     }
     const buf = buffer();
     let n = 0;
-    for (let got; n < buf.length && (got = fs.readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += got;
+    for (let got: number; n < buf.length && (got = fs.readSync(fd, buf, n, buf.length - n, null)) > 0; ) n += got;
     const out = fs.openSync(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
     try {
       for (let off = 0; off < n; ) off += fs.writeSync(out, buf, off, n - off);
@@ -134,7 +134,7 @@ function hashFd(fd: number): string {
   const h = createHash('sha1');
   const buf = buffer();
   let pos = 0;
-  for (let n; (n = fs.readSync(fd, buf, 0, buf.length, pos)) > 0; pos += n) h.update(buf.subarray(0, n));
+  for (let n: number; (n = fs.readSync(fd, buf, 0, buf.length, pos)) > 0; pos += n) h.update(buf.subarray(0, n));
   return h.digest('hex');
 }
 

@@ -36,7 +36,7 @@ const isInside = (root: string, p: string): boolean => {
 function readAll(fd: number, size: number): Buffer {
   const buf = Buffer.allocUnsafe(size);
   let n = 0;
-  for (let got; n < size && (got = fs.readSync(fd, buf, n, size - n, null)) > 0; ) n += got;
+  for (let got: number; n < size && (got = fs.readSync(fd, buf, n, size - n, null)) > 0; ) n += got;
   return n === size ? buf : buf.subarray(0, n);
 }
 
