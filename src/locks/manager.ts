@@ -197,7 +197,7 @@ export class FileLockManager {
         if (req.chain.length && now >= nextDeadlockCheck) {
           nextDeadlockCheck = now + 250;
           const cycle = findCycle(await this.store.list(), req.ticket);
-          if (cycle && cycle.length && newestInCycle(cycle) === req.ticket) {
+          if (cycle?.length && newestInCycle(cycle) === req.ticket) {
             await this.giveUp(canonical, req.ticket);
             const text = describeCycle(cycle);
             this.onEvent({ type: 'lock-deadlock', path: canonical, owner: this.owner, pid: process.pid, mode, cycle: text });

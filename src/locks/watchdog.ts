@@ -69,7 +69,7 @@ function scan(): Map<number, Proc> {
       if (ticket) {
         try {
           const chain = readFileSync(`/proc/${name}/environ`, 'latin1').split('\0').find((v) => v.startsWith('COORD_LOCK_CHAIN='));
-          marked = chain !== undefined && chain.includes(`:${ticket}:`);
+          marked = chain?.includes(`:${ticket}:`) === true;
         } catch {
           /* another user's process: not ours to stop */
         }

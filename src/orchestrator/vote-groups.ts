@@ -87,7 +87,7 @@ export class VoteGroups {
   /** A replica reached a terminal state. */
   memberEnded(id: string, succeeded: boolean): void {
     const g = this.byMember.get(id);
-    if (!g || g.state !== 'pending' || g.results.has(id)) return;
+    if (g?.state !== 'pending' || g.results.has(id)) return;
     if (!succeeded) {
       g.results.set(id, null);
       this.evaluate(g);
