@@ -4,7 +4,7 @@
  * error naming the option, exit 2, before any action runs), help examples, and the wrapper
  * that loads a command's action only when that command runs.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { parseDurationText } from '../util/duration.js';
 import { reportError, UsageError } from './errors.js';
 import { closeBackends } from '../context/opened.js';

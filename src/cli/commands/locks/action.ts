@@ -1,7 +1,7 @@
 /** `coord locks [RUN] [--all] [--json]`: locks held now, holders, waiters, contention (SPEC §5). */
 import { openBackend, resolveRun } from '../../../context/backend.js';
 import { lockRegistryDir } from '../../../locks/registry.js';
-import { locksView, locksViewOf, type LocksView } from '../../../locks/view.js';
+import { type locksView, locksViewOf, type LocksView } from '../../../locks/view.js';
 import { FileLockStore } from '../../../locks/store.js';
 import { managerFromEnv } from '../../../locks/env.js';
 import { colorsFor } from '../../../report/color.js';
