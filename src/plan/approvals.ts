@@ -9,16 +9,22 @@ import type { Plan } from './types.js';
 
 export function approvalChecks(plan: Plan, loc: Locator): Diagnostic[] {
   const out: Diagnostic[] = [];
-  plan.points.forEach((p, i) => {
-    if (!p.approve) return;
+  for (const [i, p] of plan.points.entries()) {
+    if (!p.approve) continue;
     const path = ['agent_coordination', 'convergence_points', i, 'approve'];
     const fail = (field: string, message: string) =>
       out.push(loc.diag(loc.at([...path, field]), `convergence_points[${i}].approve.${field}: ${message}`));
     const q = parseQuorum(p.approve.quorum);
-    if (!q.ok) return fail('quorum', q.error);
-    if (p.approve.voters.length === 0) return fail('voters', `point "${p.name}" has no streams to vote; list voters`);
+    if (!q.ok) {
+      fail('quorum', q.error);
+      continue;
+    }
+    if (p.approve.voters.length === 0) {
+      fail('voters', `point "${p.name}" has no streams to vote; list voters`);
+      continue;
+    }
     const needed = quorumNeeded(q.value, p.approve.voters.length);
     if (!needed.ok) fail('quorum', `${needed.error} (${p.approve.voters.join(', ')})`);
-  });
+  }
   return out;
 }

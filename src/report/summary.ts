@@ -53,7 +53,7 @@ export function formatSummary(outcome: RunOutcome, c: Colors): string {
 /** Left-aligned columns; the column `stateCol` is coloured by its value. */
 export function table(rows: string[][], c: Colors, stateCol: number): string[] {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  for (const row of rows) for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, cell.length);
   return rows.map((row, r) =>
     row
       .map((cell, i) => {

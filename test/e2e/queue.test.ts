@@ -279,7 +279,7 @@ describe('coord queue', () => {
     const byWorkers = events.filter((e) => e.type === 'queue-received' && e.consumer === 'workers');
     expect(byWorkers.map((e) => e.id).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: N + 3 }, (_, i) => i + 1));
     // each worker's events match its share, plus the STOP that ended it
-    ['w1', 'w2', 'w3'].forEach((w, i) => expect(byWorkers.filter((e) => e.member === w)).toHaveLength(shares[i]!.length + 1));
+    for (const [i, w] of ['w1', 'w2', 'w3'].entries()) expect(byWorkers.filter((e) => e.member === w)).toHaveLength(shares[i]!.length + 1);
     expect(events.filter((e) => e.type === 'queue-received' && e.consumer === 'reader').map((e) => e.id)).toEqual(Array.from({ length: N + 3 }, (_, i) => i + 1));
 
     const ls = JSON.parse((await rig.coord(['queue', 'ls', '--json'])).stdout) as unknown;

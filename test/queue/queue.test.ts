@@ -88,7 +88,7 @@ describe('MessageQueue', () => {
     // interleaved, concurrently started receives of three members
     for (;;) {
       const got = await Promise.all(['x', 'y', 'z'].map((member) => q.recv('jobs', { consumer: 'workers', member })));
-      got.forEach((m, i) => m && seen.set(['x', 'y', 'z'][i]!, [...(seen.get(['x', 'y', 'z'][i]!) ?? []), m.id]));
+      for (const [i, m] of got.entries()) if (m) seen.set(['x', 'y', 'z'][i]!, [...(seen.get(['x', 'y', 'z'][i]!) ?? []), m.id]);
       if (got.every((m) => m === undefined)) break;
     }
     const all = [...seen.values()].flat().sort((a, b) => a - b);
