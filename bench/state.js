@@ -41,7 +41,7 @@ export async function run() {
     await backend.createRun(run('durable', true), '');
     // a document of a realistic size: 50 keys of small objects
     const seed = Object.fromEntries(Array.from({ length: 50 }, (_, i) => [`k${i}`, { done: false, owner: `stream-${i % 4}`, files: [`src/f${i}.ts`] }]));
-    const measure = async (runId, durable, n) => {
+    const measure = async (runId, n) => {
       const store = await StateStore.open(backend, runId, { onEvent: () => undefined });
       await store.set('seed', seed);
       for (let i = 0; i < 50; i++) await store.incr('n');
@@ -67,9 +67,9 @@ export async function run() {
       return xs;
     };
     const bp = bare(false, N);
-    const sp = await measure('plain', false, N);
+    const sp = await measure('plain', N);
     const bd = bare(true, ND);
-    const sd = await measure('durable', true, ND);
+    const sd = await measure('durable', ND);
     console.log(`\n## Shared state: one update (incr of a ${JSON.stringify({ seed, n: 0 }).length}-byte document; change-log entry and event included)`);
     console.log('| write | updates | p50 | p99 | p50 vs its bare write |');
     console.log('| --- | --- | --- | --- | --- |');

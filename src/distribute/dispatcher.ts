@@ -193,7 +193,7 @@ export class Dispatcher {
     const t = this.track(req, jobId, queue);
     t.worker = worker;
     t.state = 'taken';
-    this.started(t, worker, 0);
+    this.started(t, worker);
     return t.proc;
   }
 
@@ -380,7 +380,7 @@ export class Dispatcher {
         if (t.state === 'queued') t.state = 'taken';
         return;
       case 'started':
-        this.started(t, m.w, m.pid);
+        this.started(t, m.w);
         return;
       case 'out': {
         if (m.n <= t.outSeq) return; // sent twice across a reconnect
@@ -402,7 +402,7 @@ export class Dispatcher {
     }
   }
 
-  private started(t: Tracker, worker: string, pid: number): void {
+  private started(t: Tracker, worker: string): void {
     if (t.proc) return;
     t.state = 'started';
     t.worker ??= worker;
@@ -425,7 +425,7 @@ export class Dispatcher {
   }
 
   private async exit(t: Tracker, m: Extract<WireMessage, { k: 'exit' }>): Promise<void> {
-    if (!t.proc) this.started(t, m.w, 0);
+    if (!t.proc) this.started(t, m.w);
     t.state = 'done';
     this.trackers.delete(`${m.s}:${m.a}`);
     this.tunnels.closeAttempt(m.w, `${m.s}:${m.a}`);
