@@ -157,7 +157,7 @@ async function visit(s: WalkState, rel: string, selected: boolean): Promise<numb
         kept++;
       } else kept += below;
     } else if (!sel) {
-      continue;
+      // listed as a directory but no longer one, outside the selection: not kept
     } else if (st.isFile()) {
       if (unreadable(abs, st)) {
         s.skipped.push({ rel: r, reason: 'unreadable' });
