@@ -1,0 +1,108 @@
+/**
+ * The import rules of src/ (`npm run deps`, part of `npm test`): no cycles, and layers that only
+ * point down — the command line on top, the engine below it, storage below the engine, the
+ * event schema and core/ at the bottom. See the architecture in the README. Type-only imports
+ * count: a layer that names an upper layer's types depends on it all the same.
+ */
+/** The run engine's maps of its parts: files of types that the parts import, and that name them. */
+const TYPE_MAPS = '^src/orchestrator/(engine|point-types)\\.ts$';
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-cycle',
+      severity: 'error',
+      comment: 'A cycle of imports in src/: the modules of a cycle cannot be understood, tested or loaded one without the others.',
+      from: { path: '^src/' },
+      // Exception: the run engine's two maps of parts, src/orchestrator/engine.ts (the Engine its
+      // parts share) and point-types.ts (what a convergence point is given), name the parts they
+      // map and are named by them: cycles of types only, gone once compiled. The two rules below
+      // keep them that (type-only both ways); a cycle through them of any other kind is still one.
+      to: { circular: true, viaOnly: { pathNot: TYPE_MAPS } },
+    },
+    {
+      name: 'type-maps-import-types',
+      severity: 'error',
+      comment: 'engine.ts and point-types.ts import only types (import type), so the cycles through them are of types only.',
+      from: { path: TYPE_MAPS },
+      to: { path: '^src/', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'type-maps-imported-as-types',
+      severity: 'error',
+      comment: 'engine.ts and point-types.ts are imported only for their types (import type), so the cycles through them are of types only.',
+      from: { path: '^src/' },
+      to: { path: TYPE_MAPS, dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'cli-on-top',
+      severity: 'error',
+      comment: 'src/cli/ is the top layer: nothing outside it imports it.',
+      from: { path: '^src/', pathNot: '^src/cli/' },
+      to: { path: '^src/cli/' },
+    },
+    {
+      name: 'core-is-a-leaf',
+      severity: 'error',
+      comment: 'src/core/ imports nothing else of src/.',
+      from: { path: '^src/core/' },
+      to: { path: '^src/', pathNot: '^src/core/' },
+    },
+    {
+      name: 'event-schema-is-a-leaf',
+      severity: 'error',
+      comment: 'src/events/types.ts, the event union every layer emits, imports nothing.',
+      from: { path: '^src/events/types\\.ts$' },
+      to: {},
+    },
+    {
+      name: 'storage-below-the-engine',
+      severity: 'error',
+      comment: 'src/backend/ (storage) is below the run engine, the command line, the reporters and the dashboard.',
+      from: { path: '^src/backend/' },
+      to: { path: '^src/(orchestrator|cli|report|dashboard)/' },
+    },
+    {
+      name: 'engine-does-not-print',
+      severity: 'error',
+      comment: 'The run engine (src/orchestrator/) does not print: the command line and the reporters are above it.',
+      from: { path: '^src/orchestrator/' },
+      to: { path: '^src/(cli|report)/' },
+    },
+    {
+      name: 'no-unresolvable',
+      severity: 'error',
+      comment: 'An import that resolves to no file and no installed package.',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+    {
+      name: 'no-dev-dependency-in-src',
+      severity: 'error',
+      comment: 'src/ is what the package ships: it imports dependencies, never devDependencies.',
+      from: { path: '^src/' },
+      to: { dependencyTypes: ['npm-dev'] },
+    },
+    {
+      name: 'no-undeclared-package',
+      severity: 'error',
+      comment: 'src/ imports only the packages package.json lists as dependencies (and node: builtins).',
+      from: { path: '^src/' },
+      to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'] },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    // keep type-only imports (marked as such): they are dependencies between layers too
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      mainFields: ['module', 'main', 'types', 'typings'],
+      extensions: ['.ts', '.js', '.mjs', '.cjs', '.d.ts', '.json'],
+    },
+    skipAnalysisNotInRules: true,
+  },
+};
