@@ -137,7 +137,7 @@ export class StreamLines {
     try {
       const buf = Buffer.alloc(CHUNK_BYTES);
       // raw bytes: a chunk may end inside a UTF-8 character, and the next chunk finishes it on the same output
-      for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) write(Buffer.from(buf.subarray(0, n)));
+      for (let n: number; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) write(Buffer.from(buf.subarray(0, n)));
     } finally {
       closeSync(fd);
       rmSync(file, { force: true });

@@ -131,7 +131,7 @@ export function links(md: string): Link[] {
 const DURATION = /^(\d+ms|\d+\.\ds|\d+m\d\ds|\d+h\d\dm)$/;
 const RUN_ID = /\d{8}-\d{6}-[0-9a-f]{6}/g;
 
-function escape(s: string): string {
+function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
@@ -149,7 +149,7 @@ export function outputPatterns(block: string): RegExp[] {
       if (token.startsWith('/')) return '/\\S*';
       return token
         .split(RUN_ID)
-        .map(escape)
+        .map(escapeRegExp)
         .join('\\d{8}-\\d{6}-[0-9a-f]{6}');
     });
     return new RegExp(`^${parts.join('\\s+')}$`);
