@@ -5,7 +5,7 @@
  * count: a layer that names an upper layer's types depends on it all the same.
  */
 /** The run engine's maps of its parts: files of types that the parts import, and that name them. */
-const TYPE_MAPS = '^src/orchestrator/(engine|point-types)\\.ts$';
+const TYPE_MAPS = '^src/(orchestrator/engine|convergence/point-types)\\.ts$';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -70,6 +70,27 @@ module.exports = {
       comment: 'The run engine (src/orchestrator/) does not print: the command line and the reporters are above it.',
       from: { path: '^src/orchestrator/' },
       to: { path: '^src/(cli|report)/' },
+    },
+    {
+      name: 'merge-below-convergence',
+      severity: 'error',
+      comment: 'The merge engine (src/merge/) and workspaces (src/workspace/) know nothing of points or of the run: convergence/ and the engine use them, never the reverse.',
+      from: { path: '^src/(merge|workspace)/' },
+      to: { path: '^src/(convergence|orchestrator|cli|report|dashboard|distribute)/' },
+    },
+    {
+      name: 'workspace-below-merge',
+      severity: 'error',
+      comment: 'Workspaces (seeding, change sets, walks) are what merges read: src/workspace/ does not import src/merge/.',
+      from: { path: '^src/workspace/' },
+      to: { path: '^src/merge/' },
+    },
+    {
+      name: 'convergence-below-the-engine',
+      severity: 'error',
+      comment: 'A convergence point (src/convergence/) gets what it needs of the run through its PointHost; it imports nothing of the run engine but the engine\'s types.',
+      from: { path: '^src/convergence/' },
+      to: { path: '^src/(orchestrator|cli|report|dashboard)/', dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'no-unresolvable',

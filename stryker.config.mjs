@@ -8,7 +8,7 @@ const groups = {
   locks: ['src/locks/{manager,grant,access,deadlock,files,journal,ledger,state,store,view}.ts'],
   state: ['src/state/store.ts'],
   queue: ['src/queue/{queue,engine,cursors}.ts'],
-  merge: ['src/workspace/{merge,merge-work,threeway,deletions,changes}.ts'],
+  merge: ['src/merge/{merge,merge-work,threeway,deletions}.ts', 'src/workspace/changes.ts'],
   consensus: ['src/consensus/{tally,board}.ts'],
   liveness: ['src/supervise/liveness.ts'],
   exit: ['src/orchestrator/exit-policy.ts'],

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { snapshotBase } from '../dist/workspace/basetree.js';
 import { seedWorkspace } from '../dist/workspace/seed.js';
 import { detectChanges } from '../dist/workspace/changes.js';
-import { mergeAll } from '../dist/workspace/merge.js';
+import { mergeAll } from '../dist/merge/merge.js';
 import { fmt, median, ratio, tempDir, timed } from './util.js';
 
 const FILES = Number(process.env.BENCH_BASE_FILES ?? 10_000);

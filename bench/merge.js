@@ -4,7 +4,7 @@
 // memory (the merge's own cost without the disk's). Medians, measured in the same run.
 import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mergeAll } from '../dist/workspace/merge.js';
+import { mergeAll } from '../dist/merge/merge.js';
 import { tmpdir } from 'node:os';
 import { fmt, median, ratio, tempDir, timed } from './util.js';
 

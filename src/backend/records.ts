@@ -110,7 +110,7 @@ export interface PointRecord {
   reason: FailureReason | null;
   message: string | null;
   target: string;
-  /** `approve:` points: the decision on the merge waiting in `review` (see src/orchestrator/convergence.ts). */
+  /** `approve:` points: the decision on the merge waiting in `review` (see src/convergence/point-runner.ts). */
   approval?: { state: 'pending' | 'accepted' | 'rejected'; review: string };
   /** Each conflicting path with the streams that changed it. */
   conflictStreams?: Array<{ path: string; streams: string[] }>;

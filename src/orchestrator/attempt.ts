@@ -18,7 +18,7 @@ import { LaunchAborted, WorkerLost } from '../distribute/errors.js';
 import type { RemoteRequest } from '../distribute/dispatcher.js';
 import type { Engine, StreamRt } from './engine.js';
 import { linkInputs, streamEnv } from './environment.js';
-import { restoreCheckpoint } from './checkpoints.js';
+import { restoreCheckpoint } from '../convergence/checkpoints.js';
 import { exitFileOf } from './resume.js';
 import { streamFingerprint } from './rerun.js';
 import type { Hold } from './resources.js';

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import type { FailureReason } from '../events/types.js';
 import type { ExitInfo, StreamProcess } from '../supervise/spawner.js';
 import type { Engine, StreamRt } from './engine.js';
-import { lastCheckpoint } from './checkpoints.js';
+import { lastCheckpoint } from '../convergence/checkpoints.js';
 import { unreachable } from '../core/unreachable.js';
 import { exitDecision, firstWins, lostDecision, reasonOf, type ExitDecision } from './exit-policy.js';
 import { attemptOf, isTerminal, type EndState, type LaunchStop } from './stream-state.js';

@@ -6,7 +6,7 @@ import type { Plan } from '../plan/types.js';
 import type { Backend, PointRecord, StreamRecord } from '../backend/types.js';
 import type { RunState } from '../events/types.js';
 import type { Spawner } from '../supervise/spawner.js';
-import type { Resolution } from '../workspace/conflicts.js';
+import type { Resolution } from '../merge/conflicts.js';
 
 /** Streams started at once unless `--concurrency` says otherwise (Turborepo's default too). */
 export const DEFAULT_CONCURRENCY = 10;

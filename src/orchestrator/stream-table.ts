@@ -4,8 +4,8 @@
  * in its state machine (`moveTo`: asserted by stream-state.ts, then saved).
  */
 import type { PointSpec, StreamSpec } from '../plan/types.js';
-import type { MergeSource } from '../workspace/merge.js';
-import type { PointRunner } from './convergence.js';
+import type { MergeSource } from '../merge/merge.js';
+import type { PointRunner } from '../convergence/point-runner.js';
 import type { Engine, StreamRt } from './engine.js';
 import { streamPaths } from './environment.js';
 import { isTerminal, move, type Phase, type PhaseKind } from './stream-state.js';

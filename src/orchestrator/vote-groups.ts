@@ -1,6 +1,6 @@
 /**
  * `gather: vote`: the replicas of a stream each produce a result (the digest of their
- * outputs, src/workspace/digest.ts) and the result a majority of them agree on wins. The
+ * outputs, src/merge/digest.ts) and the result a majority of them agree on wins. The
  * tally follows the consensus rules (src/consensus/tally.ts, quorum `majority` of all N
  * replicas): the group is decided as soon as one result has floor(N/2)+1 replicas behind it
  * (won; the replicas still running are stopped) or as soon as no result can reach that any
@@ -15,8 +15,8 @@
  */
 import type { StreamGroup } from '../plan/types.js';
 import type { ConsensusBoard } from '../consensus/board.js';
-import type { MergeSource } from '../workspace/merge.js';
-import { resultDigest } from '../workspace/digest.js';
+import type { MergeSource } from '../merge/merge.js';
+import { resultDigest } from '../merge/digest.js';
 
 /** Undecided; a result won a majority; no result can. */
 export type VoteGroupState = 'pending' | 'won' | 'lost';

@@ -7,7 +7,7 @@
  */
 import { join } from 'node:path';
 import type { Plan, PointSpec, StreamSpec } from '../plan/types.js';
-import type { MergeResult } from '../workspace/merge.js';
+import type { MergeResult } from '../merge/merge.js';
 import { CoordError } from '../core/errors.js';
 
 type Git = typeof import('../workspace/git.js');

@@ -6,7 +6,7 @@ import { LockTimeoutError } from '../../src/locks/manager.js';
 import { QueueError } from '../../src/queue/queue.js';
 import { VersionConflictError } from '../../src/state/store.js';
 import { DiskFullError } from '../../src/util/disk-full.js';
-import { MergeLimitError } from '../../src/workspace/collect.js';
+import { MergeLimitError } from '../../src/merge/collect.js';
 import { GitError } from '../../src/workspace/git.js';
 import { WorkspaceError } from '../../src/workspace/root.js';
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { loadBaseTree, snapshotBase, type BaseTree } from '../../src/workspace/basetree.js';
 import { seedWorkspace, type SeedRecord } from '../../src/workspace/seed.js';
 import { detectChanges, type ChangeSet } from '../../src/workspace/changes.js';
-import { mergeAll, mergeOne, type MergeSource } from '../../src/workspace/merge.js';
+import { mergeAll, mergeOne, type MergeSource } from '../../src/merge/merge.js';
 import type { ConflictPolicy } from '../../src/plan/types.js';
 import { exists, makeTemp, readTree, removeTemp, writeTree } from './fsfix.js';
 

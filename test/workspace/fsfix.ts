@@ -1,4 +1,4 @@
-import type { MergeSource } from '../../src/workspace/merge.js';
+import type { MergeSource } from '../../src/merge/merge.js';
 /** Temp directories and file trees for the workspace tests. */
 import fs from 'node:fs/promises';
 import os from 'node:os';

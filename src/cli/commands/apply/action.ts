@@ -11,10 +11,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { openBackend, resolveRun } from '../../../context/backend.js';
 import { EXIT, UsageError } from '../../errors.js';
-import { pointChangesFile, type PointChanges } from '../../../orchestrator/point-changes.js';
-import { applyWrites, removeAndPrune } from '../../../workspace/apply.js';
+import { pointChangesFile, type PointChanges } from '../../../convergence/point-changes.js';
+import { applyWrites, removeAndPrune } from '../../../merge/apply.js';
 import { hashFile, loadBaseTree, type BaseEntry } from '../../../workspace/basetree.js';
-import type { PlannedWrite } from '../../../workspace/resolve.js';
+import type { PlannedWrite } from '../../../merge/resolve.js';
 import { fsErrorCode } from '../../../workspace/root.js';
 
 export interface ApplyFlags {

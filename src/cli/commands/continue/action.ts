@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { openBackend, resolveRun } from '../../../context/backend.js';
 import { EXIT, UsageError } from '../../errors.js';
-import { readConflicts, readResolution, unresolved, type Resolution } from '../../../workspace/conflicts.js';
+import { readConflicts, readResolution, unresolved, type Resolution } from '../../../merge/conflicts.js';
 import { runCommand, type RunFlags } from '../run/action.js';
 
 export async function continueCommand(runId: string | undefined, flags: Omit<RunFlags, 'resume' | 'adopt' | 'dryRun'>): Promise<void> {

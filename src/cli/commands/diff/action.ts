@@ -11,8 +11,8 @@ import { UsageError } from '../../errors.js';
 import { loadBaseTree, type BaseTree } from '../../../workspace/basetree.js';
 import { detectChanges, type Change } from '../../../workspace/changes.js';
 import { loadSeed, seedFileOf } from '../../../workspace/seed.js';
-import { looksText } from '../../../workspace/textmerge.js';
-import { diffText } from '../../../workspace/unified.js';
+import { looksText } from '../../../merge/textmerge.js';
+import { diffText } from '../../../merge/unified.js';
 
 export interface DiffFlags {
   stat?: boolean;

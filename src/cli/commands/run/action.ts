@@ -13,7 +13,7 @@ import { writeCiOutputs } from '../../../report/ci.js';
 import type { ReporterName } from '../../../report/types.js';
 import { resolve } from 'node:path';
 import { durationMs } from '../../../util/duration.js';
-import type { Resolution } from '../../../workspace/conflicts.js';
+import type { Resolution } from '../../../merge/conflicts.js';
 
 export interface RunFlags {
   concurrency?: number;

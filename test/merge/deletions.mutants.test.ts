@@ -1,6 +1,6 @@
 /** Modify/delete settling: which deletions happen, which entries a winning deletion drops, per policy. */
 import { describe, expect, it } from '@jest/globals';
-import { settleDeletions, type DeletionInput, type PriorPaths } from '../../src/workspace/deletions.js';
+import { settleDeletions, type DeletionInput, type PriorPaths } from '../../src/merge/deletions.js';
 import type { FileEntry } from '../../src/workspace/walk.js';
 import type { ConflictPolicy } from '../../src/plan/types.js';
 

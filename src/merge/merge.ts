@@ -28,10 +28,10 @@ import path from 'node:path';
 import type { ConflictPolicy } from '../plan/types.js';
 import { applyWrites, removeAll, removeAndPrune } from './apply.js';
 import { collectWithin, type MergeSource } from './collect.js';
-import { probeCaseInsensitive } from './content.js';
+import { probeCaseInsensitive } from '../workspace/content.js';
 import { MergedPaths } from './merged-paths.js';
 import { baseLayer, planWork, record, resolution, result, type MergeOptions, type MergeResult, type Resolution } from './merge-work.js';
-import { fsErrorCode, WorkspaceError } from './root.js';
+import { fsErrorCode, WorkspaceError } from '../workspace/root.js';
 import type { ConflictRules } from './rules.js';
 
 export { DEFAULT_MERGE_LIMITS, MergeLimitError, type MergeLimits, type MergeSource } from './collect.js';

@@ -8,17 +8,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ConflictPolicy } from '../plan/types.js';
 import type { ApplyOutcome } from './apply.js';
-import { basePath, type BaseTree } from './basetree.js';
+import { basePath, type BaseTree } from '../workspace/basetree.js';
 import type { Collected, MergeLimits } from './collect.js';
 import { addSourceClaims, addTargetClaims, settleContent, type Groups, type Listing } from './claims.js';
-import { foldName } from './content.js';
+import { foldName } from '../workspace/content.js';
 import { settleDeletions, type DeletionOutcome } from './deletions.js';
 import type { MergedPaths } from './merged-paths.js';
 import { planMerge, type Claim, type MergePlan, type PlannedWrite } from './resolve.js';
 import { compilePolicy, type ConflictRules, type PolicyOf } from './rules.js';
 import { runTextMerges, TextSource } from './textmerge.js';
-import { Ticker } from './ticker.js';
-import type { Skipped } from './walk.js';
+import { Ticker } from '../workspace/ticker.js';
+import type { Skipped } from '../workspace/walk.js';
 
 /** A path the streams disagree on, and every stream that changed it. */
 export interface Conflict {

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { snapshotBase } from '../../src/workspace/basetree.js';
 import { seedWorkspace } from '../../src/workspace/seed.js';
 import { detectChanges } from '../../src/workspace/changes.js';
-import { mergeAll, type MergeSource } from '../../src/workspace/merge.js';
-import { makeTemp, modeOf, readTree, removeTemp, writeTree, type FileSpec } from './fsfix.js';
+import { mergeAll, type MergeSource } from '../../src/merge/merge.js';
+import { makeTemp, modeOf, readTree, removeTemp, writeTree, type FileSpec } from '../workspace/fsfix.js';
 
 let tmp: string;
 beforeEach(async () => {

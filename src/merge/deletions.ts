@@ -15,7 +15,7 @@
  * conflict.
  */
 import type { ConflictPolicy } from '../plan/types.js';
-import type { FileEntry } from './walk.js';
+import type { FileEntry } from '../workspace/walk.js';
 
 /** What the deletion step needs of each source: its position in completion order, its stream, entries and deletions. */
 export interface DeletionInput {

@@ -13,11 +13,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { openVerified } from './content.js';
+import { openVerified } from '../workspace/content.js';
 import type { Claim, MergePlan } from './resolve.js';
-import { fsErrorCode, WorkspaceError } from './root.js';
+import { fsErrorCode, WorkspaceError } from '../workspace/root.js';
 import { mergeLines } from './threeway.js';
-import type { Ticker } from './ticker.js';
+import type { Ticker } from '../workspace/ticker.js';
 
 /** Files of this size or larger are never merged as text (8 MiB). */
 export const MAX_TEXT_BYTES = 8 * 1024 * 1024;

@@ -26,7 +26,7 @@
 import path from 'node:path';
 import { unreachable } from '../core/unreachable.js';
 import type { ConflictPolicy } from '../plan/types.js';
-import type { FileEntry } from './walk.js';
+import type { FileEntry } from '../workspace/walk.js';
 
 /** What a claim is: a source entry's kind, or `special` for a FIFO/socket/device found in the target. */
 export type ClaimKind = 'file' | 'symlink' | 'dir' | 'special';

@@ -3,8 +3,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { diffIds, internLines } from '../../src/workspace/linediff.js';
-import { mergeLines, splitLines, type LineDiff } from '../../src/workspace/threeway.js';
+import { diffIds, internLines } from '../../src/merge/linediff.js';
+import { mergeLines, splitLines, type LineDiff } from '../../src/merge/threeway.js';
 import { rng, versions } from './textgen.js';
 
 const L = { ours: 'ours', theirs: 'theirs' };

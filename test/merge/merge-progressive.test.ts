@@ -2,9 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ConflictPolicy } from '../../src/plan/types.js';
-import { mergeOne, MergeLimitError, type MergeSource } from '../../src/workspace/merge.js';
+import { mergeOne, MergeLimitError, type MergeSource } from '../../src/merge/merge.js';
 import { WorkspaceError } from '../../src/workspace/root.js';
-import { exists, makeSource, makeTemp, modeOf, readTree, removeTemp, type FileSpec } from './fsfix.js';
+import { exists, makeSource, makeTemp, modeOf, readTree, removeTemp, type FileSpec } from '../workspace/fsfix.js';
 
 let tmp: string;
 let target: string;

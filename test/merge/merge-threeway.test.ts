@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { mergeAll, mergeOne, type ConflictRules, type MergeSource } from '../../src/workspace/merge.js';
-import { exists, makeSource, makeTemp, modeOf, readTree, removeTemp, writeTree, type FileSpec } from './fsfix.js';
+import { mergeAll, mergeOne, type ConflictRules, type MergeSource } from '../../src/merge/merge.js';
+import { exists, makeSource, makeTemp, modeOf, readTree, removeTemp, writeTree, type FileSpec } from '../workspace/fsfix.js';
 
 let tmp: string;
 let target: string;

@@ -19,11 +19,11 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { openVerified } from './content.js';
+import { openVerified } from '../workspace/content.js';
 import type { PlannedWrite } from './resolve.js';
-import { fsErrorCode, WorkspaceError } from './root.js';
-import { Ticker } from './ticker.js';
-import type { FileEntry } from './walk.js';
+import { fsErrorCode, WorkspaceError } from '../workspace/root.js';
+import { Ticker } from '../workspace/ticker.js';
+import type { FileEntry } from '../workspace/walk.js';
 import { unreachable } from '../core/unreachable.js';
 import { diskFullAt } from '../util/disk-full.js';
 

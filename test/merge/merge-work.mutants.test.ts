@@ -5,8 +5,8 @@ import path from 'node:path';
 import { snapshotBase, type BaseTree } from '../../src/workspace/basetree.js';
 import { seedWorkspace } from '../../src/workspace/seed.js';
 import { detectChanges } from '../../src/workspace/changes.js';
-import { mergeAll, mergeOne, type MergeSource } from '../../src/workspace/merge.js';
-import { exists, makeSource, makeTemp, readTree, removeTemp, writeTree } from './fsfix.js';
+import { mergeAll, mergeOne, type MergeSource } from '../../src/merge/merge.js';
+import { exists, makeSource, makeTemp, readTree, removeTemp, writeTree } from '../workspace/fsfix.js';
 
 let tmp: string;
 let target: string;

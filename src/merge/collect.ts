@@ -3,8 +3,8 @@
  * merge's {@link MergeLimits} before anything is planned or written.
  */
 import { CoordError } from '../core/errors.js';
-import type { ChangeSet } from './changes.js';
-import { collectOutputs, type FileEntry, type Skipped } from './walk.js';
+import type { ChangeSet } from '../workspace/changes.js';
+import { collectOutputs, type FileEntry, type Skipped } from '../workspace/walk.js';
 
 /**
  * One stream's contribution: its workspace and its `outputs:` globs (empty = everything), or,

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { requires } from '../requires.js';
-import { mergeLines } from '../../src/workspace/threeway.js';
+import { mergeLines } from '../../src/merge/threeway.js';
 import { rng, versions } from './textgen.js';
 
 const labels = { ours: 'ours', theirs: 'theirs' };

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { cp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { mergeAll, type MergeSource } from '../workspace/merge.js';
+import { mergeAll, type MergeSource } from '../merge/merge.js';
 import { collectOutputs } from '../workspace/walk.js';
 
 /** What one checkpoint did. */

@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { mkdirPrivate, writeFileAtomicSync } from '../util/fsx.js';
 import { dirname, join } from 'node:path';
-import type { Resolution } from '../workspace/conflicts.js';
-import { MergedPaths, type MergeSource } from '../workspace/merge.js';
-import type { MergedPathsJson } from '../workspace/merged-paths.js';
+import type { Resolution } from '../merge/conflicts.js';
+import { MergedPaths, type MergeSource } from '../merge/merge.js';
+import type { MergedPathsJson } from '../merge/merged-paths.js';
 
 /** `<run>/changes/<point>.json`: the point's merged change set and the base it is against (`coord apply`). */
 export interface PointChanges extends MergedPathsJson {

@@ -5,11 +5,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { digestFile } from './content.js';
+import { digestFile } from '../workspace/content.js';
 import type { Claim, ClaimKind } from './resolve.js';
-import { fsErrorCode } from './root.js';
-import type { Ticker } from './ticker.js';
-import type { FileEntry } from './walk.js';
+import { fsErrorCode } from '../workspace/root.js';
+import type { Ticker } from '../workspace/ticker.js';
+import type { FileEntry } from '../workspace/walk.js';
 
 /** Folded key → claims, in completion order. */
 export type Groups = Map<string, Claim[]>;

@@ -1,7 +1,7 @@
-/** mergeLines on inputs chosen for each rule of the merge, against what `git merge-file -p` gives for them (recorded; test/workspace/threeway-git.test.ts compares live). */
+/** mergeLines on inputs chosen for each rule of the merge, against what `git merge-file -p` gives for them (recorded; test/merge/threeway-git.test.ts compares live). */
 import { describe, expect, it } from '@jest/globals';
-import { diffIds, internLines, type Hunk } from '../../src/workspace/linediff.js';
-import { mergeLines, splitLines, type LineDiff } from '../../src/workspace/threeway.js';
+import { diffIds, internLines, type Hunk } from '../../src/merge/linediff.js';
+import { mergeLines, splitLines, type LineDiff } from '../../src/merge/threeway.js';
 import { rng, versions } from './textgen.js';
 
 const L = (...ls: string[]): string => ls.map((l) => `${l}\n`).join('');

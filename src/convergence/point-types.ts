@@ -2,8 +2,8 @@
 import type { PointRecord } from '../backend/types.js';
 import type { EventInput } from '../events/types.js';
 import type { BaseTree } from '../workspace/basetree.js';
-import type { MergeResult, MergeSource } from '../workspace/merge.js';
-import type { PointRunner } from './convergence.js';
+import type { MergeResult, MergeSource } from '../merge/merge.js';
+import type { PointRunner } from './point-runner.js';
 
 /** A point's own final merge (git branches for worktree streams), replacing the file merge. */
 export type FinalMerge = (target: string, streams: string[]) => Promise<MergeResult>;

@@ -5,9 +5,9 @@
  * whatever their timestamps or permission bits.
  */
 import { createHash } from 'node:crypto';
-import { collectOutputs } from './walk.js';
-import { digestFile } from './content.js';
-import { Ticker } from './ticker.js';
+import { collectOutputs } from '../workspace/walk.js';
+import { digestFile } from '../workspace/content.js';
+import { Ticker } from '../workspace/ticker.js';
 import type { MergeSource } from './collect.js';
 
 /** The SHA-256 (hex) of `source`'s selected outputs. */

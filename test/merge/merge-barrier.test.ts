@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ConflictPolicy } from '../../src/plan/types.js';
-import { mergeAll, MergeLimitError, type MergeSource } from '../../src/workspace/merge.js';
-import { exists, makeSource, makeTemp, modeOf, readTree, removeTemp, type FileSpec } from './fsfix.js';
+import { mergeAll, MergeLimitError, type MergeSource } from '../../src/merge/merge.js';
+import { exists, makeSource, makeTemp, modeOf, readTree, removeTemp, type FileSpec } from '../workspace/fsfix.js';
 
 let tmp: string;
 let target: string;

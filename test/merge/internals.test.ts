@@ -1,13 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { applyWrites } from '../../src/workspace/apply.js';
+import { applyWrites } from '../../src/merge/apply.js';
 import { probeCaseInsensitive } from '../../src/workspace/content.js';
 import { outputMatcher } from '../../src/workspace/globs.js';
-import { taggedName } from '../../src/workspace/resolve.js';
+import { taggedName } from '../../src/merge/resolve.js';
 import { WorkspaceError } from '../../src/workspace/root.js';
 import { collectOutputs } from '../../src/workspace/walk.js';
-import { exists, makeTemp, removeTemp, writeTree } from './fsfix.js';
+import { exists, makeTemp, removeTemp, writeTree } from '../workspace/fsfix.js';
 
 let tmp: string;
 beforeEach(async () => {

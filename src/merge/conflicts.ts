@@ -14,10 +14,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { copyRegular } from './basetree.js';
+import { copyRegular } from '../workspace/basetree.js';
 import type { ConflictDetail } from './merge.js';
-import { fsErrorCode, WorkspaceError } from './root.js';
-import { collectOutputs, type FileEntry } from './walk.js';
+import { fsErrorCode, WorkspaceError } from '../workspace/root.js';
+import { collectOutputs, type FileEntry } from '../workspace/walk.js';
 
 /** The hidden directory beside the files to resolve. */
 export const MATERIAL_DIR = '.coord-conflict';
