@@ -27,6 +27,8 @@ export interface LivenessOptions {
   onWatchError?(error: unknown): void;
   /** How long a stream runs before its file is watched (default HINT_DELAY_MS). */
   hintDelayMs?: number;
+  /** How often files are checked, when not derived from the timeout (a relay of beats checks often whatever the timeout). */
+  pollMs?: number;
 }
 
 /** The part of a file watcher liveness uses: events are hints that a file may have changed. */
@@ -68,13 +70,13 @@ export class LivenessMonitor {
   private watcher: Promise<HintWatcher | undefined> | undefined;
   private watchFailed = false;
   private timer: NodeJS.Timeout | undefined;
-  /** How often files are checked: a quarter of the timeout, at most once a second, at least every 20 ms. */
+  /** How often files are checked: `pollMs`, else a quarter of the timeout, at most once a second, at least every 20 ms. */
   readonly pollMs: number;
 
   constructor(opts: LivenessOptions) {
     this.opts = opts;
     this.now = opts.now ?? (() => performance.now());
-    this.pollMs = Math.max(20, Math.min(1000, Math.floor(opts.timeoutMs / 4)));
+    this.pollMs = opts.pollMs ?? Math.max(20, Math.min(1000, Math.floor(opts.timeoutMs / 4)));
   }
 
   watch(id: string, heartbeatFile: string): void {
