@@ -30,7 +30,7 @@ import { ArchiveTooLarge, archiveLimit, formatBytes, packDir, unpackInto } from 
 import { bullConnection, connect, followStream, redisOptions } from './connection.js';
 import { LaunchAborted, WorkerLost } from './errors.js';
 import { describeProfile, keys, liveWorkers, mismatch, profileOf, queueOf, type Keys, type Profile, type StreamJob, type WireMessage } from './profile.js';
-import { ARCHIVE_TTL_MS, DEFAULT_LEASE_MS } from './worker.js';
+import { ARCHIVE_TTL_MS, DEFAULT_LEASE_MS } from './profile.js';
 import { CoordinatorTunnels } from './tunnel.js';
 import type { HeartbeatSource } from '../plan/types.js';
 

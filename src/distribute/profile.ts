@@ -33,6 +33,11 @@ import type { Redis } from 'ioredis';
 import type { UpMessage } from './tunnel.js';
 import type { HeartbeatSource } from '../plan/types.js';
 
+/** How long a worker stays registered without renewing, and its jobs' lock duration, unless told (`coord worker --lease`). */
+export const DEFAULT_LEASE_MS = 10_000;
+/** How long outputs and inputs archives are kept on the server when nobody takes them. */
+export const ARCHIVE_TTL_MS = 24 * 3600_000;
+
 export interface Profile {
   requires: string[];
   resources: Record<string, number>;
