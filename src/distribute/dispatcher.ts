@@ -1,18 +1,16 @@
 /**
  * The coordinator's side of distributed execution (`coord run --workers`): a Spawner whose
- * processes run on `coord worker` hosts (worker.ts; keys in profile.ts).
+ * processes run on `coord worker` hosts (worker.ts; keys in profile.ts). This file submits
+ * jobs, reads the wire, sends signals and notices lost workers; tracking.ts follows each
+ * attempt's reports to its exit.
  *
  * A launch packs the stream's workspace as the coordinator prepared it (base seed, what an
  * earlier attempt left, a checkpoint) and each dependency's outputs into archives on the server,
  * and adds a job to the BullMQ queue of the stream's profile, with the stream's priority. The
  * launch resolves when a worker reports `started`; until then the stream is `waiting`.
- * Everything workers report arrives on the run's wire stream (XREAD), read in order: output
- * lines are written to the run's local log files and handed to the coordinator as if the
- * process were local; heartbeat file contents are written to the stream's local heartbeat file,
- * so the guardian watches a remote stream exactly like a local one; `exit` brings the outputs
- * archive, unpacked into the stream's local workspace (which the merge then reads) before the
- * process counts as exited. Signals go to the worker over pub/sub. Control-socket connections
- * of remote streams arrive as tunnels (tunnel.ts) and are relayed to this host's control socket.
+ * Everything workers report arrives on the run's wire stream (XREAD), read in order. Signals go
+ * to the worker over pub/sub. Control-socket connections of remote streams arrive as tunnels
+ * (tunnel.ts) and are relayed to this host's control socket.
  *
  * Resuming (`coord run --resume`): the wire is read on from the last entry the dead
  * coordinator handled; its remote attempts still running (their job active) are adopted, or
@@ -24,41 +22,16 @@
  */
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { mkdir, readdir, realpath, rm, writeFile } from 'node:fs/promises';
-import { lazyFile, logErrorOf, type ExitInfo, type LazyFile, type SpawnRequest, type StreamProcess } from '../supervise/spawner.js';
-import { ArchiveTooLarge, archiveLimit, formatBytes, packDir, unpackInto } from './archive.js';
+import { readdir, realpath } from 'node:fs/promises';
+import type { StreamProcess } from '../supervise/spawner.js';
+import { ArchiveTooLarge, archiveLimit, packDir } from './archive.js';
 import { bullConnection, connect, followStream, redisOptions } from './connection.js';
-import { LaunchAborted, WorkerLost } from './errors.js';
-import { describeProfile, keys, liveWorkers, mismatch, profileOf, queueOf, type Keys, type Profile, type StreamJob, type WireMessage } from './profile.js';
-import { ARCHIVE_TTL_MS, DEFAULT_LEASE_MS } from './profile.js';
+import { ARCHIVE_TTL_MS, DEFAULT_LEASE_MS, describeProfile, keys, liveWorkers, mismatch, profileOf, queueOf, type Keys, type Profile, type StreamJob, type WireMessage } from './profile.js';
 import { CoordinatorTunnels } from './tunnel.js';
-import type { HeartbeatSource } from '../plan/types.js';
+import { Trackers } from './tracking.js';
+import type { RemoteRequest, RemoteSpec } from './remote-request.js';
 
-/** What a remote launch needs beyond a local one. */
-export interface RemoteSpec {
-  stream: string;
-  attempt: number;
-  /** The stream's workspace on this host: packed for the worker, replaced by its outputs. */
-  workspace: string;
-  heartbeatFile: string;
-  /** `$COORD_INPUTS` entries: name → directory on this host. */
-  inputs: Array<{ name: string; target: string }>;
-  requires: string[];
-  resources: Record<string, number>;
-  priority: number;
-  planEnv: Record<string, string>;
-  fileAccess?: string;
-  workspaceRoot: string;
-  /** The plan's `heartbeat.timeout` and `heartbeat.source`: how long the worker's beat key of the attempt lives, and what renews it. */
-  heartbeat: { timeoutMs: number; source: HeartbeatSource };
-}
-
-export interface RemoteRequest extends SpawnRequest {
-  remote: RemoteSpec;
-  /** Aborted when the run stops or the replica is superseded while the job still waits. */
-  abort?: AbortSignal;
-}
-
+/** The run's server and how the dispatcher tells the run what goes wrong. */
 export interface DispatcherOptions {
   url: string;
   runId: string;
@@ -73,29 +46,11 @@ export interface DispatcherOptions {
   resume?: boolean;
 }
 
-interface Tracker {
-  req: RemoteRequest;
-  jobId: string;
-  queue: Queue;
-  worker?: string;
-  host?: string;
-  state: 'queued' | 'taken' | 'started' | 'done';
-  outSeq: number;
-  files: Record<'stdout' | 'stderr', LazyFile>;
-  /** The first write to a local log file that failed (a full disk): the output after it is lost. */
-  logError?: ExitInfo['logError'];
-  started: Promise<StreamProcess>;
-  resolveStarted: (p: StreamProcess) => void;
-  rejectStarted: (e: Error) => void;
-  resolveExited: (i: ExitInfo) => void;
-  exited: Promise<ExitInfo>;
-  proc?: StreamProcess;
-}
-
 /** BullMQ priorities: 1 is served first; a stream's higher `priority` is a lower number. */
 const PRIORITY_ZERO = 2 ** 20;
 const bullPriority = (p: number) => Math.max(1, Math.min(2 ** 21 - 1, PRIORITY_ZERO - p));
 
+/** The remote spawner of one run (see the file comment). */
 export class Dispatcher {
   private readonly opts: DispatcherOptions;
   private readonly conn: ReturnType<typeof redisOptions>;
@@ -105,7 +60,7 @@ export class Dispatcher {
   private cmd!: Redis;
   private reader!: Redis;
   private readonly queues = new Map<string, Queue>();
-  private readonly trackers = new Map<string, Tracker>();
+  private trackers!: Trackers;
   private readonly timers: NodeJS.Timeout[] = [];
   /** When each profile's workers are to be looked at again (see warnUnmatched). */
   private readonly warned = new Map<string, number>();
@@ -136,6 +91,7 @@ export class Dispatcher {
   async start(): Promise<void> {
     this.cmd = connect(this.conn, this.onError);
     this.reader = connect(this.conn, this.onError);
+    this.trackers = new Trackers({ runId: this.opts.runId, cmd: this.cmd, k: this.k, tunnels: this.tunnels, sendSignal: (w, s, a, sig) => this.sendSignal(w, s, a, sig) });
     this.timers.push(setInterval(() => void this.checkWorkers().catch(() => undefined), Math.max(100, Math.floor(this.leaseMs / 2))));
     if (!this.opts.resume) this.readWire('0');
   }
@@ -190,10 +146,10 @@ export class Dispatcher {
       if (state !== 'unknown') await queue.remove(jobId).catch(() => 0);
       return undefined;
     }
-    const t = this.track(req, jobId, queue);
+    const t = this.trackers.track(req, jobId, queue);
     t.worker = worker;
     t.state = 'taken';
-    this.started(t, worker);
+    this.trackers.started(t, worker);
     return t.proc;
   }
 
@@ -242,7 +198,6 @@ export class Dispatcher {
   async spawn(req: RemoteRequest): Promise<StreamProcess> {
     const r = req.remote;
     const run = this.opts.runId;
-    const id = `${r.stream}:${r.attempt}`;
     // the inputs: this host's workspace of the stream, and each dependency's outputs
     const parts: Array<[string, Buffer]> = [];
     let used = 0;
@@ -283,41 +238,13 @@ export class Dispatcher {
       profile,
     };
     const jobId = `${run}.${r.stream}.${r.attempt}`;
-    const t = this.track(req, jobId, queue);
+    const t = this.trackers.track(req, jobId, queue);
     await queue.add('stream', job, { jobId, priority: bullPriority(r.priority), removeOnComplete: true, removeOnFail: true });
     await this.cmd.publish(this.k.dispatch, name);
     void this.warnUnmatched(profile, r.stream);
-    req.abort?.addEventListener('abort', () => void this.abortQueued(id, t), { once: true });
-    if (req.abort?.aborted) void this.abortQueued(id, t);
+    req.abort?.addEventListener('abort', () => void this.trackers.abortQueued(t), { once: true });
+    if (req.abort?.aborted) void this.trackers.abortQueued(t);
     return t.started;
-  }
-
-  /** Follows an attempt's reports from now on. */
-  private track(req: RemoteRequest, jobId: string, queue: Queue): Tracker {
-    let resolveStarted!: (p: StreamProcess) => void;
-    let rejectStarted!: (e: Error) => void;
-    const started = new Promise<StreamProcess>((res, rej) => {
-      resolveStarted = res;
-      rejectStarted = rej;
-    });
-    started.catch(() => undefined); // an adopted attempt's launch is nobody's to wait for
-    let resolveExited!: (i: ExitInfo) => void;
-    const exited = new Promise<ExitInfo>((res) => (resolveExited = res));
-    const files = { stdout: lazyFile(req.stdoutFile, (e) => (t.logError ??= logErrorOf(req.stdoutFile, e))), stderr: lazyFile(req.stderrFile, (e) => (t.logError ??= logErrorOf(req.stderrFile, e))) };
-    const t: Tracker = { req, jobId, queue, state: 'queued', outSeq: 0, files, started, resolveStarted, rejectStarted, resolveExited, exited };
-    this.trackers.set(`${req.remote.stream}:${req.remote.attempt}`, t);
-    return t;
-  }
-
-  /** A job nobody took yet is removed; one already taken starts and is stopped by the caller. */
-  private async abortQueued(id: string, t: Tracker): Promise<void> {
-    if (t.state !== 'queued') return;
-    const removed = await t.queue.remove(t.jobId).catch(() => 0);
-    if (removed !== 1 || t.state !== 'queued') return;
-    t.state = 'done';
-    this.trackers.delete(id);
-    await this.cmd.del(this.k.inputs(this.opts.runId, t.req.remote.stream, t.req.remote.attempt)).catch(() => undefined);
-    t.rejectStarted(new LaunchAborted('called off before a worker took it'));
   }
 
   private async warnUnmatched(p: Profile, stream: string): Promise<void> {
@@ -341,7 +268,7 @@ export class Dispatcher {
       () => this.closed,
       async (json) => {
         try {
-          await this.handle(JSON.parse(json) as WireMessage);
+          await this.trackers.handle(JSON.parse(json) as WireMessage);
         } catch (e) {
           this.opts.warn(`workers: a report could not be handled: ${e instanceof Error ? e.message : String(e)}`);
         }
@@ -362,124 +289,16 @@ export class Dispatcher {
       .then(() => this.cmd.publish(this.k.signal(worker), JSON.stringify({ run: this.opts.runId, stream, attempt, signal: sig })));
   }
 
-  private async handle(m: WireMessage): Promise<void> {
-    const t = this.trackers.get(`${m.s}:${m.a}`);
-    if (m.k === 'ctl') {
-      this.tunnels.up(m.w, `${m.s}:${m.a}`, m.c, t !== undefined && t.state !== 'done' && (t.worker === undefined || t.worker === m.w));
-      return;
-    }
-    if (!t || t.state === 'done' || (t.worker !== undefined && m.w !== t.worker)) {
-      // a report of an attempt that was lost or called off: its outputs are dropped unread
-      if (m.k === 'exit' && m.outputs) await this.cmd.del(m.outputs);
-      return;
-    }
-    switch (m.k) {
-      case 'taken':
-        t.worker = m.w;
-        t.host = m.host;
-        if (t.state === 'queued') t.state = 'taken';
-        return;
-      case 'started':
-        this.started(t, m.w);
-        return;
-      case 'out': {
-        if (m.n <= t.outSeq) return; // sent twice across a reconnect
-        t.outSeq = m.n;
-        t.files[m.fd].write(Buffer.from(`${m.data}\n`));
-        t.req.onOutput?.();
-        if (t.req.onLine) for (const line of m.data.split('\n')) t.req.onLine(m.fd, line);
-        return;
-      }
-      case 'beat':
-        await writeFile(t.req.remote.heartbeatFile, m.data, { mode: 0o600 }).catch(() => undefined);
-        return;
-      case 'lost':
-        this.lost(t, `worker ${m.w}: ${m.why}`);
-        return;
-      case 'exit':
-        await this.exit(t, m);
-        return;
-    }
-  }
-
-  private started(t: Tracker, worker: string): void {
-    if (t.proc) return;
-    t.state = 'started';
-    t.worker ??= worker;
-    const r = t.req.remote;
-    const proc: StreamProcess = {
-      pid: 0,
-      pgid: 0,
-      procStartTime: null,
-      worker,
-      host: t.host ?? '',
-      exited: t.exited,
-      signal: (sig) => {
-        if (t.state === 'done') return false;
-        void this.sendSignal(worker, r.stream, r.attempt, sig);
-        return true;
-      },
-    };
-    t.proc = proc;
-    t.resolveStarted(proc);
-  }
-
-  private async exit(t: Tracker, m: Extract<WireMessage, { k: 'exit' }>): Promise<void> {
-    if (!t.proc) this.started(t, m.w);
-    t.state = 'done';
-    this.trackers.delete(`${m.s}:${m.a}`);
-    this.tunnels.closeAttempt(m.w, `${m.s}:${m.a}`);
-    let outputsError = m.tooLarge;
-    if (!m.outputs && !m.tooLarge) {
-      // the workspace was empty on the worker
-      const ws = t.req.remote.workspace;
-      await rm(ws, { recursive: true, force: true });
-      await mkdir(ws, { recursive: true, mode: 0o700 });
-    } else if (m.outputs) {
-      try {
-        const buf = await this.cmd.hgetBuffer(m.outputs, 'workspace');
-        if (!buf) throw new Error('the outputs archive is not on the server (expired?)');
-        const ws = t.req.remote.workspace;
-        await rm(ws, { recursive: true, force: true });
-        await mkdir(ws, { recursive: true, mode: 0o700 });
-        await unpackInto(buf, ws);
-      } catch (e) {
-        outputsError = `the outputs of "${m.s}" (${formatBytes(m.bytes)} from worker ${m.w}) could not be unpacked: ${e instanceof Error ? e.message : String(e)}`;
-      }
-      await this.cmd.del(m.outputs).catch(() => undefined);
-    }
-    await this.closeFiles(t);
-    t.resolveExited({ exitCode: m.exitCode, signal: m.signal, ...(m.error ? { error: m.error } : {}), ...(outputsError ? { outputsError } : {}), ...(t.logError ? { logError: t.logError } : {}) });
-  }
-
-  private lost(t: Tracker, why: string): void {
-    if (t.state === 'done') return;
-    const r = t.req.remote;
-    t.state = 'done';
-    this.trackers.delete(`${r.stream}:${r.attempt}`);
-    if (t.worker !== undefined) this.tunnels.closeAttempt(t.worker, `${r.stream}:${r.attempt}`);
-    void this.closeFiles(t);
-    // the job stays BullMQ's: failed by the stalled check once its lock runs out, removed then
-    void t.queue.remove(t.jobId).catch(() => undefined);
-    void this.cmd.del(this.k.inputs(this.opts.runId, r.stream, r.attempt)).catch(() => undefined);
-    if (t.proc) t.resolveExited({ exitCode: null, signal: null, lost: why });
-    else t.rejectStarted(new WorkerLost(why));
-  }
-
-  private async closeFiles(t: Tracker): Promise<void> {
-    await Promise.all([t.files.stdout.close(), t.files.stderr.close()]);
-  }
-
   /** Attempts whose worker's registration expired are lost. */
   private async checkWorkers(): Promise<void> {
-    const held = [...this.trackers.values()].filter((t) => t.worker !== undefined && t.state !== 'done');
+    const held = this.trackers.held();
     const workers = [...new Set(held.map((t) => t.worker!))];
     if (workers.length === 0) return;
     const p = this.cmd.pipeline();
     for (const w of workers) p.exists(this.k.worker(w));
     const res = (await p.exec()) ?? [];
     const gone = new Set(workers.filter((_w, i) => res[i]?.[0] === null && res[i]?.[1] === 0));
-    for (const t of held) if (gone.has(t.worker!)) this.lost(t, `worker ${t.worker} is gone (its lease of ${this.leaseMs} ms ran out)`);
+    for (const t of held) if (gone.has(t.worker!)) this.trackers.lost(t, `worker ${t.worker} is gone (its lease of ${this.leaseMs} ms ran out)`);
   }
 
   async close(): Promise<void> {

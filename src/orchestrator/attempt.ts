@@ -15,7 +15,7 @@ import { diskFullAt, isDiskFull } from '../util/disk-full.js';
 import { createWorkspace } from '../workspace/root.js';
 import { saveSeed, seedWorkspace } from '../workspace/seed.js';
 import { LaunchAborted, WorkerLost } from '../distribute/errors.js';
-import type { RemoteRequest } from '../distribute/dispatcher.js';
+import type { RemoteRequest } from '../distribute/remote-request.js';
 import type { Engine, StreamRt } from './engine.js';
 import { linkInputs, streamEnv } from './environment.js';
 import { restoreCheckpoint } from '../convergence/checkpoints.js';
