@@ -6,45 +6,17 @@ import { afterEach, beforeEach, expect } from '@jest/globals';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Job } from 'bullmq';
-import { Redis } from 'ioredis';
 import { packDir, unpackInto } from '../../src/distribute/archive.js';
 import { keys, type StreamJob, type WireMessage } from '../../src/distribute/profile.js';
 import { RemoteAttempt, type AttemptHost } from '../../src/distribute/remote-attempt.js';
 import { WorkerTunnels } from '../../src/distribute/tunnel.js';
 import { beatKey } from '../../src/backend/redis/beats.js';
-import { startRedis, type RedisServer } from '../redis-server.js';
 import { requires } from '../requires.js';
-import { makeTemp, removeTemp, writeTree } from '../workspace/fsfix.js';
+import { useRedis } from './server.js';
+import { writeTree } from '../workspace/fsfix.js';
 
 const needs = requires('redis');
-let server: RedisServer | null = null;
-let cmd: Redis;
-let url = '';
-let tmp: string;
-let prefix: string;
-let serial = 0;
-
-needs.beforeAll(async () => {
-  if (process.env['COORD_TEST_REDIS']) url = process.env['COORD_TEST_REDIS'];
-  else {
-    server = await startRedis();
-    url = server.url;
-  }
-  cmd = new Redis(url);
-});
-needs.afterAll(async () => {
-  await cmd.quit();
-  await server?.cleanup();
-});
-needs.beforeEach(async () => {
-  tmp = await makeTemp('coord-remote-attempt-');
-  prefix = `coord-test:${process.pid}:${Date.now().toString(36)}:${++serial}:`;
-});
-needs.afterEach(async () => {
-  const left = await cmd.keys(`${prefix}*`);
-  if (left.length > 0) await cmd.del(...left);
-  await removeTemp(tmp);
-});
+const f = useRedis(needs, 'remote-attempt');
 
 /** A worker's side as the attempt sees it, recording what goes on the wire and to the reaper. */
 function worker(leaseMs = 3000) {
@@ -54,11 +26,11 @@ function worker(leaseMs = 3000) {
   const tunnels = new WorkerTunnels(() => undefined);
   const host: AttemptHost = {
     id: 'w1',
-    cmd,
-    k: keys(prefix),
-    prefix,
-    url,
-    home: join(tmp, 'home'),
+    cmd: f.cmd,
+    k: keys(f.prefix),
+    prefix: f.prefix,
+    url: f.url,
+    home: join(f.tmp, 'home'),
     env: process.env,
     leaseMs,
     limit: 1 << 20,
@@ -92,7 +64,7 @@ function streamJob(command: string, extra: Partial<StreamJob> = {}): StreamJob {
     attempt: 1,
     command,
     env: {},
-    workspaceRoot: join(tmp, 'ws'),
+    workspaceRoot: join(f.tmp, 'ws'),
     heartbeat: { timeoutMs: 60_000, source: 'any' },
     inputs: [],
     profile: { requires: [], resources: {} },
@@ -114,13 +86,13 @@ needs.describe('RemoteAttempt', () => {
   needs.it('unpacks its inputs, runs the command, relays output and heartbeat, then packs the workspace and reports the exit', async () => {
     const w = worker();
     tunnels = w.tunnels;
-    const k = keys(prefix);
-    await writeTree(join(tmp, 'seed'), { 'seed.txt': 'from the coordinator\n' });
-    await writeTree(join(tmp, 'dep'), { 'dep.txt': 'from a dependency\n' });
+    const k = keys(f.prefix);
+    await writeTree(join(f.tmp, 'seed'), { 'seed.txt': 'from the coordinator\n' });
+    await writeTree(join(f.tmp, 'dep'), { 'dep.txt': 'from a dependency\n' });
     const inputsKey = k.inputs('r1', 's1', 1);
-    await cmd.hset(inputsKey, 'workspace', await packDir(join(tmp, 'seed'), 1 << 20, 'seed'), 'input:dep', await packDir(join(tmp, 'dep'), 1 << 20, 'dep'));
-    await cmd.set(`${prefix}run:r1:record`, '{}'); // a beat key is kept only for a run that exists
-    const go = join(tmp, 'go');
+    await f.cmd.hset(inputsKey, 'workspace', await packDir(join(f.tmp, 'seed'), 1 << 20, 'seed'), 'input:dep', await packDir(join(f.tmp, 'dep'), 1 << 20, 'dep'));
+    await f.cmd.set(`${f.prefix}run:r1:record`, '{}'); // a beat key is kept only for a run that exists
+    const go = join(f.tmp, 'go');
     const script = [
       'cat seed.txt',
       'cat "$COORD_INPUTS/dep/dep.txt"',
@@ -134,11 +106,11 @@ needs.describe('RemoteAttempt', () => {
     const done = a.run();
     // the attempt's heartbeat key exists while it runs, with what its heartbeat file said
     for (;;) {
-      const beat = await cmd.get(beatKey(prefix, 'r1', 's1'));
+      const beat = await f.cmd.get(beatKey(f.prefix, 'r1', 's1'));
       if (beat && (JSON.parse(beat) as { message: string | null }).message === 'half') break;
       await new Promise((r) => setTimeout(r, 20));
     }
-    await writeTree(tmp, { go: '' });
+    await writeTree(f.tmp, { go: '' });
     await done;
     a.dispose();
 
@@ -153,18 +125,18 @@ needs.describe('RemoteAttempt', () => {
     const exit = w.wire.at(-1) as Extract<WireMessage, { k: 'exit' }>;
     expect(exit).toMatchObject({ s: 's1', a: 1, w: 'w1', exitCode: 0, signal: null, outputs: k.outputs('r1', 's1', 1) });
     expect(exit.bytes).toBeGreaterThan(0);
-    const archive = await cmd.hgetBuffer(k.outputs('r1', 's1', 1), 'workspace');
-    await unpackInto(archive!, join(tmp, 'back'));
-    expect(readFileSync(join(tmp, 'back', 'out.txt'), 'utf8')).toBe('made\n');
-    expect(readFileSync(join(tmp, 'back', 'seed.txt'), 'utf8')).toBe('from the coordinator\n');
+    const archive = await f.cmd.hgetBuffer(k.outputs('r1', 's1', 1), 'workspace');
+    await unpackInto(archive!, join(f.tmp, 'back'));
+    expect(readFileSync(join(f.tmp, 'back', 'out.txt'), 'utf8')).toBe('made\n');
+    expect(readFileSync(join(f.tmp, 'back', 'seed.txt'), 'utf8')).toBe('from the coordinator\n');
     expect(completed).toEqual([{ exitCode: 0, signal: null }]);
-    expect(await cmd.exists(inputsKey)).toBe(0);
-    expect(await cmd.exists(beatKey(prefix, 'r1', 's1'))).toBe(0);
+    expect(await f.cmd.exists(inputsKey)).toBe(0);
+    expect(await f.cmd.exists(beatKey(f.prefix, 'r1', 's1'))).toBe(0);
     const started = w.wire[1] as Extract<WireMessage, { k: 'started' }>;
     expect(w.reaped).toEqual([`add ${started.pid}`, `remove ${started.pid}`]);
     // the local copies are gone
-    expect(existsSync(join(tmp, 'ws', 'r1', '.workers', 'w1', 's1'))).toBe(false);
-    expect(existsSync(join(tmp, 'home', 'workers', 'w1', 'r1', 'streams', 's1'))).toBe(false);
+    expect(existsSync(join(f.tmp, 'ws', 'r1', '.workers', 'w1', 's1'))).toBe(false);
+    expect(existsSync(join(f.tmp, 'home', 'workers', 'w1', 'r1', 'streams', 's1'))).toBe(false);
   });
 
   needs.it('reports a workspace it could not prepare as an exit with the error, without starting anything', async () => {
@@ -185,7 +157,7 @@ needs.describe('RemoteAttempt', () => {
     tunnels = w.tunnels;
     const { job: j } = job();
     const a = new RemoteAttempt(w.host, streamJob('exec sleep 30'), j, 'tok', { requires: [], resources: {} });
-    await cmd.hset(keys(prefix).signals('r1'), 's1:1', 'SIGTERM');
+    await f.cmd.hset(keys(f.prefix).signals('r1'), 's1:1', 'SIGTERM');
     await a.run();
     a.dispose();
     expect(w.wire.at(-1)).toMatchObject({ k: 'exit', exitCode: null, signal: 'SIGTERM' });
@@ -206,7 +178,7 @@ needs.describe('RemoteAttempt', () => {
     expect(kinds(w.wire)).toEqual(['taken', 'started', 'out', 'lost']);
     expect(w.wire.at(-1)).toMatchObject({ why: 'the job lock was lost' });
     expect(completed).toEqual([]);
-    expect(await cmd.keys(`${prefix}*`)).toEqual([]);
+    expect(await f.cmd.keys(`${f.prefix}*`)).toEqual([]);
   });
 
   needs.it('discards a result that comes after its lock ran out: its outputs are deleted and it is reported lost', async () => {
@@ -224,7 +196,7 @@ needs.describe('RemoteAttempt', () => {
     expect(kinds(w.wire)).toEqual(['taken', 'started', 'lost']);
     expect(w.wire.at(-1)).toMatchObject({ why: expect.stringContaining('its job lock ran out before the result (Missing lock for job)') });
     expect(w.logs.join('\n')).toContain('the result of r1/s1 attempt 1 came too late and was discarded');
-    expect(await cmd.exists(keys(prefix).outputs('r1', 's1', 1))).toBe(0);
+    expect(await f.cmd.exists(keys(f.prefix).outputs('r1', 's1', 1))).toBe(0);
   });
 
   needs.it('starts no process for an attempt lost before it runs', async () => {

@@ -6,41 +6,18 @@ import { expect } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { packDir } from '../../src/distribute/archive.js';
 import { LaunchAborted, WorkerLost } from '../../src/distribute/errors.js';
 import { keys, type WireMessage } from '../../src/distribute/profile.js';
 import type { RemoteRequest } from '../../src/distribute/remote-request.js';
 import { Trackers } from '../../src/distribute/tracking.js';
 import { CoordinatorTunnels } from '../../src/distribute/tunnel.js';
-import { startRedis, type RedisServer } from '../redis-server.js';
 import { requires } from '../requires.js';
-import { makeTemp, removeTemp, writeTree } from '../workspace/fsfix.js';
+import { useRedis } from './server.js';
+import { writeTree } from '../workspace/fsfix.js';
 
 const needs = requires('redis');
-let server: RedisServer | null = null;
-let cmd: Redis;
-let tmp: string;
-let prefix: string;
-let serial = 0;
-
-needs.beforeAll(async () => {
-  const url = process.env['COORD_TEST_REDIS'] ?? (server = await startRedis()).url;
-  cmd = new Redis(url);
-});
-needs.afterAll(async () => {
-  await cmd.quit();
-  await server?.cleanup();
-});
-needs.beforeEach(async () => {
-  tmp = await makeTemp('coord-tracking-');
-  prefix = `coord-test:${process.pid}:${Date.now().toString(36)}:${++serial}:`;
-});
-needs.afterEach(async () => {
-  const left = await cmd.keys(`${prefix}*`);
-  if (left.length > 0) await cmd.del(...left);
-  await removeTemp(tmp);
-});
+const f = useRedis(needs, 'tracking');
 
 function setup() {
   const signals: string[] = [];
@@ -49,8 +26,8 @@ function setup() {
   const tunnels = new CoordinatorTunnels(() => undefined, () => undefined);
   const trackers = new Trackers({
     runId: 'r1',
-    cmd,
-    k: keys(prefix),
+    cmd: f.cmd,
+    k: keys(f.prefix),
     tunnels,
     sendSignal: async (w, s, a, sig) => signals.push(`${w} ${s}:${a} ${sig}`),
   });
@@ -58,23 +35,23 @@ function setup() {
   let outputs = 0;
   const req: RemoteRequest = {
     command: 'x',
-    cwd: join(tmp, 'ws'),
+    cwd: join(f.tmp, 'ws'),
     env: {},
-    stdoutFile: join(tmp, 'stdout'),
-    stderrFile: join(tmp, 'stderr'),
+    stdoutFile: join(f.tmp, 'stdout'),
+    stderrFile: join(f.tmp, 'stderr'),
     onLine: (fd, line) => lines.push(`${fd} ${line}`),
     onOutput: () => outputs++,
     remote: {
       stream: 's1',
       attempt: 1,
-      workspace: join(tmp, 'ws'),
-      heartbeatFile: join(tmp, 'heartbeat'),
+      workspace: join(f.tmp, 'ws'),
+      heartbeatFile: join(f.tmp, 'heartbeat'),
       inputs: [],
       requires: [],
       resources: {},
       priority: 0,
       planEnv: {},
-      workspaceRoot: tmp,
+      workspaceRoot: f.tmp,
       heartbeat: { timeoutMs: 60_000, source: 'any' },
     },
   };
@@ -87,7 +64,7 @@ const base = { s: 's1', a: 1, w: 'w1' };
 needs.describe('Trackers', () => {
   needs.it('follows an attempt: started on its worker, output to the log files and the engine once each, heartbeat to the local file, outputs into the workspace', async () => {
     const { trackers, t, signals, lines, outputs } = setup();
-    await writeTree(join(tmp, 'ws'), { 'stale.txt': 'from before\n' });
+    await writeTree(join(f.tmp, 'ws'), { 'stale.txt': 'from before\n' });
     await trackers.handle({ k: 'taken', ...base, host: 'far' });
     await trackers.handle({ k: 'started', ...base, pid: 4242 });
     const proc = await t.started;
@@ -99,19 +76,19 @@ needs.describe('Trackers', () => {
     await trackers.handle(out); // sent twice across a reconnect
     await trackers.handle({ k: 'out', ...base, n: 2, fd: 'stderr', data: 'oops' });
     await trackers.handle({ k: 'beat', ...base, data: '{"progress":1}' });
-    expect(readFileSync(join(tmp, 'heartbeat'), 'utf8')).toBe('{"progress":1}');
-    await writeTree(join(tmp, 'made'), { 'out.txt': 'made\n' });
-    const outKey = keys(prefix).outputs('r1', 's1', 1);
-    await cmd.hset(outKey, 'workspace', await packDir(join(tmp, 'made'), 1 << 20, 'made'));
+    expect(readFileSync(join(f.tmp, 'heartbeat'), 'utf8')).toBe('{"progress":1}');
+    await writeTree(join(f.tmp, 'made'), { 'out.txt': 'made\n' });
+    const outKey = keys(f.prefix).outputs('r1', 's1', 1);
+    await f.cmd.hset(outKey, 'workspace', await packDir(join(f.tmp, 'made'), 1 << 20, 'made'));
     await trackers.handle({ k: 'exit', ...base, exitCode: 0, signal: null, outputs: outKey, bytes: 100 });
     expect(await proc.exited).toEqual({ exitCode: 0, signal: null });
     expect(lines).toEqual(['stdout one', 'stdout two', 'stderr oops']);
     expect(outputs()).toBe(2);
-    expect(readFileSync(join(tmp, 'stdout'), 'utf8')).toBe('one\ntwo\n');
-    expect(readFileSync(join(tmp, 'stderr'), 'utf8')).toBe('oops\n');
-    expect(readFileSync(join(tmp, 'ws', 'out.txt'), 'utf8')).toBe('made\n');
-    expect(() => readFileSync(join(tmp, 'ws', 'stale.txt'))).toThrow();
-    expect(await cmd.exists(outKey)).toBe(0);
+    expect(readFileSync(join(f.tmp, 'stdout'), 'utf8')).toBe('one\ntwo\n');
+    expect(readFileSync(join(f.tmp, 'stderr'), 'utf8')).toBe('oops\n');
+    expect(readFileSync(join(f.tmp, 'ws', 'out.txt'), 'utf8')).toBe('made\n');
+    expect(() => readFileSync(join(f.tmp, 'ws', 'stale.txt'))).toThrow();
+    expect(await f.cmd.exists(outKey)).toBe(0);
     expect(proc.signal('SIGKILL')).toBe(false); // ended: nothing to signal
     expect(trackers.held()).toEqual([]);
   });
@@ -120,12 +97,12 @@ needs.describe('Trackers', () => {
     const { trackers, t, lines } = setup();
     await trackers.handle({ k: 'taken', ...base, host: 'far' });
     const other = { ...base, w: 'w2' };
-    const outKey = keys(prefix).outputs('r1', 's1', 1);
-    await cmd.hset(outKey, 'workspace', 'x');
+    const outKey = keys(f.prefix).outputs('r1', 's1', 1);
+    await f.cmd.hset(outKey, 'workspace', 'x');
     await trackers.handle({ k: 'out', ...other, n: 1, fd: 'stdout', data: 'not mine' });
     await trackers.handle({ k: 'exit', ...other, exitCode: 0, signal: null, outputs: outKey, bytes: 1 });
     expect(lines).toEqual([]);
-    expect(await cmd.exists(outKey)).toBe(0);
+    expect(await f.cmd.exists(outKey)).toBe(0);
     expect(t.state).toBe('taken');
     expect(trackers.held()).toEqual([t]);
   });
@@ -133,15 +110,15 @@ needs.describe('Trackers', () => {
   needs.it('says when the outputs could not come back, and an empty workspace on the worker empties the local one', async () => {
     const { trackers, t } = setup();
     await trackers.handle({ k: 'started', ...base, pid: 1 });
-    await trackers.handle({ k: 'exit', ...base, exitCode: 0, signal: null, outputs: keys(prefix).outputs('r1', 's1', 1), bytes: 2048 });
+    await trackers.handle({ k: 'exit', ...base, exitCode: 0, signal: null, outputs: keys(f.prefix).outputs('r1', 's1', 1), bytes: 2048 });
     const info = await t.exited;
     expect(info.outputsError).toContain('the outputs of "s1" (2.0 KiB from worker w1) could not be unpacked: the outputs archive is not on the server (expired?)');
 
     const empty = setup();
-    await writeTree(join(tmp, 'ws'), { 'left.txt': 'x' });
+    await writeTree(join(f.tmp, 'ws'), { 'left.txt': 'x' });
     await empty.trackers.handle({ k: 'exit', ...base, exitCode: 1, signal: null, outputs: null, bytes: 0 });
     expect(await empty.t.exited).toEqual({ exitCode: 1, signal: null });
-    expect(() => readFileSync(join(tmp, 'ws', 'left.txt'))).toThrow();
+    expect(() => readFileSync(join(f.tmp, 'ws', 'left.txt'))).toThrow();
   });
 
   needs.it('ends a lost attempt: its launch fails with WorkerLost before it started, its exit says lost after; its job is removed', async () => {
@@ -160,12 +137,12 @@ needs.describe('Trackers', () => {
 
   needs.it('calls off a job nobody took: removed from its queue, its inputs deleted, its launch aborted', async () => {
     const { trackers, t, removed } = setup();
-    const inputsKey = keys(prefix).inputs('r1', 's1', 1);
-    await cmd.hset(inputsKey, 'workspace', 'x');
+    const inputsKey = keys(f.prefix).inputs('r1', 's1', 1);
+    await f.cmd.hset(inputsKey, 'workspace', 'x');
     await trackers.abortQueued(t);
     await expect(t.started).rejects.toThrow(LaunchAborted);
     expect(removed).toEqual(['r1.s1.1']);
-    expect(await cmd.exists(inputsKey)).toBe(0);
+    expect(await f.cmd.exists(inputsKey)).toBe(0);
     expect(t.state).toBe('done');
   });
 });
