@@ -45,6 +45,11 @@ describe('LivenessMonitor', () => {
     expect(monitor({ timeoutMs: 403 }).m.pollMs).toBe(100);
   });
 
+  it('polls every `pollMs` when it is given, whatever the timeout', () => {
+    expect(monitor({ timeoutMs: 60_000, pollMs: 250 }).m.pollMs).toBe(250);
+    expect(monitor({ timeoutMs: 40, pollMs: 250 }).m.pollMs).toBe(250);
+  });
+
   it('a stall reports how long the stream was silent, from its last beat, exactly at the timeout', () => {
     const { m, stalls } = monitor();
     clock = 100;
