@@ -25,6 +25,7 @@ export interface IntakeOptions {
   onError(e: Error): void;
 }
 
+/** The queues a worker serves, and its free slots and units (see the file comment). */
 export class JobIntake {
   private readonly queues = new Map<string, { w: BullWorker; profile: Profile }>();
   private freeSlots: number;

@@ -64,6 +64,7 @@ export interface AttemptHost {
 /** The key of an attempt among a worker's (also its tunnels' name). */
 export const attemptKey = (run: string, stream: string, attempt: number): string => `${run}/${stream}/${attempt}`;
 
+/** One attempt of a job this worker took (see the file comment). */
 export class RemoteAttempt {
   readonly key: string;
   /** Set once the attempt's lease is gone: nothing more of it is reported. */

@@ -37,6 +37,7 @@ export interface AttemptRun {
 
 const ID = 'attempt';
 
+/** One attempt's process: started once, signalled before or after it exists, watched until it has exited. */
 export class AttemptProcess {
   private proc: StreamProcess | undefined;
   private pending: NodeJS.Signals | undefined;
