@@ -74,7 +74,8 @@ module.exports = {
     {
       name: 'merge-below-convergence',
       severity: 'error',
-      comment: 'The merge engine (src/merge/) and workspaces (src/workspace/) know nothing of points or of the run: convergence/ and the engine use them, never the reverse.',
+      comment:
+        'The merge engine (src/merge/) and workspaces (src/workspace/) know nothing of points or of the run: convergence/ and the engine use them, never the reverse.',
       from: { path: '^src/(merge|workspace)/' },
       to: { path: '^src/(convergence|orchestrator|cli|report|dashboard|distribute)/' },
     },
@@ -88,7 +89,8 @@ module.exports = {
     {
       name: 'convergence-below-the-engine',
       severity: 'error',
-      comment: 'A convergence point (src/convergence/) gets what it needs of the run through its PointHost; it imports nothing of the run engine but the engine\'s types.',
+      comment:
+        "A convergence point (src/convergence/) gets what it needs of the run through its PointHost; it imports nothing of the run engine but the engine's types.",
       from: { path: '^src/convergence/' },
       to: { path: '^src/(orchestrator|cli|report|dashboard)/', dependencyTypesNot: ['type-only'] },
     },

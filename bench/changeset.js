@@ -148,14 +148,24 @@ export async function run() {
       }
     }
     const m = (xs) => median(xs);
-    console.log(`\n## Change sets: a base of ${FILES.toLocaleString('en')} files, ${STREAMS} streams each changing ${CHANGED} files and deleting ${DELETED} (medians of ${REPEAT}; ${last.changed} changes found, ${last.deleted} deletions merged)`);
+    console.log(
+      `\n## Change sets: a base of ${FILES.toLocaleString('en')} files, ${STREAMS} streams each changing ${CHANGED} files and deleting ${DELETED} (medians of ${REPEAT}; ${last.changed} changes found, ${last.deleted} deletions merged)`,
+    );
     console.log('| step | baseline | baseline time | coord | coord time | vs baseline | target |');
     console.log('| --- | --- | --- | --- | --- | --- | --- |');
-    console.log(`| seeding | cp -r of the base x ${STREAMS} | ${fmt(m(cpT))} | snapshot + ${STREAMS} seeded workspaces (stat records) | ${fmt(m(seedT))} | ${ratio(m(seedT), m(cpT))} | ≤ 1.5x |`);
-    console.log(`| detection + merge | git status x ${STREAMS} + git merge of ${STREAMS} branches (work tree there) | ${fmt(m(gitDetectT))} | ${STREAMS} change sets + merge into a published tree | ${fmt(m(wholeT))} | ${ratio(m(wholeT), m(gitDetectT))} | ≤ 2x |`);
-    console.log(`| the same, each side building its merged tree from scratch | + git worktree add of the base | ${fmt(m(gitWholeT))} | (as above) | ${fmt(m(wholeT))} | ${ratio(m(wholeT), m(gitWholeT))} | |`);
+    console.log(
+      `| seeding | cp -r of the base x ${STREAMS} | ${fmt(m(cpT))} | snapshot + ${STREAMS} seeded workspaces (stat records) | ${fmt(m(seedT))} | ${ratio(m(seedT), m(cpT))} | ≤ 1.5x |`,
+    );
+    console.log(
+      `| detection + merge | git status x ${STREAMS} + git merge of ${STREAMS} branches (work tree there) | ${fmt(m(gitDetectT))} | ${STREAMS} change sets + merge into a published tree | ${fmt(m(wholeT))} | ${ratio(m(wholeT), m(gitDetectT))} | ≤ 2x |`,
+    );
+    console.log(
+      `| the same, each side building its merged tree from scratch | + git worktree add of the base | ${fmt(m(gitWholeT))} | (as above) | ${fmt(m(wholeT))} | ${ratio(m(wholeT), m(gitWholeT))} | |`,
+    );
     console.log(`| change detection alone | git status x ${STREAMS} (part of the above) | | ${STREAMS} change sets | ${fmt(m(detectT))} | | |`);
-    console.log(`| publishing (merge, base + changes written) | cp -r of the base once | ${fmt(m(cpOneT))} | mergeAll with the base | ${fmt(m(publishT))} | ${ratio(m(publishT), m(cpOneT))} | |`);
+    console.log(
+      `| publishing (merge, base + changes written) | cp -r of the base once | ${fmt(m(cpOneT))} | mergeAll with the base | ${fmt(m(publishT))} | ${ratio(m(publishT), m(cpOneT))} | |`,
+    );
   } finally {
     cleanup();
   }

@@ -19,7 +19,10 @@ function plan(ws, streams, heartbeat, extra = '') {
 function readEvents(home) {
   const runs = join(home, 'runs');
   const [id] = readdirSync(runs);
-  return readFileSync(join(runs, id, 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return readFileSync(join(runs, id, 'events.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 async function detection(dir) {
@@ -92,7 +95,14 @@ async function idleWatch(dir) {
   const used = pids.map(cpuTicks).reduce((a, b, i) => a + b - before[i], 0) / TICK;
   const coordOnly = (cpuTicks(coord.pid) - before[0]) / TICK;
   const base = (cpuTicks(idleNode.pid) - baseBefore) / TICK;
-  const result = { coordCpu: (coordOnly / secs) * 100, familyCpu: (used / secs) * 100, baseCpu: (base / secs) * 100, rss: rssMb(coord.pid), launchersRss: pids.slice(1).map(rssMb), baseRss: rssMb(idleNode.pid) };
+  const result = {
+    coordCpu: (coordOnly / secs) * 100,
+    familyCpu: (used / secs) * 100,
+    baseCpu: (base / secs) * 100,
+    rss: rssMb(coord.pid),
+    launchersRss: pids.slice(1).map(rssMb),
+    baseRss: rssMb(idleNode.pid),
+  };
   await timed(process.execPath, [COORD, 'stop', '--timeout', '60s'], { cwd: dir, env: benchEnv({ COORD_HOME: home }) });
   idleNode.kill();
   return result;
@@ -112,7 +122,9 @@ export async function run() {
     console.log('| --- | --- | --- |');
     console.log(`| idle \`node\` (baseline) | ${r.baseCpu.toFixed(2)}% | ${r.baseRss.toFixed(0)} MB |`);
     console.log(`| coord coordinator | ${r.coordCpu.toFixed(2)}% | ${r.rss.toFixed(0)} MB |`);
-    console.log(`| coordinator + ${r.launchersRss.length} launchers | ${r.familyCpu.toFixed(2)}% | ${(r.rss + r.launchersRss.reduce((a, b) => a + b, 0)).toFixed(0)} MB |`);
+    console.log(
+      `| coordinator + ${r.launchersRss.length} launchers | ${r.familyCpu.toFixed(2)}% | ${(r.rss + r.launchersRss.reduce((a, b) => a + b, 0)).toFixed(0)} MB |`,
+    );
   } finally {
     cleanup();
   }

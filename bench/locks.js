@@ -47,13 +47,15 @@ for (let i = 0; i < Number(n); i++) {
 function procs(count, cmd, argsOf, opts = {}) {
   const t0 = performance.now();
   return Promise.all(
-    Array.from({ length: count }, (_, i) =>
-      new Promise((resolve, reject) => {
-        const c = spawn(cmd, argsOf(i), { stdio: ['ignore', 'ignore', 'pipe'], ...opts });
-        let err = '';
-        c.stderr.on('data', (d) => (err += d));
-        c.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${err}`))));
-      }),
+    Array.from(
+      { length: count },
+      (_, i) =>
+        new Promise((resolve, reject) => {
+          const c = spawn(cmd, argsOf(i), { stdio: ['ignore', 'ignore', 'pipe'], ...opts });
+          let err = '';
+          c.stderr.on('data', (d) => (err += d));
+          c.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}: ${err}`))));
+        }),
     ),
   ).then(() => performance.now() - t0);
 }
@@ -92,15 +94,32 @@ export async function run() {
     console.log('| lock | p50 | p99 | p50 vs mkdir |');
     console.log('| --- | --- | --- | --- |');
     console.log(`| mkdir/rmdir (baseline) | ${us(percentile(mk, 50))} | ${us(percentile(mk, 99))} | 1.00x |`);
-    if (fl) console.log(`| flock(2) via Python (baseline) | ${us(percentile(fl, 50))} | ${us(percentile(fl, 99))} | ${ratio(percentile(fl, 50), percentile(mk, 50))} |`);
-    console.log(`| FileLockManager (read/write, fenced, leased) | ${us(percentile(lib, 50))} | ${us(percentile(lib, 99))} | ${ratio(percentile(lib, 50), percentile(mk, 50))} |`);
+    if (fl)
+      console.log(
+        `| flock(2) via Python (baseline) | ${us(percentile(fl, 50))} | ${us(percentile(fl, 99))} | ${ratio(percentile(fl, 50), percentile(mk, 50))} |`,
+      );
+    console.log(
+      `| FileLockManager (read/write, fenced, leased) | ${us(percentile(lib, 50))} | ${us(percentile(lib, 99))} | ${ratio(percentile(lib, 50), percentile(mk, 50))} |`,
+    );
 
     // contended: 4 processes, each CONTENDED cycles of lock / read-increment-write / unlock
     const total = PROCS * CONTENDED;
     const stress = join(ROOT, 'fixtures', 'lock-stress.js');
     const env = benchEnv({ COORD_LOCK_DIR: registry });
-    const libMs = await procs(PROCS, process.execPath, () => [stress, join(dir, 'c-file'), join(dir, 'c-counter'), join(dir, 'c-log'), String(CONTENDED), 'write'].map(String), { env });
-    const mkMs = await procs(PROCS, process.execPath, () => ['--input-type=module', '-e', MKDIR_JS, join(dir, 'm-lock'), join(dir, 'm-counter'), String(CONTENDED)]);
+    const libMs = await procs(
+      PROCS,
+      process.execPath,
+      () => [stress, join(dir, 'c-file'), join(dir, 'c-counter'), join(dir, 'c-log'), String(CONTENDED), 'write'].map(String),
+      { env },
+    );
+    const mkMs = await procs(PROCS, process.execPath, () => [
+      '--input-type=module',
+      '-e',
+      MKDIR_JS,
+      join(dir, 'm-lock'),
+      join(dir, 'm-counter'),
+      String(CONTENDED),
+    ]);
     const flMs = python ? await procs(PROCS, 'python3', () => ['-c', FLOCK_PY, join(dir, 'f-lock'), String(CONTENDED), 'count']) : null;
     const { readFileSync } = await import('node:fs');
     const counts = [readFileSync(join(dir, 'c-counter'), 'utf8'), readFileSync(join(dir, 'm-counter'), 'utf8')];
@@ -108,7 +127,10 @@ export async function run() {
     console.log('| lock | wall time | cycles/s | final count |');
     console.log('| --- | --- | --- | --- |');
     console.log(`| mkdir/rmdir, 1 ms retry (baseline) | ${fmt(mkMs)} | ${Math.round(total / (mkMs / 1000))} | ${counts[1]} |`);
-    if (flMs !== null) console.log(`| flock(2) via Python (baseline) | ${fmt(flMs)} | ${Math.round(total / (flMs / 1000))} | ${readFileSync(join(dir, 'f-lock.count'), 'utf8')} |`);
+    if (flMs !== null)
+      console.log(
+        `| flock(2) via Python (baseline) | ${fmt(flMs)} | ${Math.round(total / (flMs / 1000))} | ${readFileSync(join(dir, 'f-lock.count'), 'utf8')} |`,
+      );
     console.log(`| FileLockManager | ${fmt(libMs)} | ${Math.round(total / (libMs / 1000))} | ${counts[0]} |`);
     if (Number(counts[0]) !== total) throw new Error(`lost update: FileLockManager counted ${counts[0]} of ${total}`);
 

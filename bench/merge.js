@@ -54,7 +54,9 @@ const TMPFS_MAGIC = 0x01021994;
  */
 function unjournaledExt4(dir) {
   try {
-    const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' '));
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' '));
     let best = null;
     for (const f of mounts) {
       const at = f[4];
@@ -86,7 +88,16 @@ function memoryDir() {
  * the page cache), in alternating order (so neither always follows the other's deletions).
  */
 async function pair(round, a, onA, b, onB) {
-  const sides = round % 2 === 0 ? [[a, onA], [b, onB]] : [[b, onB], [a, onA]];
+  const sides =
+    round % 2 === 0
+      ? [
+          [a, onA],
+          [b, onB],
+        ]
+      : [
+          [b, onB],
+          [a, onA],
+        ];
   for (const [f, on] of sides) {
     await timed('sync', []);
     on(await f());
@@ -98,7 +109,14 @@ async function typical(dir, rounds) {
   const small = makeTrees(join(dir, 'small'), 50);
   const t = [];
   const tc = [];
-  for (let i = 0; i < rounds; i++) await pair(i, () => cpr(dir, small, `tc${i}`), (ms) => tc.push(ms), () => merge(dir, small, `t${i}`), (ms) => t.push(ms));
+  for (let i = 0; i < rounds; i++)
+    await pair(
+      i,
+      () => cpr(dir, small, `tc${i}`),
+      (ms) => tc.push(ms),
+      () => merge(dir, small, `t${i}`),
+      (ms) => t.push(ms),
+    );
   return { merge: median(t), cp: median(tc), rounds };
 }
 
@@ -107,7 +125,14 @@ async function big(dir) {
   const trees = makeTrees(join(dir, 'big'), 2000);
   const m = [];
   const c = [];
-  for (let i = 0; i < REPEAT; i++) await pair(i, () => cpr(dir, trees, i), (ms) => c.push(ms), () => merge(dir, trees, i), (ms) => m.push(ms));
+  for (let i = 0; i < REPEAT; i++)
+    await pair(
+      i,
+      () => cpr(dir, trees, i),
+      (ms) => c.push(ms),
+      () => merge(dir, trees, i),
+      (ms) => m.push(ms),
+    );
   return { merge: median(m), cp: median(c) };
 }
 
@@ -132,13 +157,17 @@ export async function run() {
     console.log('| where | cp -r of the same trees (baseline) | coord barrier merge (conflict checks, staged, renamed into place) | vs cp -r |');
     console.log('| --- | --- | --- | --- |');
     console.log(`| the temp directory's disk (${tmpdir()}) | ${fmt(bigOnDisk.cp)} | ${fmt(bigOnDisk.merge)} | ${ratio(bigOnDisk.merge, bigOnDisk.cp)} |`);
-    if (bigInMemory) console.log(`| in memory (tmpfs /dev/shm) | ${fmt(bigInMemory.cp)} | ${fmt(bigInMemory.merge)} | ${ratio(bigInMemory.merge, bigInMemory.cp)} |`);
+    if (bigInMemory)
+      console.log(`| in memory (tmpfs /dev/shm) | ${fmt(bigInMemory.cp)} | ${fmt(bigInMemory.merge)} | ${ratio(bigInMemory.merge, bigInMemory.cp)} |`);
     console.log(`\n## The "typical" merge: ${STREAMS} streams x 50 files of 4 KB (medians of ${onDisk.rounds}, measured first; target: under 100 ms)`);
     console.log('| where | cp -r of the same trees (baseline) | coord barrier merge | vs cp -r |');
     console.log('| --- | --- | --- | --- |');
     console.log(`| the temp directory's disk (${tmpdir()}) | ${fmt(onDisk.cp)} | ${fmt(onDisk.merge)} | ${ratio(onDisk.merge, onDisk.cp)} |`);
     if (inMemory) console.log(`| in memory (tmpfs /dev/shm) | ${fmt(inMemory.cp)} | ${fmt(inMemory.merge)} | ${ratio(inMemory.merge, inMemory.cp)} |`);
-    if (unjournaledExt4(dir)) console.log(`\n${tmpdir()} is ext4 without a journal: for up to 6 minutes after many files were removed nearby, each file creation there is slower (ext4's recently_deleted() scan), for cp -r as for the merge.`);
+    if (unjournaledExt4(dir))
+      console.log(
+        `\n${tmpdir()} is ext4 without a journal: for up to 6 minutes after many files were removed nearby, each file creation there is slower (ext4's recently_deleted() scan), for cp -r as for the merge.`,
+      );
   } finally {
     cleanup();
   }

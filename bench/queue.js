@@ -33,13 +33,15 @@ function runRecord(id) {
 function procs(count, argsOf, env) {
   const t0 = performance.now();
   return Promise.all(
-    Array.from({ length: count }, (_, i) =>
-      new Promise((resolve, reject) => {
-        const c = spawn(process.execPath, argsOf(i), { stdio: ['ignore', 'ignore', 'pipe'], env });
-        let err = '';
-        c.stderr.on('data', (d) => (err += d));
-        c.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited ${code}: ${err}`))));
-      }),
+    Array.from(
+      { length: count },
+      (_, i) =>
+        new Promise((resolve, reject) => {
+          const c = spawn(process.execPath, argsOf(i), { stdio: ['ignore', 'ignore', 'pipe'], env });
+          let err = '';
+          c.stderr.on('data', (d) => (err += d));
+          c.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`worker exited ${code}: ${err}`))));
+        }),
     ),
   ).then(() => performance.now() - t0);
 }
@@ -101,7 +103,9 @@ export async function run() {
     console.log(`| temp file + link(2) per message (baseline) | ${fmt(linkMs)} | ${perSec(N, linkMs)} | 1.00x |`);
     console.log(`| MessageQueue.send | ${fmt(sendMs)} | ${perSec(N, sendMs)} | ${ratio(sendMs, linkMs)} |`);
     console.log(`| MessageQueue.recv (one consumer) | ${fmt(recvMs)} | ${perSec(N, recvMs)} | ${ratio(recvMs, linkMs)} |`);
-    console.log(`| MessageQueue.recv with ack timeout + ack (${ACKED} messages) | ${fmt(ackMs)} | ${perSec(ACKED, ackMs)} | ${ratio(ackMs / ACKED, linkMs / N)} |`);
+    console.log(
+      `| MessageQueue.recv with ack timeout + ack (${ACKED} messages) | ${fmt(ackMs)} | ${perSec(ACKED, ackMs)} | ${ratio(ackMs / ACKED, linkMs / N)} |`,
+    );
 
     // a group of worker processes draining a topic (each ends at its STOP message)
     const worker = join(ROOT, 'fixtures', 'queue-worker.js');
@@ -117,7 +121,9 @@ export async function run() {
     console.log('| run | wall time | messages/s |');
     console.log('| --- | --- | --- |');
     console.log(`| ${WORKERS} × node -e 0 (baseline: process start alone) | ${fmt(nodeMs)} | — |`);
-    console.log(`| ${WORKERS} × MessageQueue.recv loop (exactly once, compare-and-set contention) | ${fmt(drainMs)} | ${perSec(N, drainMs - nodeMs)} (start-up taken off) |`);
+    console.log(
+      `| ${WORKERS} × MessageQueue.recv loop (exactly once, compare-and-set contention) | ${fmt(drainMs)} | ${perSec(N, drainMs - nodeMs)} (start-up taken off) |`,
+    );
 
     // whole processes, as streams call them in loops
     const RUNS = Number(process.env.BENCH_COLD_RUNS ?? 20);

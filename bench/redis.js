@@ -74,10 +74,21 @@ export async function run() {
       await bare.set(`bench:lock:${i % 8}`, 'x', 'NX');
       await bare.del(`bench:lock:${i % 8}`);
     });
-    await backend.createRun({
-      id: 'bench', plan: '/p.yaml', name: 'p', state: 'running', startedAt: new Date().toISOString(), endedAt: null,
-      coordinator: { pid: process.pid, startTime: null, host: 'here' }, workspaceDir: dir, concurrency: 1, pools: {},
-    }, '');
+    await backend.createRun(
+      {
+        id: 'bench',
+        plan: '/p.yaml',
+        name: 'p',
+        state: 'running',
+        startedAt: new Date().toISOString(),
+        endedAt: null,
+        coordinator: { pid: process.pid, startTime: null, host: 'here' },
+        workspaceDir: dir,
+        concurrency: 1,
+        pools: {},
+      },
+      '',
+    );
     const locks = new FileLockManager({ store: new RedisLockStore(backend), owner: 'bench' });
     const lock = await sample(N, async (i) => {
       const h = await locks.acquire(join(dir, `lock-${i % 8}`));
@@ -96,7 +107,9 @@ export async function run() {
     console.log('| --- | --- | --- | --- |');
     console.log(`| bare \`SET key NX\` + \`DEL key\` (baseline, 2 round trips) | ${us(base.p50)} | ${us(base.p99)} | 1.00x |`);
     console.log(`| lock acquire + release (uncontended) | ${us(lock.p50)} | ${us(lock.p99)} | ${ratio(lock.p50, base.p50)} |`);
-    console.log(`| shared state \`StateStore.incr\` (read, compare-and-set script with its change-log entry) | ${us(state.p50)} | ${us(state.p99)} | ${ratio(state.p50, base.p50)} |`);
+    console.log(
+      `| shared state \`StateStore.incr\` (read, compare-and-set script with its change-log entry) | ${us(state.p50)} | ${us(state.p99)} | ${ratio(state.p50, base.p50)} |`,
+    );
     console.log(`| queue send + recv + ack (three calls) | ${us(q.p50)} | ${us(q.p99)} | ${ratio(q.p50 / 3, base.p50)} a call |`);
     console.log('Target: within 3x of the bare loop.');
   } finally {

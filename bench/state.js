@@ -33,8 +33,16 @@ export async function run() {
     const home = join(dir, '.coord');
     const backend = new FileBackend(home);
     const run = (id, durable) => ({
-      id, plan: '/p.yaml', name: 'p', state: 'running', startedAt: new Date().toISOString(), endedAt: null,
-      coordinator: { pid: process.pid, startTime: null, host: 'here' }, workspaceDir: dir, concurrency: 1, pools: {},
+      id,
+      plan: '/p.yaml',
+      name: 'p',
+      state: 'running',
+      startedAt: new Date().toISOString(),
+      endedAt: null,
+      coordinator: { pid: process.pid, startTime: null, host: 'here' },
+      workspaceDir: dir,
+      concurrency: 1,
+      pools: {},
       sharedState: { type: 'centralized', keepVersions: 100, durable },
     });
     await backend.createRun(run('plain', false), '');
@@ -76,7 +84,9 @@ export async function run() {
     console.log(`| bare temp + write + rename (baseline) | ${N} | ${us(percentile(bp, 50))} | ${us(percentile(bp, 99))} | 1.00x |`);
     console.log(`| StateStore.incr | ${N} | ${us(percentile(sp, 50))} | ${us(percentile(sp, 99))} | ${ratio(percentile(sp, 50), percentile(bp, 50))} |`);
     console.log(`| bare temp + write + fsync + rename + dir fsync (baseline) | ${ND} | ${us(percentile(bd, 50))} | ${us(percentile(bd, 99))} | 1.00x |`);
-    console.log(`| StateStore.incr, durable: true | ${ND} | ${us(percentile(sd, 50))} | ${us(percentile(sd, 99))} | ${ratio(percentile(sd, 50), percentile(bd, 50))} |`);
+    console.log(
+      `| StateStore.incr, durable: true | ${ND} | ${us(percentile(sd, 50))} | ${us(percentile(sd, 99))} | ${ratio(percentile(sd, 50), percentile(bd, 50))} |`,
+    );
     const total = (await StateStore.open(backend, 'plain')).read();
     if ((await total).data.n !== N + 50) throw new Error(`lost update: n is ${(await total).data.n}, expected ${N + 50}`);
 

@@ -33,7 +33,10 @@ export async function run() {
   try {
     const seq = Array.from({ length: N }, (_, i) => String(i)).join('\n') + '\n';
     const plans = {};
-    for (const [key, command] of [['array', '["true"]'], ['string', '"true"']]) {
+    for (const [key, command] of [
+      ['array', '["true"]'],
+      ['string', '"true"'],
+    ]) {
       plans[key] = join(dir, `plan-${key}.yaml`);
       writeFileSync(plans[key], barePlan(command).replace('WS', join(dir, 'ws')));
     }

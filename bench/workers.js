@@ -13,7 +13,10 @@ const SLOTS = Number(process.env.BENCH_WORKER_SLOTS ?? 8);
 
 function startWorker(dir, url, name) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [COORD, 'worker', '--backend', url, '--name', name, '--slots', String(SLOTS)], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [COORD, 'worker', '--backend', url, '--name', name, '--slots', String(SLOTS)], {
+      cwd: dir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (d) => {
       err += d;
@@ -26,7 +29,11 @@ function startWorker(dir, url, name) {
 function runPlan(dir, url) {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [COORD, 'run', 'plan.yaml', '--workers', '--backend', url, '--quiet'], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CI: 'true' } });
+    const child = spawn(process.execPath, [COORD, 'run', 'plan.yaml', '--workers', '--backend', url, '--quiet'], {
+      cwd: dir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, CI: 'true' },
+    });
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     child.on('close', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`coord run exited ${code}: ${err.slice(-800)}`))));
@@ -43,7 +50,14 @@ export async function run() {
   const server = await startServer(tmp.dir);
   try {
     const ids = Array.from({ length: STREAMS }, (_, i) => `s${i + 1}`);
-    const plan = ['version: 1', 'name: workers-bench', 'agent_coordination:', `  workspace_root: ${join(tmp.dir, 'ws')}`, 'streams:', ...ids.map((id) => `  - id: ${id}\n    command: sleep 0.2`)].join('\n');
+    const plan = [
+      'version: 1',
+      'name: workers-bench',
+      'agent_coordination:',
+      `  workspace_root: ${join(tmp.dir, 'ws')}`,
+      'streams:',
+      ...ids.map((id) => `  - id: ${id}\n    command: sleep 0.2`),
+    ].join('\n');
     writeFileSync(join(tmp.dir, 'plan.yaml'), plan + '\n');
     const rows = [];
     let db = 0;
@@ -54,7 +68,15 @@ export async function run() {
         const ms = await runPlan(tmp.dir, url);
         rows.push({ n, ms });
       } finally {
-        await Promise.all(workers.map((w) => new Promise((r) => { w.once('exit', r); w.kill('SIGTERM'); })));
+        await Promise.all(
+          workers.map(
+            (w) =>
+              new Promise((r) => {
+                w.once('exit', r);
+                w.kill('SIGTERM');
+              }),
+          ),
+        );
       }
     }
     const base = rows[0].ms;
@@ -62,7 +84,9 @@ export async function run() {
     console.log('| workers | wall time | streams/s | vs 1 worker | vs the ideal (`sleep` time / slots) |');
     console.log('| --- | --- | --- | --- | --- |');
     for (const r of rows) {
-      console.log(`| ${r.n} | ${(r.ms / 1000).toFixed(2)} s | ${((STREAMS * 1000) / r.ms).toFixed(0)} | ${ratio(base, r.ms)} faster | ${(ideal / r.n / r.ms).toFixed(2)} |`);
+      console.log(
+        `| ${r.n} | ${(r.ms / 1000).toFixed(2)} s | ${((STREAMS * 1000) / r.ms).toFixed(0)} | ${ratio(base, r.ms)} faster | ${(ideal / r.n / r.ms).toFixed(2)} |`,
+      );
     }
     const four = rows.find((r) => r.n === 4);
     console.log(`target: 4 workers at least 3x one worker: ${four && base / four.ms >= 3 ? 'met' : 'missed'} (${ratio(base, four?.ms ?? base)})`);

@@ -12,7 +12,7 @@ if (!existsSync(dir)) {
 }
 const files = new Map();
 const reports = readdirSync(dir).filter((f) => f.endsWith('.json'));
-for (const f of reports) for (const [path, data] of Object.entries(JSON.parse(readFileSync(join(dir, f), "utf8")).files)) files.set(path, data.mutants);
+for (const f of reports) for (const [path, data] of Object.entries(JSON.parse(readFileSync(join(dir, f), 'utf8')).files)) files.set(path, data.mutants);
 
 const surviving = process.argv.indexOf('--surviving');
 if (surviving > 0) {

@@ -46,7 +46,9 @@ export function redisServerBinary(): string {
   const bin = process.env['COORD_REDIS_SERVER'] || 'redis-server';
   const probe = spawnSync(bin, ['--version'], { encoding: 'utf8' });
   if (probe.error || probe.status !== 0) {
-    throw new Error(`cannot run "${bin}" (${probe.error?.message ?? probe.stderr.trim()}): install the Debian package redis-server (apt-get install redis-server) or set COORD_REDIS_SERVER to the binary`);
+    throw new Error(
+      `cannot run "${bin}" (${probe.error?.message ?? probe.stderr.trim()}): install the Debian package redis-server (apt-get install redis-server) or set COORD_REDIS_SERVER to the binary`,
+    );
   }
   return bin;
 }
@@ -86,7 +88,9 @@ function exited(p: ChildProcess): Promise<void> {
   return new Promise((resolve) => p.once('exit', () => resolve()));
 }
 
-export async function startRedis(opts: { appendfsync?: 'always' | 'everysec' | 'no'; startMs?: number; /** More addresses to listen on besides 127.0.0.1. */ bind?: string[] } = {}): Promise<RedisServer> {
+export async function startRedis(
+  opts: { appendfsync?: 'always' | 'everysec' | 'no'; startMs?: number /** More addresses to listen on besides 127.0.0.1. */; bind?: string[] } = {},
+): Promise<RedisServer> {
   const bin = redisServerBinary();
   hookExit();
   const dir = mkdtempSync(join(tmpdir(), 'coord-redis-'));
@@ -98,7 +102,26 @@ export async function startRedis(opts: { appendfsync?: 'always' | 'everysec' | '
     if (proc) return;
     const p = spawn(
       bin,
-      ['--port', String(port), '--bind', ['127.0.0.1', ...(opts.bind ?? [])].join(' '), '--protected-mode', 'no', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', opts.appendfsync ?? 'always', '--logfile', log, '--daemonize', 'no'],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        ['127.0.0.1', ...(opts.bind ?? [])].join(' '),
+        '--protected-mode',
+        'no',
+        '--dir',
+        dir,
+        '--save',
+        '',
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        opts.appendfsync ?? 'always',
+        '--logfile',
+        log,
+        '--daemonize',
+        'no',
+      ],
       { stdio: 'ignore' },
     );
     running.add(p);

@@ -69,12 +69,17 @@ afterAll(async () => {
 /** Jest on the probe, in a child process, with only `env` of the variables test/requires.ts reads. */
 function jest(env: Record<string, string>): Promise<Run> {
   const base = { ...process.env };
-  for (const k of ['COORD_TEST_REQUIRE_ALL', 'COORD_REDIS_SERVER', 'COORD_XMLLINT', 'COORD_CHROMIUM', 'COORD_TEST_REDIS', 'PROBE_OWN_MISSING', 'NODE_OPTIONS']) delete base[k];
-  const child = spawn(process.execPath, ['--experimental-vm-modules', join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), '--config', CONFIG, '--json', '--ci', PROBE], {
-    cwd: ROOT,
-    env: { ...base, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  for (const k of ['COORD_TEST_REQUIRE_ALL', 'COORD_REDIS_SERVER', 'COORD_XMLLINT', 'COORD_CHROMIUM', 'COORD_TEST_REDIS', 'PROBE_OWN_MISSING', 'NODE_OPTIONS'])
+    delete base[k];
+  const child = spawn(
+    process.execPath,
+    ['--experimental-vm-modules', join(ROOT, 'node_modules', 'jest', 'bin', 'jest.js'), '--config', CONFIG, '--json', '--ci', PROBE],
+    {
+      cwd: ROOT,
+      env: { ...base, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -127,7 +127,9 @@ export class Rig {
     const errText = new StringDecoder('utf8');
     child.stdout?.on('data', (d: Buffer) => (stdout += outText.write(d)));
     child.stderr?.on('data', (d: Buffer) => (stderr += errText.write(d)));
-    const done = new Promise<Result>((r) => child.on('close', (code, signal) => r({ code, signal, stdout: stdout + outText.end(), stderr: stderr + errText.end() })));
+    const done = new Promise<Result>((r) =>
+      child.on('close', (code, signal) => r({ code, signal, stdout: stdout + outText.end(), stderr: stderr + errText.end() })),
+    );
     return { child, done };
   }
 
@@ -187,7 +189,16 @@ export class Rig {
         const hit = this.events().find(pred);
         if (hit) return hit;
       }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for an event; have: ${this.runIds().length ? this.events().map((e) => e.type).join(', ') : 'no run'}`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `timed out waiting for an event; have: ${
+            this.runIds().length
+              ? this.events()
+                  .map((e) => e.type)
+                  .join(', ')
+              : 'no run'
+          }`,
+        );
       await new Promise((r) => setTimeout(r, 25));
     }
   }

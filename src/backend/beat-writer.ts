@@ -59,10 +59,12 @@ export class BeatWriter {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const attempt = this.beat.attempt;
-    const done = this.chain.then(() => this.sink.end(attempt)).then(
-      () => undefined,
-      () => undefined,
-    );
+    const done = this.chain
+      .then(() => this.sink.end(attempt))
+      .then(
+        () => undefined,
+        () => undefined,
+      );
     this.chain = done;
     return done;
   }

@@ -195,7 +195,16 @@ export interface SharedDocuments {
  * A whole backend: the roles every engine has, and the optional ones where the engine can
  * (expiring keys, shared documents).
  */
-export interface Backend extends RunStore, BoardStore, EventLog, DocumentStore, LogStore, QueueStore, Partial<LeaseStore>, Partial<BeatStore>, Partial<SharedDocuments> {
+export interface Backend
+  extends RunStore,
+    BoardStore,
+    EventLog,
+    DocumentStore,
+    LogStore,
+    QueueStore,
+    Partial<LeaseStore>,
+    Partial<BeatStore>,
+    Partial<SharedDocuments> {
   /** `file`, `redis`. */
   readonly kind: string;
   close(): Promise<void>;
@@ -216,7 +225,5 @@ export interface HostBackend extends Backend {
 
 /** Whether the backend keeps shared documents (Redis does; files do not: their locks are in this machine's registry). */
 export function hasSharedDocuments(backend: Backend): backend is Backend & SharedDocuments {
-  return (
-    typeof backend.where === 'string' && !!backend.sharedRead && !!backend.sharedCommit && !!backend.sharedList && !!backend.watchShared
-  );
+  return typeof backend.where === 'string' && !!backend.sharedRead && !!backend.sharedCommit && !!backend.sharedList && !!backend.watchShared;
 }

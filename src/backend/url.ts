@@ -107,7 +107,10 @@ export function parseBackendUrl(text: string, where: string): BackendUrl {
 
   const hostInUrl = host.includes(':') ? `[${host}]` : host;
   const display = `redis://${hostInUrl}:${port}${db === 0 ? '' : `/${db}`}`;
-  const credentials = username === undefined && password === undefined ? '' : `${encodeURIComponent(username ?? '')}${password === undefined ? '' : `:${encodeURIComponent(password)}`}@`;
+  const credentials =
+    username === undefined && password === undefined
+      ? ''
+      : `${encodeURIComponent(username ?? '')}${password === undefined ? '' : `:${encodeURIComponent(password)}`}@`;
   return {
     kind: 'redis',
     host,

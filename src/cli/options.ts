@@ -36,7 +36,7 @@ export function durationOption(flags: string, description: string): Option {
   return new Option(flags, description).argParser(duration);
 }
 
-const JSON_HELP = "machine-readable output on stdout (the shapes: docs/cli.md#--json-shapes)";
+const JSON_HELP = 'machine-readable output on stdout (the shapes: docs/cli.md#--json-shapes)';
 
 /** `--json`, the same flag and description on every command that prints data. */
 export function addJson(cmd: Command): Command {
@@ -52,7 +52,7 @@ export function reporterOption(): Option {
   return new Option('--reporter <name>', REPORTER_HELP).choices(REPORTER_NAMES).helpGroup(GROUPS.output);
 }
 
-const RUN_HELP = 'run id (default: the calling stream\'s run, $COORD_RUN_DIR, else the newest run)';
+const RUN_HELP = "run id (default: the calling stream's run, $COORD_RUN_DIR, else the newest run)";
 
 /**
  * The run selector of a command that addresses a run: `--run ID` everywhere, and a last

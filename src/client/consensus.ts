@@ -46,13 +46,13 @@ export class Consensus {
     const reply = await this.ask((runId) => {
       const from = callerStream(this.target.env, runId);
       return {
-      op: 'propose',
-      name,
-      quorum: String(opts.quorum ?? 'majority'),
-      ...(opts.voters ? { voters: opts.voters } : {}),
-      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
-      ...(opts.value !== undefined ? { value: opts.value } : {}),
-      ...(from ? { from } : {}),
+        op: 'propose',
+        name,
+        quorum: String(opts.quorum ?? 'majority'),
+        ...(opts.voters ? { voters: opts.voters } : {}),
+        ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+        ...(opts.value !== undefined ? { value: opts.value } : {}),
+        ...(from ? { from } : {}),
       };
     });
     return reply.proposal;

@@ -74,11 +74,24 @@ export class ConsensusBoard {
   }
 
   /** `coord propose`: a new proposal, open at once. */
-  propose(req: { name: string; quorum: string; voters?: string[] | undefined; timeoutMs?: number | undefined; value?: unknown; from?: string | undefined }): Result<ProposalRecord, BoardError> {
-    if (!ID_PATTERN.test(req.name)) return err({ error: `bad proposal name "${req.name}": 1-64 letters, digits, "_", "." or "-", starting with a letter or digit`, code: 'invalid' });
+  propose(req: {
+    name: string;
+    quorum: string;
+    voters?: string[] | undefined;
+    timeoutMs?: number | undefined;
+    value?: unknown;
+    from?: string | undefined;
+  }): Result<ProposalRecord, BoardError> {
+    if (!ID_PATTERN.test(req.name))
+      return err({ error: `bad proposal name "${req.name}": 1-64 letters, digits, "_", "." or "-", starting with a letter or digit`, code: 'invalid' });
     const existing = this.live.get(req.name);
     if (existing) {
-      const what = existing.rec.kind === 'approval' ? `the approval of convergence point "${req.name}"` : existing.rec.kind === 'gather' ? `the vote of replica group "${req.name}"` : `a proposal (${existing.rec.state})`;
+      const what =
+        existing.rec.kind === 'approval'
+          ? `the approval of convergence point "${req.name}"`
+          : existing.rec.kind === 'gather'
+            ? `the vote of replica group "${req.name}"`
+            : `a proposal (${existing.rec.state})`;
       return err({ error: `"${req.name}" is already ${what} in this run`, code: 'invalid' });
     }
     const voters = req.voters ?? this.host.running();
@@ -123,7 +136,17 @@ export class ConsensusBoard {
     rec.votes.push({ voter, vote, reason: reason ?? null, time: new Date().toISOString(), ...(late ? { late: true } : {}) });
     // Stryker disable next-line ConditionalExpression: count() skips late votes itself
     if (!late) this.count(rec);
-    this.host.emit({ type: 'vote-cast', proposal: name, voter, vote, ...(reason ? { reason } : {}), yes: rec.yes, no: rec.no, needed: rec.needed, ...(late ? { late: true } : {}) });
+    this.host.emit({
+      type: 'vote-cast',
+      proposal: name,
+      voter,
+      vote,
+      ...(reason ? { reason } : {}),
+      yes: rec.yes,
+      no: rec.no,
+      needed: rec.needed,
+      ...(late ? { late: true } : {}),
+    });
     if (!late && rec.openedAt) this.evaluate(l);
     this.save(rec);
     return ok({ proposal: rec, counted: !late });
@@ -138,7 +161,10 @@ export class ConsensusBoard {
       timer: setTimeout(() => {
         // Stryker disable next-line ArrayDeclaration: decide() and closeAll() clear these timers with the list, so it is always there
         const list = this.waiters.get(name) ?? [];
-        this.waiters.set(name, list.filter((w) => w !== entry));
+        this.waiters.set(
+          name,
+          list.filter((w) => w !== entry),
+        );
         cb(this.live.get(name)?.rec);
       }, waitMs),
     };
@@ -165,7 +191,15 @@ export class ConsensusBoard {
     this.waiters.clear();
   }
 
-  private make(name: string, kind: ProposalKind, voters: string[], quorum: string, timeoutMs: number | undefined, proposer: string | null, value: unknown): Result<Live, BoardError> {
+  private make(
+    name: string,
+    kind: ProposalKind,
+    voters: string[],
+    quorum: string,
+    timeoutMs: number | undefined,
+    proposer: string | null,
+    value: unknown,
+  ): Result<Live, BoardError> {
     const q = parseQuorum(quorum);
     if (!q.ok) return err({ error: q.error, code: 'invalid' });
     const unique = [...new Set(voters)];
@@ -224,14 +258,22 @@ export class ConsensusBoard {
 
   private count(rec: ProposalRecord): void {
     // Stryker disable next-line MethodExpression: late votes exist only once decided, and a decided proposal is not counted again
-    const t = tally(rec.voters, rec.needed, rec.votes.filter((v) => !v.late));
+    const t = tally(
+      rec.voters,
+      rec.needed,
+      rec.votes.filter((v) => !v.late),
+    );
     rec.yes = t.yes;
     rec.no = t.no;
   }
 
   private evaluate(l: Live): void {
     // Stryker disable next-line MethodExpression: late votes exist only once decided, and a decided proposal is not evaluated
-    const t = tally(l.rec.voters, l.rec.needed, l.rec.votes.filter((v) => !v.late));
+    const t = tally(
+      l.rec.voters,
+      l.rec.needed,
+      l.rec.votes.filter((v) => !v.late),
+    );
     if (t.state === 'accepted') this.decide(l, 'accepted', 'quorum');
     else if (t.state === 'rejected') this.decide(l, 'rejected', 'impossible');
   }

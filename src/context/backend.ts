@@ -21,7 +21,6 @@ export function coordHome(env: NodeJS.ProcessEnv = process.env): string {
   return resolve('.coord');
 }
 
-
 /**
  * Checks a `--backend` or COORD_BACKEND value (a CoordError `invalid` naming `where` when it is bad)
  * and returns it; undefined for an empty value (the embedded file backend).
@@ -55,7 +54,6 @@ export async function openBackend(env: NodeJS.ProcessEnv = process.env, home: st
   }
   return b;
 }
-
 
 /**
  * The run a command is about: RUN_ID when given, else the run of the calling stream

@@ -34,7 +34,8 @@ async function signature(source: MergeSource): Promise<string | undefined> {
   const { entries } = await collectOutputs(source.dir, source.outputs);
   if (entries.length === 0) return undefined;
   const h = createHash('sha1');
-  for (const e of entries) h.update(`${e.rel}\0${e.kind}\0${e.size}\0${e.mode}\0${e.ino ?? ''}\0${e.mtimeMs ?? ''}\0${e.ctimeMs ?? ''}\0${e.linkTarget ?? ''}\n`);
+  for (const e of entries)
+    h.update(`${e.rel}\0${e.kind}\0${e.size}\0${e.mode}\0${e.ino ?? ''}\0${e.mtimeMs ?? ''}\0${e.ctimeMs ?? ''}\0${e.linkTarget ?? ''}\n`);
   return h.digest('hex');
 }
 

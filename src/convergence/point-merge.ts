@@ -86,7 +86,8 @@ export async function takeCheckpoint(point: string, streams: string[], checkpoin
   const taken = await checkpoints.take(running.map((id) => host.workspaceOf(id)));
   if (taken === undefined) return;
   for (const f of taken.failed) host.emit({ type: 'warning', point, stream: f.stream, message: `checkpoint: ${f.error}; tried again at the next one` });
-  if (taken.copied.length > 0) host.emit({ type: 'point-checkpoint', point, checkpoint: taken.n, streams: taken.copied, unchanged: taken.unchanged, removed: taken.removed });
+  if (taken.copied.length > 0)
+    host.emit({ type: 'point-checkpoint', point, checkpoint: taken.n, streams: taken.copied, unchanged: taken.unchanged, removed: taken.removed });
 }
 
 /** A checkpoint point's final merge, staged beside its target: the checkpoints move into the stage, and the stage takes the target's place. */

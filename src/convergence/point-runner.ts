@@ -334,7 +334,11 @@ export class PointRunner {
   /** Records a merge result; false (and the point failed, its conflicts written out) on conflicts. */
   private absorb(result: MergeResult, stream?: string): boolean {
     if (this.isSettled) return false;
-    const failure = recordMerge({ spec: this.spec, rec: this.rec, runId: this.runId, conflictDir: this.conflictDir, emit: (e) => this.host.emit(e) }, result, stream);
+    const failure = recordMerge(
+      { spec: this.spec, rec: this.rec, runId: this.runId, conflictDir: this.conflictDir, emit: (e) => this.host.emit(e) },
+      result,
+      stream,
+    );
     if (failure === undefined) return true;
     this.fail('conflict', failure);
     return false;
@@ -343,7 +347,11 @@ export class PointRunner {
   /** keep_going: everything was merged and published, and the point fails for its failed streams. */
   private failKept(): void {
     const failed = this.failedStreams.map((s) => `"${s}"`).join(', ');
-    this.fail('stream-failed', `stream${this.failedStreams.length > 1 ? 's' : ''} ${failed} failed (keep_going: every stream's outputs were merged into ${this.rec.target})`, true);
+    this.fail(
+      'stream-failed',
+      `stream${this.failedStreams.length > 1 ? 's' : ''} ${failed} failed (keep_going: every stream's outputs were merged into ${this.rec.target})`,
+      true,
+    );
   }
 
   private done(): void {
@@ -358,7 +366,8 @@ export class PointRunner {
     if (this.isSettled) return;
     this.stopTimers();
     this.rec.reason = reason;
-    this.rec.message = reason === 'conflict' ? `${message}; ${afterConflict(this.runId, this.spec.name, this.conflictDir, this.finalMerge !== undefined)}` : message;
+    this.rec.message =
+      reason === 'conflict' ? `${message}; ${afterConflict(this.runId, this.spec.name, this.conflictDir, this.finalMerge !== undefined)}` : message;
     if (!keep) this.withdraw();
     this.setState('failed');
     this.host.emit({ type: 'point-failed', point: this.spec.name, reason, message: this.rec.message });

@@ -97,7 +97,12 @@ export async function startDashboard(opts: DashboardOptions): Promise<Dashboard>
         const batch = await opts.backend.readEvents(opts.runId, cursor);
         cursor = batch.cursor;
         const n = batch.events.length;
-        if (n > 0) emit(batch.events.map((event, i) => `event: coord\n${i === n - 1 ? `id: ${cursor}\n` : ''}data: ${JSON.stringify({ event, text: describe(event) })}\n\n`).join(''));
+        if (n > 0)
+          emit(
+            batch.events
+              .map((event, i) => `event: coord\n${i === n - 1 ? `id: ${cursor}\n` : ''}data: ${JSON.stringify({ event, text: describe(event) })}\n\n`)
+              .join(''),
+          );
         if (n > 0 || Date.now() - statusAt >= STATUS_MS) {
           statusAt = Date.now();
           const body = await status();

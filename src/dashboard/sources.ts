@@ -48,5 +48,3 @@ export async function readStateVersions(backend: Backend, runId: string, head: n
   const entries = await backend.logRange<ChangeEntry>(runId, 'changes', Math.max(1, head - MAX_VERSIONS + 1));
   return entries.map(({ body: e }) => ({ version: e.version, stream: e.stream, time: e.time, op: e.op, keys: e.keys }));
 }
-
-

@@ -15,13 +15,26 @@ import { c as tarCreate, x as tarExtract } from 'tar';
 
 export const DEFAULT_ARCHIVE_LIMIT = 256 * 1024 * 1024;
 
-const UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+const UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
+};
 
 /** A byte count such as `1048576`, `500MB`, `1GiB`; throws naming `where` when it is not one. */
 export function parseBytes(text: string, where: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
   const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || unit === undefined || Number(m[1]) <= 0) throw new Error(`${where}: "${text}" is not a size (a number of bytes, or with KB, MB, GB, KiB, MiB or GiB)`);
+  if (!m || unit === undefined || Number(m[1]) <= 0)
+    throw new Error(`${where}: "${text}" is not a size (a number of bytes, or with KB, MB, GB, KiB, MiB or GiB)`);
   return Math.floor(Number(m[1]) * unit);
 }
 

@@ -26,7 +26,20 @@ import { readdir, realpath } from 'node:fs/promises';
 import type { StreamProcess } from '../supervise/spawner.js';
 import { ArchiveTooLarge, archiveLimit, packDir } from './archive.js';
 import { bullConnection, connect, followStream, redisOptions } from './connection.js';
-import { ARCHIVE_TTL_MS, DEFAULT_LEASE_MS, describeProfile, keys, liveWorkers, mismatch, profileOf, queueOf, type Keys, type Profile, type StreamJob, type WireMessage } from './profile.js';
+import {
+  ARCHIVE_TTL_MS,
+  DEFAULT_LEASE_MS,
+  describeProfile,
+  keys,
+  liveWorkers,
+  mismatch,
+  profileOf,
+  queueOf,
+  type Keys,
+  type Profile,
+  type StreamJob,
+  type WireMessage,
+} from './profile.js';
 import { CoordinatorTunnels } from './tunnel.js';
 import { Trackers } from './tracking.js';
 import type { RemoteRequest, RemoteSpec } from './remote-request.js';
@@ -78,7 +91,12 @@ export class Dispatcher {
     this.limit = archiveLimit(opts.env ?? process.env);
     this.tunnels = new CoordinatorTunnels(opts.controlPath ?? (() => undefined), (worker, m) => {
       const key = this.k.ctl(worker);
-      void this.cmd.multi().xadd(key, 'MAXLEN', '~', '10000', '*', 'm', JSON.stringify(m)).pexpire(key, ARCHIVE_TTL_MS).exec().catch(() => undefined);
+      void this.cmd
+        .multi()
+        .xadd(key, 'MAXLEN', '~', '10000', '*', 'm', JSON.stringify(m))
+        .pexpire(key, ARCHIVE_TTL_MS)
+        .exec()
+        .catch(() => undefined);
     });
   }
 
@@ -91,7 +109,13 @@ export class Dispatcher {
   async start(): Promise<void> {
     this.cmd = connect(this.conn, this.onError);
     this.reader = connect(this.conn, this.onError);
-    this.trackers = new Trackers({ runId: this.opts.runId, cmd: this.cmd, k: this.k, tunnels: this.tunnels, sendSignal: (w, s, a, sig) => this.sendSignal(w, s, a, sig) });
+    this.trackers = new Trackers({
+      runId: this.opts.runId,
+      cmd: this.cmd,
+      k: this.k,
+      tunnels: this.tunnels,
+      sendSignal: (w, s, a, sig) => this.sendSignal(w, s, a, sig),
+    });
     this.timers.push(setInterval(() => void this.checkWorkers().catch(() => undefined), Math.max(100, Math.floor(this.leaseMs / 2))));
     if (!this.opts.resume) this.readWire('0');
   }
@@ -257,7 +281,10 @@ export class Dispatcher {
     if (!workers || workers.some((w) => mismatch(p, w) === null)) return;
     this.warned.set(name, Date.now() + 60_000);
     const why = workers.length === 0 ? 'no worker is registered' : workers.map((w) => `${w.id} ${mismatch(p, w)}`).join('; ');
-    this.opts.warn(`no live worker can take "${stream}" (${describeProfile(p)}): ${why}; it waits for one (start one with coord worker --backend ${this.conn.display})`, stream);
+    this.opts.warn(
+      `no live worker can take "${stream}" (${describeProfile(p)}): ${why}; it waits for one (start one with coord worker --backend ${this.conn.display})`,
+      stream,
+    );
   }
 
   private wireLoop(from: string): Promise<void> {

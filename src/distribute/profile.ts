@@ -128,7 +128,18 @@ export type WireMessage =
   | { k: 'started'; s: string; a: number; w: string; pid: number }
   | { k: 'out'; s: string; a: number; w: string; n: number; fd: 'stdout' | 'stderr'; data: string }
   | { k: 'beat'; s: string; a: number; w: string; data: string }
-  | { k: 'exit'; s: string; a: number; w: string; exitCode: number | null; signal: NodeJS.Signals | null; error?: string; outputs: string | null; bytes: number; tooLarge?: string }
+  | {
+      k: 'exit';
+      s: string;
+      a: number;
+      w: string;
+      exitCode: number | null;
+      signal: NodeJS.Signals | null;
+      error?: string;
+      outputs: string | null;
+      bytes: number;
+      tooLarge?: string;
+    }
   | { k: 'lost'; s: string; a: number; w: string; why: string }
   | { k: 'ctl'; s: string; a: number; w: string; c: UpMessage };
 

@@ -182,7 +182,13 @@ export class Trackers {
       await this.o.cmd.del(m.outputs).catch(() => undefined);
     }
     await this.closeFiles(t);
-    t.resolveExited({ exitCode: m.exitCode, signal: m.signal, ...(m.error ? { error: m.error } : {}), ...(outputsError ? { outputsError } : {}), ...(t.logError ? { logError: t.logError } : {}) });
+    t.resolveExited({
+      exitCode: m.exitCode,
+      signal: m.signal,
+      ...(m.error ? { error: m.error } : {}),
+      ...(outputsError ? { outputsError } : {}),
+      ...(t.logError ? { logError: t.logError } : {}),
+    });
   }
 
   /** The attempt's worker is gone (or gave it up): it ends as lost, or its launch fails with WorkerLost. */

@@ -118,7 +118,10 @@ export class WorkerHost {
 
   /** Registers, subscribes, and starts taking jobs. */
   async start(): Promise<void> {
-    this.reaper = fork(REAPER, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { ...(this.opts.env ?? process.env), COORD_REAPER_GRACE_MS: String(this.opts.graceMs ?? 5000) } });
+    this.reaper = fork(REAPER, [], {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      env: { ...(this.opts.env ?? process.env), COORD_REAPER_GRACE_MS: String(this.opts.graceMs ?? 5000) },
+    });
     this.reaper.on('error', (e) => this.onError(e));
     this.cmd = connect(this.conn, this.onError);
     this.sub = connect(this.conn, this.onError);
@@ -201,7 +204,10 @@ export class WorkerHost {
     const key = this.k.worker(this.id);
     const renewed = await this.cmd.eval(RENEW, 2, key, this.k.workers, this.leaseMs, this.intake.busy, this.id);
     if (renewed === 1) return;
-    if (this.running.size > 0) this.log(`coord worker ${this.id}: its registration expired (out of reach for longer than the ${this.leaseMs} ms lease); its ${this.running.size} attempt(s) were given to other workers: stopping them`);
+    if (this.running.size > 0)
+      this.log(
+        `coord worker ${this.id}: its registration expired (out of reach for longer than the ${this.leaseMs} ms lease); its ${this.running.size} attempt(s) were given to other workers: stopping them`,
+      );
     for (const a of this.running.values()) a.lose('the worker registration expired');
     await this.register();
   }
@@ -309,7 +315,12 @@ export class WorkerHost {
     if (this.running.size > 0) await new Promise<void>((r) => this.idle.push(r));
     for (const t of this.timers) clearInterval(t);
     await this.intake.close();
-    await this.cmd.multi().del(this.k.worker(this.id)).srem(this.k.workers, this.id).exec().catch(() => undefined);
+    await this.cmd
+      .multi()
+      .del(this.k.worker(this.id))
+      .srem(this.k.workers, this.id)
+      .exec()
+      .catch(() => undefined);
     this.sub.disconnect();
     this.tunnels.closeAll();
     this.down.disconnect();

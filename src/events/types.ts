@@ -7,16 +7,7 @@
 export type ConvergenceType = 'barrier' | 'progressive' | 'checkpoint';
 
 /** Lifecycle of a stream (SPEC §5). `pending`: dependencies not met; `waiting`: ready, waiting for a slot or resources. */
-export type StreamState =
-  | 'pending'
-  | 'waiting'
-  | 'running'
-  | 'stalled'
-  | 'recovering'
-  | 'succeeded'
-  | 'failed'
-  | 'skipped'
-  | 'cancelled';
+export type StreamState = 'pending' | 'waiting' | 'running' | 'stalled' | 'recovering' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
 
 export type PointState = 'pending' | 'waiting' | 'merging' | 'done' | 'failed';
 export type RunState = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
@@ -115,7 +106,15 @@ export type CoordEvent =
     })
   | (Base & { type: 'run-ended'; state: RunState; durationMs: number })
   | (StreamBase & { type: 'stream-registered'; capabilities: string[]; dependsOn: string[]; workspace: string })
-  | (StreamBase & { type: 'stream-started'; pid: number; procStartTime?: number | null; command: string | string[]; workspace: string; worker?: string; host?: string })
+  | (StreamBase & {
+      type: 'stream-started';
+      pid: number;
+      procStartTime?: number | null;
+      command: string | string[];
+      workspace: string;
+      worker?: string;
+      host?: string;
+    })
   | (StreamBase & { type: 'stream-exited'; exitCode: number | null; signal: string | null; durationMs: number })
   | (StreamBase & { type: 'stream-signalled'; signal: string; reason: string })
   | (StreamBase & { type: 'stream-retrying'; delayMs: number; reason: FailureReason })
@@ -159,8 +158,28 @@ export type CoordEvent =
   | (Base & ResourceWho & { type: 'resource-timeout'; units: Record<string, number>; waitedMs: number; holders: string[] })
   | (Base & ResourceWho & { type: 'resource-withdrawn'; units: Record<string, number>; waitedMs: number; reason: ResourceReleaseReason })
   /** Consensus (src/consensus/board.ts): a proposal opened, a vote, a final decision with every vote. */
-  | (Base & { type: 'proposal-opened'; proposal: string; kind: 'proposal' | 'approval' | 'gather'; by: string | null; voters: string[]; quorum: string; needed: number; timeoutMs: number | null; value?: unknown })
-  | (Base & { type: 'vote-cast'; proposal: string; voter: string; vote: 'yes' | 'no'; reason?: string; yes: number; no: number; needed: number; late?: boolean })
+  | (Base & {
+      type: 'proposal-opened';
+      proposal: string;
+      kind: 'proposal' | 'approval' | 'gather';
+      by: string | null;
+      voters: string[];
+      quorum: string;
+      needed: number;
+      timeoutMs: number | null;
+      value?: unknown;
+    })
+  | (Base & {
+      type: 'vote-cast';
+      proposal: string;
+      voter: string;
+      vote: 'yes' | 'no';
+      reason?: string;
+      yes: number;
+      no: number;
+      needed: number;
+      late?: boolean;
+    })
   | (Base & {
       type: 'proposal-decided';
       proposal: string;

@@ -84,8 +84,7 @@ export function buildGraph(plan: Plan): PlanGraph {
     ...plan.points.map((p): NodeRef => ({ kind: 'point', id: p.name })),
   ];
   const rank = new Map<string, number>(nodes.map((n, i) => [n.id, i]));
-  const ref = (id: string): NodeRef | undefined =>
-    streams.has(id) ? { kind: 'stream', id } : points.has(id) ? { kind: 'point', id } : undefined;
+  const ref = (id: string): NodeRef | undefined => (streams.has(id) ? { kind: 'stream', id } : points.has(id) ? { kind: 'point', id } : undefined);
   // Members of a `gather: first|vote` group are waited for through their group.
   const gathered = new Map<string, GroupRef>();
   for (const g of groups) {

@@ -87,7 +87,12 @@ function who(p: Party): string {
 export function describeCycle(links: CycleLink[]): string {
   return links
     .map((l) => {
-      const by = l.kind === 'enclosing' ? `held by its own enclosing lock (${who(l.blocker)})` : l.kind === 'queued' ? `where ${who(l.blocker)} is queued ahead of it` : `held by ${who(l.blocker)}`;
+      const by =
+        l.kind === 'enclosing'
+          ? `held by its own enclosing lock (${who(l.blocker)})`
+          : l.kind === 'queued'
+            ? `where ${who(l.blocker)} is queued ahead of it`
+            : `held by ${who(l.blocker)}`;
       return `${who(l.waiter)} waits for ${l.path} ${by}`;
     })
     .join(', ');

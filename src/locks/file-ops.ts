@@ -4,5 +4,20 @@ import type * as fs from 'node:fs';
 /** The file system calls of files.ts and journal.ts (default: node:fs; tests give one that fails where they say). */
 export type FileOps = Pick<
   typeof fs,
-  'closeSync' | 'fchmodSync' | 'fchownSync' | 'fdatasyncSync' | 'fstatSync' | 'fsyncSync' | 'ftruncateSync' | 'openSync' | 'readdirSync' | 'readFileSync' | 'readSync' | 'renameSync' | 'statSync' | 'unlinkSync' | 'writeFileSync' | 'writeSync'
+  | 'closeSync'
+  | 'fchmodSync'
+  | 'fchownSync'
+  | 'fdatasyncSync'
+  | 'fstatSync'
+  | 'fsyncSync'
+  | 'ftruncateSync'
+  | 'openSync'
+  | 'readdirSync'
+  | 'readFileSync'
+  | 'readSync'
+  | 'renameSync'
+  | 'statSync'
+  | 'unlinkSync'
+  | 'writeFileSync'
+  | 'writeSync'
 >;

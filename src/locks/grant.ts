@@ -45,7 +45,10 @@ export const realClock: LockClock = {
 
 /** A lock held that was lost (code `lock-lost`). */
 export class LockLostError extends CoordError {
-  constructor(readonly path: string, readonly reason: string) {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
     super('lock-lost', `lock lost on ${path}: ${reason}`);
     this.name = 'LockLostError';
   }
@@ -127,7 +130,9 @@ export function grantHandle(ctx: GrantContext, path: string, holder: Holder, con
   };
   const whyGone = async (): Promise<string> => {
     const s = await store.read(path);
-    return s.token > holder.token ? `token ${s.token} was granted since (its lease of ${formatDuration(leaseMs)} ran out, or the lock was removed)` : 'the lock was removed';
+    return s.token > holder.token
+      ? `token ${s.token} was granted since (its lease of ${formatDuration(leaseMs)} ran out, or the lock was removed)`
+      : 'the lock was removed';
   };
   // one renewal at a time: against a server that is away, a renewal waits for it
   let renewing = false;
@@ -162,7 +167,8 @@ export function grantHandle(ctx: GrantContext, path: string, holder: Holder, con
       was = r.was;
       return r.was ? handOff(r.state, clock.now(), leaseMs) : undefined;
     });
-    if (was === 'holder') onEvent({ type: 'lock-released', path, owner, pid: process.pid, mode: holder.mode, token: holder.token, heldMs: clock.now() - holder.grantedAt });
+    if (was === 'holder')
+      onEvent({ type: 'lock-released', path, owner, pid: process.pid, mode: holder.mode, token: holder.token, heldMs: clock.now() - holder.grantedAt });
     // the grant was gone before the renewal timer noticed (a renewal waits for a round trip
     // to a lock server): it was lost while held, and `lost` says so
     else if (!lostCtl.signal.aborted) lose(await whyGone().catch((e: unknown) => `the lock could not be read: ${(e as Error).message}`), true);

@@ -66,15 +66,26 @@ export interface LockContention {
 
 /** A lock not granted in time (code `timeout`; like the other two, a failure a retry may cure). */
 export class LockTimeoutError extends CoordError {
-  constructor(readonly path: string, readonly waitedMs: number, readonly holders: Party[], mode: LockMode) {
-    super('timeout', `timed out after ${formatDuration(waitedMs)} waiting for a ${mode} lock on ${path}: ${holders.length ? 'held by ' + holders.map(describeParty).join(', ') : 'queued behind other waiters'}`);
+  constructor(
+    readonly path: string,
+    readonly waitedMs: number,
+    readonly holders: Party[],
+    mode: LockMode,
+  ) {
+    super(
+      'timeout',
+      `timed out after ${formatDuration(waitedMs)} waiting for a ${mode} lock on ${path}: ${holders.length ? 'held by ' + holders.map(describeParty).join(', ') : 'queued behind other waiters'}`,
+    );
     this.name = 'LockTimeoutError';
   }
 }
 
 /** A request that would close a cycle of waiters (code `deadlock`). */
 export class DeadlockError extends CoordError {
-  constructor(readonly path: string, readonly cycle: string) {
+  constructor(
+    readonly path: string,
+    readonly cycle: string,
+  ) {
     super('deadlock', `deadlock: ${cycle}; this request (the newest) gives up`);
     this.name = 'DeadlockError';
   }
@@ -181,7 +192,14 @@ export class FileLockManager {
       for (;;) {
         if (!announced) {
           announced = true;
-          this.onEvent({ type: 'lock-waiting', path: canonical, owner: this.owner, pid: process.pid, mode, holders: (await this.store.read(canonical)).holders.map(describeParty) });
+          this.onEvent({
+            type: 'lock-waiting',
+            path: canonical,
+            owner: this.owner,
+            pid: process.pid,
+            mode,
+            holders: (await this.store.read(canonical)).holders.map(describeParty),
+          });
         }
         const now = this.clock.now();
         if (opts.signal?.aborted) {
@@ -191,7 +209,15 @@ export class FileLockManager {
         if (now >= deadline) {
           await this.giveUp(canonical, req.ticket);
           const s = await this.store.read(canonical);
-          this.onEvent({ type: 'lock-timeout', path: canonical, owner: this.owner, pid: process.pid, mode, waitMs: now - started, holders: s.holders.map(describeParty) });
+          this.onEvent({
+            type: 'lock-timeout',
+            path: canonical,
+            owner: this.owner,
+            pid: process.pid,
+            mode,
+            waitMs: now - started,
+            holders: s.holders.map(describeParty),
+          });
           throw new LockTimeoutError(canonical, now - started, s.holders, mode);
         }
         if (req.chain.length && now >= nextDeadlockCheck) {
@@ -259,7 +285,15 @@ export class FileLockManager {
     });
     for (const p of removed) {
       if (p.ticket === req.ticket) continue;
-      this.onEvent({ type: 'lock-reclaimed', path, owner: this.owner, pid: process.pid, from: p.owner, fromPid: p.pid, why: p.expires < this.clock.now() ? 'lease-expired' : 'process-gone' });
+      this.onEvent({
+        type: 'lock-reclaimed',
+        path,
+        owner: this.owner,
+        pid: process.pid,
+        from: p.owner,
+        fromPid: p.pid,
+        why: p.expires < this.clock.now() ? 'lease-expired' : 'process-gone',
+      });
     }
     return granted;
   }

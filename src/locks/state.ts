@@ -104,10 +104,7 @@ export function isTurn(s: LockState, ticket: string): boolean {
   return compatible(s, 'read') && s.waiters.slice(0, idx).every((a) => a.mode === 'read');
 }
 
-export type AcquireStep =
-  | { kind: 'granted'; state: LockState; holder: Holder }
-  | { kind: 'queued'; state: LockState }
-  | { kind: 'waiting'; state: LockState };
+export type AcquireStep = { kind: 'granted'; state: LockState; holder: Holder } | { kind: 'queued'; state: LockState } | { kind: 'waiting'; state: LockState };
 
 /**
  * One step of an acquisition: grant when the request may have the lock now, else queue it

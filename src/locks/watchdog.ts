@@ -68,7 +68,9 @@ function scan(): Map<number, Proc> {
       let marked = false;
       if (ticket) {
         try {
-          const chain = readFileSync(`/proc/${name}/environ`, 'latin1').split('\0').find((v) => v.startsWith('COORD_LOCK_CHAIN='));
+          const chain = readFileSync(`/proc/${name}/environ`, 'latin1')
+            .split('\0')
+            .find((v) => v.startsWith('COORD_LOCK_CHAIN='));
           marked = chain?.includes(`:${ticket}:`) === true;
         } catch {
           /* another user's process: not ours to stop */
@@ -105,7 +107,9 @@ function tree(known: Map<number, number | null>): Map<number, number | null> {
 
 async function stopTree(): Promise<never> {
   if (!ticket && !cmd) process.exit(0);
-  process.stderr.write(`coord: coord lock (pid ${WRAPPER}) ended while its command ran; stopping ${cmd ? `the command (pid ${cmd.pid})` : 'its command'} and what it started\n`);
+  process.stderr.write(
+    `coord: coord lock (pid ${WRAPPER}) ended while its command ran; stopping ${cmd ? `the command (pid ${cmd.pid})` : 'its command'} and what it started\n`,
+  );
   const started = Date.now();
   const termed = new Set<number>();
   let known = new Map<number, number | null>();

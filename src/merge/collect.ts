@@ -69,4 +69,3 @@ export async function collectWithin(sources: readonly MergeSource[], opts: { lim
   }
   return out;
 }
-

@@ -16,7 +16,12 @@ export async function resultDigest(source: MergeSource): Promise<string> {
   const hash = createHash('sha256');
   const ticker = new Ticker();
   for (const e of entries) {
-    const body = e.kind === 'file' ? await digestFile(e.abs, { ...(e.dev !== undefined ? { dev: e.dev } : {}), ...(e.ino !== undefined ? { ino: e.ino } : {}) }, ticker) : e.kind === 'symlink' ? (e.linkTarget ?? '') : '';
+    const body =
+      e.kind === 'file'
+        ? await digestFile(e.abs, { ...(e.dev !== undefined ? { dev: e.dev } : {}), ...(e.ino !== undefined ? { ino: e.ino } : {}) }, ticker)
+        : e.kind === 'symlink'
+          ? (e.linkTarget ?? '')
+          : '';
     hash.update(`${e.kind}\0${e.rel}\0${body}\n`);
   }
   return hash.digest('hex');

@@ -203,7 +203,11 @@ function conflictDetails(w: Work, conflicts: Conflict[], opts: MergeOptions): Co
       if (src.deleted.some((d) => w.foldRel(d) === key)) versions.push({ stream: src.source.stream, kind: 'deleted' });
     });
     for (const stream of w.prior.deleted.get(key)?.streams ?? []) versions.unshift({ stream, kind: 'deleted' });
-    const base = opts.baseTree ? basePath(opts.baseTree, c.path) : opts.base && fs.existsSync(path.join(opts.base, c.path)) ? path.join(opts.base, c.path) : undefined;
+    const base = opts.baseTree
+      ? basePath(opts.baseTree, c.path)
+      : opts.base && fs.existsSync(path.join(opts.base, c.path))
+        ? path.join(opts.base, c.path)
+        : undefined;
     const text = w.p.textMerges.find((m) => m.write.outRel === c.path && w.markers.includes(c.path))?.write.data;
     return { path: c.path, streams: c.streams, versions, ...(base !== undefined ? { base } : {}), ...(text !== undefined ? { text } : {}) };
   });
@@ -270,7 +274,14 @@ export function baseLayer(base: BaseTree, w: Work): PlannedWrite[] {
     if (deleted.has(key) || written.has(key) || replacedAbove(key)) continue;
     if (e.kind !== 'dir' && below.has(key)) continue;
     out.push({
-      entry: { rel: e.rel, abs: path.join(base.tree, ...e.rel.split('/')), kind: e.kind, size: e.size, mode: e.mode, ...(e.link !== undefined ? { linkTarget: e.link } : {}) },
+      entry: {
+        rel: e.rel,
+        abs: path.join(base.tree, ...e.rel.split('/')),
+        kind: e.kind,
+        size: e.size,
+        mode: e.mode,
+        ...(e.link !== undefined ? { linkTarget: e.link } : {}),
+      },
       outRel: e.rel,
       src: -2,
     });

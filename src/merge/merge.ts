@@ -52,7 +52,7 @@ async function serialized<T>(target: string, fn: () => Promise<T>): Promise<T> {
   targetQueues.set(target, tail);
   try {
     return await run;
-  // Stryker disable next-line BlockStatement: the settled tail is dropped only to free memory; a kept one delays no later merge
+    // Stryker disable next-line BlockStatement: the settled tail is dropped only to free memory; a kept one delays no later merge
   } finally {
     if (targetQueues.get(target) === tail) targetQueues.delete(target);
   }
@@ -108,12 +108,7 @@ async function publishWhole(abs: string, sources: MergeSource[], how: Resolution
  * {@link MergeLimitError} over a limit, and an Error for an unknown policy or a `base` that
  * is not a directory, writing nothing.
  */
-export async function mergeAll(
-  target: string,
-  sources: MergeSource[],
-  policy: ConflictPolicy | ConflictRules,
-  opts: MergeOptions = {},
-): Promise<MergeResult> {
+export async function mergeAll(target: string, sources: MergeSource[], policy: ConflictPolicy | ConflictRules, opts: MergeOptions = {}): Promise<MergeResult> {
   const how = resolution(policy, opts);
   const abs = path.resolve(target);
   return serialized(abs, async () => {
@@ -125,7 +120,7 @@ export async function mergeAll(
 function isLink(p: string): boolean {
   try {
     return fs.lstatSync(p).isSymbolicLink();
-  // Stryker disable next-line BlockStatement: an empty catch returns undefined, as falsy as false for the one caller's `||`
+    // Stryker disable next-line BlockStatement: an empty catch returns undefined, as falsy as false for the one caller's `||`
   } catch {
     return false;
   }
@@ -143,12 +138,7 @@ function isLink(p: string): boolean {
  * written). Each file, link and new directory appears atomically; an I/O error part-way (disk
  * full) can leave part of the stream merged, and is thrown.
  */
-export async function mergeOne(
-  target: string,
-  source: MergeSource,
-  policy: ConflictPolicy | ConflictRules,
-  opts: MergeOptions = {},
-): Promise<MergeResult> {
+export async function mergeOne(target: string, source: MergeSource, policy: ConflictPolicy | ConflictRules, opts: MergeOptions = {}): Promise<MergeResult> {
   const how = resolution(policy, opts);
   const abs = path.resolve(target);
   return serialized(abs, async () => {
@@ -170,7 +160,10 @@ export async function mergeOne(
     const w = await planWork(collected, how, ci, prior, { abs, keep });
     if (w.blocked.length > 0) return result(w, undefined, opts);
     removeAll(abs, w.p.removals);
-    removeAndPrune(abs, w.deletions.effective.map((d) => d.rel));
+    removeAndPrune(
+      abs,
+      w.deletions.effective.map((d) => d.rel),
+    );
     const outcome = await applyWrites(abs, w.p.writes, { atomic: true });
     record(w, outcome);
     return result(w, outcome, opts);

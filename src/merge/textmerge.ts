@@ -145,12 +145,7 @@ const latin1 = (label: string): string => Buffer.from(label, 'utf8').toString('l
  * something unmergeable also claimed the path); returns the paths whose text has conflict
  * markers. `labelOf` names a version in the markers.
  */
-export async function runTextMerges(
-  plan: MergePlan,
-  source: TextSource,
-  labelOf: (c: Claim) => string,
-  ticker: Ticker,
-): Promise<string[]> {
+export async function runTextMerges(plan: MergePlan, source: TextSource, labelOf: (c: Claim) => string, ticker: Ticker): Promise<string[]> {
   const markers: string[] = [];
   const clean = new Set<object>();
   for (const m of plan.textMerges) {

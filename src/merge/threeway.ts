@@ -249,13 +249,7 @@ function eolCrlf(lines: readonly string[], i: number): number {
 }
 
 /** Merges `ours` and `theirs`, both edited from `base` (see the module comment); labels name the sides in markers. */
-export function mergeLines(
-  base: string,
-  ours: string,
-  theirs: string,
-  labels: MergeLabels,
-  opts: MergeLinesOptions = {},
-): MergedText {
+export function mergeLines(base: string, ours: string, theirs: string, labels: MergeLabels, opts: MergeLinesOptions = {}): MergedText {
   // Shortcuts: the merge of these gives the same (every region is one side's change, or the
   // same change on both sides)
   // Stryker disable next-line ConditionalExpression,LogicalOperator: the merge below gives ours for these too

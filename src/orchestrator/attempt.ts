@@ -102,7 +102,16 @@ export class AttemptRunner {
     rt.rec.signal = null;
     rt.rec.reason = null;
     const att = e.table.moveTo(rt, { kind: 'running', attempt: { ...newAttempt(proc, launch.hold), killReason: launch.stopAs } }).attempt;
-    e.bus.emit({ type: 'stream-started', stream: spec.id, attempt, pid: proc.pid, procStartTime: proc.procStartTime, command: spec.command, workspace: paths.workspace, ...(remote ?? {}) });
+    e.bus.emit({
+      type: 'stream-started',
+      stream: spec.id,
+      attempt,
+      pid: proc.pid,
+      procStartTime: proc.procStartTime,
+      command: spec.command,
+      workspace: paths.workspace,
+      ...(remote ?? {}),
+    });
     for (const p of e.table.pointsOf(spec.id)) p.streamStarted();
     e.guardian.watch(rt, att);
     if (spec.timeoutMs !== undefined) e.guardian.limit(rt, att, spec.timeoutMs);
@@ -143,7 +152,9 @@ export class AttemptRunner {
       stdoutFile: join(paths.logDir, 'stdout'),
       stderrFile: join(paths.logDir, 'stderr'),
       exitFile: exitFileOf(paths.logDir, attempt),
-      ...(wantLines ? { onLine: (fd: 'stdout' | 'stderr', line: string) => this.e.bus.transient({ type: 'stream-output', stream: spec.id, attempt, fd, line }) } : {}),
+      ...(wantLines
+        ? { onLine: (fd: 'stdout' | 'stderr', line: string) => this.e.bus.transient({ type: 'stream-output', stream: spec.id, attempt, fd, line }) }
+        : {}),
       onOutput: () => this.e.guardian.liveness.output(spec.id),
     };
   }
@@ -216,6 +227,15 @@ export class AttemptRunner {
   /** The environment of one attempt of a stream (SPEC §3). */
   envOf(rt: StreamRt, attempt: number): NodeJS.ProcessEnv {
     const { e } = this;
-    return streamEnv({ runId: e.runId, runDir: e.runDir, spec: rt.spec, paths: rt.paths, attempt, binDir: e.flags.binDir, base: e.baseEnv, fileAccess: e.plan.coordination.isolation.fileAccess });
+    return streamEnv({
+      runId: e.runId,
+      runDir: e.runDir,
+      spec: rt.spec,
+      paths: rt.paths,
+      attempt,
+      binDir: e.flags.binDir,
+      base: e.baseEnv,
+      fileAccess: e.plan.coordination.isolation.fileAccess,
+    });
   }
 }

@@ -77,11 +77,23 @@ export class ControlHost {
         return proposal(e.board.propose(msg));
       case 'vote': {
         const r = e.board.vote(msg.name, msg.voter, msg.vote, msg.reason);
-        return conn.reply(r.ok ? { ok: true, event: 'proposal', proposal: r.value.proposal, counted: r.value.counted } : { ok: false, error: r.error.error, code: r.error.code });
+        return conn.reply(
+          r.ok
+            ? { ok: true, event: 'proposal', proposal: r.value.proposal, counted: r.value.counted }
+            : { ok: false, error: r.error.error, code: r.error.code },
+        );
       }
       case 'decision':
         return e.board.waitDecision(msg.name, msg.waitMs, (p) =>
-          conn.reply(p ? { ok: true, event: 'proposal', proposal: p } : { ok: false, error: `no proposal "${msg.name}" in run ${e.runId}${msg.waitMs > 0 ? ' was opened in time' : ''}`, code: msg.waitMs > 0 ? 'timeout' : 'invalid' }),
+          conn.reply(
+            p
+              ? { ok: true, event: 'proposal', proposal: p }
+              : {
+                  ok: false,
+                  error: `no proposal "${msg.name}" in run ${e.runId}${msg.waitMs > 0 ? ' was opened in time' : ''}`,
+                  code: msg.waitMs > 0 ? 'timeout' : 'invalid',
+                },
+          ),
         );
       default:
         return unreachable(msg);
@@ -113,7 +125,18 @@ export class ControlHost {
       return fail(`dependency cycle: ${msg.from} waits for ${msg.id}, which depends on ${msg.from}`);
     }
     const isolation = e.plan.coordination.isolation.workspace === 'worktree' ? 'isolated' : e.plan.coordination.isolation.workspace;
-    this.addStream({ id: msg.id, command: msg.command, dependsOn: [...new Set(deps)], capabilities: msg.capabilities, resources: {}, outputs: [], isolation, retries: 0, env: {}, priority: 0 });
+    this.addStream({
+      id: msg.id,
+      command: msg.command,
+      dependsOn: [...new Set(deps)],
+      capabilities: msg.capabilities,
+      resources: {},
+      outputs: [],
+      isolation,
+      retries: 0,
+      env: {},
+      priority: 0,
+    });
     reply({ ok: true, id: msg.id, event: 'registered' });
     if (msg.wait) this.spawnWaiters.set(msg.id, [...(this.spawnWaiters.get(msg.id) ?? []), reply]);
     e.scheduler.schedule();
@@ -125,6 +148,13 @@ export class ControlHost {
     this.e.graph.addStream(spec);
     this.e.scheduler.pending.add(rt);
     this.e.records.save(rt);
-    this.e.bus.emit({ type: 'stream-registered', stream: spec.id, attempt: 0, capabilities: spec.capabilities, dependsOn: spec.dependsOn, workspace: rt.paths.workspace });
+    this.e.bus.emit({
+      type: 'stream-registered',
+      stream: spec.id,
+      attempt: 0,
+      capabilities: spec.capabilities,
+      dependsOn: spec.dependsOn,
+      workspace: rt.paths.workspace,
+    });
   }
 }

@@ -77,9 +77,7 @@ export type ControlRequest =
   | DecisionRequestMessage;
 
 /** Replies to `spawn`. */
-export type SpawnReply =
-  | { ok: true; id: string; event: 'registered' }
-  | { ok: true; id: string; event: 'ended'; state: string; exitCode: number | null };
+export type SpawnReply = { ok: true; id: string; event: 'registered' } | { ok: true; id: string; event: 'ended'; state: string; exitCode: number | null };
 
 /** Replies to `acquire` and `release`. */
 export type AcquireReply =
@@ -217,7 +215,8 @@ function requestProblem(m: unknown): string | undefined {
       good = true;
       break;
     case 'propose':
-      good = name() && typeof o.quorum === 'string' && optional(o.voters, strings) && optional(o.timeoutMs, isMs) && optional(o.from, (f) => typeof f === 'string');
+      good =
+        name() && typeof o.quorum === 'string' && optional(o.voters, strings) && optional(o.timeoutMs, isMs) && optional(o.from, (f) => typeof f === 'string');
       break;
     case 'vote':
       good = name() && typeof o.voter === 'string' && (o.vote === 'yes' || o.vote === 'no') && optional(o.reason, (r) => typeof r === 'string');

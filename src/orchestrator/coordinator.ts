@@ -102,7 +102,11 @@ export class StreamCoordinator {
     e.board = new ConsensusBoard({
       emit: (ev) => e.bus.emit(ev),
       save: (rec) => e.records.write(() => e.backend.putProposal(this.runId, rec)),
-      running: () => e.table.all().filter((rt) => attemptOf(rt) !== undefined).map((rt) => rt.spec.id),
+      running: () =>
+        e.table
+          .all()
+          .filter((rt) => attemptOf(rt) !== undefined)
+          .map((rt) => rt.spec.id),
     });
     e.voteGroups = new VoteGroups(Object.values(opts.plan.groups ?? {}), {
       board: e.board,
@@ -211,15 +215,33 @@ export class StreamCoordinator {
     }
     await e.control.open();
     const done = new Promise<RunOutcome>((r) => (this.resolveRun = r));
-    e.bus.emit({ type: 'run-started', plan: plan.file, name: plan.name, pid: process.pid, concurrency: this.concurrency, ...(resume ? { resumed: true } : {}) });
+    e.bus.emit({
+      type: 'run-started',
+      plan: plan.file,
+      name: plan.name,
+      pid: process.pid,
+      concurrency: this.concurrency,
+      ...(resume ? { resumed: true } : {}),
+    });
     await this.upkeep.openState(run.sharedState);
-    if (before && before.plan !== plan.file) e.bus.emit({ type: 'warning', message: `run ${this.runId} was started with the plan ${before.plan}; resumed with ${plan.file} (what changed runs again)` });
+    if (before && before.plan !== plan.file)
+      e.bus.emit({
+        type: 'warning',
+        message: `run ${this.runId} was started with the plan ${before.plan}; resumed with ${plan.file} (what changed runs again)`,
+      });
     const restored = resume ? await new Resumer(e).restore(resume.adopt) : undefined;
     e.dispatcher?.readWire(); // a resumed run's: after its remote attempts were adopted
     for (const rt of e.table.all()) {
       e.records.save(rt);
       if (restored?.has(rt.spec.id)) continue;
-      e.bus.emit({ type: 'stream-registered', stream: rt.spec.id, attempt: 0, capabilities: rt.spec.capabilities, dependsOn: rt.spec.dependsOn, workspace: rt.paths.workspace });
+      e.bus.emit({
+        type: 'stream-registered',
+        stream: rt.spec.id,
+        attempt: 0,
+        capabilities: rt.spec.capabilities,
+        dependsOn: rt.spec.dependsOn,
+        workspace: rt.paths.workspace,
+      });
     }
     for (const p of e.table.points.values()) {
       const rec = { ...p.rec };

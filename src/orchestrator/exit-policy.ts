@@ -120,7 +120,8 @@ export function exitDecision(end: AttemptEnd): ExitDecision {
   if (end.killReason === 'superseded' || end.killReason === 'point-failed') return cancelled({ reason: end.killReason });
   if (end.logError) return failed({ reason: end.logError.diskFull ? 'disk-full' : 'log-error', message: end.logError.message });
   if (end.outputsError) return failed({ reason: 'outputs-error', message: end.outputsError });
-  if (end.killReason === 'heartbeat-timeout' && end.restarts < end.maxRestarts) return { kind: 'restart', failure: { reason: 'heartbeat-timeout', limitMs: end.heartbeatTimeoutMs } };
+  if (end.killReason === 'heartbeat-timeout' && end.restarts < end.maxRestarts)
+    return { kind: 'restart', failure: { reason: 'heartbeat-timeout', limitMs: end.heartbeatTimeoutMs } };
   if (end.killReason) return failed(stoppedFor(end.killReason, end));
   if (end.spawnError && end.exitCode === null) return failed({ reason: 'spawn-error', message: end.spawnError });
   if (end.exitCode === 0) return end.worktree ? { kind: 'commit' } : { kind: 'end', state: 'succeeded', failure: null };

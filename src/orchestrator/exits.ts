@@ -83,7 +83,16 @@ export class ExitHandler {
       rt.phase.hold = undefined;
     }
     e.bus.emit({ type: 'warning', stream: rt.spec.id, message: `attempt ${rt.rec.attempt} was lost: ${why}` });
-    this.apply(rt, lostDecision({ stopping: e.flags.stopping !== undefined, killReason: stopAs, restarts: rt.restarts, maxRestarts: e.plan.guardian.maxRestarts, lost: why }));
+    this.apply(
+      rt,
+      lostDecision({
+        stopping: e.flags.stopping !== undefined,
+        killReason: stopAs,
+        restarts: rt.restarts,
+        maxRestarts: e.plan.guardian.maxRestarts,
+        lost: why,
+      }),
+    );
     e.afterChange();
   }
 
@@ -98,7 +107,10 @@ export class ExitHandler {
         rt.restarts += 1;
         rt.rec.reason = reason;
         if (reason === 'heartbeat-timeout' && rt.spec.resumeFrom === 'checkpoint') {
-          rt.resumeSeed = lastCheckpoint(rt.spec.id, e.table.pointsOf(rt.spec.id).map((p) => p.rec.target));
+          rt.resumeSeed = lastCheckpoint(
+            rt.spec.id,
+            e.table.pointsOf(rt.spec.id).map((p) => p.rec.target),
+          );
         }
         e.bus.emit({ type: 'stream-retrying', stream: rt.spec.id, attempt: rt.rec.attempt, delayMs: 0, reason });
         return e.scheduler.makeReady(rt, 'recovering');

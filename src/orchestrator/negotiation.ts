@@ -73,14 +73,31 @@ export class Negotiator {
     const hold = this.pools.tryAcquire(units, { id: this.nextId, owner: stream, stream, kind: 'stream' });
     if (!hold) return undefined;
     this.nextId += 1;
-    this.host.emit({ type: 'resource-granted', request: hold.id, owner: stream, stream, kind: 'stream', units: hold.units, waitedMs: Math.max(0, hold.since - readySince) });
+    this.host.emit({
+      type: 'resource-granted',
+      request: hold.id,
+      owner: stream,
+      stream,
+      kind: 'stream',
+      units: hold.units,
+      waitedMs: Math.max(0, hold.since - readySince),
+    });
     return hold;
   }
 
   /** A plan stream's attempt ended (or never started): its units go back. */
   releaseStream(hold: Hold): void {
     if (!this.pools.release(hold)) return;
-    this.host.emit({ type: 'resource-released', request: hold.id, owner: hold.owner, stream: hold.owner, kind: 'stream', units: hold.units, heldMs: Date.now() - hold.since, reason: 'exited' });
+    this.host.emit({
+      type: 'resource-released',
+      request: hold.id,
+      owner: hold.owner,
+      stream: hold.owner,
+      kind: 'stream',
+      units: hold.units,
+      heldMs: Date.now() - hold.since,
+      reason: 'exited',
+    });
   }
 
   // ── coord resource acquire ────────────────────────────────────────────────────────────
@@ -97,10 +114,16 @@ export class Negotiator {
       // The stream's own plan demand is held for its whole attempt: asking for more than the
       // rest of the pool would wait on itself forever.
       for (const [pool, n] of Object.entries(msg.units)) {
-        const own = this.pools.holders().filter((h) => h.kind === 'stream' && h.stream === msg.from).reduce((s, h) => s + (h.units[pool] ?? 0), 0);
+        const own = this.pools
+          .holders()
+          .filter((h) => h.kind === 'stream' && h.stream === msg.from)
+          .reduce((s, h) => s + (h.units[pool] ?? 0), 0);
         const cap = this.pools.snapshot().find((p) => p.name === pool)?.capacity ?? 0;
         if (own > 0 && own + n > cap) {
-          return refuse(`stream "${msg.from}" holds ${pool}=${own} for as long as it runs (its plan demand); ${n} more would exceed the pool's capacity ${cap} and wait forever`, 'invalid');
+          return refuse(
+            `stream "${msg.from}" holds ${pool}=${own} for as long as it runs (its plan demand); ${n} more would exceed the pool's capacity ${cap} and wait forever`,
+            'invalid',
+          );
         }
       }
     }
@@ -130,7 +153,13 @@ export class Negotiator {
   /** The ready queue's turn for `req`: grants it if every unit is free. */
   grant(req: AcquireRt): boolean {
     if (req.done) return false;
-    const hold = this.pools.tryAcquire(req.units, { id: req.id, owner: req.owner, ...(req.stream ? { stream: req.stream } : {}), pid: req.pid, kind: 'acquire' });
+    const hold = this.pools.tryAcquire(req.units, {
+      id: req.id,
+      owner: req.owner,
+      ...(req.stream ? { stream: req.stream } : {}),
+      pid: req.pid,
+      kind: 'acquire',
+    });
     if (!hold) return false;
     req.hold = hold;
     req.done = true;
@@ -175,7 +204,11 @@ export class Negotiator {
       req.done = true;
       this.host.dequeue(req);
       this.host.emit({ type: 'resource-withdrawn', ...this.who(req), units: req.units, waitedMs: Date.now() - req.since, reason });
-      req.conn.reply(reason === 'released' ? { ok: true, event: 'released', request: req.id } : { ok: false, error: reason === 'run-ended' ? 'the run ended' : 'the stream ended', code: 'refused' });
+      req.conn.reply(
+        reason === 'released'
+          ? { ok: true, event: 'released', request: req.id }
+          : { ok: false, error: reason === 'run-ended' ? 'the run ended' : 'the stream ended', code: 'refused' },
+      );
     }
     this.host.moved();
   }
@@ -187,9 +220,16 @@ export class Negotiator {
     const holders = this.holdersFor(req);
     const waitedMs = Date.now() - req.since;
     this.host.emit({ type: 'resource-timeout', ...this.who(req), units: req.units, waitedMs, holders });
-    const pools = this.pools.snapshot().filter((p) => p.name in req.units).map((p) => `${p.name} ${p.inUse}/${p.capacity} in use`);
+    const pools = this.pools
+      .snapshot()
+      .filter((p) => p.name in req.units)
+      .map((p) => `${p.name} ${p.inUse}/${p.capacity} in use`);
     const why = holders.length ? `held by ${holders.join(', ')}` : 'held back for earlier requests';
-    req.conn.reply({ ok: false, error: `timed out after ${formatDuration(waitedMs)} waiting for ${formatUnits(req.units)} (${pools.join(', ')}; ${why})`, code: 'timeout' });
+    req.conn.reply({
+      ok: false,
+      error: `timed out after ${formatDuration(waitedMs)} waiting for ${formatUnits(req.units)} (${pools.join(', ')}; ${why})`,
+      code: 'timeout',
+    });
     this.host.moved();
   }
 

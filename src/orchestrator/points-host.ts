@@ -30,7 +30,14 @@ export class PointsHost {
     const specOf = (id: string) => e.table.get(id)?.spec;
     const onWorktrees = spec.streams.length > 0 && spec.streams.every((id) => specOf(id)?.isolation === 'worktree');
     // the published tree is the streams' base plus their changes (plan validation refuses two bases in one point)
-    const bases = [...new Set(spec.streams.map(specOf).filter((s) => s?.base && s.isolation !== 'worktree').map((s) => s?.base ?? ''))];
+    const bases = [
+      ...new Set(
+        spec.streams
+          .map(specOf)
+          .filter((s) => s?.base && s.isolation !== 'worktree')
+          .map((s) => s?.base ?? ''),
+      ),
+    ];
     const base = bases.length === 1 ? bases[0] : undefined;
     const runner = new PointRunner(spec, e.runDir, this.host(), {
       checkpointIntervalMs: e.plan.stateManagement.checkpointIntervalMs,
@@ -80,7 +87,10 @@ export class PointsHost {
         if (had) return had;
         const taken = await snapshotBase(source, dir, { exclude: [e.home, e.plan.workspaceRoot, e.runDir] });
         if (taken.skipped.length > 0) {
-          e.bus.emit({ type: 'warning', message: `base ${source}: ${taken.skipped.length} path(s) could not be read and are not part of it (${taken.skipped.slice(0, 3).join(', ')})` });
+          e.bus.emit({
+            type: 'warning',
+            message: `base ${source}: ${taken.skipped.length} path(s) could not be read and are not part of it (${taken.skipped.slice(0, 3).join(', ')})`,
+          });
         }
         return taken;
       })();
@@ -116,7 +126,11 @@ export class PointsHost {
 
   /** Opens a point's approval on the merge waiting in `review`; resolves with the decision. */
   private async approval(spec: PointSpec, review: string): Promise<ApprovalVerdict> {
-    const rec = await this.e.board.openPrepared(spec.name, { point: spec.name, streams: this.e.table.points.get(spec.name)?.rec.merged ?? spec.streams, review });
+    const rec = await this.e.board.openPrepared(spec.name, {
+      point: spec.name,
+      streams: this.e.table.points.get(spec.name)?.rec.merged ?? spec.streams,
+      review,
+    });
     const runEnded = rec.reason === 'run-ended';
     return {
       accepted: rec.state === 'accepted',

@@ -25,7 +25,15 @@ export function streamFingerprint(spec: StreamSpec): Record<string, string> {
 
 /** What a point merges as: its type, streams, policies, and the streams' outputs. */
 export function pointFingerprint(spec: PointSpec, outputsOf: (id: string) => string[]): string {
-  return digest([spec.type, [...spec.streams].sort(), spec.onConflict, spec.conflictRules ?? null, spec.allowConflicts, spec.keepGoing, [...spec.streams].sort().map(outputsOf)]);
+  return digest([
+    spec.type,
+    [...spec.streams].sort(),
+    spec.onConflict,
+    spec.conflictRules ?? null,
+    spec.allowConflicts,
+    spec.keepGoing,
+    [...spec.streams].sort().map(outputsOf),
+  ]);
 }
 
 const WHAT: Record<string, string> = { command: 'its command', env: 'its env', base: 'its base', workspace: 'its workspace', inputs: 'its depends_on' };
@@ -69,7 +77,7 @@ export function decideRerun(input: RerunInput): RerunDecision {
   for (const p of input.points) {
     const rec = input.pointRecords.get(p.name);
     if (rec?.state !== 'done' || rec.fingerprint === undefined) continue;
-    if (rec.fingerprint !== pointFingerprint(p, input.outputsOf)) out.points.set(p.name, 'its definition or its streams\' outputs changed');
+    if (rec.fingerprint !== pointFingerprint(p, input.outputsOf)) out.points.set(p.name, "its definition or its streams' outputs changed");
   }
   const providers = (name: string): string[] => {
     if (name.startsWith(CAPABILITY_PREFIX)) {
@@ -91,7 +99,11 @@ export function decideRerun(input: RerunInput): RerunDecision {
     for (const s of kept) {
       if (out.streams.has(s.id)) continue;
       for (const d of s.dependsOn) {
-        const why = out.points.has(d) ? `its input "${d}" is merged again` : providers(d).some((id) => out.streams.has(id)) ? `its input "${d}" runs again` : undefined;
+        const why = out.points.has(d)
+          ? `its input "${d}" is merged again`
+          : providers(d).some((id) => out.streams.has(id))
+            ? `its input "${d}" runs again`
+            : undefined;
         if (why === undefined) continue;
         out.streams.set(s.id, why);
         changed = true;

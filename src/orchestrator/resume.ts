@@ -115,7 +115,12 @@ export class Resumer {
     // a stream runs on a base taken again: it starts over in a fresh workspace
     for (const rt of e.table.all()) {
       const moved = rt.spec.base !== undefined && (baseChanges.get(rt.spec.base)?.length ?? 0) > 0;
-      if ((moved || decision.streams.has(rt.spec.id)) && !rt.paths.explicitWorkspace && rt.spec.isolation !== 'worktree' && rt.paths.workspace !== rt.paths.shared) {
+      if (
+        (moved || decision.streams.has(rt.spec.id)) &&
+        !rt.paths.explicitWorkspace &&
+        rt.spec.isolation !== 'worktree' &&
+        rt.paths.workspace !== rt.paths.shared
+      ) {
         rmSync(rt.paths.workspace, { recursive: true, force: true });
         rmSync(e.pointsHost.seedFile(rt.paths.workspace), { force: true });
       }
@@ -150,7 +155,11 @@ export class Resumer {
         // an attempt on a worker: adopted or stopped through the workers' server
         const req = e.attempts.remoteRequest(rt, rec.attempt, e.attempts.launchRequest(rt, rec.attempt), new AbortController().signal);
         if (!e.dispatcher) {
-          e.bus.emit({ type: 'warning', stream: rt.spec.id, message: `attempt ${rec.attempt} ran on worker ${rec.worker}; without --workers it is neither adopted nor stopped from here (its worker stops it once this run's coordinator lease has run out)` });
+          e.bus.emit({
+            type: 'warning',
+            stream: rt.spec.id,
+            message: `attempt ${rec.attempt} ran on worker ${rec.worker}; without --workers it is neither adopted nor stopped from here (its worker stops it once this run's coordinator lease has run out)`,
+          });
           continue;
         }
         const proc = adopt ? await e.dispatcher.adopt(req, rec.worker) : undefined;

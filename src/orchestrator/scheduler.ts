@@ -142,8 +142,18 @@ export class Scheduler {
       ...this.e.table
         .all()
         .filter((rt) => isQueued(rt) && Object.keys(rt.spec.resources).length > 0)
-        .map((rt) => ({ owner: rt.spec.id, stream: rt.spec.id, pid: null, kind: 'stream' as const, units: rt.spec.resources, priority: rt.spec.priority, since: queuedOf(rt)?.readyAt ?? 0 })),
-      ...this.negotiator.waiting().map((r) => ({ owner: r.owner, stream: r.stream ?? null, pid: r.pid, kind: 'acquire' as const, units: r.units, priority: r.priority, since: r.since })),
+        .map((rt) => ({
+          owner: rt.spec.id,
+          stream: rt.spec.id,
+          pid: null,
+          kind: 'stream' as const,
+          units: rt.spec.resources,
+          priority: rt.spec.priority,
+          since: queuedOf(rt)?.readyAt ?? 0,
+        })),
+      ...this.negotiator
+        .waiting()
+        .map((r) => ({ owner: r.owner, stream: r.stream ?? null, pid: r.pid, kind: 'acquire' as const, units: r.units, priority: r.priority, since: r.since })),
     ].sort((a, b) => b.priority - a.priority || a.since - b.since);
     return this.pools.snapshot().map((p) => ({
       ...p,

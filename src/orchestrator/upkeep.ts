@@ -33,13 +33,16 @@ export class Upkeep {
     if (!b.holdLease) return;
     const ttl = e.opts.runLeaseMs ?? 10_000;
     await b.holdLease(e.runId, ttl);
-    this.leaseTimer = setInterval(() => {
-      void (async () => {
-        if (e.flags.finished) return;
-        await b.holdLease!(e.runId, ttl);
-        if (e.flags.stopping === undefined && (await b.getRun(e.runId))?.cancelRequested) this.cancel();
-      })().catch(() => undefined);
-    }, Math.max(100, Math.floor(ttl / 3)));
+    this.leaseTimer = setInterval(
+      () => {
+        void (async () => {
+          if (e.flags.finished) return;
+          await b.holdLease!(e.runId, ttl);
+          if (e.flags.stopping === undefined && (await b.getRun(e.runId))?.cancelRequested) this.cancel();
+        })().catch(() => undefined);
+      },
+      Math.max(100, Math.floor(ttl / 3)),
+    );
     this.leaseTimer.unref();
   }
 

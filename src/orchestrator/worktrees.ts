@@ -36,8 +36,10 @@ export class Worktrees {
     const byId = new Map(plan.streams.map((s) => [s.id, s]));
     for (const p of plan.points) {
       const modes = new Set(p.streams.map((id) => byId.get(id)?.isolation === 'worktree'));
-      if (modes.size > 1) throw new CoordError('invalid', `convergence point "${p.name}" mixes worktree streams with others; git merges branches, not directories`);
-      if (modes.has(true) && p.type === 'checkpoint') throw new CoordError('invalid', `convergence point "${p.name}": checkpoint points take directory workspaces, not worktrees`);
+      if (modes.size > 1)
+        throw new CoordError('invalid', `convergence point "${p.name}" mixes worktree streams with others; git merges branches, not directories`);
+      if (modes.has(true) && p.type === 'checkpoint')
+        throw new CoordError('invalid', `convergence point "${p.name}": checkpoint points take directory workspaces, not worktrees`);
       const bases = new Set(p.streams.map((id) => byId.get(id)?.base));
       if (modes.has(true) && bases.size > 1) throw new CoordError('invalid', `convergence point "${p.name}": its worktree streams have different bases`);
     }

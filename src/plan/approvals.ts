@@ -12,8 +12,7 @@ export function approvalChecks(plan: Plan, loc: Locator): Diagnostic[] {
   for (const [i, p] of plan.points.entries()) {
     if (!p.approve) continue;
     const path = ['agent_coordination', 'convergence_points', i, 'approve'];
-    const fail = (field: string, message: string) =>
-      out.push(loc.diag(loc.at([...path, field]), `convergence_points[${i}].approve.${field}: ${message}`));
+    const fail = (field: string, message: string) => out.push(loc.diag(loc.at([...path, field]), `convergence_points[${i}].approve.${field}: ${message}`));
     const q = parseQuorum(p.approve.quorum);
     if (!q.ok) {
       fail('quorum', q.error);

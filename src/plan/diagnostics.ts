@@ -17,13 +17,7 @@ export interface Diagnostic {
 export function sortDiagnostics(diags: readonly Diagnostic[]): Diagnostic[] {
   return diags
     .map((d, i) => ({ d, i }))
-    .sort(
-      (a, b) =>
-        (a.d.file < b.d.file ? -1 : a.d.file > b.d.file ? 1 : 0) ||
-        a.d.line - b.d.line ||
-        a.d.col - b.d.col ||
-        a.i - b.i,
-    )
+    .sort((a, b) => (a.d.file < b.d.file ? -1 : a.d.file > b.d.file ? 1 : 0) || a.d.line - b.d.line || a.d.col - b.d.col || a.i - b.i)
     .map((x) => x.d);
 }
 

@@ -70,7 +70,9 @@ export function expandGroups(plan: Plan, doc: PlanDocument, loc: Locator): Diagn
   const byCapability = (cap: string, self: StreamSpec): string[] =>
     expanded.filter((o) => o.id !== self.id && (self.group === undefined || o.group !== self.group) && o.capabilities.includes(cap)).map((o) => o.id);
   for (const s of expanded) {
-    s.dependsOn = [...new Set(expand(s.dependsOn).flatMap((d) => (d.startsWith(CAPABILITY_PREFIX) ? byCapability(d.slice(CAPABILITY_PREFIX.length), s) : [d])))];
+    s.dependsOn = [
+      ...new Set(expand(s.dependsOn).flatMap((d) => (d.startsWith(CAPABILITY_PREFIX) ? byCapability(d.slice(CAPABILITY_PREFIX.length), s) : [d]))),
+    ];
   }
   for (const p of plan.points) {
     p.streams = expand(p.streams);

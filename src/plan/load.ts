@@ -48,7 +48,15 @@ export async function loadPlanFile(file: string): Promise<Result<Plan, Diagnosti
   } catch (e) {
     const code = (e as { code?: unknown } | null)?.code;
     const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : e instanceof Error ? e.message : String(e);
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : e instanceof Error
+              ? e.message
+              : String(e);
     return err([{ file: String(file), line: 1, col: 1, message: `cannot read the plan file: ${why}` }]);
   }
   return parsePlan(text, file);
@@ -164,10 +172,7 @@ function aliasDiagnostic(doc: Document, loc: Locator, e: unknown): Diagnostic {
     },
   });
   if (/excessive alias count/i.test(why)) {
-    return loc.diag(
-      loc.nodePos(first),
-      `too many aliases: expanding them exceeds the limit of ${MAX_ALIAS_COUNT} (possible alias bomb)`,
-    );
+    return loc.diag(loc.nodePos(first), `too many aliases: expanding them exceeds the limit of ${MAX_ALIAS_COUNT} (possible alias bomb)`);
   }
   if (unresolved) {
     return loc.diag(loc.nodePos(unresolved.node), `unknown alias "*${unresolved.source}": its anchor must be defined before it`);

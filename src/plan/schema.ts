@@ -48,13 +48,7 @@ const durationError = (iss: { input?: unknown }): string => {
 
 /** A duration: a non-negative number of seconds or a string such as `500ms`, `30s`, `5m`, `1h`. */
 export const durationSchema = z
-  .union(
-    [
-      z.number().nonnegative({ error: durationError }),
-      z.string().regex(DURATION_PATTERN, { error: durationError }),
-    ],
-    { error: durationError },
-  )
+  .union([z.number().nonnegative({ error: durationError }), z.string().regex(DURATION_PATTERN, { error: durationError })], { error: durationError })
   .describe('A duration: 500ms, 30s, 5m, 1h, or a bare number of seconds (300)');
 
 const dur = (what: string) => durationSchema.describe(`${what} (500ms, 30s, 5m, 1h or a number of seconds)`);
@@ -66,31 +60,24 @@ const idSchema = (what: string, pattern: RegExp = STREAM_ID_PATTERN) =>
     .regex(pattern, { error: (iss) => idProblem(String(iss.input)) ?? 'invalid id' })
     .describe(`${what}: 1-64 letters, digits, "_", "." or "-", starting with a letter or digit${pattern === STREAM_ID_PATTERN ? ', without ".."' : ''}`);
 
-const enumOf = <T extends string>(values: readonly T[], what: string) =>
-  z.enum(values as [T, ...T[]]).describe(`${what}: ${values.join(' | ')}`);
+const enumOf = <T extends string>(values: readonly T[], what: string) => z.enum(values as [T, ...T[]]).describe(`${what}: ${values.join(' | ')}`);
 
 const strict = <S extends z.ZodRawShape>(shape: S, description: string) =>
-  z.strictObject(shape).meta({ patternProperties: { '^x-': {} } }).describe(description);
+  z
+    .strictObject(shape)
+    .meta({ patternProperties: { '^x-': {} } })
+    .describe(description);
 
 /** A command: one string run by `sh -c`, or an argument list run without a shell. */
 export const commandSchema = z
-  .union(
-    [
-      z.string().regex(/\S/, { error: 'a command must not be empty' }),
-      z.array(z.string()).min(1, { error: 'a command list must not be empty' }),
-    ],
-    { error: 'expected a command: a non-empty string (run by sh -c) or a non-empty list of strings' },
-  )
+  .union([z.string().regex(/\S/, { error: 'a command must not be empty' }), z.array(z.string()).min(1, { error: 'a command list must not be empty' })], {
+    error: 'expected a command: a non-empty string (run by sh -c) or a non-empty list of strings',
+  })
   .describe('A string runs through `sh -c`; a list of strings runs without a shell');
 
 /** Resource units by pool name (pools in agent_coordination, demands in streams). */
 const resourcesSchema = (what: string) =>
-  z
-    .record(
-      z.string().regex(ID_PATTERN, { error: (iss) => `bad resource name ${JSON.stringify(iss.input)}` }),
-      z.int().min(1),
-    )
-    .describe(what);
+  z.record(z.string().regex(ID_PATTERN, { error: (iss) => `bad resource name ${JSON.stringify(iss.input)}` }), z.int().min(1)).describe(what);
 
 /** A quorum: `majority`, `all`, a number of yes-votes, or a percentage of the voters. */
 const quorumSchema = z
@@ -110,10 +97,7 @@ const coordinationSchema = strict(
       },
       'Workspace isolation defaults',
     ).optional(),
-    state_management: strict(
-      { type: enumOf(STATE_TYPES, 'Shared state model').optional() },
-      'Shared state defaults',
-    ).optional(),
+    state_management: strict({ type: enumOf(STATE_TYPES, 'Shared state model').optional() }, 'Shared state defaults').optional(),
     protocols: z.array(enumOf(PROTOCOLS, 'Coordination protocol')).describe('Coordination protocols in use').optional(),
   },
   'Coordination defaults for every stream',
@@ -122,11 +106,8 @@ const coordinationSchema = strict(
 const pointSchema = strict(
   {
     name: idSchema('Convergence point name (streams may depend_on it); default point_<n>').optional(),
-    type: enumOf(CONVERGENCE_TYPES, 'How the point merges; default: its streams\' common convergence, else the plan default').optional(),
-    streams: z
-      .array(z.string())
-      .describe('Stream ids merged at this point; default: every stream that does not depend on it')
-      .optional(),
+    type: enumOf(CONVERGENCE_TYPES, "How the point merges; default: its streams' common convergence, else the plan default").optional(),
+    streams: z.array(z.string()).describe('Stream ids merged at this point; default: every stream that does not depend on it').optional(),
     timeout: dur('The point fails if not complete this long after its first stream started').optional(),
     on_conflict: z
       .union([
@@ -146,7 +127,9 @@ const pointSchema = strict(
     allow_conflicts: z.boolean().describe('three-way: publish a merge with conflict markers instead of failing the point').optional(),
     keep_going: z
       .boolean()
-      .describe('When a stream fails, keep the others running and merge what every stream left, failed ones included (CI shards\' reports); the point still fails')
+      .describe(
+        "When a stream fails, keep the others running and merge what every stream left, failed ones included (CI shards' reports); the point still fails",
+      )
       .optional(),
     checkpoint_keep: z
       .number()
@@ -161,13 +144,13 @@ const pointSchema = strict(
         voters: z
           .array(idSchema('Voter name (a stream id, a group id, or any name used with coord vote --as)', ID_PATTERN))
           .min(1, { error: 'voters needs at least one name' })
-          .describe('Who votes; default: the point\'s streams')
+          .describe("Who votes; default: the point's streams")
           .optional(),
       },
       'The merge is published only when a quorum approves it (coord vote <point> yes|no)',
     ).optional(),
   },
-  'A convergence point: where streams\' outputs are merged',
+  "A convergence point: where streams' outputs are merged",
 );
 
 const agentCoordinationSchema = strict(
@@ -198,7 +181,7 @@ const agentCoordinationSchema = strict(
             auto_invoke: z.boolean().describe('Recover stalled streams automatically').optional(),
             grace: dur('Between soft (SIGTERM) and hard (SIGKILL) recovery').optional(),
             max_restarts: z.int().min(0).describe('Restarts of a stalled stream before it fails').optional(),
-            command: commandSchema.nullable().describe('A command run on a stall, with the stream\'s context').optional(),
+            command: commandSchema.nullable().describe("A command run on a stall, with the stream's context").optional(),
             soft: z
               .enum(SOFT_SIGNALS)
               .describe(`The signal of soft recovery, sent to the stream's process group (default SIGTERM): ${SOFT_SIGNALS.join(' | ')}`)
@@ -237,7 +220,7 @@ const streamSchema = strict(
     replicas: z.int().min(1).describe('Scatter: run this stream N times as <id>-<n> (COORD_REPLICA)').optional(),
     gather: enumOf(GATHER_MODES, 'How replicas are gathered: first success (the rest stopped), all, or vote (the result a majority agrees on)').optional(),
     priority: z.int().describe('Higher starts first among ready streams and is served first by resource pools (default 0)').optional(),
-    resume_from: z.literal('checkpoint').describe('A guardian restart is seeded from the stream\'s last checkpoint').optional(),
+    resume_from: z.literal('checkpoint').describe("A guardian restart is seeded from the stream's last checkpoint").optional(),
     timeout: dur('Wall-clock limit of one attempt').optional(),
     retries: z.int().min(0).describe('Extra attempts after a non-zero exit').optional(),
     env: z
@@ -263,7 +246,7 @@ export const planSchema = strict(
         base: z.string().min(1).describe('Default base directory of every stream (relative to the plan)').optional(),
         coordination: coordinationSchema.optional(),
       },
-      'Defaults for every stream (the original design\'s template)',
+      "Defaults for every stream (the original design's template)",
     ).optional(),
     agent_coordination: agentCoordinationSchema.optional(),
     streams: z.array(streamSchema).min(1, { error: 'at least one stream is required' }).describe('The streams to run'),

@@ -104,10 +104,11 @@ export function semanticChecks(data: unknown, loc: Locator, dir: string): Diagno
     let path: PathSegment[] = [];
     if (s) {
       const direct = s.dependsOn.find((d) => d.name === to);
-      const viaCap = s.dependsOn.find((d) => d.name.startsWith(CAPABILITY_PREFIX) && byId.get(to)?.capabilities.includes(d.name.slice(CAPABILITY_PREFIX.length)));
+      const viaCap = s.dependsOn.find(
+        (d) => d.name.startsWith(CAPABILITY_PREFIX) && byId.get(to)?.capabilities.includes(d.name.slice(CAPABILITY_PREFIX.length)),
+      );
       path = [...streamPath(s), 'depends_on', (direct ?? viaCap)?.index ?? 0];
-    }
-    else if (p) {
+    } else if (p) {
       const r = p.streams?.find((x) => x.name === to);
       path = r ? [...pointPath(p), 'streams', r.index] : pointPath(p);
     }
@@ -132,7 +133,11 @@ function checkResources(data: unknown, streams: StreamView[], report: Report, lo
       const path = ['streams', s.index, 'resources', name];
       if (!declared.includes(name)) {
         const hint = closest(name, declared);
-        const more = hint ? ` (did you mean ${q(hint)}?)` : declared.length === 0 ? ' (agent_coordination.resources declares no pools)' : ` (declared: ${declared.join(', ')})`;
+        const more = hint
+          ? ` (did you mean ${q(hint)}?)`
+          : declared.length === 0
+            ? ' (agent_coordination.resources declares no pools)'
+            : ` (declared: ${declared.join(', ')})`;
         report(path, `unknown resource pool ${q(name)}${more}`, loc.keyAt(path.slice(0, -1), name));
         continue;
       }

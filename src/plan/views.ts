@@ -45,8 +45,7 @@ export interface PointView {
   type?: ConvergenceType;
 }
 
-const refs = (v: unknown): Ref[] =>
-  Array.isArray(v) ? v.flatMap((x, index) => (typeof x === 'string' ? [{ name: x, index }] : [])) : [];
+const refs = (v: unknown): Ref[] => (Array.isArray(v) ? v.flatMap((x, index) => (typeof x === 'string' ? [{ name: x, index }] : [])) : []);
 
 const oneOf = <T extends string>(values: readonly T[], v: unknown): T | undefined =>
   typeof v === 'string' && (values as readonly string[]).includes(v) ? (v as T) : undefined;
@@ -140,7 +139,7 @@ export function resolveMembers(
     const todo = [p.name];
     while (todo.length > 0) {
       const n = todo.pop() as string;
-      for (const m of reverse.get(n) ?? []) if (!reaches.has(m)) (reaches.add(m), todo.push(m));
+      for (const m of reverse.get(n) ?? []) if (!reaches.has(m)) reaches.add(m), todo.push(m);
     }
     const list = [...new Set(streams.map((s) => s.id))].filter((id) => !reaches.has(id));
     members.set(p.name, list);

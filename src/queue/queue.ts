@@ -162,10 +162,16 @@ export class MessageQueue {
     checkName('topic', topic);
     if (typeof body !== 'string') throw new QueueError(`a message is a string, got ${body === null ? 'null' : typeof body}`);
     const bytes = Buffer.byteLength(body, 'utf8');
-    if (bytes > MAX_MESSAGE_BYTES) throw new QueueError(`the message is too large: ${bytes} bytes (at most ${formatLimit(MAX_MESSAGE_BYTES)}, ${MAX_MESSAGE_BYTES} bytes); nothing was sent`);
-    if (jsonTextTooDeep(body)) throw new QueueError(`the message is JSON nesting more than ${MAX_DEPTH} levels of objects and arrays (at most ${MAX_DEPTH}); nothing was sent`);
+    if (bytes > MAX_MESSAGE_BYTES)
+      throw new QueueError(
+        `the message is too large: ${bytes} bytes (at most ${formatLimit(MAX_MESSAGE_BYTES)}, ${MAX_MESSAGE_BYTES} bytes); nothing was sent`,
+      );
+    if (jsonTextTooDeep(body))
+      throw new QueueError(`the message is JSON nesting more than ${MAX_DEPTH} levels of objects and arrays (at most ${MAX_DEPTH}); nothing was sent`);
     if (this.readOnly.has(topic)) {
-      throw new QueueError(`topic ${topic} is written by the shared state (state_management.type: message_queue): change the state with coord state set/incr/merge/delete, read it with coord queue recv ${topic}`);
+      throw new QueueError(
+        `topic ${topic} is written by the shared state (state_management.type: message_queue): change the state with coord state set/incr/merge/delete, read it with coord queue recv ${topic}`,
+      );
     }
     const message: StoredMessage = { body, sender: this.sender, time: new Date(this.now()).toISOString() };
     const id = await this.backend.logAppend(this.runId, topicKey(topic), message);
@@ -186,7 +192,8 @@ export class MessageQueue {
       throw new QueueError(`an ack timeout is a positive number of milliseconds, got ${String(ackTimeoutMs)}`);
     }
     const waitMs = opts.waitMs ?? 0;
-    if (typeof waitMs !== 'number' || Number.isNaN(waitMs) || waitMs < 0) throw new QueueError(`a wait is a non-negative number of milliseconds, got ${String(waitMs)}`);
+    if (typeof waitMs !== 'number' || Number.isNaN(waitMs) || waitMs < 0)
+      throw new QueueError(`a wait is a non-negative number of milliseconds, got ${String(waitMs)}`);
     const end = Date.now() + waitMs;
     const signal = opts.signal;
 

@@ -30,7 +30,15 @@ export function junitXml(outcome: RunOutcome, name: string): string {
   const errors = outcome.streams.filter((s) => s.state === 'cancelled' && s.reason !== 'superseded').length;
   const time = outcome.streams.reduce((t, s) => Math.max(t, seconds(s)), 0);
   const cases = [...outcome.streams.map((s) => streamCase(s, outcome.runDir)), ...outcome.points.map(pointCase)];
-  const suite = attrs({ name, tests: cases.length, failures: failed, errors, skipped, time: time.toFixed(3), timestamp: new Date().toISOString().slice(0, 19) });
+  const suite = attrs({
+    name,
+    tests: cases.length,
+    failures: failed,
+    errors,
+    skipped,
+    time: time.toFixed(3),
+    timestamp: new Date().toISOString().slice(0, 19),
+  });
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites ${attrs({ name: `coord run ${outcome.runId}`, tests: cases.length, failures: failed, errors, skipped })}>`,
@@ -123,7 +131,11 @@ export function outputTail(file: string, max = OUTPUT_TAIL_BYTES): OutputTail {
 /** XML 1.0 text: escaped, and characters XML cannot carry dropped. */
 function text(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return s.replace(/[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD]/gu, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return s
+    .replace(/[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD]/gu, '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
 }
 
 function attrs(o: Record<string, string | number>): string {
@@ -137,11 +149,14 @@ export function markdownSummary(outcome: RunOutcome, name: string): string {
   const icon = (state: string) => (state === 'succeeded' || state === 'done' ? '✅' : state === 'skipped' || state === 'cancelled' ? '⏭️' : '❌');
   const lines = [`### coord: ${name} — ${outcome.state}`, '', '| stream | state | time | exit | attempts |', '| --- | --- | --- | --- | --- |'];
   for (const s of outcome.streams) {
-    lines.push(`| ${md(s.id)} | ${icon(s.state)} ${s.state}${s.reason && s.state !== 'succeeded' ? ` (${s.reason})` : ''} | ${seconds(s).toFixed(1)}s | ${s.exitCode ?? s.signal ?? '-'} | ${s.attempt} |`);
+    lines.push(
+      `| ${md(s.id)} | ${icon(s.state)} ${s.state}${s.reason && s.state !== 'succeeded' ? ` (${s.reason})` : ''} | ${seconds(s).toFixed(1)}s | ${s.exitCode ?? s.signal ?? '-'} | ${s.attempt} |`,
+    );
   }
   if (outcome.points.length > 0) {
     lines.push('', '| convergence point | state | merged | conflicts |', '| --- | --- | --- | --- |');
-    for (const p of outcome.points) lines.push(`| ${md(p.name)} | ${icon(p.state)} ${p.state} | ${p.merged.length}/${p.streams.length} | ${p.conflicts.map(md).join(', ') || '-'} |`);
+    for (const p of outcome.points)
+      lines.push(`| ${md(p.name)} | ${icon(p.state)} ${p.state} | ${p.merged.length}/${p.streams.length} | ${p.conflicts.map(md).join(', ') || '-'} |`);
   }
   return lines.join('\n') + '\n\n';
 }

@@ -30,7 +30,22 @@
  */
 import type { Backend, DocCommitOptions, DocumentStore, DocVersion, EventLog, LogStore, StateSettings } from '../backend/types.js';
 import type { CoordEvent, EventInput, StateOp } from '../events/types.js';
-import { changedKeys, cloneJson, deepEqual, deepFreeze, deepMerge, getAt, isObject, parseKey, PathError, StateLimitError, touches, updateAt, type Json, type JsonObject } from './paths.js';
+import {
+  changedKeys,
+  cloneJson,
+  deepEqual,
+  deepFreeze,
+  deepMerge,
+  getAt,
+  isObject,
+  parseKey,
+  PathError,
+  StateLimitError,
+  touches,
+  updateAt,
+  type Json,
+  type JsonObject,
+} from './paths.js';
 import { formatLimit, MAX_DEPTH, MAX_STATE_BYTES, showPath, tooDeepAt } from '../util/limits.js';
 import { CoordError } from '../core/errors.js';
 
@@ -74,7 +89,10 @@ export interface UpdateOptions {
 
 /** `--expect-version` did not hold: the state is at `current` (code `version-conflict`). */
 export class VersionConflictError extends CoordError {
-  constructor(readonly expected: number, readonly current: number) {
+  constructor(
+    readonly expected: number,
+    readonly current: number,
+  ) {
     super('version-conflict', `the state moved: expected version ${expected}, it is at version ${current}; nothing was changed`);
   }
 }
@@ -175,7 +193,10 @@ export class StateStore<T extends JsonObject = JsonObject> {
       if (returned === undefined) return { version: cur.version, changed: false, keys: [], data: cur.data };
       if (!isObject(returned)) throw new PathError('the state is a JSON object: update() must return an object');
       const deep = tooDeepAt(returned);
-      if (deep) throw storedDeep ? stuck(cur.version, storedDeep) : new StateLimitError(`too deep: the state would nest more than ${MAX_DEPTH} levels of objects and arrays at ${showPath(deep)}; nothing was changed`);
+      if (deep)
+        throw storedDeep
+          ? stuck(cur.version, storedDeep)
+          : new StateLimitError(`too deep: the state would nest more than ${MAX_DEPTH} levels of objects and arrays at ${showPath(deep)}; nothing was changed`);
       const text = JSON.stringify(returned);
       const bytes = Buffer.byteLength(text);
       if (bytes > MAX_STATE_BYTES) throw tooLarge(cur, bytes);
@@ -217,7 +238,8 @@ export class StateStore<T extends JsonObject = JsonObject> {
       (s) =>
         updateAt(s, path, (old) => {
           if (old === undefined || old === null) return by;
-          if (typeof old !== 'number') throw new PathError(`${key} holds ${Array.isArray(old) ? 'an array' : typeof old === 'object' ? 'an object' : `a ${typeof old}`}, not a number`);
+          if (typeof old !== 'number')
+            throw new PathError(`${key} holds ${Array.isArray(old) ? 'an array' : typeof old === 'object' ? 'an object' : `a ${typeof old}`}, not a number`);
           return old + by;
         }) as T,
       streamId,
@@ -233,7 +255,8 @@ export class StateStore<T extends JsonObject = JsonObject> {
     return this.update(
       (s) =>
         updateAt(s, path, (old) => {
-          if (old !== undefined && old !== null && !isObject(old)) throw new PathError(`${key} holds ${Array.isArray(old) ? 'an array' : `a ${typeof old}`}, not an object: merge cannot go into it`);
+          if (old !== undefined && old !== null && !isObject(old))
+            throw new PathError(`${key} holds ${Array.isArray(old) ? 'an array' : `a ${typeof old}`}, not an object: merge cannot go into it`);
           return deepMerge(old ?? {}, patch);
         }) as T,
       streamId,
@@ -276,7 +299,11 @@ export class StateStore<T extends JsonObject = JsonObject> {
     const head = await this.backend.docRead<T>(this.runId, 'state');
     if (!head) return null;
     const deep = tooDeepAt(head.data);
-    if (deep) throw new StateLimitError(`version ${head.version} is not snapshotted: it ${deepStored(deep)}; coord state delete ${deep[0]} brings it within the limits`, 'stored-invalid');
+    if (deep)
+      throw new StateLimitError(
+        `version ${head.version} is not snapshotted: it ${deepStored(deep)}; coord state delete ${deep[0]} brings it within the limits`,
+        'stored-invalid',
+      );
     if ((await this.backend.logGet(this.runId, 'snapshots', head.version)) !== undefined) return null;
     const ok = await this.backend.logPut<DocVersion<T>>(this.runId, 'snapshots', head.version, head, { durable: true });
     return ok ? head.version : null;
@@ -303,7 +330,15 @@ export class StateStore<T extends JsonObject = JsonObject> {
     const deep = tooDeepAt(snap.data);
     if (deep) throw new StateLimitError(`the snapshot of version ${top} is not restored: it ${deepStored(deep)}`, 'stored-invalid');
     const entry: ChangeEntry = { version: top, time: new Date().toISOString(), stream: null, op: 'restore', keys: changedKeys({}, snap.data), from: top };
-    if (!(await this.backend.docRestore<T>(this.runId, 'state', { version: top, time: Date.now(), data: snap.data, meta: entry }, this.commitOptions(entry, snap.data)))) return null;
+    if (
+      !(await this.backend.docRestore<T>(
+        this.runId,
+        'state',
+        { version: top, time: Date.now(), data: snap.data, meta: entry },
+        this.commitOptions(entry, snap.data),
+      ))
+    )
+      return null;
     this.emitEvent({ type: 'state-restored', version: top, from: before });
     return top;
   }
@@ -353,7 +388,8 @@ export class StateStore<T extends JsonObject = JsonObject> {
 /** What a value given to set or merge at `path` would make too deep, refused before it is copied (the copy recurses). */
 function checkGiven(value: Json, path: readonly string[]): void {
   const deep = tooDeepAt(value, MAX_DEPTH, path.length, path);
-  if (deep) throw new StateLimitError(`too deep: the state would nest more than ${MAX_DEPTH} levels of objects and arrays at ${showPath(deep)}; nothing was changed`);
+  if (deep)
+    throw new StateLimitError(`too deep: the state would nest more than ${MAX_DEPTH} levels of objects and arrays at ${showPath(deep)}; nothing was changed`);
 }
 
 /** How a document deeper than the limit is described: where, and why it could be there. */
@@ -363,13 +399,17 @@ export function deepStored(path: readonly string[]): string {
 
 /** The stored state is deeper than the limit and the change leaves it so. */
 function stuck(version: number, path: readonly string[]): StateLimitError {
-  return new StateLimitError(`the state at version ${version} ${deepStored(path)}: only a change that brings it within the limits is taken, such as coord state delete ${path[0]}`, 'stored-invalid');
+  return new StateLimitError(
+    `the state at version ${version} ${deepStored(path)}: only a change that brings it within the limits is taken, such as coord state delete ${path[0]}`,
+    'stored-invalid',
+  );
 }
 
 /** A change making the state larger than the limit: exit 2, or 1 when the stored state was already larger (an older coord's). */
 function tooLarge(cur: StateVersion<JsonObject>, bytes: number): StateLimitError {
   const limit = `at most ${formatLimit(MAX_STATE_BYTES)}, ${MAX_STATE_BYTES} bytes`;
-  if (Buffer.byteLength(JSON.stringify(cur.data)) <= MAX_STATE_BYTES) return new StateLimitError(`too large: the state would take ${bytes} bytes as JSON (${limit}); nothing was changed`);
+  if (Buffer.byteLength(JSON.stringify(cur.data)) <= MAX_STATE_BYTES)
+    return new StateLimitError(`too large: the state would take ${bytes} bytes as JSON (${limit}); nothing was changed`);
   const sizes = Object.keys(cur.data).map((k) => ({ k, n: Buffer.byteLength(JSON.stringify(cur.data[k]) ?? '') }));
   // Stryker disable next-line EqualityOperator,StringLiteral,UnaryOperator: a state over the limit has a key of more than one byte, and which of two equal ones is named does not matter
   const biggest = sizes.reduce((a, b) => (b.n > a.n ? b : a), { k: '', n: -1 }).k;
@@ -381,5 +421,9 @@ function tooLarge(cur: StateVersion<JsonObject>, bytes: number): StateLimitError
 
 /** The message a `message_queue` state publishes on topic `state` for a version. */
 export function stateMessage(entry: ChangeEntry, data: unknown): { body: string; sender: string | null; time: string } {
-  return { body: JSON.stringify({ version: entry.version, stream: entry.stream, op: entry.op, keys: entry.keys, data }), sender: entry.stream, time: entry.time };
+  return {
+    body: JSON.stringify({ version: entry.version, stream: entry.stream, op: entry.op, keys: entry.keys, data }),
+    sender: entry.stream,
+    time: entry.time,
+  };
 }

@@ -54,7 +54,16 @@ export interface StatusSnapshot {
   /** Each pool; `holders` and `waiters` as its coordinator last recorded them (waiters in the order they are served). */
   resources: Array<{ name: string; capacity: number; inUse: number; holders: PoolRecord['holders']; waiters: PoolRecord['waiters'] }>;
   /** Proposals (coord propose, convergence point approvals, `gather: vote` groups). */
-  proposals: Array<{ name: string; kind: ProposalRecord['kind']; state: ProposalRecord['state']; yes: number; no: number; needed: number; voters: string[]; reason: string | null }>;
+  proposals: Array<{
+    name: string;
+    kind: ProposalRecord['kind'];
+    state: ProposalRecord['state'];
+    yes: number;
+    no: number;
+    needed: number;
+    voters: string[];
+    reason: string | null;
+  }>;
   /** The shared state: its model, current version, newest durable snapshot and last change. */
   state: { type: StateSettings['type']; version: number; snapshot: number; lastChange: { time: string; stream: string | null; op: string } | null };
   /** Queue topics: size, and each consumer's position, lag and unacknowledged messages. */
@@ -142,7 +151,16 @@ export async function loadSnapshot(backend: Backend, run: RunRecord): Promise<St
     resources:
       pools?.map((p) => ({ name: p.name, capacity: p.capacity, inUse: p.inUse, holders: p.holders, waiters: p.waiters })) ??
       Object.entries(run.pools ?? {}).map(([name, capacity]) => ({ name, capacity, inUse: inUse.get(name) ?? 0, holders: [], waiters: [] })),
-    proposals: proposals.map((p) => ({ name: p.name, kind: p.kind, state: p.state, yes: p.yes, no: p.no, needed: p.needed, voters: p.voters, reason: p.reason })),
+    proposals: proposals.map((p) => ({
+      name: p.name,
+      kind: p.kind,
+      state: p.state,
+      yes: p.yes,
+      no: p.no,
+      needed: p.needed,
+      voters: p.voters,
+      reason: p.reason,
+    })),
     state: {
       type: run.sharedState?.type ?? 'centralized',
       version: stateHead?.version ?? 0,

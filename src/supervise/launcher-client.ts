@@ -141,7 +141,8 @@ export class LauncherSpawner implements Spawner {
         break;
       case 'exit':
         this.live.delete(m.id);
-        if (p.finish) p.finish({ exitCode: m.exitCode, signal: m.signal, ...(m.error ? { error: m.error } : {}), ...(m.logError ? { logError: m.logError } : {}) });
+        if (p.finish)
+          p.finish({ exitCode: m.exitCode, signal: m.signal, ...(m.error ? { error: m.error } : {}), ...(m.logError ? { logError: m.logError } : {}) });
         else p.resolve(exitedBeforeStart({ exitCode: m.exitCode, signal: m.signal, error: m.error ?? 'exited before it started' }));
         break;
       default:

@@ -130,10 +130,7 @@ const systemProbe: GroupProbe = { groupAlive, goneMs: GONE_MS };
  * has exited only once its whole group has: nothing of it outlives the report of its exit.
  */
 export function spawnProcess(req: SpawnRequest, probe: GroupProbe = systemProbe): StreamProcess {
-  const [file, args] =
-    typeof req.command === 'string'
-      ? (['/bin/sh', ['-c', req.command]] as const)
-      : ([req.command[0] ?? '', req.command.slice(1)] as const);
+  const [file, args] = typeof req.command === 'string' ? (['/bin/sh', ['-c', req.command]] as const) : ([req.command[0] ?? '', req.command.slice(1)] as const);
   const child = spawn(file, args, {
     cwd: req.cwd,
     env: req.env,

@@ -16,7 +16,10 @@ import { CoordError } from '../core/errors.js';
 
 /** A directory coord must not trust (code `unsafe`); the message names the path and what to do. */
 export class UnsafeDirectoryError extends CoordError {
-  constructor(message: string, readonly path: string) {
+  constructor(
+    message: string,
+    readonly path: string,
+  ) {
     super('unsafe', message);
     this.name = 'UnsafeDirectoryError';
   }

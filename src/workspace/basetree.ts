@@ -60,7 +60,9 @@ export const COORD_HOME_NAME = '.coord';
 /** Is `rel` (posix) repository data or coord's home, never contributed? */
 export function isRepositoryData(rel: string): boolean {
   if (rel === COORD_HOME_NAME || rel.startsWith(`${COORD_HOME_NAME}/`)) return true;
-  return rel === NEVER_CONTRIBUTED || rel.startsWith(`${NEVER_CONTRIBUTED}/`) || rel.includes(`/${NEVER_CONTRIBUTED}/`) || rel.endsWith(`/${NEVER_CONTRIBUTED}`);
+  return (
+    rel === NEVER_CONTRIBUTED || rel.startsWith(`${NEVER_CONTRIBUTED}/`) || rel.includes(`/${NEVER_CONTRIBUTED}/`) || rel.endsWith(`/${NEVER_CONTRIBUTED}`)
+  );
 }
 
 /** The content hash used by bases and change sets (SHA-1: identity within a run, not security). */

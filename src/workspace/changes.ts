@@ -90,11 +90,7 @@ function unchanged(e: FileEntry, b: BaseEntry, s: [number, number, number] | und
  * The change set of the workspace `dir` (its `outputs`) against `base`, using `seed` (the
  * record of how the workspace was seeded from that base) to skip reading unchanged files.
  */
-export async function detectChanges(
-  source: { stream: string; dir: string; outputs: string[] },
-  base?: BaseTree,
-  seed?: SeedRecord,
-): Promise<ChangeSet> {
+export async function detectChanges(source: { stream: string; dir: string; outputs: string[] }, base?: BaseTree, seed?: SeedRecord): Promise<ChangeSet> {
   const { entries: walked, skipped } = await collectOutputs(source.dir, source.outputs);
   if (base === undefined) {
     return {
@@ -106,7 +102,8 @@ export async function detectChanges(
       skipped,
     };
   }
-  const stats = seed !== undefined && path.resolve(seed.base) === path.resolve(base.dir) && seed.stats.length === base.entries.length * 3 ? seed.stats : undefined;
+  const stats =
+    seed !== undefined && path.resolve(seed.base) === path.resolve(base.dir) && seed.stats.length === base.entries.length * 3 ? seed.stats : undefined;
   const ticker = new Ticker();
   const seen = new Uint8Array(base.entries.length);
   const entries: FileEntry[] = [];

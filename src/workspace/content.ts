@@ -56,8 +56,7 @@ export function openVerified(abs: string, expected: Expected = {}): { fd: number
     throw new WorkspaceError(`cannot open ${abs} for merging: ${(e as Error).message}`, abs);
   }
   const stat = fs.fstatSync(fd);
-  const moved =
-    (expected.ino !== undefined && stat.ino !== expected.ino) || (expected.dev !== undefined && stat.dev !== expected.dev);
+  const moved = (expected.ino !== undefined && stat.ino !== expected.ino) || (expected.dev !== undefined && stat.dev !== expected.dev);
   if (!stat.isFile() || moved) {
     fs.closeSync(fd);
     throw new WorkspaceError(`${abs} changed while it was being merged (no longer the file that was collected)`, abs);

@@ -29,9 +29,7 @@ export class GitError extends CoordError {
 }
 
 /** Settings for every git call: no signing, no hooks, no rerere auto-resolution. */
-const CONFIG = [
-  '-c', 'commit.gpgsign=false', '-c', 'core.hooksPath=/dev/null', '-c', 'rerere.enabled=false', '-c', 'advice.detachedHead=false',
-];
+const CONFIG = ['-c', 'commit.gpgsign=false', '-c', 'core.hooksPath=/dev/null', '-c', 'rerere.enabled=false', '-c', 'advice.detachedHead=false'];
 
 /**
  * The GIT_* variables that reach git. Every other one is stripped: a coord started from a git
@@ -41,8 +39,13 @@ const CONFIG = [
  * lives, as HOME and XDG_CONFIG_HOME do, which pass too: users and tests rely on them.
  */
 const PASSED_GIT_VARS = new Set([
-  'GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL',
-  'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_SYSTEM', 'GIT_CONFIG_NOSYSTEM',
+  'GIT_AUTHOR_NAME',
+  'GIT_AUTHOR_EMAIL',
+  'GIT_COMMITTER_NAME',
+  'GIT_COMMITTER_EMAIL',
+  'GIT_CONFIG_GLOBAL',
+  'GIT_CONFIG_SYSTEM',
+  'GIT_CONFIG_NOSYSTEM',
 ]);
 
 function gitEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -51,7 +54,11 @@ function gitEnv(extra: Record<string, string> = {}): Record<string, string> {
   return { ...env, LC_ALL: 'C', GIT_TERMINAL_PROMPT: '0', ...extra };
 }
 
-interface Run { stdout: string; stderr: string; exitCode: number }
+interface Run {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
 
 /** Extra settings of one git call: variables to set, and `-c` settings (not shown in errors). */
 interface GitOptions {
@@ -142,7 +149,10 @@ async function branchExists(repo: string, branch: string): Promise<boolean> {
 /** The canonical paths of the repository's registered worktrees (the main one included). */
 async function worktreePaths(repo: string): Promise<string[]> {
   const { stdout } = await git(repo, ['worktree', 'list', '--porcelain', '-z']);
-  const dirs = stdout.split('\0').filter((f) => f.startsWith('worktree ')).map((f) => f.slice('worktree '.length));
+  const dirs = stdout
+    .split('\0')
+    .filter((f) => f.startsWith('worktree '))
+    .map((f) => f.slice('worktree '.length));
   return Promise.all(dirs.map(canonical));
 }
 
@@ -246,13 +256,7 @@ export interface BranchMergeResult {
  * merging stops; the point branch keeps the merges done so far. A branch with nothing new
  * ("Already up to date") counts as merged. The scratch worktree is removed in every case.
  */
-export async function mergeBranches(
-  repo: string,
-  pointBranch: string,
-  baseCommit: string,
-  branches: string[],
-  scratchDir: string,
-): Promise<BranchMergeResult> {
+export async function mergeBranches(repo: string, pointBranch: string, baseCommit: string, branches: string[], scratchDir: string): Promise<BranchMergeResult> {
   const base = await resolve(repo, `${baseCommit}^{commit}`);
   for (const b of branches) await checkBranch(repo, b);
   const identity = await identityOf(repo);

@@ -48,7 +48,6 @@ export function outputMatcher(outputs: readonly string[]): OutputMatcher {
     all,
     selects: (rel) => all || isPositive(rel),
     excludes: (rel) => isNegative(rel),
-    mayContain: (rel) =>
-      anywhere || bases.some((b) => b === rel || b.startsWith(`${rel}/`) || rel.startsWith(`${b}/`)),
+    mayContain: (rel) => anywhere || bases.some((b) => b === rel || b.startsWith(`${rel}/`) || rel.startsWith(`${b}/`)),
   };
 }

@@ -48,10 +48,7 @@ function assertOwnDirectory(p: string, st: Stats, what: string): void {
   }
   const uid = process.getuid?.();
   if (uid !== undefined && st.uid !== uid) {
-    throw new WorkspaceError(
-      `${what} ${p} is owned by uid ${st.uid}, not by the current user (uid ${uid}); refusing to use it`,
-      p,
-    );
+    throw new WorkspaceError(`${what} ${p} is owned by uid ${st.uid}, not by the current user (uid ${uid}); refusing to use it`, p);
   }
 }
 

@@ -198,10 +198,7 @@ async function visit(s: WalkState, rel: string, selected: boolean): Promise<numb
  * `up -> ../..`; their targets are never read), FIFOs, sockets and devices, and what this
  * process cannot read.
  */
-export async function collectOutputs(
-  dir: string,
-  outputs: string[],
-): Promise<{ entries: FileEntry[]; skipped: Skipped[] }> {
+export async function collectOutputs(dir: string, outputs: string[]): Promise<{ entries: FileEntry[]; skipped: Skipped[] }> {
   const root = path.resolve(dir);
   let st: fs.Stats;
   try {

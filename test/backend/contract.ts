@@ -126,7 +126,17 @@ export function backendContract(name: string, make: () => Promise<BackendFixture
       const wt: StreamRecord = { ...streamRecord('w', 'running'), branch: 'coord/r/w', worker: null };
       await b.putStreams('r', [wt]);
       expect((await b.listStreams('r')).find((s) => s.id === 'w')).toEqual(wt);
-      const point: PointRecord = { name: 'p', type: 'barrier', state: 'waiting', streams: ['a', 'b'], merged: [], conflicts: [], reason: null, message: null, target: '/t' };
+      const point: PointRecord = {
+        name: 'p',
+        type: 'barrier',
+        state: 'waiting',
+        streams: ['a', 'b'],
+        merged: [],
+        conflicts: [],
+        reason: null,
+        message: null,
+        target: '/t',
+      };
       await b.putPoint('r', point);
       await b.putPoint('r', { ...point, state: 'done', merged: ['a', 'b'] });
       expect(await b.listPoints('r')).toEqual([{ ...point, state: 'done', merged: ['a', 'b'] }]);
@@ -169,7 +179,13 @@ export function backendContract(name: string, make: () => Promise<BackendFixture
         decidedAt: null,
       };
       await b.putProposal('r', p);
-      const decided = { ...p, votes: [{ voter: 'a', vote: 'yes' as const, reason: null, time: '2026-01-01T00:00:01.000Z' }], yes: 1, state: 'rejected' as const, reason: 'timeout' as const };
+      const decided = {
+        ...p,
+        votes: [{ voter: 'a', vote: 'yes' as const, reason: null, time: '2026-01-01T00:00:01.000Z' }],
+        yes: 1,
+        state: 'rejected' as const,
+        reason: 'timeout' as const,
+      };
       await b.putProposal('r', decided);
       await b.putProposal('r', { ...p, name: 'other' });
       expect(await b.getProposal('r', 'ship')).toEqual(decided);
@@ -244,7 +260,10 @@ export function backendContract(name: string, make: () => Promise<BackendFixture
       expect(await b.logPut('r', 'changes', 2, { v: 2 })).toBe(true);
       expect(await b.logPut('r', 'changes', 2, { v: 'again' })).toBe(false);
       expect(await b.logPut('r', 'changes', 1, { v: 1 }, { durable: true })).toBe(true);
-      expect(await b.logRange('r', 'changes')).toEqual([{ seq: 1, body: { v: 1 } }, { seq: 2, body: { v: 2 } }]);
+      expect(await b.logRange('r', 'changes')).toEqual([
+        { seq: 1, body: { v: 1 } },
+        { seq: 2, body: { v: 2 } },
+      ]);
     });
 
     it('tells a watcher when a log grows', async () => {
@@ -288,8 +307,14 @@ export function backendContract(name: string, make: () => Promise<BackendFixture
       expect(await refusal(s.set('p', nested(2500)))).toEqual(deep);
       expect(await refusal(s.merge('m', { a: nested(100) }))).toEqual(deep);
       expect(await refusal(s.update((d) => ({ ...d, u: nested(70) })))).toEqual(deep);
-      expect(await refusal(s.incr(Array.from({ length: 65 }, () => 'k').join('.')))).toMatchObject({ exitCode: 2, message: expect.stringMatching(/65 segments/) });
-      expect(await refusal(s.set('big', 'é'.repeat(2 * MiB)))).toMatchObject({ exitCode: 2, message: expect.stringMatching(/^too large: the state would take \d+ bytes as JSON \(at most 4 MiB, 4194304 bytes\)/) });
+      expect(await refusal(s.incr(Array.from({ length: 65 }, () => 'k').join('.')))).toMatchObject({
+        exitCode: 2,
+        message: expect.stringMatching(/65 segments/),
+      });
+      expect(await refusal(s.set('big', 'é'.repeat(2 * MiB)))).toMatchObject({
+        exitCode: 2,
+        message: expect.stringMatching(/^too large: the state would take \d+ bytes as JSON \(at most 4 MiB, 4194304 bytes\)/),
+      });
       expect(await s.read()).toEqual({ version: 1, data: { a: 1 } });
       expect(await b.docVersions('r', 'state')).toEqual([1]);
       // right at the limits: stored and read back whole
@@ -301,8 +326,14 @@ export function backendContract(name: string, make: () => Promise<BackendFixture
       expect((await s.delete('big')).version).toBe(4);
 
       const q = new MessageQueue(b, 'r', { onEvent: () => undefined });
-      expect(await refusal(q.send('t', 'x'.repeat(4 * MiB + 1)))).toEqual({ exitCode: 2, message: 'the message is too large: 4194305 bytes (at most 4 MiB, 4194304 bytes); nothing was sent' });
-      expect(await refusal(q.send('t', JSON.stringify({ a: nested(64) })))).toMatchObject({ exitCode: 2, message: expect.stringMatching(/more than 64 levels/) });
+      expect(await refusal(q.send('t', 'x'.repeat(4 * MiB + 1)))).toEqual({
+        exitCode: 2,
+        message: 'the message is too large: 4194305 bytes (at most 4 MiB, 4194304 bytes); nothing was sent',
+      });
+      expect(await refusal(q.send('t', JSON.stringify({ a: nested(64) })))).toMatchObject({
+        exitCode: 2,
+        message: expect.stringMatching(/more than 64 levels/),
+      });
       expect(await b.logHead('r', 'topic/t')).toBe(0);
       expect(await q.send('t', 'é'.repeat(2 * MiB))).toBe(1);
       expect(await q.send('t', JSON.stringify(nested(64)))).toBe(2);
@@ -311,11 +342,21 @@ export function backendContract(name: string, make: () => Promise<BackendFixture
       // a document an older version stored, deeper than the limit: written straight through the backend
       const head = await b.docRead<JsonObject>('r', 'state');
       const entry: ChangeEntry = { version: 5, time: new Date().toISOString(), stream: null, op: 'set', keys: ['old'] };
-      expect((await b.docCommit('r', 'state', head!.version, { ...head!.data, old: nested(2500) }, { keep: 100, meta: entry, logs: { changes: entry } }))?.version).toBe(5);
-      const stuck = { exitCode: 1, message: expect.stringMatching(/^the state at version 5 nests more than 64 levels .*: only a change that brings it within the limits is taken, such as coord state delete old$/) };
+      expect(
+        (await b.docCommit('r', 'state', head!.version, { ...head!.data, old: nested(2500) }, { keep: 100, meta: entry, logs: { changes: entry } }))?.version,
+      ).toBe(5);
+      const stuck = {
+        exitCode: 1,
+        message: expect.stringMatching(
+          /^the state at version 5 nests more than 64 levels .*: only a change that brings it within the limits is taken, such as coord state delete old$/,
+        ),
+      };
       expect(await refusal(s.set('x', 1))).toEqual(stuck);
       expect(await refusal(s.merge(undefined, { y: 1 }))).toEqual(stuck);
-      expect(await refusal(s.snapshot())).toMatchObject({ exitCode: 1, message: expect.stringMatching(/version 5 is not snapshotted: it nests more than 64 levels/) });
+      expect(await refusal(s.snapshot())).toMatchObject({
+        exitCode: 1,
+        message: expect.stringMatching(/version 5 is not snapshotted: it nests more than 64 levels/),
+      });
       const frozen = await new StateStore(b, 'r', { type: 'immutable', onEvent: () => undefined }).get();
       expect(Object.isFrozen(frozen['old'])).toBe(true);
       expect((await s.delete('old')).version).toBe(6);
@@ -323,8 +364,16 @@ export function backendContract(name: string, make: () => Promise<BackendFixture
       expect(await s.snapshot()).toBe(7);
       // and one larger than the limit
       const larger: ChangeEntry = { ...entry, version: 8, keys: ['huge'] };
-      expect((await b.docCommit('r', 'state', 7, { ...(await s.get()), huge: 'x'.repeat(5 * MiB) }, { keep: 100, meta: larger, logs: { changes: larger } }))?.version).toBe(8);
-      expect(await refusal(s.set('y', 1))).toMatchObject({ exitCode: 1, message: expect.stringMatching(/^the state at version 8 takes more than 4 MiB as JSON .*: only a change that brings it within the limits is taken, such as coord state delete huge$/) });
+      expect(
+        (await b.docCommit('r', 'state', 7, { ...(await s.get()), huge: 'x'.repeat(5 * MiB) }, { keep: 100, meta: larger, logs: { changes: larger } }))
+          ?.version,
+      ).toBe(8);
+      expect(await refusal(s.set('y', 1))).toMatchObject({
+        exitCode: 1,
+        message: expect.stringMatching(
+          /^the state at version 8 takes more than 4 MiB as JSON .*: only a change that brings it within the limits is taken, such as coord state delete huge$/,
+        ),
+      });
       expect((await s.delete('huge')).version).toBe(9);
     });
 

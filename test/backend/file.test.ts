@@ -18,8 +18,22 @@ describe('FileBackend specifics', () => {
     const b = new FileBackend(join(dir, '.coord'));
     await b.createRun(runRecord('r1', '2026-01-01T00:00:00.000Z'), 'x');
     const rec = (id: string, state: 'running' | 'succeeded') => ({
-      id, state, attempt: 1, pid: 1, pgid: 1, procStartTime: null, exitCode: state === 'succeeded' ? 0 : null, signal: null, reason: null,
-      workspace: '/w', capabilities: [], dependsOn: [], resources: {}, startedAt: null, endedAt: null, lastHeartbeat: null,
+      id,
+      state,
+      attempt: 1,
+      pid: 1,
+      pgid: 1,
+      procStartTime: null,
+      exitCode: state === 'succeeded' ? 0 : null,
+      signal: null,
+      reason: null,
+      workspace: '/w',
+      capabilities: [],
+      dependsOn: [],
+      resources: {},
+      startedAt: null,
+      endedAt: null,
+      lastHeartbeat: null,
     });
     await b.putStreams('r1', [rec('a', 'running'), rec('b', 'succeeded')]);
     expect(existsSync(join(b.runDir('r1'), 'streams', 'a', 'status.json'))).toBe(false);

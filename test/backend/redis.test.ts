@@ -181,7 +181,15 @@ needs.describe('RedisBackend specifics', () => {
     const b = new RedisBackend(url, { prefix, onConnection: quiet });
     const c = new Redis(url, { maxRetriesPerRequest: 1 });
     c.on('error', quiet);
-    const beat = (attempt: number, time: string | null) => ({ attempt, startedAt: '2026-01-01T00:00:00.000Z', time, progress: attempt * 10, message: `a${attempt}`, host: 'h', worker: null });
+    const beat = (attempt: number, time: string | null) => ({
+      attempt,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      time,
+      progress: attempt * 10,
+      message: `a${attempt}`,
+      host: 'h',
+      worker: null,
+    });
     try {
       await b.putBeat('nope', 's', beat(1, null), 10_000); // no such run: nothing stored
       expect(await keysUnder(url, `${prefix}run:nope:`)).toEqual([]);
@@ -465,11 +473,31 @@ describe('RedisBackend across lost connections', () => {
 
 describe('parseBackendUrl', () => {
   it('reads redis://HOST[:PORT][/DB] with defaults and credentials', () => {
-    expect(parseBackendUrl('redis://localhost', '--backend')).toEqual({ kind: 'redis', host: 'localhost', port: 6379, db: 0, url: 'redis://localhost:6379/0', display: 'redis://localhost:6379' });
-    expect(parseBackendUrl('redis://10.0.0.5:6380/2', '--backend')).toMatchObject({ host: '10.0.0.5', port: 6380, db: 2, url: 'redis://10.0.0.5:6380/2', display: 'redis://10.0.0.5:6380/2' });
+    expect(parseBackendUrl('redis://localhost', '--backend')).toEqual({
+      kind: 'redis',
+      host: 'localhost',
+      port: 6379,
+      db: 0,
+      url: 'redis://localhost:6379/0',
+      display: 'redis://localhost:6379',
+    });
+    expect(parseBackendUrl('redis://10.0.0.5:6380/2', '--backend')).toMatchObject({
+      host: '10.0.0.5',
+      port: 6380,
+      db: 2,
+      url: 'redis://10.0.0.5:6380/2',
+      display: 'redis://10.0.0.5:6380/2',
+    });
     expect(parseBackendUrl('redis://cache.internal:6380/', '--backend')).toMatchObject({ port: 6380, db: 0 });
     const withPassword = parseBackendUrl('redis://:s3cr%40t@cache:6390/1', 'COORD_BACKEND');
-    expect(withPassword).toMatchObject({ host: 'cache', port: 6390, db: 1, password: 's3cr@t', url: 'redis://:s3cr%40t@cache:6390/1', display: 'redis://cache:6390/1' });
+    expect(withPassword).toMatchObject({
+      host: 'cache',
+      port: 6390,
+      db: 1,
+      password: 's3cr@t',
+      url: 'redis://:s3cr%40t@cache:6390/1',
+      display: 'redis://cache:6390/1',
+    });
     expect(withPassword.username).toBeUndefined();
     expect(parseBackendUrl('redis://app:pw@cache', '--backend')).toMatchObject({ username: 'app', password: 'pw' });
     expect(parseBackendUrl('redis://[::1]:7000', '--backend')).toMatchObject({ host: '::1', port: 7000, url: 'redis://[::1]:7000/0' });
@@ -500,7 +528,9 @@ describe('parseBackendUrl', () => {
       expect(() => parseBackendUrl(text, 'COORD_BACKEND')).toThrow(why);
       expect(() => parseBackendUrl(text, 'COORD_BACKEND')).toThrow(/^COORD_BACKEND: /);
     }
-    expect(() => parseBackendUrl('ftp://x', '--backend')).toThrow(/^--backend: "ftp:\/\/x" is not a backend URL: unknown scheme "ftp:" \(expected redis:\/\/HOST\[:PORT\]\[\/DB\]\)$/);
+    expect(() => parseBackendUrl('ftp://x', '--backend')).toThrow(
+      /^--backend: "ftp:\/\/x" is not a backend URL: unknown scheme "ftp:" \(expected redis:\/\/HOST\[:PORT\]\[\/DB\]\)$/,
+    );
     // a password never shows in an error
     let message = '';
     try {

@@ -42,7 +42,24 @@ describe('every command', () => {
   });
 
   it('that prints data takes --json, with one description', () => {
-    const data = ['run', 'continue', 'validate', 'init', 'status', 'events', 'locks', 'diff', 'dashboard', 'stop', 'clean', 'apply', 'spawn', 'propose', 'vote', 'decision'];
+    const data = [
+      'run',
+      'continue',
+      'validate',
+      'init',
+      'status',
+      'events',
+      'locks',
+      'diff',
+      'dashboard',
+      'stop',
+      'clean',
+      'apply',
+      'spawn',
+      'propose',
+      'vote',
+      'decision',
+    ];
     for (const name of data) expect(flagOf(all.find((c) => c.words.join(' ') === name)!.cmd, '--json')).toBeDefined();
     const descriptions = new Set(leaves.map(({ cmd }) => flagOf(cmd, '--json')?.description).filter((d) => d !== undefined));
     expect(descriptions.size).toBe(1);
@@ -50,7 +67,15 @@ describe('every command', () => {
 
   it('that addresses a run takes --run, and the positional RUN_ID where its written form has one', () => {
     const positional = ['continue', 'diff', 'apply', 'status', 'logs', 'events', 'stop', 'clean', 'locks', 'dashboard'];
-    const option = ['spawn', 'resource acquire', 'propose', 'vote', 'decision', ...['get', 'set', 'incr', 'merge', 'delete', 'log', 'rollback', 'watch'].map((s) => `state ${s}`), ...['send', 'recv', 'ack', 'ls'].map((s) => `queue ${s}`)];
+    const option = [
+      'spawn',
+      'resource acquire',
+      'propose',
+      'vote',
+      'decision',
+      ...['get', 'set', 'incr', 'merge', 'delete', 'log', 'rollback', 'watch'].map((s) => `state ${s}`),
+      ...['send', 'recv', 'ack', 'ls'].map((s) => `queue ${s}`),
+    ];
     for (const { words, cmd } of leaves) {
       const name = words.join(' ');
       const hasPositional = cmd.registeredArguments.some((a) => a.name() === 'run');
@@ -61,7 +86,8 @@ describe('every command', () => {
 
   it('takes --backend only when it uses a backend', () => {
     const without = ['validate', 'init', 'heartbeat', 'completion'];
-    for (const { words, cmd } of leaves) expect([words.join(' '), flagOf(cmd, '--backend') !== undefined]).toEqual([words.join(' '), !without.includes(words.join(' '))]);
+    for (const { words, cmd } of leaves)
+      expect([words.join(' '), flagOf(cmd, '--backend') !== undefined]).toEqual([words.join(' '), !without.includes(words.join(' '))]);
   });
 
   it('gives -q one meaning: --quiet', () => {

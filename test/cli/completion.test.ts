@@ -43,7 +43,13 @@ function complete(words: string[]): string[] {
   const array = words.map((w) => `'${w.replace(/'/g, `'\\''`)}'`).join(' ');
   const r = spawnSync(
     'bash',
-    ['--norc', '-c', `source "$1"; COMP_WORDS=(${array}); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _coord; printf '%s\\n' "\${COMPREPLY[@]}"`, 'bash', join(rig.dir, 'coord.bash')],
+    [
+      '--norc',
+      '-c',
+      `source "$1"; COMP_WORDS=(${array}); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _coord; printf '%s\\n' "\${COMPREPLY[@]}"`,
+      'bash',
+      join(rig.dir, 'coord.bash'),
+    ],
     { encoding: 'utf8' },
   );
   expect(r.stderr).toBe('');
@@ -92,7 +98,8 @@ describe('coord completion zsh and fish', () => {
   it('name every command and every long option', () => {
     for (const sh of ['zsh', 'fish']) {
       for (const c of allCommands) expect(scripts[sh]).toContain(c);
-      for (const n of nodes) for (const o of n.options) for (const f of o.flags) if (f.startsWith('--')) expect(scripts[sh]).toContain(sh === 'fish' ? `-l ${f.slice(2)}` : f);
+      for (const n of nodes)
+        for (const o of n.options) for (const f of o.flags) if (f.startsWith('--')) expect(scripts[sh]).toContain(sh === 'fish' ? `-l ${f.slice(2)}` : f);
     }
     expect(scripts.zsh!.startsWith('#compdef coord\n')).toBe(true);
   });
@@ -111,7 +118,10 @@ describe('coord completion zsh and fish', () => {
     const offered = (line: string): string[] => {
       const r = spawnSync('fish', ['--no-config', '-c', 'source $argv[1]; complete -C $argv[2]', join(rig.dir, 'coord.fish'), line], { encoding: 'utf8' });
       expect(r.stderr).toBe('');
-      return r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t')[0]!);
+      return r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split('\t')[0]!);
     };
     expect(offered('coord st').sort()).toEqual(['state', 'status', 'stop']);
     expect(offered('coord state g')).toEqual(['get']);

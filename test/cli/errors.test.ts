@@ -32,7 +32,7 @@ describe('exit codes of errors', () => {
     expect(exitCodeOf('a string')).toBe(EXIT.failed);
   });
 
-  it('library errors carry a code and no exit code, and are not the command line\'s UsageError', () => {
+  it("library errors carry a code and no exit code, and are not the command line's UsageError", () => {
     const errors = [new LockTimeoutError('/f', 10, [], 'write'), new QueueError('bad name'), new VersionConflictError(1, 2)];
     expect(errors.map((e) => e.code)).toEqual(['timeout', 'invalid', 'version-conflict']);
     for (const e of errors) {

@@ -16,26 +16,44 @@ afterEach(async () => {
   await rig.cleanup();
 });
 
-const twoStreams = { streams: [{ id: 'a', command: 'true' }, { id: 'b', command: 'true', depends_on: ['a'] }] };
+const twoStreams = {
+  streams: [
+    { id: 'a', command: 'true' },
+    { id: 'b', command: 'true', depends_on: ['a'] },
+  ],
+};
 
 describe('--json', () => {
   it('coord validate: ok, errors and warnings with their places; the exit codes of the text form', async () => {
     rig.writePlan(twoStreams);
     expect(await rig.coord(['validate', 'plan.yaml', '--json'])).toMatchObject({ code: 0, stderr: '', stdout: '{"ok":true,"errors":[],"warnings":[]}\n' });
-    rig.writePlan({ streams: [{ id: 'a', command: 'true', depends_on: ['ghost'] }, { id: 'a', command: 'true' }] }, 'bad.yaml');
+    rig.writePlan(
+      {
+        streams: [
+          { id: 'a', command: 'true', depends_on: ['ghost'] },
+          { id: 'a', command: 'true' },
+        ],
+      },
+      'bad.yaml',
+    );
     const bad = await rig.coord(['validate', 'bad.yaml', '--json']);
     expect([bad.code, bad.stderr]).toEqual([2, '']);
     const out = JSON.parse(bad.stdout) as { ok: boolean; errors: Array<{ file: string; line: number; col: number; message: string }> };
     expect(out.ok).toBe(false);
     expect(out.errors.length).toBe(2);
-    for (const e of out.errors) expect(e).toEqual({ file: expect.stringMatching(/bad\.yaml$/), line: expect.any(Number), col: expect.any(Number), message: expect.any(String) });
+    for (const e of out.errors)
+      expect(e).toEqual({ file: expect.stringMatching(/bad\.yaml$/), line: expect.any(Number), col: expect.any(Number), message: expect.any(String) });
     expect(out.errors.map((e) => e.message).join('\n')).toMatch(/ghost/);
   });
 
   it('coord run --dry-run: the waves and the points; nothing runs', async () => {
     rig.writePlan({
       agent_coordination: { convergence_points: [{ name: 'p', type: 'barrier', streams: ['a', 'b'] }] },
-      streams: [{ id: 'a', command: 'true' }, { id: 'b', command: 'true' }, { id: 'c', command: 'true', depends_on: ['p'] }],
+      streams: [
+        { id: 'a', command: 'true' },
+        { id: 'b', command: 'true' },
+        { id: 'c', command: 'true', depends_on: ['p'] },
+      ],
     });
     const r = await rig.coord(['run', 'plan.yaml', '--dry-run', '--json']);
     expect([r.code, r.stderr]).toEqual([0, '']);
@@ -70,7 +88,9 @@ describe('--json', () => {
     rig.writePlan({ streams: [{ id: 'planner', command: 'coord spawn --id child --wait --json -- sh -c "exit 3"; echo "exit $?"' }] });
     expect((await rig.coord(['run', 'plan.yaml'])).code).toBe(1);
     const [id] = rig.runIds();
-    const lines = readFileSync(join(rig.runDir(), 'streams', 'planner', 'stdout'), 'utf8').trim().split('\n');
+    const lines = readFileSync(join(rig.runDir(), 'streams', 'planner', 'stdout'), 'utf8')
+      .trim()
+      .split('\n');
     expect(lines.map((l) => (l.startsWith('{') ? JSON.parse(l) : l))).toEqual([
       { event: 'registered', id: 'child', run: id },
       { event: 'ended', id: 'child', run: id, state: 'failed', exitCode: 3 },
@@ -112,6 +132,11 @@ describe('the run selector', () => {
     expect(both.code).toBe(2);
     expect(both.stderr).toContain(`two runs named: ${older} and --run ${newer}`);
     const events = await rig.coord(['events', '--run', older!, '--json']);
-    expect(events.stdout.split('\n').filter(Boolean).every((l) => (JSON.parse(l) as { run: string }).run === older)).toBe(true);
+    expect(
+      events.stdout
+        .split('\n')
+        .filter(Boolean)
+        .every((l) => (JSON.parse(l) as { run: string }).run === older),
+    ).toBe(true);
   });
 });

@@ -11,7 +11,9 @@ import { ROOT } from '../rig.js';
 const SRC = join(ROOT, 'src');
 
 function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 /** The src-relative files `file` imports (relative specifiers only; `.js` is the `.ts` source). */
@@ -25,7 +27,9 @@ const graph = new Map(sources(SRC).map((f) => [relative(SRC, f), importsOf(f)]))
 
 describe('layers', () => {
   it('nothing outside src/cli imports src/cli', () => {
-    const upward = [...graph].flatMap(([file, deps]) => (file.startsWith('cli/') ? [] : deps.filter((d) => d.startsWith('cli/')).map((d) => `${file} -> ${d}`)));
+    const upward = [...graph].flatMap(([file, deps]) =>
+      file.startsWith('cli/') ? [] : deps.filter((d) => d.startsWith('cli/')).map((d) => `${file} -> ${d}`),
+    );
     expect(upward).toEqual([]);
     expect(graph.get('locks/env.ts')).toEqual(expect.arrayContaining(['context/backend.ts']));
   });
@@ -47,7 +51,10 @@ describe('layers', () => {
   });
 
   it('every file of src/cli is under 400 lines', () => {
-    const long = [...graph.keys()].filter((f) => f.startsWith('cli/')).map((f) => [f, readFileSync(join(SRC, f), 'utf8').split('\n').length] as const).filter(([, n]) => n > 400);
+    const long = [...graph.keys()]
+      .filter((f) => f.startsWith('cli/'))
+      .map((f) => [f, readFileSync(join(SRC, f), 'utf8').split('\n').length] as const)
+      .filter(([, n]) => n > 400);
     expect(long).toEqual([]);
   });
 });

@@ -38,7 +38,7 @@ describe('control socket refusals', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a malformed or unknown request is refused as invalid, and a handler\'s code reaches the client', async () => {
+  it("a malformed or unknown request is refused as invalid, and a handler's code reaches the client", async () => {
     dir = mkdtempSync(join(tmpdir(), 'coord-control-'));
     const path = join(dir, 'control.sock');
     server = await listenControl(path, (_msg, conn) => conn.reply({ ok: false, error: 'timed out after 10ms waiting for gpu=1', code: 'timeout' }));
@@ -58,10 +58,14 @@ describe('control socket refusals', () => {
       thrown = e;
     }
     expect(thrown).toBeInstanceOf(ControlError);
-    expect([(thrown as ControlError).code, (thrown as ControlError).message, exitCodeOf(thrown)]).toEqual(['timeout', 'timed out after 10ms waiting for gpu=1', 75]);
+    expect([(thrown as ControlError).code, (thrown as ControlError).message, exitCodeOf(thrown)]).toEqual([
+      'timeout',
+      'timed out after 10ms waiting for gpu=1',
+      75,
+    ]);
   });
 
-  it('reads a reply\'s code, an older coordinator\'s exit code, or the request\'s usual refusal when there is none', () => {
+  it("reads a reply's code, an older coordinator's exit code, or the request's usual refusal when there is none", () => {
     expect([codeOfReply('invalid'), codeOfReply('refused'), codeOfReply('timeout')]).toEqual(['invalid', 'refused', 'timeout']);
     expect([codeOfReply(2), codeOfReply(75), codeOfReply(1)]).toEqual(['invalid', 'timeout', 'refused']);
     expect([codeOfReply(undefined), codeOfReply(undefined, 'invalid'), codeOfReply('no-such-code', 'invalid')]).toEqual(['refused', 'invalid', 'invalid']);

@@ -60,7 +60,17 @@ describe('propose', () => {
       openedAt: '2026-01-01T00:00:00.000Z',
     });
     expect(ofType(host, 'proposal-opened')).toEqual([
-      { type: 'proposal-opened', proposal: 'ship', kind: 'proposal', by: 'a', voters: ['a', 'b', 'c'], quorum: 'majority', needed: 2, timeoutMs: null, value: { v: 1 } },
+      {
+        type: 'proposal-opened',
+        proposal: 'ship',
+        kind: 'proposal',
+        by: 'a',
+        voters: ['a', 'b', 'c'],
+        quorum: 'majority',
+        needed: 2,
+        timeoutMs: null,
+        value: { v: 1 },
+      },
     ]);
     expect(host.saved.at(-1)).toEqual(rec);
     expect(board.get('ship')).toBe(rec);
@@ -93,12 +103,18 @@ describe('propose', () => {
     });
     expect(refusal(board.propose({ name: 'p', quorum: 'majority', voters: ['ok', 'not ok'] }))).toEqual({ error: 'bad voter name "not ok"', code: 'invalid' });
     expect(refusal(board.propose({ name: 'p', quorum: 'most', voters: ['a'] })).code).toBe('invalid');
-    expect(refusal(board.propose({ name: 'p', quorum: '3', voters: ['a', 'b'] }))).toEqual({ error: 'quorum 3 is more than the 2 voters (a, b)', code: 'invalid' });
+    expect(refusal(board.propose({ name: 'p', quorum: '3', voters: ['a', 'b'] }))).toEqual({
+      error: 'quorum 3 is more than the 2 voters (a, b)',
+      code: 'invalid',
+    });
     expect(board.get('p')).toBeUndefined();
     expect(host.events).toEqual([]);
     expect(host.saved).toEqual([]);
     must(board.propose({ name: 'p', quorum: 'all', voters: ['a'] }));
-    expect(refusal(board.propose({ name: 'p', quorum: 'all', voters: ['a'] }))).toEqual({ error: '"p" is already a proposal (pending) in this run', code: 'invalid' });
+    expect(refusal(board.propose({ name: 'p', quorum: 'all', voters: ['a'] }))).toEqual({
+      error: '"p" is already a proposal (pending) in this run',
+      code: 'invalid',
+    });
   });
 
   it('names what already holds the name: an approval or a replica group vote', () => {
@@ -158,7 +174,17 @@ describe('vote', () => {
     expect(late.counted).toBe(false);
     expect(late.proposal).toMatchObject({ state: 'accepted', yes: 1, no: 0 });
     expect(late.proposal.votes[1]).toEqual({ voter: 'b', vote: 'no', reason: 'too late', time: '2026-01-01T00:00:00.000Z', late: true });
-    expect(ofType(host, 'vote-cast')[1]).toEqual({ type: 'vote-cast', proposal: 'p', voter: 'b', vote: 'no', reason: 'too late', yes: 1, no: 0, needed: 1, late: true });
+    expect(ofType(host, 'vote-cast')[1]).toEqual({
+      type: 'vote-cast',
+      proposal: 'p',
+      voter: 'b',
+      vote: 'no',
+      reason: 'too late',
+      yes: 1,
+      no: 0,
+      needed: 1,
+      late: true,
+    });
     expect(ofType(host, 'proposal-decided')).toHaveLength(1);
     expect(host.saved.at(-1)?.votes).toHaveLength(2);
   });

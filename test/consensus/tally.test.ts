@@ -32,12 +32,22 @@ describe('tally', () => {
   const voters = ['a', 'b', 'c'];
   it('accepts as soon as yes-votes reach the quorum', () => {
     expect(tally(voters, 2, [{ voter: 'a', vote: 'yes' }]).state).toBe('pending');
-    expect(tally(voters, 2, [{ voter: 'a', vote: 'yes' }, { voter: 'c', vote: 'yes' }])).toEqual({ yes: 2, no: 0, outstanding: 1, state: 'accepted' });
+    expect(
+      tally(voters, 2, [
+        { voter: 'a', vote: 'yes' },
+        { voter: 'c', vote: 'yes' },
+      ]),
+    ).toEqual({ yes: 2, no: 0, outstanding: 1, state: 'accepted' });
   });
 
   it('rejects as soon as the quorum is out of reach', () => {
     expect(tally(voters, 2, [{ voter: 'a', vote: 'no' }]).state).toBe('pending');
-    expect(tally(voters, 2, [{ voter: 'a', vote: 'no' }, { voter: 'b', vote: 'no' }]).state).toBe('rejected');
+    expect(
+      tally(voters, 2, [
+        { voter: 'a', vote: 'no' },
+        { voter: 'b', vote: 'no' },
+      ]).state,
+    ).toBe('rejected');
     expect(tally(voters, 3, [{ voter: 'b', vote: 'no' }]).state).toBe('rejected');
   });
 

@@ -14,7 +14,16 @@ import { chromiumCommand, requires } from '../requires.js';
 
 const needs = requires('chromium');
 /** Headless, and quiet: without the background-networking flags Chromium keeps dialling out. */
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 /** A heartbeat message that would run script if the page inserted it as markup. */
 const HOSTILE = '<img src=x onerror=window.pwned=1>beat';
 
@@ -49,7 +58,14 @@ function listeners(port: number): string[] {
       const [, local, , state] = line.trim().split(/\s+/);
       if (state !== '0A' || !local?.endsWith(`:${hexPort}`)) continue;
       const addr = local.slice(0, -5);
-      found.push(addr.length === 8 ? (addr.match(/../g) ?? []).reverse().map((h) => parseInt(h, 16)).join('.') : addr);
+      found.push(
+        addr.length === 8
+          ? (addr.match(/../g) ?? [])
+              .reverse()
+              .map((h) => parseInt(h, 16))
+              .join('.')
+          : addr,
+      );
     }
   }
   return found;
@@ -74,8 +90,16 @@ describe('coord dashboard', () => {
     rig.writePlan({
       agent_coordination: { convergence_points: [{ name: 'both', type: 'barrier', streams: ['slow', 'quick'] }], resources: { slots: 2 } },
       streams: [
-        { id: 'slow', command: `coord heartbeat --progress 40 --message '${HOSTILE}' && coord lock ${lockFile} -- ${fixture('wait-for-file.js', gate)}`, resources: { slots: 1 } },
-        { id: 'quick', command: 'coord propose ship --quorum all --voters quick,slow && coord vote ship yes && coord state set plan.step 1 && coord state set plan.step 2 && coord state set plan.ready true && echo quick done' },
+        {
+          id: 'slow',
+          command: `coord heartbeat --progress 40 --message '${HOSTILE}' && coord lock ${lockFile} -- ${fixture('wait-for-file.js', gate)}`,
+          resources: { slots: 1 },
+        },
+        {
+          id: 'quick',
+          command:
+            'coord propose ship --quorum all --voters quick,slow && coord vote ship yes && coord state set plan.step 1 && coord state set plan.step 2 && coord state set plan.ready true && echo quick done',
+        },
         // waits for both units while slow holds one
         { id: 'big', command: 'true', resources: { slots: 2 } },
       ],
@@ -125,7 +149,9 @@ describe('coord dashboard', () => {
       expect(await slots.textContent()).toContain('1 / 2');
       expect(await slots.locator('td').nth(2).textContent()).toMatch(/^slow 1 unit since /);
       expect(await slots.locator('td').nth(3).textContent()).toMatch(/^big 2 units since /);
-      expect(await page.locator('#proposals tr[data-proposal="ship"][data-state="pending"]').textContent()).toContain('1 yes, 0 no, 2 of 2 needed (quick, slow)');
+      expect(await page.locator('#proposals tr[data-proposal="ship"][data-state="pending"]').textContent()).toContain(
+        '1 yes, 0 no, 2 of 2 needed (quick, slow)',
+      );
       expect(await page.locator(`#locks tr[data-lock="${lockFile}"]`).textContent()).toMatch(/slow pid \d+ token 1/);
       expect(await page.locator('#state tr[data-version="3"]').textContent()).toContain('plan.ready');
       await page.locator('#events tr[data-type="stream-started"][data-event-stream="slow"]').waitFor();

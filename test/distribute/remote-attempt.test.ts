@@ -90,7 +90,13 @@ needs.describe('RemoteAttempt', () => {
     await writeTree(join(f.tmp, 'seed'), { 'seed.txt': 'from the coordinator\n' });
     await writeTree(join(f.tmp, 'dep'), { 'dep.txt': 'from a dependency\n' });
     const inputsKey = k.inputs('r1', 's1', 1);
-    await f.cmd.hset(inputsKey, 'workspace', await packDir(join(f.tmp, 'seed'), 1 << 20, 'seed'), 'input:dep', await packDir(join(f.tmp, 'dep'), 1 << 20, 'dep'));
+    await f.cmd.hset(
+      inputsKey,
+      'workspace',
+      await packDir(join(f.tmp, 'seed'), 1 << 20, 'seed'),
+      'input:dep',
+      await packDir(join(f.tmp, 'dep'), 1 << 20, 'dep'),
+    );
     await f.cmd.set(`${f.prefix}run:r1:record`, '{}'); // a beat key is kept only for a run that exists
     const go = join(f.tmp, 'go');
     const script = [
@@ -147,7 +153,12 @@ needs.describe('RemoteAttempt', () => {
     await a.run();
     a.dispose();
     expect(kinds(w.wire)).toEqual(['taken', 'exit']);
-    expect(w.wire[1]).toMatchObject({ exitCode: null, signal: null, outputs: null, error: expect.stringContaining('could not prepare the workspace on worker w1: the inputs archive "workspace" is missing') });
+    expect(w.wire[1]).toMatchObject({
+      exitCode: null,
+      signal: null,
+      outputs: null,
+      error: expect.stringContaining('could not prepare the workspace on worker w1: the inputs archive "workspace" is missing'),
+    });
     expect(completed).toEqual([{ exitCode: null, signal: null }]);
     expect(w.reaped).toEqual([]);
   });

@@ -23,7 +23,10 @@ function setup() {
   const signals: string[] = [];
   const removed: string[] = [];
   const queue = { remove: async (id: string) => (removed.push(id), 1) } as unknown as Queue;
-  const tunnels = new CoordinatorTunnels(() => undefined, () => undefined);
+  const tunnels = new CoordinatorTunnels(
+    () => undefined,
+    () => undefined,
+  );
   const trackers = new Trackers({
     runId: 'r1',
     cmd: f.cmd,
@@ -62,36 +65,39 @@ function setup() {
 const base = { s: 's1', a: 1, w: 'w1' };
 
 needs.describe('Trackers', () => {
-  needs.it('follows an attempt: started on its worker, output to the log files and the engine once each, heartbeat to the local file, outputs into the workspace', async () => {
-    const { trackers, t, signals, lines, outputs } = setup();
-    await writeTree(join(f.tmp, 'ws'), { 'stale.txt': 'from before\n' });
-    await trackers.handle({ k: 'taken', ...base, host: 'far' });
-    await trackers.handle({ k: 'started', ...base, pid: 4242 });
-    const proc = await t.started;
-    expect(proc).toMatchObject({ pid: 0, pgid: 0, worker: 'w1', host: 'far' });
-    expect(proc.signal('SIGTERM')).toBe(true);
-    expect(signals).toEqual(['w1 s1:1 SIGTERM']);
-    const out: WireMessage = { k: 'out', ...base, n: 1, fd: 'stdout', data: 'one\ntwo' };
-    await trackers.handle(out);
-    await trackers.handle(out); // sent twice across a reconnect
-    await trackers.handle({ k: 'out', ...base, n: 2, fd: 'stderr', data: 'oops' });
-    await trackers.handle({ k: 'beat', ...base, data: '{"progress":1}' });
-    expect(readFileSync(join(f.tmp, 'heartbeat'), 'utf8')).toBe('{"progress":1}');
-    await writeTree(join(f.tmp, 'made'), { 'out.txt': 'made\n' });
-    const outKey = keys(f.prefix).outputs('r1', 's1', 1);
-    await f.cmd.hset(outKey, 'workspace', await packDir(join(f.tmp, 'made'), 1 << 20, 'made'));
-    await trackers.handle({ k: 'exit', ...base, exitCode: 0, signal: null, outputs: outKey, bytes: 100 });
-    expect(await proc.exited).toEqual({ exitCode: 0, signal: null });
-    expect(lines).toEqual(['stdout one', 'stdout two', 'stderr oops']);
-    expect(outputs()).toBe(2);
-    expect(readFileSync(join(f.tmp, 'stdout'), 'utf8')).toBe('one\ntwo\n');
-    expect(readFileSync(join(f.tmp, 'stderr'), 'utf8')).toBe('oops\n');
-    expect(readFileSync(join(f.tmp, 'ws', 'out.txt'), 'utf8')).toBe('made\n');
-    expect(() => readFileSync(join(f.tmp, 'ws', 'stale.txt'))).toThrow();
-    expect(await f.cmd.exists(outKey)).toBe(0);
-    expect(proc.signal('SIGKILL')).toBe(false); // ended: nothing to signal
-    expect(trackers.held()).toEqual([]);
-  });
+  needs.it(
+    'follows an attempt: started on its worker, output to the log files and the engine once each, heartbeat to the local file, outputs into the workspace',
+    async () => {
+      const { trackers, t, signals, lines, outputs } = setup();
+      await writeTree(join(f.tmp, 'ws'), { 'stale.txt': 'from before\n' });
+      await trackers.handle({ k: 'taken', ...base, host: 'far' });
+      await trackers.handle({ k: 'started', ...base, pid: 4242 });
+      const proc = await t.started;
+      expect(proc).toMatchObject({ pid: 0, pgid: 0, worker: 'w1', host: 'far' });
+      expect(proc.signal('SIGTERM')).toBe(true);
+      expect(signals).toEqual(['w1 s1:1 SIGTERM']);
+      const out: WireMessage = { k: 'out', ...base, n: 1, fd: 'stdout', data: 'one\ntwo' };
+      await trackers.handle(out);
+      await trackers.handle(out); // sent twice across a reconnect
+      await trackers.handle({ k: 'out', ...base, n: 2, fd: 'stderr', data: 'oops' });
+      await trackers.handle({ k: 'beat', ...base, data: '{"progress":1}' });
+      expect(readFileSync(join(f.tmp, 'heartbeat'), 'utf8')).toBe('{"progress":1}');
+      await writeTree(join(f.tmp, 'made'), { 'out.txt': 'made\n' });
+      const outKey = keys(f.prefix).outputs('r1', 's1', 1);
+      await f.cmd.hset(outKey, 'workspace', await packDir(join(f.tmp, 'made'), 1 << 20, 'made'));
+      await trackers.handle({ k: 'exit', ...base, exitCode: 0, signal: null, outputs: outKey, bytes: 100 });
+      expect(await proc.exited).toEqual({ exitCode: 0, signal: null });
+      expect(lines).toEqual(['stdout one', 'stdout two', 'stderr oops']);
+      expect(outputs()).toBe(2);
+      expect(readFileSync(join(f.tmp, 'stdout'), 'utf8')).toBe('one\ntwo\n');
+      expect(readFileSync(join(f.tmp, 'stderr'), 'utf8')).toBe('oops\n');
+      expect(readFileSync(join(f.tmp, 'ws', 'out.txt'), 'utf8')).toBe('made\n');
+      expect(() => readFileSync(join(f.tmp, 'ws', 'stale.txt'))).toThrow();
+      expect(await f.cmd.exists(outKey)).toBe(0);
+      expect(proc.signal('SIGKILL')).toBe(false); // ended: nothing to signal
+      expect(trackers.held()).toEqual([]);
+    },
+  );
 
   needs.it('discards the reports of another worker than the one that took the attempt, and deletes their outputs unread', async () => {
     const { trackers, t, lines } = setup();
@@ -112,7 +118,9 @@ needs.describe('Trackers', () => {
     await trackers.handle({ k: 'started', ...base, pid: 1 });
     await trackers.handle({ k: 'exit', ...base, exitCode: 0, signal: null, outputs: keys(f.prefix).outputs('r1', 's1', 1), bytes: 2048 });
     const info = await t.exited;
-    expect(info.outputsError).toContain('the outputs of "s1" (2.0 KiB from worker w1) could not be unpacked: the outputs archive is not on the server (expired?)');
+    expect(info.outputsError).toContain(
+      'the outputs of "s1" (2.0 KiB from worker w1) could not be unpacked: the outputs archive is not on the server (expired?)',
+    );
 
     const empty = setup();
     await writeTree(join(f.tmp, 'ws'), { 'left.txt': 'x' });

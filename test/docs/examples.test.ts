@@ -95,33 +95,39 @@ describe("the README's quick start", () => {
     expect(lines).toEqual(['npx coord run examples/quickstart.yaml', 'npx coord status']);
   });
 
-  it('runs as written: the barrier merges both drafts, report reads them, the summary is the one shown', async () => {
-    // in the checkout, where `npx coord` is this coord; the run's home in the test's directory
-    const env = { COORD_HOME: rig.home };
-    const ran = await runSection(all, ROOT, env);
-    const [id, ...others] = runsIn(rig.home);
-    expect(others).toEqual([]);
-    runIds.push(id!);
-    expect(ran[1]!.stdout).toContain(`run ${id}`);
-    expect(ran[1]!.stdout).toMatch(/succeeded/);
+  it(
+    'runs as written: the barrier merges both drafts, report reads them, the summary is the one shown',
+    async () => {
+      // in the checkout, where `npx coord` is this coord; the run's home in the test's directory
+      const env = { COORD_HOME: rig.home };
+      const ran = await runSection(all, ROOT, env);
+      const [id, ...others] = runsIn(rig.home);
+      expect(others).toEqual([]);
+      runIds.push(id!);
+      expect(ran[1]!.stdout).toContain(`run ${id}`);
+      expect(ran[1]!.stdout).toMatch(/succeeded/);
 
-    // the checks below run coord in the test's directory, whose .coord is that home
-    const status = JSON.parse((await rig.coord(['status', '--json', id!])).stdout) as Status;
-    expect(status.run.state).toBe('succeeded');
-    const workspace = (s: string): string | undefined => status.streams.find((x) => x.id === s)?.workspace;
-    // "each in its own directory under /tmp/streams/<run id>/"
-    expect([workspace('research'), workspace('planning')]).toEqual([join(DEFAULT_ROOT, id!, 'research'), join(DEFAULT_ROOT, id!, 'planning')]);
-    expect(status.convergence).toEqual([expect.objectContaining({ name: 'drafts', state: 'done', merged: expect.arrayContaining(['research', 'planning']) })]);
-    // "merges what they wrote … into .coord/runs/<run id>/converged/drafts/"
-    const converged = join(rig.home, 'runs', id!, 'converged', 'drafts');
-    const analysis = readFileSync(join(converged, 'notes', 'analysis.md'), 'utf8');
-    const steps = readFileSync(join(converged, 'plan', 'steps.md'), 'utf8');
-    // "report, which reads the merged files at $COORD_INPUTS/drafts/"
-    expect(readFileSync(join(rig.home, 'runs', id!, 'streams', 'report', 'stdout'), 'utf8')).toBe(analysis + steps);
+      // the checks below run coord in the test's directory, whose .coord is that home
+      const status = JSON.parse((await rig.coord(['status', '--json', id!])).stdout) as Status;
+      expect(status.run.state).toBe('succeeded');
+      const workspace = (s: string): string | undefined => status.streams.find((x) => x.id === s)?.workspace;
+      // "each in its own directory under /tmp/streams/<run id>/"
+      expect([workspace('research'), workspace('planning')]).toEqual([join(DEFAULT_ROOT, id!, 'research'), join(DEFAULT_ROOT, id!, 'planning')]);
+      expect(status.convergence).toEqual([
+        expect.objectContaining({ name: 'drafts', state: 'done', merged: expect.arrayContaining(['research', 'planning']) }),
+      ]);
+      // "merges what they wrote … into .coord/runs/<run id>/converged/drafts/"
+      const converged = join(rig.home, 'runs', id!, 'converged', 'drafts');
+      const analysis = readFileSync(join(converged, 'notes', 'analysis.md'), 'utf8');
+      const steps = readFileSync(join(converged, 'plan', 'steps.md'), 'utf8');
+      // "report, which reads the merged files at $COORD_INPUTS/drafts/"
+      expect(readFileSync(join(rig.home, 'runs', id!, 'streams', 'report', 'stdout'), 'utf8')).toBe(analysis + steps);
 
-    expect((await rig.coord(['clean', id!])).code).toBe(0);
-    expect(existsSync(join(DEFAULT_ROOT, id!))).toBe(false);
-  }, LONG);
+      expect((await rig.coord(['clean', id!])).code).toBe(0);
+      expect(existsSync(join(DEFAULT_ROOT, id!))).toBe(false);
+    },
+    LONG,
+  );
 });
 
 describe("the README's worked example", () => {
@@ -161,45 +167,53 @@ describe("the README's worked example", () => {
     return { project, env: { PATH: `${bin}:${process.env.PATH ?? ''}` } };
   }
 
-  it('runs as written with a stand-in agent: merged at the barrier, tested, applied to the project', async () => {
-    const { project, env } = setUp();
-    const ran = await runSection(all, project, env);
-    const [id] = runsIn(join(project, '.coord'));
-    runIds.push(id!);
-    expect(ran.map((r) => r.command)).toEqual(all.filter((b) => b.info === 'sh').flatMap((b) => commands(b.text)));
+  it(
+    'runs as written with a stand-in agent: merged at the barrier, tested, applied to the project',
+    async () => {
+      const { project, env } = setUp();
+      const ran = await runSection(all, project, env);
+      const [id] = runsIn(join(project, '.coord'));
+      runIds.push(id!);
+      expect(ran.map((r) => r.command)).toEqual(all.filter((b) => b.info === 'sh').flatMap((b) => commands(b.text)));
 
-    const plan = parse(yaml[0]!.text) as { streams: Array<{ id: string; command: string }> };
-    const agents = plan.streams.filter((s) => s.command.startsWith('claude -p '));
-    // what each stand-in agent wrote, merged and then applied: <id>.md with its prompt
-    for (const agent of agents) {
-      const prompt = /^claude -p "([^"]*)"/.exec(agent.command)![1];
-      const merged = readFileSync(join(project, '.coord', 'runs', id!, 'converged', 'changes', `${agent.id}.md`), 'utf8');
-      expect(merged).toContain(`prompt: ${prompt}\n`);
-      expect(readFileSync(join(project, `${agent.id}.md`), 'utf8')).toBe(merged);
-    }
-    // `coord diff docs --stat`: the one file that agent added
-    const diff = ran.find((r) => r.command.startsWith('coord diff docs'))!;
-    expect(diff.stdout).toMatch(/^ docs\.md \| \d+ \+*\n 1 file changed/);
-    // check ran the project's own tests on the merged tree
-    expect(readFileSync(join(project, '.coord', 'runs', id!, 'streams', 'check', 'stdout'), 'utf8')).toMatch(/# fail 0/);
+      const plan = parse(yaml[0]!.text) as { streams: Array<{ id: string; command: string }> };
+      const agents = plan.streams.filter((s) => s.command.startsWith('claude -p '));
+      // what each stand-in agent wrote, merged and then applied: <id>.md with its prompt
+      for (const agent of agents) {
+        const prompt = /^claude -p "([^"]*)"/.exec(agent.command)![1];
+        const merged = readFileSync(join(project, '.coord', 'runs', id!, 'converged', 'changes', `${agent.id}.md`), 'utf8');
+        expect(merged).toContain(`prompt: ${prompt}\n`);
+        expect(readFileSync(join(project, `${agent.id}.md`), 'utf8')).toBe(merged);
+      }
+      // `coord diff docs --stat`: the one file that agent added
+      const diff = ran.find((r) => r.command.startsWith('coord diff docs'))!;
+      expect(diff.stdout).toMatch(/^ docs\.md \| \d+ \+*\n 1 file changed/);
+      // check ran the project's own tests on the merged tree
+      expect(readFileSync(join(project, '.coord', 'runs', id!, 'streams', 'check', 'stdout'), 'utf8')).toMatch(/# fail 0/);
 
-    expect((await sh(`coord clean ${id}`, project, env)).code).toBe(0);
-    expect(existsSync(join(DEFAULT_ROOT, id!))).toBe(false);
-  }, LONG);
+      expect((await sh(`coord clean ${id}`, project, env)).code).toBe(0);
+      expect(existsSync(join(DEFAULT_ROOT, id!))).toBe(false);
+    },
+    LONG,
+  );
 
-  it('fails as the text says when an agent fails: nothing merged, check skipped, exit 1', async () => {
-    const { project, env } = setUp({ in: 'tests', with: 3 });
-    const run = commands(all.find((b) => b.info === 'sh')!.text)[0]!;
-    const r = await sh(run, project, env);
-    const [id] = runsIn(join(project, '.coord'));
-    runIds.push(id!);
-    expect(r.code).toBe(1);
-    const status = JSON.parse((await sh(`coord status --json ${id}`, project, env)).stdout) as Status;
-    expect(status.run.state).toBe('failed');
-    expect(status.streams.find((x) => x.id === 'tests')?.state).toBe('failed');
-    expect(status.streams.find((x) => x.id === 'check')?.state).toBe('skipped');
-    expect(status.convergence.find((p) => p.name === 'changes')?.state).toBe('failed');
-    expect(existsSync(join(project, '.coord', 'runs', id!, 'converged', 'changes'))).toBe(false);
-    expect((await sh(`coord clean ${id}`, project, env)).code).toBe(0);
-  }, LONG);
+  it(
+    'fails as the text says when an agent fails: nothing merged, check skipped, exit 1',
+    async () => {
+      const { project, env } = setUp({ in: 'tests', with: 3 });
+      const run = commands(all.find((b) => b.info === 'sh')!.text)[0]!;
+      const r = await sh(run, project, env);
+      const [id] = runsIn(join(project, '.coord'));
+      runIds.push(id!);
+      expect(r.code).toBe(1);
+      const status = JSON.parse((await sh(`coord status --json ${id}`, project, env)).stdout) as Status;
+      expect(status.run.state).toBe('failed');
+      expect(status.streams.find((x) => x.id === 'tests')?.state).toBe('failed');
+      expect(status.streams.find((x) => x.id === 'check')?.state).toBe('skipped');
+      expect(status.convergence.find((p) => p.name === 'changes')?.state).toBe('failed');
+      expect(existsSync(join(project, '.coord', 'runs', id!, 'converged', 'changes'))).toBe(false);
+      expect((await sh(`coord clean ${id}`, project, env)).code).toBe(0);
+    },
+    LONG,
+  );
 });

@@ -92,7 +92,14 @@ describe('reading a page', () => {
 });
 
 describe('output blocks as patterns', () => {
-  const shown = ['STREAM    STATE      TIME  EXIT', 'research  succeeded  1.0s  0', 'report    succeeded  9ms   0', '', 'run 20261123-223001-4f2a1c succeeded', 'applied to /home/me/tally: 3 added'].join('\n');
+  const shown = [
+    'STREAM    STATE      TIME  EXIT',
+    'research  succeeded  1.0s  0',
+    'report    succeeded  9ms   0',
+    '',
+    'run 20261123-223001-4f2a1c succeeded',
+    'applied to /home/me/tally: 3 added',
+  ].join('\n');
   const patterns = outputPatterns(`${shown}\n`);
 
   it('matches the same lines with other times, run ids, paths and column widths', () => {
@@ -110,7 +117,14 @@ describe('output blocks as patterns', () => {
   });
 
   it('tells apart a different state, count, word or missing line', () => {
-    const base = ['STREAM STATE TIME EXIT', 'research succeeded 1.0s 0', 'report succeeded 9ms 0', '', 'run 20261202-150348-69196e succeeded', 'applied to /x: 3 added'];
+    const base = [
+      'STREAM STATE TIME EXIT',
+      'research succeeded 1.0s 0',
+      'report succeeded 9ms 0',
+      '',
+      'run 20261202-150348-69196e succeeded',
+      'applied to /x: 3 added',
+    ];
     const changed = (i: number, line: string): string => base.map((l, j) => (j === i ? line : l)).join('\n');
     expect(unmatchedTail(base.join('\n'), patterns)).toEqual([]);
     expect(unmatchedTail(changed(1, 'research failed 1.0s 0'), patterns)).toHaveLength(1);

@@ -147,10 +147,7 @@ export function outputPatterns(block: string): RegExp[] {
     const parts = tokens.map((token) => {
       if (DURATION.test(token)) return '(\\d+ms|\\d+\\.\\ds|\\d+m\\d\\ds|\\d+h\\d\\dm)';
       if (token.startsWith('/')) return '/\\S*';
-      return token
-        .split(RUN_ID)
-        .map(escapeRegExp)
-        .join('\\d{8}-\\d{6}-[0-9a-f]{6}');
+      return token.split(RUN_ID).map(escapeRegExp).join('\\d{8}-\\d{6}-[0-9a-f]{6}');
     });
     return new RegExp(`^${parts.join('\\s+')}$`);
   });
@@ -158,7 +155,10 @@ export function outputPatterns(block: string): RegExp[] {
 
 /** The lines of `output` that `patterns` do not match, each against the line at its place at the end. */
 export function unmatchedTail(output: string, patterns: RegExp[]): string[] {
-  const lines = output.replace(/\n+$/, '').split('\n').map((l) => l.trim());
+  const lines = output
+    .replace(/\n+$/, '')
+    .split('\n')
+    .map((l) => l.trim());
   const tail = lines.slice(-patterns.length);
   const misses: string[] = [];
   patterns.forEach((p, i) => {

@@ -51,7 +51,7 @@ function files(dir: string, rel = ''): string[] {
 }
 
 describe('change sets', () => {
-  it('five agents edit lib/ of one project: a barrier merges every edit onto the whole tree and the project\'s own tests pass on it', async () => {
+  it("five agents edit lib/ of one project: a barrier merges every edit onto the whole tree and the project's own tests pass on it", async () => {
     rig.writePlan({
       stream_configuration: { base: './repo' },
       agent_coordination: { convergence_points: [{ name: 'review', type: 'barrier', streams: ['add', 'sub', 'mul', 'div', 'fmt'] }] },
@@ -78,12 +78,15 @@ describe('change sets', () => {
     // the whole tree: the base less the one deletion, plus the one addition
     expect(files(out)).toEqual([...files(repo).filter((f) => f !== 'docs/part-3/page-3.md'), 'NOTES.md'].sort());
     expect(r.stdout).toMatch(/\[check\].*pass 5/);
-    const merged = rig.events().filter((e) => e.type === 'point-merged').map((e) => e.stream);
+    const merged = rig
+      .events()
+      .filter((e) => e.type === 'point-merged')
+      .map((e) => e.stream);
     expect([...merged].sort()).toEqual(['add', 'div', 'fmt', 'mul', 'sub']);
     expect(rig.events().filter((e) => e.type === 'point-conflict')).toEqual([]);
   });
 
-  it('under every policy, a stream that only added a file never reverts another stream\'s edit', async () => {
+  it("under every policy, a stream that only added a file never reverts another stream's edit", async () => {
     const policies = ['last', 'first', 'fail', 'keep-both', 'three-way'];
     // one point per policy, each over its own pair of streams, in one run
     rig.writePlan({
@@ -121,7 +124,10 @@ describe('change sets', () => {
     const r = await rig.coord(['run', 'plan.yaml']);
     expect(r.code).toBe(1);
     const id = rig.runIds()[0] ?? '';
-    const conflict = rig.events().find((e) => e.type === 'point-conflict') as unknown as { conflicts: Array<{ path: string; streams: string[] }>; material: string };
+    const conflict = rig.events().find((e) => e.type === 'point-conflict') as unknown as {
+      conflicts: Array<{ path: string; streams: string[] }>;
+      material: string;
+    };
     expect(conflict.conflicts.map((c) => [c.path, [...c.streams].sort()])).toEqual([['lib/sub.js', ['del', 'mod']]]);
     expect(existsSync(converged('review'))).toBe(false);
     expect(r.stdout).toMatch(/CONFLICT in review: lib\/sub\.js \(changed by (mod and del|del and mod)\)/);
@@ -198,7 +204,7 @@ describe('change sets', () => {
     expect(rig.leftovers()).toEqual([]);
   });
 
-  it('keep_going: a failing shard keeps the others running, every shard\'s JUnit file is merged, and the report has its stdout', async () => {
+  it("keep_going: a failing shard keeps the others running, every shard's JUnit file is merged, and the report has its stdout", async () => {
     const shard = (n: number, ok: boolean): string =>
       `echo '<testsuite name="shard-${n}" tests="1" failures="${ok ? 0 : 1}"/>' > junit-${n}.xml && ${ok ? 'true' : "echo 'not ok 1 - adds numbers' && exit 1"}`;
     // shard-3 ends only after shard-2's failure was handled: proof that it was not stopped
@@ -220,7 +226,7 @@ describe('change sets', () => {
     expect(readFileSync(join(rig.dir, 'junit.xml'), 'utf8')).toContain('not ok 1 - adds numbers');
   });
 
-  it('gather: first gives dependents $COORD_INPUTS/<id>/: the winning replica\'s workspace', async () => {
+  it("gather: first gives dependents $COORD_INPUTS/<id>/: the winning replica's workspace", async () => {
     rig.writePlan({
       streams: [
         { id: 'guess', replicas: 2, gather: 'first', command: 'echo "from $COORD_REPLICA" > result.txt' },
@@ -245,7 +251,7 @@ describe('coord diff and coord apply', () => {
     });
   };
 
-  it('diff shows a stream\'s change set as a patch git applies, as --stat and as JSON', async () => {
+  it("diff shows a stream's change set as a patch git applies, as --stat and as JSON", async () => {
     plan();
     expect((await rig.coord(['run', 'plan.yaml'])).code).toBe(0);
     const d = await rig.coord(['diff', 'a']);
@@ -291,7 +297,13 @@ describe('coord diff and coord apply', () => {
     expect(read(repo, 'NEW.md')).toBe('hello\n');
     expect(read(repo, 'lib/mul.js')).toBe('unrelated edit\n');
     expect(existsSync(join(repo, 'docs/part-1/page-1.md'))).toBe(false);
-    expect(git(repo, 'status', '--porcelain').split('\n').filter(Boolean).sort()).toEqual([' D docs/part-1/page-1.md', ' M lib/add.js', ' M lib/fmt.js', ' M lib/mul.js', '?? NEW.md']);
+    expect(git(repo, 'status', '--porcelain').split('\n').filter(Boolean).sort()).toEqual([
+      ' D docs/part-1/page-1.md',
+      ' M lib/add.js',
+      ' M lib/fmt.js',
+      ' M lib/mul.js',
+      '?? NEW.md',
+    ]);
     // applying again changes nothing: everything is already as merged
     const again = await rig.coord(['apply', 'review']);
     expect(again.code).toBe(0);

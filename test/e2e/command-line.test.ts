@@ -27,7 +27,10 @@ describe('options around the positional arguments of commands that run CMD', () 
     expect(held).toEqual([expect.objectContaining({ path: f, mode: 'read' })]);
     // options before PATH, and options after PATH with no -- (CMD starts at the next word)
     expect(await rig.coord(['lock', '--read', f, '--', 'echo', '--read', '--timeout', '1s'])).toMatchObject({ code: 0, stdout: '--read --timeout 1s\n' });
-    expect(await rig.coord(['lock', f, '--timeout', '5s', 'sh', '-c', 'echo "no dashes $0"', '--read'])).toMatchObject({ code: 0, stdout: 'no dashes --read\n' });
+    expect(await rig.coord(['lock', f, '--timeout', '5s', 'sh', '-c', 'echo "no dashes $0"', '--read'])).toMatchObject({
+      code: 0,
+      stdout: 'no dashes --read\n',
+    });
     expect(await rig.coord(['lock', f, '--', 'sh', '-c', 'echo "$COORD_LOCK_TOKEN"'])).toMatchObject({ code: 0, stdout: '4\n' });
     const unknown = await rig.coord(['lock', f, '--bogus', '--', 'true']);
     expect(unknown.code).toBe(2);
@@ -78,7 +81,9 @@ describe('options around the positional arguments of commands that run CMD', () 
     const r = await rig.coord(['run', 'plan.yaml']);
     expect(r.code).toBe(0);
     const stdout = (id: string): string => readFileSync(join(rig.runDir(), 'streams', id, 'stdout'), 'utf8');
-    expect(stdout('planner')).toMatch(/^registered dashes in run .*\ndashes succeeded \(exit code 0\)\ndashes 0\nregistered no-dashes in run .*\nno-dashes succeeded \(exit code 0\)\nno dashes 0\nunknown 2\n$/);
+    expect(stdout('planner')).toMatch(
+      /^registered dashes in run .*\ndashes succeeded \(exit code 0\)\ndashes 0\nregistered no-dashes in run .*\nno-dashes succeeded \(exit code 0\)\nno dashes 0\nunknown 2\n$/,
+    );
     expect(stdout('dashes')).toBe('--wait --id x\n');
     expect(stdout('no-dashes')).toBe('no dashes --wait\n');
   });

@@ -67,12 +67,32 @@ describe('consensus', () => {
     expect(err('a')).toContain('"a" already voted yes on "ship"; a vote cannot be changed');
     expect(err('a')).toContain('"zed" is not a voter on "ship" (voters: lead, a, b)');
 
-    const decided = Object.fromEntries(rig.events().filter((e) => e.type === 'proposal-decided').map((e) => [String(e.proposal), e]));
-    expect(decided['ship']).toMatchObject({ decision: 'accepted', reason: 'quorum', yes: 2, no: 0, needed: 2, votes: [{ voter: 'a', vote: 'yes', reason: 'tests pass' }, { voter: 'b', vote: 'yes' }] });
+    const decided = Object.fromEntries(
+      rig
+        .events()
+        .filter((e) => e.type === 'proposal-decided')
+        .map((e) => [String(e.proposal), e]),
+    );
+    expect(decided['ship']).toMatchObject({
+      decision: 'accepted',
+      reason: 'quorum',
+      yes: 2,
+      no: 0,
+      needed: 2,
+      votes: [
+        { voter: 'a', vote: 'yes', reason: 'tests pass' },
+        { voter: 'b', vote: 'yes' },
+      ],
+    });
     expect(decided['veto']).toMatchObject({ decision: 'rejected', reason: 'impossible', yes: 1, no: 1, needed: 2 });
     expect(decided['late']).toMatchObject({ decision: 'rejected', reason: 'timeout', yes: 0, no: 0 });
     expect(decided['open']).toMatchObject({ decision: 'rejected', reason: 'run-ended' });
-    expect(rig.events().filter((e) => e.type === 'vote-cast' && e.proposal === 'ship').map((e) => `${String(e.voter)} ${String(e.vote)}`)).toEqual(['a yes', 'b yes']);
+    expect(
+      rig
+        .events()
+        .filter((e) => e.type === 'vote-cast' && e.proposal === 'ship')
+        .map((e) => `${String(e.voter)} ${String(e.vote)}`),
+    ).toEqual(['a yes', 'b yes']);
 
     // after the run: read from the run directory
     expect((await rig.coord(['decision', 'ship'])).stdout).toBe('accepted\n');
@@ -120,11 +140,24 @@ describe('consensus', () => {
     expect(existsSync(join(converged, 'bad'))).toBe(false);
     expect(existsSync(join(review, 'bad.txt'))).toBe(true); // kept for inspection
     const events = rig.events();
-    expect(events.find((e) => e.type === 'proposal-decided' && e.proposal === 'good')).toMatchObject({ decision: 'accepted', votes: [{ voter: 'w1', vote: 'yes' }, { voter: 'reviewer', vote: 'yes', reason: 'checked' }] });
-    expect(events.find((e) => e.type === 'proposal-decided' && e.proposal === 'bad')).toMatchObject({ decision: 'rejected', reason: 'impossible', votes: [{ voter: 'alice', vote: 'no', reason: 'wrong file' }] });
+    expect(events.find((e) => e.type === 'proposal-decided' && e.proposal === 'good')).toMatchObject({
+      decision: 'accepted',
+      votes: [
+        { voter: 'w1', vote: 'yes' },
+        { voter: 'reviewer', vote: 'yes', reason: 'checked' },
+      ],
+    });
+    expect(events.find((e) => e.type === 'proposal-decided' && e.proposal === 'bad')).toMatchObject({
+      decision: 'rejected',
+      reason: 'impossible',
+      votes: [{ voter: 'alice', vote: 'no', reason: 'wrong file' }],
+    });
     expect(events.find((e) => e.type === 'point-failed' && e.point === 'bad')).toMatchObject({ reason: 'rejected' });
     expect(events.find((e) => e.type === 'stream-ended' && e.stream === 'after-bad')).toMatchObject({ state: 'skipped' });
-    const status = JSON.parse((await rig.coord(['status', '--json'])).stdout) as { convergence: Array<{ name: string; state: string; approval: string }>; proposals: Array<{ name: string; state: string }> };
+    const status = JSON.parse((await rig.coord(['status', '--json'])).stdout) as {
+      convergence: Array<{ name: string; state: string; approval: string }>;
+      proposals: Array<{ name: string; state: string }>;
+    };
     expect(status.convergence.map((p) => [p.name, p.state, p.approval])).toEqual([
       ['bad', 'failed', 'rejected'],
       ['good', 'done', 'accepted'],
@@ -173,6 +206,11 @@ describe('consensus', () => {
     expect(out('use')).toBe('42\n');
     expect((await rig.coord(['decision', 'solve'])).stdout).toBe('accepted\n');
     // replica 2's failure counts as a no only if it came in before the two agreeing results
-    expect(rig.events().find((e) => e.type === 'proposal-decided' && e.proposal === 'solve')).toMatchObject({ decision: 'accepted', reason: 'quorum', yes: 2, needed: 2 });
+    expect(rig.events().find((e) => e.type === 'proposal-decided' && e.proposal === 'solve')).toMatchObject({
+      decision: 'accepted',
+      reason: 'quorum',
+      yes: 2,
+      needed: 2,
+    });
   });
 });

@@ -89,7 +89,10 @@ describe('convergence', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('[after-fast] fast.txt');
     expect(r.stdout).toMatch(/\[after-all\] fast\.txt[\s\S]*\[after-all\] slow\.txt/);
-    const merged = rig.events().filter((e) => e.type === 'point-merged').map((e) => e.stream);
+    const merged = rig
+      .events()
+      .filter((e) => e.type === 'point-merged')
+      .map((e) => e.stream);
     expect(merged).toEqual(['fast', 'slow']);
   });
 
@@ -139,7 +142,12 @@ describe('convergence', () => {
     const r = await run.done;
     expect(r.code).toBe(0);
     // every interval between the steps saw nothing new: no copy of it, no event
-    expect(rig.events().filter((e) => e.type === 'point-checkpoint').map((e) => e.checkpoint)).toEqual([1, 2, 3]);
+    expect(
+      rig
+        .events()
+        .filter((e) => e.type === 'point-checkpoint')
+        .map((e) => e.checkpoint),
+    ).toEqual([1, 2, 3]);
     const target = join(rig.runDir(), 'converged', 'cp');
     expect(readFileSync(join(target, 'draft.txt'), 'utf8')).toBe('v3\n');
     expect(readdirSync(join(target, 'checkpoints')).sort()).toEqual(['2', '3']);

@@ -21,7 +21,11 @@ function mountSmallDisk(): string | undefined {
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${SIZE}`, 'tmpfs', dir], { stdio: 'pipe' });
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
-    return `mount -t tmpfs failed: ${String((e as { stderr?: Buffer }).stderr ?? e).trim().split('\n')[0]}`;
+    return `mount -t tmpfs failed: ${
+      String((e as { stderr?: Buffer }).stderr ?? e)
+        .trim()
+        .split('\n')[0]
+    }`;
   }
   MOUNT = dir;
   return undefined;
@@ -225,7 +229,9 @@ describe(skipped ? `disk full (skipped: ${skipped})` : 'disk full', () => {
     const r = await coord(['run', 'plan.yaml', '-q']);
     const [id] = runIds();
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(new RegExp(`^coord: disk full: ${home}/runs/${id}/\\S+: run ${id} failed, but its final state could not be stored whole: the run record says failed`));
+    expect(r.stderr).toMatch(
+      new RegExp(`^coord: disk full: ${home}/runs/${id}/\\S+: run ${id} failed, but its final state could not be stored whole: the run record says failed`),
+    );
     expect(r.stderr).not.toMatch(/Warning|ENOSPC/);
     const run = JSON.parse(readFileSync(join(home, 'runs', id!, 'run.json'), 'utf8')) as { state: string; endedAt: string | null };
     expect(run.state).toBe('failed');

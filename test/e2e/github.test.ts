@@ -105,7 +105,11 @@ describe('GitHub Actions', () => {
       const errors = r.stdout.split('\n').filter((l) => l.startsWith('::error'));
       expect(errors).toHaveLength(2);
       expect(errors[0]).toBe(`::error file=${file},line=${lineOf(text, '- id: bad')},title=coord%3A stream bad::bad failed: exit-non-zero`);
-      expect(errors[1]?.startsWith(`::error file=${file},line=${lineOf(text, '- name: both')},title=coord%3A convergence point both::stream-failed: stream "bad" failed`)).toBe(true);
+      expect(
+        errors[1]?.startsWith(
+          `::error file=${file},line=${lineOf(text, '- name: both')},title=coord%3A convergence point both::stream-failed: stream "bad" failed`,
+        ),
+      ).toBe(true);
       expect(lineOf(text, '- id: bad')).toBe(13);
       expect(lineOf(text, '- name: both')).toBe(5);
     });

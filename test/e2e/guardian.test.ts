@@ -34,9 +34,7 @@ describe('the guardian', () => {
     expect(r.code).toBe(0);
     const ev = rig.events();
     const kinds = ev.filter((e) => e.stream === 'worker').map((e) => (e.type === 'stream-signalled' ? `${e.type}:${String(e.signal)}` : e.type));
-    expect(kinds).toEqual(
-      expect.arrayContaining(['stream-stalled', 'stream-signalled:SIGTERM', 'stream-signalled:SIGKILL', 'stream-retrying']),
-    );
+    expect(kinds).toEqual(expect.arrayContaining(['stream-stalled', 'stream-signalled:SIGTERM', 'stream-signalled:SIGKILL', 'stream-retrying']));
     expect(ev.find((e) => e.type === 'stream-retrying')).toMatchObject({ reason: 'heartbeat-timeout', attempt: 1 });
     expect(ev.filter((e) => e.type === 'stream-started').map((e) => e.attempt)).toEqual([1, 2]);
     expect(ev.find((e) => e.type === 'stream-ended')).toMatchObject({ state: 'succeeded', attempt: 2 });
@@ -77,7 +75,12 @@ describe('the guardian', () => {
     });
     const r = await rig.coord(['run', 'plan.yaml']);
     expect(r.code).toBe(1);
-    const ended = Object.fromEntries(rig.events().filter((e) => e.type === 'stream-ended').map((e) => [String(e.stream), e]));
+    const ended = Object.fromEntries(
+      rig
+        .events()
+        .filter((e) => e.type === 'stream-ended')
+        .map((e) => [String(e.stream), e]),
+    );
     expect(ended.stubborn).toMatchObject({ state: 'failed', reason: 'heartbeat-timeout', killed: true });
     expect(ended.family).toMatchObject({ state: 'failed', reason: 'heartbeat-timeout' });
     expect(ended.family?.killed).toBeUndefined(); // it ended on SIGTERM
@@ -121,7 +124,9 @@ describe('the guardian', () => {
     const r = await rig.coord(['run', 'plan.yaml']);
     expect(r.code).toBe(0);
     expect(rig.events().some((e) => e.type === 'stream-stalled')).toBe(false);
-    const status = JSON.parse((await rig.coord(['status', '--json'])).stdout) as { streams: Array<{ progress: number; message: string; lastHeartbeat: string }> };
+    const status = JSON.parse((await rig.coord(['status', '--json'])).stdout) as {
+      streams: Array<{ progress: number; message: string; lastHeartbeat: string }>;
+    };
     expect(status.streams[0]).toMatchObject({ progress: 100, message: 'step 5' });
     expect(status.streams[0]?.lastHeartbeat).toMatch(/^\d{4}-/);
     const text = await rig.coord(['status']);
@@ -170,7 +175,9 @@ function allPids(): string[] {
 }
 
 function childrenOf(pid: number): number[] {
-  return allPids().filter((p) => procStat(p)?.ppid === pid).map(Number);
+  return allPids()
+    .filter((p) => procStat(p)?.ppid === pid)
+    .map(Number);
 }
 
 function zombiesOf(parents: Set<number>): number {

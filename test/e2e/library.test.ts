@@ -50,7 +50,12 @@ console.log(JSON.stringify({ exitCode: outcome.exitCode, runDir: outcome.runDir 
           .filter((l) => /^(run|inputs|beat|path)=/.test(l))
           .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
       );
-      expect(vars).toEqual({ run: rig.runDir(id), inputs: join(rig.runDir(id), 'streams', s, 'inputs'), beat: join(rig.runDir(id), 'streams', s, 'heartbeat'), path: expect.any(String) });
+      expect(vars).toEqual({
+        run: rig.runDir(id),
+        inputs: join(rig.runDir(id), 'streams', s, 'inputs'),
+        beat: join(rig.runDir(id), 'streams', s, 'heartbeat'),
+        path: expect.any(String),
+      });
       expect(isAbsolute(vars['path']!)).toBe(true);
     }
     expect((await rig.coord(['state', 'get', 'x'])).stdout).toBe('2\n');

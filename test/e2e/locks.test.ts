@@ -13,7 +13,12 @@ afterEach(async () => {
 });
 
 interface LocksJson {
-  locks: Array<{ path: string; mode: string | null; holders: Array<{ owner: string; pid: number; since: string; token: number }>; waiters: Array<{ owner: string; pid: number; mode: string; since: string }> }>;
+  locks: Array<{
+    path: string;
+    mode: string | null;
+    holders: Array<{ owner: string; pid: number; since: string; token: number }>;
+    waiters: Array<{ owner: string; pid: number; mode: string; since: string }>;
+  }>;
   contention: Array<{ path: string; acquisitions: number; contended: number; waitMsTotal: number; waitMsMax: number }>;
 }
 
@@ -45,7 +50,15 @@ describe('coord lock', () => {
     const f = join(rig.dir, 'f');
     const gate = join(rig.dir, 'gate');
     // each reader announces itself, then waits for the other: both must hold the read lock at once
-    const r1 = rig.spawn(['lock', '--read', f, '--', 'sh', '-c', `touch ${rig.dir}/r1 && ${fixture('wait-for-file.js', join(rig.dir, 'r2'))} && ${fixture('wait-for-file.js', gate)}`]);
+    const r1 = rig.spawn([
+      'lock',
+      '--read',
+      f,
+      '--',
+      'sh',
+      '-c',
+      `touch ${rig.dir}/r1 && ${fixture('wait-for-file.js', join(rig.dir, 'r2'))} && ${fixture('wait-for-file.js', gate)}`,
+    ]);
     const r2 = rig.spawn(['lock', '--read', f, '--', 'sh', '-c', `touch ${rig.dir}/r2 && ${fixture('wait-for-file.js', join(rig.dir, 'r1'))}`]);
     expect((await r2.done).code).toBe(0);
     const w = await rig.coord(['lock', '--timeout', '300ms', f, '--', 'true']);
@@ -102,7 +115,9 @@ describe('coord write and append', () => {
     for (const token of ['999', '2', '0']) {
       const w = await rig.coord(['write', '--fence', token, f], { input: 'forged\n' });
       expect(w.code).toBe(1);
-      expect(w.stderr).toMatch(new RegExp(`refused to write .*doc\\.txt: fencing token ${token} has never been granted for it \\(the newest is token 1\\); nothing was written`));
+      expect(w.stderr).toMatch(
+        new RegExp(`refused to write .*doc\\.txt: fencing token ${token} has never been granted for it \\(the newest is token 1\\); nothing was written`),
+      );
       const a = await rig.coord(['append', '--fence', token, f], { input: 'forged\n' });
       expect(a.code).toBe(1);
       expect(a.stderr).toMatch(/fencing token \d+ has never been granted/);
@@ -143,8 +158,13 @@ describe('locks inside a run', () => {
     writeFileSync(gate, '');
     expect((await run.done).code).toBe(0);
     expect(readFileSync(join(rig.runDir(), 'streams', 'second', 'stdout'), 'utf8')).toBe('2\n');
-    const types = rig.events().filter((e) => e.type.startsWith('lock-')).map((e) => `${e.type}:${String(e.stream)}`);
-    expect(types).toEqual(expect.arrayContaining(['lock-granted:first', 'lock-waiting:second', 'lock-released:first', 'lock-granted:second', 'lock-released:second']));
+    const types = rig
+      .events()
+      .filter((e) => e.type.startsWith('lock-'))
+      .map((e) => `${e.type}:${String(e.stream)}`);
+    expect(types).toEqual(
+      expect.arrayContaining(['lock-granted:first', 'lock-waiting:second', 'lock-released:first', 'lock-granted:second', 'lock-released:second']),
+    );
     const after = JSON.parse((await rig.coord(['locks', '--json'])).stdout) as LocksJson;
     expect(after.locks).toEqual([]);
     expect(after.contention).toEqual([{ path: f, acquisitions: 2, contended: 1, waitMsTotal: expect.any(Number), waitMsMax: expect.any(Number) }]);
@@ -158,7 +178,12 @@ describe('locks inside a run', () => {
     const l2 = join(rig.dir, 'l2');
     const cross = (mine: string, other: string, me: string, them: string) =>
       `coord lock ${mine} -- sh -c 'touch ${rig.dir}/${me}.ready; while [ ! -f ${rig.dir}/${them}.ready ]; do sleep 0.02; done; sleep 0.${me === 'a' ? 1 : 5}; coord lock ${other} -- echo ${me} got both'`;
-    rig.writePlan({ streams: [{ id: 'a', command: cross(l1, l2, 'a', 'b') }, { id: 'b', command: cross(l2, l1, 'b', 'a') }] });
+    rig.writePlan({
+      streams: [
+        { id: 'a', command: cross(l1, l2, 'a', 'b') },
+        { id: 'b', command: cross(l2, l1, 'b', 'a') },
+      ],
+    });
     const r = await rig.coord(['run', 'plan.yaml']);
     expect(r.code).toBe(1);
     const status = JSON.parse((await rig.coord(['status', '--json'])).stdout) as { streams: Array<{ id: string; state: string; exitCode: number }> };
@@ -178,7 +203,10 @@ describe('isolation.file_access', () => {
     stream_configuration: { coordination: { isolation: { file_access: access } } },
     streams: [
       // the holder makes `held` once it holds the lock, and the writer starts then, however loaded the machine
-      { id: 'holder', command: `CREATE_FIRST=1 coord lock ${join(rig.dir, 'doc')} -- ${fixture('wait-for-file.js', join(rig.dir, 'gate'), join(rig.dir, 'held'))}` },
+      {
+        id: 'holder',
+        command: `CREATE_FIRST=1 coord lock ${join(rig.dir, 'doc')} -- ${fixture('wait-for-file.js', join(rig.dir, 'gate'), join(rig.dir, 'held'))}`,
+      },
       { id: 'writer', command: `${fixture('wait-for-file.js', join(rig.dir, 'held'))} && ${writer}; touch ${join(rig.dir, 'writer-done')}` },
     ],
   });
@@ -215,6 +243,8 @@ describe('isolation.file_access', () => {
     const r = await rig.coord(['run', 'plan.yaml']);
     expect(r.code).toBe(1);
     expect(readFileSync(join(rig.runDir(), 'streams', 'reader', 'stdout'), 'utf8')).toBe('seed\n');
-    expect(readFileSync(join(rig.runDir(), 'streams', 'reader', 'stderr'), 'utf8')).toMatch(/seed\.txt is in the shared directory, which is read-only to this stream \(isolation\.file_access: shared_read\)/);
+    expect(readFileSync(join(rig.runDir(), 'streams', 'reader', 'stderr'), 'utf8')).toMatch(
+      /seed\.txt is in the shared directory, which is read-only to this stream \(isolation\.file_access: shared_read\)/,
+    );
   });
 });

@@ -23,7 +23,12 @@ function makeRepo(dir: string): void {
 describe('patterns', () => {
   it('map-reduce: for_each over a glob makes <id>-<n> streams with COORD_ITEM, reduced after their point', async () => {
     mkdirSync(join(rig.dir, 'inputs'));
-    for (const [name, lines] of [['a', 1], ['b', 2], ['c', 3]] as const) writeFileSync(join(rig.dir, 'inputs', `${name}.txt`), 'x\n'.repeat(lines));
+    for (const [name, lines] of [
+      ['a', 1],
+      ['b', 2],
+      ['c', 3],
+    ] as const)
+      writeFileSync(join(rig.dir, 'inputs', `${name}.txt`), 'x\n'.repeat(lines));
     rig.writePlan({
       agent_coordination: { convergence_points: [{ name: 'counts', type: 'barrier', streams: ['count'] }] },
       streams: [
@@ -33,7 +38,10 @@ describe('patterns', () => {
     });
     const r = await rig.coord(['run', 'plan.yaml']);
     expect(r.code).toBe(0);
-    const started = rig.events().filter((e) => e.type === 'stream-started').map((e) => e.stream);
+    const started = rig
+      .events()
+      .filter((e) => e.type === 'stream-started')
+      .map((e) => e.stream);
     expect(started.slice(0, 3).sort()).toEqual(['count-1', 'count-2', 'count-3']);
     expect(readdirSync(join(rig.runDir(), 'converged', 'counts', 'out')).sort()).toEqual(['a.txt.n', 'b.txt.n', 'c.txt.n']);
     expect(r.stdout).toContain('[reduce] 6');
@@ -55,13 +63,23 @@ describe('patterns', () => {
     rig.writePlan({
       agent_coordination: { convergence_points: [{ name: 'answer', type: 'barrier', streams: ['solve'] }] },
       streams: [
-        { id: 'solve', replicas: 3, gather: 'first', command: `if [ "$COORD_REPLICA" = 2 ]; then echo "from $COORD_REPLICA" > answer.txt; else ${fixture('hang.js')}; fi` },
+        {
+          id: 'solve',
+          replicas: 3,
+          gather: 'first',
+          command: `if [ "$COORD_REPLICA" = 2 ]; then echo "from $COORD_REPLICA" > answer.txt; else ${fixture('hang.js')}; fi`,
+        },
         { id: 'use', depends_on: ['solve'], command: 'cat "$COORD_INPUTS"/solve-2/answer.txt' },
       ],
     });
     const r = await rig.coord(['run', 'plan.yaml']);
     expect(r.code).toBe(0);
-    const ended = Object.fromEntries(rig.events().filter((e) => e.type === 'stream-ended').map((e) => [String(e.stream), e]));
+    const ended = Object.fromEntries(
+      rig
+        .events()
+        .filter((e) => e.type === 'stream-ended')
+        .map((e) => [String(e.stream), e]),
+    );
     expect(ended['solve-2']).toMatchObject({ state: 'succeeded' });
     expect(ended['solve-1']).toMatchObject({ state: 'cancelled', reason: 'superseded' });
     expect(ended['solve-3']).toMatchObject({ state: 'cancelled', reason: 'superseded' });
@@ -99,7 +117,10 @@ describe('patterns', () => {
     expect(readFileSync(join(rig.runDir(), 'converged', 'feature', 'shared.txt'), 'utf8')).toBe('LINE ONE\nline 2\nLINE THREE\n');
     expect(existsSync(join(rig.runDir(), 'converged', 'feature', 'top.txt'))).toBe(true);
     expect(r.stdout).toContain('[check] LINE ONE');
-    const branches = git(repo, 'branch', '--list', 'coord/*').split('\n').map((b) => b.trim()).filter(Boolean);
+    const branches = git(repo, 'branch', '--list', 'coord/*')
+      .split('\n')
+      .map((b) => b.trim())
+      .filter(Boolean);
     expect(branches.sort()).toEqual([`coord/${id}/bottom`, `coord/${id}/feature`, `coord/${id}/top`]);
     expect(git(repo, 'show', `coord/${id}/feature:shared.txt`)).toContain('LINE THREE');
     // worktrees are removed after the run
@@ -178,13 +199,17 @@ describe('capabilities', () => {
     expect(lines.slice(0, -1).sort()).toEqual(['docs', 'survey a', 'survey b']);
     const reg = rig.events().find((e) => e.type === 'stream-registered' && e.stream === 'write') as unknown as { dependsOn: string[] };
     expect(reg.dependsOn.sort()).toEqual(['docs', 'survey-1', 'survey-2']);
-    const status = JSON.parse((await rig.coord(['status', '--json'])).stdout) as { streams: Array<{ id: string; capabilities: string[]; dependsOn: string[] }> };
+    const status = JSON.parse((await rig.coord(['status', '--json'])).stdout) as {
+      streams: Array<{ id: string; capabilities: string[]; dependsOn: string[] }>;
+    };
     expect(status.streams.find((s) => s.id === 'docs')?.capabilities).toEqual(['research', 'docs']);
     expect(status.streams.find((s) => s.id === 'write')?.dependsOn.sort()).toEqual(['docs', 'survey-1', 'survey-2']);
   });
 
   it('a capability nobody offers is a plan error with its place; capability cycles are found', async () => {
-    rig.writePlan('streams:\n  - id: w\n    command: "true"\n    depends_on: [capability:reserch]\n  - id: r\n    capabilities: [research]\n    command: "true"\n');
+    rig.writePlan(
+      'streams:\n  - id: w\n    command: "true"\n    depends_on: [capability:reserch]\n  - id: r\n    capabilities: [research]\n    command: "true"\n',
+    );
     const r = await rig.coord(['validate', 'plan.yaml']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/plan\.yaml:4:18: streams\[0\]\.depends_on\[0\]: no other stream offers capability "reserch" \(did you mean "research"\?\)/);

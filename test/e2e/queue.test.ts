@@ -23,7 +23,10 @@ afterEach(async () => {
 async function makeRuns(): Promise<void> {
   const b = new FileBackend(rig.home);
   await b.createRun(runRecord('r1', new Date().toISOString()), 'streams: []\n');
-  await b.createRun({ ...runRecord('r2', new Date().toISOString()), sharedState: { type: 'message_queue', keepVersions: 10, durable: false } }, 'streams: []\n');
+  await b.createRun(
+    { ...runRecord('r2', new Date().toISOString()), sharedState: { type: 'message_queue', keepVersions: 10, durable: false } },
+    'streams: []\n',
+  );
   await b.close();
 }
 
@@ -74,7 +77,9 @@ describe('coord queue', () => {
     // exactly once: no duplicate, none missing
     expect(all).toHaveLength(1200);
     expect(new Set(all.map((m) => m.id)).size).toBe(1200);
-    expect(new Set(all.map((m) => m.body))).toEqual(new Set([...Array.from({ length: 600 }, (_, i) => `p-${i + 1}`), ...Array.from({ length: 600 }, (_, i) => `q-${i + 1}`)]));
+    expect(new Set(all.map((m) => m.body))).toEqual(
+      new Set([...Array.from({ length: 600 }, (_, i) => `p-${i + 1}`), ...Array.from({ length: 600 }, (_, i) => `q-${i + 1}`)]),
+    );
     // the work was shared, and each member got its share in order
     for (const share of got) {
       expect(share.length).toBeGreaterThan(0);
@@ -105,13 +110,22 @@ describe('coord queue', () => {
     expect((await coord('queue', 'send', 'jobs', 'job-2')).stdout).toBe('2\n');
     const gotA = join(rig.dir, 'got-a');
     // member a: receives with a 5 s ack timeout, then hangs "working" until it is killed
-    const a = spawn('sh', ['-c', `${shellQuote(process.execPath)} ${shellQuote(COORD)} queue recv jobs --group g --as a --ack-timeout 5s --json --run r1 > ${shellQuote(gotA)} && exec sleep 60`], {
-      cwd: rig.dir,
-      env: rig.env(),
-      stdio: 'ignore',
-      detached: true,
-    });
-    const received = await until(() => (existsSync(gotA) && readFileSync(gotA, 'utf8').endsWith('\n') ? (JSON.parse(readFileSync(gotA, 'utf8')) as { id: number; delivery: number }) : undefined));
+    const a = spawn(
+      'sh',
+      [
+        '-c',
+        `${shellQuote(process.execPath)} ${shellQuote(COORD)} queue recv jobs --group g --as a --ack-timeout 5s --json --run r1 > ${shellQuote(gotA)} && exec sleep 60`,
+      ],
+      {
+        cwd: rig.dir,
+        env: rig.env(),
+        stdio: 'ignore',
+        detached: true,
+      },
+    );
+    const received = await until(() =>
+      existsSync(gotA) && readFileSync(gotA, 'utf8').endsWith('\n') ? (JSON.parse(readFileSync(gotA, 'utf8')) as { id: number; delivery: number }) : undefined,
+    );
     expect(received).toMatchObject({ id: 1, delivery: 1, body: 'job-1' });
     process.kill(-a.pid!, 'SIGKILL');
     // before the deadline another member gets the next message, not a's
@@ -135,7 +149,9 @@ describe('coord queue', () => {
       [2, 'b'],
       [1, 'c'],
     ]);
-    expect(JSON.parse((await coord('queue', 'ls', '--json')).stdout)).toEqual({ topics: [{ topic: 'jobs', size: 2, consumers: [{ name: 'g', next: 3, lag: 0, pending: 0 }] }] });
+    expect(JSON.parse((await coord('queue', 'ls', '--json')).stdout)).toEqual({
+      topics: [{ topic: 'jobs', size: 2, consumers: [{ name: 'g', next: 3, lag: 0, pending: 0 }] }],
+    });
   });
 
   it('recv --wait sleeps until another process sends, then prints the message; exits 75 when none comes', async () => {
@@ -155,13 +171,17 @@ describe('coord queue', () => {
     const r = await waiting.done;
     expect(r).toMatchObject({ code: 0, stdout: 'wake up\n' });
     expect(Date.now() - tSent).toBeLessThan(10_000); // woken, not at the end of its 30 s
-    expect(rig.events('r1').filter((e) => e.type === 'queue-received')).toEqual([expect.objectContaining({ topic: 'later', id: 1, consumer: 'r', member: 'r' })]);
+    expect(rig.events('r1').filter((e) => e.type === 'queue-received')).toEqual([
+      expect.objectContaining({ topic: 'later', id: 1, consumer: 'r', member: 'r' }),
+    ]);
   });
 
   it('one consumer reads in order; another reads everything again; stdin, --json, and the drain loop', async () => {
     await makeRuns();
     for (let i = 1; i <= 5; i++) expect((await coord('queue', 'send', 'jobs', `m${i}`)).stdout).toBe(`${i}\n`);
-    expect((await rig.coord(['queue', 'send', 'jobs', '--json', '--run', 'r1'], { input: 'from stdin\nsecond line' })).stdout).toBe('{"topic":"jobs","id":6}\n');
+    expect((await rig.coord(['queue', 'send', 'jobs', '--json', '--run', 'r1'], { input: 'from stdin\nsecond line' })).stdout).toBe(
+      '{"topic":"jobs","id":6}\n',
+    );
     const solo: string[] = [];
     for (let i = 1; i <= 6; i++) solo.push((await coord('queue', 'recv', 'jobs', '--as', 'solo')).stdout);
     expect(solo).toEqual(['m1\n', 'm2\n', 'm3\n', 'm4\n', 'm5\n', 'from stdin\nsecond line\n']);
@@ -171,17 +191,30 @@ describe('coord queue', () => {
     expect(j).toEqual({ topic: 'jobs', id: 1, body: 'm1', sender: null, time: expect.any(String), delivery: 1 });
     // inside a stream the consumer defaults to the stream id; the documented drain loop
     const drain = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const c = spawn('sh', ['-c', `while m=$(${shellQuote(process.execPath)} ${shellQuote(COORD)} queue recv jobs 2>/dev/null); do echo "got $m"; done; echo end`], {
-        cwd: rig.dir,
-        env: rig.env({ COORD_STREAM_ID: 'drainer', COORD_RUN_DIR: join(rig.home, 'runs', 'r1') }),
-      });
+      const c = spawn(
+        'sh',
+        ['-c', `while m=$(${shellQuote(process.execPath)} ${shellQuote(COORD)} queue recv jobs 2>/dev/null); do echo "got $m"; done; echo end`],
+        {
+          cwd: rig.dir,
+          env: rig.env({ COORD_STREAM_ID: 'drainer', COORD_RUN_DIR: join(rig.home, 'runs', 'r1') }),
+        },
+      );
       let out = '';
       c.stdout.on('data', (d: Buffer) => (out += d.toString()));
       c.on('close', (code) => resolve({ code, out }));
     });
     expect(drain.out).toBe('got m1\ngot m2\ngot m3\ngot m4\ngot m5\ngot from stdin\nsecond line\nend\n');
     const ls = await coord('queue', 'ls');
-    expect(ls.stdout).toBe(['TOPIC      SIZE', 'jobs       6', '  drainer  next 7  lag 0  pending 0', '  other    next 2  lag 5  pending 0', '  solo     next 7  lag 0  pending 0', ''].join('\n'));
+    expect(ls.stdout).toBe(
+      [
+        'TOPIC      SIZE',
+        'jobs       6',
+        '  drainer  next 7  lag 0  pending 0',
+        '  other    next 2  lag 5  pending 0',
+        '  solo     next 7  lag 0  pending 0',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('refuses bad input with a clear message and exit 2 (or 1 for an ack of an unknown id), changing nothing', async () => {
@@ -201,14 +234,26 @@ describe('coord queue', () => {
       [['queue', 'recv', 'jobs'], 2, /recv needs a consumer: --group G/],
       [['queue', 'recv', 'jobs', '--as', 'a', '--wait', 'soon'], 2, /option '-w, --wait <duration>' argument 'soon' is invalid\. bad duration "soon"/],
       [['queue', 'recv', 'jobs', '--as', 'a', '--wait', '-1s'], 2, /option '-w, --wait <duration>' argument '-1s' is invalid\. bad duration/],
-      [['queue', 'recv', 'jobs', '--as', 'a', '--ack-timeout', '5 minutes'], 2, /option '--ack-timeout <duration>' argument '5 minutes' is invalid\. bad duration/],
+      [
+        ['queue', 'recv', 'jobs', '--as', 'a', '--ack-timeout', '5 minutes'],
+        2,
+        /option '--ack-timeout <duration>' argument '5 minutes' is invalid\. bad duration/,
+      ],
       [['queue', 'recv', 'jobs', '--as', 'a', '--ack-timeout', '0'], 2, /--ack-timeout must be more than 0/],
-      [['queue', 'recv', 'jobs', '--as', 'a', '--wait', `${'9'.repeat(400)}h`], 2, /option '-w, --wait <duration>' argument '9+h' is invalid\. duration "9+h" is too long/],
+      [
+        ['queue', 'recv', 'jobs', '--as', 'a', '--wait', `${'9'.repeat(400)}h`],
+        2,
+        /option '-w, --wait <duration>' argument '9+h' is invalid\. duration "9+h" is too long/,
+      ],
       [['queue', 'ack', 'jobs', 'abc', '--group', 'g'], 2, /a message id is a whole number from 1, got "abc"/],
       [['queue', 'ack', 'jobs', '0', '--group', 'g'], 2, /a message id is a whole number/],
       [['queue', 'ack', 'jobs', '1'], 2, /ack needs a consumer/],
       [['queue', 'ack', 'jobs', '99', '--group', 'g'], 1, /message 99 of jobs is not waiting for an acknowledgement by g \(jobs has messages 1 to 1\)/],
-      [['queue', 'ack', 'jobs', '1', '--group', 'h'], 1, /message 1 of jobs is not waiting for an acknowledgement by h \(it has not been delivered to it yet\)/],
+      [
+        ['queue', 'ack', 'jobs', '1', '--group', 'h'],
+        1,
+        /message 1 of jobs is not waiting for an acknowledgement by h \(it has not been delivered to it yet\)/,
+      ],
       [['queue', 'ack', 'nothing', '1', '--group', 'g'], 1, /nothing has no messages/],
     ];
     for (const [args, code, message] of cases) {
@@ -256,10 +301,14 @@ describe('coord queue', () => {
   it('carries work between the streams of a run: a producer, a group of 3 workers, and a reader of everything', async () => {
     const out = join(rig.dir, 'out');
     const N = 24;
-    const recvLoop = (flags: string, stop: string) => `mkdir -p ${out}; while m=$(coord queue recv jobs ${flags} --wait 30s); do ${stop}; echo "$m" >> ${out}/$COORD_STREAM_ID; done`;
+    const recvLoop = (flags: string, stop: string) =>
+      `mkdir -p ${out}; while m=$(coord queue recv jobs ${flags} --wait 30s); do ${stop}; echo "$m" >> ${out}/$COORD_STREAM_ID; done`;
     rig.writePlan({
       streams: [
-        { id: 'producer', command: `for i in $(seq 1 ${N}); do coord queue send jobs "m$i" >/dev/null || exit 1; done; for i in 1 2 3; do coord queue send jobs STOP >/dev/null; done` },
+        {
+          id: 'producer',
+          command: `for i in $(seq 1 ${N}); do coord queue send jobs "m$i" >/dev/null || exit 1; done; for i in 1 2 3; do coord queue send jobs STOP >/dev/null; done`,
+        },
         ...['w1', 'w2', 'w3'].map((id) => ({ id, command: recvLoop('--group workers', '[ "$m" = STOP ] && exit 0') })),
         // no --group, no --as: the stream id is the consumer; it reads every message
         { id: 'reader', command: `n=0; ${recvLoop('', '[ "$m" = STOP ] && n=$((n+1)) && [ $n = 3 ] && exit 0')}` },
@@ -280,7 +329,9 @@ describe('coord queue', () => {
     expect(byWorkers.map((e) => e.id).sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: N + 3 }, (_, i) => i + 1));
     // each worker's events match its share, plus the STOP that ended it
     for (const [i, w] of ['w1', 'w2', 'w3'].entries()) expect(byWorkers.filter((e) => e.member === w)).toHaveLength(shares[i]!.length + 1);
-    expect(events.filter((e) => e.type === 'queue-received' && e.consumer === 'reader').map((e) => e.id)).toEqual(Array.from({ length: N + 3 }, (_, i) => i + 1));
+    expect(events.filter((e) => e.type === 'queue-received' && e.consumer === 'reader').map((e) => e.id)).toEqual(
+      Array.from({ length: N + 3 }, (_, i) => i + 1),
+    );
 
     const ls = JSON.parse((await rig.coord(['queue', 'ls', '--json'])).stdout) as unknown;
     expect(ls).toEqual({
@@ -306,13 +357,16 @@ describe('coord queue', () => {
       streams: [
         {
           id: 's',
-          command: 'coord state set a 1 >/dev/null && coord state set a 2 >/dev/null && coord queue recv state --json && coord queue recv state && { coord queue send state x; echo "send $?"; }',
+          command:
+            'coord state set a 1 >/dev/null && coord state set a 2 >/dev/null && coord queue recv state --json && coord queue recv state && { coord queue send state x; echo "send $?"; }',
         },
       ],
     });
     const r = await rig.coord(['run', 'plan.yaml']);
     expect(r.code).toBe(0);
-    const [first = '', second, send] = readFileSync(join(rig.runDir(), 'streams', 's', 'stdout'), 'utf8').trim().split('\n');
+    const [first = '', second, send] = readFileSync(join(rig.runDir(), 'streams', 's', 'stdout'), 'utf8')
+      .trim()
+      .split('\n');
     expect(JSON.parse(first)).toMatchObject({ topic: 'state', id: 1, sender: 's', delivery: 1 });
     expect(JSON.parse((JSON.parse(first) as { body: string }).body)).toMatchObject({ version: 1, stream: 's', op: 'set', keys: ['a'], data: { a: 1 } });
     expect(JSON.parse(second!)).toMatchObject({ version: 2, data: { a: 2 } });

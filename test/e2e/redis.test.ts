@@ -99,7 +99,10 @@ needs.describe('the Redis backend from the command line', () => {
     rig.writePlan({
       streams: [
         // increments before, during and after the restart; then a second stream that needs the queue
-        { id: 'inc', command: `for i in $(seq 1 40); do coord state incr n > /dev/null || exit 1; if [ $i = 10 ]; then touch ${join(rig.dir, 'ten')}; fi; if [ $i = 20 ]; then while [ ! -e ${gate} ]; do sleep 0.05; done; fi; done` },
+        {
+          id: 'inc',
+          command: `for i in $(seq 1 40); do coord state incr n > /dev/null || exit 1; if [ $i = 10 ]; then touch ${join(rig.dir, 'ten')}; fi; if [ $i = 20 ]; then while [ ! -e ${gate} ]; do sleep 0.05; done; fi; done`,
+        },
         { id: 'send', command: 'for i in $(seq 1 20); do coord queue send jobs "m$i" > /dev/null || exit 1; done' },
         { id: 'recv', depends_on: ['send'], command: 'for i in $(seq 1 20); do coord queue recv jobs --wait 20s || exit 1; done' },
       ],
@@ -114,7 +117,10 @@ needs.describe('the Redis backend from the command line', () => {
     const id = JSON.parse((await rig.coord(['status', '--json', '--backend', url])).stdout).run.id as string;
     expect((await rig.coord(['state', 'get', 'n', '--run', id, '--backend', url])).stdout).toBe('40\n');
     const log = await rig.coord(['state', 'log', '--json', '--run', id, '--backend', url]);
-    const versions = log.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { version: number }).version);
+    const versions = log.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => (JSON.parse(l) as { version: number }).version);
     expect(versions).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
     expect(r.stdout.match(/\[recv\] m\d+/g)).toEqual(Array.from({ length: 20 }, (_, i) => `[recv] m${i + 1}`));
     expect(rig.leftovers()).toEqual([]);
@@ -132,8 +138,17 @@ needs.describe('the Redis backend from the command line', () => {
       ],
     });
     const run = rig.spawn(['run', 'plan.yaml', '--backend', url]);
-    const status = async () => JSON.parse((await rig.coord(['status', '--json', '--backend', url])).stdout) as { run: { id: string; state: string }; streams: Array<{ id: string; state: string }> };
-    for (let s = await status().catch(() => undefined); s?.streams.find((x) => x.id === 'quick')?.state !== 'succeeded'; s = await status().catch(() => undefined)) await new Promise((r) => setTimeout(r, 100));
+    const status = async () =>
+      JSON.parse((await rig.coord(['status', '--json', '--backend', url])).stdout) as {
+        run: { id: string; state: string };
+        streams: Array<{ id: string; state: string }>;
+      };
+    for (
+      let s = await status().catch(() => undefined);
+      s?.streams.find((x) => x.id === 'quick')?.state !== 'succeeded';
+      s = await status().catch(() => undefined)
+    )
+      await new Promise((r) => setTimeout(r, 100));
     run.child.kill('SIGKILL');
     await run.done;
     const crashed = await status();
@@ -194,11 +209,15 @@ needs.describe('the Redis backend from the command line', () => {
 requires('redis-server', 'root', 'unshare').describe('a run coordinated on another host', () => {
   /** `coord run` under the host name `coordhost`; resolves with its exit code. */
   function runElsewhere(url: string, env: Record<string, string>): { done: Promise<number | null>; kill: () => void } {
-    const child = spawn('unshare', ['--uts', 'sh', '-c', 'hostname coordhost && exec "$@"', 'sh', process.execPath, join(ROOT, 'bin', 'coord.js'), 'run', 'plan.yaml', '--backend', url], {
-      cwd: rig.dir,
-      env: rig.env(env),
-      stdio: 'ignore',
-    });
+    const child = spawn(
+      'unshare',
+      ['--uts', 'sh', '-c', 'hostname coordhost && exec "$@"', 'sh', process.execPath, join(ROOT, 'bin', 'coord.js'), 'run', 'plan.yaml', '--backend', url],
+      {
+        cwd: rig.dir,
+        env: rig.env(env),
+        stdio: 'ignore',
+      },
+    );
     return { done: new Promise((r) => child.on('close', (code) => r(code))), kill: () => child.kill('SIGKILL') };
   }
 
@@ -221,7 +240,10 @@ requires('redis-server', 'root', 'unshare').describe('a run coordinated on anoth
     const url = `${server.url}/5`;
     rig.writePlan({ streams: [{ id: 'long', command: 'if [ "$COORD_ATTEMPT" = 1 ]; then sleep 60; fi' }] });
     const first = runElsewhere(url, { COORD_RUN_LEASE: '1500ms' });
-    const live = await until(() => statusOf(url), (s) => s.streams[0]?.state === 'running');
+    const live = await until(
+      () => statusOf(url),
+      (s) => s.streams[0]?.state === 'running',
+    );
     expect(live.run.state).toBe('running');
     // not this host's process: stopped through the run record, read at the next lease renewal
     const stop = await rig.coord(['stop', live.run.id, '--backend', url]);
@@ -230,7 +252,10 @@ requires('redis-server', 'root', 'unshare').describe('a run coordinated on anoth
 
     // a lease far longer than the checks below take, however loaded the machine
     const second = runElsewhere(url, { COORD_RUN_LEASE: '10m' });
-    const other = await until(() => statusOf(url), (s) => s.run.id !== live.run.id && s.streams[0]?.state === 'running');
+    const other = await until(
+      () => statusOf(url),
+      (s) => s.run.id !== live.run.id && s.streams[0]?.state === 'running',
+    );
     second.kill();
     await second.done;
     // the lease still holds: running, and not resumable
@@ -246,7 +271,11 @@ requires('redis-server', 'root', 'unshare').describe('a run coordinated on anoth
     } finally {
       c.disconnect();
     }
-    await until(() => statusOf(url), (s) => s.run.state === 'interrupted', 15_000);
+    await until(
+      () => statusOf(url),
+      (s) => s.run.state === 'interrupted',
+      15_000,
+    );
     const resumed = await rig.coord(['run', 'plan.yaml', '--resume', other.run.id, '--backend', url]);
     expect(resumed.code).toBe(0);
     expect((await statusOf(url))?.run.state).toBe('succeeded');

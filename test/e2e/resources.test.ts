@@ -124,7 +124,10 @@ describe('resource pools', () => {
         { id: 'waiter', command: `${fixture('wait-for-file.js', at('holding'))} && coord resource acquire gpu=1 --timeout 20s -- touch ${at('got')}` },
         // an acquire that escapes its stream's process group (and its output pipes) keeps its
         // connection open: the stream's end frees its units
-        { id: 'escaper', command: `setsid coord resource acquire tpu=1 -- ${holdAndHang('escaped')} > /dev/null 2>&1 & ${fixture('wait-for-file.js', at('release'))}` },
+        {
+          id: 'escaper',
+          command: `setsid coord resource acquire tpu=1 -- ${holdAndHang('escaped')} > /dev/null 2>&1 & ${fixture('wait-for-file.js', at('release'))}`,
+        },
         { id: 'after', command: `${fixture('wait-for-file.js', at('escaped'))} && coord resource acquire tpu=1 --timeout 20s -- touch ${at('got2')}` },
       ],
     });
@@ -156,8 +159,15 @@ describe('resource pools', () => {
       streams: [
         { id: 'holder', command: fixture('wait-for-file.js', go), resources: { gpu: 1 } },
         { id: 'first', command: `coord resource acquire gpu=1 -- sh -c 'echo first >> ${log}'` },
-        { id: 'urgent', priority: 5, command: `${fixture('wait-for-file.js', join(rig.dir, 'first-waits'))} && coord resource acquire gpu=1 -- sh -c 'echo urgent >> ${log}'` },
-        { id: 'lowly', command: `${fixture('wait-for-file.js', join(rig.dir, 'urgent-waits'))} && coord resource acquire gpu=1 --priority -1 -- sh -c 'echo lowly >> ${log}'` },
+        {
+          id: 'urgent',
+          priority: 5,
+          command: `${fixture('wait-for-file.js', join(rig.dir, 'first-waits'))} && coord resource acquire gpu=1 -- sh -c 'echo urgent >> ${log}'`,
+        },
+        {
+          id: 'lowly',
+          command: `${fixture('wait-for-file.js', join(rig.dir, 'urgent-waits'))} && coord resource acquire gpu=1 --priority -1 -- sh -c 'echo lowly >> ${log}'`,
+        },
       ],
     });
     const run = rig.spawn(['run', 'plan.yaml']);
@@ -202,6 +212,11 @@ describe('resource pools', () => {
     expect(readFileSync(join(rig.runDir(), 'streams', 'lib', 'stdout'), 'utf8')).toBe(
       'granted {"gpu":1}\nrefused invalid demand gpu=2 exceeds the pool\'s capacity 1\nvote true accepted\ndecision accepted\n',
     );
-    expect(rig.events().filter((e) => e.type === 'resource-released').map((e) => e.reason)).toEqual(['released']);
+    expect(
+      rig
+        .events()
+        .filter((e) => e.type === 'resource-released')
+        .map((e) => e.reason),
+    ).toEqual(['released']);
   });
 });

@@ -130,7 +130,13 @@ describe('--resume', () => {
     expect(readFileSync(join(rig.runDir(), 'converged', 'gate', 'work.txt'), 'utf8')).toBe('work\n');
     const decided = rig.events().filter((e) => e.type === 'proposal-decided' && e.proposal === 'gate');
     expect(decided).toHaveLength(1);
-    expect(decided[0]).toMatchObject({ decision: 'accepted', votes: [{ voter: 'alice', vote: 'yes' }, { voter: 'bob', vote: 'yes' }] });
+    expect(decided[0]).toMatchObject({
+      decision: 'accepted',
+      votes: [
+        { voter: 'alice', vote: 'yes' },
+        { voter: 'bob', vote: 'yes' },
+      ],
+    });
     expect(rig.events().filter((e) => e.type === 'stream-ended' && e.stream === 'w')).toHaveLength(1); // not run again
     expect(rig.leftovers()).toEqual([]);
   });
@@ -141,7 +147,12 @@ describe('--resume', () => {
       agent_coordination: { recovery: { guardian: { grace: '500ms' } }, convergence_points: [{ name: 'answer', type: 'barrier', streams: ['solve'] }] },
       streams: [
         // replicas 1 and 2 disagree; replica 3, still running at the crash, breaks the tie
-        { id: 'solve', replicas: 3, gather: 'vote', command: `case $COORD_REPLICA in 1) echo 42 > answer.txt;; 2) echo 41 > answer.txt;; 3) ${fixture('wait-for-file.js', gate)} && echo 42 > answer.txt;; esac` },
+        {
+          id: 'solve',
+          replicas: 3,
+          gather: 'vote',
+          command: `case $COORD_REPLICA in 1) echo 42 > answer.txt;; 2) echo 41 > answer.txt;; 3) ${fixture('wait-for-file.js', gate)} && echo 42 > answer.txt;; esac`,
+        },
         { id: 'use', depends_on: ['solve'], command: 'cat "$COORD_INPUTS/solve/answer.txt"' },
       ],
     });

@@ -141,7 +141,10 @@ describe('coord run', () => {
     rig.writePlan({ streams });
     const r = await rig.coord(['run', 'plan.yaml', '--concurrency', '3']);
     expect(r.code).toBe(0);
-    const started = rig.events().filter((e) => e.type === 'stream-started').map((e) => String(e.stream));
+    const started = rig
+      .events()
+      .filter((e) => e.type === 'stream-started')
+      .map((e) => String(e.stream));
     expect(started.length).toBe(60);
     expect(new Set(started).size).toBe(60);
   });
@@ -164,7 +167,9 @@ describe('coord run', () => {
     expect(r.code).toBe(1);
     const ev = rig.events();
     expect(ev.filter((e) => e.type === 'stream-started').map((e) => e.attempt)).toEqual([1, 2]);
-    expect(ev.filter((e) => e.type === 'stream-retrying')).toEqual([expect.objectContaining({ stream: 'broken', attempt: 1, delayMs: 1000, reason: 'exit-non-zero' })]);
+    expect(ev.filter((e) => e.type === 'stream-retrying')).toEqual([
+      expect.objectContaining({ stream: 'broken', attempt: 1, delayMs: 1000, reason: 'exit-non-zero' }),
+    ]);
     expect(ev.find((e) => e.type === 'stream-ended')).toMatchObject({ state: 'failed', reason: 'exit-non-zero', attempt: 2 });
   });
 
@@ -196,7 +201,10 @@ describe('coord run', () => {
     rig.writePlan({ streams: [{ id: 'one', command: 'echo hi' }] });
     const r = await rig.coord(['run', 'plan.yaml', '--json']);
     expect(r.code).toBe(0);
-    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; line?: string });
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; line?: string });
     expect(events[0]?.type).toBe('run-started');
     expect(events.at(-1)?.type).toBe('run-ended');
     expect(events.some((e) => e.type === 'stream-output' && e.line === 'hi')).toBe(true);

@@ -69,7 +69,10 @@ describe('stopping a run', () => {
     expect(r.stdout).toContain('[polite] got TERM'); // SIGTERM reached it, not a KILL from a dead launcher
     expect(alive(grand)).toBe(false);
     expect(rig.leftovers()).toEqual([]);
-    const signals = rig.events().filter((e) => e.type === 'stream-signalled').map((e) => e.signal);
+    const signals = rig
+      .events()
+      .filter((e) => e.type === 'stream-signalled')
+      .map((e) => e.signal);
     expect(signals).toEqual(['SIGTERM']);
   });
 
@@ -89,7 +92,12 @@ describe('stopping a run', () => {
     const r = await run.done;
     expect(r.code).toBe(130);
     expect(Date.now() - t0).toBeLessThan(30_000); // far from the 60 s grace
-    expect(rig.events().filter((e) => e.type === 'stream-signalled').map((e) => e.signal)).toEqual(['SIGTERM', 'SIGKILL']);
+    expect(
+      rig
+        .events()
+        .filter((e) => e.type === 'stream-signalled')
+        .map((e) => e.signal),
+    ).toEqual(['SIGTERM', 'SIGKILL']);
     expect(rig.leftovers()).toEqual([]);
   });
 
@@ -102,7 +110,10 @@ describe('stopping a run', () => {
     await new Promise<void>((resolve) => watch.child.stdout?.once('data', () => resolve()));
     rig.write('gate', '');
     const [w] = await Promise.all([watch.done, run.done]);
-    const snapshots = w.stdout.trim().split('\n').map((l) => JSON.parse(l) as { run: { state: string } });
+    const snapshots = w.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { run: { state: string } });
     expect(snapshots[0]?.run.state).toBe('running');
     expect(snapshots.at(-1)?.run.state).toBe('succeeded');
   });
@@ -146,7 +157,10 @@ describe('logs and events', () => {
     expect(logs.stdout).toBe('exit-with 0 stdout\n');
     expect(logs.stderr).toBe('exit-with 0 stderr\n');
     const events = await rig.coord(['events', '--json']);
-    const types = events.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { type: string }).type);
+    const types = events.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { type: string }).type);
     expect(types[0]).toBe('run-started');
     expect(types).toContain('stream-exited');
     expect(types.at(-1)).toBe('run-ended');

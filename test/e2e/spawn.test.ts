@@ -28,13 +28,20 @@ describe('coord spawn', () => {
     expect(out).toContain('failing exited 3');
     expect(out).toContain('after-build exited 0');
     expect(readFileSync(join(rig.runDir(), 'streams', 'worker-2', 'stdout'), 'utf8')).toBe('one\n');
-    const status = JSON.parse((await rig.coord(['status', '--json'])).stdout) as { streams: Array<{ id: string; state: string; dependsOn: string[]; capabilities: string[] }> };
+    const status = JSON.parse((await rig.coord(['status', '--json'])).stdout) as {
+      streams: Array<{ id: string; state: string; dependsOn: string[]; capabilities: string[] }>;
+    };
     const by = Object.fromEntries(status.streams.map((s) => [s.id, s]));
     expect(by['worker-1']).toMatchObject({ state: 'succeeded', capabilities: ['build'] });
     expect(by['worker-2']).toMatchObject({ state: 'succeeded', dependsOn: ['worker-1'] });
     expect(by['failing']).toMatchObject({ state: 'failed' });
     expect(by['after-build']).toMatchObject({ state: 'succeeded', dependsOn: ['worker-1'] });
-    expect(rig.events().filter((e) => e.type === 'stream-registered').map((e) => e.stream)).toEqual(['planner', 'worker-1', 'worker-2', 'failing', 'after-build']);
+    expect(
+      rig
+        .events()
+        .filter((e) => e.type === 'stream-registered')
+        .map((e) => e.stream),
+    ).toEqual(['planner', 'worker-1', 'worker-2', 'failing', 'after-build']);
   });
 
   it('refuses a taken id, an unknown dependency, and a wait on a stream that waits for the caller', async () => {
@@ -60,7 +67,7 @@ describe('coord spawn', () => {
     expect(rig.events().some((e) => e.type === 'stream-registered' && e.stream === 'a..b')).toBe(false);
   });
 
-  it('resolves a group id as a plan does: a stream after a gather: first group starts on one replica\'s success', async () => {
+  it("resolves a group id as a plan does: a stream after a gather: first group starts on one replica's success", async () => {
     const replica = `if [ "$COORD_REPLICA" = 1 ]; then echo "from $COORD_REPLICA" > answer.txt; else ${fixture('hang.js')}; fi`;
     const planner = `coord spawn --id after --depends-on solve --wait -- "cat \\"\\$COORD_INPUTS/solve/answer.txt\\""; echo "after exited $?"`;
     rig.writePlan({

@@ -62,14 +62,19 @@ describe('coord state', () => {
     const r = await rig.coord(['run', 'plan.yaml', '-q']);
     expect(r.code).toBe(0);
     expect(JSON.parse((await state(['get', 'done_total'])).stdout)).toBe(100);
-    const log = (await state(['log', '--json'])).stdout.trim().split('\n').map((l) => JSON.parse(l) as Entry);
+    const log = (await state(['log', '--json'])).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Entry);
     expect(log.map((e) => e.version)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     expect(log.every((e) => e.op === 'incr' && e.keys.join() === 'done_total' && /^w[0-3]$/.test(e.stream ?? ''))).toBe(true);
     const versions = rig.events().filter((e) => e.type === 'state-version');
     expect(versions.map((e) => e.version).sort((a, b) => Number(a) - Number(b))).toEqual(log.map((e) => e.version));
     const status = JSON.parse((await rig.coord(['status', '--json'])).stdout) as { state: { version: number; snapshot: number; type: string } };
     expect(status.state).toMatchObject({ version: 100, snapshot: 100, type: 'centralized' });
-    expect((await rig.coord(['status'])).stdout).toMatch(/shared state: version 100 \(centralized\), last change .* \(incr by w[0-3]\); snapshot of version 100/);
+    expect((await rig.coord(['status'])).stdout).toMatch(
+      /shared state: version 100 \(centralized\), last change .* \(incr by w[0-3]\); snapshot of version 100/,
+    );
     const plain = (await state(['log'])).stdout.split('\n');
     expect(plain[0]).toMatch(/VER\s+TIME\s+STREAM\s+OP\s+KEYS/);
     expect(plain[100]).toMatch(/^\s+100\s+\S+Z\s+w[0-3]\s+incr\s+done_total$/);
@@ -145,7 +150,12 @@ describe('coord state', () => {
     const written = files();
     const refused = async (args: string[], why: RegExp, input?: string) => {
       const r = await state(args, input);
-      expect({ args: args.map((a) => a.slice(0, 40)), code: r.code, stderr: r.stderr, stdout: r.stdout }).toEqual({ args: args.map((a) => a.slice(0, 40)), code: 2, stderr: expect.stringMatching(why), stdout: '' });
+      expect({ args: args.map((a) => a.slice(0, 40)), code: r.code, stderr: r.stderr, stdout: r.stdout }).toEqual({
+        args: args.map((a) => a.slice(0, 40)),
+        code: 2,
+        stderr: expect.stringMatching(why),
+        stdout: '',
+      });
       expect(r.stderr).not.toMatch(/call stack/);
     };
     // the 2,500-deep array, and the other ways to nest deeper than 64 levels
@@ -157,7 +167,11 @@ describe('coord state', () => {
     await refused(['incr', longKey(65)], /bad key "k0\.k1\.k2.*": 65 segments \(a key has at most 64/);
     await refused(['set', longKey(65), '1'], /65 segments/);
     // over 4 MiB as JSON (UTF-8), the value on standard input
-    await refused(['set', 'big'], /too large: the state would take 4194\d{3} bytes as JSON \(at most 4 MiB, 4194304 bytes\)/, JSON.stringify('x'.repeat(4 * MiB)));
+    await refused(
+      ['set', 'big'],
+      /too large: the state would take 4194\d{3} bytes as JSON \(at most 4 MiB, 4194304 bytes\)/,
+      JSON.stringify('x'.repeat(4 * MiB)),
+    );
     await refused(['set', 'big'], /too large/, JSON.stringify('é'.repeat(2 * MiB)));
     expect(files()).toEqual(written);
     expect((await state(['get', '--json'])).stdout).toBe('{"version":1,"value":{"keep":1}}\n');
@@ -171,7 +185,12 @@ describe('coord state', () => {
     await refused(['set', 'big'], /too large: the state would take 4194305 bytes/, JSON.stringify('x'.repeat(fill + 1)));
     expect((await state(['get', 'big', '--json'])).stdout.length).toBeGreaterThan(fill);
     expect((await state(['delete', 'big'])).stdout).toBe('5\n');
-    expect((await state(['log', '--json'])).stdout.trim().split('\n').map((l) => (JSON.parse(l) as Entry).op)).toEqual(['set', 'set', 'incr', 'set', 'delete']);
+    expect(
+      (await state(['log', '--json'])).stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as Entry).op),
+    ).toEqual(['set', 'set', 'incr', 'set', 'delete']);
   });
 
   it('a document deeper than the limit, stored before there was one: writes and reads fail cleanly naming the key to delete, and delete removes it', async () => {
@@ -181,14 +200,23 @@ describe('coord state', () => {
     // what an older coord left: version 2 with p 100,000 levels deep, on disk as it wrote it
     const file = join(rig.runDir(), 'state', 'versions', '2.json');
     writeFileSync(file, readFileSync(file, 'utf8').replace('"placeholder"', nest(100_000)));
-    const stuck = /the state at version 2 nests more than 64 levels of objects and arrays at p\.0\.0\.0.* \(stored before coord limited the depth\): only a change that brings it within the limits is taken, such as coord state delete p/;
-    for (const args of [['set', 'q', '2'], ['merge', 'm', '{"a":1}'], ['incr', 'n']]) {
+    const stuck =
+      /the state at version 2 nests more than 64 levels of objects and arrays at p\.0\.0\.0.* \(stored before coord limited the depth\): only a change that brings it within the limits is taken, such as coord state delete p/;
+    for (const args of [
+      ['set', 'q', '2'],
+      ['merge', 'm', '{"a":1}'],
+      ['incr', 'n'],
+    ]) {
       const r = await state(args);
       expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 1, stderr: expect.stringMatching(stuck) });
     }
     for (const args of [['get'], ['get', '--json'], ['get', 'p']]) {
       const r = await state(args);
-      expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 1, stderr: expect.stringMatching(/nests more than 64 levels .* at p\.0\.0.*: it cannot be printed; coord state delete p removes it/) });
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({
+        args,
+        code: 1,
+        stderr: expect.stringMatching(/nests more than 64 levels .* at p\.0\.0.*: it cannot be printed; coord state delete p removes it/),
+      });
     }
     expect((await state(['get', 'q'])).stdout).toBe('1\n');
     expect((await state(['log'])).code).toBe(0);

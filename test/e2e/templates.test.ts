@@ -32,7 +32,12 @@ describe('coord init', () => {
   it('lists the templates', async () => {
     const r = await rig.coord(['init', '--list']);
     expect(r.code).toBe(0);
-    expect(r.stdout.split('\n').filter(Boolean).map((l) => l.split(/\s+/)[0])).toEqual(TEMPLATES);
+    expect(
+      r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(/\s+/)[0]),
+    ).toEqual(TEMPLATES);
   });
 
   it.each(TEMPLATES)('writes the %s template, which validates against the JSON Schema and runs', async (name) => {

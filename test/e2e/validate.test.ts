@@ -86,7 +86,12 @@ describe('coord validate / run on a bad plan', () => {
 
   it('refuses an alias bomb and __proto__ keys', async () => {
     const bomb = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
-    for (let i = 1; i < 9; i++) bomb.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill('*' + String.fromCharCode(96 + i)).join(',')}]`);
+    for (let i = 1; i < 9; i++)
+      bomb.push(
+        `${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9)
+          .fill('*' + String.fromCharCode(96 + i))
+          .join(',')}]`,
+      );
     bomb.push('streams: [{id: x, command: "true"}]');
     rig.writePlan(bomb.join('\n') + '\n', 'bomb.yaml');
     const r = await rig.coord(['validate', 'bomb.yaml']);

@@ -106,7 +106,10 @@ needs.describe('coord run --workers', () => {
     rig.writePlan({
       agent_coordination: { convergence_points: [{ name: 'all', type: 'barrier', streams: ids }] },
       streams: [
-        ...ids.map((id) => ({ id, command: `sleep 0.8; echo "$COORD_WORKER" > ${id}.txt; echo "done $COORD_STREAM_ID"; coord heartbeat --progress 100 --message fin` })),
+        ...ids.map((id) => ({
+          id,
+          command: `sleep 0.8; echo "$COORD_WORKER" > ${id}.txt; echo "done $COORD_STREAM_ID"; coord heartbeat --progress 100 --message fin`,
+        })),
         { id: 'sum', depends_on: ['all'], command: 'cat "$COORD_INPUTS"/all/*.txt | sort | uniq -c > sum.txt; ls "$COORD_INPUTS"/all > names.txt' },
       ],
     });
@@ -123,10 +126,16 @@ needs.describe('coord run --workers', () => {
     const merged = join(rig.runDir(id), 'converged', 'all');
     for (const s of ids) expect(readFileSync(join(merged, `${s}.txt`), 'utf8').trim()).toBe(byStream[s]);
     // the dependent stream (itself on a worker) got the merge as its input
-    expect(readFileSync(join(rig.workspaceRoot, id, 'sum', 'names.txt'), 'utf8').split('\n').filter(Boolean)).toEqual(ids.map((s) => `${s}.txt`));
+    expect(
+      readFileSync(join(rig.workspaceRoot, id, 'sum', 'names.txt'), 'utf8')
+        .split('\n')
+        .filter(Boolean),
+    ).toEqual(ids.map((s) => `${s}.txt`));
     // output lines and heartbeats came back: logs, events and status on this host
     expect((await rig.coord(['logs', 's3', id, '--backend', url])).stdout).toBe('done s3\n');
-    const status = JSON.parse((await rig.coord(['status', id, '--json', '--backend', url])).stdout) as { streams: Array<{ id: string; worker: string | null; progress: number | null; pid: number | null }> };
+    const status = JSON.parse((await rig.coord(['status', id, '--json', '--backend', url])).stdout) as {
+      streams: Array<{ id: string; worker: string | null; progress: number | null; pid: number | null }>;
+    };
     const s1 = status.streams.find((s) => s.id === 's1');
     expect(s1).toMatchObject({ worker: byStream.s1, progress: 100, pid: null });
     const human = (await rig.coord(['status', id, '--backend', url])).stdout;
@@ -163,7 +172,12 @@ needs.describe('coord run --workers', () => {
       [2, 'w2'],
     ]);
     expect(events.find((e) => e.type === 'stream-ended')).toMatchObject({ state: 'succeeded', attempt: 2 });
-    expect(events.filter((e) => e.owner === 'job').map((e) => e.type)).toEqual(['resource-granted', 'resource-released', 'resource-granted', 'resource-released']);
+    expect(events.filter((e) => e.owner === 'job').map((e) => e.type)).toEqual([
+      'resource-granted',
+      'resource-released',
+      'resource-granted',
+      'resource-released',
+    ]);
     expect(readFileSync(join(rig.runDir(id), 'converged', 'out', 'out.txt'), 'utf8')).toBe('attempt 2 on w2\n');
     await stopWorkers(w2);
     // w1's `sleep 60` was stopped by its reaper when w1 died
@@ -248,7 +262,12 @@ needs.describe('coord run --workers', () => {
         heartbeat: { interval: '100ms', timeout: '2s', source: 'file' },
         recovery: { guardian: { auto_invoke: true, grace: '500ms', max_restarts: 3 } },
       },
-      streams: [{ id: 'hb', command: `if [ "$COORD_ATTEMPT" = 1 ]; then coord heartbeat --progress 10 && ${fixture('hang.js', '--ignore-term')}; else echo recovered; fi` }],
+      streams: [
+        {
+          id: 'hb',
+          command: `if [ "$COORD_ATTEMPT" = 1 ]; then coord heartbeat --progress 10 && ${fixture('hang.js', '--ignore-term')}; else echo recovered; fi`,
+        },
+      ],
     });
     const run = startRun();
     const r = await run.done;
@@ -272,7 +291,7 @@ needs.describe('coord run --workers', () => {
             'echo "$COORD_CONTROL_SOCKET" > sock.txt',
             'coord propose ship --voters lead,v --quorum all --timeout 60s',
             'coord vote ship yes',
-            "coord spawn --id child --wait -- 'echo \"child on $COORD_WORKER\" > child.txt'",
+            'coord spawn --id child --wait -- \'echo "child on $COORD_WORKER" > child.txt\'',
             'echo "spawn $?" > spawn.txt',
             'coord decision ship --wait 60s > decision.txt',
           ].join('; '),
@@ -333,11 +352,21 @@ needs.describe('coord run --workers', () => {
     expect(r.code).toBe(0);
     const id = run.id()!;
     const events = await eventsOf(id);
-    expect(events.filter((e) => e.type === 'stream-started').map((e) => `${String(e.stream)}:${String(e.attempt)}`).sort()).toEqual(ids.map((s) => `${s}:1`));
+    expect(
+      events
+        .filter((e) => e.type === 'stream-started')
+        .map((e) => `${String(e.stream)}:${String(e.attempt)}`)
+        .sort(),
+    ).toEqual(ids.map((s) => `${s}:1`));
     expect(new Set(events.filter((e) => e.type === 'stream-started').map((e) => e.worker))).toEqual(new Set(['w1', 'w2']));
     expect((await rig.coord(['state', 'get', 'n', '--run', id, '--backend', url])).stdout).toBe('80\n');
     const log = await rig.coord(['state', 'log', '--json', '--run', id, '--backend', url]);
-    expect(log.stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { version: number }).version)).toEqual(Array.from({ length: 80 }, (_, i) => i + 1));
+    expect(
+      log.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { version: number }).version),
+    ).toEqual(Array.from({ length: 80 }, (_, i) => i + 1));
     for (const s of ids) {
       const out = (await rig.coord(['logs', s, id, '--backend', url])).stdout;
       expect(out.match(/line \d+/g)).toEqual(Array.from({ length: 20 }, (_, i) => `line ${i + 1}`));
@@ -355,7 +384,9 @@ needs.describe('coord run --workers', () => {
     expect(r.code).toBe(1);
     const events = await eventsOf(run.id()!);
     expect(events.find((e) => e.type === 'stream-ended')).toMatchObject({ state: 'failed', reason: 'outputs-error', exitCode: 0 });
-    expect(String(events.find((e) => e.type === 'warning')?.message)).toMatch(/workspace of "big" .* larger than the archive limit of 62\.5 KiB \(COORD_ARCHIVE_LIMIT\)/);
+    expect(String(events.find((e) => e.type === 'warning')?.message)).toMatch(
+      /workspace of "big" .* larger than the archive limit of 62\.5 KiB \(COORD_ARCHIVE_LIMIT\)/,
+    );
     await stopWorkers(w);
   }, 60_000);
 
@@ -374,7 +405,10 @@ needs.describe('coord run --workers', () => {
     // the worker keeps the stream's key on the server: status reads it, with nobody coordinating
     const status = async () => {
       const r = await rig.coord(['status', id, '--json', '--backend', url]);
-      return JSON.parse(r.stdout) as { run: { state: string }; streams: Array<{ id: string; state: string; worker: string | null; lastHeartbeat: string | null; message: string | null }> };
+      return JSON.parse(r.stdout) as {
+        run: { state: string };
+        streams: Array<{ id: string; state: string; worker: string | null; lastHeartbeat: string | null; message: string | null }>;
+      };
     };
     const before = await status();
     expect(before.run.state).toBe('interrupted');
@@ -405,7 +439,12 @@ needs.describe('coord run --workers', () => {
     async function crash(gate: string): Promise<string> {
       rig.writePlan({
         agent_coordination: { convergence_points: [{ name: 'out', type: 'barrier', streams: ['slow'] }] },
-        streams: [{ id: 'slow', command: `echo "attempt $COORD_ATTEMPT" > out.txt; echo "attempt $COORD_ATTEMPT" >> ${join(rig.dir, 'slow.log')}; echo before; ${fixture('wait-for-file.js', gate)}; echo after` }],
+        streams: [
+          {
+            id: 'slow',
+            command: `echo "attempt $COORD_ATTEMPT" > out.txt; echo "attempt $COORD_ATTEMPT" >> ${join(rig.dir, 'slow.log')}; echo before; ${fixture('wait-for-file.js', gate)}; echo after`,
+          },
+        ],
       });
       const run = startRun();
       await waitForEvent(run.id, (e) => e.type === 'stream-started' && e.worker === 'w1');
@@ -419,7 +458,10 @@ needs.describe('coord run --workers', () => {
       const gate = join(rig.dir, 'gate');
       const id = await crash(gate);
       const resume = rig.spawn(['run', 'plan.yaml', '--resume', id, '--adopt', '--workers', '--backend', url]);
-      await waitForEvent(() => id, (e) => e.type === 'run-resumed');
+      await waitForEvent(
+        () => id,
+        (e) => e.type === 'run-resumed',
+      );
       rig.write('gate', '');
       const r = await resume.done;
       expect(r.code).toBe(0);
@@ -439,7 +481,10 @@ needs.describe('coord run --workers', () => {
       const gate = join(rig.dir, 'gate');
       const id = await crash(gate);
       const resume = rig.spawn(['run', 'plan.yaml', '--resume', id, '--workers', '--backend', url]);
-      await waitForEvent(() => id, (e) => e.type === 'run-resumed');
+      await waitForEvent(
+        () => id,
+        (e) => e.type === 'run-resumed',
+      );
       rig.write('gate', '');
       const r = await resume.done;
       expect(r.code).toBe(0);

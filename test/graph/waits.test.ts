@@ -117,7 +117,7 @@ describe('what a stream waits for', () => {
 describe('who waits on a node', () => {
   const g: PlanGraph = buildGraph(valid(planText));
 
-  it('streams only, in declaration order; a member is waited on by its group\'s dependents', () => {
+  it("streams only, in declaration order; a member is waited on by its group's dependents", () => {
     expect(g.waitersOn('scan')).toEqual(['shard-1', 'shard-2']); // not the point analysis
     expect(g.waitersOn('analysis')).toEqual(['judge-1', 'judge-2', 'judge-3']);
     expect(g.waitersOn('solve-2')).toEqual(['report', 'ship']);

@@ -53,7 +53,7 @@ describe('lock faults', () => {
     expect(Date.now() - started).toBeLessThan(5000);
   });
 
-  test('two contenders for a dead holder\'s lock: exactly one wins at a time', async () => {
+  test("two contenders for a dead holder's lock: exactly one wins at a time", async () => {
     rig = new Rig();
     const f = join(rig.dir, 'f');
     const log = join(rig.dir, 'log');
@@ -74,7 +74,7 @@ describe('lock faults', () => {
     expect(readFileSync(counter, 'utf8')).toBe('7');
   });
 
-  test('a holder paused past its lease: its fenced write is refused, the next holder\'s data survives, its release leaves the new lock', async () => {
+  test("a holder paused past its lease: its fenced write is refused, the next holder's data survives, its release leaves the new lock", async () => {
     rig = new Rig();
     const f = join(rig.dir, 'f');
     // the locked file is the one written: a fence is a token of the written file's own lock
@@ -86,7 +86,14 @@ describe('lock faults', () => {
       while (!/granted 1/.test(out)) await new Promise((r) => setTimeout(r, 20));
       process.kill(h.pid!, 'SIGSTOP');
       // the next holder waits out the paused holder's lease, writes with its own token, keeps the lock
-      const next = rig.spawn(['lock', f, '--', 'sh', '-c', `echo from-next | ${coordCmd} write --fence "$COORD_LOCK_TOKEN" "${data}" && echo wrote $COORD_LOCK_TOKEN && ${fixture('wait-for-file.js', join(rig.dir, 'go'))}`]);
+      const next = rig.spawn([
+        'lock',
+        f,
+        '--',
+        'sh',
+        '-c',
+        `echo from-next | ${coordCmd} write --fence "$COORD_LOCK_TOKEN" "${data}" && echo wrote $COORD_LOCK_TOKEN && ${fixture('wait-for-file.js', join(rig.dir, 'go'))}`,
+      ]);
       const granted = await lineOf(next, /wrote (\d+)/);
       expect(Number(granted[1])).toBe(2);
       process.kill(h.pid!, 'SIGCONT');
@@ -248,6 +255,11 @@ describe('lock faults', () => {
       expect(l.length).toBe(MB);
       expect(l).toBe(l.charAt(0).repeat(MB));
     }
-    expect(lines.map((l) => l.charAt(0)).sort().join('')).toBe('aaaabbbbccccdddd');
+    expect(
+      lines
+        .map((l) => l.charAt(0))
+        .sort()
+        .join(''),
+    ).toBe('aaaabbbbccccdddd');
   }, 90_000);
 });

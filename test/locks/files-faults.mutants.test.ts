@@ -30,7 +30,24 @@ type Call = [name: keyof FileOps, ...args: unknown[]];
 /** node:fs with the calls in `over` replaced; every call (replaced or not) is recorded. */
 function ops(over: Partial<FileOps> = {}): FileOps & { calls: Call[]; named: (n: keyof FileOps) => unknown[][] } {
   const calls: Call[] = [];
-  const names = ['closeSync', 'fchmodSync', 'fchownSync', 'fdatasyncSync', 'fstatSync', 'fsyncSync', 'ftruncateSync', 'openSync', 'readdirSync', 'readFileSync', 'readSync', 'renameSync', 'statSync', 'unlinkSync', 'writeFileSync', 'writeSync'] as const;
+  const names = [
+    'closeSync',
+    'fchmodSync',
+    'fchownSync',
+    'fdatasyncSync',
+    'fstatSync',
+    'fsyncSync',
+    'ftruncateSync',
+    'openSync',
+    'readdirSync',
+    'readFileSync',
+    'readSync',
+    'renameSync',
+    'statSync',
+    'unlinkSync',
+    'writeFileSync',
+    'writeSync',
+  ] as const;
   const o: Record<string, unknown> = { calls, named: (n: keyof FileOps) => calls.filter((c) => c[0] === n).map((c) => c.slice(1)) };
   for (const n of names) {
     const impl = (over[n] ?? fs[n]) as (...a: unknown[]) => unknown;
@@ -127,7 +144,16 @@ describe('atomicReplace when the system says no', () => {
     const f = join(dir, 'f');
     const dead = `.f.${DEAD_PID}-123-${HOST_TAG}-0123abcd${TEMP_SUFFIX}`;
     writeFileSync(join(dir, dead), 'left');
-    atomicReplace(f, buf('x'), undefined, ops({ readdirSync: (() => { throw errno('EACCES'); }) as unknown as FileOps['readdirSync'] }));
+    atomicReplace(
+      f,
+      buf('x'),
+      undefined,
+      ops({
+        readdirSync: (() => {
+          throw errno('EACCES');
+        }) as unknown as FileOps['readdirSync'],
+      }),
+    );
     expect(readFileSync(f, 'utf8')).toBe('x');
     expect(temps()).toEqual([dead]);
   });
@@ -135,7 +161,11 @@ describe('atomicReplace when the system says no', () => {
   test('a target that cannot be looked at (not a missing one) is an error, and no temp file is made', () => {
     const f = join(dir, 'f');
     writeFileSync(f, 'old');
-    const o = ops({ statSync: (() => { throw errno('EACCES'); }) as unknown as FileOps['statSync'] });
+    const o = ops({
+      statSync: (() => {
+        throw errno('EACCES');
+      }) as unknown as FileOps['statSync'],
+    });
     expect(() => atomicReplace(f, buf('new'), undefined, o)).toThrow('EACCES');
     expect(o.named('openSync')).toEqual([]);
     expect(temps()).toEqual([]);
@@ -144,7 +174,11 @@ describe('atomicReplace when the system says no', () => {
   test('the mode cannot be given to the temp file at its open: it is closed and removed, and the error thrown', () => {
     const f = join(dir, 'f');
     writeFileSync(f, 'old');
-    const o = ops({ fchmodSync: () => { throw errno('EPERM'); } });
+    const o = ops({
+      fchmodSync: () => {
+        throw errno('EPERM');
+      },
+    });
     // a umask that takes bits the target has: the temp file needs an fchmod at its open
     const old = process.umask(0o077);
     try {
@@ -208,8 +242,22 @@ describe('appendRecord when the system says no', () => {
   });
 
   for (const [what, over] of [
-    ['a full disk', { writeSync: () => { throw errno('ENOSPC'); } }],
-    ['a failed flush', { fdatasyncSync: () => { throw errno('EIO'); } }],
+    [
+      'a full disk',
+      {
+        writeSync: () => {
+          throw errno('ENOSPC');
+        },
+      },
+    ],
+    [
+      'a failed flush',
+      {
+        fdatasyncSync: () => {
+          throw errno('EIO');
+        },
+      },
+    ],
   ] as Array<[string, Partial<FileOps>]>) {
     test(`${what}: the error, no partial record, no journal left`, () => {
       const f = join(dir, 'log');
@@ -258,7 +306,15 @@ describe('appendRecord when the system says no', () => {
     expect(readdirSync(dir)).toEqual(['log']);
     expect(o.named('unlinkSync')).toEqual([[journalPath('log')]]);
     // not even made: nothing to remove, and the append still goes on
-    appendRecord(f, buf('c\n'), ops({ writeFileSync: (() => { throw errno('EACCES'); }) as unknown as FileOps['writeFileSync'] }));
+    appendRecord(
+      f,
+      buf('c\n'),
+      ops({
+        writeFileSync: (() => {
+          throw errno('EACCES');
+        }) as unknown as FileOps['writeFileSync'],
+      }),
+    );
     expect(readFileSync(f, 'utf8')).toBe('a\nb\nc\n');
   });
 
@@ -322,7 +378,17 @@ describe('appendRecord when the system says no', () => {
 
   test('a target that cannot be looked at is an error; a missing one is created', () => {
     const f = join(dir, 'log');
-    expect(() => appendRecord(f, buf('x\n'), ops({ statSync: (() => { throw errno('EACCES'); }) as unknown as FileOps['statSync'] }))).toThrow('EACCES');
+    expect(() =>
+      appendRecord(
+        f,
+        buf('x\n'),
+        ops({
+          statSync: (() => {
+            throw errno('EACCES');
+          }) as unknown as FileOps['statSync'],
+        }),
+      ),
+    ).toThrow('EACCES');
     expect(existsSync(f)).toBe(false);
     appendRecord(f, buf('x\n'));
     expect(readFileSync(f, 'utf8')).toBe('x\n');
@@ -330,11 +396,19 @@ describe('appendRecord when the system says no', () => {
 
   test('a record for a pipe or a device: a flush it cannot take (EINVAL) is fine, another failure is thrown; the file is closed either way', () => {
     const dev = '/dev/null';
-    const einval = ops({ fdatasyncSync: () => { throw errno('EINVAL'); } });
+    const einval = ops({
+      fdatasyncSync: () => {
+        throw errno('EINVAL');
+      },
+    });
     appendRecord(dev, buf('x'), einval);
     expect(einval.named('openSync').map((c) => c.slice(0, 2))).toEqual([[dev, 'a']]);
     expect(einval.named('closeSync')).toHaveLength(1);
-    const eio = ops({ fdatasyncSync: () => { throw errno('EIO'); } });
+    const eio = ops({
+      fdatasyncSync: () => {
+        throw errno('EIO');
+      },
+    });
     expect(() => appendRecord(dev, buf('x'), eio)).toThrow('EIO');
     expect(eio.named('closeSync')).toHaveLength(1);
     // a device gets no journal, no look at its end
@@ -357,13 +431,33 @@ describe('appendRecord when the system says no', () => {
     const f = join(dir, 'log');
     writeFileSync(f, 'whole\ntorn');
     const st = fs.statSync(f, { bigint: true });
-    const deadJournal = () => fs.writeFileSync(journalPath('log'), JSON.stringify({ pid: DEAD_PID, start: 1, host: hostname(), dev: String(st.dev), ino: String(st.ino), offset: 6, length: 20 }));
+    const deadJournal = () =>
+      fs.writeFileSync(
+        journalPath('log'),
+        JSON.stringify({ pid: DEAD_PID, start: 1, host: hostname(), dev: String(st.dev), ino: String(st.ino), offset: 6, length: 20 }),
+      );
     deadJournal();
-    appendRecord(f, buf('a\n'), ops({ readFileSync: (() => { throw errno('EACCES'); }) as unknown as FileOps['readFileSync'] }));
+    appendRecord(
+      f,
+      buf('a\n'),
+      ops({
+        readFileSync: (() => {
+          throw errno('EACCES');
+        }) as unknown as FileOps['readFileSync'],
+      }),
+    );
     expect(readFileSync(f, 'utf8')).toBe('whole\ntorn\na\n');
     writeFileSync(f, 'whole\ntorn');
     deadJournal();
-    appendRecord(f, buf('b\n'), ops({ unlinkSync: () => { throw errno('EPERM'); } }));
+    appendRecord(
+      f,
+      buf('b\n'),
+      ops({
+        unlinkSync: () => {
+          throw errno('EPERM');
+        },
+      }),
+    );
     expect(readFileSync(f, 'utf8')).toBe('whole\ntorn\nb\n');
     expect(existsSync(journalPath('log'))).toBe(true);
     // removed at last, it is acted on

@@ -67,9 +67,11 @@ describe('atomic replacement', () => {
     atomicReplace(f, buf('warm up'));
     const before = openFds();
     atomicReplace(f, buf('one'));
-    expect(() => atomicReplace(f, buf('two'), () => {
-      throw new Error('fenced');
-    })).toThrow('fenced');
+    expect(() =>
+      atomicReplace(f, buf('two'), () => {
+        throw new Error('fenced');
+      }),
+    ).toThrow('fenced');
     PendingReplace.open(f).discard();
     expect(openFds()).toBe(before);
     expect(readFileSync(f, 'utf8')).toBe('one');

@@ -134,7 +134,16 @@ describe('a waiter on the clock', () => {
     await h.release(); // hands the lock over at t0 + 1000
     clock.fire(last);
     const got = await p;
-    expect(events.find((e) => e.type === 'lock-granted')).toEqual({ type: 'lock-granted', path: f, owner: 'me', pid: process.pid, mode: 'write', token: 2, waitMs: 1000, contended: true });
+    expect(events.find((e) => e.type === 'lock-granted')).toEqual({
+      type: 'lock-granted',
+      path: f,
+      owner: 'me',
+      pid: process.pid,
+      mode: 'write',
+      token: 2,
+      waitMs: 1000,
+      contended: true,
+    });
     await got.release();
   });
 
@@ -241,7 +250,20 @@ describe('a waiter on the clock', () => {
 describe('reclaiming on the clock', () => {
   const putHolder = async (store: FileLockStore, f: string, h: Partial<Holder>) =>
     store.update(f, (s) => {
-      const holder: Holder = { ticket: 'gone', owner: 'ghost', run: null, pid: process.pid, host: HOST, procStart: null, mode: 'write', since: 1, expires: 0, token: s.token + 1, grantedAt: 1, ...h };
+      const holder: Holder = {
+        ticket: 'gone',
+        owner: 'ghost',
+        run: null,
+        pid: process.pid,
+        host: HOST,
+        procStart: null,
+        mode: 'write',
+        since: 1,
+        expires: 0,
+        token: s.token + 1,
+        grantedAt: 1,
+        ...h,
+      };
       return { ...s, token: s.token + 1, holders: [holder] };
     });
 
@@ -316,7 +338,9 @@ describe('a grant on the clock', () => {
     expect(reason).toBeInstanceOf(LockLostError);
     expect((reason as Error).message).toBe(`lock lost on ${f}: the lease could not be renewed: server away`);
     expect(timer.cancelled).toBe(true);
-    expect(events.filter((e) => e.type === 'lock-lost')).toEqual([{ type: 'lock-lost', path: f, owner: 'me', pid: process.pid, mode: 'write', token: 1, reason: 'the lease could not be renewed: server away' }]);
+    expect(events.filter((e) => e.type === 'lock-lost')).toEqual([
+      { type: 'lock-lost', path: f, owner: 'me', pid: process.pid, mode: 'write', token: 1, reason: 'the lease could not be renewed: server away' },
+    ]);
     store.failUpdates = null;
     expect(await h.release()).toBe(true); // its entry was still there: the release removes it
     expect(events.filter((e) => e.type === 'lock-lost')).toHaveLength(1);

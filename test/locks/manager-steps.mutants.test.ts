@@ -47,11 +47,25 @@ function rig(opts: { leaseMs?: number; pollMs?: number } = {}) {
   const clock = new FakeClock();
   const store = new StepStore(join(dir, 'reg'));
   const events: LockEvent[] = [];
-  const mk = (owner: string, more: { leaseMs?: number; pollMs?: number } = {}) => new FileLockManager({ store, clock, owner, onEvent: (e) => events.push(e), ...opts, ...more });
+  const mk = (owner: string, more: { leaseMs?: number; pollMs?: number } = {}) =>
+    new FileLockManager({ store, clock, owner, onEvent: (e) => events.push(e), ...opts, ...more });
   return { clock, store, events, mk, m: mk('me'), other: mk('other', { leaseMs: 60_000 }), f: join(dir, 'f') };
 }
 
-const party = (p: Partial<Holder>): Holder => ({ ticket: 'x', owner: 'x', run: null, pid: process.pid, host: HOST, procStart: null, mode: 'write', since: 1, expires: 0, token: 1, grantedAt: 1, ...p });
+const party = (p: Partial<Holder>): Holder => ({
+  ticket: 'x',
+  owner: 'x',
+  run: null,
+  pid: process.pid,
+  host: HOST,
+  procStart: null,
+  mode: 'write',
+  since: 1,
+  expires: 0,
+  token: 1,
+  grantedAt: 1,
+  ...p,
+});
 
 describe('LockTimeoutError', () => {
   test('with no holder to name: queued behind other waiters; exit 75', () => {
@@ -73,7 +87,16 @@ describe('a request', () => {
     const a = await m.acquire(f, { watchdog });
     const h = m.inspect(f).holders[0]!;
     expect(h.ticket).toMatch(/^[0-9a-f]{16}$/);
-    expect(h).toMatchObject({ owner: 'me', pid: process.pid, host: HOST, procStart: processStartTime(process.pid), since: t0, grantedAt: t0, expires: t0 + 5000, watchdog });
+    expect(h).toMatchObject({
+      owner: 'me',
+      pid: process.pid,
+      host: HOST,
+      procStart: processStartTime(process.pid),
+      since: t0,
+      grantedAt: t0,
+      expires: t0 + 5000,
+      watchdog,
+    });
     const p = other.acquire(f, { mode: 'read' });
     const sleep = await clock.nextSleep();
     const w = m.inspect(f).waiters[0]!;

@@ -159,12 +159,32 @@ describe('FileLockManager', () => {
     const m = manager(events);
     const f = join(dir, 'f');
     await m.store.update(f, (s) => {
-      const dead: Holder = { ticket: 'dead', owner: 'ghost', run: null, pid: DEAD_PID, host: HOST, procStart: null, mode: 'write', since: Date.now(), expires: Date.now() + 60_000, token: s.token + 1, grantedAt: Date.now() };
+      const dead: Holder = {
+        ticket: 'dead',
+        owner: 'ghost',
+        run: null,
+        pid: DEAD_PID,
+        host: HOST,
+        procStart: null,
+        mode: 'write',
+        since: Date.now(),
+        expires: Date.now() + 60_000,
+        token: s.token + 1,
+        grantedAt: Date.now(),
+      };
       return { ...s, token: s.token + 1, holders: [dead] };
     });
     const h = await m.acquire(f, { timeout: 2000 });
     expect(h.token).toBe(2);
-    expect(events.find((e) => e.type === 'lock-reclaimed')).toEqual({ type: 'lock-reclaimed', path: f, owner: 'me', pid: process.pid, from: 'ghost', fromPid: DEAD_PID, why: 'process-gone' });
+    expect(events.find((e) => e.type === 'lock-reclaimed')).toEqual({
+      type: 'lock-reclaimed',
+      path: f,
+      owner: 'me',
+      pid: process.pid,
+      from: 'ghost',
+      fromPid: DEAD_PID,
+      why: 'process-gone',
+    });
     await h.release();
   });
 
@@ -173,7 +193,19 @@ describe('FileLockManager', () => {
     const m = manager(events);
     const f = join(dir, 'f');
     await m.store.update(f, (s) => {
-      const stale: Holder = { ticket: 'old', owner: 'sleeper', run: null, pid: process.ppid, host: HOST, procStart: null, mode: 'write', since: 1, expires: Date.now() - 1000, token: 1, grantedAt: 1 };
+      const stale: Holder = {
+        ticket: 'old',
+        owner: 'sleeper',
+        run: null,
+        pid: process.ppid,
+        host: HOST,
+        procStart: null,
+        mode: 'write',
+        since: 1,
+        expires: Date.now() - 1000,
+        token: 1,
+        grantedAt: 1,
+      };
       return { ...s, token: 1, holders: [stale] };
     });
     const h = await m.acquire(f, { timeout: 2000 });

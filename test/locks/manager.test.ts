@@ -37,7 +37,19 @@ describe('FileLockManager', () => {
     const [c] = m.contentions();
     expect(c).toMatchObject({ path: f, acquisitions: 4, contended: 1 });
     expect(c!.waitMsMax).toBeGreaterThanOrEqual(20);
-    expect(events.map((e) => e.type)).toEqual(['lock-granted', 'lock-waiting', 'lock-timeout', 'lock-released', 'lock-granted', 'lock-waiting', 'lock-released', 'lock-granted', 'lock-granted', 'lock-released', 'lock-released']);
+    expect(events.map((e) => e.type)).toEqual([
+      'lock-granted',
+      'lock-waiting',
+      'lock-timeout',
+      'lock-released',
+      'lock-granted',
+      'lock-waiting',
+      'lock-released',
+      'lock-granted',
+      'lock-granted',
+      'lock-released',
+      'lock-released',
+    ]);
   });
 
   test('a grant removed by hand is reported through handle.lost, never thrown', async () => {

@@ -125,7 +125,9 @@ needs.describe('locks on Redis, library level', () => {
     const h = await a.acquire(f);
     const err = await b.acquire(f, { timeout: 200 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LockTimeoutError);
-    expect((err as Error).message).toMatch(/timed out after .* waiting for a write lock on \/coord-redis-lock-test\/.*: held by a \(pid \d+, write, token 1, since /);
+    expect((err as Error).message).toMatch(
+      /timed out after .* waiting for a write lock on \/coord-redis-lock-test\/.*: held by a \(pid \d+, write, token 1, since /,
+    );
     expect((await a.inspectAsync(f)).holders.map((x) => x.ticket)).toEqual([h.ticket]);
     const h2p = pending(b.acquire(f));
     await h.release();
@@ -148,7 +150,21 @@ needs.describe('locks on Redis, library level', () => {
     await store.update(f, () => ({
       ...emptyLockState(f),
       token: 7,
-      holders: [{ ticket: 'far', owner: 'far-away', run: null, pid: 999_999_999, host: `${HOST}-elsewhere`, procStart: null, mode: 'write', since: now, expires: now + 600, token: 7, grantedAt: now }],
+      holders: [
+        {
+          ticket: 'far',
+          owner: 'far-away',
+          run: null,
+          pid: 999_999_999,
+          host: `${HOST}-elsewhere`,
+          procStart: null,
+          mode: 'write',
+          since: now,
+          expires: now + 600,
+          token: 7,
+          grantedAt: now,
+        },
+      ],
     }));
     const started = Date.now();
     const h = await m.acquire(f, { timeout: 5000 });
@@ -168,7 +184,9 @@ needs.describe('locks on Redis, library level', () => {
     await new Promise((r) => setTimeout(r, 5)); // b's request is the newer one
     const err = await b.acquire(x, { holding: [hy.ticket] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DeadlockError);
-    expect((err as Error).message).toMatch(/^deadlock: .*b \(pid \d+\) waits for \/coord-redis-lock-test\/\w+ held by a \(pid \d+\).*a \(pid \d+\) waits for \/coord-redis-lock-test\/\w+ held by b/);
+    expect((err as Error).message).toMatch(
+      /^deadlock: .*b \(pid \d+\) waits for \/coord-redis-lock-test\/\w+ held by a \(pid \d+\).*a \(pid \d+\) waits for \/coord-redis-lock-test\/\w+ held by b/,
+    );
     expect(ay.settled()).toBe(false);
     await hy.release();
     await until('a gets y', () => ay.settled());
@@ -182,7 +200,11 @@ needs.describe('locks on Redis, library level', () => {
     rig = new Rig();
     const f = join(rig.dir, 'f');
     const data = join(rig.dir, 'data');
-    const h = spawn(process.execPath, [join(FIXTURES, 'lock-holder.js'), f, data, '600'], { cwd: rig.dir, env: rig.env({ COORD_BACKEND: server.url }), stdio: ['pipe', 'pipe', 'pipe'] });
+    const h = spawn(process.execPath, [join(FIXTURES, 'lock-holder.js'), f, data, '600'], {
+      cwd: rig.dir,
+      env: rig.env({ COORD_BACKEND: server.url }),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     h.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {
@@ -291,7 +313,19 @@ needs.describe('coord lock / locks / write on Redis', () => {
     const f = join(rig.dir, 'f');
     const go = join(rig.dir, 'go');
     expect((await rig.coord(['lock', '--backend', server.url, f, '--', 'true'])).code).toBe(0); // token 1
-    const holder = rig.spawn(['lock', '--backend', server.url, f, '--', 'sh', '-c', `echo held $COORD_LOCK_TOKEN; exec ${process.execPath} ${join(FIXTURES, 'wait-for-file.js')} ${go}`], { env: { COORD_LOCK_OWNER: 'the-holder' } });
+    const holder = rig.spawn(
+      [
+        'lock',
+        '--backend',
+        server.url,
+        f,
+        '--',
+        'sh',
+        '-c',
+        `echo held $COORD_LOCK_TOKEN; exec ${process.execPath} ${join(FIXTURES, 'wait-for-file.js')} ${go}`,
+      ],
+      { env: { COORD_LOCK_OWNER: 'the-holder' } },
+    );
     await lineOf(holder, /held 2/);
     const r = await rig.coord(['locks', '--json', '--backend', server.url]);
     expect(r.code).toBe(0);

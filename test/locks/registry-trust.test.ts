@@ -89,7 +89,11 @@ describe('an unsafe lock registry is refused', () => {
     const link = join(rig.dir, 'link');
     symlinkSync(real, link);
     await allRefused({ COORD_LOCK_DIR: link }, new RegExp(`lock registry ${link} is a symbolic link`));
-    for (const [mode, who] of [[0o770, 'its group'], [0o707, 'others'], [0o777, 'its group and others']] as const) {
+    for (const [mode, who] of [
+      [0o770, 'its group'],
+      [0o707, 'others'],
+      [0o777, 'its group and others'],
+    ] as const) {
       const dir = join(rig.dir, `open-${mode.toString(8)}`);
       mkdirSync(dir);
       chmodSync(dir, mode);
@@ -107,7 +111,7 @@ describe('an unsafe lock registry is refused', () => {
   });
 });
 
-describe("an unsafe .coord home is refused by coord run", () => {
+describe('an unsafe .coord home is refused by coord run', () => {
   const plan = () => rig.writePlan({ streams: [{ id: 'a', command: `touch ${join(rig.dir, 'ran')}` }] });
 
   test('a symbolic link, or a directory writable by others: exit 2 naming it, no stream runs', async () => {
@@ -202,7 +206,18 @@ describe('fencing tokens never go back, whatever happens to the registry', () =>
     rig = new Rig();
     const registry = join(rig.dir, 'reg');
     const f = join(rig.dir, 'f');
-    const req = (ticket: string): Waiter => ({ ticket, owner: ticket, run: null, pid: process.pid, host: 'here', procStart: null, mode: 'write', since: Date.now(), expires: Date.now() + 60_000, chain: [] });
+    const req = (ticket: string): Waiter => ({
+      ticket,
+      owner: ticket,
+      run: null,
+      pid: process.pid,
+      host: 'here',
+      procStart: null,
+      mode: 'write',
+      since: Date.now(),
+      expires: Date.now() + 60_000,
+      chain: [],
+    });
     const grant = (ticket: string) => (s: Readonly<LockState>) => acquireStep(s, req(ticket), Date.now(), 60_000).state;
     const other = new FileLockStore(registry);
     other.updateSync(f, grant('a'));
@@ -222,10 +237,14 @@ describe('fencing tokens never go back, whatever happens to the registry', () =>
     // its grant of token 2 (a second token 2) was taken back and made again as token 3
     expect(r.state.holders.map((h) => [h.ticket, h.token])).toEqual([['c', 3]]);
     expect(mine.readSync(f).token).toBe(3);
-    expect(readdirSync(`${registry}.tokens/${lockKey(f)}`).filter((n) => /^\d+$/.test(n)).sort()).toEqual(['1', '2', '3']);
+    expect(
+      readdirSync(`${registry}.tokens/${lockKey(f)}`)
+        .filter((n) => /^\d+$/.test(n))
+        .sort(),
+    ).toEqual(['1', '2', '3']);
   });
 
-  test('two lock entries swapped by hand: the lock is refused (exit 2) naming the entry, not granted with the other lock\'s token', async () => {
+  test("two lock entries swapped by hand: the lock is refused (exit 2) naming the entry, not granted with the other lock's token", async () => {
     rig = new Rig();
     const f = join(rig.dir, 'f');
     const g = join(rig.dir, 'g');

@@ -3,7 +3,19 @@ import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acquireStep, emptyLockState, handOff, isTurn, prune, removeTicket, renew, type Holder, type LockMode, type LockState, type Waiter } from '../../src/locks/state.js';
+import {
+  acquireStep,
+  emptyLockState,
+  handOff,
+  isTurn,
+  prune,
+  removeTicket,
+  renew,
+  type Holder,
+  type LockMode,
+  type LockState,
+  type Waiter,
+} from '../../src/locks/state.js';
 import { describeCycle, findCycle, newestInCycle, type CycleLink } from '../../src/locks/deadlock.js';
 import { locksView, locksViewOf } from '../../src/locks/view.js';
 import { FileLockStore } from '../../src/locks/store.js';
@@ -13,7 +25,19 @@ import { exitCodeOf } from '../../src/cli/errors.js';
 
 let n = 0;
 function req(mode: LockMode, since = ++n, extra: Partial<Waiter> = {}): Waiter {
-  return { ticket: `t${since}-${mode}`, owner: `o${since}`, run: null, pid: 1000 + since, host: 'h', procStart: null, mode, since, expires: since + 1000, chain: [], ...extra };
+  return {
+    ticket: `t${since}-${mode}`,
+    owner: `o${since}`,
+    run: null,
+    pid: 1000 + since,
+    host: 'h',
+    procStart: null,
+    mode,
+    since,
+    expires: since + 1000,
+    chain: [],
+    ...extra,
+  };
 }
 const holder = (w: Waiter, token = 1, grantedAt = w.since): Holder => {
   const { chain: _c, ...p } = w;
@@ -26,7 +50,19 @@ describe('lock rules', () => {
     const r = req('write', 5, { chain: ['x'] });
     const step = acquireStep(emptyLockState('/f'), r, 40, 1000);
     if (step.kind !== 'granted') throw new Error(step.kind);
-    expect(step.holder).toEqual({ ticket: r.ticket, owner: r.owner, run: null, pid: r.pid, host: 'h', procStart: null, mode: 'write', since: 5, expires: 1040, token: 1, grantedAt: 40 });
+    expect(step.holder).toEqual({
+      ticket: r.ticket,
+      owner: r.owner,
+      run: null,
+      pid: r.pid,
+      host: 'h',
+      procStart: null,
+      mode: 'write',
+      since: 5,
+      expires: 1040,
+      token: 1,
+      grantedAt: 40,
+    });
     expect(step.state.token).toBe(1);
     expect(step.state.stats).toEqual({ acquisitions: 1, contended: 0, waitMsTotal: 0, waitMsMax: 0 });
   });
@@ -196,7 +232,9 @@ describe('deadlock reports', () => {
     // two readers never queue behind each other
     const r0 = req('read', 6);
     const r1 = req('read', 7, { chain: [hb.ticket] });
-    expect(findCycle([lock('/a', [], [{ ...r0, ticket: ahead.ticket }, r1]), lock('/b', [hb], [{ ...req('write', 8), ticket: ahead.ticket }])], r1.ticket)).toBeNull();
+    expect(
+      findCycle([lock('/a', [], [{ ...r0, ticket: ahead.ticket }, r1]), lock('/b', [hb], [{ ...req('write', 8), ticket: ahead.ticket }])], r1.ticket),
+    ).toBeNull();
   });
 });
 
@@ -236,7 +274,13 @@ describe('locks view', () => {
     const waitMine = lock('/n', [holder(party('r2', 'write', now + 10_000))], [party('r1', 'read', now + 10_000)]);
     const other = lock('/o', [holder(party('r2', 'write', now + 10_000))]);
     const ev = (path: string, waitMs: number, contended: boolean) => ({ type: 'lock-granted', path, waitMs, contended }) as unknown as CoordEvent;
-    const events = [ev('/z', 0, false), ev('/m', 10, true), ev('/m', 30, true), ev('/m', 0, false), { type: 'lock-released', path: '/m' } as unknown as CoordEvent];
+    const events = [
+      ev('/z', 0, false),
+      ev('/m', 10, true),
+      ev('/m', 30, true),
+      ev('/m', 0, false),
+      { type: 'lock-released', path: '/m' } as unknown as CoordEvent,
+    ];
     const v = locksViewOf([mine, waitMine, other], { runId: 'r1', events });
     expect(v.locks.map((l) => l.path)).toEqual(['/m', '/n']);
     expect(v.contention).toEqual([
@@ -269,7 +313,10 @@ describe('file access', () => {
       } catch (e) {
         thrown = e;
       }
-      expect({ exitCode: exitCodeOf(thrown), message: (thrown as Error).message }).toMatchObject({ exitCode: 1, message: `${join(shared, 'f.txt')} is in the shared directory, which is read-only to this stream (isolation.file_access: shared_read)` });
+      expect({ exitCode: exitCodeOf(thrown), message: (thrown as Error).message }).toMatchObject({
+        exitCode: 1,
+        message: `${join(shared, 'f.txt')} is in the shared directory, which is read-only to this stream (isolation.file_access: shared_read)`,
+      });
       expect(() => refuseSharedRead(shared, env)).toThrow('read-only');
       // a sibling whose name starts like the shared directory is not in it
       expect(() => refuseSharedRead(`${shared}-other/f`, env)).not.toThrow();

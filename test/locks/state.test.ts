@@ -4,7 +4,19 @@ import { findCycle, newestInCycle } from '../../src/locks/deadlock.js';
 
 let n = 0;
 function req(mode: LockMode, since = ++n, extra: Partial<Waiter> = {}): Waiter {
-  return { ticket: `t${since}-${mode}`, owner: `o${since}`, run: null, pid: 1000 + since, host: 'h', procStart: null, mode, since, expires: since + 1000, chain: [], ...extra };
+  return {
+    ticket: `t${since}-${mode}`,
+    owner: `o${since}`,
+    run: null,
+    pid: 1000 + since,
+    host: 'h',
+    procStart: null,
+    mode,
+    since,
+    expires: since + 1000,
+    chain: [],
+    ...extra,
+  };
 }
 
 function apply(s: LockState, r: Waiter, now = 10) {

@@ -22,7 +22,18 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const errno = (code: string) => Object.assign(new Error(`${code}: forced`), { code });
-const req = (ticket: string): Waiter => ({ ticket, owner: ticket, run: null, pid: process.pid, host: 'here', procStart: null, mode: 'write', since: Date.now(), expires: Date.now() + 60_000, chain: [] });
+const req = (ticket: string): Waiter => ({
+  ticket,
+  owner: ticket,
+  run: null,
+  pid: process.pid,
+  host: 'here',
+  procStart: null,
+  mode: 'write',
+  since: Date.now(),
+  expires: Date.now() + 60_000,
+  chain: [],
+});
 const grant = (ticket: string) => (s: Readonly<LockState>) => acquireStep(s, req(ticket), Date.now(), 60_000).state;
 
 /** An fs.watch that records what it was asked and lets the test send events. */
@@ -190,7 +201,7 @@ describe('TokenLedger when the file system says no', () => {
     expect(names('k')).toEqual([3, ...Array.from({ length: 32 }, (_, i) => 9 + i)]);
   });
 
-  test("a commit from a name that is still there is kept whole, even a token a window below the newest that was not recorded yet", () => {
+  test('a commit from a name that is still there is kept whole, even a token a window below the newest that was not recorded yet', () => {
     const l = new TokenLedger(dir);
     expect(l.record('k', 0, 9)).toEqual([]);
     // token 10's commit is late to record it; 11 to 47 are recorded meanwhile (at 40 the names of 8 and below go)

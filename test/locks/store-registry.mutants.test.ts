@@ -14,7 +14,18 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const req = (ticket: string): Waiter => ({ ticket, owner: ticket, run: null, pid: process.pid, host: 'here', procStart: null, mode: 'write', since: Date.now(), expires: Date.now() + 60_000, chain: [] });
+const req = (ticket: string): Waiter => ({
+  ticket,
+  owner: ticket,
+  run: null,
+  pid: process.pid,
+  host: 'here',
+  procStart: null,
+  mode: 'write',
+  since: Date.now(),
+  expires: Date.now() + 60_000,
+  chain: [],
+});
 const grant = (ticket: string) => (s: Readonly<LockState>) => acquireStep(s, req(ticket), Date.now(), 60_000).state;
 const release = (ticket: string) => (s: Readonly<LockState>) => removeTicket(s, ticket).state;
 /** Every version of a lock's entry still on disk, oldest first. */

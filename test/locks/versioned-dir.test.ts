@@ -58,7 +58,14 @@ describe('VersionedDir', () => {
     const d = new VersionedDir<{ n: number }>(join(rig.dir, 'doc'), { initial: () => ({ n: 0 }), keep: 2 });
     for (let i = 0; i < 5; i++) d.update((s) => ({ n: s.n + 1 }));
     const cur = d.read();
-    const mine: Version<{ n: number }> = { version: 6, nonce: 'abcdef012345', prev: cur.nonce, time: Date.now(), data: { n: 6 }, recent: 'abcdef01' + (cur.recent ?? '') };
+    const mine: Version<{ n: number }> = {
+      version: 6,
+      nonce: 'abcdef012345',
+      prev: cur.nonce,
+      time: Date.now(),
+      data: { n: 6 },
+      recent: 'abcdef01' + (cur.recent ?? ''),
+    };
     expect(internals(d).publish(mine)).toBe(true);
     // others build on it and remove its predecessor as old, then itself and its successor
     let made = 6;
@@ -77,7 +84,14 @@ describe('VersionedDir', () => {
     for (let i = 0; i < 7; i++) others.update((s) => ({ n: s.n + 1 }));
     // a writer that read version 6 and was paused before its link: its 7 is stale once linked
     const v6 = others.readVersion(6)!;
-    const stale: Version<{ n: number }> = { version: 7, nonce: 'aaaaaaaaaaaa', prev: v6.nonce, time: Date.now(), data: { n: 7 }, recent: 'aaaaaaaa' + (v6.recent ?? '') };
+    const stale: Version<{ n: number }> = {
+      version: 7,
+      nonce: 'aaaaaaaaaaaa',
+      prev: v6.nonce,
+      time: Date.now(),
+      data: { n: 7 },
+      recent: 'aaaaaaaa' + (v6.recent ?? ''),
+    };
     // c lists (7 is the newest) and is paused before it reads 7: meanwhile the others move on,
     // remove 7 as old, and the paused writer re-creates it
     class PausedReader extends VersionedDir<{ n: number }> {

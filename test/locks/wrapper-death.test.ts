@@ -121,7 +121,11 @@ describe('the death of coord lock', () => {
     for (const cmd of ['write', 'append']) {
       const r = await rig.coord([cmd, f], { env: { COORD_LOCK_CHAIN: chain }, input: `${cmd} after death\n` });
       expect(r.code).toBe(75);
-      expect(r.stderr).toMatch(new RegExp(`refused to write ${f}: the enclosing coord lock no longer holds it: its coord lock \\(pid ${holder.child.pid}\\) has ended; nothing was written`));
+      expect(r.stderr).toMatch(
+        new RegExp(
+          `refused to write ${f}: the enclosing coord lock no longer holds it: its coord lock \\(pid ${holder.child.pid}\\) has ended; nothing was written`,
+        ),
+      );
     }
     expect(existsSync(f)).toBe(false);
   });

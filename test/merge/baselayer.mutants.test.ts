@@ -33,12 +33,12 @@ async function mergedTree(files: Record<string, FileSpec>, edit: (ws: string) =>
 }
 
 describe('base entries beside a change', () => {
-  it('a base file whose name is a prefix of a changed file\'s name stays (lib/a beside lib/a.js)', async () => {
+  it("a base file whose name is a prefix of a changed file's name stays (lib/a beside lib/a.js)", async () => {
     const target = await mergedTree({ 'lib/a': 'plain\n', 'lib/a.js': 'old\n' }, (ws) => fs.writeFile(path.join(ws, 'lib', 'a.js'), 'new\n'));
     expect(await readTree(target)).toEqual({ 'lib/a': 'plain\n', 'lib/a.js': 'new\n' });
   });
 
-  it('a base file whose name is a prefix of a changed file\'s directory stays (lib/s beside lib/sub/x.txt)', async () => {
+  it("a base file whose name is a prefix of a changed file's directory stays (lib/s beside lib/sub/x.txt)", async () => {
     const target = await mergedTree({ 'lib/s': 's\n', 'lib/sub/x.txt': 'old\n' }, (ws) => fs.writeFile(path.join(ws, 'lib', 'sub', 'x.txt'), 'new\n'));
     expect(await readTree(target)).toEqual({ 'lib/s': 's\n', 'lib/sub/x.txt': 'new\n' });
   });

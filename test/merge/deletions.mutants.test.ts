@@ -34,13 +34,13 @@ describe('uncontested deletions', () => {
     expect(o.effective.map((e) => e.key)).toEqual(['a', 'b', 'c', 'd']);
   });
 
-  it('name only this merge\'s deleters when an earlier merge deleted the path too', () => {
+  it("name only this merge's deleters when an earlier merge deleted the path too", () => {
     const o = settle([src('a', [], ['x.txt'])], 'first', prior({}, { 'x.txt': ['p'] }));
     expect(o.effective).toEqual([{ rel: 'x.txt', key: 'x.txt', streams: ['a'] }]);
     expect(o.conflicts).toEqual([]);
   });
 
-  it('an earlier merge\'s deletion of a path nobody touches now changes nothing', () => {
+  it("an earlier merge's deletion of a path nobody touches now changes nothing", () => {
     const o = settle([src('a', ['y.txt'], ['x.txt'])], 'first', prior({}, { 'other.txt': ['p'] }));
     expect(o.effective).toEqual([{ rel: 'x.txt', key: 'x.txt', streams: ['a'] }]);
     expect(o.conflicts).toEqual([]);
@@ -107,7 +107,7 @@ describe('a deletion against a write in the same merge', () => {
     }
   });
 
-  it('a winning deletion drops the writer\'s entry under its own spelling when paths fold', () => {
+  it("a winning deletion drops the writer's entry under its own spelling when paths fold", () => {
     const o = settle([src('a', [], ['readme.md']), src('b', ['notes.md', 'README.md'])], 'first', undefined, false, lower);
     expect(o.conflicts).toEqual([{ path: 'readme.md', streams: ['a', 'b'] }]);
     expect(o.effective).toEqual([{ rel: 'readme.md', key: 'readme.md', streams: ['a'] }]);
@@ -165,7 +165,7 @@ describe('against earlier merges into a progressive target', () => {
     expect(blocked.blocked).toEqual(['x.txt']);
   });
 
-  it('an earlier deletion first and this merge\'s writer at position 0 loses its entry', () => {
+  it("an earlier deletion first and this merge's writer at position 0 loses its entry", () => {
     const o = settle([src('a', ['x']), src('b', [], ['x'])], 'three-way', prior({ x: ['w'] }, { x: ['p'] }), true);
     // claims in order: p (deleted earlier), w (written earlier), a (writes), b (deletes)
     expect(o.conflicts).toEqual([{ path: 'x', streams: ['p', 'w', 'a', 'b'] }]);

@@ -152,9 +152,7 @@ describe('mergeOne (progressive)', () => {
   it('refuses a target that is a symbolic link', async () => {
     await fs.mkdir(path.join(tmp, 'real'));
     await fs.symlink(path.join(tmp, 'real'), path.join(tmp, 'link'));
-    await expect(mergeOne(path.join(tmp, 'link'), await source('a', { f: 'x' }), 'fail')).rejects.toBeInstanceOf(
-      WorkspaceError,
-    );
+    await expect(mergeOne(path.join(tmp, 'link'), await source('a', { f: 'x' }), 'fail')).rejects.toBeInstanceOf(WorkspaceError);
     expect(await fs.readdir(path.join(tmp, 'real'))).toEqual([]);
   });
 

@@ -85,9 +85,7 @@ describe('three-way, barrier (mergeAll)', () => {
     const b = await source('b', { 'new.txt': lines('head', 'from b', 'tail') });
     const r = await mergeAll(target, [a, b], 'three-way', { base, allowConflicts: true });
     expect(r.markers).toEqual(['new.txt']);
-    expect(await fs.readFile(path.join(target, 'new.txt'), 'utf8')).toBe(
-      lines('head', '<<<<<<< a', 'from a', '=======', 'from b', '>>>>>>> b', 'tail'),
-    );
+    expect(await fs.readFile(path.join(target, 'new.txt'), 'utf8')).toBe(lines('head', '<<<<<<< a', 'from a', '=======', 'from b', '>>>>>>> b', 'tail'));
   });
 
   it('without a base, only identical regions merge cleanly', async () => {
@@ -164,7 +162,7 @@ describe('three-way, barrier (mergeAll)', () => {
     expect(await readTree(target)).toEqual({ link: 'x', out: 'a file', x: 'x' });
   });
 
-  it('keeps bytes that are not UTF-8, CRLF endings, and the first version\'s mode', async () => {
+  it("keeps bytes that are not UTF-8, CRLF endings, and the first version's mode", async () => {
     const latin = (s: string): Buffer => Buffer.from(s, 'latin1');
     await fs.writeFile(path.join(base, 'l.txt'), latin('caf\xe9\r\nna\xefve\r\nend\r\n'));
     const a = await source('a', { 'l.txt': { content: '', mode: 0o640 } });
@@ -282,7 +280,13 @@ describe('per-path conflict rules', () => {
     const c = await source('c', { 'cfg/.env': 'C', 'sub/n.txt': 'C' });
     const d = await source('d', { 'cfg/.env': 'D', 'sub/n.txt': 'D' });
     const dot = await mergeAll(path.join(tmp, 'dot'), [c, d], mixed);
-    expect(dot).toMatchObject({ ok: false, conflicts: [{ path: 'cfg/.env', streams: ['c', 'd'] }, { path: 'sub/n.txt', streams: ['c', 'd'] }] });
+    expect(dot).toMatchObject({
+      ok: false,
+      conflicts: [
+        { path: 'cfg/.env', streams: ['c', 'd'] },
+        { path: 'sub/n.txt', streams: ['c', 'd'] },
+      ],
+    });
     expect(await exists(path.join(tmp, 'dot'))).toBe(false);
   });
 

@@ -153,7 +153,13 @@ describe('conflict material', () => {
     const r = await mergeOne(target, b, 'fail', { baseTree: base });
     expect(r.ok).toBe(false);
     expect(r.details.map((d) => ({ path: d.path, versions: d.versions }))).toEqual([
-      { path: 'doc.txt', versions: [{ stream: 'a', kind: 'deleted' }, { stream: 'b', kind: 'file', abs: path.join(tmp, 'ws', 'b', 'doc.txt') }] },
+      {
+        path: 'doc.txt',
+        versions: [
+          { stream: 'a', kind: 'deleted' },
+          { stream: 'b', kind: 'file', abs: path.join(tmp, 'ws', 'b', 'doc.txt') },
+        ],
+      },
     ]);
   });
 
@@ -211,7 +217,11 @@ describe('links a change set brings', () => {
       { rel: 'kept.txt', abs: path.join(dir, 'kept.txt'), kind: 'file' as const, size: 2, mode: 0o644 },
       link('up', '../../..'),
     ];
-    const r = await mergeAll(target, [{ stream: 'r', dir, outputs: [], changes: { stream: 'r', base: undefined, entries, deleted: [], changes: [], skipped: [] } }], 'fail');
+    const r = await mergeAll(
+      target,
+      [{ stream: 'r', dir, outputs: [], changes: { stream: 'r', base: undefined, entries, deleted: [], changes: [], skipped: [] } }],
+      'fail',
+    );
     expect(r).toMatchObject({ ok: true, files: 2 });
     expect(r.skipped).toEqual([
       { rel: 'etc', reason: 'symlink-outside', stream: 'r' },
@@ -220,7 +230,7 @@ describe('links a change set brings', () => {
     expect(await readTree(target)).toEqual({ in: '-> kept.txt', 'kept.txt': 'k\n' });
   });
 
-  it('a base link leading outside is left out silently: it is no stream\'s', async () => {
+  it("a base link leading outside is left out silently: it is no stream's", async () => {
     const repo = path.join(tmp, 'repo2');
     await writeTree(repo, { 'f.txt': 'f\n', abs: { link: '/etc' } });
     const b2 = await snapshotBase(repo, path.join(tmp, 'run', 'bases', 'b2'));

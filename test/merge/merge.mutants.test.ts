@@ -51,7 +51,7 @@ describe('targets a merge refuses', () => {
   });
 });
 
-describe('the caller\'s record of earlier merges (opts.prior)', () => {
+describe("the caller's record of earlier merges (opts.prior)", () => {
   it('mergeOne records into it and judges later streams against it', async () => {
     const prior = new MergedPaths();
     const a = await makeSource(tmp, 'a', { 'r.txt': 'A' });
@@ -87,7 +87,7 @@ describe('progressive merges on a base', () => {
     return { stream: id, dir: ws, outputs: [], changes: await detectChanges({ stream: id, dir: ws, outputs: [] }, base, seed) };
   };
 
-  it('a later stream\'s deletion removes the path from the target, and an emptied directory with it', async () => {
+  it("a later stream's deletion removes the path from the target, and an emptied directory with it", async () => {
     const a = await stream('a', async (ws) => fs.writeFile(path.join(ws, 'new.txt'), 'n\n'));
     const b = await stream('b', async (ws) => {
       await fs.rm(path.join(ws, 'doc.txt'));

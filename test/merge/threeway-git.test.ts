@@ -42,4 +42,3 @@ needs.describe('mergeLines against git merge-file, live (seeded random versions)
     }
   });
 });
-

@@ -10,8 +10,7 @@ import { rng, versions } from './textgen.js';
 const L = { ours: 'ours', theirs: 'theirs' };
 /** Lines joined with `\n`, each terminated. */
 const lines = (...ls: string[]): string => ls.map((l) => `${l}\n`).join('');
-const merge = (base: string, ours: string, theirs: string): { text: string; conflicts: number } =>
-  mergeLines(base, ours, theirs, L);
+const merge = (base: string, ours: string, theirs: string): { text: string; conflicts: number } => mergeLines(base, ours, theirs, L);
 
 describe('splitLines', () => {
   it('keeps line endings and an unterminated last line', () => {

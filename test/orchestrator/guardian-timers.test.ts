@@ -56,7 +56,11 @@ function stubborn(obeys: NodeJS.Signals[]): StreamProcess & { got: NodeJS.Signal
 }
 
 function rig(graceSeconds: number) {
-  const parsed = parsePlan(['agent_coordination:', `  recovery: { guardian: { grace: ${graceSeconds} } }`, 'streams:', '  - { id: s, command: "true" }'].join('\n'), '/tmp/plan.yaml', { cwd: '/tmp' });
+  const parsed = parsePlan(
+    ['agent_coordination:', `  recovery: { guardian: { grace: ${graceSeconds} } }`, 'streams:', '  - { id: s, command: "true" }'].join('\n'),
+    '/tmp/plan.yaml',
+    { cwd: '/tmp' },
+  );
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.error));
   const bus = new EventBus('run-1');
   const events: CoordEvent[] = [];
@@ -64,11 +68,16 @@ function rig(graceSeconds: number) {
   const e = { plan: parsed.value, spawner: nodeSpawner, bus } as Partial<Engine> as Engine;
   const clock = new FakeClock();
   const guardian = new Guardian(e, clock);
-  const rt = { spec: { id: 's' }, phase: { kind: 'launching', shows: 'waiting', hold: undefined, abort: undefined, stopAs: undefined }, rec: { state: 'waiting', attempt: 1 } } as unknown as StreamRt;
+  const rt = {
+    spec: { id: 's' },
+    phase: { kind: 'launching', shows: 'waiting', hold: undefined, abort: undefined, stopAs: undefined },
+    rec: { state: 'waiting', attempt: 1 },
+  } as unknown as StreamRt;
   return { guardian, clock, events, rt };
 }
 
-const signalled = (events: CoordEvent[]) => events.filter((e) => e.type === 'stream-signalled').map((e) => (e.type === 'stream-signalled' ? `${e.signal}:${e.reason}` : ''));
+const signalled = (events: CoordEvent[]) =>
+  events.filter((e) => e.type === 'stream-signalled').map((e) => (e.type === 'stream-signalled' ? `${e.signal}:${e.reason}` : ''));
 
 describe('the guardian on a fake clock', () => {
   it('stops an attempt at its time limit, then kills it after the grace', () => {

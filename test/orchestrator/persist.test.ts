@@ -47,9 +47,16 @@ describe('RecordWriter', () => {
   it('coalesces a lane: keys marked within one window are written once, as they are at the flush', async () => {
     const timers = new FakeTimers();
     const w = new RecordWriter({ timers });
-    const state = new Map([['x', 'pending'], ['y', 'pending']]);
+    const state = new Map([
+      ['x', 'pending'],
+      ['y', 'pending'],
+    ]);
     const batches: string[][] = [];
-    const lane = w.lane<string, string[]>(50, (keys) => keys.map((k) => `${k}=${state.get(k)}`), async (recs) => void batches.push(recs));
+    const lane = w.lane<string, string[]>(
+      50,
+      (keys) => keys.map((k) => `${k}=${state.get(k)}`),
+      async (recs) => void batches.push(recs),
+    );
     lane.mark('x');
     state.set('x', 'running');
     lane.mark('y');
@@ -75,8 +82,16 @@ describe('RecordWriter', () => {
     const timers = new FakeTimers();
     const w = new RecordWriter({ timers });
     const written: string[] = [];
-    const fast = w.lane<string, string[]>(50, (k) => k, async (k) => void written.push(`fast:${k.join()}`));
-    const slow = w.lane<string, string[]>(250, (k) => k, async (k) => void written.push(`slow:${k.join()}`));
+    const fast = w.lane<string, string[]>(
+      50,
+      (k) => k,
+      async (k) => void written.push(`fast:${k.join()}`),
+    );
+    const slow = w.lane<string, string[]>(
+      250,
+      (k) => k,
+      async (k) => void written.push(`slow:${k.join()}`),
+    );
     fast.mark('a');
     slow.mark('pools');
     timers.advance(50);

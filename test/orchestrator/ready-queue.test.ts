@@ -42,9 +42,17 @@ describe('ReadyQueue', () => {
     q.push(b);
     q.push(c);
     const started: string[] = [];
-    q.scan(0, () => started.length < 2, (i) => (started.push(i.id), (i.waiting = false), true));
+    q.scan(
+      0,
+      () => started.length < 2,
+      (i) => (started.push(i.id), (i.waiting = false), true),
+    );
     expect(started).toEqual(['a', 'b']);
-    q.scan(0, () => true, (i) => (started.push(i.id), (i.waiting = false), true));
+    q.scan(
+      0,
+      () => true,
+      (i) => (started.push(i.id), (i.waiting = false), true),
+    );
     expect(started).toEqual(['a', 'b', 'c']);
   });
 
@@ -56,7 +64,11 @@ describe('ReadyQueue', () => {
     q.push(b);
     q.push(a); // a re-queued behind b (a retry)
     const started: string[] = [];
-    q.scan(0, () => true, (i) => (started.push(i.id), true));
+    q.scan(
+      0,
+      () => true,
+      (i) => (started.push(i.id), true),
+    );
     expect(started).toEqual(['b', 'a']);
   });
 
@@ -70,13 +82,17 @@ describe('ReadyQueue', () => {
     q.push(small);
     q.push(other);
     const started: string[] = [];
-    q.scan(0, () => true, (i) => {
-      const need = i.resources.gpu ?? 0;
-      if (need > free) return false;
-      free -= need;
-      started.push(i.id);
-      return true;
-    });
+    q.scan(
+      0,
+      () => true,
+      (i) => {
+        const need = i.resources.gpu ?? 0;
+        if (need > free) return false;
+        free -= need;
+        started.push(i.id);
+        return true;
+      },
+    );
     expect(started).toEqual(['other']); // small is held back behind big; other uses another pool
   });
 
@@ -84,8 +100,20 @@ describe('ReadyQueue', () => {
     const q = queue();
     q.push(item('later', {}, 5000));
     q.push(item('soon', {}, 2000));
-    expect(q.scan(1000, () => true, () => true)).toBe(2000);
-    expect(q.scan(3000, () => true, () => true)).toBe(5000);
+    expect(
+      q.scan(
+        1000,
+        () => true,
+        () => true,
+      ),
+    ).toBe(2000);
+    expect(
+      q.scan(
+        3000,
+        () => true,
+        () => true,
+      ),
+    ).toBe(5000);
   });
 
   it('serves higher priorities first, equal priorities in queue order', () => {

@@ -18,7 +18,18 @@ const plan = () =>
     ),
   );
 
-const spawned = (id: string, dependsOn: string[]): StreamSpec => ({ id, command: 'x', dependsOn, capabilities: [], resources: {}, outputs: [], isolation: 'isolated', retries: 0, env: {}, priority: 0 });
+const spawned = (id: string, dependsOn: string[]): StreamSpec => ({
+  id,
+  command: 'x',
+  dependsOn,
+  capabilities: [],
+  resources: {},
+  outputs: [],
+  isolation: 'isolated',
+  retries: 0,
+  env: {},
+  priority: 0,
+});
 
 describe('the run graph', () => {
   it('follows streams and points through their dependencies', () => {

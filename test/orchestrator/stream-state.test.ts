@@ -54,7 +54,9 @@ describe('the transition table', () => {
   const illegal = KINDS.flatMap((from) => KINDS.filter((to) => !TRANSITIONS[from].includes(to)).map((to) => [from, to] as const));
 
   it('names every phase', () => {
-    expect(new Set(KINDS)).toEqual(new Set(['pending', 'waiting', 'recovering', 'launching', 'running', 'stalled', 'committing', 'succeeded', 'failed', 'skipped', 'cancelled']));
+    expect(new Set(KINDS)).toEqual(
+      new Set(['pending', 'waiting', 'recovering', 'launching', 'running', 'stalled', 'committing', 'succeeded', 'failed', 'skipped', 'cancelled']),
+    );
     for (const to of KINDS.flatMap((k) => TRANSITIONS[k])) expect(KINDS).toContain(to);
   });
 

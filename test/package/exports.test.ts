@@ -44,7 +44,14 @@ const light = entries.filter(([spec]) => spec !== REDIS);
 /** `import { a, b, type C } from '<the package>…'` in the ts blocks of the README and docs/. */
 function documentedImports(): Array<{ spec: string; names: string[]; file: string }> {
   const docs = join(ROOT, 'docs');
-  const files = [join(ROOT, 'README.md'), ...(existsSync(docs) ? readdirSync(docs, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.md')).map((f) => join(docs, f)) : [])];
+  const files = [
+    join(ROOT, 'README.md'),
+    ...(existsSync(docs)
+      ? readdirSync(docs, { recursive: true, encoding: 'utf8' })
+          .filter((f) => f.endsWith('.md'))
+          .map((f) => join(docs, f))
+      : []),
+  ];
   const found: Array<{ spec: string; names: string[]; file: string }> = [];
   const pattern = /import\s*\{([^}]*)\}\s*from\s*'([^']+)'/g;
   for (const file of files) {
@@ -99,7 +106,20 @@ describe(`${PKG.name} from outside`, () => {
     const text = readFileSync(consumer, 'utf8');
     for (const [spec] of entries) expect(text).toContain(`from '${spec}'`);
     const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-    const args = ['--noEmit', '--strict', '--skipLibCheck', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', consumer];
+    const args = [
+      '--noEmit',
+      '--strict',
+      '--skipLibCheck',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--target',
+      'es2022',
+      '--types',
+      'node',
+      consumer,
+    ];
     const r = await run(process.execPath, [tsc, ...args], { cwd: ROOT }).then(
       () => ({ code: 0, stdout: '' }),
       (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
@@ -117,6 +137,7 @@ describe(`${PKG.name} from outside`, () => {
     );
     const withRedis = specs.includes(REDIS) ? await probe([REDIS], false) : [];
     const names = new Map([...withoutRedis, ...withRedis].map((p) => [p.spec, p.names ?? [p.error]]));
-    for (const d of documented) expect({ file: d.file, spec: d.spec, names: d.names.filter((n) => !names.get(d.spec)?.includes(n)) }).toEqual({ file: d.file, spec: d.spec, names: [] });
+    for (const d of documented)
+      expect({ file: d.file, spec: d.spec, names: d.names.filter((n) => !names.get(d.spec)?.includes(n)) }).toEqual({ file: d.file, spec: d.spec, names: [] });
   });
 });

@@ -5,14 +5,7 @@ const base = (...streams: string[]): string => yaml('streams:', ...streams);
 
 describe('schema errors, at the offending node', () => {
   it('points a duplicate stream id at the second id with the first position', () => {
-    const text = yaml(
-      'version: 1',
-      'streams:',
-      '  - id: build',
-      '    command: make',
-      '  - id: build',
-      '    command: make again',
-    );
+    const text = yaml('version: 1', 'streams:', '  - id: build', '    command: make', '  - id: build', '    command: make again');
     expect(errorsOf(text)).toEqual(['5:9: streams[1].id: duplicate id "build" (first defined at 3:9)']);
   });
 
@@ -97,9 +90,7 @@ describe('schema errors, at the offending node', () => {
       `6:9: streams[2].id: id "${long}" is 65 characters long (at most 64)`,
       '8:9: streams[3].id: id "-lead" must start with a letter or digit',
     ]);
-    expect(errorsOf(base('  - id: "a b"', '    command: x'))).toEqual([
-      '2:9: streams[0].id: id "a b" may only contain letters, digits, "_", "." and "-"',
-    ]);
+    expect(errorsOf(base('  - id: "a b"', '    command: x'))).toEqual(['2:9: streams[0].id: id "a b" may only contain letters, digits, "_", "." and "-"']);
     expect(errorsOf(yaml('agent_coordination:', '  convergence_points: [{ name: ../up }]', 'streams: [{ id: a, command: x }]'))).toEqual([
       '2:32: agent_coordination.convergence_points[0].name: id "../up" must not contain a path separator',
     ]);
@@ -229,9 +220,7 @@ describe('semantic and graph errors', () => {
   });
 
   it('rejects a stream depending on itself', () => {
-    expect(errorsOf(base('  - id: a', '    command: x', '    depends_on: [a]'))).toEqual([
-      '4:18: streams[0].depends_on[0]: stream "a" depends on itself',
-    ]);
+    expect(errorsOf(base('  - id: a', '    command: x', '    depends_on: [a]'))).toEqual(['4:18: streams[0].depends_on[0]: stream "a" depends on itself']);
   });
 
   it('reports each cycle once, with its path, across streams and points', () => {
@@ -278,7 +267,7 @@ describe('semantic and graph errors', () => {
     ]);
   });
 
-  it('keeps isolated streams out of each other\'s workspace', () => {
+  it("keeps isolated streams out of each other's workspace", () => {
     const text = base(
       '  - { id: a, command: x, workspace: /tmp/w }',
       '  - { id: b, command: x, workspace: /tmp/w/ }',

@@ -24,7 +24,17 @@ describe('valid plans', () => {
     });
     expect(plan.workspaceRoot).toBe('/tmp/streams');
     expect(plan.points).toEqual([
-      { name: 'initial_analysis', type: 'barrier', streams: ['research', 'planning'], timeoutMs: 300_000, onConflict: 'fail', allowConflicts: false, keepGoing: false, checkpointKeep: 10, pos: { line: 16, col: 7 } },
+      {
+        name: 'initial_analysis',
+        type: 'barrier',
+        streams: ['research', 'planning'],
+        timeoutMs: 300_000,
+        onConflict: 'fail',
+        allowConflicts: false,
+        keepGoing: false,
+        checkpointKeep: 10,
+        pos: { line: 16, col: 7 },
+      },
     ]);
     expect(plan.stateManagement).toEqual({ manager: 'centralized', checkpointIntervalMs: 300_000, keepVersions: 100, durable: false });
     expect(plan.heartbeat).toEqual({ intervalMs: 60_000, timeoutMs: 600_000, source: 'any' });
@@ -149,9 +159,7 @@ describe('valid plans', () => {
   });
 
   it('ignores x- extension keys', () => {
-    const plan = valid(
-      yaml('x-common: &c { retries: 1 }', 'streams:', '  - id: a', '    command: x', '    x-note: hi', '    retries: 1'),
-    );
+    const plan = valid(yaml('x-common: &c { retries: 1 }', 'streams:', '  - id: a', '    command: x', '    x-note: hi', '    retries: 1'));
     expect(plan.streams[0]?.retries).toBe(1);
   });
 

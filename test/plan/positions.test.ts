@@ -84,14 +84,7 @@ describe('entry positions', () => {
 
   it('an anchored entry stands on its line, at its brace after the anchor', () => {
     const plan = valid(
-      yaml(
-        'agent_coordination:',
-        '  convergence_points:',
-        '    - &gate { name: gate, streams: [a] }',
-        'streams:',
-        '  - id: a',
-        '    command: echo a',
-      ),
+      yaml('agent_coordination:', '  convergence_points:', '    - &gate { name: gate, streams: [a] }', 'streams:', '  - id: a', '    command: echo a'),
     );
     expect(at(plan.points)).toEqual([{ line: 3, col: 13 }]);
   });

@@ -16,7 +16,13 @@ describe('protocol fields', () => {
         '  - { id: rep, command: "true", replicas: 3, gather: vote }',
       ),
     );
-    expect(plan.streams.map((s) => [s.id, s.priority])).toEqual([['a', 5], ['b', 0], ['rep-1', 0], ['rep-2', 0], ['rep-3', 0]]);
+    expect(plan.streams.map((s) => [s.id, s.priority])).toEqual([
+      ['a', 5],
+      ['b', 0],
+      ['rep-1', 0],
+      ['rep-2', 0],
+      ['rep-3', 0],
+    ]);
     expect(plan.points[0]?.approve).toEqual({ quorum: 'majority', voters: ['a', 'b'], timeoutMs: 300_000 });
     // a group id among voters stands for its replicas
     expect(plan.points[1]?.approve).toEqual({ quorum: '60%', voters: ['rep-1', 'rep-2', 'rep-3', 'alice'] });

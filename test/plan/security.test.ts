@@ -57,10 +57,7 @@ describe('hostile input', () => {
 
   it('keeps pool and env names like toString apart from Object.prototype', () => {
     const plan = valid(
-      yaml(
-        'agent_coordination: { resources: { toString: 2 } }',
-        'streams: [{ id: a, command: x, resources: { toString: 1 }, env: { hasOwnProperty: x } }]',
-      ),
+      yaml('agent_coordination: { resources: { toString: 2 } }', 'streams: [{ id: a, command: x, resources: { toString: 1 }, env: { hasOwnProperty: x } }]'),
     );
     expect(plan.resources['toString']).toBe(2);
     expect(plan.streams[0]?.env['hasOwnProperty']).toBe('x');
@@ -70,23 +67,47 @@ describe('hostile input', () => {
   });
 
   it('reports YAML syntax errors and duplicate keys at their own position', () => {
-    expect(errorsOf('streams: [a\n')).toEqual([
-      '2:1: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]',
-    ]);
-    expect(errorsOf(yaml('streams:', '  - id: a', '    command: x', '    id: b'))).toEqual([
-      '4:5: duplicate key "id" (first defined at 2:5)',
-    ]);
+    expect(errorsOf('streams: [a\n')).toEqual(['2:1: YAML syntax error: Flow sequence in block collection must be sufficiently indented and end with a ]']);
+    expect(errorsOf(yaml('streams:', '  - id: a', '    command: x', '    id: b'))).toEqual(['4:5: duplicate key "id" (first defined at 2:5)']);
     expect(errorsOf('a: 1\n---\nb: 2\n')[0]).toMatch(/^2:1: YAML syntax error: Source contains multiple documents/);
   });
 });
 
 describe('never throws', () => {
-  const odd: unknown[] = [null, undefined, 42, {}, [], '', ' ', '\n\n', '~', 'null', '42', '"str"', '- a\n- b', '[]', '{}', 'streams:', 'streams: ~',
-    'streams: [~]', 'streams: [[]]', 'streams: [{}]', 'streams: [{ id: 1, command: 2 }]', '\uFEFFstreams: [{ id: a, command: x }]',
-    'streams: [{ id: a, command: x, depends_on: [~, 1, [], {}] }]', 'agent_coordination: 5\nstreams: [{ id: a, command: x }]',
+  const odd: unknown[] = [
+    null,
+    undefined,
+    42,
+    {},
+    [],
+    '',
+    ' ',
+    '\n\n',
+    '~',
+    'null',
+    '42',
+    '"str"',
+    '- a\n- b',
+    '[]',
+    '{}',
+    'streams:',
+    'streams: ~',
+    'streams: [~]',
+    'streams: [[]]',
+    'streams: [{}]',
+    'streams: [{ id: 1, command: 2 }]',
+    '\uFEFFstreams: [{ id: a, command: x }]',
+    'streams: [{ id: a, command: x, depends_on: [~, 1, [], {}] }]',
+    'agent_coordination: 5\nstreams: [{ id: a, command: x }]',
     'agent_coordination: { convergence_points: [~, 1, { streams: 5 }, { name: 5 }] }\nstreams: [{ id: a, command: x }]',
-    '? [a, b]\n: c\nstreams: [{ id: a, command: x }]', '!!binary aGVsbG8=', '!custom 5', '&a [*a]', 'a: !!set { x, y }', '%YAML 1.1\n---\na: 1',
-    'streams: [{ id: a, command: x, timeout: .inf }, { id: b, command: x, timeout: .nan }, { id: c, command: x, retries: 1e400 }]'];
+    '? [a, b]\n: c\nstreams: [{ id: a, command: x }]',
+    '!!binary aGVsbG8=',
+    '!custom 5',
+    '&a [*a]',
+    'a: !!set { x, y }',
+    '%YAML 1.1\n---\na: 1',
+    'streams: [{ id: a, command: x, timeout: .inf }, { id: b, command: x, timeout: .nan }, { id: c, command: x, retries: 1e400 }]',
+  ];
 
   it.each(odd.map((t) => [t]))('survives %p', (text) => {
     const r = parsePlan(text as string, 'plan.yaml');

@@ -55,7 +55,12 @@ describe('damaged cursor fields', () => {
     const c = new CursorQueues(backend, 'r1', () => 0);
     await send('a', 'b', 'c');
     const entry = { member: 'w', deadline: 10_000, delivery: 1 };
-    await backend.docCommit('r1', 'consumer/jobs/g', 0, { next: 4, pending: { '1x': entry, x1: entry, '01': entry, '3': 5, '2': entry }, delivered: 3, acked: 0 });
+    await backend.docCommit('r1', 'consumer/jobs/g', 0, {
+      next: 4,
+      pending: { '1x': entry, x1: entry, '01': entry, '3': 5, '2': entry },
+      delivered: 3,
+      acked: 0,
+    });
     expect(await c.summary()).toEqual([{ topic: 'jobs', size: 3, consumers: [{ name: 'g', next: 4, lag: 0, pending: 1 }] }]);
   });
 

@@ -58,18 +58,26 @@ describe('messages', () => {
     expect((await thrown(q.send('jobs', null as unknown as string))).message).toBe('a message is a string, got null');
     expect((await thrown(q.send('jobs', 5 as unknown as string))).message).toBe('a message is a string, got number');
     const big = 'x'.repeat(4 * 1024 * 1024 + 1);
-    expect((await thrown(q.send('jobs', big))).message).toBe(`the message is too large: ${4 * 1024 * 1024 + 1} bytes (at most 4 MiB, 4194304 bytes); nothing was sent`);
+    expect((await thrown(q.send('jobs', big))).message).toBe(
+      `the message is too large: ${4 * 1024 * 1024 + 1} bytes (at most 4 MiB, 4194304 bytes); nothing was sent`,
+    );
     expect(await q.send('jobs', 'x'.repeat(4 * 1024 * 1024))).toBe(1);
-    expect((await thrown(q.send('jobs', '['.repeat(65) + ']'.repeat(65)))).message).toBe('the message is JSON nesting more than 64 levels of objects and arrays (at most 64); nothing was sent');
+    expect((await thrown(q.send('jobs', '['.repeat(65) + ']'.repeat(65)))).message).toBe(
+      'the message is JSON nesting more than 64 levels of objects and arrays (at most 64); nothing was sent',
+    );
     expect((await thrown(MessageQueue.open(backend, 'nope'))).message).toBe('no run "nope"');
-    expect((await thrown(q.send('bad name', 'x'))).message).toBe(`bad topic name "bad name": use 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit`);
+    expect((await thrown(q.send('bad name', 'x'))).message).toBe(
+      `bad topic name "bad name": use 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit`,
+    );
   });
 
   it('a member is 1 to 128 printable characters', async () => {
     const q = queue();
     await q.send('jobs', 'x');
     for (const bad of ['', 'x'.repeat(129), 'a\u007fb', 'tab\there']) {
-      expect((await thrown(q.recv('jobs', { consumer: 'c', member: bad }))).message).toBe(`bad member name ${JSON.stringify(bad)}: 1 to 128 printable characters`);
+      expect((await thrown(q.recv('jobs', { consumer: 'c', member: bad }))).message).toBe(
+        `bad member name ${JSON.stringify(bad)}: 1 to 128 printable characters`,
+      );
       expect(exitCodeOf(await thrown(q.ack('jobs', 1, { consumer: 'c', member: bad })))).toBe(2);
     }
     expect(await q.recv('jobs', { consumer: 'c', member: 'x'.repeat(128) })).toMatchObject({ id: 1 });
@@ -78,19 +86,25 @@ describe('messages', () => {
 
   it('says why an ack is refused: no messages, not delivered yet, or acknowledged already', async () => {
     const q = queue();
-    expect((await thrown(q.ack('empty', 1, { consumer: 'c' }))).message).toBe('message 1 of empty is not waiting for an acknowledgement by c (empty has no messages)');
+    expect((await thrown(q.ack('empty', 1, { consumer: 'c' }))).message).toBe(
+      'message 1 of empty is not waiting for an acknowledgement by c (empty has no messages)',
+    );
     await q.send('jobs', 'a');
     await q.send('jobs', 'b');
     await q.recv('jobs', { consumer: 'c' });
     expect((await thrown(q.ack('jobs', 1, { consumer: 'c' }))).message).toBe(
       'message 1 of jobs is not waiting for an acknowledgement by c (it was acknowledged already, or received without --ack-timeout)',
     );
-    expect((await thrown(q.ack('jobs', 2, { consumer: 'c' }))).message).toBe('message 2 of jobs is not waiting for an acknowledgement by c (it has not been delivered to it yet)');
+    expect((await thrown(q.ack('jobs', 2, { consumer: 'c' }))).message).toBe(
+      'message 2 of jobs is not waiting for an acknowledgement by c (it has not been delivered to it yet)',
+    );
     expect((await thrown(q.ack('jobs', 3, { consumer: 'c' }))).message).toMatch(/\(jobs has messages 1 to 2\)$/);
     expect((await thrown(q.ack('jobs', 0, { consumer: 'c' }))).message).toBe('a message id is a whole number from 1, got 0');
     expect((await thrown(q.recv('jobs', { consumer: 'c', ackTimeoutMs: -5 }))).message).toBe('an ack timeout is a positive number of milliseconds, got -5');
     expect((await thrown(q.recv('jobs', { consumer: 'c', waitMs: Number.NaN }))).message).toBe('a wait is a non-negative number of milliseconds, got NaN');
-    expect(await q.recv('jobs', { consumer: 'c', ackTimeoutMs: Infinity }).catch((e: unknown) => (e as Error).message)).toBe('an ack timeout is a positive number of milliseconds, got Infinity');
+    expect(await q.recv('jobs', { consumer: 'c', ackTimeoutMs: Infinity }).catch((e: unknown) => (e as Error).message)).toBe(
+      'an ack timeout is a positive number of milliseconds, got Infinity',
+    );
   });
 });
 
@@ -140,7 +154,12 @@ describe('cursors', () => {
     await backend.docCommit('r1', 'consumer/jobs/nul', 0, null);
     await expect(c.take('jobs', 'nul', 'a', undefined)).rejects.toThrow('damaged');
     // message 1 pending with its fields lost: handed again at once, as its second delivery
-    await backend.docCommit('r1', 'consumer/jobs/odd', 0, { next: 2, pending: { '1': { member: 5, deadline: 'soon', delivery: 0 }, x: { member: 'm', deadline: 1, delivery: 1 }, '2': null }, delivered: -1, acked: 'a' });
+    await backend.docCommit('r1', 'consumer/jobs/odd', 0, {
+      next: 2,
+      pending: { '1': { member: 5, deadline: 'soon', delivery: 0 }, x: { member: 'm', deadline: 1, delivery: 1 }, '2': null },
+      delivered: -1,
+      acked: 'a',
+    });
     const t = await c.take('jobs', 'odd', 'a', undefined);
     expect(t.got).toMatchObject({ id: 1, delivery: 2, from: '?' });
     const sum = await c.summary();

@@ -290,13 +290,20 @@ describe('MessageQueue', () => {
   });
 
   it('under message_queue state the topic state is read-only; its messages are read like any', async () => {
-    await backend.createRun({ ...runRecord('r2', new Date().toISOString()), sharedState: { type: 'message_queue', keepVersions: 10, durable: false } }, 'streams: []\n');
+    await backend.createRun(
+      { ...runRecord('r2', new Date().toISOString()), sharedState: { type: 'message_queue', keepVersions: 10, durable: false } },
+      'streams: []\n',
+    );
     const q = await MessageQueue.open(backend, 'r2', { onEvent: () => {} });
     const e = await thrown(q.send('state', 'x'));
     expect(exitCodeOf(e)).toBe(2);
     expect(e.message).toMatch(/topic state is written by the shared state/);
     expect(await backend.topics('r2')).toEqual([]);
-    const msg = (v: number, time = new Date().toISOString()) => ({ body: JSON.stringify({ version: v, stream: 's', op: 'set', keys: ['a'], data: { a: v } }), sender: 's', time });
+    const msg = (v: number, time = new Date().toISOString()) => ({
+      body: JSON.stringify({ version: v, stream: 's', op: 'set', keys: ['a'], data: { a: v } }),
+      sender: 's',
+      time,
+    });
     await backend.logPut('r2', 'topic/state', 1, msg(1));
     expect(await q.recv('state', { consumer: 'r' })).toMatchObject({ id: 1, sender: 's', delivery: 1 });
     // a gap (version 2 not written yet, 3 written): not stepped over while it is fresh…

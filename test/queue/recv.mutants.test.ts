@@ -54,8 +54,12 @@ describe('refusals', () => {
   it('names, members and waits that are not of their type are refused, even when they print like good ones', async () => {
     await send('x');
     expect((await refusal(q().recv('jobs', { consumer: 7 as unknown as string }))).message).toMatch(/^bad consumer name 7: /);
-    expect((await refusal(q().recv('jobs', { consumer: 'c', member: 5 as unknown as string }))).message).toBe('bad member name 5: 1 to 128 printable characters');
-    expect((await refusal(q().recv('jobs', { consumer: 'c', waitMs: '5' as unknown as number }))).message).toBe('a wait is a non-negative number of milliseconds, got 5');
+    expect((await refusal(q().recv('jobs', { consumer: 'c', member: 5 as unknown as string }))).message).toBe(
+      'bad member name 5: 1 to 128 printable characters',
+    );
+    expect((await refusal(q().recv('jobs', { consumer: 'c', waitMs: '5' as unknown as number }))).message).toBe(
+      'a wait is a non-negative number of milliseconds, got 5',
+    );
     // nothing was handed out
     expect((await q().recv('jobs', { consumer: 'c' }))?.id).toBe(1);
   });
@@ -136,7 +140,7 @@ describe('waiting', () => {
     const ctrl = new AbortController();
     const removed: string[] = [];
     const remove = ctrl.signal.removeEventListener.bind(ctrl.signal);
-    ctrl.signal.removeEventListener = ((type: string, fn: Parameters<AbortSignal["removeEventListener"]>[1]) => {
+    ctrl.signal.removeEventListener = ((type: string, fn: Parameters<AbortSignal['removeEventListener']>[1]) => {
       removed.push(type);
       remove(type, fn);
     }) as typeof ctrl.signal.removeEventListener;

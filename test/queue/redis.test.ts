@@ -42,7 +42,11 @@ function connection(): RedisBackend {
   return b;
 }
 
-async function newRun(b: RedisBackend, id: string, sharedState?: { type: 'centralized' | 'immutable' | 'message_queue'; keepVersions: number; durable: boolean }): Promise<void> {
+async function newRun(
+  b: RedisBackend,
+  id: string,
+  sharedState?: { type: 'centralized' | 'immutable' | 'message_queue'; keepVersions: number; durable: boolean },
+): Promise<void> {
   await b.createRun({ ...runRecord(id, new Date().toISOString()), ...(sharedState ? { sharedState } : {}) }, 'streams: []\n');
 }
 
@@ -93,7 +97,8 @@ needs.describe('shared state on Redis', () => {
     for (let i = 0; i < 5; i++) await s.incr('n');
     const q = await MessageQueue.open(connection(), 'mq', { onEvent: quiet });
     const got: number[] = [];
-    for (let m = await q.recv('state', { consumer: 'r' }); m; m = await q.recv('state', { consumer: 'r' })) got.push((JSON.parse(m.body) as { data: { n: number } }).data.n);
+    for (let m = await q.recv('state', { consumer: 'r' }); m; m = await q.recv('state', { consumer: 'r' }))
+      got.push((JSON.parse(m.body) as { data: { n: number } }).data.n);
     expect(got).toEqual([1, 2, 3, 4, 5]);
   });
 });
@@ -147,7 +152,11 @@ needs.describe('queues on Redis', () => {
     for (const body of ['one', 'two', 'three', 'four']) await a.send('jobs', body);
     // timeouts in another order than the messages: 2 runs out first, then 3, then 1 (each a
     // second or more, so none runs out while the three receives are still being made)
-    for (const [id, ackTimeoutMs] of [[1, 3000], [2, 1000], [3, 2000]] as const) {
+    for (const [id, ackTimeoutMs] of [
+      [1, 3000],
+      [2, 1000],
+      [3, 2000],
+    ] as const) {
       expect(await a.recv('jobs', { consumer: 'g', member: 'a', ackTimeoutMs })).toMatchObject({ id });
     }
     // past the longest timeout (the server counts from its delivery, before this reply came)
@@ -174,7 +183,11 @@ needs.describe('queues on Redis', () => {
       const stream = `${prefix}run:r:topic:jobs`;
       expect(await raw.type(stream)).toBe('stream');
       expect((await raw.xrange(stream, '-', '+')).map(([id]) => id)).toEqual(['0-1', '0-2', '0-3']);
-      const groups = ((await raw.xinfo('GROUPS', stream)) as Array<Array<string | number>>).map((g) => [g[1], g[g.indexOf('pending') + 1], g[g.indexOf('last-delivered-id') + 1]]);
+      const groups = ((await raw.xinfo('GROUPS', stream)) as Array<Array<string | number>>).map((g) => [
+        g[1],
+        g[g.indexOf('pending') + 1],
+        g[g.indexOf('last-delivered-id') + 1],
+      ]);
       // w1 took with an ack timeout (pending), w2 without (NOACK: done once handed out)
       expect(groups).toEqual([
         ['audit', 0, '0-1'],

@@ -27,18 +27,33 @@ function sink(): { stream: NodeJS.WriteStream; text: () => string } {
   return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
 }
 
-const options = (out: NodeJS.WriteStream, extra: Partial<ReporterOptions> = {}): ReporterOptions => ({ quiet: false, json: false, env: {}, stdout: out, stderr: out, ...extra });
+const options = (out: NodeJS.WriteStream, extra: Partial<ReporterOptions> = {}): ReporterOptions => ({
+  quiet: false,
+  json: false,
+  env: {},
+  stdout: out,
+  stderr: out,
+  ...extra,
+});
 
 const T = '2026-12-02T10:00:00.000Z';
 const ev = (e: Record<string, unknown>): CoordEvent => ({ time: T, run: 'r1', attempt: 1, ...e }) as unknown as CoordEvent;
 const out = (stream: string, line: string, fd = 'stdout'): CoordEvent => ev({ type: 'stream-output', stream, fd, line });
-const ended = (stream: string, state: string, durationMs: number): CoordEvent => ev({ type: 'stream-ended', stream, state, exitCode: state === 'failed' ? 1 : 0, durationMs });
+const ended = (stream: string, state: string, durationMs: number): CoordEvent =>
+  ev({ type: 'stream-ended', stream, state, exitCode: state === 'failed' ? 1 : 0, durationMs });
 
 const stream = (id: string, more: Partial<StreamRecord> = {}): StreamRecord =>
   ({ id, state: 'succeeded', attempt: 1, exitCode: 0, signal: null, reason: null, startedAt: T, endedAt: T, ...more }) as StreamRecord;
 const point = (name: string, more: Partial<PointRecord> = {}): PointRecord =>
   ({ name, type: 'barrier', state: 'done', streams: [], merged: [], conflicts: [], reason: null, message: null, target: '', ...more }) as PointRecord;
-const outcome = (streams: StreamRecord[], points: PointRecord[] = []): RunOutcome => ({ runId: 'r1', runDir: tmp, state: 'failed', exitCode: 1, streams, points });
+const outcome = (streams: StreamRecord[], points: PointRecord[] = []): RunOutcome => ({
+  runId: 'r1',
+  runDir: tmp,
+  state: 'failed',
+  exitCode: 1,
+  streams,
+  points,
+});
 
 describe('workflow commands', () => {
   it('escapes data as the toolkit does: %, CR and LF; properties also : and ,', () => {
@@ -46,7 +61,9 @@ describe('workflow commands', () => {
     expect(escapeProperty('100% done\r\nnext: a, b')).toBe('100%25 done%0D%0Anext%3A a%2C b');
     // % first, so an escape already in the text is not read back as another character
     expect(escapeProperty('%3A')).toBe('%253A');
-    expect(workflowCommand('error', { file: 'a,b:c.yaml', line: 7, col: undefined, title: 'coord: x' }, 'one\ntwo')).toBe('::error file=a%2Cb%3Ac.yaml,line=7,title=coord%3A x::one%0Atwo');
+    expect(workflowCommand('error', { file: 'a,b:c.yaml', line: 7, col: undefined, title: 'coord: x' }, 'one\ntwo')).toBe(
+      '::error file=a%2Cb%3Ac.yaml,line=7,title=coord%3A x::one%0Atwo',
+    );
     expect(workflowCommand('endgroup', {}, '')).toBe('::endgroup::');
   });
 
@@ -118,7 +135,15 @@ describe('GithubReporter', () => {
       return lines.slice(start, end + 1);
     };
     expect(groupOf('b')).toEqual(['::group::b (failed, 1.5s)', '10:00:00.000 b started, pid 12', 'b1', 'b2', '10:00:00.000 b failed', '::endgroup::']);
-    expect(groupOf('a')).toEqual(['::group::a (succeeded, 2.5s)', '10:00:00.000 a started, pid 11', 'a1', 'a2', 'a3', '10:00:00.000 a succeeded', '::endgroup::']);
+    expect(groupOf('a')).toEqual([
+      '::group::a (succeeded, 2.5s)',
+      '10:00:00.000 a started, pid 11',
+      'a1',
+      'a2',
+      'a3',
+      '10:00:00.000 a succeeded',
+      '::endgroup::',
+    ]);
     // outside the groups: the run's events, the point's merge before b's group (it came first), the skip
     expect(lines[0]).toBe('10:00:00.000 run r1 started: p (concurrency 2)');
     expect(lines[1]).toBe('10:00:00.000 p1 merged x');

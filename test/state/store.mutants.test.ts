@@ -94,7 +94,11 @@ describe('settings and events', () => {
 
   it('the state message carries version, stream, op, keys and data', () => {
     const entry: ChangeEntry = { version: 3, time: 't', stream: 's', op: 'set', keys: ['a'] };
-    expect(stateMessage(entry, { a: 1 })).toEqual({ body: JSON.stringify({ version: 3, stream: 's', op: 'set', keys: ['a'], data: { a: 1 } }), sender: 's', time: 't' });
+    expect(stateMessage(entry, { a: 1 })).toEqual({
+      body: JSON.stringify({ version: 3, stream: 's', op: 'set', keys: ['a'], data: { a: 1 } }),
+      sender: 's',
+      time: 't',
+    });
   });
 });
 
@@ -132,7 +136,9 @@ describe('writes refused', () => {
     const limit = 4 * 1024 * 1024;
     storeRaw(0, { small: 'y', big: 'x'.repeat(limit), mid: 'z'.repeat(100) });
     const e = (await s.set('other', 1).catch((x: unknown) => x)) as StateLimitError;
-    expect(e.message).toMatch(/^the state at version 1 takes more than 4 MiB as JSON \(stored before coord limited the size\); the change would leave it at \d+ bytes \(at most 4 MiB, 4194304 bytes\): only a change that brings it within the limits is taken, such as coord state delete big$/);
+    expect(e.message).toMatch(
+      /^the state at version 1 takes more than 4 MiB as JSON \(stored before coord limited the size\); the change would leave it at \d+ bytes \(at most 4 MiB, 4194304 bytes\): only a change that brings it within the limits is taken, such as coord state delete big$/,
+    );
     expect(exitCodeOf(e)).toBe(1);
     expect((await s.delete('big')).version).toBe(2);
   });
@@ -141,9 +147,13 @@ describe('writes refused', () => {
     const s = store();
     storeRaw(0, { deep: nested(70) as never, ok: 1 });
     const e = (await s.set('ok', 2).catch((x: unknown) => x)) as StateLimitError;
-    expect(e.message).toMatch(/^the state at version 1 nests more than 64 levels of objects and arrays at deep\.0\.0.* \(stored before coord limited the depth\): only a change that brings it within the limits is taken, such as coord state delete deep$/);
+    expect(e.message).toMatch(
+      /^the state at version 1 nests more than 64 levels of objects and arrays at deep\.0\.0.* \(stored before coord limited the depth\): only a change that brings it within the limits is taken, such as coord state delete deep$/,
+    );
     expect(exitCodeOf(e)).toBe(1);
-    await expect(s.snapshot()).rejects.toThrow(/^version 1 is not snapshotted: it nests more than 64 levels .*; coord state delete deep brings it within the limits$/);
+    await expect(s.snapshot()).rejects.toThrow(
+      /^version 1 is not snapshotted: it nests more than 64 levels .*; coord state delete deep brings it within the limits$/,
+    );
     expect((await s.delete('deep')).version).toBe(2);
     expect(await s.snapshot()).toBe(2);
   });
@@ -169,7 +179,9 @@ describe('rollback edges', () => {
     await s.set('b', 0);
     expect(await s.readVersion(2)).toEqual({ version: 2, data: { a: 2 } });
     expect(await s.readVersion(3)).toBeUndefined();
-    await expect(s.rollback(3)).rejects.toThrow(/^version 3 is no longer kept \(kept: \d+–15; snapshots: 1, 2\); raise state_management.keep_versions to keep more$/);
+    await expect(s.rollback(3)).rejects.toThrow(
+      /^version 3 is no longer kept \(kept: \d+–15; snapshots: 1, 2\); raise state_management.keep_versions to keep more$/,
+    );
     expect((await s.rollback(2)).data).toEqual({ a: 2 });
   });
 });

@@ -95,9 +95,13 @@ describe('StateStore', () => {
 
   it('concurrent update(fn) from many stores never loses a write', async () => {
     const stores = Array.from({ length: 4 }, () => new StateStore(new FileBackend(join(dir, '.coord')), 'r', { onEvent: () => undefined }));
-    await Promise.all(stores.map((s, w) => (async () => {
-      for (let i = 0; i < 50; i++) await s.update((cur) => ({ ...cur, seen: [...((cur.seen as string[]) ?? []), `${w}:${i}`] }));
-    })()));
+    await Promise.all(
+      stores.map((s, w) =>
+        (async () => {
+          for (let i = 0; i < 50; i++) await s.update((cur) => ({ ...cur, seen: [...((cur.seen as string[]) ?? []), `${w}:${i}`] }));
+        })(),
+      ),
+    );
     const final = await store().read();
     expect(final.version).toBe(200);
     expect(new Set(final.data.seen as string[]).size).toBe(200);

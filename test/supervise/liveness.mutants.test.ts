@@ -172,7 +172,11 @@ describe('LivenessMonitor', () => {
     expect(closed).toBe(1);
 
     const out: string[] = [];
-    const o = monitor({ source: 'output', hintDelayMs: 0, watcher: async () => ({ add: (f) => out.push(f), unwatch: () => undefined, close: () => undefined }) });
+    const o = monitor({
+      source: 'output',
+      hintDelayMs: 0,
+      watcher: async () => ({ add: (f) => out.push(f), unwatch: () => undefined, close: () => undefined }),
+    });
     o.m.watch('s', join(dir, 'o'));
     await tick(20);
     expect(out).toEqual([]);
@@ -202,7 +206,10 @@ describe('LivenessMonitor', () => {
 
   it('a watcher event for a file no stream watches is ignored', async () => {
     let fire: (f: string) => void = () => undefined;
-    const { m, beats } = monitor({ hintDelayMs: 0, watcher: async (c) => ((fire = c), { add: () => undefined, unwatch: () => undefined, close: () => undefined }) });
+    const { m, beats } = monitor({
+      hintDelayMs: 0,
+      watcher: async (c) => ((fire = c), { add: () => undefined, unwatch: () => undefined, close: () => undefined }),
+    });
     m.watch('s', join(dir, 's'));
     await tick();
     writeFileSync(join(dir, 'other'), 'x');
@@ -284,7 +291,14 @@ describe('timers and callbacks', () => {
 
   it('works without onBeat, onRevive and onWatchError', async () => {
     let fail: (e: unknown) => void = () => undefined;
-    const m = new LivenessMonitor({ timeoutMs: 1000, source: 'any', now: () => clock, hintDelayMs: 0, onStall: () => undefined, watcher: async (_c, onError) => ((fail = onError), { add: () => undefined, unwatch: () => undefined, close: () => undefined }) });
+    const m = new LivenessMonitor({
+      timeoutMs: 1000,
+      source: 'any',
+      now: () => clock,
+      hintDelayMs: 0,
+      onStall: () => undefined,
+      watcher: async (_c, onError) => ((fail = onError), { add: () => undefined, unwatch: () => undefined, close: () => undefined }),
+    });
     monitors.push(m);
     m.watch('s', join(dir, 's'));
     clock = 5000;
@@ -313,7 +327,10 @@ describe('chokidarWatcher', () => {
     writeFileSync(f, 'a');
     const changed: string[] = [];
     const errors: unknown[] = [];
-    const w = await chokidarWatcher((file) => changed.push(file), (e) => errors.push(e));
+    const w = await chokidarWatcher(
+      (file) => changed.push(file),
+      (e) => errors.push(e),
+    );
     try {
       w.add(f);
       await tick(300);

@@ -71,7 +71,9 @@ describe('the end of an attempt', () => {
 describe('groupAlive', () => {
   it('does not count a zombie: a group whose one member is dead but not reaped is gone', async () => {
     // perl forks a child into a group of its own; the child exits and perl never reaps it
-    const parent = spawn('perl', ['-e', '$| = 1; my $p = fork; if (!$p) { setpgrp(0, 0); exit 0 } print "$p\\n"; sleep 60'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const parent = spawn('perl', ['-e', '$| = 1; my $p = fork; if (!$p) { setpgrp(0, 0); exit 0 } print "$p\\n"; sleep 60'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     try {
       const child = await new Promise<number>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
       await zombie(child);

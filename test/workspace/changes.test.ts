@@ -54,7 +54,7 @@ async function source(id: string, edit?: (ws: string) => Promise<void>, outputs:
 }
 
 describe('the base snapshot', () => {
-  it('holds everything but repository data and coord\'s home, with content hashes', async () => {
+  it("holds everything but repository data and coord's home, with content hashes", async () => {
     expect(base.entries.map((e) => `${e.kind} ${e.rel}`)).toEqual([
       'file bin/run',
       'file doc.txt',
@@ -73,7 +73,7 @@ describe('the base snapshot', () => {
     expect(again?.source).toBe(await fs.realpath(baseDir));
   });
 
-  it('is the base as it was: later edits of the user\'s directory do not reach it', async () => {
+  it("is the base as it was: later edits of the user's directory do not reach it", async () => {
     await fs.writeFile(path.join(baseDir, 'doc.txt'), 'changed by the user\n');
     expect(await fs.readFile(path.join(base.tree, 'doc.txt'), 'utf8')).toBe('one\ntwo\nthree\n');
   });
@@ -232,7 +232,7 @@ describe('merging change sets against a base', () => {
     expect(bad.details[0]?.text?.toString()).toBe('<<<<<<< a\nONE\n=======\nuno\n>>>>>>> d\ntwo\nthree\n');
   });
 
-  it('progressive: each stream\'s changes go onto the base, judged against earlier changes only', async () => {
+  it("progressive: each stream's changes go onto the base, judged against earlier changes only", async () => {
     const target = path.join(tmp, 'converged', 'prog');
     const a = await source('a', async (ws) => {
       await fs.writeFile(path.join(ws, 'doc.txt'), 'ONE\ntwo\nthree\n');

@@ -2,15 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import {
-  GitError,
-  addWorktree,
-  commitWorktree,
-  exportTree,
-  isGitRepo,
-  mergeBranches,
-  removeWorktree,
-} from '../../src/workspace/git.js';
+import { GitError, addWorktree, commitWorktree, exportTree, isGitRepo, mergeBranches, removeWorktree } from '../../src/workspace/git.js';
 import { exists, makeTemp, readTree, removeTemp } from './fsfix.js';
 
 const env = { GIT_TERMINAL_PROMPT: '0' };
@@ -25,8 +17,16 @@ async function git(cwd: string, ...args: string[]): Promise<string> {
  * it does HOME) and no system config, so the developer's own ~/.gitconfig never leaks in.
  */
 const GIT_VARS = [
-  'GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL',
-  'GIT_CONFIG_GLOBAL', 'GIT_CONFIG_SYSTEM', 'GIT_CONFIG_NOSYSTEM', 'GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE',
+  'GIT_AUTHOR_NAME',
+  'GIT_AUTHOR_EMAIL',
+  'GIT_COMMITTER_NAME',
+  'GIT_COMMITTER_EMAIL',
+  'GIT_CONFIG_GLOBAL',
+  'GIT_CONFIG_SYSTEM',
+  'GIT_CONFIG_NOSYSTEM',
+  'GIT_DIR',
+  'GIT_WORK_TREE',
+  'GIT_INDEX_FILE',
 ] as const;
 let savedEnv: Array<[string, string | undefined]> = [];
 

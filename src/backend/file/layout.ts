@@ -34,7 +34,8 @@ export function keyDir(run: string, key: DocKey | LogKey): string {
   if (key === 'snapshots') return join(run, 'state', 'snapshots');
   const parts = key.split('/');
   if (parts[0] === 'topic' && parts.length === 2 && ID_PATTERN.test(parts[1]!)) return join(run, 'queues', parts[1]!, 'messages');
-  if (parts[0] === 'consumer' && parts.length === 3 && ID_PATTERN.test(parts[1]!) && ID_PATTERN.test(parts[2]!)) return join(run, 'queues', parts[1]!, 'consumers', parts[2]!);
+  if (parts[0] === 'consumer' && parts.length === 3 && ID_PATTERN.test(parts[1]!) && ID_PATTERN.test(parts[2]!))
+    return join(run, 'queues', parts[1]!, 'consumers', parts[2]!);
   throw new Error(`bad storage key "${key}"`);
 }
 
@@ -50,7 +51,9 @@ export function readJson<T>(file: string): T | undefined {
 /** Entries of `dir` that are valid ids, sorted; none when it is missing. */
 export function safeNames(dir: string): string[] {
   try {
-    return readdirSync(dir).filter((n) => ID_PATTERN.test(n)).sort();
+    return readdirSync(dir)
+      .filter((n) => ID_PATTERN.test(n))
+      .sort();
   } catch {
     return [];
   }

@@ -43,7 +43,15 @@ return redis.call('DEL', KEYS[1])
 
 /** Stores the beat of `stream` for `ttlMs`, unless a newer attempt's beat is stored. False when not stored (or the run is gone). */
 export async function putBeat(c: Redis, prefix: string, run: string, stream: string, beat: StreamBeat, ttlMs: number): Promise<boolean> {
-  const r = await c.eval(PUT, 2, beatKey(prefix, run, stream), `${prefix}run:${run}:record`, JSON.stringify(beat), beat.attempt, Math.max(1, Math.round(ttlMs)));
+  const r = await c.eval(
+    PUT,
+    2,
+    beatKey(prefix, run, stream),
+    `${prefix}run:${run}:record`,
+    JSON.stringify(beat),
+    beat.attempt,
+    Math.max(1, Math.round(ttlMs)),
+  );
   return r === 1;
 }
 

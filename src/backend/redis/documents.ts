@@ -71,11 +71,25 @@ export class RedisDocuments implements DocumentStore {
     checkRunId(runId);
     if (!Number.isSafeInteger(v.version) || v.version < 1) throw new RangeError(`bad version ${v.version}`);
     const meta = v.meta;
-    const made = await this.write(runId, key, 'restore', v.version, { time: v.time ?? Date.now(), data: v.data, ...(meta === undefined ? {} : { meta }) }, opts);
+    const made = await this.write(
+      runId,
+      key,
+      'restore',
+      v.version,
+      { time: v.time ?? Date.now(), data: v.data, ...(meta === undefined ? {} : { meta }) },
+      opts,
+    );
     return made !== null;
   }
 
-  private async write(runId: string, key: DocKey, mode: 'commit' | 'restore', n: number, stored: StoredVersion, opts: DocCommitOptions): Promise<number | null> {
+  private async write(
+    runId: string,
+    key: DocKey,
+    mode: 'commit' | 'restore',
+    n: number,
+    stored: StoredVersion,
+    opts: DocCommitOptions,
+  ): Promise<number | null> {
     const { topic, consumer } = parseKey(key);
     const keep = Math.max(2, opts.keep ?? 8);
     const topics = this.keys.topics(runId);

@@ -53,7 +53,12 @@ export class RedisEventLog implements EventLog {
     while (q.items.length > 0) {
       const batch = q.items.splice(0, EVENT_BATCH);
       try {
-        await this.conn.writeScript(APPEND_EVENTS, runId, [...this.keys.base(runId), `${this.keys.run(runId)}events`], batch.map((b) => b.json));
+        await this.conn.writeScript(
+          APPEND_EVENTS,
+          runId,
+          [...this.keys.base(runId), `${this.keys.run(runId)}events`],
+          batch.map((b) => b.json),
+        );
         for (const b of batch) b.resolve();
       } catch (e) {
         for (const b of batch) b.reject(e);

@@ -61,7 +61,8 @@ export function parseKey(key: string): { topic: string; consumer: string } {
   if (key === 'state' || key === 'changes' || key === 'snapshots') return { topic: '', consumer: '' };
   const parts = key.split('/');
   if (parts[0] === 'topic' && parts.length === 2 && ID_PATTERN.test(parts[1]!)) return { topic: parts[1]!, consumer: '' };
-  if (parts[0] === 'consumer' && parts.length === 3 && ID_PATTERN.test(parts[1]!) && ID_PATTERN.test(parts[2]!)) return { topic: parts[1]!, consumer: parts[2]! };
+  if (parts[0] === 'consumer' && parts.length === 3 && ID_PATTERN.test(parts[1]!) && ID_PATTERN.test(parts[2]!))
+    return { topic: parts[1]!, consumer: parts[2]! };
   throw new Error(`bad storage key "${key}"`);
 }
 

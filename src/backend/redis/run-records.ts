@@ -27,7 +27,12 @@ export class RedisRunRecords implements RunStore, BoardStore {
   async createRun(run: RunRecord, planText: string): Promise<void> {
     checkRunId(run.id);
     const r = this.keys.run(run.id);
-    await this.conn.writeScript(CREATE_RUN, run.id, [...this.keys.base(run.id), `${r}plan`, this.keys.runs], [run.id, startedScore(run.startedAt), planText, ...recordPairs(run)]);
+    await this.conn.writeScript(
+      CREATE_RUN,
+      run.id,
+      [...this.keys.base(run.id), `${r}plan`, this.keys.runs],
+      [run.id, startedScore(run.startedAt), planText, ...recordPairs(run)],
+    );
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
@@ -58,7 +63,12 @@ export class RedisRunRecords implements RunStore, BoardStore {
       else set.push(k, JSON.stringify(v));
     }
     const score = patch.startedAt === undefined ? '' : startedScore(patch.startedAt);
-    const flat = (await this.conn.writeScript(UPDATE_RUN, id, [...this.keys.base(id), this.keys.runs], [id, score, set.length / 2, ...set, ...del])) as string[];
+    const flat = (await this.conn.writeScript(
+      UPDATE_RUN,
+      id,
+      [...this.keys.base(id), this.keys.runs],
+      [id, score, set.length / 2, ...set, ...del],
+    )) as string[];
     const run = recordOf<RunRecord>(flat);
     if (!run) throw new Error(`no run "${id}"`);
     return run;

@@ -24,7 +24,12 @@ export interface ApplyFlags {
 }
 
 /** What stands at a path: nothing, a file (its hash), a link (its text), a directory. */
-type Version = { kind: 'none' } | { kind: 'file'; hash: string | undefined; size: number; mode: number } | { kind: 'symlink'; link: string } | { kind: 'dir' } | { kind: 'other' };
+type Version =
+  | { kind: 'none' }
+  | { kind: 'file'; hash: string | undefined; size: number; mode: number }
+  | { kind: 'symlink'; link: string }
+  | { kind: 'dir' }
+  | { kind: 'other' };
 
 /** What stands at `rel` under `root`; a parent that is not a real directory counts as `other`. */
 function versionAt(root: string, rel: string): Version {
@@ -76,8 +81,13 @@ export async function applyCommand(point: string, runId: string | undefined, fla
   const rec = points.find((p) => p.name === point);
   if (!rec) throw new UsageError(`no convergence point "${point}" in run ${run.id} (points: ${points.map((p) => p.name).join(', ') || 'none'})`);
   if (rec.state !== 'done') {
-    const next = rec.reason === 'conflict' ? `; resolve its conflicts in ${rec.conflictDir ?? path.join(runDir, 'conflicts', point)} and run \`coord continue ${run.id}\` first` : '';
-    process.stderr.write(`coord apply: point "${point}" of run ${run.id} is ${rec.state}${rec.reason ? ` (${rec.reason})` : ''}: nothing was published to apply${next}\n`);
+    const next =
+      rec.reason === 'conflict'
+        ? `; resolve its conflicts in ${rec.conflictDir ?? path.join(runDir, 'conflicts', point)} and run \`coord continue ${run.id}\` first`
+        : '';
+    process.stderr.write(
+      `coord apply: point "${point}" of run ${run.id} is ${rec.state}${rec.reason ? ` (${rec.reason})` : ''}: nothing was published to apply${next}\n`,
+    );
     process.exitCode = EXIT.failed;
     return;
   }
@@ -85,7 +95,9 @@ export async function applyCommand(point: string, runId: string | undefined, fla
   try {
     changes = JSON.parse(fs.readFileSync(pointChangesFile(runDir, point), 'utf8')) as PointChanges;
   } catch {
-    throw new UsageError(`point "${point}" of run ${run.id} has no recorded change set (a point over git worktrees merges branches: take its branch coord/${run.id}/${point} home with git merge)`);
+    throw new UsageError(
+      `point "${point}" of run ${run.id} has no recorded change set (a point over git worktrees merges branches: take its branch coord/${run.id}/${point} home with git merge)`,
+    );
   }
   const base = changes.base ? loadBaseTree(changes.base) : undefined;
   if (changes.base && !base) throw new UsageError(`the base snapshot of run ${run.id} (${changes.base}) is gone`);
@@ -110,7 +122,9 @@ export async function applyCommand(point: string, runId: string | undefined, fla
   }
   const letter = { added: 'A', modified: 'M', deleted: 'D' } as const;
   if (flags.json) {
-    process.stdout.write(JSON.stringify({ run: run.id, point, to: dir, dryRun: flags.dryRun === true, changes: todo.map((o) => ({ path: o.rel, change: o.op })), refused }) + '\n');
+    process.stdout.write(
+      JSON.stringify({ run: run.id, point, to: dir, dryRun: flags.dryRun === true, changes: todo.map((o) => ({ path: o.rel, change: o.op })), refused }) + '\n',
+    );
   }
   if (refused.length > 0) {
     process.stderr.write(
@@ -135,7 +149,16 @@ export async function applyCommand(point: string, runId: string | undefined, fla
     const st = fs.lstatSync(abs);
     const kind = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file';
     writes.push({
-      entry: { rel: o.rel, abs, kind, size: st.size, mode: st.mode & 0o777, dev: st.dev, ino: st.ino, ...(kind === 'symlink' ? { linkTarget: fs.readlinkSync(abs) } : {}) },
+      entry: {
+        rel: o.rel,
+        abs,
+        kind,
+        size: st.size,
+        mode: st.mode & 0o777,
+        dev: st.dev,
+        ino: st.ino,
+        ...(kind === 'symlink' ? { linkTarget: fs.readlinkSync(abs) } : {}),
+      },
       outRel: o.rel,
       src: 0,
     });

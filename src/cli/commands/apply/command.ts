@@ -9,7 +9,9 @@ export function register(program: Command): void {
     .helpGroup('Manage runs:')
     .description("write a point's merged change set onto DIR (default: the base directory, i.e. your checkout)")
     .argument('<point>', 'convergence point name');
-  addRunSelector(cmd, { positional: true }).option('--to <dir>', 'apply there instead of the base directory').option('-n, --dry-run', 'print what would change, write nothing');
+  addRunSelector(cmd, { positional: true })
+    .option('--to <dir>', 'apply there instead of the base directory')
+    .option('-n, --dry-run', 'print what would change, write nothing');
   addJson(cmd);
   addBackend(cmd);
   examples(

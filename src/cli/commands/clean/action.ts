@@ -18,7 +18,8 @@ export async function cleanCommand(runId: string | undefined, flags: { all?: boo
   if (runId) {
     const run = await backend.getRun(runId);
     if (!run) throw new UsageError(`no run "${runId}" in ${backend.where}`);
-    if (run.state === 'running' && (await coordinatorAlive(run, backend))) throw new UsageError(`run ${runId} is still running (stop it first: coord stop ${runId})`);
+    if (run.state === 'running' && (await coordinatorAlive(run, backend)))
+      throw new UsageError(`run ${runId} is still running (stop it first: coord stop ${runId})`);
     runs = [run];
   } else {
     runs = [];

@@ -8,5 +8,7 @@ export function register(program: Command): void {
   addRunSelector(cmd, { positional: true }).option('--all', 'every run that is not running (the default without RUN_ID)');
   addJson(cmd);
   addBackend(cmd);
-  examples(cmd, ['coord clean 20261202-101500-3fa2c1', 'coord clean --all', 'coord clean --all --json']).action(lazy(async () => (await import('./action.js')).cleanCommand));
+  examples(cmd, ['coord clean 20261202-101500-3fa2c1', 'coord clean --all', 'coord clean --all --json']).action(
+    lazy(async () => (await import('./action.js')).cleanCommand),
+  );
 }

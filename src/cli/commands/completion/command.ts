@@ -9,7 +9,9 @@ export function register(program: Command): void {
     .helpGroup('Shell:')
     .description('print a shell completion script for coord (its commands, subcommands and options)')
     .addArgument(new Argument('<shell>', 'the shell').choices(['bash', 'zsh', 'fish']));
-  examples(cmd, ['source <(coord completion bash)   # in ~/.bashrc', 'coord completion zsh > "${fpath[1]}/_coord"', 'coord completion fish > ~/.config/fish/completions/coord.fish']).action(
-    lazy(async () => (await import('./action.js')).completionCommand),
-  );
+  examples(cmd, [
+    'source <(coord completion bash)   # in ~/.bashrc',
+    'coord completion zsh > "${fpath[1]}/_coord"',
+    'coord completion fish > ~/.config/fish/completions/coord.fish',
+  ]).action(lazy(async () => (await import('./action.js')).completionCommand));
 }

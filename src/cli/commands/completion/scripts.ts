@@ -25,7 +25,12 @@ export function completionTree(root: Command): CompletionNode[] {
   const out: CompletionNode[] = [];
   const walk = (cmd: Command, path: string): void => {
     const subs = cmd.commands.map((c) => c.name());
-    const options = cmd.options.map((o) => ({ flags: flagsOf(o), takesValue: o.required || o.optional, choices: o.argChoices ?? [], description: o.description }));
+    const options = cmd.options.map((o) => ({
+      flags: flagsOf(o),
+      takesValue: o.required || o.optional,
+      choices: o.argChoices ?? [],
+      description: o.description,
+    }));
     options.push({ flags: ['-h', '--help'], takesValue: false, choices: [], description: 'display help for command' });
     const argumentChoices = cmd.registeredArguments.find((a) => (a.argChoices ?? []).length > 0)?.argChoices ?? [];
     out.push({ path, description: cmd.description(), subcommands: path === '' ? [...subs, 'help'] : subs, options, argumentChoices });
@@ -50,7 +55,9 @@ function cases(nodes: CompletionNode[], words: (n: CompletionNode) => string[]):
 /** The shell functions bash and zsh share: subcommands, options, value-taking options and choices of a command path. */
 function sharedFunctions(name: string, nodes: CompletionNode[]): string {
   const valued = nodes.flatMap((n) => n.options.filter((o) => o.takesValue).flatMap((o) => o.flags.map((f) => `${n.path}|${f}`)));
-  const choices = nodes.flatMap((n) => n.options.filter((o) => o.choices.length > 0).flatMap((o) => o.flags.map((f) => [`${n.path}|${f}`, o.choices.join(' ')] as const)));
+  const choices = nodes.flatMap((n) =>
+    n.options.filter((o) => o.choices.length > 0).flatMap((o) => o.flags.map((f) => [`${n.path}|${f}`, o.choices.join(' ')] as const)),
+  );
   return [
     `_${name}_subcommands() {`,
     '  case "$1" in',

@@ -18,7 +18,9 @@ export async function continueCommand(runId: string | undefined, flags: Omit<Run
   const run = await resolveRun(backend, runId);
   const points = (await backend.listPoints(run.id)).filter((p) => p.state === 'failed' && p.reason === 'conflict');
   if (points.length === 0) {
-    throw new UsageError(`run ${run.id} has no convergence point that failed on a conflict; to run what did not succeed again: coord run ${relative(process.cwd(), run.plan) || run.plan} --resume ${run.id}`);
+    throw new UsageError(
+      `run ${run.id} has no convergence point that failed on a conflict; to run what did not succeed again: coord run ${relative(process.cwd(), run.plan) || run.plan} --resume ${run.id}`,
+    );
   }
   const resolutions = new Map<string, Resolution>();
   const left: string[] = [];

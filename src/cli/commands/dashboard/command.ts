@@ -5,7 +5,9 @@ import { addBackend, addJson, addRunSelector, examples, lazy } from '../../optio
 /** Adds `coord dashboard` to `program`. */
 export function register(program: Command): void {
   const cmd = program.command('dashboard').helpGroup('Look at a run:').description('a live web page of a run (the newest unless RUN_ID), on 127.0.0.1 only');
-  addRunSelector(cmd, { positional: true }).option('-p, --port <port>', 'port to listen on (default: any free port)').option('--open', 'open the page in the default browser');
+  addRunSelector(cmd, { positional: true })
+    .option('-p, --port <port>', 'port to listen on (default: any free port)')
+    .option('--open', 'open the page in the default browser');
   addJson(cmd);
   addBackend(cmd);
   examples(

@@ -13,7 +13,9 @@ export function register(program: Command): void {
   addRunSelector(cmd, { positional: false });
   addJson(cmd);
   addBackend(cmd);
-  examples(cmd, ['coord decision release --wait 5m && echo decided', 'coord decision release --json'], 'Exit: 0 (whatever the decision), 75 when --wait ended with it pending, 2 no such proposal.').action(
-    lazy(async () => (await import('./action.js')).decisionCommand),
-  );
+  examples(
+    cmd,
+    ['coord decision release --wait 5m && echo decided', 'coord decision release --json'],
+    'Exit: 0 (whatever the decision), 75 when --wait ended with it pending, 2 no such proposal.',
+  ).action(lazy(async () => (await import('./action.js')).decisionCommand));
 }

@@ -57,7 +57,10 @@ interface Shown {
 function show(change: Change, base: BaseTree | undefined, workspace: string): Shown {
   const rel = change.rel.split('/');
   const baseEntry = base?.entries[base.index.get(change.rel) ?? -1];
-  const before = change.change === 'added' || baseEntry === undefined || base === undefined ? undefined : readSide(path.join(base.tree, ...rel), baseEntry.kind, baseEntry.mode);
+  const before =
+    change.change === 'added' || baseEntry === undefined || base === undefined
+      ? undefined
+      : readSide(path.join(base.tree, ...rel), baseEntry.kind, baseEntry.mode);
   const after = change.change === 'deleted' ? undefined : readSide(path.join(workspace, ...rel), change.kind, change.entry?.mode ?? 0o644);
   const binary = (before !== undefined && !before.text) || (after !== undefined && !after.text);
   if (binary || (before === undefined && after === undefined)) return { change, before, after, insertions: 0, deletions: 0, binary, hunks: '' };
@@ -106,7 +109,9 @@ export async function diffCommand(stream: string, runId: string | undefined, fla
   const rec = (await backend.listStreams(run.id)).find((s) => s.id === stream);
   if (!rec) throw new UsageError(`no stream "${stream}" in run ${run.id}`);
   if (rec.branch) {
-    throw new UsageError(`"${stream}" works in a git worktree: its changes are the commits of branch ${rec.branch} (git diff HEAD...${rec.branch} in the base repository)`);
+    throw new UsageError(
+      `"${stream}" works in a git worktree: its changes are the commits of branch ${rec.branch} (git diff HEAD...${rec.branch} in the base repository)`,
+    );
   }
   if (!fs.existsSync(rec.workspace)) throw new UsageError(`the workspace of "${stream}" (${rec.workspace}) is gone (removed by --rm or coord clean)`);
   const base = rec.base ? loadBaseTree(rec.base) : undefined;
@@ -121,7 +126,14 @@ export async function diffCommand(stream: string, runId: string | undefined, fla
         stream,
         workspace: rec.workspace,
         base: base?.source ?? null,
-        changes: shown.map((s) => ({ path: s.change.rel, change: s.change.change, kind: s.change.kind, insertions: s.insertions, deletions: s.deletions, binary: s.binary })),
+        changes: shown.map((s) => ({
+          path: s.change.rel,
+          change: s.change.change,
+          kind: s.change.kind,
+          insertions: s.insertions,
+          deletions: s.deletions,
+          binary: s.binary,
+        })),
       }) + '\n',
     );
     return;

@@ -8,7 +8,9 @@ export function register(program: Command): void {
   addRunSelector(cmd, { positional: true }).option('-f, --follow', 'keep printing new events until the run ends');
   addJson(cmd);
   addBackend(cmd);
-  examples(cmd, ['coord events', 'coord events -f', "coord events --json | jq 'select(.type == \"stream-exited\")'"], 'With --json, one JSON object a line, as stored.').action(
-    lazy(async () => (await import('./action.js')).eventsCommand),
-  );
+  examples(
+    cmd,
+    ['coord events', 'coord events -f', 'coord events --json | jq \'select(.type == "stream-exited")\''],
+    'With --json, one JSON object a line, as stored.',
+  ).action(lazy(async () => (await import('./action.js')).eventsCommand));
 }

@@ -20,7 +20,8 @@ export async function heartbeatCommand(flags: { progress?: string; message?: str
   let progress: number | null = null;
   if (flags.progress !== undefined) {
     progress = Number(flags.progress);
-    if (!Number.isFinite(progress) || progress < 0 || progress > 100) throw new UsageError(`--progress must be a number from 0 to 100, got "${flags.progress}"`);
+    if (!Number.isFinite(progress) || progress < 0 || progress > 100)
+      throw new UsageError(`--progress must be a number from 0 to 100, got "${flags.progress}"`);
   }
   let seq = 0;
   try {

@@ -10,5 +10,7 @@ export function register(program: Command): void {
     .description('record a heartbeat for the calling stream (COORD_HEARTBEAT_FILE)')
     .option('--progress <n>', 'progress, 0-100')
     .option('--message <text>', 'what the stream is doing');
-  examples(cmd, ['coord heartbeat', 'coord heartbeat --progress 40 --message "shard 2 of 5"']).action(lazy(async () => (await import('./action.js')).heartbeatCommand));
+  examples(cmd, ['coord heartbeat', 'coord heartbeat --progress 40 --message "shard 2 of 5"']).action(
+    lazy(async () => (await import('./action.js')).heartbeatCommand),
+  );
 }

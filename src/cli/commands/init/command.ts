@@ -13,5 +13,7 @@ export function register(program: Command): void {
     .option('-o, --output <file>', 'where to write the plan', 'plan.yaml')
     .option('-f, --force', 'overwrite an existing file');
   addJson(cmd);
-  examples(cmd, ['coord init', 'coord init --list', 'coord init research -o research.yaml']).action(lazy(async () => (await import('./action.js')).initCommand));
+  examples(cmd, ['coord init', 'coord init --list', 'coord init research -o research.yaml']).action(
+    lazy(async () => (await import('./action.js')).initCommand),
+  );
 }

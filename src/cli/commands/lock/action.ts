@@ -86,7 +86,10 @@ export async function lockCommand(path: string, command: string[], flags: LockFl
   const watchdog = startWatchdog();
   // the watchdog gone (killed on its own): give up the request, or stop CMD (below)
   const watchdogGone = new AbortController();
-  const onWatchdogGone = () => watchdogGone.abort(new CoordError('lock-lost', `the watchdog of coord lock (pid ${watchdog.pid}) ended; without it CMD could outlive this process, so it does not run`));
+  const onWatchdogGone = () =>
+    watchdogGone.abort(
+      new CoordError('lock-lost', `the watchdog of coord lock (pid ${watchdog.pid}) ended; without it CMD could outlive this process, so it does not run`),
+    );
   watchdog.proc.once('exit', onWatchdogGone);
   let handle: LockHandle;
   try {
@@ -122,7 +125,10 @@ export async function lockCommand(path: string, command: string[], flags: LockFl
   const forward = (sig: NodeJS.Signals) => () => {
     if (child.exitCode === null && child.signalCode === null) child.kill(sig);
   };
-  const handlers: Array<[NodeJS.Signals, () => void]> = (['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as NodeJS.Signals[]).map((s) => [s, forward(s)]);
+  const handlers: Array<[NodeJS.Signals, () => void]> = (['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as NodeJS.Signals[]).map((s) => [
+    s,
+    forward(s),
+  ]);
   for (const [s, h] of handlers) process.on(s, h);
 
   let lostError: Error | null = null;
@@ -136,7 +142,8 @@ export async function lockCommand(path: string, command: string[], flags: LockFl
     killTimer.unref();
   };
   const onLost = () => stopCommand(handle.lost.reason instanceof LockLostError ? handle.lost.reason : new LockLostError(canonical, 'lost'));
-  const onWatchdogAbort = () => stopCommand(watchdogGone.signal.reason instanceof Error ? watchdogGone.signal.reason : new Error('the watchdog of coord lock ended'));
+  const onWatchdogAbort = () =>
+    stopCommand(watchdogGone.signal.reason instanceof Error ? watchdogGone.signal.reason : new Error('the watchdog of coord lock ended'));
   handle.lost.addEventListener('abort', onLost, { once: true });
   watchdogGone.signal.addEventListener('abort', onWatchdogAbort, { once: true });
 

@@ -59,7 +59,8 @@ export async function locksCommand(runId: string | undefined, flags: { json?: bo
   }
   if (view.contention.length) {
     const rows = [['CONTENTION', 'ACQUIRED', 'CONTENDED', 'WAIT TOTAL', 'WAIT MAX']];
-    for (const k of view.contention) rows.push([k.path, String(k.acquisitions), String(k.contended), formatDuration(k.waitMsTotal), formatDuration(k.waitMsMax)]);
+    for (const k of view.contention)
+      rows.push([k.path, String(k.acquisitions), String(k.contended), formatDuration(k.waitMsTotal), formatDuration(k.waitMsMax)]);
     out.push('', ...table(rows, c, 1));
   }
   process.stdout.write(out.join('\n') + '\n');

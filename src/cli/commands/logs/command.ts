@@ -4,11 +4,7 @@ import { addBackend, addRunSelector, examples, lazy } from '../../options.js';
 
 /** Adds `coord logs` to `program`. */
 export function register(program: Command): void {
-  const cmd = program
-    .command('logs')
-    .helpGroup('Look at a run:')
-    .description("a stream's output (stdout and stderr)")
-    .argument('<stream>', 'stream id');
+  const cmd = program.command('logs').helpGroup('Look at a run:').description("a stream's output (stdout and stderr)").argument('<stream>', 'stream id');
   addRunSelector(cmd, { positional: true })
     .option('-f, --follow', 'keep printing new output until the stream ends')
     .addOption(new Option('--fd <fd>', 'only one of the two').choices(['stdout', 'stderr']));

@@ -17,7 +17,12 @@ export interface ProposeFlags {
 }
 
 const list = (values: string[] | undefined): string[] | undefined =>
-  values === undefined ? undefined : values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  values === undefined
+    ? undefined
+    : values
+        .flatMap((v) => v.split(','))
+        .map((v) => v.trim())
+        .filter(Boolean);
 
 export async function proposeCommand(name: string, flags: ProposeFlags): Promise<void> {
   let value: unknown;

@@ -47,7 +47,9 @@ function who(flags: QueueFlags, verb: string): { consumer: string; member: strin
   const stream = streamId();
   const consumer = flags.group ?? flags.as ?? stream;
   if (consumer === undefined) {
-    throw new UsageError(`${verb} needs a consumer: --group G (members share the messages), --as NAME (a consumer of its own), or call it inside a stream (its id, $COORD_STREAM_ID, is the default)`);
+    throw new UsageError(
+      `${verb} needs a consumer: --group G (members share the messages), --as NAME (a consumer of its own), or call it inside a stream (its id, $COORD_STREAM_ID, is the default)`,
+    );
   }
   return { consumer, member: flags.as ?? stream ?? `pid:${process.pid}` };
 }
@@ -96,7 +98,8 @@ export async function queueRecvCommand(topic: string, flags: QueueFlags): Promis
 
 export async function queueAckCommand(topic: string, id: string, flags: QueueFlags): Promise<void> {
   name('topic name', topic);
-  if (!/^\d+$/.test(id) || !Number.isSafeInteger(Number(id)) || Number(id) < 1) throw new UsageError(`a message id is a whole number from 1, got ${JSON.stringify(id)}`);
+  if (!/^\d+$/.test(id) || !Number.isSafeInteger(Number(id)) || Number(id) < 1)
+    throw new UsageError(`a message id is a whole number from 1, got ${JSON.stringify(id)}`);
   const { consumer, member } = who(flags, 'ack');
   const queue = await openQueue(flags);
   await queue.ack(topic, Number(id), { consumer, member });

@@ -11,15 +11,29 @@ function common(cmd: Command, json: boolean): Command {
 
 /** Adds `coord queue` to `program`. */
 export function register(program: Command): void {
-  const queue = program.command('queue').helpGroup('Inside a stream:').description('message queues between streams: topics are append-only logs read by consumers and groups');
-  examples(queue, ['coord queue send jobs \'{"file":"a.ts"}\'', 'coord queue recv jobs --group workers --wait 30s --ack-timeout 5m --json', 'coord queue ack jobs 17 --group workers']);
-  const sub = (name: string, description: string, example: string[], json = true): Command => common(examples(queue.command(name).description(description), example), json);
+  const queue = program
+    .command('queue')
+    .helpGroup('Inside a stream:')
+    .description('message queues between streams: topics are append-only logs read by consumers and groups');
+  examples(queue, [
+    'coord queue send jobs \'{"file":"a.ts"}\'',
+    'coord queue recv jobs --group workers --wait 30s --ack-timeout 5m --json',
+    'coord queue ack jobs 17 --group workers',
+  ]);
+  const sub = (name: string, description: string, example: string[], json = true): Command =>
+    common(examples(queue.command(name).description(description), example), json);
 
-  sub('send', 'append a message to TOPIC; prints its id (--json: {"topic", "id"})', ['coord queue send jobs \'{"file":"a.ts"}\'', 'git diff --name-only | coord queue send files'])
+  sub('send', 'append a message to TOPIC; prints its id (--json: {"topic", "id"})', [
+    'coord queue send jobs \'{"file":"a.ts"}\'',
+    'git diff --name-only | coord queue send files',
+  ])
     .argument('<topic>', 'topic name (letters, digits, _ . -)')
     .argument('[message]', 'the message (standard input when omitted)')
     .action(lazy(async () => (await import('./action.js')).queueSendCommand));
-  sub('recv', "print the consumer's next message of TOPIC (exit 75 when there is none in time)", ['coord queue recv jobs --wait 30s', 'coord queue recv jobs --group workers --ack-timeout 5m --json'])
+  sub('recv', "print the consumer's next message of TOPIC (exit 75 when there is none in time)", [
+    'coord queue recv jobs --wait 30s',
+    'coord queue recv jobs --group workers --ack-timeout 5m --json',
+  ])
     .argument('<topic>', 'topic name')
     .option('-g, --group <group>', 'share the work with the other members of G: each message goes to one of them')
     .option('--as <name>', 'consume as NAME (default: $COORD_STREAM_ID)')

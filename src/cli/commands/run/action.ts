@@ -132,7 +132,8 @@ async function checkResumable(id: string, plan: Plan): Promise<string | undefine
   const backend = await openBackend();
   const run = await backend.getRun(id);
   if (!run) throw new UsageError(`--resume: no run "${id}" in ${backend.where}`);
-  if (run.state === 'running' && (await coordinatorAlive(run, backend))) throw new UsageError(`--resume: run ${id} is still running (pid ${run.coordinator.pid})`);
+  if (run.state === 'running' && (await coordinatorAlive(run, backend)))
+    throw new UsageError(`--resume: run ${id} is still running (pid ${run.coordinator.pid})`);
   if (run.state === 'succeeded') return `run ${id} already succeeded; nothing to resume`;
   if (plan.streams.some((s) => s.isolation === 'worktree')) {
     throw new UsageError('--resume: a plan with worktree streams cannot be resumed (their branches and worktrees exist); start a new run');

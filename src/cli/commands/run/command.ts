@@ -28,7 +28,13 @@ export function register(program: Command): void {
   addBackend(cmd);
   examples(
     cmd,
-    ['coord run plan.yaml', 'coord run plan.yaml --concurrency 4 --rm', 'coord run plan.yaml --json > events.ndjson', 'coord run plan.yaml --dry-run --json', 'coord run plan.yaml --reporter github'],
+    [
+      'coord run plan.yaml',
+      'coord run plan.yaml --concurrency 4 --rm',
+      'coord run plan.yaml --json > events.ndjson',
+      'coord run plan.yaml --dry-run --json',
+      'coord run plan.yaml --reporter github',
+    ],
     'With --json, every event is one JSON object a line on stdout (all else on stderr).',
   ).action(lazy(async () => (await import('./action.js')).runCommand));
 }

@@ -17,7 +17,11 @@ export interface SpawnFlags {
   json?: boolean;
 }
 
-const list = (values: string[] | undefined): string[] => (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+const list = (values: string[] | undefined): string[] =>
+  (values ?? [])
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean);
 
 export async function spawnCommand(command: string[], flags: SpawnFlags): Promise<void> {
   const client = await ControlClient.open({ run: flags.run }).catch((e: unknown) => {
@@ -41,7 +45,9 @@ export async function spawnCommand(command: string[], flags: SpawnFlags): Promis
       // refused spawn is bad usage unless the coordinator says otherwise
       if (!reply.ok) throw new CoordError(codeOfReply(reply.code, 'invalid'), `spawn ${flags.id}: ${reply.error}`);
       if (reply.event === 'registered') {
-        process.stdout.write(flags.json ? JSON.stringify({ event: 'registered', id: reply.id, run: client.run.id }) + '\n' : `registered ${reply.id} in run ${client.run.id}\n`);
+        process.stdout.write(
+          flags.json ? JSON.stringify({ event: 'registered', id: reply.id, run: client.run.id }) + '\n' : `registered ${reply.id} in run ${client.run.id}\n`,
+        );
         if (!msg.wait) return;
       } else if (reply.event === 'ended') {
         process.stdout.write(

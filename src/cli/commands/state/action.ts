@@ -33,7 +33,11 @@ function wholeNumber(value: string, what: string): number {
 }
 
 /** Runs a state operation: a path or JSON problem is a usage error, a version conflict exits 75. */
-async function write(flags: WriteFlags, op: (store: StateStore, opts: UpdateOptions) => Promise<UpdateResult>, extra?: (r: UpdateResult) => Record<string, unknown>): Promise<void> {
+async function write(
+  flags: WriteFlags,
+  op: (store: StateStore, opts: UpdateOptions) => Promise<UpdateResult>,
+  extra?: (r: UpdateResult) => Record<string, unknown>,
+): Promise<void> {
   const opts: UpdateOptions = flags.expectVersion !== undefined ? { expectVersion: wholeNumber(flags.expectVersion, '--expect-version') } : {};
   const store = await openStore(flags);
   let r: UpdateResult;
@@ -81,7 +85,8 @@ function print(value: unknown): void {
  */
 function printable(value: unknown, path: readonly string[], version: number): void {
   const deep = tooDeepAt(value, MAX_DEPTH, path.length, path);
-  if (deep) throw new CoordError('refused', `the state at version ${version} ${deepStored(deep)}: it cannot be printed; coord state delete ${deep[0]} removes it`);
+  if (deep)
+    throw new CoordError('refused', `the state at version ${version} ${deepStored(deep)}: it cannot be printed; coord state delete ${deep[0]} removes it`);
 }
 
 export async function stateGetCommand(k: string | undefined, flags: RunFlag & { json?: boolean; version?: string }): Promise<void> {
@@ -116,7 +121,8 @@ export async function stateIncrCommand(k: string, n: string, flags: WriteFlags):
 export async function stateMergeCommand(k: string, json: string | undefined, flags: WriteFlags): Promise<void> {
   key(k);
   const patch = await jsonArg(json, 'the object to merge');
-  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw new UsageError('merge takes a JSON object, like \'{"a":1}\' (use set to replace a value)');
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch))
+    throw new UsageError('merge takes a JSON object, like \'{"a":1}\' (use set to replace a value)');
   await write(flags, (s, opts) => s.merge(k, patch, undefined, opts));
 }
 
@@ -159,7 +165,8 @@ export async function stateWatchCommand(k: string | undefined, flags: RunFlag & 
   try {
     for await (const e of store.watch(k, { signal: ac.signal, ...(since !== undefined ? { from: since + 1 } : {}) })) {
       printable(e.value, path, e.version);
-      if (flags.json) process.stdout.write(JSON.stringify({ version: e.version, time: e.time, stream: e.stream, op: e.op, keys: e.keys, value: e.value ?? null }) + '\n');
+      if (flags.json)
+        process.stdout.write(JSON.stringify({ version: e.version, time: e.time, stream: e.stream, op: e.op, keys: e.keys, value: e.value ?? null }) + '\n');
       else process.stdout.write(`${e.version} ${JSON.stringify(e.value ?? null)}\n`);
     }
   } finally {

@@ -13,15 +13,26 @@ function common(cmd: Command): Command {
 
 /** Adds `coord state` to `program`. */
 export function register(program: Command): void {
-  const state = program.command('state').helpGroup('Inside a stream:').description("the run's versioned shared state: a JSON document, a new version and a change-log entry per change");
+  const state = program
+    .command('state')
+    .helpGroup('Inside a stream:')
+    .description("the run's versioned shared state: a JSON document, a new version and a change-log entry per change");
   examples(
     state,
-    ['coord state set config.model \'"sonnet"\'', 'coord state incr tests.passed 3', 'V=$(coord state get --json | jq .version); coord state set plan \'{"step":2}\' --expect-version "$V"'],
+    [
+      'coord state set config.model \'"sonnet"\'',
+      'coord state incr tests.passed 3',
+      'V=$(coord state get --json | jq .version); coord state set plan \'{"step":2}\' --expect-version "$V"',
+    ],
     'KEY is a dotted path (a.b.c; a number indexes an array). Writes print the new version\n(--json: {"version", "changed", "keys"}, and "value" for incr).',
   );
   const sub = (name: string, description: string, example: string[]): Command => common(examples(state.command(name).description(description), example));
 
-  sub('get', 'print the value at KEY (the whole document without KEY) as JSON', ['coord state get config.model', 'coord state get --json', 'coord state get plan --version 3'])
+  sub('get', 'print the value at KEY (the whole document without KEY) as JSON', [
+    'coord state get config.model',
+    'coord state get --json',
+    'coord state get plan --version 3',
+  ])
     .argument('[key]', 'dotted path')
     .option('--version <n>', 'read an older version (while it is kept)')
     .action(lazy(async () => (await import('./action.js')).stateGetCommand));
@@ -51,7 +62,10 @@ export function register(program: Command): void {
     .argument('<version>', 'the version to return to')
     .option('--expect-version <n>', EXPECT)
     .action(lazy(async () => (await import('./action.js')).stateRollbackCommand));
-  sub('watch', 'print each new version that touches KEY (the whole document without KEY), until interrupted', ['coord state watch tests', 'coord state watch --json --since 0'])
+  sub('watch', 'print each new version that touches KEY (the whole document without KEY), until interrupted', [
+    'coord state watch tests',
+    'coord state watch --json --since 0',
+  ])
     .argument('[key]', 'dotted path')
     .option('--since <n>', 'start with the versions after N (default: the current version; nothing is missed in between)')
     .action(lazy(async () => (await import('./action.js')).stateWatchCommand));

@@ -25,15 +25,10 @@ export async function statusCommand(runId: string | undefined, flags: { json?: b
 }
 
 export function formatStatus(snap: StatusSnapshot, c: Colors): string {
-
   const now = Date.now();
   const age = (t: string | null): string => (t ? formatDuration(now - Date.parse(t)) + ' ago' : '-');
   const r = snap.run;
-  const out: string[] = [
-    `run ${c.bold(r.id)}  ${r.state}  ${r.name}  (${r.plan})`,
-    `started ${r.startedAt}${r.endedAt ? `, ended ${r.endedAt}` : ''}`,
-    '',
-  ];
+  const out: string[] = [`run ${c.bold(r.id)}  ${r.state}  ${r.name}  (${r.plan})`, `started ${r.startedAt}${r.endedAt ? `, ended ${r.endedAt}` : ''}`, ''];
   // a BRANCH column only for runs with worktree streams: most runs have none
   const branches = snap.streams.some((s) => s.branch !== null);
   const rows = [['STREAM', 'STATE', 'ATTEMPT', 'PID', 'EXIT', 'TIME', 'HEARTBEAT', ...(branches ? ['BRANCH'] : []), 'WORKSPACE']];
@@ -61,7 +56,8 @@ export function formatStatus(snap: StatusSnapshot, c: Colors): string {
     out.push('', ...table(prow, c, 2));
   }
   if (snap.resources.length > 0) {
-    const who = (w: { owner: string; pid: number | null; units: number }) => `${w.owner}${w.pid !== null && !w.owner.startsWith('pid:') ? ` (pid ${w.pid})` : ''}${w.units > 1 ? ` x${w.units}` : ''}`;
+    const who = (w: { owner: string; pid: number | null; units: number }) =>
+      `${w.owner}${w.pid !== null && !w.owner.startsWith('pid:') ? ` (pid ${w.pid})` : ''}${w.units > 1 ? ` x${w.units}` : ''}`;
     const some = (list: Array<{ owner: string; pid: number | null; units: number }>) =>
       list.length === 0 ? '-' : list.length <= 4 ? list.map(who).join(', ') : `${list.slice(0, 3).map(who).join(', ')} and ${list.length - 3} more`;
     const rrow = [['RESOURCE', 'CAPACITY', 'IN USE', 'HOLDERS', 'WAITERS']];
@@ -71,18 +67,30 @@ export function formatStatus(snap: StatusSnapshot, c: Colors): string {
   if (snap.proposals.length > 0) {
     const vrow = [['PROPOSAL', 'KIND', 'STATE', 'VOTES']];
     for (const p of snap.proposals) {
-      vrow.push([p.name, p.kind, p.state + (p.reason && p.state !== 'pending' ? ` (${p.reason})` : ''), `${p.yes} yes, ${p.no} no; ${p.needed} of ${p.voters.length} needed`]);
+      vrow.push([
+        p.name,
+        p.kind,
+        p.state + (p.reason && p.state !== 'pending' ? ` (${p.reason})` : ''),
+        `${p.yes} yes, ${p.no} no; ${p.needed} of ${p.voters.length} needed`,
+      ]);
     }
     out.push('', ...table(vrow, c, 2));
   }
   const st = snap.state;
   if (st.version > 0 || st.type !== 'centralized') {
-    const last = st.lastChange ? `, last change ${age(st.lastChange.time)} (${st.lastChange.op}${st.lastChange.stream ? ` by ${st.lastChange.stream}` : ''})` : '';
+    const last = st.lastChange
+      ? `, last change ${age(st.lastChange.time)} (${st.lastChange.op}${st.lastChange.stream ? ` by ${st.lastChange.stream}` : ''})`
+      : '';
     out.push('', `shared state: version ${st.version} (${st.type})${last}${st.snapshot ? `; snapshot of version ${st.snapshot}` : ''}`);
   }
   if (snap.queues.length > 0) {
     const qrow = [['TOPIC', 'SIZE', 'CONSUMERS (next, lag, unacknowledged)']];
-    for (const q of snap.queues) qrow.push([q.topic, String(q.size), q.consumers.map((k) => `${k.name} @${k.next} lag ${k.lag}${k.pending ? `, ${k.pending} unacked` : ''}`).join('; ') || '-']);
+    for (const q of snap.queues)
+      qrow.push([
+        q.topic,
+        String(q.size),
+        q.consumers.map((k) => `${k.name} @${k.next} lag ${k.lag}${k.pending ? `, ${k.pending} unacked` : ''}`).join('; ') || '-',
+      ]);
     out.push('', ...table(qrow, c, -1));
   }
   return out.join('\n') + '\n';

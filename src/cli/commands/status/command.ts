@@ -11,5 +11,7 @@ export function register(program: Command): void {
   addRunSelector(cmd, { positional: true }).option('-w, --watch', 'refresh until the run ends');
   addJson(cmd);
   addBackend(cmd);
-  examples(cmd, ['coord status', 'coord status 20261202-101500-3fa2c1 --json', 'coord status --watch']).action(lazy(async () => (await import('./action.js')).statusCommand));
+  examples(cmd, ['coord status', 'coord status 20261202-101500-3fa2c1 --json', 'coord status --watch']).action(
+    lazy(async () => (await import('./action.js')).statusCommand),
+  );
 }

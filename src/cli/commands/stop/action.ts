@@ -39,7 +39,12 @@ export async function stopCommand(runId: string | undefined, flags: { timeout: n
   if (!(await coordinatorAlive(run, backend))) {
     const stopped = await stopOrphans(backend, run.id);
     await backend.updateRun(run.id, { state: 'cancelled', endedAt: new Date().toISOString(), cancelRequested: true });
-    say(`run ${run.id} cancelled (its coordinator was gone; ${stopped} stream(s) stopped)`, { run: run.id, state: 'cancelled', already: false, orphansStopped: stopped });
+    say(`run ${run.id} cancelled (its coordinator was gone; ${stopped} stream(s) stopped)`, {
+      run: run.id,
+      state: 'cancelled',
+      already: false,
+      orphansStopped: stopped,
+    });
     return;
   }
   const here = run.coordinator.host === hostname();

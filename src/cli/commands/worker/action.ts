@@ -18,7 +18,10 @@ export interface WorkerFlags {
 
 function parseResources(text: string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^([A-Za-z0-9_.-]+)=(\d+)$/.exec(part);
     if (!m || Number(m[2]) < 1) throw new UsageError(`--resources: "${part}" is not NAME=N (a pool name and a whole number of 1 or more)`);
     out[m[1]!] = Number(m[2]);
@@ -29,9 +32,13 @@ function parseResources(text: string): Record<string, number> {
 export async function workerCommand(flags: WorkerFlags): Promise<void> {
   const url = process.env.COORD_BACKEND;
   if (!url) throw new UsageError('coord worker needs a Redis server: --backend redis://HOST[:PORT][/DB] (or COORD_BACKEND)');
-  const capabilities = (flags.capabilities ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+  const capabilities = (flags.capabilities ?? '')
+    .split(',')
+    .map((c) => c.trim())
+    .filter(Boolean);
   const resources = parseResources(flags.resources ?? '');
-  if (flags.name !== undefined && !ID_PATTERN.test(flags.name)) throw new UsageError(`--name: "${flags.name}" is not a worker id (1-64 letters, digits, "_", "." or "-")`);
+  if (flags.name !== undefined && !ID_PATTERN.test(flags.name))
+    throw new UsageError(`--name: "${flags.name}" is not a worker id (1-64 letters, digits, "_", "." or "-")`);
   const leaseMs = flags.lease;
   if (leaseMs < 300) throw new UsageError('--lease: at least 300ms');
   const { WorkerHost } = await import('../../../distribute/worker.js');

@@ -39,10 +39,16 @@ async function checkFence(manager: FileLockManager, canonical: string, fence: nu
   if (fence === undefined) return;
   const current = (await manager.inspectAsync(canonical)).token;
   if (fence > current || fence < 1) {
-    throw new CoordError('refused', `refused to write ${canonical}: fencing token ${fence} has never been granted for it (the newest is ${current > 0 ? `token ${current}` : 'none: the lock was never granted'}); nothing was written`);
+    throw new CoordError(
+      'refused',
+      `refused to write ${canonical}: fencing token ${fence} has never been granted for it (the newest is ${current > 0 ? `token ${current}` : 'none: the lock was never granted'}); nothing was written`,
+    );
   }
   if (current > fence) {
-    throw new CoordError('refused', `refused to write ${canonical}: fencing token ${fence} is stale, token ${current} has been granted since (a newer holder owns the lock); nothing was written`);
+    throw new CoordError(
+      'refused',
+      `refused to write ${canonical}: fencing token ${fence} is stale, token ${current} has been granted since (a newer holder owns the lock); nothing was written`,
+    );
   }
 }
 
@@ -72,7 +78,8 @@ async function prepare(canonical: string, flags: WriteFlags, lock: boolean): Pro
   // A fenced write comes from a holder (the token says so): the fence protects it, and a lock
   // of its own would wait for that very holder.
   const takeLock = lock && fence === undefined && !(enclosing && enclosing.mode === 'write');
-  if (takeLock && enclosing) throw new CoordError('deadlock', `deadlock: an enclosing coord lock holds a read lock on ${canonical}; writing needs the write lock`);
+  if (takeLock && enclosing)
+    throw new CoordError('deadlock', `deadlock: an enclosing coord lock holds a read lock on ${canonical}; writing needs the write lock`);
   // the lock is skipped on the chain's word: only while that grant still holds (checked under it)
   const trusted = lock && fence === undefined && !takeLock ? enclosing : undefined;
   return { canonical, fence, timeout, manager, chain, takeLock, trusted };
@@ -81,7 +88,8 @@ async function prepare(canonical: string, flags: WriteFlags, lock: boolean): Pro
 async function underLock(plan: WritePlan, body: (manager: FileLockManager) => void | Promise<void>): Promise<void> {
   const { canonical, manager, timeout } = plan;
   let handle: LockHandle | undefined;
-  if (plan.takeLock) handle = await manager.acquire(canonical, { mode: 'write', ...(timeout !== undefined ? { timeout } : {}), holding: plan.chain.map((c) => c.ticket) });
+  if (plan.takeLock)
+    handle = await manager.acquire(canonical, { mode: 'write', ...(timeout !== undefined ? { timeout } : {}), holding: plan.chain.map((c) => c.ticket) });
   else if (plan.trusted) await assertChainHolds(manager, canonical, plan.trusted);
   try {
     await checkFence(manager, canonical, plan.fence);
@@ -114,9 +122,11 @@ export async function writeCommand(path: string, flags: WriteFlags): Promise<voi
     await underLock(plan, async (manager) => {
       // the fencing check once more right before the rename: the window left is one syscall
       // (with the locks on a server, the round trip of that check too)
-      await tmp.commit(() => checkFence(manager, canonical, fence)).catch((e: unknown) => {
-        throw diskFullAt(e, canonical);
-      });
+      await tmp
+        .commit(() => checkFence(manager, canonical, fence))
+        .catch((e: unknown) => {
+          throw diskFullAt(e, canonical);
+        });
     });
   } finally {
     tmp.discard();

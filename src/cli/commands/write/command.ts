@@ -17,7 +17,8 @@ export function register(program: Command): void {
     .helpGroup('Inside a stream:')
     .description('replace PATH with standard input atomically (temp file, fsync, rename)')
     .argument('<path>', 'the file to replace');
-  examples(writeOptions(cmd), ['echo \'{"ok":true}\' | coord write result.json', 'coord lock result.json -- sh -c \'... | coord write --fence "$COORD_LOCK_TOKEN" result.json\'']).action(
-    lazy(async () => (await import('./action.js')).writeCommand),
-  );
+  examples(writeOptions(cmd), [
+    'echo \'{"ok":true}\' | coord write result.json',
+    'coord lock result.json -- sh -c \'... | coord write --fence "$COORD_LOCK_TOKEN" result.json\'',
+  ]).action(lazy(async () => (await import('./action.js')).writeCommand));
 }
