@@ -42,6 +42,7 @@ import { diskFullAt, isDiskFull } from '../util/disk-full.js';
 import { loadChanges, pointChangesFile, resolutionSource, saveChanges, withoutResolved } from './point-changes.js';
 import { afterConflict, recordMerge, swapInCheckpoints, takeCheckpoint, withdrawPartial } from './point-merge.js';
 import type { FinalMerge, PointHost, PointOptions } from './point-types.js';
+import { initialRecord } from './point-record.js';
 
 export type { ApprovalVerdict, FinalMerge, PointHost, PointOptions } from './point-types.js';
 
@@ -91,18 +92,7 @@ export class PointRunner {
     this.host = host;
     this.checkpointIntervalMs = opts.checkpointIntervalMs;
     this.expected = new Set(spec.streams);
-    this.rec = {
-      name: spec.name,
-      type: spec.type,
-      state: 'pending',
-      streams: [...spec.streams],
-      merged: [],
-      conflicts: [],
-      reason: null,
-      message: null,
-      target: join(runDir, 'converged', spec.name),
-      ...(opts.fingerprint !== undefined ? { fingerprint: opts.fingerprint } : {}),
-    };
+    this.rec = initialRecord(spec, runDir, opts.fingerprint);
     this.checkpoints = new Checkpoints(join(this.rec.target, 'checkpoints'), spec.checkpointKeep);
   }
 
