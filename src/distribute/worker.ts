@@ -54,7 +54,7 @@ export interface WorkerOptions {
   /** The `.coord` directory of this host (its runs' logs and inputs while they run). */
   home: string;
   prefix?: string;
-  /** Where the worker says what it does (a line at a time). */
+  /** Where the worker says what it does (a line at a time; `coord worker` prints it on stderr). Unset: nowhere. */
   log?: (line: string) => void;
   /** After SIGTERM, how long an attempt has before SIGKILL when its coordinator is gone or the worker stops. */
   graceMs?: number;
@@ -102,7 +102,7 @@ export class WorkerHost {
     this.resources = { ...(opts.resources ?? {}) };
     this.leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
     this.k = keys(opts.prefix ?? 'coord:');
-    this.log = opts.log ?? ((l) => process.stderr.write(`${l}\n`));
+    this.log = opts.log ?? (() => undefined);
   }
 
   /** The server, without credentials. */

@@ -57,4 +57,17 @@ describe('layers', () => {
       .filter(([, n]) => n > 400);
     expect(long).toEqual([]);
   });
+
+  it('only the command line and the reporters print: no console, stdout or stderr write elsewhere in src/', () => {
+    // src/locks/watchdog.ts is a process of its own (coord lock's watchdog), whose stderr is its report
+    const own = new Set(['locks/watchdog.ts']);
+    const printing = [...graph.keys()]
+      .filter((f) => !f.startsWith('cli/') && !f.startsWith('report/') && !own.has(f))
+      .flatMap((f) =>
+        readFileSync(join(SRC, f), 'utf8')
+          .split('\n')
+          .flatMap((line, i) => (/\bconsole\.|process\.(stdout|stderr)\.write|emitWarning/.test(line) ? [`${f}:${i + 1}: ${line.trim()}`] : [])),
+      );
+    expect(printing).toEqual([]);
+  });
 });

@@ -50,6 +50,7 @@ export async function workerCommand(flags: WorkerFlags): Promise<void> {
     ...(flags.name ? { name: flags.name } : {}),
     leaseMs,
     home: coordHome(),
+    log: (line) => process.stderr.write(`${line}\n`),
   });
   let signals = 0;
   const stopped = new Promise<void>((resolve) => {
