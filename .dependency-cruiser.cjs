@@ -95,6 +95,21 @@ module.exports = {
       to: { path: '^src/(orchestrator|cli|report|dashboard)/', dependencyTypesNot: ['type-only'] },
     },
     {
+      name: 'workers-below-the-engine',
+      severity: 'error',
+      comment:
+        "The run engine drives remote attempts (src/distribute/); a worker never imports the engine: what both need (a stream's environment, processes, lines) is below them, in supervise/ and util/.",
+      from: { path: '^src/distribute/' },
+      to: { path: '^src/(orchestrator|convergence|cli|report|dashboard)/' },
+    },
+    {
+      name: 'processes-below-the-engine',
+      severity: 'error',
+      comment: 'src/supervise/ (one stream = one process group) knows nothing of the run engine or of workers.',
+      from: { path: '^src/supervise/' },
+      to: { path: '^src/(orchestrator|convergence|distribute|cli|report|dashboard)/' },
+    },
+    {
       name: 'no-unresolvable',
       severity: 'error',
       comment: 'An import that resolves to no file and no installed package.',

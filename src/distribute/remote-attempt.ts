@@ -25,7 +25,7 @@ import type { Redis } from 'ioredis';
 import type { ExitInfo } from '../supervise/spawner.js';
 import { AttemptProcess } from '../supervise/attempt-process.js';
 import { heartbeatSays } from '../supervise/liveness.js';
-import { coordBinDir, streamEnv } from '../orchestrator/environment.js';
+import { coordBinDir, streamEnv } from '../supervise/environment.js';
 import { BeatWriter } from '../backend/beat-writer.js';
 import { endBeat, putBeat } from '../backend/redis/beats.js';
 import { DEFAULTS, type HeartbeatSource } from '../plan/types.js';

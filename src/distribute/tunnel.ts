@@ -21,7 +21,7 @@ import { chmodSync, rmSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { onLines } from '../orchestrator/control.js';
+import { onLines } from '../util/lines.js';
 
 /** What goes down to a worker (the `m` field of `worker:<id>:ctl`). */
 export interface DownMessage {

@@ -17,7 +17,7 @@ import { saveSeed, seedWorkspace } from '../workspace/seed.js';
 import { LaunchAborted, WorkerLost } from '../distribute/errors.js';
 import type { RemoteRequest } from '../distribute/remote-request.js';
 import type { Engine, StreamRt } from './engine.js';
-import { linkInputs, streamEnv } from './environment.js';
+import { linkInputs, streamEnv } from '../supervise/environment.js';
 import { restoreCheckpoint } from '../convergence/checkpoints.js';
 import { exitFileOf } from './resume.js';
 import { streamFingerprint } from './rerun.js';

@@ -10,7 +10,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { chmodSync, rmSync } from 'node:fs';
 import type { ProposalRecord } from '../consensus/board.js';
 import type { ErrorCode } from '../core/errors.js';
-import { LineSplitter } from '../util/lines.js';
+import { onLines } from '../util/lines.js';
 
 export interface SpawnRequestMessage {
   op: 'spawn';
@@ -109,18 +109,6 @@ export interface ControlConnection {
 }
 
 export type ControlHandler = (msg: ControlRequest, conn: ControlConnection) => void;
-
-/** Longest line a control connection may send (requests and replies are small JSON objects). */
-const MAX_LINE = 1024 * 1024;
-
-/** Calls `onLine` with each line of text the socket receives; a line past MAX_LINE ends the connection. */
-export function onLines(socket: Socket, onLine: (line: string) => void): void {
-  const lines = new LineSplitter();
-  socket.on('data', (chunk: Buffer) => {
-    for (const line of lines.push(chunk)) onLine(line);
-    if (lines.pending > MAX_LINE) socket.destroy();
-  });
-}
 
 /** Listens on `path` until `close()`; a malformed request gets an error reply. */
 export function listenControl(path: string, handle: ControlHandler): Promise<Server> {

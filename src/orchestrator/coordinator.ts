@@ -26,7 +26,7 @@ import { prepareWorkspaceRoot } from '../workspace/root.js';
 import { ensurePrivateDir } from '../util/private-dir.js';
 import { ConsensusBoard } from '../consensus/board.js';
 import { Worktrees } from './worktrees.js';
-import { coordBinDir, removeSucceededWorkspaces } from './environment.js';
+import { coordBinDir, removeSucceededWorkspaces } from '../supervise/environment.js';
 import { newRunId } from './ids.js';
 import { VoteGroups } from './vote-groups.js';
 import { exitCodeOf, runEndState } from './exit-policy.js';

@@ -21,7 +21,7 @@ import type { StreamSpec } from '../plan/types.js';
 import type { ConsensusBoard } from '../consensus/board.js';
 import type { Dispatcher } from '../distribute/dispatcher.js';
 import type { CoordinatorOptions } from './options.js';
-import type { StreamPaths } from './environment.js';
+import type { StreamPaths } from '../supervise/environment.js';
 import type { StreamPhase } from './stream-state.js';
 import type { VoteGroups } from './vote-groups.js';
 import type { Worktrees } from './worktrees.js';

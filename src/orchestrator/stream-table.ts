@@ -7,7 +7,7 @@ import type { PointSpec, StreamSpec } from '../plan/types.js';
 import type { MergeSource } from '../merge/merge.js';
 import type { PointRunner } from '../convergence/point-runner.js';
 import type { Engine, StreamRt } from './engine.js';
-import { streamPaths } from './environment.js';
+import { streamPaths } from '../supervise/environment.js';
 import { isTerminal, move, type Phase, type PhaseKind } from './stream-state.js';
 
 /** A `gather: first` group: whether one member has already succeeded, and which. */

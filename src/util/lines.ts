@@ -8,6 +8,7 @@
  * arrives (https://nodejs.org/api/string_decoder.html). Only the newly decoded text is searched
  * for `\n`, so a long line arriving in many chunks costs no more than its length.
  */
+import type { Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 
 export interface LineSplitterOptions {
@@ -51,3 +52,15 @@ export class LineSplitter {
 }
 
 const stripCR = (line: string): string => (line.endsWith('\r') ? line.slice(0, -1) : line);
+
+/** Longest line a socket of coord's may send (control requests, replies and tunnel messages are small JSON objects). */
+const MAX_LINE = 1024 * 1024;
+
+/** Calls `onLine` with each line of text the socket receives; a line past MAX_LINE ends the connection. */
+export function onLines(socket: Socket, onLine: (line: string) => void): void {
+  const lines = new LineSplitter();
+  socket.on('data', (chunk: Buffer) => {
+    for (const line of lines.push(chunk)) onLine(line);
+    if (lines.pending > MAX_LINE) socket.destroy();
+  });
+}
