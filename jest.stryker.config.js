@@ -18,6 +18,8 @@ export default {
     '<rootDir>/test/queue/*.mutants.test.ts',
     '<rootDir>/test/supervise/*.test.ts',
     '<rootDir>/test/orchestrator/*.mutants.test.ts',
+    '<rootDir>/test/orchestrator/exit-decision.test.ts',
+    '<rootDir>/test/core/failures.test.ts',
     '<rootDir>/test/workspace/changes.test.ts',
     '<rootDir>/test/merge/merge-*.test.ts',
     '<rootDir>/test/merge/threeway.test.ts',
