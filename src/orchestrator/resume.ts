@@ -14,7 +14,7 @@ import { decideRerun, type RerunDecision } from './rerun.js';
 import type { ExitInfo, StreamProcess } from '../supervise/spawner.js';
 import type { ExitRecord } from '../supervise/launcher-protocol.js';
 import { LIVE_STREAM_STATES } from '../events/types.js';
-import { groupAlive, groupGone, sameProcess, signalGroup } from '../util/proc.js';
+import { commandLine, groupAlive, groupGone, parentOf, sameProcess, signalGroup } from '../util/proc.js';
 
 const POLL_MS = 100;
 /** How long a leftover gets to be gone after its SIGKILL (a process in uninterruptible sleep dies only when its I/O returns). */
@@ -38,6 +38,44 @@ export async function stopLeftover(rec: StreamRecord, graceMs: number): Promise<
   while (groupAlive(pgid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, POLL_MS));
   signalGroup(pgid, 'SIGKILL');
   await groupGone(pgid, KILL_WAIT_MS, 20);
+}
+
+/** A launcher process of a dead coordinator (see supervise/launcher.ts): its pid and start time. */
+export interface LeftoverLauncher {
+  pid: number;
+  start: number | null;
+}
+
+/**
+ * The launchers a dead coordinator left, found as the parents of its leftover streams'
+ * leaders: each stays until the streams it started have ended (it records their exits), so
+ * stopping leftovers ends with them. Taken before the streams are stopped (a stopped leader
+ * no longer names its parent).
+ */
+export function leftoverLaunchers(recs: readonly StreamRecord[]): LeftoverLauncher[] {
+  const found = new Map<number, LeftoverLauncher>();
+  for (const rec of recs) {
+    const parent = rec.pid ? parentOf(rec.pid) : null;
+    if (parent && /supervise\/launcher\.js\b/.test(commandLine(parent.pid))) found.set(parent.pid, parent);
+  }
+  return [...found.values()];
+}
+
+/**
+ * Waits, after its streams were stopped, for a leftover launcher to write their exits and go
+ * (bounded by `graceMs`); one still there after that is killed, since nothing it started runs.
+ */
+export async function endLauncher(l: LeftoverLauncher, graceMs: number): Promise<void> {
+  const deadline = Date.now() + graceMs;
+  while (sameProcess(l.pid, l.start) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  if (!sameProcess(l.pid, l.start)) return;
+  try {
+    process.kill(l.pid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  const killedBy = Date.now() + KILL_WAIT_MS;
+  while (sameProcess(l.pid, l.start) && Date.now() < killedBy) await new Promise((r) => setTimeout(r, 20));
 }
 
 /**

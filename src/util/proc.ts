@@ -62,6 +62,22 @@ export function sameProcess(pid: number, startTime: number | null | undefined): 
   return stat.start === startTime;
 }
 
+/** The parent of live process `pid` and the parent's start time, from /proc; null where it cannot be read. */
+export function parentOf(pid: number): { pid: number; start: number | null } | null {
+  const stat = liveStat(pid);
+  if (!stat || stat.ppid <= 1) return null;
+  return { pid: stat.ppid, start: processStartTime(stat.ppid) };
+}
+
+/** The command line of `pid` (its arguments joined by spaces), or '' where /proc does not show it. */
+export function commandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').join(' ').trim();
+  } catch {
+    return '';
+  }
+}
+
 /** Every descendant of `pid` (children, then theirs), from /proc; empty where there is none. */
 export function descendants(pid: number): number[] {
   const children = new Map<number, number[]>();

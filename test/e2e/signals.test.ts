@@ -1,5 +1,6 @@
 /** Stopping runs: SIGINT with grandchildren, coord stop, a dead coordinator, status during a run. */
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXTURES, Rig, fixture, processAlive } from '../rig.js';
 
@@ -142,9 +143,15 @@ describe('stopping a run', () => {
     const status = JSON.parse((await rig.coord(['status', '--json'])).stdout) as Status;
     expect(status.run.state).toBe('interrupted');
     expect(alive(grand)).toBe(true); // the dead coordinator could not stop it...
+    // ...nor its launcher, the stream leader's parent, which stays to record the stream's exit
+    const leader = status.streams.find((x) => x.id === 'orphan')?.pid ?? 0;
+    const stat = readFileSync(`/proc/${leader}/stat`, 'latin1');
+    const launcher = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    expect(readFileSync(`/proc/${launcher}/cmdline`, 'latin1')).toContain('launcher.js');
     const stop = await rig.coord(['stop']);
     expect(stop.code).toBe(0);
     expect(alive(grand)).toBe(false); // ...coord stop did
+    expect(alive(launcher)).toBe(false); // and the launcher has gone by the time coord stop returns
     expect(rig.leftovers()).toEqual([]);
   });
 });

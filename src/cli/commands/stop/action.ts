@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { coordinatorAlive } from '../../../status/snapshot.js';
 import { TERMINAL_RUN_STATES } from '../../../events/types.js';
 import { formatDuration } from '../../../util/duration.js';
-import { leftoverAlive, stopLeftover } from '../../../orchestrator/resume.js';
+import { endLauncher, leftoverAlive, leftoverLaunchers, stopLeftover } from '../../../orchestrator/resume.js';
 import { UsageError } from '../../errors.js';
 import { CoordError } from '../../../core/errors.js';
 import { sleep } from '../../follow.js';
@@ -65,11 +65,14 @@ export async function stopCommand(runId: string | undefined, flags: { timeout: n
   throw new CoordError('timeout', `run ${run.id} did not end within ${formatDuration(timeoutMs)}`);
 }
 
-/** Stops (TERM, then KILL after 5 s) the process groups of streams a dead coordinator left running. */
+/** Stops (TERM, then KILL after 5 s) the process groups of streams a dead coordinator left running, and then the launchers that started them. */
 async function stopOrphans(backend: HostBackend, runId: string): Promise<number> {
   const records = reconcileStreams(await backend.listStreams(runId), (await backend.readEvents(runId)).events);
   const live = records.filter(leftoverAlive);
+  const launchers = leftoverLaunchers(live);
   await Promise.all(live.map((s) => stopLeftover(s, ORPHAN_GRACE_MS)));
+  // the launchers that started them record their exits, then go: nothing of the run outlives the stop
+  await Promise.all(launchers.map((l) => endLauncher(l, ORPHAN_GRACE_MS)));
   await backend.putStreams(
     runId,
     live.map((s) => ({ ...s, state: 'cancelled' as const, reason: 'cancelled' as const, endedAt: new Date().toISOString() })),
