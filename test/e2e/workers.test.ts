@@ -391,7 +391,9 @@ needs.describe('coord run --workers', () => {
   }, 60_000);
 
   it('keeps the heartbeat key of a remote stream whose coordinator died, then stops the stream', async () => {
-    const w = await startWorker('w1');
+    // a worker lease of 8 s: the worker tells the coordinator gone only at two checks 8 s apart,
+    // which leaves the looks below (each a coord process, slow on a loaded machine) time to see it running
+    const w = await startWorker('w1', ['--lease', '8s']);
     rig.writePlan({
       agent_coordination: { heartbeat: { interval: 1, timeout: 30 } },
       streams: [{ id: 'long', command: 'n=0; while true; do n=$((n+1)); coord heartbeat --progress $((n % 100)) --message "beat $n"; sleep 0.2; done' }],
@@ -399,10 +401,6 @@ needs.describe('coord run --workers', () => {
     const run = startRun([], { COORD_RUN_LEASE: '1s' });
     await waitForEvent(run.id, (e) => e.type === 'stream-started');
     const id = run.id()!;
-    await new Promise((res) => setTimeout(res, 1500)); // some beats first
-    run.child.kill('SIGKILL');
-    await run.done;
-    // the worker keeps the stream's key on the server: status reads it, with nobody coordinating
     const status = async () => {
       const r = await rig.coord(['status', id, '--json', '--backend', url]);
       return JSON.parse(r.stdout) as {
@@ -410,11 +408,19 @@ needs.describe('coord run --workers', () => {
         streams: Array<{ id: string; state: string; worker: string | null; lastHeartbeat: string | null; message: string | null }>;
       };
     };
+    // some beats first
+    const beatBy = Date.now() + 20_000;
+    while (!/^beat \d+$/.test((await status()).streams[0]?.message ?? '') && Date.now() < beatBy) await new Promise((res) => setTimeout(res, 100));
+    run.child.kill('SIGKILL');
+    await run.done;
+    // the worker keeps the stream's key on the server: status reads it, with nobody coordinating
     const before = await status();
     expect(before.run.state).toBe('interrupted');
     expect(before.streams[0]).toMatchObject({ id: 'long', state: 'running', worker: 'w1' });
-    await new Promise((res) => setTimeout(res, 2000));
-    const after = await status();
+    // the worker goes on renewing the key: a later look sees a later beat
+    let after = await status();
+    const beatsBy = Date.now() + 20_000;
+    while (Date.parse(after.streams[0]?.lastHeartbeat ?? '') <= Date.parse(before.streams[0]!.lastHeartbeat!) && Date.now() < beatsBy) after = await status();
     expect(after.streams[0]!.state).toBe('running');
     expect(Date.parse(after.streams[0]!.lastHeartbeat!)).toBeGreaterThan(Date.parse(before.streams[0]!.lastHeartbeat!));
     expect(after.streams[0]!.message).toMatch(/^beat \d+$/);
@@ -424,7 +430,7 @@ needs.describe('coord run --workers', () => {
     expect(ttl).toBeGreaterThan(25_000); // renewed within the last second or so
     expect(ttl).toBeLessThanOrEqual(30_000); // heartbeat.timeout
     // the lease has run out: the worker stops the stream, and its key goes with it
-    const deadline = Date.now() + 25_000;
+    const deadline = Date.now() + 45_000;
     while (!w.stderr().includes('is gone: stopping its streams') && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
     expect(w.stderr()).toContain(`the coordinator of run ${id} is gone`);
     while ((await c.exists(key)) !== 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 100));
@@ -432,7 +438,7 @@ needs.describe('coord run --workers', () => {
     expect((await status()).streams[0]!.state).toBe('cancelled');
     await stopWorkers(w);
     expect(rig.leftovers()).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 
   describe('--resume of a run whose coordinator died while a stream ran on a worker', () => {
     /** Starts a run whose stream waits on a worker for `gate`, SIGKILLs its coordinator; returns the run id. */
