@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { Rig, fixture, type Spawned } from '../rig.js';
 import { requires } from '../requires.js';
 import { FileLockStore } from '../../src/locks/store.js';
-import { acquireStep, removeTicket, type LockState, type Waiter } from '../../src/locks/state.js';
+import { removeTicket } from '../../src/locks/state.js';
 import { lockKey } from '../../src/locks/registry.js';
+import { grantTo as grant } from './waiters.js';
 
 let rig: Rig;
 afterEach(async () => rig?.cleanup());
@@ -206,19 +207,6 @@ describe('fencing tokens never go back, whatever happens to the registry', () =>
     rig = new Rig();
     const registry = join(rig.dir, 'reg');
     const f = join(rig.dir, 'f');
-    const req = (ticket: string): Waiter => ({
-      ticket,
-      owner: ticket,
-      run: null,
-      pid: process.pid,
-      host: 'here',
-      procStart: null,
-      mode: 'write',
-      since: Date.now(),
-      expires: Date.now() + 60_000,
-      chain: [],
-    });
-    const grant = (ticket: string) => (s: Readonly<LockState>) => acquireStep(s, req(ticket), Date.now(), 60_000).state;
     const other = new FileLockStore(registry);
     other.updateSync(f, grant('a'));
     other.updateSync(f, (s) => removeTicket(s, 'a').state);

@@ -22,23 +22,8 @@ import { FileLockStore } from '../../src/locks/store.js';
 import { fileAccess, refuseSharedRead } from '../../src/locks/access.js';
 import type { CoordEvent } from '../../src/events/types.js';
 import { exitCodeOf } from '../../src/cli/errors.js';
+import { waiter as req } from './waiters.js';
 
-let n = 0;
-function req(mode: LockMode, since = ++n, extra: Partial<Waiter> = {}): Waiter {
-  return {
-    ticket: `t${since}-${mode}`,
-    owner: `o${since}`,
-    run: null,
-    pid: 1000 + since,
-    host: 'h',
-    procStart: null,
-    mode,
-    since,
-    expires: since + 1000,
-    chain: [],
-    ...extra,
-  };
-}
 const holder = (w: Waiter, token = 1, grantedAt = w.since): Holder => {
   const { chain: _c, ...p } = w;
   return { ...p, token, grantedAt };

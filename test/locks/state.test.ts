@@ -1,23 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
-import { acquireStep, emptyLockState, handOff, isTurn, prune, removeTicket, renew, type LockMode, type LockState, type Waiter } from '../../src/locks/state.js';
+import { acquireStep, emptyLockState, handOff, isTurn, prune, removeTicket, renew, type LockState, type Waiter } from '../../src/locks/state.js';
 import { findCycle, newestInCycle } from '../../src/locks/deadlock.js';
-
-let n = 0;
-function req(mode: LockMode, since = ++n, extra: Partial<Waiter> = {}): Waiter {
-  return {
-    ticket: `t${since}-${mode}`,
-    owner: `o${since}`,
-    run: null,
-    pid: 1000 + since,
-    host: 'h',
-    procStart: null,
-    mode,
-    since,
-    expires: since + 1000,
-    chain: [],
-    ...extra,
-  };
-}
+import { waiter as req } from './waiters.js';
 
 function apply(s: LockState, r: Waiter, now = 10) {
   return acquireStep(s, r, now, 1000);

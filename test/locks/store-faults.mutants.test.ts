@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { FileLockStore } from '../../src/locks/store.js';
 import { TokenLedger, type LedgerOps } from '../../src/locks/ledger.js';
 import { lockKey } from '../../src/locks/registry.js';
-import { acquireStep, type LockState, type Waiter } from '../../src/locks/state.js';
+import { grantTo as grant } from './waiters.js';
 
 let dir: string;
 beforeEach(() => {
@@ -22,19 +22,6 @@ beforeEach(() => {
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const errno = (code: string) => Object.assign(new Error(`${code}: forced`), { code });
-const req = (ticket: string): Waiter => ({
-  ticket,
-  owner: ticket,
-  run: null,
-  pid: process.pid,
-  host: 'here',
-  procStart: null,
-  mode: 'write',
-  since: Date.now(),
-  expires: Date.now() + 60_000,
-  chain: [],
-});
-const grant = (ticket: string) => (s: Readonly<LockState>) => acquireStep(s, req(ticket), Date.now(), 60_000).state;
 
 /** An fs.watch that records what it was asked and lets the test send events. */
 class FakeWatcher extends EventEmitter {

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { FileLockStore } from '../../src/locks/store.js';
 import { lockKey } from '../../src/locks/registry.js';
 import { UnsafeDirectoryError } from '../../src/util/private-dir.js';
-import { acquireStep, removeTicket, type LockState, type Waiter } from '../../src/locks/state.js';
+import { acquireStep, type LockState } from '../../src/locks/state.js';
+import { grantTo as grant, releaseOf as release, liveWriter } from './waiters.js';
 
 let dir: string;
 beforeEach(() => {
@@ -14,20 +15,6 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const req = (ticket: string): Waiter => ({
-  ticket,
-  owner: ticket,
-  run: null,
-  pid: process.pid,
-  host: 'here',
-  procStart: null,
-  mode: 'write',
-  since: Date.now(),
-  expires: Date.now() + 60_000,
-  chain: [],
-});
-const grant = (ticket: string) => (s: Readonly<LockState>) => acquireStep(s, req(ticket), Date.now(), 60_000).state;
-const release = (ticket: string) => (s: Readonly<LockState>) => removeTicket(s, ticket).state;
 /** Every version of a lock's entry still on disk, oldest first. */
 const versions = (reg: string, canonical: string): LockState[] => {
   const entry = join(reg, lockKey(canonical));
@@ -186,7 +173,7 @@ describe('FileLockStore grants above the ledger', () => {
     const f = join(dir, 'f');
     const mine = new FileLockStore(join(dir, 'mine'), { tokens });
     const other = new FileLockStore(join(dir, 'other'), { tokens });
-    const read = (ticket: string) => (s: Readonly<LockState>) => acquireStep(s, { ...req(ticket), mode: 'read' }, Date.now(), 60_000).state;
+    const read = (ticket: string) => (s: Readonly<LockState>) => acquireStep(s, { ...liveWriter(ticket), mode: 'read' }, Date.now(), 60_000).state;
     mine.updateSync(f, read('r1')); // token 1
     other.updateSync(f, grant('o1')); // token 2: mine is now below the ledger
     let calls = 0;

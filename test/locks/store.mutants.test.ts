@@ -5,28 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileLockStore } from '../../src/locks/store.js';
 import { lockKey } from '../../src/locks/registry.js';
-import { acquireStep, removeTicket, type LockState, type Waiter } from '../../src/locks/state.js';
+import { grantTo as grant, releaseOf as release } from './waiters.js';
 
 let dir: string;
 beforeEach(() => {
   dir = realpathSync(mkdtempSync(join(tmpdir(), 'coord-store-')));
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-const req = (ticket: string): Waiter => ({
-  ticket,
-  owner: ticket,
-  run: null,
-  pid: process.pid,
-  host: 'here',
-  procStart: null,
-  mode: 'write',
-  since: Date.now(),
-  expires: Date.now() + 60_000,
-  chain: [],
-});
-const grant = (ticket: string) => (s: Readonly<LockState>) => acquireStep(s, req(ticket), Date.now(), 60_000).state;
-const release = (ticket: string) => (s: Readonly<LockState>) => removeTicket(s, ticket).state;
 
 describe('FileLockStore', () => {
   test('keeps the ledger beside an explicit registry, or where it is told', () => {
