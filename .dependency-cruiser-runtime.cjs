@@ -1,8 +1,8 @@
 /**
  * src/ as Node.js loads it (`npm run deps`, part of `npm test`): type-only imports gone (compiled
- * away) and `import('…')` not followed (it loads only when it runs). On that graph: no cycle at
- * all, the run engine's maps of parts included (.dependency-cruiser.cjs lets cycles of types
- * through them pass), and the library's entry points but /redis load no Redis client.
+ * away) and `import('…')` not followed (it loads only when it runs). On that graph: no cycle
+ * (.dependency-cruiser.cjs already allows none, of types either), and the library's entry points
+ * but /redis load no Redis client.
  * test/package/exports.test.ts checks the same of dist/ by importing it; this names the import
  * that broke it.
  */

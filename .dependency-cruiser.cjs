@@ -4,9 +4,6 @@
  * event schema and core/ at the bottom. See the architecture in the README. Type-only imports
  * count: a layer that names an upper layer's types depends on it all the same.
  */
-/** The run engine's maps of its parts: files of types that the parts import, and that name them. */
-const TYPE_MAPS = '^src/(orchestrator/engine|convergence/point-types)\\.ts$';
-
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -15,26 +12,7 @@ module.exports = {
       severity: 'error',
       comment: 'A cycle of imports in src/: the modules of a cycle cannot be understood, tested or loaded one without the others.',
       from: { path: '^src/' },
-      // Exception: the run engine's two maps of parts, src/orchestrator/engine.ts (the Engine its
-      // parts share) and point-types.ts (what a convergence point is given), name the parts they
-      // map and are named by them. The two rules below keep every link to and from them type-only,
-      // so each cycle through them is gone once compiled; .dependency-cruiser-runtime.cjs checks
-      // the compiled graph for cycles with no exception.
-      to: { circular: true, viaOnly: { pathNot: TYPE_MAPS } },
-    },
-    {
-      name: 'type-maps-import-types',
-      severity: 'error',
-      comment: 'engine.ts and point-types.ts import only types (import type), so the cycles through them are of types only.',
-      from: { path: TYPE_MAPS },
-      to: { path: '^src/', dependencyTypesNot: ['type-only'] },
-    },
-    {
-      name: 'type-maps-imported-as-types',
-      severity: 'error',
-      comment: 'engine.ts and point-types.ts are imported only for their types (import type), so the cycles through them are of types only.',
-      from: { path: '^src/' },
-      to: { path: TYPE_MAPS, dependencyTypesNot: ['type-only'] },
+      to: { circular: true },
     },
     {
       name: 'cli-on-top',
@@ -90,9 +68,9 @@ module.exports = {
       name: 'convergence-below-the-engine',
       severity: 'error',
       comment:
-        "A convergence point (src/convergence/) gets what it needs of the run through its PointHost; it imports nothing of the run engine but the engine's types.",
+        'A convergence point (src/convergence/) gets what it needs of the run through its PointHost; it imports nothing of the run engine, not even its types.',
       from: { path: '^src/convergence/' },
-      to: { path: '^src/(orchestrator|cli|report|dashboard)/', dependencyTypesNot: ['type-only'] },
+      to: { path: '^src/(orchestrator|cli|report|dashboard)/' },
     },
     {
       name: 'workers-below-the-engine',

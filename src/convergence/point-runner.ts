@@ -44,7 +44,7 @@ import { afterConflict, recordMerge, swapInCheckpoints, takeCheckpoint, withdraw
 import type { FinalMerge, PointHost, PointOptions } from './point-types.js';
 import { initialRecord } from './point-record.js';
 
-export type { ApprovalVerdict, FinalMerge, PointHost, PointOptions } from './point-types.js';
+export type { ApprovalVerdict, FinalMerge, PointHost, PointOptions, SettledPoint } from './point-types.js';
 
 export class PointRunner {
   readonly spec: PointSpec;

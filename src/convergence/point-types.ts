@@ -1,9 +1,9 @@
 /** What a convergence point (convergence.ts) is given: its options and its host, the run. */
 import type { PointRecord } from '../backend/types.js';
+import type { PointSpec } from '../plan/types.js';
 import type { EventInput } from '../events/types.js';
 import type { BaseTree } from '../workspace/basetree.js';
 import type { MergeResult, MergeSource } from '../merge/merge.js';
-import type { PointRunner } from './point-runner.js';
 
 /** A point's own final merge (git branches for worktree streams), replacing the file merge. */
 export type FinalMerge = (target: string, streams: string[]) => Promise<MergeResult>;
@@ -30,6 +30,12 @@ export interface ApprovalVerdict {
   runEnded: boolean;
 }
 
+/** A point as it settled: its plan entry and its record (done or failed). */
+export interface SettledPoint {
+  readonly spec: PointSpec;
+  readonly rec: PointRecord;
+}
+
 export interface PointHost {
   emit(e: EventInput): void;
   save(rec: PointRecord): void;
@@ -38,7 +44,7 @@ export interface PointHost {
   /** A stream's workspace and `outputs` as they are (what a checkpoint copies). */
   workspaceOf(streamId: string): MergeSource;
   /** Called once when the point reaches done or failed. */
-  settled(point: PointRunner): void;
+  settled(point: SettledPoint): void;
   /** Stream ids of this point that are running now (for checkpoints). */
   running(streams: string[]): string[];
 }

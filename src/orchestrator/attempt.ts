@@ -15,8 +15,8 @@ import { diskFullAt, isDiskFull } from '../util/disk-full.js';
 import { createWorkspace } from '../workspace/root.js';
 import { saveSeed, seedWorkspace } from '../workspace/seed.js';
 import { LaunchAborted, WorkerLost } from '../distribute/errors.js';
+import type { AttemptsRole, Engine, LaunchRequest, StreamRt } from './engine.js';
 import type { RemoteRequest } from '../distribute/remote-request.js';
-import type { Engine, StreamRt } from './engine.js';
 import { linkInputs, streamEnv } from '../supervise/environment.js';
 import { restoreCheckpoint } from '../convergence/checkpoints.js';
 import { exitFileOf } from './resume.js';
@@ -24,9 +24,7 @@ import { streamFingerprint } from './rerun.js';
 import type { Hold } from './resources.js';
 import { IllegalTransition, newAttempt, queuedOf } from './stream-state.js';
 
-type LaunchRequest = Omit<RemoteRequest, 'remote' | 'abort'>;
-
-export class AttemptRunner {
+export class AttemptRunner implements AttemptsRole {
   constructor(private readonly e: Engine) {}
 
   /** Starts the next attempt of a queued stream that holds `hold` of its plan demand. */

@@ -13,10 +13,10 @@ import { STREAM_ID_PATTERN, type StreamSpec } from '../plan/types.js';
 import { idProblem } from '../plan/schema.js';
 import { unreachable } from '../util/result.js';
 import { listenControl, type ControlConnection, type ControlReply, type ControlRequest, type SpawnRequestMessage } from './control.js';
-import type { Engine } from './engine.js';
+import type { ControlRole, Engine } from './engine.js';
 
 /** The run's control socket and what its requests do (see the module comment). */
-export class ControlHost {
+export class ControlHost implements ControlRole {
   private server: Server | undefined;
   /** Where the socket listens (set when it is opened). */
   path = '';

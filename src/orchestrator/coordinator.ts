@@ -51,11 +51,23 @@ export { RETRY_BACKOFF_BASE_MS, RETRY_BACKOFF_CAP_MS } from './exit-policy.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+/** The engine as the coordinator built it: each part its class (the parts see one another by their roles). */
+type Parts = Engine & {
+  readonly records: RunRecords;
+  readonly table: StreamTable;
+  readonly scheduler: Scheduler;
+  readonly attempts: AttemptRunner;
+  readonly exits: ExitHandler;
+  readonly guardian: Guardian;
+  readonly pointsHost: PointsHost;
+  readonly control: ControlHost;
+};
+
 export class StreamCoordinator {
   readonly runId: string;
   readonly runDir: string;
   readonly plan: Plan;
-  private readonly e: Engine;
+  private readonly e: Parts;
   private readonly flags: RunFlags = { stopping: undefined, forced: false, started: false, finished: false, diskFull: undefined, binDir: '' };
   private readonly concurrency: number;
   private readonly upkeep: Upkeep;
@@ -87,7 +99,7 @@ export class StreamCoordinator {
         e.scheduler.schedule();
         this.maybeFinish();
       },
-    } as Partial<Mutable<Engine>> as Mutable<Engine>;
+    } as Partial<Mutable<Parts>> as Mutable<Parts>;
     e.bus = new EventBus(this.runId);
     e.records = new RunRecords(e);
     e.bus.log((ev) => e.records.write(() => e.backend.appendEvent(this.runId, ev)));

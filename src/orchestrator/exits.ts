@@ -8,14 +8,14 @@
 import { existsSync } from 'node:fs';
 import type { FailureReason } from '../events/types.js';
 import type { ExitInfo, StreamProcess } from '../supervise/spawner.js';
-import type { Engine, StreamRt } from './engine.js';
+import type { Engine, ExitsRole, StreamRt } from './engine.js';
 import { lastCheckpoint } from '../convergence/checkpoints.js';
 import { unreachable } from '../core/unreachable.js';
 import { exitDecision, firstWins, lostDecision, reasonOf, type ExitDecision } from './exit-policy.js';
 import { attemptOf, isTerminal, type EndState, type LaunchStop } from './stream-state.js';
 import type { VoteGroup } from './vote-groups.js';
 
-export class ExitHandler {
+export class ExitHandler implements ExitsRole {
   constructor(private readonly e: Engine) {}
 
   /** The process of a running attempt exited (or its worker was lost). */

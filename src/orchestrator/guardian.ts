@@ -13,12 +13,12 @@ import type { StopReason } from '../core/failures.js';
 import { BeatWriter } from '../backend/beat-writer.js';
 import { heartbeatSays, LivenessMonitor } from '../supervise/liveness.js';
 import type { StreamProcess } from '../supervise/spawner.js';
-import type { Engine, StreamRt } from './engine.js';
+import type { Engine, GuardianRole, StreamRt } from './engine.js';
 import { GuardianCommands } from './guardian-commands.js';
 import { attemptOf, type Attempt } from './stream-state.js';
 import { realTimers, type Timers } from './clock.js';
 
-export class Guardian {
+export class Guardian implements GuardianRole {
   readonly liveness: LivenessMonitor;
   private readonly commands: GuardianCommands;
 

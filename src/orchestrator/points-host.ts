@@ -13,12 +13,13 @@ import { detectChanges } from '../workspace/changes.js';
 import type { MergeSource } from '../merge/merge.js';
 import { loadSeed, seedFileOf } from '../workspace/seed.js';
 import { PointRunner, type ApprovalVerdict } from '../convergence/point-runner.js';
-import type { Engine, StreamRt } from './engine.js';
+import type { SettledPoint } from '../convergence/point-types.js';
+import type { Engine, PointsHostRole, StreamRt } from './engine.js';
 import { pointFingerprint } from './rerun.js';
 import { isTerminal } from './stream-state.js';
 
 /** The run's side of its convergence points (see the module comment). */
-export class PointsHost {
+export class PointsHost implements PointsHostRole {
   /** The run's snapshot of each `base:` directory, taken when a stream first needs it. */
   private readonly baseTrees = new Map<string, Promise<BaseTree>>();
 
@@ -57,12 +58,12 @@ export class PointsHost {
       save: (rec: PointRecord) => e.records.point(rec),
       sourceOf: (id: string): Promise<MergeSource> => this.changeSource(id),
       workspaceOf: (id: string): MergeSource => e.table.workspaceOf(id),
-      settled: (p: PointRunner) => this.settled(p),
+      settled: (p: SettledPoint) => this.settled(p),
       running: (ids: string[]) => ids.filter((id) => e.table.get(id)?.phase.kind === 'running' || e.table.get(id)?.phase.kind === 'stalled'),
     };
   }
 
-  private settled(p: PointRunner): void {
+  private settled(p: SettledPoint): void {
     const { e } = this;
     if (p.rec.state === 'failed' && p.spec.approve) e.board.close(p.spec.name, 'point-failed');
     if (p.rec.state === 'failed' && p.rec.reason !== 'point-timeout' && !p.spec.keepGoing) this.stopUnneeded(p);
@@ -143,7 +144,7 @@ export class PointsHost {
    * A point failed: its streams that nothing else needs any more (no other point that can
    * still merge them, no stream depending on them) are stopped, or cancelled before they start.
    */
-  private stopUnneeded(failed: PointRunner): void {
+  private stopUnneeded(failed: SettledPoint): void {
     for (const id of failed.spec.streams) {
       const rt = this.e.table.get(id);
       if (!rt || isTerminal(rt.phase.kind) || this.neededElsewhere(rt, failed)) continue;
@@ -154,7 +155,7 @@ export class PointsHost {
   }
 
   /** Another point can still merge the stream, or a stream still to end waits on it (by its id, its group or a capability: the graph resolved those). */
-  private neededElsewhere(rt: StreamRt, failed: PointRunner): boolean {
+  private neededElsewhere(rt: StreamRt, failed: SettledPoint): boolean {
     const id = rt.spec.id;
     if (this.e.table.pointsOf(id).some((p) => p !== failed && p.rec.state !== 'failed')) return true;
     return this.e.graph.waitersOn(id).some((w) => {

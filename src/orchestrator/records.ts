@@ -6,7 +6,7 @@
  */
 import type { PointRecord } from '../backend/types.js';
 import { DiskFullError, isDiskFull } from '../util/disk-full.js';
-import type { Engine, StreamRt } from './engine.js';
+import type { Engine, RecordsRole, StreamRt } from './engine.js';
 import { RecordWriter, type Lane } from './persist.js';
 
 /** How long stream-record writes are coalesced. */
@@ -17,7 +17,7 @@ export const RECORD_FLUSH_MS = 50;
  */
 export const POOLS_FLUSH_MS = 250;
 
-export class RunRecords {
+export class RunRecords implements RecordsRole {
   private readonly writer: RecordWriter;
   private readonly streams: Lane<StreamRt>;
   private readonly pools: Lane<'pools'>;

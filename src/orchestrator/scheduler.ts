@@ -6,7 +6,7 @@
  * (ready-queue.ts); the units are granted by the negotiator over the run's pools.
  */
 import type { PoolRecord } from '../backend/types.js';
-import type { Engine, StreamRt } from './engine.js';
+import type { Engine, SchedulerRole, StreamRt } from './engine.js';
 import { dependencyVerdict, type DependencyView } from './dependencies.js';
 import { Negotiator, type AcquireRt } from './negotiation.js';
 import { ReadyQueue } from './ready-queue.js';
@@ -18,7 +18,7 @@ type Waiter = StreamRt | AcquireRt;
 const isStream = (w: Waiter): w is StreamRt => 'spec' in w;
 
 /** The run's scheduler: pending streams, the ready queue, concurrency slots and resource pools. */
-export class Scheduler {
+export class Scheduler implements SchedulerRole {
   readonly pools: ResourcePools;
   /** Runtime resource requests and the grants of plan streams' demands, on `pools`. */
   readonly negotiator: Negotiator;

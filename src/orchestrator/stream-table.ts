@@ -6,19 +6,11 @@
 import type { PointSpec, StreamSpec } from '../plan/types.js';
 import type { MergeSource } from '../merge/merge.js';
 import type { PointRunner } from '../convergence/point-runner.js';
-import type { Engine, StreamRt } from './engine.js';
+import type { Engine, FirstGroup, StreamRt, TableRole } from './engine.js';
 import { streamPaths } from '../supervise/environment.js';
 import { isTerminal, move, type Phase, type PhaseKind } from './stream-state.js';
 
-/** A `gather: first` group: whether one member has already succeeded, and which. */
-export interface FirstGroup {
-  id: string;
-  members: string[];
-  won: boolean;
-  winner?: string;
-}
-
-export class StreamTable {
+export class StreamTable implements TableRole {
   readonly streams = new Map<string, StreamRt>();
   readonly points = new Map<string, PointRunner>();
   private readonly pointsByStream = new Map<string, PointRunner[]>();
