@@ -7,6 +7,7 @@
  * pending write, not one per beat. Failures are dropped (the next beat writes again); the
  * stream never waits for them.
  */
+import { hostname } from 'node:os';
 import type { StreamBeat } from './types.js';
 
 export interface BeatSink {
@@ -82,4 +83,39 @@ export class BeatWriter {
         this.schedule();
       });
   }
+}
+
+/** Where heartbeat keys are kept: a backend that expires keys (BeatStore), or a worker's connection to its server. */
+export interface BeatKeys {
+  putBeat(runId: string, stream: string, beat: StreamBeat, ttlMs: number): Promise<unknown>;
+  endBeat(runId: string, stream: string, attempt: number): Promise<unknown>;
+}
+
+/** One attempt's heartbeat key: whose it is, and how long a beat of it lives (its `heartbeat.timeout`). */
+export interface BeatKey {
+  runId: string;
+  stream: string;
+  attempt: number;
+  /** When the attempt started (default: now). */
+  startedAt?: string | null | undefined;
+  /** The worker that runs it; null for the coordinator's own attempts. */
+  worker: string | null;
+  ttlMs: number;
+}
+
+/** The writer of one attempt's heartbeat key on this host, its first beat written now (the one way both the coordinator and a worker keep one). */
+export function beatWriter(keys: BeatKeys, key: BeatKey): BeatWriter {
+  const { runId, stream, ttlMs } = key;
+  return new BeatWriter(
+    { put: (beat) => keys.putBeat(runId, stream, beat, ttlMs), end: (n) => keys.endBeat(runId, stream, n) },
+    {
+      attempt: key.attempt,
+      startedAt: key.startedAt ?? new Date().toISOString(),
+      time: null,
+      progress: null,
+      message: null,
+      host: hostname(),
+      worker: key.worker,
+    },
+  );
 }
