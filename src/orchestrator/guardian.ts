@@ -16,7 +16,7 @@ import type { StreamProcess } from '../supervise/spawner.js';
 import type { Engine, GuardianRole, StreamRt } from './engine.js';
 import { GuardianCommands } from './guardian-commands.js';
 import { attemptOf, type Attempt } from './stream-state.js';
-import { realTimers, type Timers } from './clock.js';
+import { realTimers, type Timers } from '../supervise/timers.js';
 
 export class Guardian implements GuardianRole {
   readonly liveness: LivenessMonitor;

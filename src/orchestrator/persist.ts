@@ -11,9 +11,9 @@
  * is taken when it flushes, not when it was marked.
  */
 
-import { realTimers, type Timers } from './clock.js';
+import { realTimers, type Timers } from '../supervise/timers.js';
 
-export type { Timers } from './clock.js';
+export type { Timers } from '../supervise/timers.js';
 
 export interface RecordWriterOptions {
   /** Told of each failed write (the first is also kept as `error`). */

@@ -4,7 +4,7 @@ import type { CoordEvent } from '../../src/events/types.js';
 import { parsePlan } from '../../src/plan/load.js';
 import { nodeSpawner, type ExitInfo, type StreamProcess } from '../../src/supervise/spawner.js';
 import { EventBus } from '../../src/orchestrator/bus.js';
-import type { Timers } from '../../src/orchestrator/clock.js';
+import type { Timers } from '../../src/supervise/timers.js';
 import type { Engine, StreamRt } from '../../src/orchestrator/engine.js';
 import { Guardian } from '../../src/orchestrator/guardian.js';
 import { attemptOf, move, newAttempt } from '../../src/orchestrator/stream-state.js';

@@ -1,4 +1,4 @@
-/** The timers the engine arms, injected where tests drive them with a fake clock. */
+/** The timers an attempt's supervision and the engine arm, injected where tests drive them with a fake clock. */
 export interface Timers {
   setTimeout(fn: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
