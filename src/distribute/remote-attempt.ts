@@ -7,7 +7,8 @@
  * - the process runs as a local stream's does (AttemptProcess: its own process group, leftovers
  *   stopped when it exits, liveness from its heartbeat file and output); its output lines and
  *   heartbeat file go to the run's wire stream, and its beats renew its heartbeat key
- *   `run:<id>:beat:<stream>` (src/backend/redis/beats.ts);
+ *   `run:<id>:beat:<stream>` (src/backend/redis/beats.ts), which the AttemptProcess keeps as
+ *   the coordinator's keeps a local attempt's; this file has only the wire's part of it;
  * - signals from the coordinator are applied (pub/sub, or the run's signals hash looked at every
  *   third of a lease, together with the extension of the job's lock, which is the attempt's lease);
  * - at the end the workspace is packed into `run:<id>:out:…`, the job is completed (which fails
@@ -26,8 +27,9 @@ import type { ExitInfo } from '../supervise/spawner.js';
 import { AttemptProcess } from '../supervise/attempt-process.js';
 import { heartbeatSays } from '../supervise/liveness.js';
 import { coordBinDir, streamEnv } from '../supervise/environment.js';
-import { BeatWriter } from '../backend/beat-writer.js';
+import type { BeatKeys } from '../backend/beat-writer.js';
 import { endBeat, putBeat } from '../backend/redis/beats.js';
+import { unrefTimers } from '../supervise/timers.js';
 import { DEFAULTS, type HeartbeatSource } from '../plan/types.js';
 import { ArchiveTooLarge, packDir, unpackInto } from './archive.js';
 import { ARCHIVE_TTL_MS, type Keys, type Profile, type StreamJob, type WireMessage } from './profile.js';
@@ -78,8 +80,6 @@ export class RemoteAttempt {
   private poll: NodeJS.Timeout | undefined;
   /** Relayed heartbeat files, one after the other (the last goes before `exit`). */
   private relay: Promise<void> = Promise.resolve();
-  /** The attempt's heartbeat key on the server. */
-  private beats: BeatWriter | undefined;
   private readonly workspace: string;
   private readonly logDir: string;
   private readonly source: HeartbeatSource;
@@ -96,7 +96,12 @@ export class RemoteAttempt {
     this.workspace = join(data.workspaceRoot, data.run, '.workers', host.id, data.stream);
     this.logDir = join(this.runDir, 'streams', data.stream);
     this.source = data.heartbeat?.source ?? DEFAULTS.heartbeatSource;
-    this.process = new AttemptProcess({ heartbeatFile: join(this.logDir, 'heartbeat'), pollMs: BEAT_POLL_MS, onBeat: (at, file) => this.beat(at, file) });
+    this.process = new AttemptProcess({
+      heartbeatFile: join(this.logDir, 'heartbeat'),
+      pollMs: BEAT_POLL_MS,
+      onBeat: (at, file) => this.beat(at, file),
+      timers: unrefTimers,
+    });
   }
 
   /** This worker's directory of the run: the streams' logs, heartbeat files and inputs. */
@@ -194,7 +199,7 @@ export class RemoteAttempt {
     });
     if (proc.pid > 0) host.reaper.add(proc.pgid);
     await host.wire(d.run, { k: 'started', ...this.base, pid: proc.pid });
-    this.beats = this.keepBeat();
+    this.keepBeat();
     const info = await exited;
     await this.relay; // a last beat just before the exit goes too
     if (proc.pid > 0) host.reaper.remove(proc.pgid);
@@ -244,14 +249,14 @@ export class RemoteAttempt {
   }
 
   /** The attempt's heartbeat key: written now, renewed by its beats (what counts: `heartbeat.source`), deleted at its end. */
-  private keepBeat(): BeatWriter {
+  private keepBeat(): void {
     const { run, stream, attempt } = this.data;
     const { cmd, prefix } = this.host;
-    const ttl = this.data.heartbeat?.timeoutMs ?? DEFAULTS.heartbeatTimeoutMs;
-    return new BeatWriter(
-      { put: (beat) => putBeat(cmd, prefix, run, stream, beat, ttl), end: (n) => endBeat(cmd, prefix, run, stream, n) },
-      { attempt, startedAt: new Date().toISOString(), time: null, progress: null, message: null, host: hostname(), worker: this.host.id },
-    );
+    const keys: BeatKeys = {
+      putBeat: (r, s, beat, ttl) => putBeat(cmd, prefix, r, s, beat, ttl),
+      endBeat: (r, s, n) => endBeat(cmd, prefix, r, s, n),
+    };
+    this.process.keepBeat(keys, { runId: run, stream, attempt, worker: this.host.id, ttlMs: this.data.heartbeat?.timeoutMs ?? DEFAULTS.heartbeatTimeoutMs });
   }
 
   /**
@@ -261,7 +266,7 @@ export class RemoteAttempt {
    */
   private beat(at: Date, file: boolean): void {
     if (!file) {
-      if (this.source !== 'file') this.beats?.update(at);
+      if (this.source !== 'file') this.process.beat(at);
       return;
     }
     this.relay = this.relay.then(async () => {
@@ -274,7 +279,7 @@ export class RemoteAttempt {
         return; // removed meanwhile
       }
       await this.host.wire(this.data.run, { k: 'beat', ...this.base, data: text }).catch(() => undefined);
-      if (this.source !== 'output') this.beats?.update(at, heartbeatSays(text));
+      if (this.source !== 'output') this.process.beat(at, heartbeatSays(text));
     });
   }
 
@@ -320,7 +325,7 @@ export class RemoteAttempt {
   }
 
   private async cleanup(): Promise<void> {
-    await this.beats?.finish();
+    await this.process.releaseBeat()?.finish();
     await rm(this.workspace, { recursive: true, force: true }).catch(() => undefined);
     await rm(this.logDir, { recursive: true, force: true }).catch(() => undefined);
   }

@@ -99,7 +99,7 @@ export class AttemptRunner implements AttemptsRole {
     rt.rec.exitCode = null;
     rt.rec.signal = null;
     rt.rec.reason = null;
-    const att = e.table.moveTo(rt, { kind: 'running', attempt: { ...newAttempt(proc, launch.hold), killReason: launch.stopAs } }).attempt;
+    const att = e.table.moveTo(rt, { kind: 'running', attempt: newAttempt(e.guardian.supervise(rt, proc), launch.hold, launch.stopAs) }).attempt;
     e.bus.emit({
       type: 'stream-started',
       stream: spec.id,
@@ -134,7 +134,7 @@ export class AttemptRunner implements AttemptsRole {
     e.scheduler.running++;
     // an adopted stream still holds its plan demand
     const hold = Object.keys(rt.spec.resources).length > 0 ? e.scheduler.negotiator.grantStream(rt.spec.id, rt.spec.resources, Date.now()) : undefined;
-    const att = e.table.moveTo(rt, { kind: 'running', attempt: newAttempt(proc, hold) }).attempt;
+    const att = e.table.moveTo(rt, { kind: 'running', attempt: newAttempt(e.guardian.supervise(rt, proc), hold) }).attempt;
     e.guardian.watch(rt, att);
     void proc.exited.then((info) => e.exits.exited(rt, proc, info));
   }

@@ -8,7 +8,7 @@
  *   scheduler      dependencies, the ready queue, concurrency slots and resource pools
  *   attempt        one attempt: workspace, environment, spawn (here or on a worker)
  *   exits          what an attempt's end makes of the stream (exit-policy.ts decides), gather
- *   guardian       liveness, stalls, signals and their escalation
+ *   guardian       liveness, stalls and signals (an AttemptProcess carries them out)
  *   resume         taking over a dead coordinator's run
  *   records        the one coalescing record writer (persist.ts) and the run's records
  *   bus            the one event bus: its sinks are the event log and the listeners
@@ -24,6 +24,7 @@ import type { BaseTree } from '../workspace/basetree.js';
 import type { PointRunner } from '../convergence/point-runner.js';
 import type { Spawner, ExitInfo, StreamProcess } from '../supervise/spawner.js';
 import type { LivenessMonitor } from '../supervise/liveness.js';
+import type { AttemptProcess } from '../supervise/attempt-process.js';
 import type { StreamPaths } from '../supervise/environment.js';
 import type { ConsensusBoard } from '../consensus/board.js';
 import type { Dispatcher } from '../distribute/dispatcher.js';
@@ -135,9 +136,11 @@ export interface ExitsRole {
   voteDecided(g: VoteGroup): void;
 }
 
-/** Liveness, stalls, signals and their escalation (Guardian, guardian.ts). */
+/** Liveness, stalls and signals: the policy; each attempt's supervision carries it out (Guardian, guardian.ts). */
 export interface GuardianRole {
   readonly liveness: LivenessMonitor;
+  /** An attempt's supervision (AttemptProcess) on the guardian's clock, with its slot in the guardian's monitor. */
+  supervise(rt: StreamRt, proc: StreamProcess): AttemptProcess;
   watch(rt: StreamRt, attempt: Attempt): void;
   unwatch(rt: StreamRt, attempt: Attempt, lost: boolean): void;
   readHeartbeat(rt: StreamRt): void;

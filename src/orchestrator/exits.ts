@@ -35,7 +35,6 @@ export class ExitHandler implements ExitsRole {
     rt.rec.killed = att.killSent;
     // a beat written just before the exit (the guardian stopped watching with the exit)
     if (existsSync(rt.paths.heartbeatFile)) e.guardian.readHeartbeat(rt);
-    att.killSent = false;
     e.bus.emit({ type: 'stream-exited', stream: rt.spec.id, attempt: rt.rec.attempt, exitCode: info.exitCode, signal: info.signal, durationMs });
     if (info.error) e.bus.emit({ type: 'warning', stream: rt.spec.id, message: `could not start: ${info.error}` });
     if (info.lost !== undefined) {

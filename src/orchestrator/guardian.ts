@@ -4,19 +4,21 @@
  * the soft signal to its process group, SIGKILL after the grace — so that the exit policy
  * restarts it while `max_restarts` allows. It also sends every other signal the engine sends
  * to a stream, with the same escalation, and keeps a local attempt's heartbeat key on a
- * backend that expires keys.
+ * backend that expires keys. What it decides is carried out by each attempt's supervision
+ * (AttemptProcess: the signals, the escalation's and time limit's timers, the attempt's slot
+ * in the guardian's monitor, its heartbeat key); the guardian reports it (`stream-signalled`)
+ * and moves the stream.
  */
-import { hostname } from 'node:os';
 import { readFileSync } from 'node:fs';
-import type { StreamRecord } from '../backend/types.js';
+import type { BeatKeys } from '../backend/beat-writer.js';
 import type { StopReason } from '../core/failures.js';
-import { BeatWriter } from '../backend/beat-writer.js';
+import { AttemptProcess } from '../supervise/attempt-process.js';
 import { heartbeatSays, LivenessMonitor } from '../supervise/liveness.js';
 import type { StreamProcess } from '../supervise/spawner.js';
+import { realTimers, type Timers } from '../supervise/timers.js';
 import type { Engine, GuardianRole, StreamRt } from './engine.js';
 import { GuardianCommands } from './guardian-commands.js';
 import { attemptOf, type Attempt } from './stream-state.js';
-import { realTimers, type Timers } from '../supervise/timers.js';
 
 export class Guardian implements GuardianRole {
   readonly liveness: LivenessMonitor;
@@ -42,7 +44,7 @@ export class Guardian implements GuardianRole {
         if (!rt) return;
         rt.rec.lastHeartbeat = at.toISOString();
         if (file) this.readHeartbeat(rt);
-        attemptOf(rt)?.beats?.update(at, { progress: rt.rec.progress ?? null, message: rt.rec.message ?? null });
+        attemptOf(rt)?.supervision.beat(at, { progress: rt.rec.progress ?? null, message: rt.rec.message ?? null });
         if (performance.now() - rt.beatSavedMs >= 1000) {
           rt.beatSavedMs = performance.now();
           e.records.save(rt);
@@ -52,17 +54,32 @@ export class Guardian implements GuardianRole {
     });
   }
 
+  /** A started process of the stream under supervision: on the guardian's timers, its liveness the stream's slot in the guardian's monitor. */
+  supervise(rt: StreamRt, proc: StreamProcess): AttemptProcess {
+    return new AttemptProcess({ heartbeatFile: rt.paths.heartbeatFile, shared: { monitor: this.liveness, id: rt.spec.id }, timers: this.timers }).attach(proc);
+  }
+
   /** Starts watching a running attempt's liveness (and, on a backend that expires keys, keeps its heartbeat key). */
   watch(rt: StreamRt, attempt: Attempt): void {
-    this.liveness.watch(rt.spec.id, rt.paths.heartbeatFile);
-    this.keepBeat(attempt, rt.spec.id, rt.rec);
+    attempt.supervision.watch();
+    const b = this.e.backend;
+    // a worker keeps a remote attempt's key
+    if (!b.putBeat || !b.endBeat || attempt.proc.worker !== undefined) return;
+    attempt.supervision.keepBeat(b as BeatKeys, {
+      runId: this.e.runId,
+      stream: rt.spec.id,
+      attempt: rt.rec.attempt,
+      startedAt: rt.rec.startedAt,
+      worker: null,
+      ttlMs: this.e.plan.heartbeat.timeoutMs,
+    });
   }
 
   /** The attempt ended: no more watching; its heartbeat key goes (a remote one's worker deletes its own, unless lost). */
   unwatch(rt: StreamRt, attempt: Attempt, lost: boolean): void {
-    this.liveness.unwatch(rt.spec.id);
-    const { beats, proc } = attempt;
-    attempt.beats = undefined;
+    attempt.supervision.unwatch();
+    const beats = attempt.supervision.releaseBeat();
+    const { proc } = attempt;
     const b = this.e.backend;
     if (beats) this.e.records.write(() => beats.finish());
     else if (lost && proc.worker !== undefined && b.endBeat) {
@@ -70,18 +87,6 @@ export class Guardian implements GuardianRole {
       const n = rt.rec.attempt;
       this.e.records.write(() => b.endBeat!(this.e.runId, id, n).catch(() => undefined));
     }
-  }
-
-  /** On a backend that expires keys, a local attempt's heartbeat key (a worker keeps a remote one's). */
-  private keepBeat(attempt: Attempt, id: string, rec: StreamRecord): void {
-    const b = this.e.backend;
-    if (!b.putBeat || !b.endBeat || attempt.proc.worker !== undefined) return;
-    const ttl = this.e.plan.heartbeat.timeoutMs;
-    const runId = this.e.runId;
-    attempt.beats = new BeatWriter(
-      { put: (beat) => b.putBeat!(runId, id, beat, ttl), end: (n) => b.endBeat!(runId, id, n) },
-      { attempt: rec.attempt, startedAt: rec.startedAt ?? new Date().toISOString(), time: null, progress: null, message: null, host: hostname(), worker: null },
-    );
   }
 
   /** Progress and message from the heartbeat file `coord heartbeat` writes (a touched file has none). */
@@ -130,36 +135,29 @@ export class Guardian implements GuardianRole {
 
   /** Signals the stream's process group; false when nothing of it was left to signal. */
   signal(rt: StreamRt, sig: NodeJS.Signals, reason: string): boolean {
-    if (!attemptOf(rt)?.proc.signal(sig)) return false;
+    if (!attemptOf(rt)?.supervision.signal(sig)) return false;
     this.e.bus.emit({ type: 'stream-signalled', stream: rt.spec.id, attempt: rt.rec.attempt, signal: sig, reason });
     return true;
   }
 
-  /** SIGKILL after the guardian's grace, unless the attempt of `proc` has ended by then. */
+  /** SIGKILL after the guardian's grace, unless the attempt of `proc` has ended (or is no longer the stream's) by then. */
   escalateAfterGrace(rt: StreamRt, proc: StreamProcess, reason: string): void {
     const att = attemptOf(rt);
     if (att?.proc !== proc) return;
-    const t = this.timers.setTimeout(() => {
-      if (attemptOf(rt) !== att) return;
-      // `killed`: something of the stream's group outlived the soft signal and its grace.
-      if (this.signal(rt, 'SIGKILL', reason)) att.killSent = true;
-    }, this.e.plan.guardian.graceMs);
-    att.timers.push(t);
+    // `killed`: something of the stream's group outlived the soft signal and its grace.
+    att.supervision.escalate(this.e.plan.guardian.graceMs, () => attemptOf(rt) === att && this.signal(rt, 'SIGKILL', reason));
   }
 
   /** The attempt's own time limit (`timeout:`): stopped with reason `timeout` once it has run that long. */
   limit(rt: StreamRt, att: Attempt, timeoutMs: number): void {
-    const t = this.timers.setTimeout(() => {
-      if (attemptOf(rt) !== att) return;
-      this.stopAttempt(rt, att, 'timeout');
-    }, timeoutMs);
-    att.timers.push(t);
+    att.supervision.limit(timeoutMs, () => {
+      if (attemptOf(rt) === att) this.stopAttempt(rt, att, 'timeout');
+    });
   }
 
   /** The attempt ended: its time limit and escalations are called off. */
   clearTimers(att: Attempt): void {
-    for (const t of att.timers) this.timers.clearTimeout(t);
-    att.timers = [];
+    att.supervision.end();
   }
 
   /** The run ends: no more watching. */

@@ -32,29 +32,28 @@
  * as the state its process exited in (`running` or `stalled`).
  */
 import type { StreamRecord } from '../backend/types.js';
-import type { BeatWriter } from '../backend/beat-writer.js';
 import type { StopReason } from '../core/failures.js';
 import { unreachable } from '../core/unreachable.js';
 import type { StreamState } from '../events/types.js';
+import type { AttemptProcess } from '../supervise/attempt-process.js';
 import type { StreamProcess } from '../supervise/spawner.js';
 import type { Hold } from './resources.js';
 
 /** Why a launch is called off, or its process stopped as soon as it exists. */
 export type LaunchStop = 'superseded' | 'point-failed' | 'point-timeout';
 
-/** What a running (or stalled) attempt has: its process and what goes with it. */
+/** What a running (or stalled) attempt has: its process under supervision and what goes with it. */
 export interface Attempt {
-  proc: StreamProcess;
+  /** Its process (the supervision's). */
+  readonly proc: StreamProcess;
+  /** Its supervision: signals, escalation to SIGKILL, time limit, liveness slot, heartbeat key (src/supervise/attempt-process.ts). */
+  readonly supervision: AttemptProcess;
   /** The units of its plan demand the attempt holds. */
   hold: Hold | undefined;
-  /** Its heartbeat key, on a backend that expires keys (not for remote attempts: their worker keeps it). */
-  beats: BeatWriter | undefined;
-  /** The timeout and the escalations to SIGKILL (the guardian's timers), cleared at the exit. */
-  timers: unknown[];
   /** Why the attempt is being stopped (it decides the state it ends in). */
   killReason: StopReason | undefined;
   /** SIGKILL was sent (the attempt did not end on the soft signal). */
-  killSent: boolean;
+  readonly killSent: boolean;
 }
 
 export type StreamPhase =
@@ -177,7 +176,17 @@ export function queuedOf(s: { phase: StreamPhase }): Phase<'waiting' | 'recoveri
 /** A terminal state. */
 export type EndState = 'succeeded' | 'failed' | 'skipped' | 'cancelled';
 
-/** A freshly spawned (or adopted) attempt's data. */
-export function newAttempt(proc: StreamProcess, hold: Hold | undefined): Attempt {
-  return { proc, hold, beats: undefined, timers: [], killReason: undefined, killSent: false };
+/** A freshly spawned (or adopted) attempt's data: `supervision` has its process; `killReason` when it is stopped as soon as it exists. */
+export function newAttempt(supervision: AttemptProcess, hold: Hold | undefined, killReason?: StopReason): Attempt {
+  const proc = supervision.process;
+  if (!proc) throw new Error('an attempt is made of a process that exists');
+  return {
+    proc,
+    supervision,
+    hold,
+    killReason,
+    get killSent() {
+      return supervision.killSent;
+    },
+  };
 }

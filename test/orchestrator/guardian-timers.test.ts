@@ -72,6 +72,7 @@ function rig(graceSeconds: number) {
     spec: { id: 's' },
     phase: { kind: 'launching', shows: 'waiting', hold: undefined, abort: undefined, stopAs: undefined },
     rec: { state: 'waiting', attempt: 1 },
+    paths: { heartbeatFile: '/tmp/heartbeat' },
   } as unknown as StreamRt;
   return { guardian, clock, events, rt };
 }
@@ -83,7 +84,7 @@ describe('the guardian on a fake clock', () => {
   it('stops an attempt at its time limit, then kills it after the grace', () => {
     const { guardian, clock, events, rt } = rig(5);
     const proc = stubborn([]);
-    const att = move(rt, { kind: 'running', attempt: newAttempt(proc, undefined) }).attempt;
+    const att = move(rt, { kind: 'running', attempt: newAttempt(guardian.supervise(rt, proc), undefined) }).attempt;
     guardian.limit(rt, att, 1000);
     clock.advance(999);
     expect(proc.got).toEqual([]);
@@ -102,14 +103,14 @@ describe('the guardian on a fake clock', () => {
   it('sends no SIGKILL to an attempt that ended within the grace, nor to the next attempt', () => {
     const { guardian, clock, rt } = rig(5);
     const first = stubborn(['SIGTERM']);
-    const att = move(rt, { kind: 'running', attempt: newAttempt(first, undefined) }).attempt;
+    const att = move(rt, { kind: 'running', attempt: newAttempt(guardian.supervise(rt, first), undefined) }).attempt;
     guardian.stopAttempt(rt, att, 'superseded');
     expect(first.got).toEqual(['SIGTERM']);
     // the attempt ended and the stream runs again before the old escalation fires: it must not touch the new one
     move(rt, { kind: 'recovering', readyAt: 0, notBefore: 0 });
     move(rt, { kind: 'launching', shows: 'recovering', hold: undefined, abort: undefined, stopAs: undefined });
     const second = stubborn([]);
-    move(rt, { kind: 'running', attempt: newAttempt(second, undefined) });
+    move(rt, { kind: 'running', attempt: newAttempt(guardian.supervise(rt, second), undefined) });
     clock.advance(60_000);
     expect(first.got).toEqual(['SIGTERM']);
     expect(second.got).toEqual([]);
@@ -118,13 +119,13 @@ describe('the guardian on a fake clock', () => {
   it("calls an attempt's time limit and escalations off at its exit", () => {
     const { guardian, clock, rt } = rig(5);
     const proc = stubborn([]);
-    const att = move(rt, { kind: 'running', attempt: newAttempt(proc, undefined) }).attempt;
+    const att = move(rt, { kind: 'running', attempt: newAttempt(guardian.supervise(rt, proc), undefined) }).attempt;
     guardian.limit(rt, att, 1000);
     clock.advance(1000);
     expect(clock.pending).toBe(1); // the escalation
     guardian.clearTimers(att);
     expect(clock.pending).toBe(0);
-    expect(att.timers).toEqual([]);
+    expect(att.supervision.armedTimers).toBe(0);
     clock.advance(60_000);
     expect(proc.got).toEqual(['SIGTERM']);
   });
@@ -132,7 +133,7 @@ describe('the guardian on a fake clock', () => {
   it('keeps escalating across a stall: the attempt stays the same while stalled', () => {
     const { guardian, clock, rt } = rig(2);
     const proc = stubborn([]);
-    const att = move(rt, { kind: 'running', attempt: newAttempt(proc, undefined) }).attempt;
+    const att = move(rt, { kind: 'running', attempt: newAttempt(guardian.supervise(rt, proc), undefined) }).attempt;
     guardian.stopAttempt(rt, att, 'heartbeat-timeout');
     move(rt, { kind: 'stalled', attempt: att });
     clock.advance(2000);

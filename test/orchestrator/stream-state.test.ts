@@ -1,6 +1,7 @@
 /** The stream state machine: every move the table lists is made, every other move is refused. */
 import { describe, expect, it } from '@jest/globals';
 import type { StreamState } from '../../src/events/types.js';
+import { AttemptProcess } from '../../src/supervise/attempt-process.js';
 import type { StreamProcess } from '../../src/supervise/spawner.js';
 import {
   attemptOf,
@@ -24,6 +25,7 @@ const proc: StreamProcess = {
   exited: new Promise(() => undefined),
   signal: () => true,
 };
+const supervised = () => new AttemptProcess({ heartbeatFile: '/tmp/heartbeat', pollMs: 1000, onBeat: () => undefined }).attach(proc);
 
 /** A phase of each kind, with the data that kind carries. */
 function phaseOf(kind: PhaseKind): StreamPhase {
@@ -35,7 +37,7 @@ function phaseOf(kind: PhaseKind): StreamPhase {
       return { kind, shows: 'recovering', hold: undefined, abort: undefined, stopAs: undefined };
     case 'running':
     case 'stalled':
-      return { kind, attempt: newAttempt(proc, undefined) };
+      return { kind, attempt: newAttempt(supervised(), undefined) };
     case 'committing':
       return { kind, shows: 'stalled' };
     default:
@@ -101,7 +103,7 @@ describe('what a phase shows and carries', () => {
       [{ kind: 'launching', shows: 'recovering', hold: undefined, abort: undefined, stopAs: 'superseded' }, 'recovering'],
       [{ kind: 'committing', shows: 'running' }, 'running'],
       [{ kind: 'committing', shows: 'stalled' }, 'stalled'],
-      [{ kind: 'stalled', attempt: newAttempt(proc, undefined) }, 'stalled'],
+      [{ kind: 'stalled', attempt: newAttempt(supervised(), undefined) }, 'stalled'],
       [{ kind: 'pending' }, 'pending'],
     ];
     for (const [phase, state] of shown) expect(shownState(phase)).toBe(state);
