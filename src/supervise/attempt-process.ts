@@ -126,11 +126,8 @@ export class AttemptProcess {
 
   private arm(ms: number, fn: () => void): void {
     if (this.ended) return;
-    this.armed.push(
-      this.timers.setTimeout(() => {
-        if (!this.ended) fn();
-      }, ms),
-    );
+    // (none fires after the end: the end calls every armed one off)
+    this.armed.push(this.timers.setTimeout(fn, ms));
   }
 
   /** The process has exited: its time limit and escalations are called off, and no more are armed. */
