@@ -4,38 +4,10 @@ import type { CoordEvent } from '../../src/events/types.js';
 import { parsePlan } from '../../src/plan/load.js';
 import { nodeSpawner, type ExitInfo, type StreamProcess } from '../../src/supervise/spawner.js';
 import { EventBus } from '../../src/orchestrator/bus.js';
-import type { Timers } from '../../src/supervise/timers.js';
 import type { Engine, StreamRt } from '../../src/orchestrator/engine.js';
 import { Guardian } from '../../src/orchestrator/guardian.js';
 import { attemptOf, move, newAttempt } from '../../src/orchestrator/stream-state.js';
-
-class FakeClock implements Timers {
-  now = 0;
-  private next = 1;
-  private readonly armed = new Map<number, { at: number; fn: () => void }>();
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.next++;
-    this.armed.set(id, { at: this.now + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.armed.delete(handle as number);
-  }
-  get pending(): number {
-    return this.armed.size;
-  }
-  advance(ms: number): void {
-    const until = this.now + ms;
-    for (;;) {
-      const due = [...this.armed].filter(([, t]) => t.at <= until).sort((a, b) => a[1].at - b[1].at)[0];
-      if (!due) break;
-      this.armed.delete(due[0]);
-      this.now = due[1].at;
-      due[1].fn();
-    }
-    this.now = until;
-  }
-}
+import { FakeTimers } from '../supervise/fake-timers.js';
 
 /** A process group that ignores the soft signal (or not) and records what it was sent. */
 function stubborn(obeys: NodeJS.Signals[]): StreamProcess & { got: NodeJS.Signals[] } {
@@ -66,7 +38,7 @@ function rig(graceSeconds: number) {
   const events: CoordEvent[] = [];
   bus.on((e) => events.push(e));
   const e = { plan: parsed.value, spawner: nodeSpawner, bus } as Partial<Engine> as Engine;
-  const clock = new FakeClock();
+  const clock = new FakeTimers();
   const guardian = new Guardian(e, clock);
   const rt = {
     spec: { id: 's' },
