@@ -13,6 +13,7 @@ import type { MergeResult } from '../merge/merge.js';
 import { RESOLUTION } from './point-changes.js';
 import type { Checkpoints } from './checkpoints.js';
 import type { PointHost } from './point-types.js';
+import type { Conflict } from '../core/failures.js';
 
 /** The point a merge result is recorded for. */
 export interface MergingPoint {
@@ -25,9 +26,9 @@ export interface MergingPoint {
 
 /**
  * Records a merge result in the point's record and tells it; on conflicts that fail the
- * merge, writes their material out and returns the point's failure message.
+ * merge, writes their material out and returns the point's failure.
  */
-export function recordMerge(p: MergingPoint, result: MergeResult, stream?: string): string | undefined {
+export function recordMerge(p: MergingPoint, result: MergeResult, stream?: string): Conflict | undefined {
   for (const s of result.skipped) {
     p.emit({ type: 'warning', point: p.spec.name, stream: s.stream, message: `not merged: ${s.rel} (${s.reason})` });
   }
@@ -51,16 +52,18 @@ export function recordMerge(p: MergingPoint, result: MergeResult, stream?: strin
       ...(material ? { material } : {}),
     });
   }
-  if (!result.ok) {
-    const paths = result.conflicts.map((c) => `${c.path} (${c.streams.join(', ')})`).join('; ');
-    return `conflicting outputs: ${paths}`;
-  }
+  if (!result.ok) return { reason: 'conflict', conflicts: result.conflicts.map((c) => ({ path: c.path, streams: [...c.streams] })) };
   for (const id of result.merged) {
     if (id === RESOLUTION) continue;
     p.rec.merged.push(id);
     p.emit({ type: 'point-merged', point: p.spec.name, stream: id, files: result.files, skipped: result.skipped.length });
   }
   return undefined;
+}
+
+/** A conflict in words: each conflicting path and the streams that changed it. */
+export function conflictMessage(failure: Conflict): string {
+  return `conflicting outputs: ${failure.conflicts.map((c) => `${c.path} (${c.streams.join(', ')})`).join('; ')}`;
 }
 
 /** What to do after a conflict: resolve the material and `coord continue`, or, on git worktrees, merge the branches with git. */

@@ -34,13 +34,13 @@ import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ConflictPolicy, PointSpec } from '../plan/types.js';
 import type { PointRecord } from '../backend/types.js';
-import type { FailureReason } from '../events/types.js';
+import type { NoMajority, PointFailure, RunStop } from '../core/failures.js';
 import type { Resolution } from '../merge/conflicts.js';
 import { mergeAll, mergeOne, MergedPaths, type ConflictRules, type MergeOptions, type MergeResult, type MergeSource } from '../merge/merge.js';
 import { Checkpoints } from './checkpoints.js';
 import { diskFullAt, isDiskFull } from '../util/disk-full.js';
 import { loadChanges, pointChangesFile, resolutionSource, saveChanges, withoutResolved } from './point-changes.js';
-import { afterConflict, recordMerge, swapInCheckpoints, takeCheckpoint, withdrawPartial } from './point-merge.js';
+import { afterConflict, conflictMessage, recordMerge, swapInCheckpoints, takeCheckpoint, withdrawPartial } from './point-merge.js';
 import type { FinalMerge, PointHost, PointOptions } from './point-types.js';
 import { initialRecord } from './point-record.js';
 
@@ -49,6 +49,8 @@ export type { ApprovalVerdict, FinalMerge, PointHost, PointOptions, SettledPoint
 export class PointRunner {
   readonly spec: PointSpec;
   readonly rec: PointRecord;
+  /** Why the point failed, with that reason's data (once it has). */
+  failure: PointFailure | undefined;
   private readonly host: PointHost;
   private readonly runDir: string;
   private chain: Promise<void> = Promise.resolve();
@@ -142,7 +144,7 @@ export class PointRunner {
     this.host.emit({ type: 'point-waiting', point: this.spec.name, pointType: this.spec.type });
     if (this.spec.timeoutMs !== undefined) {
       this.timeoutTimer = setTimeout(() => {
-        this.fail('point-timeout', `not converged within ${this.spec.timeoutMs}ms`);
+        this.fail({ reason: 'point-timeout', point: this.spec.name, limitMs: this.spec.timeoutMs }, `not converged within ${this.spec.timeoutMs}ms`);
       }, this.spec.timeoutMs);
       this.timeoutTimer.unref();
     }
@@ -199,7 +201,7 @@ export class PointRunner {
     if (this.isSettled) return false;
     this.rec.approval = { state: verdict.accepted ? 'accepted' : 'rejected', review };
     if (!verdict.accepted) {
-      this.fail(verdict.runEnded ? 'cancelled' : 'rejected', verdict.message);
+      this.fail(verdict.runEnded ? { reason: 'cancelled' } : { reason: 'rejected', message: verdict.message }, verdict.message);
       return false;
     }
     return true;
@@ -222,25 +224,26 @@ export class PointRunner {
       this.streamSucceeded(id); // merged like the others; the point fails once all are in
       return;
     }
-    this.fail('stream-failed', `stream "${id}" ${state}`);
+    this.fail({ reason: 'stream-failed', streams: [id] }, `stream "${id}" ${state}`);
   }
 
   /** The replicas of a `gather: vote` group of this point did not agree: the point fails. */
-  groupFailed(message: string): void {
+  groupFailed(failure: NoMajority): void {
     if (this.isSettled) return;
-    this.fail('no-majority', message);
+    this.fail(failure, `the replicas of "${failure.group}" did not agree on a result`);
   }
 
-  /** The run is stopping: an unfinished point fails (nothing merged half-way). */
-  cancel(): void {
-    if (!this.isSettled) this.fail('cancelled', 'the run was stopped');
+  /** The run is stopping (for `stop`): an unfinished point fails (nothing merged half-way). */
+  cancel(stop?: RunStop): void {
+    if (!this.isSettled) this.fail({ reason: 'cancelled', stop }, 'the run was stopped');
   }
 
   private enqueue(step: () => Promise<void>): void {
     this.chain = this.chain.then(step).catch((e: unknown) => {
       // a full disk names where (Node's errors of write(2) name no file)
       const err = isDiskFull(e) ? diskFullAt(e, (e as NodeJS.ErrnoException).path ?? this.rec.target) : e;
-      this.fail('merge-error', err instanceof Error ? err.message : String(err));
+      const message = err instanceof Error ? err.message : String(err);
+      this.fail({ reason: 'merge-error', message }, message);
     });
   }
 
@@ -311,7 +314,8 @@ export class PointRunner {
     if (!this.absorb(result)) return;
     if (existsSync(join(staged, 'checkpoints'))) {
       rmSync(staged, { recursive: true, force: true });
-      this.fail('merge-error', 'a stream of a checkpoint point wrote checkpoints/, which the point keeps its checkpoints in');
+      const message = 'a stream of a checkpoint point wrote checkpoints/, which the point keeps its checkpoints in';
+      this.fail({ reason: 'merge-error', message }, message);
       return;
     }
     if (this.failedStreams.length === 0 && !(await this.approved(staged))) return;
@@ -330,7 +334,7 @@ export class PointRunner {
       stream,
     );
     if (failure === undefined) return true;
-    this.fail('conflict', failure);
+    this.fail(failure, conflictMessage(failure));
     return false;
   }
 
@@ -338,7 +342,7 @@ export class PointRunner {
   private failKept(): void {
     const failed = this.failedStreams.map((s) => `"${s}"`).join(', ');
     this.fail(
-      'stream-failed',
+      { reason: 'stream-failed', streams: [...this.failedStreams] },
       `stream${this.failedStreams.length > 1 ? 's' : ''} ${failed} failed (keep_going: every stream's outputs were merged into ${this.rec.target})`,
       true,
     );
@@ -351,22 +355,19 @@ export class PointRunner {
     this.host.settled(this);
   }
 
-  /** The point fails; unless `keep` (keep_going), what a progressive point published so far is withdrawn. */
-  private fail(reason: FailureReason, message: string, keep = false): void {
+  /** The point fails with `failure` (told as `message`); unless `keep` (keep_going), what a progressive point published so far is withdrawn. */
+  private fail(failure: PointFailure, message: string, keep = false): void {
     if (this.isSettled) return;
     this.stopTimers();
-    this.rec.reason = reason;
+    this.failure = failure;
+    this.rec.reason = failure.reason;
     this.rec.message =
-      reason === 'conflict' ? `${message}; ${afterConflict(this.runId, this.spec.name, this.conflictDir, this.finalMerge !== undefined)}` : message;
-    if (!keep) this.withdraw();
+      failure.reason === 'conflict' ? `${message}; ${afterConflict(this.runId, this.spec.name, this.conflictDir, this.finalMerge !== undefined)}` : message;
+    // a failed point publishes nothing: a progressive point's partial merge moves to `<run>/partial/<point>/`
+    if (!keep && this.spec.type === 'progressive' && !this.finalMerge) withdrawPartial(this.rec.target, join(this.runDir, 'partial', this.spec.name));
     this.setState('failed');
-    this.host.emit({ type: 'point-failed', point: this.spec.name, reason, message: this.rec.message });
+    this.host.emit({ type: 'point-failed', point: this.spec.name, reason: failure.reason, message: this.rec.message });
     this.host.settled(this);
-  }
-
-  /** A failed point publishes nothing: a progressive point's partial merge moves to `<run>/partial/<point>/`. */
-  private withdraw(): void {
-    if (this.spec.type === 'progressive' && !this.finalMerge) withdrawPartial(this.rec.target, join(this.runDir, 'partial', this.spec.name));
   }
 
   /** A merge target left by an earlier, unfinished attempt at this point never blocks a new one. */

@@ -1,6 +1,7 @@
 /** What a convergence point (convergence.ts) is given: its options and its host, the run. */
 import type { PointRecord } from '../backend/types.js';
 import type { PointSpec } from '../plan/types.js';
+import type { PointFailure } from '../core/failures.js';
 import type { EventInput } from '../events/types.js';
 import type { BaseTree } from '../workspace/basetree.js';
 import type { MergeResult, MergeSource } from '../merge/merge.js';
@@ -34,6 +35,8 @@ export interface ApprovalVerdict {
 export interface SettledPoint {
   readonly spec: PointSpec;
   readonly rec: PointRecord;
+  /** Why it failed, with that reason's data (undefined when done). */
+  readonly failure: PointFailure | undefined;
 }
 
 export interface PointHost {

@@ -3,10 +3,13 @@
  * keyed by `reason` (the string the records and events carry, SPEC §5), with the data of that
  * reason. The engine decides an end as one of these (src/orchestrator/exit-policy.ts) and the
  * records and events take their `reason` from it in one place, so a reason added here fails
- * the build wherever a switch over it forgot it (see core/unreachable.ts).
+ * the build wherever a switch over it forgot it (see core/unreachable.ts). The units that
+ * decide an end elsewhere (the scheduler's skip of a stream whose dependency failed, a launch
+ * called off, a stop of the run, a convergence point's failure) construct the variant too.
  *
- * Variants decided outside the exit policy (a skipped dependency, the failures of points)
- * carry no data yet: the units that decide them still pass the bare reason.
+ * The data of the engine's stops (a stop of the run, a replica superseded, a stream stopped
+ * for its points) is optional: the exit policy may be told only the bare reason a stop was
+ * made for, and then the failure names no more than that.
  */
 
 /** The process exited with a code other than 0. */
@@ -57,7 +60,7 @@ export interface OutputsError {
 /** The stream's output could not be stored: its log file's disk (or quota) was full. */
 export interface DiskFull {
   reason: 'disk-full';
-  /** `disk full: <path>`, naming the log file. */
+  /** `disk full: <path>`, naming the log file (or the workspace a launch could not prepare). */
   message: string;
 }
 
@@ -67,9 +70,89 @@ export interface LogError {
   message: string;
 }
 
-/** A reason with no data of its own (or none its deciders pass yet). */
-export interface Plain<R extends string> {
-  reason: R;
+/** How the run was stopped: a signal (`interrupted`) or `coord stop` (`cancelled`). */
+export type RunStop = 'interrupted' | 'cancelled';
+
+/** The run was stopped before the stream (or the point) ended. */
+export interface Cancelled {
+  reason: 'cancelled';
+  /** What stopped the run, as the run's flags know it (absent when the end came without a stop: an approval the run's end cut short). */
+  stop?: RunStop | undefined;
+}
+
+/** A replica stopped because its `gather` group no longer needs it. */
+export interface Superseded {
+  reason: 'superseded';
+  /** The group whose success (`gather: first`) or decision (`gather: vote`) stopped it. */
+  group?: string | undefined;
+  /** The replica that won the group (absent when a vote group was lost: no replica won). */
+  winner?: string | undefined;
+}
+
+/** Every convergence point the stream feeds had failed: its work could no longer be merged. */
+export interface PointFailed {
+  reason: 'point-failed';
+  /** The failed points. */
+  points?: string[] | undefined;
+}
+
+/** A convergence point's timeout: the point failed, and it stopped the streams it waited for. */
+export interface PointTimeout {
+  reason: 'point-timeout';
+  point?: string | undefined;
+  /** The point's `timeout`. */
+  limitMs?: number | undefined;
+}
+
+/** A wait of a stream that can no longer be met. */
+export type FailedWait =
+  /** a stream that ended without success, and the state it ended in */
+  | { kind: 'stream'; id: string; state: 'failed' | 'skipped' | 'cancelled' }
+  /** a convergence point that failed */
+  | { kind: 'point'; id: string }
+  /** a `gather: first` group none of whose replicas succeeded, or a `gather: vote` group whose replicas did not agree */
+  | { kind: 'group'; id: string; gather: 'first' | 'vote' };
+
+/** A dependency did not succeed, so the stream never ran. */
+export interface DependencyFailed {
+  reason: 'dependency-failed';
+  /** The first of its waits (in their order) that failed. */
+  wait: FailedWait;
+}
+
+/** A convergence point's merge met conflicting changes. */
+export interface Conflict {
+  reason: 'conflict';
+  /** Each conflicting path and the streams that changed it. */
+  conflicts: Array<{ path: string; streams: string[] }>;
+}
+
+/** A merge (a point's, or the commit of a worktree stream's work) failed. */
+export interface MergeError {
+  reason: 'merge-error';
+  message: string;
+}
+
+/** A stream a convergence point waited for did not succeed. */
+export interface StreamFailed {
+  reason: 'stream-failed';
+  /** The streams that did not succeed (all of them under `keep_going`). */
+  streams: string[];
+}
+
+/** A convergence point's approval was rejected (or timed out). */
+export interface Rejected {
+  reason: 'rejected';
+  /** The decision as the approval told it (its votes). */
+  message: string;
+}
+
+/** The replicas of a `gather: vote` group did not agree on one result. */
+export interface NoMajority {
+  reason: 'no-majority';
+  group: string;
+  /** Each finished replica's result digest (null: it did not succeed), in completion order. */
+  results: Array<{ stream: string; digest: string | null }>;
 }
 
 /** Every way a stream or a point can end without success. */
@@ -83,22 +166,22 @@ export type Failure =
   | OutputsError
   | DiskFull
   | LogError
-  /** the run was stopped (a signal, `coord stop`) */
-  | Plain<'cancelled'>
-  /** a replica stopped because its `gather` group no longer needs it */
-  | Plain<'superseded'>
-  /** every convergence point the stream feeds had failed */
-  | Plain<'point-failed'>
-  /** a convergence point's timeout stopped the streams it waited for */
-  | Plain<'point-timeout'>
-  /** a dependency did not succeed, so the stream never ran */
-  | Plain<'dependency-failed'>
-  /** convergence points: conflicting changes, a merge that failed, a failed stream, a rejected approval, replicas that did not agree */
-  | Plain<'conflict'>
-  | Plain<'merge-error'>
-  | Plain<'stream-failed'>
-  | Plain<'rejected'>
-  | Plain<'no-majority'>;
+  | Cancelled
+  | Superseded
+  | PointFailed
+  | PointTimeout
+  | DependencyFailed
+  | Conflict
+  | MergeError
+  | StreamFailed
+  | Rejected
+  | NoMajority;
+
+/** How a convergence point fails. */
+export type PointFailure = Cancelled | PointTimeout | Conflict | MergeError | StreamFailed | Rejected | NoMajority;
+
+/** Why the engine stops a stream for another's sake: its launch is called off, or its process stopped. */
+export type EngineStop = Superseded | PointFailed | PointTimeout;
 
 /** The reasons for which the engine itself stops a running attempt. */
 export type StopReason = 'timeout' | 'heartbeat-timeout' | 'point-timeout' | 'superseded' | 'point-failed';

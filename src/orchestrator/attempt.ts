@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import type { StreamRecord } from '../backend/types.js';
-import type { FailureReason } from '../events/types.js';
+import type { Failure } from '../core/failures.js';
 import type { StreamProcess } from '../supervise/spawner.js';
 import { diskFullAt, isDiskFull } from '../util/disk-full.js';
 import { createWorkspace } from '../workspace/root.js';
@@ -54,14 +54,16 @@ export class AttemptRunner implements AttemptsRole {
         // the workspace, its seed or the run's copy of a base found no space: say where
         const full = diskFullAt(err, (err as NodeJS.ErrnoException).path ?? rt.paths.workspace) as Error;
         e.flags.diskFull ??= full.message;
-        this.abortLaunch(rt, 'failed', 'disk-full', `workspace: ${full.message}`);
+        this.abortLaunch(rt, 'failed', { reason: 'disk-full', message: full.message }, `workspace: ${full.message}`);
         return;
       }
-      this.abortLaunch(rt, 'failed', 'spawn-error', `workspace: ${err instanceof Error ? err.message : String(err)}`);
+      const message = err instanceof Error ? err.message : String(err);
+      this.abortLaunch(rt, 'failed', { reason: 'spawn-error', message }, `workspace: ${message}`);
       return;
     }
     // stop requested while still launching: the launch is called off before a process exists
-    const calledOff = launch.stopAs === 'point-failed' ? 'point-failed' : e.flags.stopping ? 'cancelled' : launch.stopAs;
+    const calledOff: Failure | undefined =
+      launch.stopAs?.reason === 'point-failed' ? launch.stopAs : e.flags.stopping ? { reason: 'cancelled', stop: e.flags.stopping } : launch.stopAs;
     if (calledOff) {
       this.abortLaunch(rt, 'cancelled', calledOff);
       return;
@@ -79,11 +81,12 @@ export class AttemptRunner implements AttemptsRole {
     } catch (err) {
       launch.abort = undefined;
       if (err instanceof LaunchAborted) {
-        this.abortLaunch(rt, 'cancelled', launch.stopAs ?? 'cancelled');
+        this.abortLaunch(rt, 'cancelled', launch.stopAs ?? { reason: 'cancelled', stop: e.flags.stopping });
       } else if (err instanceof WorkerLost) {
         e.exits.relaunchLost(rt, err.message);
       } else {
-        this.abortLaunch(rt, 'failed', 'spawn-error', `could not start: ${err instanceof Error ? err.message : String(err)}`);
+        const message = err instanceof Error ? err.message : String(err);
+        this.abortLaunch(rt, 'failed', { reason: 'spawn-error', message }, `could not start: ${message}`);
       }
       return;
     }
@@ -120,7 +123,7 @@ export class AttemptRunner implements AttemptsRole {
       if (!e.flags.forced) e.guardian.escalateAfterGrace(rt, proc, 'stop');
     } else if (launch.stopAs) {
       // stopped while its process was being started
-      e.guardian.stopAttempt(rt, att, launch.stopAs, launch.stopAs === 'point-timeout' ? 'SIGTERM' : e.plan.guardian.soft);
+      e.guardian.stopAttempt(rt, att, launch.stopAs.reason, launch.stopAs.reason === 'point-timeout' ? 'SIGTERM' : e.plan.guardian.soft);
     }
   }
 
@@ -157,14 +160,14 @@ export class AttemptRunner implements AttemptsRole {
     };
   }
 
-  /** A launch that ends before a process exists: the slot and units are given back. */
-  private abortLaunch(rt: StreamRt, state: 'failed' | 'cancelled', reason: FailureReason, warning?: string): void {
+  /** A launch that ends before a process exists, with `failure`: the slot and units are given back. */
+  private abortLaunch(rt: StreamRt, state: 'failed' | 'cancelled', failure: Failure, warning?: string): void {
     if (rt.phase.kind !== 'launching') throw new IllegalTransition(rt.spec.id, rt.phase.kind, state);
     this.e.scheduler.running--;
     this.e.scheduler.releaseUnits(rt.spec.id, rt.phase.hold);
     rt.phase.hold = undefined;
     if (warning) this.e.bus.emit({ type: 'warning', stream: rt.spec.id, message: warning });
-    this.e.exits.end(rt, state, reason);
+    this.e.exits.end(rt, state, failure);
     this.e.afterChange();
   }
 

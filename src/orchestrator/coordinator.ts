@@ -170,7 +170,7 @@ export class StreamCoordinator {
         // (a launching stream sees `stopping` itself once its workspace is ready)
         rt.phase.abort?.abort();
       } else if (!isTerminal(rt.phase.kind)) {
-        e.exits.end(rt, 'cancelled', 'cancelled');
+        e.exits.end(rt, 'cancelled', { reason: 'cancelled', stop: flags.stopping });
       }
     }
     this.maybeFinish();
@@ -285,7 +285,7 @@ export class StreamCoordinator {
     e.scheduler.negotiator.closeAll();
     const points = [...e.table.points.values()];
     await Promise.all(points.map((p) => p.idle()));
-    for (const p of points) p.cancel();
+    for (const p of points) p.cancel(flags.stopping);
     const cancelRequested = flags.stopping ? (await e.backend.getRun(this.runId).catch(() => undefined))?.cancelRequested === true : false;
     const streams = e.table.all();
     let state: RunState = runEndState({

@@ -18,7 +18,7 @@
  */
 import type { PointSpec, Plan, StreamSpec } from '../plan/types.js';
 import type { Backend, PointRecord, PoolRecord, StreamRecord } from '../backend/types.js';
-import type { FailureReason, StreamState } from '../events/types.js';
+import type { StreamState } from '../events/types.js';
 import type { MergeSource } from '../merge/merge.js';
 import type { BaseTree } from '../workspace/basetree.js';
 import type { PointRunner } from '../convergence/point-runner.js';
@@ -29,7 +29,7 @@ import type { StreamPaths } from '../supervise/environment.js';
 import type { ConsensusBoard } from '../consensus/board.js';
 import type { Dispatcher } from '../distribute/dispatcher.js';
 import type { RemoteRequest } from '../distribute/remote-request.js';
-import type { StopReason } from '../core/failures.js';
+import type { Failure, StopReason } from '../core/failures.js';
 import type { PlanGraph } from '../graph/graph.js';
 import type { CoordinatorOptions } from './options.js';
 import type { Attempt, EndState, LaunchStop, Phase, PhaseKind, StreamPhase } from './stream-state.js';
@@ -131,8 +131,8 @@ export interface AttemptsRole {
 export interface ExitsRole {
   exited(rt: StreamRt, proc: StreamProcess, info: ExitInfo): void;
   relaunchLost(rt: StreamRt, why: string): void;
-  end(rt: StreamRt, state: EndState, reason: FailureReason | null): void;
-  stopFor(rt: StreamRt, reason: LaunchStop, opts?: { sig?: NodeJS.Signals; onlyIfAlive?: boolean }): void;
+  end(rt: StreamRt, state: EndState, failure: Failure | null): void;
+  stopFor(rt: StreamRt, stop: LaunchStop, opts?: { sig?: NodeJS.Signals; onlyIfAlive?: boolean }): void;
   voteDecided(g: VoteGroup): void;
 }
 

@@ -2,7 +2,7 @@
  * The exit policy: how a run's end becomes its state and `coord run`'s exit code (SPEC §1):
  * 0 every stream and point succeeded, 1 something failed, 130 interrupted or cancelled.
  */
-import type { ExitNonZero, ExitSignal, Failure, HeartbeatTimeout, StopReason, WorkerLost } from '../core/failures.js';
+import type { EngineStop, ExitNonZero, ExitSignal, Failure, HeartbeatTimeout, RunStop, StopReason, WorkerLost } from '../core/failures.js';
 import { unreachable } from '../core/unreachable.js';
 import type { FailureReason, PointState, RunState, StreamState } from '../events/types.js';
 
@@ -50,8 +50,12 @@ export function retryDelayMs(attempt: number): number {
 export interface AttemptEnd {
   /** The run is being stopped (a signal, `coord stop`). */
   stopping: boolean;
+  /** What stopped the run, when it is being stopped (named by its `cancelled`). */
+  stoppedBy?: RunStop | undefined;
   /** Why the engine was stopping the attempt, if it was. */
   killReason: StopReason | undefined;
+  /** The engine's stop for another's sake, with its data (used when `killReason` is its reason). */
+  stop?: EngineStop | undefined;
   /** The remote attempt's worker was lost (why). */
   lost?: string | undefined;
   /** The stream's output could not be stored (why, and whether for a full disk). */
@@ -89,11 +93,18 @@ export type ExitDecision =
   /** Runs again at once as a restart (the guardian after a stall, or a lost worker), recovering. */
   | { kind: 'restart'; failure: HeartbeatTimeout | WorkerLost };
 
+/** `cancelled`, naming what stopped the run when the policy was told. */
+const runStopped = (stop: RunStop | undefined): Failure => (stop ? { reason: 'cancelled', stop } : { reason: 'cancelled' });
 const failed = (failure: Failure): ExitDecision => ({ kind: 'end', state: 'failed', failure });
 const cancelled = (failure: Failure): Extract<ExitDecision, { kind: 'end' }> => ({ kind: 'end', state: 'cancelled', failure });
 
-/** The failure of an attempt the engine stopped for `reason`, with that reason's limit. */
-function stoppedFor(reason: StopReason, end: Pick<AttemptEnd, 'timeoutMs' | 'heartbeatTimeoutMs'>): Failure {
+/** The failure of a stop for another's sake: the stop as it was made, or only its reason when that is all the policy was told. */
+function engineStop(reason: EngineStop['reason'], stop: EngineStop | undefined): EngineStop {
+  return stop?.reason === reason ? stop : { reason };
+}
+
+/** The failure of an attempt the engine stopped for `reason`, with that reason's data. */
+function stoppedFor(reason: StopReason, end: Pick<AttemptEnd, 'timeoutMs' | 'heartbeatTimeoutMs' | 'stop'>): Failure {
   switch (reason) {
     case 'timeout':
       return { reason, limitMs: end.timeoutMs ?? null };
@@ -102,7 +113,7 @@ function stoppedFor(reason: StopReason, end: Pick<AttemptEnd, 'timeoutMs' | 'hea
     case 'point-timeout':
     case 'superseded':
     case 'point-failed':
-      return { reason };
+      return engineStop(reason, end.stop);
     default:
       return unreachable(reason);
   }
@@ -116,8 +127,8 @@ function stoppedFor(reason: StopReason, end: Pick<AttemptEnd, 'timeoutMs' | 'hea
  */
 export function exitDecision(end: AttemptEnd): ExitDecision {
   if (end.lost !== undefined) return lostDecision({ ...end, lost: end.lost });
-  if (end.stopping) return cancelled({ reason: 'cancelled' });
-  if (end.killReason === 'superseded' || end.killReason === 'point-failed') return cancelled({ reason: end.killReason });
+  if (end.stopping) return cancelled(runStopped(end.stoppedBy));
+  if (end.killReason === 'superseded' || end.killReason === 'point-failed') return cancelled(engineStop(end.killReason, end.stop));
   if (end.logError) return failed({ reason: end.logError.diskFull ? 'disk-full' : 'log-error', message: end.logError.message });
   if (end.outputsError) return failed({ reason: 'outputs-error', message: end.outputsError });
   if (end.killReason === 'heartbeat-timeout' && end.restarts < end.maxRestarts)
@@ -135,10 +146,10 @@ export function exitDecision(end: AttemptEnd): ExitDecision {
 
 /** A remote attempt whose worker was lost (at its launch or while it ran), and why. */
 export function lostDecision(
-  end: Pick<AttemptEnd, 'stopping' | 'killReason' | 'restarts' | 'maxRestarts'> & { lost: string },
+  end: Pick<AttemptEnd, 'stopping' | 'stoppedBy' | 'killReason' | 'stop' | 'restarts' | 'maxRestarts'> & { lost: string },
 ): Exclude<ExitDecision, { kind: 'commit' | 'retry' }> {
-  if (end.stopping) return cancelled({ reason: 'cancelled' });
-  if (end.killReason === 'superseded') return cancelled({ reason: 'superseded' });
+  if (end.stopping) return cancelled(runStopped(end.stoppedBy));
+  if (end.killReason === 'superseded') return cancelled(engineStop('superseded', end.stop));
   const failure: WorkerLost = { reason: 'worker-lost', why: end.lost };
   if (end.restarts < end.maxRestarts) return { kind: 'restart', failure };
   return { kind: 'end', state: 'failed', failure };

@@ -6,7 +6,7 @@
  * no longer need, and `coord spawn --wait` callers are answered.
  */
 import { existsSync } from 'node:fs';
-import type { FailureReason } from '../events/types.js';
+import type { Failure, NoMajority } from '../core/failures.js';
 import type { ExitInfo, StreamProcess } from '../supervise/spawner.js';
 import type { Engine, ExitsRole, StreamRt } from './engine.js';
 import { lastCheckpoint } from '../convergence/checkpoints.js';
@@ -48,7 +48,9 @@ export class ExitHandler implements ExitsRole {
     }
     const decision = exitDecision({
       stopping: e.flags.stopping !== undefined,
+      stoppedBy: e.flags.stopping,
       killReason: att.killReason,
+      stop: att.stoppedFor,
       logError: info.logError ? { diskFull: info.logError.diskFull === true, message: info.logError.message } : undefined,
       outputsError: info.outputsError || undefined,
       spawnError: info.error || undefined,
@@ -75,7 +77,9 @@ export class ExitHandler implements ExitsRole {
   /** A remote attempt's worker was lost (at its launch or while it ran): it runs again elsewhere while `max_restarts` allows. */
   relaunchLost(rt: StreamRt, why: string): void {
     const { e } = this;
-    const stopAs = rt.phase.kind === 'launching' ? rt.phase.stopAs : attemptOf(rt)?.killReason;
+    const att = attemptOf(rt);
+    const stopAs = rt.phase.kind === 'launching' ? rt.phase.stopAs : att?.stoppedFor;
+    const killReason = rt.phase.kind === 'launching' ? rt.phase.stopAs?.reason : att?.killReason;
     if (rt.phase.kind === 'launching') {
       e.scheduler.running--;
       e.scheduler.releaseUnits(rt.spec.id, rt.phase.hold);
@@ -86,7 +90,9 @@ export class ExitHandler implements ExitsRole {
       rt,
       lostDecision({
         stopping: e.flags.stopping !== undefined,
-        killReason: stopAs,
+        stoppedBy: e.flags.stopping,
+        killReason,
+        stop: stopAs,
         restarts: rt.restarts,
         maxRestarts: e.plan.guardian.maxRestarts,
         lost: why,
@@ -99,7 +105,7 @@ export class ExitHandler implements ExitsRole {
     const { e } = this;
     switch (d.kind) {
       case 'end':
-        return this.end(rt, d.state, reasonOf(d.failure));
+        return this.end(rt, d.state, d.failure);
       case 'restart': {
         // The guardian restarts a stalled stream (or one whose worker was lost) as a new attempt.
         const reason = d.failure.reason;
@@ -131,16 +137,18 @@ export class ExitHandler implements ExitsRole {
       await this.e.worktrees.commit(rt.spec.id);
       this.end(rt, 'succeeded', null);
     } catch (err) {
-      this.e.bus.emit({ type: 'warning', stream: rt.spec.id, message: `could not commit the worktree: ${err instanceof Error ? err.message : String(err)}` });
-      this.end(rt, 'failed', 'merge-error');
+      const failure: Failure = { reason: 'merge-error', message: err instanceof Error ? err.message : String(err) };
+      this.e.bus.emit({ type: 'warning', stream: rt.spec.id, message: `could not commit the worktree: ${failure.message}` });
+      this.end(rt, 'failed', failure);
     }
     this.e.afterChange();
   }
 
-  /** A stream reaches a terminal state: record it and tell its convergence points. */
-  end(rt: StreamRt, state: EndState, reason: FailureReason | null): void {
+  /** A stream reaches a terminal state, with its failure (none when it succeeded): record it and tell its convergence points. */
+  end(rt: StreamRt, state: EndState, failure: Failure | null): void {
     const { e } = this;
     if (isTerminal(rt.phase.kind)) return; // ends once
+    const reason = reasonOf(failure);
     e.scheduler.pending.delete(rt);
     rt.rec.reason = reason;
     rt.rec.endedAt = new Date().toISOString();
@@ -162,22 +170,23 @@ export class ExitHandler implements ExitsRole {
     } else {
       for (const p of e.table.pointsOf(rt.spec.id)) {
         if (state === 'succeeded') p.streamSucceeded(rt.spec.id);
-        else if (reason === 'superseded') p.drop(rt.spec.id);
+        else if (failure?.reason === 'superseded') p.drop(rt.spec.id);
         else p.streamFailed(rt.spec.id, state);
       }
     }
     // The first success of a `gather: first` group stops and drops the other replicas.
-    if (state === 'succeeded') for (const m of firstWins(e.table.firstGroups.get(rt.spec.id), rt.spec.id)) this.supersede(m);
+    const first = e.table.firstGroups.get(rt.spec.id);
+    if (state === 'succeeded') for (const m of firstWins(first, rt.spec.id)) this.supersede(m, { reason: 'superseded', group: first?.id, winner: rt.spec.id });
     e.control.ended(rt.spec.id, state, rt.rec.exitCode);
   }
 
   /**
-   * Stops a stream the run no longer needs, for `reason`: a running attempt is signalled (the
-   * soft signal, or `sig`) and escalated, a launch is called off, a queued or pending stream
-   * is cancelled at once. With `onlyIfAlive`, a running attempt whose leader has already exited
+   * Stops a stream the run no longer needs, for `stop` (its reason, with its data): a running
+   * attempt is signalled (the soft signal, or `sig`) and escalated, a launch is called off, a
+   * queued or pending stream is cancelled at once. With `onlyIfAlive`, a running attempt whose leader has already exited
    * (or whose process group is gone) is left to its exit, still on its way, to decide its state.
    */
-  stopFor(rt: StreamRt, reason: LaunchStop, opts: { sig?: NodeJS.Signals; onlyIfAlive?: boolean } = {}): void {
+  stopFor(rt: StreamRt, stop: LaunchStop, opts: { sig?: NodeJS.Signals; onlyIfAlive?: boolean } = {}): void {
     const { e } = this;
     if (isTerminal(rt.phase.kind)) return;
     const att = attemptOf(rt);
@@ -187,24 +196,26 @@ export class ExitHandler implements ExitsRole {
         // The leader exited (a zombie not reaped yet, or reaped and its output draining): what
         // signal 0 still finds in its group is a leftover, and the exit decides the state.
         if (att.proc.leaderAlive?.() === false) return;
-        if (!e.guardian.signal(rt, sig, reason)) return;
-        att.killReason = reason;
-        e.guardian.escalateAfterGrace(rt, att.proc, reason);
+        if (!e.guardian.signal(rt, sig, stop.reason)) return;
+        att.killReason = stop.reason;
+        att.stoppedFor = stop;
+        e.guardian.escalateAfterGrace(rt, att.proc, stop.reason);
       } else {
-        e.guardian.stopAttempt(rt, att, reason, sig);
+        att.stoppedFor = stop;
+        e.guardian.stopAttempt(rt, att, stop.reason, sig);
       }
     } else if (rt.phase.kind === 'launching') {
-      rt.phase.stopAs = reason;
+      rt.phase.stopAs = stop;
       rt.phase.abort?.abort();
     } else {
-      this.end(rt, 'cancelled', reason);
+      this.end(rt, 'cancelled', stop);
     }
   }
 
   /** Stops a replica whose group no longer needs it (it ends `cancelled`, reason `superseded`). */
-  private supersede(id: string): void {
+  private supersede(id: string, stop: LaunchStop & { reason: 'superseded' }): void {
     const other = this.e.table.get(id);
-    if (other) this.stopFor(other, 'superseded');
+    if (other) this.stopFor(other, stop);
   }
 
   /**
@@ -212,14 +223,15 @@ export class ExitHandler implements ExitsRole {
    * the winning replica (and forget the others), or fail when the replicas did not agree.
    */
   voteDecided(g: VoteGroup): void {
-    for (const m of g.members) this.supersede(m);
+    for (const m of g.members) this.supersede(m, { reason: 'superseded', group: g.id, winner: g.state === 'won' ? g.winner : undefined });
     const points = new Set(g.members.flatMap((m) => this.e.table.pointsOf(m)));
+    const noMajority: NoMajority = { reason: 'no-majority', group: g.id, results: [...g.results].map(([stream, digest]) => ({ stream, digest })) };
     for (const p of points) {
       if (g.state === 'won' && g.winner) {
         p.streamSucceeded(g.winner);
         for (const m of g.members) if (m !== g.winner) p.drop(m);
       } else {
-        p.groupFailed(`the replicas of "${g.id}" did not agree on a result`);
+        p.groupFailed(noMajority);
       }
     }
     this.e.afterChange();

@@ -67,11 +67,12 @@ export class PointsHost implements PointsHostRole {
     const { e } = this;
     if (p.rec.state === 'failed' && p.spec.approve) e.board.close(p.spec.name, 'point-failed');
     if (p.rec.state === 'failed' && p.rec.reason !== 'point-timeout' && !p.spec.keepGoing) this.stopUnneeded(p);
-    if (p.rec.state === 'failed' && p.rec.reason === 'point-timeout') {
+    const timedOut = p.failure?.reason === 'point-timeout' ? p.failure : undefined;
+    if (p.rec.state === 'failed' && timedOut) {
       // A timed-out point stops its streams that are still running.
       for (const id of p.spec.streams) {
         const rt = e.table.get(id);
-        if (rt) e.exits.stopFor(rt, 'point-timeout', { sig: 'SIGTERM' });
+        if (rt) e.exits.stopFor(rt, timedOut, { sig: 'SIGTERM' });
       }
     }
     e.afterChange();
@@ -150,7 +151,11 @@ export class PointsHost implements PointsHostRole {
       if (!rt || isTerminal(rt.phase.kind) || this.neededElsewhere(rt, failed)) continue;
       // A process group already gone has ended on its own: its exit, still on its way, decides
       // its state (a stream that exited 0 before the point failed succeeded, not cancelled).
-      this.e.exits.stopFor(rt, 'point-failed', { onlyIfAlive: true });
+      const points = this.e.table
+        .pointsOf(id)
+        .filter((p) => p.rec.state === 'failed')
+        .map((p) => p.spec.name);
+      this.e.exits.stopFor(rt, { reason: 'point-failed', points }, { onlyIfAlive: true });
     }
   }
 

@@ -7,7 +7,7 @@
  */
 import type { PoolRecord } from '../backend/types.js';
 import type { Engine, SchedulerRole, StreamRt } from './engine.js';
-import { dependencyVerdict, type DependencyView } from './dependencies.js';
+import { becauseOf, dependencyJudgement, type DependencyView } from './dependencies.js';
 import { Negotiator, type AcquireRt } from './negotiation.js';
 import { ReadyQueue } from './ready-queue.js';
 import { ResourcePools, type Hold } from './resources.js';
@@ -74,11 +74,12 @@ export class Scheduler implements SchedulerRole {
     while (changed && this.pending.size > 0) {
       changed = false;
       for (const rt of this.pending) {
-        const verdict = dependencyVerdict(this.e.graph.waitsFor(rt.spec.id), this.dependencyView);
+        const verdict = dependencyJudgement(this.e.graph.waitsFor(rt.spec.id), this.dependencyView);
         if (verdict.kind === 'failed') {
+          const { failure } = verdict;
           this.pending.delete(rt);
-          this.e.bus.emit({ type: 'stream-skipped', stream: rt.spec.id, attempt: rt.rec.attempt, reason: 'dependency-failed', because: verdict.because });
-          this.e.exits.end(rt, 'skipped', 'dependency-failed');
+          this.e.bus.emit({ type: 'stream-skipped', stream: rt.spec.id, attempt: rt.rec.attempt, reason: failure.reason, because: becauseOf(failure) });
+          this.e.exits.end(rt, 'skipped', failure);
           changed = true;
         } else if (verdict.kind === 'ready') {
           this.pending.delete(rt);

@@ -32,15 +32,15 @@
  * as the state its process exited in (`running` or `stalled`).
  */
 import type { StreamRecord } from '../backend/types.js';
-import type { StopReason } from '../core/failures.js';
+import type { EngineStop, StopReason } from '../core/failures.js';
 import { unreachable } from '../core/unreachable.js';
 import type { StreamState } from '../events/types.js';
 import type { AttemptProcess } from '../supervise/attempt-process.js';
 import type { StreamProcess } from '../supervise/spawner.js';
 import type { Hold } from './resources.js';
 
-/** Why a launch is called off, or its process stopped as soon as it exists. */
-export type LaunchStop = 'superseded' | 'point-failed' | 'point-timeout';
+/** Why a launch is called off, or its process stopped as soon as it exists (with the data of that stop). */
+export type LaunchStop = EngineStop;
 
 /** What a running (or stalled) attempt has: its process under supervision and what goes with it. */
 export interface Attempt {
@@ -52,6 +52,8 @@ export interface Attempt {
   hold: Hold | undefined;
   /** Why the attempt is being stopped (it decides the state it ends in). */
   killReason: StopReason | undefined;
+  /** The engine's stop for another's sake, with its data, when it made one (`killReason` names its reason). */
+  stoppedFor: LaunchStop | undefined;
   /** SIGKILL was sent (the attempt did not end on the soft signal). */
   readonly killSent: boolean;
 }
@@ -176,15 +178,16 @@ export function queuedOf(s: { phase: StreamPhase }): Phase<'waiting' | 'recoveri
 /** A terminal state. */
 export type EndState = 'succeeded' | 'failed' | 'skipped' | 'cancelled';
 
-/** A freshly spawned (or adopted) attempt's data: `supervision` has its process; `killReason` when it is stopped as soon as it exists. */
-export function newAttempt(supervision: AttemptProcess, hold: Hold | undefined, killReason?: StopReason): Attempt {
+/** A freshly spawned (or adopted) attempt's data: `supervision` has its process; `stop` when it is stopped as soon as it exists. */
+export function newAttempt(supervision: AttemptProcess, hold: Hold | undefined, stop?: LaunchStop): Attempt {
   const proc = supervision.process;
   if (!proc) throw new Error('an attempt is made of a process that exists');
   return {
     proc,
     supervision,
     hold,
-    killReason,
+    killReason: stop?.reason,
+    stoppedFor: stop,
     get killSent() {
       return supervision.killSent;
     },

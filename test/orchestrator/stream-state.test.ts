@@ -100,7 +100,7 @@ describe('what a phase shows and carries', () => {
   it('shows launching as the state it was queued in and committing as the one its process exited in', () => {
     const shown: Array<[StreamPhase, StreamState]> = [
       [{ kind: 'launching', shows: 'waiting', hold: undefined, abort: undefined, stopAs: undefined }, 'waiting'],
-      [{ kind: 'launching', shows: 'recovering', hold: undefined, abort: undefined, stopAs: 'superseded' }, 'recovering'],
+      [{ kind: 'launching', shows: 'recovering', hold: undefined, abort: undefined, stopAs: { reason: 'superseded' } }, 'recovering'],
       [{ kind: 'committing', shows: 'running' }, 'running'],
       [{ kind: 'committing', shows: 'stalled' }, 'stalled'],
       [{ kind: 'stalled', attempt: newAttempt(supervised(), undefined) }, 'stalled'],
