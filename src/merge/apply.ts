@@ -13,6 +13,8 @@
  * - Symbolic links are re-created only when their text resolves inside the root.
  * - A write that carries `data` (a three-way merged file) writes those bytes instead of
  *   copying its entry, the same way (O_EXCL, atomic rename in `atomic` mode).
+ * - A write marked `link` (a check tree's base file, from a pool) is a hard link to its
+ *   entry, checked to be a regular file; it is copied when the link cannot be made.
  * - Permission bits (`mode & 0o777`) are kept; set-id and sticky bits are dropped. Empty
  *   directories keep theirs plus the owner's rwx.
  */
@@ -43,6 +45,8 @@ export interface ApplyOutcome {
   written: PlannedWrite[];
   /** Links whose text would have led outside the root (not written). */
   outside: PlannedWrite[];
+  /** The `link` writes carried out as hard links (their `outRel`). */
+  linked: string[];
 }
 
 /** Is `p` `root` itself or below it (lexically)? */
@@ -92,6 +96,26 @@ function copyFileTo(entry: FileEntry, dst: string, umask: number): void {
   }
 }
 
+/** Why a hard link could not be made where a copy still can: another file system, too many links, not permitted. */
+const LINK_REFUSED = new Set(['EXDEV', 'EMLINK', 'EPERM']);
+
+/**
+ * Hard-links the regular file `entry.abs` at `dst` (which must not exist); false when the
+ * link cannot be made (then nothing is at `dst`). What was linked must be a regular file:
+ * link(2) does not follow a symbolic link, so a link swapped in is refused.
+ */
+function linkFileTo(entry: FileEntry, dst: string): boolean {
+  try {
+    fs.linkSync(entry.abs, dst);
+  } catch (e) {
+    if (LINK_REFUSED.has(fsErrorCode(e) ?? '')) return false;
+    throw e;
+  }
+  if (fs.lstatSync(dst).isFile()) return true;
+  fs.unlinkSync(dst);
+  throw new WorkspaceError(`${entry.abs} is not a regular file: refusing to link it into the merge`, entry.abs);
+}
+
 /** Writes `data` to `dst` (which must not exist) with permission bits `mode`. */
 function writeDataTo(data: Buffer, mode: number, dst: string, umask: number): void {
   const out = fs.openSync(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
@@ -137,7 +161,7 @@ function refuseUnlessDir(abs: string, st: fs.Stats): void {
 export async function applyWrites(root: string, ops: readonly PlannedWrite[], opts: ApplyOptions): Promise<ApplyOutcome> {
   const ticker = new Ticker();
   const umask = process.umask();
-  const outcome: ApplyOutcome = { written: [], outside: [] };
+  const outcome: ApplyOutcome = { written: [], outside: [], linked: [] };
   const dirs = new Map<string, DirState>([['', { abs: root, staged: !opts.atomic }]]);
   const newDirs: Array<{ tmp: string; abs: string }> = [];
 
@@ -202,6 +226,11 @@ export async function applyWrites(root: string, ops: readonly PlannedWrite[], op
           const { data } = op;
           try {
             if (data !== undefined) place(parent, name, (to) => writeDataTo(data, op.mode ?? entry.mode, to, umask));
+            else if (op.link === true)
+              place(parent, name, (to) => {
+                if (linkFileTo(entry, to)) outcome.linked.push(outRel);
+                else copyFileTo(entry, to, umask);
+              });
             else place(parent, name, (to) => copyFileTo(entry, to, umask));
           } catch (e) {
             // a full disk names the path being written (Node's error names a /proc/self/fd source, or nothing)

@@ -67,6 +67,8 @@ export interface MergeResult {
   deleted: string[];
   /** The material of each conflict (for `conflicts/<point>/`). */
   details: ConflictDetail[];
+  /** With `linkBaseFrom`: the base files hard-linked into the target (the others were copied). */
+  linked?: string[];
 }
 
 /** Options of {@link mergeAll} and {@link mergeOne}. */
@@ -98,6 +100,14 @@ export interface MergeOptions {
    * earlier version; all are still listed. Does not apply to `fail`, which always fails.
    */
   allowConflicts?: boolean;
+  /**
+   * With `baseTree`, for a target built whole: a directory holding the same entries as
+   * `baseTree.tree` (a check pool), whose files are hard-linked into the target instead of
+   * copying the base's. Files the streams changed are still copied; a file that cannot be
+   * linked (another file system, too many links, not permitted) is copied. Only for private
+   * trees nobody publishes: whatever writes into a linked file writes into that directory.
+   */
+  linkBaseFrom?: string;
 }
 
 /** How one merge resolves conflicts: the policy per path, and text access when three-way can occur. */
@@ -233,6 +243,7 @@ export function result(w: Work, outcome: ApplyOutcome | undefined, opts: MergeOp
     markers,
     deleted: written ? w.deletions.effective.map((d) => d.rel) : [],
     details: conflictDetails(w, conflicts, opts),
+    ...(opts.linkBaseFrom !== undefined && opts.baseTree !== undefined ? { linked: outcome?.linked ?? [] } : {}),
   };
 }
 
@@ -248,9 +259,10 @@ export function record(w: Work, outcome: ApplyOutcome): void {
 
 /**
  * The base's entries that stay in a target built from `base`: all but those a change
- * deleted, replaced, or turned into (or put below) something else.
+ * deleted, replaced, or turned into (or put below) something else. With `linkFrom` (a
+ * directory mirroring `base.tree`) the files are to be hard-linked from there.
  */
-export function baseLayer(base: BaseTree, w: Work): PlannedWrite[] {
+export function baseLayer(base: BaseTree, w: Work, linkFrom?: string): PlannedWrite[] {
   const written = new Map<string, PlannedWrite['entry']['kind']>();
   const below = new Set<string>();
   for (const x of w.p.writes) {
@@ -273,10 +285,11 @@ export function baseLayer(base: BaseTree, w: Work): PlannedWrite[] {
     const key = w.foldRel(e.rel);
     if (deleted.has(key) || written.has(key) || replacedAbove(key)) continue;
     if (e.kind !== 'dir' && below.has(key)) continue;
+    const link = linkFrom !== undefined && e.kind === 'file';
     out.push({
       entry: {
         rel: e.rel,
-        abs: path.join(base.tree, ...e.rel.split('/')),
+        abs: path.join(link ? linkFrom : base.tree, ...e.rel.split('/')),
         kind: e.kind,
         size: e.size,
         mode: e.mode,
@@ -284,6 +297,7 @@ export function baseLayer(base: BaseTree, w: Work): PlannedWrite[] {
       },
       outRel: e.rel,
       src: -2,
+      ...(link ? { link } : {}),
     });
   }
   return out;

@@ -80,7 +80,7 @@ async function publishWhole(abs: string, sources: MergeSource[], how: Resolution
       fs.rmSync(staging, { recursive: true, force: true });
       return result(w, undefined, opts);
     }
-    const writes = opts.baseTree ? [...baseLayer(opts.baseTree, w), ...w.p.writes] : w.p.writes;
+    const writes = opts.baseTree ? [...baseLayer(opts.baseTree, w, opts.linkBaseFrom), ...w.p.writes] : w.p.writes;
     // Stryker disable next-line ObjectLiteral,BooleanLiteral: nobody reads the private staging directory, so temp names and renames in it end the same
     const outcome = await applyWrites(staging, writes, { atomic: false });
     try {

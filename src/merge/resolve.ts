@@ -59,6 +59,8 @@ export interface PlannedWrite {
   data?: Buffer;
   /** Permission bits for `data`. */
   mode?: number;
+  /** A base file of a check tree: hard-link `entry.abs` (a pool's copy of the base) instead of copying it; copied when linking fails. */
+  link?: boolean;
 }
 
 /** A path two or more claims disagree on (before any renaming), and who claimed it. */
