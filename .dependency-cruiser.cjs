@@ -65,6 +65,21 @@ module.exports = {
       to: { path: '^src/merge/' },
     },
     {
+      name: 'verify-below-convergence',
+      severity: 'error',
+      comment:
+        "A point's checks (src/verify/: scratch trees, the culprit search) are built on the merge engine and workspaces; they import only those, util/ and core/, and the merge engine and workspaces never import them.",
+      from: { path: '^src/verify/' },
+      to: { path: '^src/', pathNot: '^src/(verify|merge|workspace|util|core)/' },
+    },
+    {
+      name: 'merge-below-verify',
+      severity: 'error',
+      comment: 'The merge engine (src/merge/) and workspaces (src/workspace/) know nothing of the checks built on them (src/verify/).',
+      from: { path: '^src/(merge|workspace)/' },
+      to: { path: '^src/verify/' },
+    },
+    {
       name: 'convergence-below-the-engine',
       severity: 'error',
       comment:
