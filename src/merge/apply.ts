@@ -14,7 +14,7 @@
  * - A write that carries `data` (a three-way merged file) writes those bytes instead of
  *   copying its entry, the same way (O_EXCL, atomic rename in `atomic` mode).
  * - A write marked `link` (a check tree's base file, from a pool) is a hard link to its
- *   entry, checked to be a regular file; it is copied when the link cannot be made.
+ *   entry; it is copied when the link cannot be made.
  * - Permission bits (`mode & 0o777`) are kept; set-id and sticky bits are dropped. Empty
  *   directories keep theirs plus the owner's rwx.
  */
@@ -100,20 +100,19 @@ function copyFileTo(entry: FileEntry, dst: string, umask: number): void {
 const LINK_REFUSED = new Set(['EXDEV', 'EMLINK', 'EPERM']);
 
 /**
- * Hard-links the regular file `entry.abs` at `dst` (which must not exist); false when the
- * link cannot be made (then nothing is at `dst`). What was linked must be a regular file:
- * link(2) does not follow a symbolic link, so a link swapped in is refused.
+ * Hard-links `entry.abs` at `dst` (which must not exist); false when the link cannot be made
+ * (then nothing is at `dst`). The file is not opened nor checked: link writes come from a
+ * directory coord made for them (MergeOptions.linkBaseFrom), whose owner looks at its files
+ * again after each use.
  */
 function linkFileTo(entry: FileEntry, dst: string): boolean {
   try {
     fs.linkSync(entry.abs, dst);
+    return true;
   } catch (e) {
     if (LINK_REFUSED.has(fsErrorCode(e) ?? '')) return false;
     throw e;
   }
-  if (fs.lstatSync(dst).isFile()) return true;
-  fs.unlinkSync(dst);
-  throw new WorkspaceError(`${entry.abs} is not a regular file: refusing to link it into the merge`, entry.abs);
 }
 
 /** Writes `data` to `dst` (which must not exist) with permission bits `mode`. */
