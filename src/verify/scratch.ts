@@ -55,7 +55,9 @@ function poolStat(abs: string): PoolStat | undefined {
 const sameStat = (a: PoolStat, b: PoolStat | undefined): boolean =>
   b !== undefined && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.mode === b.mode;
 
-const join = (root: string, rel: string): string => path.join(root, ...rel.split('/'));
+/** `root` joined with the plain posix path `rel` (a base's paths have no `.` or `..` parts). */
+const join =
+  path.sep === '/' ? (root: string, rel: string): string => `${root}/${rel}` : (root: string, rel: string): string => path.join(root, ...rel.split('/'));
 
 /**
  * Copies the snapshot's file `e` to `dst` (which must not exist): a reflink where the file
