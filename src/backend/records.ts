@@ -5,7 +5,7 @@
  * (src/orchestrator, src/consensus, src/status) all import them from here, and nothing here
  * imports more than the event schema and the plan's leaf types.
  */
-import type { FailureReason, PointState, RunState, StreamState } from '../events/types.js';
+import type { CheckOutcome, FailureReason, PointState, RunState, StreamState } from '../events/types.js';
 import type { ConvergenceType } from '../plan/types.js';
 
 /** Identity of a process: pid plus its start time, so a reused pid is never mistaken for it. */
@@ -118,6 +118,30 @@ export interface PointRecord {
   conflictDir?: string | null;
   /** What the point merges as (type, streams, policies, the streams' outputs): a `--resume` with another one merges again. */
   fingerprint?: string;
+  /** `verify:` points: every check run so far (see src/convergence/point-verify.ts). */
+  checks?: CheckRecord[];
+  /** `on_verify_failure: exclude`: the streams found to break the check, left out of the merge. */
+  excluded?: string[];
+}
+
+/** One check of a point's merge (`verify:`): what it checked, how it ended, where its output is. */
+export interface CheckRecord {
+  /** 1, 2, … in the order they started. */
+  check: number;
+  /** 0 for a check of a whole merge, then the culprit search's round. */
+  round: number;
+  /** The streams whose merge it checked. */
+  streams: string[];
+  /** `running` until it ends. */
+  outcome: CheckOutcome | 'running';
+  exitCode: number | null;
+  signal: string | null;
+  /** Runs made (`verify_retries` allows more than one). */
+  tries: number;
+  startedAt: string;
+  durationMs: number | null;
+  /** Its output: stdout and stderr of every try. */
+  log: string;
 }
 
 /** A resource pool as `coord status` shows it: capacity, units in use, who holds and who waits. */

@@ -22,7 +22,7 @@ import type { CoordEvent } from '../events/types.js';
 import type { PointRecord, PoolRecord, ProposalRecord, RunRecord, StreamBeat, StreamRecord } from './records.js';
 import type { QueueEngine } from './queue-engine.js';
 
-export type { ProcessIdentity, RunRecord, StateSettings, StreamRecord, StreamBeat, PointRecord, PoolRecord } from './records.js';
+export type { CheckRecord, ProcessIdentity, RunRecord, StateSettings, StreamRecord, StreamBeat, PointRecord, PoolRecord } from './records.js';
 
 /** One version of a versioned document (the shared state, a queue consumer's cursor). */
 export interface DocVersion<T = unknown> {

@@ -23,14 +23,11 @@
  * final merge is all-or-nothing like a barrier (staged, then put in place with the
  * checkpoints moved into it).
  *
- * With `approve:` nothing is published before a quorum approves it: the merge (each stream
- * as it succeeds for a progressive point, all at once otherwise) is made in
- * `<run dir>/review/<point>/`, the approval proposal opens with that directory to review, and
- * the point stays `waiting` until the decision: accepted, the review directory is renamed to
- * the target and the point is done; rejected (or timed out), the point fails with reason
- * `rejected`, its dependents are skipped, and the review directory stays for inspection.
+ * With `approve:` nothing is published before a quorum approves it (point-approval.ts): the
+ * merge is made in `<run dir>/review/<point>/` for review. With `verify:` nothing is published
+ * before it passes the point's check (point-verify.ts); a culprit it finds is left out.
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ConflictPolicy, PointSpec } from '../plan/types.js';
 import type { PointRecord } from '../backend/types.js';
@@ -41,18 +38,17 @@ import { Checkpoints } from './checkpoints.js';
 import { diskFullAt, isDiskFull } from '../util/disk-full.js';
 import { loadChanges, pointChangesFile, resolutionSource, saveChanges, withoutResolved } from './point-changes.js';
 import { afterConflict, conflictMessage, recordMerge, swapInCheckpoints, takeCheckpoint, withdrawPartial } from './point-merge.js';
-import type { FinalMerge, PointHost, PointOptions } from './point-types.js';
+import type { PointHost, PointOptions, PointSide } from './point-types.js';
+import { PointApproval } from './point-approval.js';
+import { verifierOf, type PointVerifier } from './point-verify.js';
 import { initialRecord } from './point-record.js';
 
 export type { ApprovalVerdict, FinalMerge, PointHost, PointOptions, SettledPoint } from './point-types.js';
 
 export class PointRunner {
-  readonly spec: PointSpec;
   readonly rec: PointRecord;
   /** Why the point failed, with that reason's data (once it has). */
   failure: PointFailure | undefined;
-  private readonly host: PointHost;
-  private readonly runDir: string;
   private chain: Promise<void> = Promise.resolve();
   /** Stream ids in the order they ended and are to be merged (succeeded; failed ones too under keep_going). */
   private readonly succeeded: string[] = [];
@@ -64,12 +60,11 @@ export class PointRunner {
   private timeoutTimer: NodeJS.Timeout | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private readonly checkpoints: Checkpoints;
-  private readonly checkpointIntervalMs: number;
-
-  private readonly finalMerge: FinalMerge | undefined;
-  private readonly approve: PointOptions['approve'];
-  private readonly baseTree: PointOptions['baseTree'];
-  private readonly runId: string;
+  private readonly approval: PointApproval;
+  /** `verify:` points: the checks a merge passes before it is published. */
+  private readonly verifier: PointVerifier | undefined;
+  /** Calls the checks off when the point settles otherwise (the run stops, it times out). */
+  private readonly checksOff = new AbortController();
   /** Where an approval point's merge waits for its decision. */
   private readonly reviewDir: string;
   private publishQueued = false;
@@ -82,20 +77,33 @@ export class PointRunner {
   /** The snapshot of the base the merges put changes onto (recorded with the change set). */
   private baseDir: string | undefined;
 
-  constructor(spec: PointSpec, runDir: string, host: PointHost, opts: PointOptions) {
-    this.finalMerge = opts.finalMerge;
-    this.approve = opts.approve;
-    this.baseTree = opts.baseTree;
-    this.runId = opts.runId;
-    this.runDir = runDir;
+  constructor(
+    readonly spec: PointSpec,
+    private readonly runDir: string,
+    private readonly host: PointHost,
+    private readonly opts: PointOptions,
+  ) {
     this.reviewDir = join(runDir, 'review', spec.name);
     this.policy = spec.conflictRules ?? spec.onConflict;
-    this.spec = spec;
-    this.host = host;
-    this.checkpointIntervalMs = opts.checkpointIntervalMs;
     this.expected = new Set(spec.streams);
     this.rec = initialRecord(spec, runDir, opts.fingerprint);
     this.checkpoints = new Checkpoints(join(this.rec.target, 'checkpoints'), spec.checkpointKeep);
+    const side: PointSide = {
+      rec: this.rec,
+      settled: () => this.isSettled,
+      setState: (state) => this.setState(state),
+      fail: (f, m) => this.fail(f, m),
+      done: () => this.done(),
+      absorb: (result) => this.absorb(result),
+      forget: (id) => this.expected.delete(id),
+    };
+    this.approval = new PointApproval(opts.approve, side);
+    this.verifier = verifierOf(spec, side, runDir, host, opts.checks, this.checksOff.signal, {
+      policy: this.policy,
+      allowConflicts: spec.allowConflicts,
+      baseTree: async () => opts.baseTree?.(),
+      sources: async (ids) => [...(await Promise.all(ids.map((id) => this.sourceOf(id)))), ...[this.resolutionSource()].filter((r) => r !== undefined)],
+    });
   }
 
   get isSettled(): boolean {
@@ -125,7 +133,7 @@ export class PointRunner {
       return;
     }
     this.resolution = resolution;
-    const carried = !again && this.spec.type === 'progressive' && !this.finalMerge && rec.state !== 'failed' && existsSync(this.rec.target);
+    const carried = !again && this.spec.type === 'progressive' && !this.opts.finalMerge && rec.state !== 'failed' && existsSync(this.rec.target);
     const merged = carried ? rec.merged.filter((id) => this.expected.has(id)) : [];
     if (carried) this.loadChanged();
     else this.removeStale();
@@ -148,11 +156,11 @@ export class PointRunner {
       }, this.spec.timeoutMs);
       this.timeoutTimer.unref();
     }
-    if (this.spec.type === 'checkpoint' && this.checkpointIntervalMs > 0) {
+    if (this.spec.type === 'checkpoint' && this.opts.checkpointIntervalMs > 0) {
       const take = async (): Promise<void> => {
         if (!this.isSettled) await takeCheckpoint(this.spec.name, this.spec.streams, this.checkpoints, this.host);
       };
-      this.checkpointTimer = setInterval(() => this.enqueue(take), this.checkpointIntervalMs);
+      this.checkpointTimer = setInterval(() => this.enqueue(take), this.opts.checkpointIntervalMs);
       this.checkpointTimer.unref();
     }
   }
@@ -160,7 +168,7 @@ export class PointRunner {
   streamSucceeded(id: string): void {
     if (this.isSettled) return;
     this.succeeded.push(id);
-    if (this.spec.type === 'progressive' && !this.finalMerge) this.enqueue(() => this.mergeProgressive(id));
+    if (this.spec.type === 'progressive' && !this.opts.finalMerge) this.enqueue(() => this.mergeProgressive(id));
     else this.maybeMergeFinal();
   }
 
@@ -168,7 +176,7 @@ export class PointRunner {
   drop(id: string): void {
     if (this.isSettled || !this.expected.delete(id)) return;
     this.rec.streams = this.rec.streams.filter((s) => s !== id);
-    if (this.spec.type !== 'progressive' || this.finalMerge) this.maybeMergeFinal();
+    if (this.spec.type !== 'progressive' || this.opts.finalMerge) this.maybeMergeFinal();
     else this.enqueue(async () => this.completeIfAllMerged());
   }
 
@@ -181,45 +189,20 @@ export class PointRunner {
   private completeIfAllMerged(): void {
     if (this.isSettled || ![...this.expected].every((s) => this.rec.merged.includes(s))) return;
     if (this.failedStreams.length > 0) return this.failKept();
-    if (!this.approve) return this.done();
+    if (!this.opts.approve) return this.done();
     if (this.publishQueued) return;
     this.publishQueued = true;
-    this.enqueue(() => this.publish(this.reviewDir));
+    this.enqueue(() => this.approval.publish(this.reviewDir));
   }
 
   /** Progressive merges go to the review directory while the point awaits approval. */
   private get progressiveTarget(): string {
-    return this.approve ? this.reviewDir : this.rec.target;
-  }
-
-  /** Asks for approval of the merge in `review`; false (and the point failed) unless accepted. */
-  private async approved(review: string): Promise<boolean> {
-    if (!this.approve || this.isSettled) return !this.isSettled;
-    this.rec.approval = { state: 'pending', review };
-    this.setState('waiting');
-    const verdict = await this.approve(review);
-    if (this.isSettled) return false;
-    this.rec.approval = { state: verdict.accepted ? 'accepted' : 'rejected', review };
-    if (!verdict.accepted) {
-      this.fail(verdict.runEnded ? { reason: 'cancelled' } : { reason: 'rejected', message: verdict.message }, verdict.message);
-      return false;
-    }
-    return true;
-  }
-
-  /** Approval, then the reviewed merge takes the target's place. */
-  private async publish(review: string): Promise<void> {
-    mkdirSync(review, { recursive: true, mode: 0o700 }); // a merge of nothing may have made no directory
-    if (!(await this.approved(review))) return;
-    mkdirSync(dirname(this.rec.target), { recursive: true, mode: 0o700 });
-    rmSync(this.rec.target, { recursive: true, force: true });
-    renameSync(review, this.rec.target);
-    this.done();
+    return this.opts.approve ? this.reviewDir : this.rec.target;
   }
 
   streamFailed(id: string, state: string): void {
     if (this.isSettled) return;
-    if (this.spec.keepGoing && this.expected.has(id) && !this.finalMerge) {
+    if (this.spec.keepGoing && this.expected.has(id) && !this.opts.finalMerge) {
       this.failedStreams.push(id);
       this.streamSucceeded(id); // merged like the others; the point fails once all are in
       return;
@@ -249,7 +232,7 @@ export class PointRunner {
 
   /** The merge options of this point: its base (taken once) and what its merges changed so far. */
   private async mergeOpts(): Promise<MergeOptions> {
-    const baseTree = await this.baseTree?.();
+    const baseTree = await this.opts.baseTree?.();
     this.baseDir = baseTree?.dir;
     return { ...(baseTree ? { baseTree } : {}), allowConflicts: this.spec.allowConflicts, prior: this.changed };
   }
@@ -268,6 +251,9 @@ export class PointRunner {
     if (this.isSettled) return;
     this.setState('merging');
     this.host.emit({ type: 'point-merging', point: this.spec.name, streams: [id] });
+    // checked with what it merges onto first: a culprit is left out (the others merged before passed)
+    const admitted = await this.verified([...this.rec.merged, id], this.rec.merged);
+    if (admitted === undefined || !admitted.includes(id)) return this.leftOut(admitted);
     const opts = await this.mergeOpts();
     const result = await mergeOne(this.progressiveTarget, await this.sourceOf(id), this.policy, opts);
     if (!this.absorb(result, id)) return;
@@ -283,13 +269,15 @@ export class PointRunner {
   private async mergeFinal(): Promise<void> {
     if (this.isSettled) return;
     this.setState('merging');
-    const ids = this.succeeded.filter((id) => this.expected.has(id));
-    this.host.emit({ type: 'point-merging', point: this.spec.name, streams: [...ids] });
-    const into = this.approve ? this.reviewDir : this.rec.target;
-    if (this.approve) rmSync(this.reviewDir, { recursive: true, force: true });
-    if (this.finalMerge) {
-      if (!this.absorb(await this.finalMerge(into, ids))) return;
-      if (this.approve) await this.publish(into);
+    const all = this.succeeded.filter((id) => this.expected.has(id));
+    this.host.emit({ type: 'point-merging', point: this.spec.name, streams: [...all] });
+    const ids = this.opts.finalMerge ? all : await this.verified(all);
+    if (ids === undefined) return;
+    const into = this.opts.approve ? this.reviewDir : this.rec.target;
+    if (this.opts.approve) rmSync(this.reviewDir, { recursive: true, force: true });
+    if (this.opts.finalMerge) {
+      if (!this.absorb(await this.opts.finalMerge(into, ids))) return;
+      if (this.opts.approve) await this.approval.publish(into);
       else this.done();
       return;
     }
@@ -298,12 +286,12 @@ export class PointRunner {
     if (res !== undefined) sources.push(res);
     const opts = await this.mergeOpts();
     if (this.spec.type !== 'checkpoint' || !existsSync(this.rec.target)) {
-      if (!this.approve) this.removeStale();
+      if (!this.opts.approve) this.removeStale();
       const result = await mergeAll(into, sources, this.policy, opts);
       if (!this.absorb(result)) return;
       this.saveChanged();
       if (this.failedStreams.length > 0) return this.failKept();
-      if (this.approve) await this.publish(into);
+      if (this.opts.approve) await this.approval.publish(into);
       else this.done();
       return;
     }
@@ -318,18 +306,29 @@ export class PointRunner {
       this.fail({ reason: 'merge-error', message }, message);
       return;
     }
-    if (this.failedStreams.length === 0 && !(await this.approved(staged))) return;
+    if (this.failedStreams.length === 0 && !(await this.approval.approved(staged))) return;
     swapInCheckpoints(staged, this.checkpoints.dir, this.rec.target);
     this.saveChanged();
     if (this.failedStreams.length > 0) return this.failKept();
     this.done();
   }
 
+  /** `verify:`: what of the merge of `ids` passes the point's check (see point-verify.ts); undefined when the point failed instead. */
+  private verified(ids: string[], known: string[] = []): Promise<string[] | undefined> {
+    return this.verifier ? this.verifier.admit(ids, known) : Promise.resolve(ids);
+  }
+
+  /** A progressive point's stream that its check left out: the point goes on without it. */
+  private leftOut(admitted: string[] | undefined): void {
+    if (admitted !== undefined && !this.isSettled) this.completeIfAllMerged();
+    if (admitted !== undefined && !this.isSettled) this.setState('waiting');
+  }
+
   /** Records a merge result; false (and the point failed, its conflicts written out) on conflicts. */
   private absorb(result: MergeResult, stream?: string): boolean {
     if (this.isSettled) return false;
     const failure = recordMerge(
-      { spec: this.spec, rec: this.rec, runId: this.runId, conflictDir: this.conflictDir, emit: (e) => this.host.emit(e) },
+      { spec: this.spec, rec: this.rec, runId: this.opts.runId, conflictDir: this.conflictDir, emit: (e) => this.host.emit(e) },
       result,
       stream,
     );
@@ -359,12 +358,15 @@ export class PointRunner {
   private fail(failure: PointFailure, message: string, keep = false): void {
     if (this.isSettled) return;
     this.stopTimers();
+    this.checksOff.abort();
     this.failure = failure;
     this.rec.reason = failure.reason;
     this.rec.message =
-      failure.reason === 'conflict' ? `${message}; ${afterConflict(this.runId, this.spec.name, this.conflictDir, this.finalMerge !== undefined)}` : message;
+      failure.reason === 'conflict'
+        ? `${message}; ${afterConflict(this.opts.runId, this.spec.name, this.conflictDir, this.opts.finalMerge !== undefined)}`
+        : message;
     // a failed point publishes nothing: a progressive point's partial merge moves to `<run>/partial/<point>/`
-    if (!keep && this.spec.type === 'progressive' && !this.finalMerge) withdrawPartial(this.rec.target, join(this.runDir, 'partial', this.spec.name));
+    if (!keep && this.spec.type === 'progressive' && !this.opts.finalMerge) withdrawPartial(this.rec.target, join(this.runDir, 'partial', this.spec.name));
     this.setState('failed');
     this.host.emit({ type: 'point-failed', point: this.spec.name, reason: failure.reason, message: this.rec.message });
     this.host.settled(this);

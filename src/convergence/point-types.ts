@@ -1,7 +1,8 @@
 /** What a convergence point (convergence.ts) is given: its options and its host, the run. */
 import type { PointRecord } from '../backend/types.js';
 import type { PointSpec } from '../plan/types.js';
-import type { PointFailure } from '../core/failures.js';
+import type { PointFailure, VerifyFailed } from '../core/failures.js';
+import type { Spawner } from '../supervise/spawner.js';
 import type { EventInput } from '../events/types.js';
 import type { BaseTree } from '../workspace/basetree.js';
 import type { MergeResult, MergeSource } from '../merge/merge.js';
@@ -21,6 +22,19 @@ export interface PointOptions {
   runId: string;
   /** What the point merges as (rerun.ts): a resume with another one merges again. */
   fingerprint?: string;
+  /** `verify:` points: what their checks need of the run. */
+  checks?: CheckContext | undefined;
+}
+
+/** What a point's checks (`verify:`) need of the run. */
+export interface CheckContext {
+  spawner: Spawner;
+  /** The environment of a check: the run's, with `COORD_POINT` and `COORD_MERGED` (its tree). */
+  env(tree: string, streams: readonly string[]): NodeJS.ProcessEnv;
+  /** How long a stopped check has between SIGTERM and SIGKILL (the guardian's grace). */
+  graceMs: number;
+  /** Checks at once during a culprit search (the run's `--concurrency`). */
+  parallel: number;
 }
 
 /** What the approval of a point came to. */
@@ -39,6 +53,19 @@ export interface SettledPoint {
   readonly failure: PointFailure | undefined;
 }
 
+/** What a point's parts (its approval, its checks) do to the point they serve (point-runner.ts). */
+export interface PointSide {
+  readonly rec: PointRecord;
+  settled(): boolean;
+  setState(state: PointRecord['state']): void;
+  fail(failure: PointFailure, message: string): void;
+  done(): void;
+  /** Records a merge result; false (and the point failed) on conflicts. */
+  absorb(result: MergeResult): boolean;
+  /** The point no longer waits for this stream (its check left it out). */
+  forget(stream: string): void;
+}
+
 export interface PointHost {
   emit(e: EventInput): void;
   save(rec: PointRecord): void;
@@ -50,4 +77,6 @@ export interface PointHost {
   settled(point: SettledPoint): void;
   /** Stream ids of this point that are running now (for checkpoints). */
   running(streams: string[]): string[];
+  /** `on_verify_failure: exclude`: streams the check found to break the merge end `failed` (`verify-failed`). */
+  excluded(streams: readonly string[], failure: VerifyFailed): void;
 }

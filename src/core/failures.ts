@@ -155,6 +155,18 @@ export interface NoMajority {
   results: Array<{ stream: string; digest: string | null }>;
 }
 
+/** A merge did not pass its point's check (`verify:`). */
+export interface VerifyFailed {
+  reason: 'verify-failed';
+  /** The point whose check it is. */
+  point: string;
+  /**
+   * For a point: its merge failed the check (and, with `exclude`, the search could not finish).
+   * For a stream: the search found its changes to break the check, and they were left out.
+   */
+  message: string;
+}
+
 /** Every way a stream or a point can end without success. */
 export type Failure =
   | ExitNonZero
@@ -175,10 +187,11 @@ export type Failure =
   | MergeError
   | StreamFailed
   | Rejected
-  | NoMajority;
+  | NoMajority
+  | VerifyFailed;
 
 /** How a convergence point fails. */
-export type PointFailure = Cancelled | PointTimeout | Conflict | MergeError | StreamFailed | Rejected | NoMajority;
+export type PointFailure = Cancelled | PointTimeout | Conflict | MergeError | StreamFailed | Rejected | NoMajority | VerifyFailed;
 
 /** Why the engine stops a stream for another's sake: its launch is called off, or its process stopped. */
 export type EngineStop = Superseded | PointFailed | PointTimeout;

@@ -45,7 +45,12 @@ export type FailureReason =
   /** A stream stopped because its output could not be stored: the disk (or the quota) of its log file was full. */
   | 'disk-full'
   /** A stream stopped because its output could not be written to its log file for another reason (an I/O error). */
-  | 'log-error';
+  | 'log-error'
+  /** A merge that did not pass its point's check (`verify:`): the point failed, or the stream was found to break it and left out. */
+  | 'verify-failed';
+
+/** How one run of a point's check (`verify:`) ended. */
+export type CheckOutcome = 'passed' | 'failed' | 'timed-out' | 'cancelled';
 
 /** How a lock is held: shared (`read`) or exclusive (`write`). */
 export type LockMode = 'read' | 'write';
@@ -146,6 +151,24 @@ export type CoordEvent =
     })
   /** A checkpoint of a checkpoint point: the streams copied, and those left out because nothing changed since their last copy. */
   | (Base & { type: 'point-checkpoint'; point: string; checkpoint: number; streams: string[]; unchanged: string[]; removed: number[] })
+  /** A check of a point (`verify:`) started: check `check` of the point, on the merge of `streams` (search round `round`; 0 is the first check). */
+  | (Base & { type: 'point-verifying'; point: string; check: number; round: number; streams: string[]; log: string })
+  /** It ended: `tries` runs (`verify_retries`), the last one's exit. */
+  | (Base & {
+      type: 'point-verified';
+      point: string;
+      check: number;
+      round: number;
+      streams: string[];
+      outcome: CheckOutcome;
+      exitCode: number | null;
+      signal: string | null;
+      tries: number;
+      durationMs: number;
+      log: string;
+    })
+  /** `on_verify_failure: exclude`: the streams found to break the check, left out of the merge, after `checks` checks in `rounds` rounds. */
+  | (Base & { type: 'point-excluded'; point: string; excluded: string[]; checks: number; rounds: number })
   | (Base & { type: 'point-done'; point: string; merged: string[]; target: string })
   | (Base & { type: 'point-failed'; point: string; reason: FailureReason; message: string })
   | (Base & { type: 'warning'; message: string; stream?: string; point?: string })

@@ -29,7 +29,7 @@ import type { StreamPaths } from '../supervise/environment.js';
 import type { ConsensusBoard } from '../consensus/board.js';
 import type { Dispatcher } from '../distribute/dispatcher.js';
 import type { RemoteRequest } from '../distribute/remote-request.js';
-import type { Failure, StopReason } from '../core/failures.js';
+import type { Failure, StopReason, VerifyFailed } from '../core/failures.js';
 import type { PlanGraph } from '../graph/graph.js';
 import type { CoordinatorOptions } from './options.js';
 import type { Attempt, EndState, LaunchStop, Phase, PhaseKind, StreamPhase } from './stream-state.js';
@@ -134,6 +134,7 @@ export interface ExitsRole {
   end(rt: StreamRt, state: EndState, failure: Failure | null): void;
   stopFor(rt: StreamRt, stop: LaunchStop, opts?: { sig?: NodeJS.Signals; onlyIfAlive?: boolean }): void;
   voteDecided(g: VoteGroup): void;
+  exclude(rt: StreamRt, failure: VerifyFailed): void;
 }
 
 /** Liveness, stalls and signals: the policy; each attempt's supervision carries it out (Guardian, guardian.ts). */

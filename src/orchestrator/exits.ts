@@ -6,7 +6,7 @@
  * no longer need, and `coord spawn --wait` callers are answered.
  */
 import { existsSync } from 'node:fs';
-import type { Failure, NoMajority } from '../core/failures.js';
+import type { Failure, NoMajority, VerifyFailed } from '../core/failures.js';
 import type { ExitInfo, StreamProcess } from '../supervise/spawner.js';
 import type { Engine, ExitsRole, StreamRt } from './engine.js';
 import { lastCheckpoint } from '../convergence/checkpoints.js';
@@ -178,6 +178,29 @@ export class ExitHandler implements ExitsRole {
     const first = e.table.firstGroups.get(rt.spec.id);
     if (state === 'succeeded') for (const m of firstWins(first, rt.spec.id)) this.supersede(m, { reason: 'superseded', group: first?.id, winner: rt.spec.id });
     e.control.ended(rt.spec.id, state, rt.rec.exitCode);
+  }
+
+  /**
+   * A succeeded stream whose changes its point's check found to break the merge (`on_verify_failure:
+   * exclude`): it ends `failed` with reason `verify-failed` after all, the one move out of a
+   * terminal state (stream-state.ts). Its other points hear that it failed.
+   */
+  exclude(rt: StreamRt, failure: VerifyFailed): void {
+    const { e } = this;
+    if (rt.phase.kind !== 'succeeded') return;
+    rt.rec.reason = failure.reason;
+    e.table.moveTo(rt, { kind: 'failed' });
+    e.bus.emit({
+      type: 'stream-ended',
+      stream: rt.spec.id,
+      attempt: rt.rec.attempt,
+      state: 'failed',
+      exitCode: rt.rec.exitCode,
+      reason: failure.reason,
+      durationMs: rt.rec.startedAt && rt.rec.endedAt ? Math.max(0, Date.parse(rt.rec.endedAt) - Date.parse(rt.rec.startedAt)) : 0,
+    });
+    for (const p of e.table.pointsOf(rt.spec.id)) if (p.spec.name !== failure.point) p.streamFailed(rt.spec.id, 'failed');
+    e.control.ended(rt.spec.id, 'failed', rt.rec.exitCode);
   }
 
   /**

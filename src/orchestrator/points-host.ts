@@ -13,7 +13,9 @@ import { detectChanges } from '../workspace/changes.js';
 import type { MergeSource } from '../merge/merge.js';
 import { loadSeed, seedFileOf } from '../workspace/seed.js';
 import { PointRunner, type ApprovalVerdict } from '../convergence/point-runner.js';
-import type { SettledPoint } from '../convergence/point-types.js';
+import type { CheckContext, SettledPoint } from '../convergence/point-types.js';
+import type { VerifyFailed } from '../core/failures.js';
+import { DEFAULT_CONCURRENCY } from './options.js';
 import type { Engine, PointsHostRole, StreamRt } from './engine.js';
 import { pointFingerprint } from './rerun.js';
 import { isTerminal } from './stream-state.js';
@@ -47,6 +49,7 @@ export class PointsHost implements PointsHostRole {
       approve: spec.approve ? (review) => this.approval(spec, review) : undefined,
       runId: e.runId,
       fingerprint: pointFingerprint(spec, (id) => specOf(id)?.outputs ?? []),
+      checks: spec.verify ? this.checkContext(spec) : undefined,
     });
     e.table.addPoint(spec, runner);
   }
@@ -60,6 +63,46 @@ export class PointsHost implements PointsHostRole {
       workspaceOf: (id: string): MergeSource => e.table.workspaceOf(id),
       settled: (p: SettledPoint) => this.settled(p),
       running: (ids: string[]) => ids.filter((id) => e.table.get(id)?.phase.kind === 'running' || e.table.get(id)?.phase.kind === 'stalled'),
+      excluded: (ids: readonly string[], failure: VerifyFailed) => {
+        for (const id of ids) {
+          const rt = e.table.get(id);
+          if (rt) e.exits.exclude(rt, failure);
+        }
+        e.afterChange();
+      },
+    };
+  }
+
+  /** What the checks of a `verify:` point run with: the run's spawner and environment, the guardian's grace, `--concurrency` checks at once. */
+  private checkContext(spec: PointSpec): CheckContext {
+    const { e } = this;
+    return {
+      spawner: e.spawner,
+      env: (tree, streams) => {
+        const env: NodeJS.ProcessEnv = { ...e.baseEnv };
+        env.PATH = [e.flags.binDir, e.baseEnv.PATH ?? ''].filter(Boolean).join(':');
+        env.COORD_RUN_ID = e.runId;
+        env.COORD_RUN_DIR = e.runDir;
+        env.COORD_POINT = spec.name;
+        env.COORD_MERGED = tree;
+        env.COORD_CHECK_STREAMS = streams.join(' ');
+        for (const k of [
+          'COORD_STREAM_ID',
+          'COORD_ATTEMPT',
+          'COORD_WORKSPACE',
+          'COORD_HEARTBEAT_FILE',
+          'COORD_INPUTS',
+          'COORD_SHARED',
+          'COORD_LOCK_TOKEN',
+          'COORD_LOCK_PATH',
+          'COORD_LOCK_CHAIN',
+          'COORD_LOCK_OWNER',
+        ])
+          delete env[k];
+        return env;
+      },
+      graceMs: e.plan.guardian.graceMs,
+      parallel: Math.max(1, e.opts.concurrency ?? DEFAULT_CONCURRENCY),
     };
   }
 

@@ -33,6 +33,8 @@ export function pointFingerprint(spec: PointSpec, outputsOf: (id: string) => str
     spec.allowConflicts,
     spec.keepGoing,
     [...spec.streams].sort().map(outputsOf),
+    // a point without a check keeps the fingerprint it had before checks existed
+    ...(spec.verify ? [spec.verify] : []),
   ]);
 }
 

@@ -25,9 +25,11 @@
  *                     ── exit 0 in a git worktree ──> committing ──> succeeded | failed
  *                     ── non-zero, timeout, signal, no retries left ──> failed
  *                     ── stopped, superseded, point failed or timed out ──> cancelled
+ *    succeeded ── its point's check found its changes to break the merge ──> failed
  *    --resume:  pending ──> succeeded (kept),  pending ──> running (adopted)
  *
- * The terminal phases are succeeded, failed, skipped and cancelled; a stream ends once.
+ * The terminal phases are succeeded, failed, skipped and cancelled; a stream ends once, but
+ * for a success that its point's check (`verify:`) then left out.
  * `launching` shows as the state it was queued in (`waiting` or `recovering`), `committing`
  * as the state its process exited in (`running` or `stalled`).
  */
@@ -97,7 +99,8 @@ export const TRANSITIONS: { readonly [K in PhaseKind]: readonly PhaseKind[] } = 
   running: ['stalled', 'waiting', 'recovering', 'committing', 'succeeded', 'failed', 'cancelled'],
   stalled: ['running', 'waiting', 'recovering', 'committing', 'succeeded', 'failed', 'cancelled'],
   committing: ['succeeded', 'failed', 'cancelled'],
-  succeeded: [],
+  // a point's check found its changes to break the merge: left out (`on_verify_failure: exclude`)
+  succeeded: ['failed'],
   failed: [],
   skipped: [],
   cancelled: [],

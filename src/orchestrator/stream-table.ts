@@ -101,8 +101,9 @@ export class StreamTable implements TableRole {
 
   /** Moves the stream in its state machine (every move asserted: see stream-state.ts) and saves its record. */
   moveTo<K extends PhaseKind>(rt: StreamRt, next: Phase<K>): Phase<K> {
+    const wasTerminal = isTerminal(rt.phase.kind);
     move(rt, next);
-    if (isTerminal(next.kind)) this.endedCount++;
+    if (isTerminal(next.kind) && !wasTerminal) this.endedCount++;
     this.e.records.save(rt);
     return next;
   }

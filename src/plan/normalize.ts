@@ -98,6 +98,15 @@ export function normalizePlan(doc: PlanDocument, meta: { file: string; dir: stri
       const at = ms(p.approve.timeout);
       if (at !== undefined) spec.approve.timeoutMs = at;
     }
+    if (p.verify !== undefined) {
+      spec.verify = {
+        command: copyCommand(p.verify),
+        timeoutMs: ms(p.verify_timeout) ?? DEFAULTS.verifyTimeoutMs,
+        retries: p.verify_retries ?? DEFAULTS.verifyRetries,
+        onFailure: p.on_verify_failure ?? DEFAULTS.verifyOnFailure,
+        maxRuns: p.verify_max_runs ?? DEFAULTS.verifyMaxRuns,
+      };
+    }
     return spec;
   });
 

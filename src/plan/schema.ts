@@ -19,6 +19,7 @@ import {
   PROTOCOLS,
   STREAM_ID_PATTERN,
   STATE_TYPES,
+  VERIFY_FAILURE_MODES,
   WORKSPACE_MODES,
 } from './types.js';
 
@@ -149,6 +150,26 @@ const pointSchema = strict(
       },
       'The merge is published only when a quorum approves it (coord vote <point> yes|no)',
     ).optional(),
+    verify: commandSchema
+      .describe('A check run on a scratch copy of the merged tree (sh -c for a string); the point publishes only when it exits 0')
+      .optional(),
+    verify_timeout: dur('A check running longer is stopped and fails (default 30m)').optional(),
+    verify_retries: z
+      .number()
+      .int({ error: 'verify_retries must be a whole number' })
+      .min(0, { error: 'verify_retries must not be negative' })
+      .describe('A failing check is run again up to this many times; it passes when one run passes (flaky tests); default 0')
+      .optional(),
+    on_verify_failure: enumOf(
+      VERIFY_FAILURE_MODES,
+      'fail (default): the point fails; exclude: find the streams that broke the check, publish the rest',
+    ).optional(),
+    verify_max_runs: z
+      .number()
+      .int({ error: 'verify_max_runs must be a whole number' })
+      .min(1, { error: 'verify_max_runs must be at least 1' })
+      .describe('exclude: the most checks the search for the culprits may run before the point fails; default 50')
+      .optional(),
   },
   "A convergence point: where streams' outputs are merged",
 );

@@ -119,7 +119,28 @@ export function semanticChecks(data: unknown, loc: Locator, dir: string): Diagno
   checkWorkspaces(streams, dir, report, loc);
   checkConvergence(points, byId, report);
   checkCommandsAndOutputs(data, report);
+  checkVerify(data, report);
   return out;
+}
+
+/** The options of `verify:` need a `verify:`; `exclude` and `keep_going` ask for opposite things. */
+function checkVerify(data: unknown, report: Report): void {
+  const points = own(own(data, 'agent_coordination'), 'convergence_points');
+  if (!Array.isArray(points)) return;
+  points.forEach((p: unknown, i) => {
+    if (!isRecord(p)) return;
+    const path = [...POINTS, i];
+    if (own(p, 'verify') === undefined) {
+      for (const key of ['verify_timeout', 'verify_retries', 'on_verify_failure', 'verify_max_runs']) {
+        if (own(p, key) !== undefined) report([...path, key], `${key} needs a verify command on the same point`);
+      }
+    } else if (own(p, 'on_verify_failure') === 'exclude' && own(p, 'keep_going') === true) {
+      report(
+        [...path, 'on_verify_failure'],
+        'on_verify_failure: exclude leaves out the streams that broke the check; keep_going merges every stream: choose one',
+      );
+    }
+  });
 }
 
 type Report = (path: readonly PathSegment[], message: string, pos?: SourcePos) => void;

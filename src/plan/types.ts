@@ -106,6 +106,23 @@ export interface ConflictRules {
   paths: Array<{ glob: string; policy: ConflictPolicy }>;
 }
 
+/** What a point does when its check fails: fail, or find and leave out the streams that broke it. */
+export type VerifyFailureMode = 'fail' | 'exclude';
+export const VERIFY_FAILURE_MODES: readonly VerifyFailureMode[] = ['fail', 'exclude'];
+
+/** `verify:` of a convergence point and its options. */
+export interface VerifySpec {
+  /** A string runs through `sh -c`; a list runs without a shell. */
+  command: string | string[];
+  /** A check running longer is stopped and counts as failed. */
+  timeoutMs: number;
+  /** A failing check is run again up to this many times (it passes when one run passes). */
+  retries: number;
+  onFailure: VerifyFailureMode;
+  /** `exclude`: the most checks the culprit search may run. */
+  maxRuns: number;
+}
+
 export interface PointSpec {
   name: string;
   type: ConvergenceType;
@@ -126,6 +143,8 @@ export interface PointSpec {
   checkpointKeep: number;
   /** The merge is published only once a quorum of voters approves it (see src/consensus/). */
   approve?: ApprovalSpec;
+  /** The check the merge must pass before it is published. */
+  verify?: VerifySpec;
   pos?: SourcePos;
 }
 
@@ -200,4 +219,8 @@ export const DEFAULTS = {
   retries: 0,
   priority: 0,
   quorum: 'majority',
+  verifyTimeoutMs: 1_800_000,
+  verifyRetries: 0,
+  verifyOnFailure: 'fail' as VerifyFailureMode,
+  verifyMaxRuns: 50,
 } as const;

@@ -6,9 +6,9 @@
 import { closeSync, openSync, readSync, fstatSync, appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunOutcome } from '../orchestrator/coordinator.js';
-import type { StreamRecord, PointRecord } from '../backend/types.js';
+import type { CheckRecord, StreamRecord, PointRecord } from '../backend/types.js';
 import { annotationFile, githubAnnotations, type PlanPlaces } from './github.js';
-import { streamProblem } from './summary.js';
+import { excludedLine, streamProblem } from './summary.js';
 import type { ReporterName } from './types.js';
 
 export { streamProblem } from './summary.js';
@@ -25,11 +25,19 @@ const seconds = (s: { startedAt?: string | null; endedAt?: string | null }): num
 
 /** The JUnit XML of a finished run. */
 export function junitXml(outcome: RunOutcome, name: string): string {
-  const failed = outcome.streams.filter((s) => s.state === 'failed').length + outcome.points.filter((p) => p.state === 'failed').length;
-  const skipped = outcome.streams.filter((s) => s.state === 'skipped' || (s.state === 'cancelled' && s.reason === 'superseded')).length;
+  const checks = outcome.points.flatMap((p) => (p.checks ?? []).map((c) => ({ point: p.name, c })));
+  const failedChecks = checks.filter(({ c }) => c.outcome === 'failed' || c.outcome === 'timed-out').length;
+  const failed = outcome.streams.filter((s) => s.state === 'failed').length + outcome.points.filter((p) => p.state === 'failed').length + failedChecks;
+  const skipped =
+    outcome.streams.filter((s) => s.state === 'skipped' || (s.state === 'cancelled' && s.reason === 'superseded')).length +
+    checks.filter(({ c }) => c.outcome === 'cancelled' || c.outcome === 'running').length;
   const errors = outcome.streams.filter((s) => s.state === 'cancelled' && s.reason !== 'superseded').length;
   const time = outcome.streams.reduce((t, s) => Math.max(t, seconds(s)), 0);
-  const cases = [...outcome.streams.map((s) => streamCase(s, outcome.runDir)), ...outcome.points.map(pointCase)];
+  const cases = [
+    ...outcome.streams.map((s) => streamCase(s, outcome.runDir)),
+    ...outcome.points.map(pointCase),
+    ...checks.map(({ point, c }) => checkCase(point, c)),
+  ];
   const suite = attrs({
     name,
     tests: cases.length,
@@ -68,7 +76,7 @@ function streamCase(s: StreamRecord, runDir: string): string {
 }
 
 /** A labelled tail for a failure body: the label says whether it is all of the output or its end. */
-function tailSection(fd: 'stdout' | 'stderr', t: OutputTail): string {
+function tailSection(fd: 'stdout' | 'stderr' | 'output', t: OutputTail): string {
   if (!t.text) return `--- ${fd} (empty) ---\n`;
   const what = t.cut ? `last ${t.bytes} of ${t.size} bytes` : `${t.bytes} bytes`;
   return `--- ${fd} (${what}) ---\n${t.text}${t.text.endsWith('\n') ? '' : '\n'}`;
@@ -82,6 +90,18 @@ function pointCase(p: PointRecord): string {
     ? `conflicting paths:\n${p.conflicts.map((c) => `${c}${byPath.get(c)?.length ? ` (changed by ${byPath.get(c)?.join(', ')})` : ''}`).join('\n')}${p.conflictDir ? `\nresolve them in ${p.conflictDir}, then: coord continue` : ''}`
     : (p.message ?? '');
   return `${head}><failure ${attrs({ message: `${p.type} point ${p.state}${p.reason ? ` (${p.reason})` : ''}`, type: p.reason ?? p.state })}>${text(detail)}</failure></testcase>`;
+}
+
+/** A testcase per check of a point's merge (`verify:`), its output's end in a failure's body. */
+function checkCase(point: string, c: CheckRecord): string {
+  const what = c.streams.length > 0 ? c.streams.join(', ') : 'the base alone';
+  const head = `<testcase ${attrs({ classname: `coord.verify.${point}`, name: `check ${c.check}${c.round > 0 ? ` (round ${c.round})` : ''}: ${what}`, time: ((c.durationMs ?? 0) / 1000).toFixed(3) })}`;
+  if (c.outcome === 'passed') return `${head}/>`;
+  if (c.outcome === 'cancelled' || c.outcome === 'running')
+    return `${head}><skipped ${attrs({ message: c.outcome === 'running' ? 'not finished' : 'cancelled: the search no longer needed it' })}/></testcase>`;
+  const log = outputTail(c.log);
+  const message = c.outcome === 'timed-out' ? 'the check timed out' : `the check failed (${c.signal ? `signal ${c.signal}` : `exit ${c.exitCode}`})`;
+  return `${head}><failure ${attrs({ message, type: 'verify-failed' })}>${text(tailSection('output', log))}</failure><system-out>${text(log.text)}</system-out></testcase>`;
 }
 
 /** The end of a log file: its text, how many bytes of the file that is, the file's size, and whether its start was cut off. */
@@ -157,6 +177,8 @@ export function markdownSummary(outcome: RunOutcome, name: string): string {
     lines.push('', '| convergence point | state | merged | conflicts |', '| --- | --- | --- | --- |');
     for (const p of outcome.points)
       lines.push(`| ${md(p.name)} | ${icon(p.state)} ${p.state} | ${p.merged.length}/${p.streams.length} | ${p.conflicts.map(md).join(', ') || '-'} |`);
+    const left = outcome.points.filter((p) => p.excluded?.length);
+    if (left.length > 0) lines.push('', ...left.map((p) => `- ${md(excludedLine(p))}`));
   }
   return lines.join('\n') + '\n\n';
 }

@@ -15,6 +15,12 @@ export function planStreamUnits(e: CoordEvent): boolean {
   return (e.type === 'resource-granted' || e.type === 'resource-released') && e.kind === 'stream';
 }
 
+/** How a check ended, in words: `passed`, `failed (exit 1)`, `timed out`, `cancelled`. */
+export function checkOutcome(e: { outcome: string; exitCode: number | null; signal: string | null }): string {
+  if (e.outcome === 'failed') return `failed (${e.signal ? `signal ${e.signal}` : `exit ${e.exitCode}`})`;
+  return e.outcome === 'timed-out' ? 'timed out' : e.outcome;
+}
+
 export function describeEvent(e: CoordEvent): string {
   switch (e.type) {
     case 'run-started':
@@ -58,6 +64,12 @@ export function describeEvent(e: CoordEvent): string {
       return `${e.point} conflict: ${e.conflicts.map((c) => `${c.path} (${c.streams.join(', ')})`).join('; ')}`;
     case 'point-checkpoint':
       return `${e.point} checkpoint ${e.checkpoint}: ${e.streams.length > 0 ? e.streams.join(', ') : 'nothing new'}${e.unchanged.length > 0 ? ` (unchanged: ${e.unchanged.join(', ')})` : ''}`;
+    case 'point-verifying':
+      return `${e.point} check ${e.check}${e.round > 0 ? ` (search round ${e.round})` : ''}: ${e.streams.length > 0 ? e.streams.join(', ') : 'the base alone'}`;
+    case 'point-verified':
+      return `${e.point} check ${e.check} ${checkOutcome(e)}${e.tries > 1 ? ` after ${e.tries} tries` : ''} in ${formatDuration(e.durationMs)}${e.outcome === 'passed' || e.outcome === 'cancelled' ? '' : ` (output: coord logs ${e.point}:verify)`}`;
+    case 'point-excluded':
+      return `${e.point}: ${e.excluded.join(', ')} left out: ${e.excluded.length > 1 ? 'they break' : 'it breaks'} the check (found in ${e.checks} check${e.checks === 1 ? '' : 's'}, ${e.rounds} round${e.rounds === 1 ? '' : 's'})`;
     case 'point-done':
       return `${e.point} done: ${e.target}`;
     case 'point-failed':

@@ -1,7 +1,7 @@
 /** The table printed at the end of `coord run`: each stream's state, time and exit code. */
 import type { Colors } from './color.js';
 import type { RunOutcome } from '../orchestrator/coordinator.js';
-import type { StreamRecord } from '../backend/types.js';
+import type { PointRecord, StreamRecord } from '../backend/types.js';
 import { formatDuration } from '../util/duration.js';
 
 const STATE_COLOR: Record<string, (c: Colors, s: string) => string> = {
@@ -36,6 +36,7 @@ export function formatSummary(outcome: RunOutcome, c: Colors): string {
   }
   const verdict = outcome.state === 'succeeded' ? c.green(outcome.state) : c.red(outcome.state);
   lines.push('', `run ${outcome.runId} ${verdict}`);
+  for (const p of outcome.points) if (p.excluded?.length) lines.push(excludedLine(p));
   const conflicted = outcome.points.filter((p) => p.reason === 'conflict' && p.conflictDir);
   if (conflicted.length > 0) {
     lines.push('');
@@ -48,6 +49,14 @@ export function formatSummary(outcome: RunOutcome, c: Colors): string {
     lines.push(`then run: coord continue ${outcome.runId}`);
   }
   return lines.join('\n') + '\n';
+}
+
+/** Who a point's check left out, and why, in one line. */
+export function excludedLine(p: PointRecord): string {
+  const checks = p.checks ?? [];
+  const rounds = 1 + Math.max(0, ...checks.map((c) => c.round));
+  const who = p.excluded ?? [];
+  return `${p.name}: ${who.join(', ')} left out: ${who.length > 1 ? 'they break' : 'it breaks'} the check (found in ${checks.length} check${checks.length === 1 ? '' : 's'}, ${rounds} round${rounds === 1 ? '' : 's'}; output: coord logs ${p.name}:verify)`;
 }
 
 /** Left-aligned columns; the column `stateCol` is coloured by its value. */
@@ -75,6 +84,7 @@ export function stateNote(reason: string | null, killed: boolean, state: string)
 
 /** One line saying why a stream did not succeed (the JUnit failure message and the GitHub annotation). */
 export function streamProblem(s: StreamRecord): string {
+  if (s.reason === 'verify-failed') return `${s.id} ${s.state}: verify-failed (it exited 0, but its changes break its point's check)`;
   const how = s.exitCode !== null ? `exit code ${s.exitCode}` : s.signal ? `signal ${s.signal}` : s.state;
   return `${s.id} ${s.state}: ${s.reason ?? how}${s.reason && s.reason !== 'exit-non-zero' ? ` (${how})` : ''}${s.killed ? ', killed' : ''}`;
 }

@@ -5,7 +5,18 @@
  * (Redis) their heartbeat key, kept by the worker or host that watches them. Heartbeat keys
  * also bring the last beat, progress and message when they are fresher than the records.
  */
-import type { Backend, DocVersion, LeaseStore, PointRecord, PoolRecord, RunRecord, StateSettings, StreamBeat, StreamRecord } from '../backend/types.js';
+import type {
+  Backend,
+  CheckRecord,
+  DocVersion,
+  LeaseStore,
+  PointRecord,
+  PoolRecord,
+  RunRecord,
+  StateSettings,
+  StreamBeat,
+  StreamRecord,
+} from '../backend/types.js';
 import type { ChangeEntry } from '../state/store.js';
 import { queueSummary, type TopicSummary } from '../queue/queue.js';
 import type { ProposalRecord } from '../consensus/board.js';
@@ -48,8 +59,14 @@ export interface StatusSnapshot {
     /** Where the conflicts wait to be resolved (then `coord continue`), or null. */
     conflictDir: string | null;
     reason: string | null;
+    /** Why it failed, in words (null unless failed). */
+    message: string | null;
     target: string;
     approval: 'pending' | 'accepted' | 'rejected' | null;
+    /** `on_verify_failure: exclude`: the streams found to break its check, left out of the merge. */
+    excluded: string[];
+    /** `verify:` points: every check so far, in the order they started (running ones included). */
+    checks: CheckRecord[];
   }>;
   /** Each pool; `holders` and `waiters` as its coordinator last recorded them (waiters in the order they are served). */
   resources: Array<{ name: string; capacity: number; inUse: number; holders: PoolRecord['holders']; waiters: PoolRecord['waiters'] }>;
@@ -145,8 +162,11 @@ export async function loadSnapshot(backend: Backend, run: RunRecord): Promise<St
       conflictStreams: p.conflictStreams ?? [],
       conflictDir: p.conflictDir ?? null,
       reason: p.reason,
+      message: p.state === 'failed' ? p.message : null,
       target: p.target,
       approval: p.approval?.state ?? null,
+      excluded: p.excluded ?? [],
+      checks: p.checks ?? [],
     })),
     resources:
       pools?.map((p) => ({ name: p.name, capacity: p.capacity, inUse: p.inUse, holders: p.holders, waiters: p.waiters })) ??

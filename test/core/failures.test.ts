@@ -28,6 +28,7 @@ const EXAMPLES: { [R in FailureReason]: Extract<Failure, { reason: R }> } = {
   'outputs-error': { reason: 'outputs-error', message: 'over the archive limit' },
   'point-failed': { reason: 'point-failed', points: ['merge'] },
   'disk-full': { reason: 'disk-full', message: 'disk full: /logs/a.log' },
+  'verify-failed': { reason: 'verify-failed', point: 'review', message: 'check `npm test` failed (exit 1)' },
   'log-error': { reason: 'log-error', message: 'EIO: i/o error, write' },
 };
 
@@ -96,6 +97,7 @@ describe('Failure', () => {
         case 'rejected':
         case 'no-majority':
         case 'point-failed':
+        case 'verify-failed':
           return f.reason;
         default:
           return unreachable(f);

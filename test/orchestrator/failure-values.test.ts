@@ -223,6 +223,7 @@ describe('a convergence point', () => {
       workspaceOf: (id) => ({ stream: id, dir: path.join(tmp, id), outputs: [] }),
       settled: () => undefined,
       running: () => [],
+      excluded: () => undefined,
     };
     const p = new PointRunner(s, path.join(tmp, 'run'), host, { checkpointIntervalMs: 0, runId: 'r1', ...opts });
     return { p, events };

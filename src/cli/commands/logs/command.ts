@@ -4,12 +4,16 @@ import { addBackend, addRunSelector, examples, lazy } from '../../options.js';
 
 /** Adds `coord logs` to `program`. */
 export function register(program: Command): void {
-  const cmd = program.command('logs').helpGroup('Look at a run:').description("a stream's output (stdout and stderr)").argument('<stream>', 'stream id');
+  const cmd = program
+    .command('logs')
+    .helpGroup('Look at a run:')
+    .description("a stream's output (stdout and stderr), or a point's checks (POINT:verify)")
+    .argument('<stream>', 'stream id, or POINT:verify for the output of the checks of a point with verify:');
   addRunSelector(cmd, { positional: true })
     .option('-f, --follow', 'keep printing new output until the stream ends')
     .addOption(new Option('--fd <fd>', 'only one of the two').choices(['stdout', 'stderr']));
   addBackend(cmd);
-  examples(cmd, ['coord logs research', 'coord logs research -f', 'coord logs research --fd stderr 20261202-101500-3fa2c1']).action(
+  examples(cmd, ['coord logs research', 'coord logs research -f', 'coord logs research --fd stderr 20261202-101500-3fa2c1', 'coord logs merged:verify']).action(
     lazy(async () => (await import('./action.js')).logsCommand),
   );
 }

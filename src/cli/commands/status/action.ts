@@ -54,6 +54,7 @@ export function formatStatus(snap: StatusSnapshot, c: Colors): string {
       prow.push([p.name, p.type, p.state + note, p.merged.join(',') || '-', p.conflicts.join(', ') || '-']);
     }
     out.push('', ...table(prow, c, 2));
+    for (const p of snap.convergence) if (p.checks.length > 0) out.push(checksLine(p));
   }
   if (snap.resources.length > 0) {
     const who = (w: { owner: string; pid: number | null; units: number }) =>
@@ -99,4 +100,16 @@ export function formatStatus(snap: StatusSnapshot, c: Colors): string {
 function clip(text: string, n: number): string {
   const one = text.replace(/\s+/g, ' ');
   return one.length > n ? one.slice(0, n - 1) + '…' : one;
+}
+
+/** A point's checks in one line: how many ended how, what runs now, who was left out. */
+function checksLine(p: { name: string; checks: Array<{ outcome: string; streams: string[]; round: number }>; excluded: string[] }): string {
+  const count = (o: string): number => p.checks.filter((x) => x.outcome === o).length;
+  const parts = (['passed', 'failed', 'timed-out', 'cancelled'] as const).filter((o) => count(o) > 0).map((o) => `${count(o)} ${o}`);
+  const running = p.checks.filter((x) => x.outcome === 'running');
+  const round = Math.max(...p.checks.map((x) => x.round));
+  const now = running.length > 0 ? `; running: ${running.map((x) => `[${x.streams.join(',') || 'base'}]`).join(' ')}` : '';
+  const search = round > 0 ? `; search round ${round}` : '';
+  const out = p.excluded.length > 0 ? `; left out: ${p.excluded.join(', ')} (${p.excluded.length > 1 ? 'they break' : 'it breaks'} the check)` : '';
+  return `${p.name}: ${p.checks.length} check${p.checks.length === 1 ? '' : 's'} (${parts.join(', ') || 'none ended'})${search}${now}${out}`;
 }

@@ -1,0 +1,254 @@
+/**
+ * A point's check (`verify:`): no merge is published before it passes.
+ *
+ *   merge of the point's streams ──> check tree (src/verify/scratch.ts: the base hard-linked
+ *   from the run's check pool, changed files copied) ──> the check (point-check.ts) ──> passed:
+ *   publish │ failed, `on_verify_failure: fail`: the point fails (`verify-failed`)
+ *           │ failed, `exclude`: the culprit search (src/verify/search.ts) ──> publish the rest
+ *
+ * The search splits the streams in merge order into parts and checks them at once, each on top
+ * of the parts before it (Mergify's batch bisection: a failing part is split again, the last
+ * part never checked alone), at most `--concurrency` checks at a time and `verify_max_runs`
+ * checks in all. A culprit ends `failed` with reason `verify-failed`; the rest, checked
+ * together, is what the point publishes.
+ *
+ * Every check is a record (`checks` of the point's record: what it checked, how it ended, its
+ * log in `<run>/verify/<point>/check-<n>.log`, which `coord logs <point>:verify` prints) and two
+ * events, `point-verifying` and `point-verified`.
+ */
+import { mkdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CheckRecord, PointRecord } from '../backend/types.js';
+import type { CheckContext, PointHost, PointSide } from './point-types.js';
+import type { EventInput } from '../events/types.js';
+import type { ConflictPolicy, PointSpec, VerifySpec } from '../plan/types.js';
+import type { ConflictRules, MergeResult, MergeSource } from '../merge/merge.js';
+import type { BaseTree } from '../workspace/basetree.js';
+import { buildCheckTree, checkPool, type CheckPool, type CheckTree } from '../verify/scratch.js';
+import { findCulprits } from '../verify/search.js';
+import { logTail, runCheck } from './point-check.js';
+
+/** The point's verifier, when it has a check and the run gave its checks what they need. */
+export function verifierOf(
+  spec: PointSpec,
+  point: PointSide,
+  runDir: string,
+  host: PointHost,
+  ctx: CheckContext | undefined,
+  signal: AbortSignal,
+  merge: VerifyMerge,
+): PointVerifier | undefined {
+  if (!spec.verify || !ctx) return undefined;
+  return new PointVerifier(
+    { ...spec, verify: spec.verify },
+    point,
+    runDir,
+    { ...ctx, emit: (e) => host.emit(e), saved: () => host.save(point.rec), excluded: (ids, f) => host.excluded(ids, f), signal },
+    merge,
+  );
+}
+
+/** What a point's checks need of the run. */
+interface VerifyHost extends CheckContext {
+  emit(e: EventInput): void;
+  /** The point's record changed (a check started or ended). */
+  saved(): void;
+  excluded: PointHost['excluded'];
+  /** Calls every check off (the point settled otherwise: the run stops, its timeout). */
+  signal: AbortSignal;
+}
+
+/** What the merge of a set of streams is made of (the point's policy and options). */
+export interface VerifyMerge {
+  policy: ConflictPolicy | ConflictRules;
+  allowConflicts: boolean;
+  /** The base the streams were seeded from (taken when first asked for). */
+  baseTree: () => Promise<BaseTree | undefined>;
+  /** The merge sources of these streams, in this order (a `coord continue` resolution last). */
+  sources(streams: readonly string[]): Promise<MergeSource[]>;
+}
+
+/** What the check made of a merge. */
+export type Verdict =
+  /** Publish the merge of `publish`; `excluded` broke the check and are left out. */
+  | { kind: 'passed'; publish: string[]; excluded: string[] }
+  /** The point fails with reason `verify-failed`. */
+  | { kind: 'failed'; message: string }
+  /** The merge itself did not go through (conflicts): the point fails as without a check. */
+  | { kind: 'merge'; result: MergeResult };
+
+const shown = (c: string | string[]): string => (typeof c === 'string' ? c : c.join(' '));
+
+export class PointVerifier {
+  private readonly verify: VerifySpec;
+  private readonly dir: string;
+  private pool: CheckPool | undefined;
+
+  private readonly rec: PointRecord;
+
+  constructor(
+    private readonly spec: PointSpec & { verify: VerifySpec },
+    private readonly point: PointSide,
+    runDir: string,
+    private readonly host: VerifyHost,
+    private readonly merge: VerifyMerge,
+  ) {
+    this.verify = spec.verify;
+    this.rec = point.rec;
+    this.dir = join(runDir, 'verify', spec.name);
+    this.poolDir = join(runDir, 'verify', 'pool');
+  }
+
+  private readonly poolDir: string;
+  /** Checks started so far. */
+  private started = 0;
+
+  /**
+   * What of the merge of `ids` the point publishes: all of it when it passes the check; with
+   * `exclude`, all but the culprits, who end `verify-failed` (the point stops waiting for them).
+   * Undefined when the point failed instead (the check, or the merge's conflicts).
+   */
+  async admit(ids: string[], known: readonly string[] = []): Promise<string[] | undefined> {
+    const v = await this.gate(ids, known);
+    const { point } = this;
+    if (point.settled()) return undefined;
+    if (v.kind === 'merge') return point.absorb(v.result) ? ids : undefined;
+    if (v.kind === 'failed') return void point.fail({ reason: 'verify-failed', point: this.spec.name, message: v.message }, v.message);
+    for (const id of v.excluded) point.forget(id);
+    if (v.excluded.length > 0) {
+      const message = `its changes break the check of ${this.spec.name} (\`${shown(this.verify.command)}\`; output: coord logs ${this.spec.name}:verify)`;
+      this.host.excluded(v.excluded, { reason: 'verify-failed', point: this.spec.name, message });
+    }
+    return v.publish;
+  }
+
+  /**
+   * Checks the merge of `streams` (in merge order). `known` of them (a progressive point's
+   * earlier merges) passed before: with `exclude`, only the others can be culprits.
+   */
+  async gate(streams: readonly string[], known: readonly string[] = []): Promise<Verdict> {
+    const first = await this.check([...streams], 0);
+    if ('merge' in first) return { kind: 'merge', result: first.merge };
+    if (first.passed) return { kind: 'passed', publish: [...streams], excluded: [] };
+    const broke = `${this.describeFailure(first.record)} on the merge of ${streams.length > 0 ? streams.join(', ') : 'the base alone'}`;
+    if (this.verify.onFailure === 'fail') return { kind: 'failed', message: `${broke}${this.tail(first.record)}; output: coord logs ${this.spec.name}:verify` };
+    const good = new Set(known);
+    const candidates = streams.filter((s) => !good.has(s));
+    if (candidates.length === 0) return { kind: 'failed', message: `${broke}, and no stream of it is new since the last check that passed` };
+    // the search's rounds: 1 is the failure above (this point's round 0), each later one counts on
+    let round = 0;
+    const search = await findCulprits(candidates, {
+      parallel: Math.max(1, this.host.parallel),
+      maxRuns: this.verify.maxRuns,
+      signal: this.host.signal,
+      onRound: (r) => void (round = r.n),
+      check: async (set, signal) => {
+        const r = await this.check([...known, ...set], round, signal);
+        // a part of a clean merge merges cleanly: a conflict here would be an error of the merge
+        if ('merge' in r) throw new Error(`the merge of ${set.join(', ')} conflicts, though the merge of all did not`);
+        return r.passed;
+      },
+    });
+    const checks = (this.rec.checks ?? []).length;
+    if (search.exhausted) {
+      return {
+        kind: 'failed',
+        message: `${broke}; the search for the streams that break it stopped after ${checks} checks (verify_max_runs: ${this.verify.maxRuns}) with ${search.culprits.length > 0 ? `${search.culprits.join(', ')} found` : 'none found'}; output: coord logs ${this.spec.name}:verify`,
+      };
+    }
+    const excluded = new Set(search.culprits);
+    this.rec.excluded = [...excluded];
+    this.host.emit({ type: 'point-excluded', point: this.spec.name, excluded: [...excluded], checks, rounds: search.rounds });
+    return { kind: 'passed', publish: streams.filter((s) => !excluded.has(s)), excluded: [...excluded] };
+  }
+
+  /** One check of the merge of `streams`: its tree built, the check run, the tree looked at and removed. */
+  private async check(streams: string[], round: number, signal?: AbortSignal): Promise<{ merge: MergeResult } | { passed: boolean; record: CheckRecord }> {
+    const checks = (this.rec.checks ??= []);
+    // numbered as they start (checks of a search round start together)
+    const n = ++this.started;
+    const record: CheckRecord = {
+      check: n,
+      round,
+      streams,
+      outcome: 'running',
+      exitCode: null,
+      signal: null,
+      tries: 0,
+      startedAt: new Date().toISOString(),
+      durationMs: null,
+      log: join(this.dir, `check-${n}.log`),
+    };
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const base = await this.merge.baseTree();
+    if (base && !this.pool) this.pool = checkPool(base, join(this.poolDir, base.dir.split('/').pop() ?? 'base'));
+    const tree: CheckTree = await buildCheckTree(join(this.dir, `tree-${n}`), await this.merge.sources(streams), this.merge.policy, {
+      allowConflicts: this.merge.allowConflicts,
+      ...(this.pool ? { pool: this.pool } : {}),
+    });
+    if (!tree.result.ok) return { merge: tree.result };
+    checks.push(record);
+    this.host.emit({ type: 'point-verifying', point: this.spec.name, check: n, round, streams, log: record.log });
+    this.host.saved();
+    const both = signal ? AbortSignal.any([signal, this.host.signal]) : this.host.signal;
+    let result: Awaited<ReturnType<typeof runCheck>>;
+    try {
+      result = await runCheck(this.host.spawner, {
+        command: this.verify.command,
+        tree: tree.dir,
+        env: this.host.env(tree.dir, streams),
+        log: record.log,
+        timeoutMs: this.verify.timeoutMs,
+        retries: this.verify.retries,
+        graceMs: this.host.graceMs,
+        signal: both,
+      });
+    } finally {
+      const tampered = tree.tamperCheck();
+      if (tampered.length > 0) {
+        this.host.emit({
+          type: 'warning',
+          point: this.spec.name,
+          message: `check ${n} wrote into ${tampered.length} base file${tampered.length > 1 ? 's' : ''} in place (${tampered.slice(0, 5).join(', ')}${tampered.length > 5 ? ', …' : ''}); the base was restored, the merge is unchanged`,
+        });
+      }
+      // removed in the background: thousands of links take a while to unlink
+      void rm(tree.dir, { recursive: true, force: true }).catch(() => undefined);
+    }
+    Object.assign(record, {
+      outcome: result.outcome,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      tries: result.tries,
+      durationMs: Math.round(result.durationMs),
+    });
+    this.host.emit({
+      type: 'point-verified',
+      point: this.spec.name,
+      check: n,
+      round,
+      streams,
+      outcome: result.outcome,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      tries: result.tries,
+      durationMs: Math.round(result.durationMs),
+      log: record.log,
+    });
+    this.host.saved();
+    return { passed: result.outcome === 'passed', record };
+  }
+
+  private describeFailure(r: CheckRecord): string {
+    const how =
+      r.outcome === 'timed-out' ? `timed out after ${this.verify.timeoutMs} ms` : r.signal ? `failed (signal ${r.signal})` : `failed (exit ${r.exitCode})`;
+    return `check \`${shown(this.verify.command)}\` ${how}${r.tries > 1 ? ` in each of ${r.tries} tries` : ''}`;
+  }
+
+  /** The end of a check's output, for a failure message. */
+  private tail(r: CheckRecord): string {
+    const t = logTail(r.log, 5).trim();
+    return t ? `:\n${t}` : '';
+  }
+}
