@@ -2,16 +2,17 @@
 // - the overhead of one check on a 5,000-file base (250 dirs x 20 files): a check tree built
 //   from the pool (base files hard-linked, the streams' changed files copied) plus its tamper
 //   check, beside `cp -a` of the same tree (what a full copy per check costs) and beside the
-//   same merge copying the base (mergeAll with baseTree);
+//   same merge copying the base (mergeAll with baseTree); on the temp directory's disk and,
+//   where /dev/shm is a tmpfs, in memory (the cost without the disk's);
 // - the culprit search: 16 streams, one of which breaks a real check command, 4 checks at a
 //   time: check runs and rounds beside the ideal 1 + ⌈log₅ 16⌉, and the wall time beside
 //   rounds x one check's time.
 // Each round's tree goes in a new directory; nothing is removed until the end (see merge.js:
 // ext4 without a journal slows file creation for minutes after mass removals).
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { snapshotBase } from '../dist/workspace/basetree.js';
 import { seedWorkspace } from '../dist/workspace/seed.js';
 import { detectChanges } from '../dist/workspace/changes.js';
@@ -59,6 +60,19 @@ async function rounds(n, sides) {
     }
   }
   return out.map(median);
+}
+
+const TMPFS_MAGIC = 0x01021994;
+
+/** A temp directory in memory (/dev/shm when it is a tmpfs), else null: the check tree's own cost without the disk's. */
+function memoryDir() {
+  try {
+    if (statfsSync('/dev/shm').type !== TMPFS_MAGIC) return null;
+    const dir = mkdtempSync('/dev/shm/coord-bench-verify-');
+    return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  } catch {
+    return null;
+  }
 }
 
 async function overhead(dir) {
@@ -183,18 +197,30 @@ export async function run() {
   try {
     const o = await overhead(join(dir, 'overhead'));
     const s = await search(join(dir, 'search'));
+    const mem = memoryDir();
+    let m = null;
+    if (mem) {
+      try {
+        m = await overhead(join(mem.dir, 'overhead'));
+      } finally {
+        mem.cleanup();
+      }
+    }
     const ideal = 1 + Math.ceil(Math.log(STREAMS) / Math.log(PARALLEL + 1) - 1e-9);
     console.log(
       `\n## Verify: one check tree on a ${o.files.toLocaleString('en')}-file base, 2 streams changing 3 files each (medians of ${REPEAT}; target: under 100 ms)`,
     );
     console.log(
-      '| cp -a of the base (baseline) | check tree: pool links + changed files copied + tamper check | vs cp -a | the same merge copying the base (mergeAll) | vs cp -a |',
+      '| where | cp -a of the base (baseline) | check tree: pool links + changed files copied + tamper check | vs cp -a | the same merge copying the base (mergeAll) | vs cp -a |',
     );
-    console.log('| --- | --- | --- | --- | --- |');
-    console.log(
-      `| ${fmt(o.cp)} | ${fmt(o.check)} (${o.linked.toLocaleString('en')} files linked) | ${ratio(o.check, o.cp)} | ${fmt(o.copied)} | ${ratio(o.copied, o.cp)} |`,
-    );
-    console.log(`\nThe pool (one copy of the base per run, made on first use): ${fmt(o.poolMs)}.`);
+    console.log('| --- | --- | --- | --- | --- | --- |');
+    const row = (where, x) =>
+      console.log(
+        `| ${where} | ${fmt(x.cp)} | ${fmt(x.check)} (${x.linked.toLocaleString('en')} files linked) | ${ratio(x.check, x.cp)} | ${fmt(x.copied)} | ${ratio(x.copied, x.cp)} |`,
+      );
+    row(`the temp directory's disk (${tmpdir()})`, o);
+    if (m) row('in memory (tmpfs /dev/shm)', m);
+    console.log(`\nThe pool (one copy of the base per run, made on first use): ${fmt(o.poolMs)} on disk${m ? `, ${fmt(m.poolMs)} in memory` : ''}.`);
     console.log(`\n## Verify: finding the stream that broke the check — ${STREAMS} streams, s${CULPRIT} breaks it, ${PARALLEL} checks at a time`);
     console.log('| | measured | ideal |');
     console.log('| --- | --- | --- |');
