@@ -103,6 +103,7 @@ export class PointRunner {
       allowConflicts: spec.allowConflicts,
       baseTree: async () => opts.baseTree?.(),
       sources: async (ids) => [...(await Promise.all(ids.map((id) => this.sourceOf(id)))), ...[this.resolutionSource()].filter((r) => r !== undefined)],
+      build: opts.checkMerge,
     });
   }
 
@@ -271,7 +272,7 @@ export class PointRunner {
     this.setState('merging');
     const all = this.succeeded.filter((id) => this.expected.has(id));
     this.host.emit({ type: 'point-merging', point: this.spec.name, streams: [...all] });
-    const ids = this.opts.finalMerge ? all : await this.verified(all);
+    const ids = await this.verified(all);
     if (ids === undefined) return;
     const into = this.opts.approve ? this.reviewDir : this.rec.target;
     if (this.opts.approve) rmSync(this.reviewDir, { recursive: true, force: true });

@@ -14,6 +14,8 @@ export interface PointOptions {
   checkpointIntervalMs: number;
   /** Replaces the file merge (git branches of worktree streams). */
   finalMerge?: FinalMerge | undefined;
+  /** With `finalMerge`: the same merge into a check's tree, leaving the point's own branch alone. */
+  checkMerge?: FinalMerge | undefined;
   /** The base the point's streams were seeded from, when they have one (taken when first asked for). */
   baseTree?: (() => Promise<BaseTree | undefined>) | undefined;
   /** `approve:` — asks for the decision on the merge waiting in `review`; resolves when decided. */

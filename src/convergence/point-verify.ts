@@ -67,6 +67,11 @@ export interface VerifyMerge {
   baseTree: () => Promise<BaseTree | undefined>;
   /** The merge sources of these streams, in this order (a `coord continue` resolution last). */
   sources(streams: readonly string[]): Promise<MergeSource[]>;
+  /**
+   * A point's own merge (git worktree streams: their branches merged on the point's branch, the
+   * merge commit's tree exported into `dir`), used instead of the file merge for check trees.
+   */
+  build?: ((dir: string, streams: string[]) => Promise<MergeResult>) | undefined;
 }
 
 /** What the check made of a merge. */
@@ -103,6 +108,8 @@ export class PointVerifier {
   private readonly poolDir: string;
   /** Checks started so far. */
   private started = 0;
+  /** Check trees, built one after the other. */
+  private building: Promise<void> = Promise.resolve();
 
   /**
    * What of the merge of `ids` the point publishes: all of it when it passes the check; with
@@ -150,6 +157,18 @@ export class PointVerifier {
         return r.passed;
       },
     });
+    // Every part failed from the first one on: the base (with what passed before) may be what
+    // fails, in which case no stream is to blame.
+    const implicatesBase = known.length === 0 && (search.exhausted || search.accepted.length === 0 || search.culprits.includes(candidates[0] ?? ''));
+    if (implicatesBase) {
+      const base = await this.check([], round + 1);
+      if (!('merge' in base) && !base.passed) {
+        return {
+          kind: 'failed',
+          message: `${broke}, and it fails on the base alone, without any stream's changes: no stream is left out; output: coord logs ${this.spec.name}:verify`,
+        };
+      }
+    }
     const checks = (this.rec.checks ?? []).length;
     if (search.exhausted) {
       return {
@@ -181,12 +200,7 @@ export class PointVerifier {
       log: join(this.dir, `check-${n}.log`),
     };
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const base = await this.merge.baseTree();
-    if (base && !this.pool) this.pool = checkPool(base, join(this.poolDir, base.dir.split('/').pop() ?? 'base'));
-    const tree: CheckTree = await buildCheckTree(join(this.dir, `tree-${n}`), await this.merge.sources(streams), this.merge.policy, {
-      allowConflicts: this.merge.allowConflicts,
-      ...(this.pool ? { pool: this.pool } : {}),
-    });
+    const tree = await this.tree(join(this.dir, `tree-${n}`), streams);
     if (!tree.result.ok) return { merge: tree.result };
     checks.push(record);
     this.host.emit({ type: 'point-verifying', point: this.spec.name, check: n, round, streams, log: record.log });
@@ -238,6 +252,29 @@ export class PointVerifier {
     });
     this.host.saved();
     return { passed: result.outcome === 'passed', record };
+  }
+
+  /** The check tree of the merge of `streams` in `dir`: the file merge on the check pool, or the point's own merge (one at a time: it has one branch). */
+  private async tree(dir: string, streams: string[]): Promise<Pick<CheckTree, 'dir' | 'result' | 'tamperCheck'>> {
+    // Trees are built one after the other: a check starts as soon as its tree is there, while
+    // the next tree is built (built all at once, every tree would be late).
+    const made = this.building.then(() => this.build(dir, streams));
+    this.building = made.then(
+      () => undefined,
+      () => undefined,
+    );
+    return made;
+  }
+
+  private async build(dir: string, streams: string[]): Promise<Pick<CheckTree, 'dir' | 'result' | 'tamperCheck'>> {
+    const { build } = this.merge;
+    if (build) return { dir, result: await build(dir, streams), tamperCheck: () => [] };
+    const base = await this.merge.baseTree();
+    if (base && !this.pool) this.pool = checkPool(base, join(this.poolDir, base.dir.split('/').pop() ?? 'base'));
+    return buildCheckTree(dir, await this.merge.sources(streams), this.merge.policy, {
+      allowConflicts: this.merge.allowConflicts,
+      ...(this.pool ? { pool: this.pool } : {}),
+    });
   }
 
   private describeFailure(r: CheckRecord): string {

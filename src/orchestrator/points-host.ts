@@ -45,6 +45,7 @@ export class PointsHost implements PointsHostRole {
     const runner = new PointRunner(spec, e.runDir, this.host(), {
       checkpointIntervalMs: e.plan.stateManagement.checkpointIntervalMs,
       finalMerge: onWorktrees ? (target, ids) => e.worktrees.merge(spec, target, ids) : undefined,
+      checkMerge: onWorktrees ? (target, ids) => e.worktrees.checkTree(spec, target, ids) : undefined,
       baseTree: base !== undefined ? () => this.baseTreeOf(base) : undefined,
       approve: spec.approve ? (review) => this.approval(spec, review) : undefined,
       runId: e.runId,

@@ -64,10 +64,28 @@ export class Worktrees {
 
   /** Merges the streams' branches into the point's branch and writes its tree to `target`. */
   async merge(point: PointSpec, target: string, streams: string[]): Promise<MergeResult> {
+    return this.mergeOn(this.branchOf(point.name), point, target, streams);
+  }
+
+  /**
+   * The tree of a check of `point` (`verify:`): `streams` merged as `merge` would on a branch of
+   * their own (`coord/<run>/<point>--check`), the merge commit's tree exported into `target`,
+   * the branch deleted. One at a time per point.
+   */
+  async checkTree(point: PointSpec, target: string, streams: string[]): Promise<MergeResult> {
+    const branch = `${this.branchOf(point.name)}--check`;
+    const first = this.heads.get(streams[0] ?? '');
+    try {
+      return await this.mergeOn(branch, point, target, streams);
+    } finally {
+      if (first) await (await this.load()).deleteBranch(first.repo, branch);
+    }
+  }
+
+  private async mergeOn(pointBranch: string, point: PointSpec, target: string, streams: string[]): Promise<MergeResult> {
     const git = await this.load();
     const first = this.heads.get(streams[0] ?? '');
     if (!first) throw new Error(`convergence point "${point.name}": no worktree to merge`);
-    const pointBranch = this.branchOf(point.name);
     const byBranch = new Map(streams.map((s) => [this.branchOf(s), s]));
     const r = await git.mergeBranches(first.repo, pointBranch, first.head, [...byBranch.keys()], join(this.workspaceDir, `.point-${point.name}`));
     if (r.ok) await git.exportTree(first.repo, pointBranch, target);

@@ -345,3 +345,8 @@ export async function changedPaths(repo: string, from: string, to: string): Prom
   const { stdout } = await git(repo, ['diff', '--name-only', '-z', '--no-renames', from, to, '--']);
   return new Set(stdout.split('\0').filter(Boolean));
 }
+
+/** Deletes `branch` of `repo` (`git branch -D`); no error when it does not exist. */
+export async function deleteBranch(repo: string, branch: string): Promise<void> {
+  await git(repo, ['branch', '-D', '--quiet', branch], [0, 1]);
+}

@@ -8,7 +8,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Rig, fixture, FIXTURES, processAlive } from '../rig.js';
+import { Rig, fixture, FIXTURES, git, processAlive } from '../rig.js';
 
 let rig: Rig;
 beforeEach(() => {
@@ -161,6 +161,23 @@ describe('verify: a merge is published only when the project tests pass on it', 
     expect(read(count)).toBe('2\n');
   });
 
+  it('a base that fails the check on its own: no stream is blamed, the point fails', async () => {
+    const repo = join(rig.dir, 'repo');
+    writeFileSync(
+      join(repo, 'test', 'broken.test.js'),
+      "import { test } from 'node:test';\nimport assert from 'node:assert/strict';\n\ntest('broken before any stream', () => assert.equal(1, 2));\n",
+    );
+    plan({ verify: TESTS, on_verify_failure: 'exclude' }, []);
+    const r = await rig.coord(['run', 'plan.yaml']);
+    expect({ code: r.code, out: r.stdout.slice(-3000) }).toMatchObject({ code: 1 });
+    const s = await status();
+    const point = s.convergence.find((p) => p.name === 'review');
+    expect(point).toMatchObject({ state: 'failed', reason: 'verify-failed', excluded: [] });
+    expect(point?.message).toMatch(/fails on the base alone/);
+    expect(point?.checks?.at(-1)?.streams).toEqual([]);
+    for (const id of ['add', 'sub', 'fmt', 'notes']) expect(stream(s, id)?.state).toBe('succeeded');
+  });
+
   it('on_verify_failure: fail (the default): the point fails with verify-failed, publishes nothing, its dependents are skipped', async () => {
     plan({ verify: TESTS }, [MUL_BROKEN], [{ id: 'after', depends_on: ['review'], command: 'true' }]);
     const r = await rig.coord(['run', 'plan.yaml']);
@@ -213,6 +230,36 @@ describe('verify: a merge is published only when the project tests pass on it', 
     expect(read(join(rig.dir, 'repo'), 'lib/index.js')).not.toContain('tampered');
     expect(existsSync(join(converged('review'), 'junk.txt'))).toBe(false);
     expect(rig.events().some((e) => e.type === 'warning' && /wrote into 1 base file in place \(lib\/index\.js\)/.test(String(e.message)))).toBe(true);
+  });
+
+  it("a worktree point checks the merge commit's tree: the culprit's branch is left out of the merge branch", async () => {
+    const repo = join(rig.dir, 'repo');
+    git(repo, 'init', '--quiet', '-b', 'main');
+    git(repo, 'add', '-A');
+    git(repo, 'commit', '--quiet', '-m', 'init');
+    rig.writePlan({
+      stream_configuration: { base: './repo', coordination: { isolation: { workspace: 'worktree' } } },
+      agent_coordination: {
+        convergence_points: [{ name: 'review', type: 'barrier', streams: ['add', 'sub', 'mul'], verify: TESTS, on_verify_failure: 'exclude' }],
+      },
+      streams: [
+        { id: 'add', command: edit('replace', 'lib/add.js', 'The sum of two numbers.', 'The sum of two numbers, a + b.') },
+        { id: 'sub', command: edit('replace', 'lib/sub.js', 'The difference', 'The signed difference') },
+        MUL_BROKEN,
+      ],
+    });
+    const r = await rig.coord(['run', 'plan.yaml']);
+    expect({ code: r.code, out: r.stdout.slice(-3000), err: r.stderr.slice(-2000) }).toMatchObject({ code: 1 });
+    const s = await status();
+    expect(s.convergence.find((p) => p.name === 'review')).toMatchObject({ state: 'done', excluded: ['mul'] });
+    expect(stream(s, 'mul')).toMatchObject({ state: 'failed', reason: 'verify-failed' });
+    const id = rig.runIds()[0] ?? '';
+    // the point's branch merges the two others, not the culprit's
+    expect(git(repo, 'show', `coord/${id}/review:lib/add.js`)).toContain('a + b.');
+    expect(git(repo, 'show', `coord/${id}/review:lib/sub.js`)).toContain('The signed difference');
+    expect(git(repo, 'show', `coord/${id}/review:lib/mul.js`)).toContain('return a * b;');
+    expect(read(converged('review'), 'lib/mul.js')).toContain('return a * b;');
+    expect(git(repo, 'log', '--format=%s', `coord/${id}/review`)).not.toMatch(/coord\/[^/]+\/mul/);
   });
 
   it('verify options without verify are plan errors with their place', async () => {
