@@ -143,7 +143,8 @@ export class PointVerifier {
     const good = new Set(known);
     const candidates = streams.filter((s) => !good.has(s));
     if (candidates.length === 0) return { kind: 'failed', message: `${broke}, and no stream of it is new since the last check that passed` };
-    // the search's rounds: 1 is the failure above (this point's round 0), each later one counts on
+    // The search's rounds: its round 1 is the failure above (this point's round 0); a check started
+    // after its round n ended is of its round n + 1, recorded as round n.
     let round = 0;
     const search = await findCulprits(candidates, {
       parallel: Math.max(1, this.host.parallel),
@@ -161,7 +162,7 @@ export class PointVerifier {
     // fails, in which case no stream is to blame.
     const implicatesBase = known.length === 0 && (search.exhausted || search.accepted.length === 0 || search.culprits.includes(candidates[0] ?? ''));
     if (implicatesBase) {
-      const base = await this.check([], round + 1);
+      const base = await this.check([], round);
       if (!('merge' in base) && !base.passed) {
         return {
           kind: 'failed',
@@ -178,7 +179,7 @@ export class PointVerifier {
     }
     const excluded = new Set(search.culprits);
     this.rec.excluded = [...excluded];
-    this.host.emit({ type: 'point-excluded', point: this.spec.name, excluded: [...excluded], checks, rounds: search.rounds });
+    this.host.emit({ type: 'point-excluded', point: this.spec.name, excluded: [...excluded], checks, rounds: search.rounds + (implicatesBase ? 1 : 0) });
     return { kind: 'passed', publish: streams.filter((s) => !excluded.has(s)), excluded: [...excluded] };
   }
 

@@ -51,12 +51,10 @@ export function formatSummary(outcome: RunOutcome, c: Colors): string {
   return lines.join('\n') + '\n';
 }
 
-/** Who a point's check left out, and why, in one line. */
+/** Who a point's check left out, and why, in one line (the live line said how many checks it took). */
 export function excludedLine(p: PointRecord): string {
-  const checks = p.checks ?? [];
-  const rounds = 1 + Math.max(0, ...checks.map((c) => c.round));
   const who = p.excluded ?? [];
-  return `${p.name}: ${who.join(', ')} left out: ${who.length > 1 ? 'they break' : 'it breaks'} the check (found in ${checks.length} check${checks.length === 1 ? '' : 's'}, ${rounds} round${rounds === 1 ? '' : 's'}; output: coord logs ${p.name}:verify)`;
+  return `${p.name}: ${who.join(', ')} left out: ${who.length > 1 ? 'their changes break' : 'its changes break'} the check (coord logs ${p.name}:verify)`;
 }
 
 /** Left-aligned columns; the column `stateCol` is coloured by its value. */

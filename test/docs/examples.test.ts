@@ -217,3 +217,70 @@ describe("the README's worked example", () => {
     LONG,
   );
 });
+
+describe("the README's verified convergence", () => {
+  const text = section(README, "Verified convergence: a merge gated by the project's tests");
+  const all = blocks(text);
+  const yaml = all.filter((b) => b.info === 'yaml');
+  const planFile = /as `([^`]+\.yaml)`/.exec(text)?.[1];
+
+  it('saves one plan whose point has verify: and on_verify_failure: exclude, over claude -p agents', () => {
+    expect(yaml).toHaveLength(1);
+    const plan = parse(yaml[0]!.text) as {
+      agent_coordination: { convergence_points: Array<Record<string, unknown>> };
+      streams: Array<{ id: string; command: string }>;
+    };
+    expect(plan.agent_coordination.convergence_points[0]).toMatchObject({ verify: 'npm test', on_verify_failure: 'exclude' });
+    expect(plan.streams.every((s) => s.command.startsWith('claude -p '))).toBe(true);
+    expect(all.filter((b) => b.info === 'sh').flatMap((b) => commands(b.text))).toEqual([`coord run ${planFile}`]);
+  });
+
+  it(
+    'runs as written: the stand-in agent of perf breaks lib/mul.js, the check finds it, the others are published, exit 1',
+    async () => {
+      const project = join(rig.dir, 'tally');
+      cpSync(join(FIXTURES, 'project'), project, { recursive: true });
+      git(project, 'init', '-q');
+      git(project, 'add', '.');
+      git(project, 'commit', '-q', '-m', 'tally');
+      writeFileSync(join(project, planFile!), yaml[0]!.text);
+      const bin = join(rig.dir, 'bin');
+      mkdirSync(bin);
+      const exec = (to: string): string => `exec ${shellQuote(process.execPath)} ${shellQuote(to)} "$@"\n`;
+      // "Say perf got mul wrong"
+      const breaks = `[ "$COORD_STREAM_ID" = perf ] && sed -i 's/a \\* b/a + b/' lib/mul.js\n`;
+      writeFileSync(join(bin, 'claude'), `#!/bin/sh\n${breaks}${exec(join(FIXTURES, 'agent-standin.js'))}`);
+      writeFileSync(join(bin, 'coord'), `#!/bin/sh\n${exec(COORD)}`);
+      chmodSync(join(bin, 'claude'), 0o755);
+      chmodSync(join(bin, 'coord'), 0o755);
+      const env = { PATH: `${bin}:${process.env.PATH ?? ''}` };
+
+      const run = commands(all.find((b) => b.info === 'sh')!.text)[0]!;
+      const r = await sh(run, project, env);
+      const [id] = runsIn(join(project, '.coord'));
+      runIds.push(id!);
+      // "the run exits 1", and it ends as shown
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 1, stderr: '' });
+      const shown = all[all.findIndex((b) => b.info === 'sh') + 1]!;
+      expect(unmatchedTail(r.stdout, outputPatterns(shown.text))).toEqual([]);
+
+      const status = JSON.parse((await sh(`coord status --json ${id}`, project, env)).stdout) as Status & {
+        streams: Array<{ id: string; state: string; reason: string | null }>;
+        convergence: Array<{ name: string; state: string; merged: string[]; excluded: string[] }>;
+      };
+      expect(status.streams.find((s) => s.id === 'perf')).toMatchObject({ state: 'failed', reason: 'verify-failed' });
+      expect(status.convergence[0]).toMatchObject({ name: 'release', state: 'done', excluded: ['perf'] });
+      const converged = join(project, '.coord', 'runs', id!, 'converged', 'release');
+      for (const agent of ['docs', 'types', 'errors']) expect(existsSync(join(converged, `${agent}.md`))).toBe(true);
+      expect(existsSync(join(converged, 'perf.md'))).toBe(false);
+      expect(readFileSync(join(converged, 'lib', 'mul.js'), 'utf8')).toContain('a * b');
+      // "coord logs release:verify prints every check's output"
+      const logs = await sh('coord logs release:verify', project, env);
+      expect(logs.code).toBe(0);
+      expect(logs.stdout).toMatch(/── check 1: .*perf.*──\n── try 1 of 1: npm test ──/);
+      expect(logs.stdout).toContain('not ok 3 - mul');
+      expect((await sh(`coord clean ${id}`, project, env)).code).toBe(0);
+    },
+    LONG,
+  );
+});
