@@ -65,6 +65,21 @@ export const CLIENT_SCRIPT = String.raw`(function () {
     cells.forEach(function (c) { tr.append(td(c)); });
     return tr;
   }
+  /** A verify: point's checks, one line each (what it checked, its search round, how it ended), and who was left out. */
+  function checks(p) {
+    var all = p.checks || [];
+    if (all.length === 0) return '-';
+    var ul = h('ul', { 'class': 'plain checks' });
+    all.forEach(function (c) {
+      var what = c.streams.length ? c.streams.join(', ') : 'the base alone';
+      var li = h('li', { 'data-check': c.check, 'data-outcome': c.outcome }, '#' + c.check + (c.round > 0 ? ' (round ' + c.round + ')' : '') + ' ' + what + ': ');
+      li.append(badge(c.outcome, c.tries > 1 ? c.tries + ' tries' : ''));
+      ul.append(li);
+    });
+    if (p.excluded && p.excluded.length) ul.append(h('li', { 'class': 'excluded' }, 'left out: ' + p.excluded.join(', ') + ' (the check fails with ' + (p.excluded.length > 1 ? 'their' : 'its') + ' changes)'));
+    return ul;
+  }
+
   function list(items) {
     if (items.length === 0) return 'none';
     var ul = h('ul', { 'class': 'plain' });
@@ -138,9 +153,9 @@ export const CLIENT_SCRIPT = String.raw`(function () {
   }
 
   function renderTables() {
-    fill($('points').tBodies[0], status.convergence, 5, function (p) {
+    fill($('points').tBodies[0], status.convergence, 6, function (p) {
       return row({ 'data-point': p.name, 'data-state': p.state }, [
-        p.name, p.type, badge(p.state, p.reason), p.merged.length ? p.merged.join(', ') : 'none', list(p.conflicts),
+        p.name, p.type, badge(p.state, p.reason), p.merged.length ? p.merged.join(', ') : 'none', list(p.conflicts), checks(p),
       ]);
     });
     fill($('resources').tBodies[0], status.resources, 4, function (p) {

@@ -15,6 +15,7 @@ const STYLE = `
 [data-state="succeeded"], [data-state="done"] { --c: var(--succeeded); } [data-state="failed"] { --c: var(--failed); }
 [data-state="skipped"] { --c: var(--skipped); } [data-state="cancelled"] { --c: var(--cancelled); }
 [data-state="merging"] { --c: var(--merging); } [data-state="interrupted"] { --c: var(--interrupted); }
+[data-state="passed"] { --c: var(--succeeded); } [data-state="timed-out"] { --c: var(--failed); }
 body { margin: 0; }
 header { background: #111827; color: #f9fafb; padding: 12px 24px; border-bottom: 4px solid var(--c, #374151); }
 h1 { font-size: 18px; margin: 0 0 6px; font-weight: 600; }
@@ -92,7 +93,7 @@ export function renderPage(nonce: string): string {
 <main>
 ${table('streams', 'Streams', ['Stream', 'State', 'Attempts', 'Last heartbeat', 'Progress', 'Timeline <span id="timeline-scale" class="note"></span>'], '<span id="stream-counts" class="count"></span>')}
 <div class="grid">
-${table('points', 'Convergence points', ['Point', 'Type', 'State', 'Merged', 'Conflicts'])}
+${table('points', 'Convergence points', ['Point', 'Type', 'State', 'Merged', 'Conflicts', 'Checks'])}
 ${table('resources', 'Resource pools', ['Pool', 'In use', 'Holders', 'Waiters'])}
 ${table('proposals', 'Proposals', ['Name', 'Kind', 'State', 'Votes'])}
 ${table('locks', 'Locks', ['Path', 'Mode', 'Holders', 'Waiters'])}

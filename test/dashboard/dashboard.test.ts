@@ -178,6 +178,50 @@ describe('coord dashboard', () => {
     expect(closed.stderr).toContain('dashboard stopped (SIGTERM)');
   });
 
+  needs.it("shows a verify: point's checks as they run, and who its search left out", async () => {
+    const gate = join(rig.dir, 'gate');
+    rig.writePlan({
+      agent_coordination: {
+        convergence_points: [
+          { name: 'gated', type: 'barrier', streams: ['good', 'bad'], verify: `${fixture('wait-for-file.js', gate)} && test ! -e BROKEN`, on_verify_failure: 'exclude' },
+        ],
+      },
+      streams: [
+        { id: 'good', command: 'echo fine > good.txt' },
+        { id: 'bad', command: 'echo oops > BROKEN' },
+      ],
+    });
+    const run = rig.spawn(['run', 'plan.yaml']);
+    await rig.waitForEvent((e) => e.type === 'point-verifying' && e.check === 1);
+    const dashboard = rig.spawn(['dashboard']);
+    const url = await dashboardUrl(dashboard);
+    const browser = await chromium.launch({ executablePath: chromiumCommand(), args: CHROMIUM_ARGS });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(url.href);
+      const point = page.locator('#points tr[data-point="gated"]');
+      // the first check, of both streams, runs (it waits for the gate)
+      await point.locator('li[data-check="1"][data-outcome="running"]').waitFor();
+      expect(await point.getAttribute('data-state')).toBe('merging');
+      expect(await point.locator('li[data-check="1"]').textContent()).toMatch(/^#1 (good, bad|bad, good): running/);
+      rig.write('gate', '');
+      // it fails, the search checks parts, and bad is left out
+      await point.locator('li[data-check="1"][data-outcome="failed"]').waitFor({ timeout: 20_000 });
+      await page.locator('#points tr[data-point="gated"][data-state="done"]').waitFor({ timeout: 20_000 });
+      expect(await point.locator('li.excluded').textContent()).toBe('left out: bad (the check fails with its changes)');
+      expect(await point.locator('li[data-outcome="passed"]').count()).toBeGreaterThan(0);
+      expect(await page.locator('#streams tr[data-stream="bad"]').getAttribute('data-state')).toBe('failed');
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+    expect((await run.done).code).toBe(1);
+    dashboard.child.kill('SIGTERM');
+    await dashboard.done;
+  });
+
   it('listens on the port given, and refuses a bad or busy one', async () => {
     rig.writePlan({ streams: [{ id: 'one', command: 'true' }] });
     expect((await rig.coord(['run', 'plan.yaml'])).code).toBe(0);
