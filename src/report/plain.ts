@@ -9,7 +9,7 @@ import type { Colors } from './color.js';
 import type { Reporter, ReporterOptions } from './types.js';
 import { formatSummary } from './summary.js';
 
-const QUIET_TYPES = new Set(['stream-skipped', 'point-failed', 'point-conflict', 'warning']);
+const QUIET_TYPES = new Set(['stream-skipped', 'point-failed', 'point-conflict', 'point-excluded', 'warning']);
 
 /** Events no line is printed for: registrations, heartbeats, and a plan stream's own units (its start and exit say as much). */
 export function unprinted(e: CoordEvent): boolean {
@@ -30,6 +30,8 @@ function paint(e: CoordEvent, text: string, c: Colors): string {
   if (e.type === 'stream-ended') return e.state === 'succeeded' ? c.green(text) : c.red(text);
   if (e.type === 'point-failed' || e.type === 'point-conflict') return c.red(text);
   if (e.type === 'point-done') return c.green(text);
+  if (e.type === 'point-verified') return e.outcome === 'passed' ? c.green(text) : e.outcome === 'cancelled' ? c.dim(text) : c.red(text);
+  if (e.type === 'point-excluded') return c.red(text);
   if (e.type === 'warning' || e.type === 'stream-skipped' || e.type === 'resource-timeout') return c.yellow(text);
   if (e.type === 'proposal-decided') return e.decision === 'accepted' ? c.green(text) : c.red(text);
   return text;
