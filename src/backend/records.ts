@@ -122,6 +122,8 @@ export interface PointRecord {
   checks?: CheckRecord[];
   /** `on_verify_failure: exclude`: the streams found to break the check, left out of the merge. */
   excluded?: string[];
+  /** `resolve:` points: the resolver's run on the merge's conflicts. */
+  resolver?: { state: 'running' | 'resolved' | 'failed'; paths: string[]; log: string };
 }
 
 /** One check of a point's merge (`verify:`): what it checked, how it ended, where its output is. */

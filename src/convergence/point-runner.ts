@@ -16,16 +16,11 @@
  * included, are merged and published, and then the point fails.
  *
  * barrier: all-or-nothing (the merge engine stages, then renames). progressive: each stream
- * is merged into the target as it succeeds; the point is done when all are. checkpoint:
- * every `checkpointIntervalMs` the running streams' workspaces are copied to
- * `converged/<point>/checkpoints/<n>/<stream>/` (a stream whose outputs did not change since
- * its last copy is not copied again; the newest `checkpoint_keep` checkpoints stay), and the
- * final merge is all-or-nothing like a barrier (staged, then put in place with the
- * checkpoints moved into it).
- *
- * With `approve:` nothing is published before a quorum approves it (point-approval.ts): the
- * merge is made in `<run dir>/review/<point>/` for review. With `verify:` nothing is published
- * before it passes the point's check (point-verify.ts); a culprit it finds is left out.
+ * is merged as it succeeds. checkpoint: the running streams' workspaces are copied every
+ * `checkpointIntervalMs` (checkpoints.ts), then an all-or-nothing final merge. With `approve:`
+ * nothing is published before a quorum approves it (point-approval.ts); with `verify:` before
+ * it passes the point's check (point-verify.ts), a culprit it finds left out; `resolve:` runs a
+ * resolver on a merge's conflicts (point-resolve.ts).
  */
 import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -37,10 +32,11 @@ import { mergeAll, mergeOne, MergedPaths, type ConflictRules, type MergeOptions,
 import { Checkpoints } from './checkpoints.js';
 import { diskFullAt, isDiskFull } from '../util/disk-full.js';
 import { loadChanges, pointChangesFile, resolutionSource, saveChanges, withoutResolved } from './point-changes.js';
-import { afterConflict, conflictMessage, recordMerge, swapInCheckpoints, takeCheckpoint, withdrawPartial } from './point-merge.js';
+import { afterConflict, conflictMessage, recordMerge, swapInCheckpoints, takeCheckpoint, withdrawPartial, type MergingPoint } from './point-merge.js';
 import type { PointHost, PointOptions, PointSide } from './point-types.js';
 import { PointApproval } from './point-approval.js';
-import { verifierOf, type PointVerifier } from './point-verify.js';
+import type { PointResolver } from './point-resolve.js';
+import { checkParts, type PointVerifier } from './point-verify.js';
 import { initialRecord } from './point-record.js';
 
 export type { ApprovalVerdict, FinalMerge, PointHost, PointOptions, SettledPoint } from './point-types.js';
@@ -61,8 +57,10 @@ export class PointRunner {
   private checkpointTimer: NodeJS.Timeout | undefined;
   private readonly checkpoints: Checkpoints;
   private readonly approval: PointApproval;
+  /** `resolve:` points: the resolver of a merge's conflicts. */
+  private readonly resolver: PointResolver | undefined = undefined;
   /** `verify:` points: the checks a merge passes before it is published. */
-  private readonly verifier: PointVerifier | undefined;
+  private readonly verifier: PointVerifier | undefined = undefined;
   /** Calls the checks off when the point settles otherwise (the run stops, it times out). */
   private readonly checksOff = new AbortController();
   /** Where an approval point's merge waits for its decision. */
@@ -88,7 +86,11 @@ export class PointRunner {
     this.expected = new Set(spec.streams);
     this.rec = initialRecord(spec, runDir, opts.fingerprint);
     this.checkpoints = new Checkpoints(join(this.rec.target, 'checkpoints'), spec.checkpointKeep);
-    const side: PointSide = {
+    const side: PointSide & MergingPoint = {
+      spec,
+      runId: opts.runId,
+      conflictDir: this.conflictDir,
+      emit: (e) => host.emit(e),
       rec: this.rec,
       settled: () => this.isSettled,
       setState: (state) => this.setState(state),
@@ -96,15 +98,16 @@ export class PointRunner {
       done: () => this.done(),
       absorb: (result) => this.absorb(result),
       forget: (id) => this.expected.delete(id),
+      conflicted: (result, ids) => this.conflicted(result, ids),
     };
     this.approval = new PointApproval(opts.approve, side);
-    this.verifier = verifierOf(spec, side, runDir, host, opts.checks, this.checksOff.signal, {
+    ({ verifier: this.verifier, resolver: this.resolver } = checkParts(spec, side, runDir, host, opts, this.checksOff.signal, {
       policy: this.policy,
       allowConflicts: spec.allowConflicts,
       baseTree: async () => opts.baseTree?.(),
-      sources: async (ids) => [...(await Promise.all(ids.map((id) => this.sourceOf(id)))), ...[this.resolutionSource()].filter((r) => r !== undefined)],
+      sources: (ids: readonly string[], r: Resolution | undefined = this.resolution) => this.sourcesWith(ids, r),
       build: opts.checkMerge,
-    });
+    }));
   }
 
   get isSettled(): boolean {
@@ -115,7 +118,6 @@ export class PointRunner {
   get conflictDir(): string {
     return join(this.runDir, 'conflicts', this.spec.name);
   }
-
   /** Resolves when no merge is under way. */
   idle(): Promise<void> {
     return this.chain;
@@ -136,7 +138,8 @@ export class PointRunner {
     this.resolution = resolution;
     const carried = !again && this.spec.type === 'progressive' && !this.opts.finalMerge && rec.state !== 'failed' && existsSync(this.rec.target);
     const merged = carried ? rec.merged.filter((id) => this.expected.has(id)) : [];
-    if (carried) this.loadChanged();
+    // (no record: later merges are judged as if nothing had been merged before)
+    if (carried) loadChanges(pointChangesFile(this.runDir, this.spec.name), this.changed);
     else this.removeStale();
     this.rec.merged = [...merged];
     for (const id of succeeded) {
@@ -151,18 +154,14 @@ export class PointRunner {
     if (this.rec.state !== 'pending') return;
     this.setState('waiting');
     this.host.emit({ type: 'point-waiting', point: this.spec.name, pointType: this.spec.type });
-    if (this.spec.timeoutMs !== undefined) {
-      this.timeoutTimer = setTimeout(() => {
-        this.fail({ reason: 'point-timeout', point: this.spec.name, limitMs: this.spec.timeoutMs }, `not converged within ${this.spec.timeoutMs}ms`);
-      }, this.spec.timeoutMs);
-      this.timeoutTimer.unref();
-    }
+    const limitMs = this.spec.timeoutMs;
+    const timedOut = (): void => this.fail({ reason: 'point-timeout', point: this.spec.name, limitMs }, `not converged within ${limitMs}ms`);
+    if (limitMs !== undefined) this.timeoutTimer = setTimeout(timedOut, limitMs).unref();
     if (this.spec.type === 'checkpoint' && this.opts.checkpointIntervalMs > 0) {
       const take = async (): Promise<void> => {
         if (!this.isSettled) await takeCheckpoint(this.spec.name, this.spec.streams, this.checkpoints, this.host);
       };
-      this.checkpointTimer = setInterval(() => this.enqueue(take), this.opts.checkpointIntervalMs);
-      this.checkpointTimer.unref();
+      this.checkpointTimer = setInterval(() => this.enqueue(take), this.opts.checkpointIntervalMs).unref();
     }
   }
 
@@ -238,14 +237,18 @@ export class PointRunner {
     return { ...(baseTree ? { baseTree } : {}), allowConflicts: this.spec.allowConflicts, prior: this.changed };
   }
 
-  /** The source of a stream, less what a resolution replaces. */
-  private async sourceOf(id: string): Promise<MergeSource> {
-    return withoutResolved(await this.host.sourceOf(id), this.resolution);
+  /** The sources of `ids` with `resolution` (if any) in place of what they had at its paths, last. */
+  private async sourcesWith(ids: readonly string[], resolution: Resolution | undefined): Promise<MergeSource[]> {
+    const all = await Promise.all(ids.map(async (id) => withoutResolved(await this.host.sourceOf(id), resolution)));
+    return resolution === undefined ? all : [...all, resolutionSource(resolution, this.conflictDir)];
   }
 
-  /** `coord continue`: the resolution as one more source, merged last. */
-  private resolutionSource(): MergeSource | undefined {
-    return this.resolution === undefined ? undefined : resolutionSource(this.resolution, this.conflictDir);
+  /** A final merge that conflicted: with `resolve:`, the resolver's turn, then the merge again (point-resolve.ts); else the point fails. */
+  private async conflicted(result: MergeResult, ids: string[]): Promise<void> {
+    const resolution = this.resolver ? await this.resolver.resolve(result, ids) : void this.absorb(result);
+    if (resolution === undefined || this.isSettled) return;
+    this.resolution = resolution;
+    await this.mergeFinal();
   }
 
   private async mergeProgressive(id: string): Promise<void> {
@@ -254,12 +257,18 @@ export class PointRunner {
     this.host.emit({ type: 'point-merging', point: this.spec.name, streams: [id] });
     // checked with what it merges onto first: a culprit is left out (the others merged before passed)
     const admitted = await this.verified([...this.rec.merged, id], this.rec.merged);
-    if (admitted === undefined || !admitted.includes(id)) return this.leftOut(admitted);
+    if (admitted === undefined) return;
+    if (!admitted.includes(id)) {
+      // left out by the check: the point goes on without it
+      this.completeIfAllMerged();
+      if (!this.isSettled) this.setState('waiting');
+      return;
+    }
     const opts = await this.mergeOpts();
-    const result = await mergeOne(this.progressiveTarget, await this.sourceOf(id), this.policy, opts);
+    const result = await mergeOne(this.progressiveTarget, withoutResolved(await this.host.sourceOf(id), this.resolution), this.policy, opts);
     if (!this.absorb(result, id)) return;
     if ([...this.expected].every((s) => this.rec.merged.includes(s))) {
-      const res = this.resolutionSource();
+      const res = this.resolution && resolutionSource(this.resolution, this.conflictDir);
       if (res !== undefined && !this.absorb(await mergeOne(this.progressiveTarget, res, 'last', opts))) return;
     }
     this.saveChanged();
@@ -282,13 +291,12 @@ export class PointRunner {
       else this.done();
       return;
     }
-    const sources = await Promise.all(ids.map((id) => this.sourceOf(id)));
-    const res = this.resolutionSource();
-    if (res !== undefined) sources.push(res);
+    const sources = await this.sourcesWith(ids, this.resolution);
     const opts = await this.mergeOpts();
     if (this.spec.type !== 'checkpoint' || !existsSync(this.rec.target)) {
       if (!this.opts.approve) this.removeStale();
       const result = await mergeAll(into, sources, this.policy, opts);
+      if (!result.ok) return this.conflicted(result, ids);
       if (!this.absorb(result)) return;
       this.saveChanged();
       if (this.failedStreams.length > 0) return this.failKept();
@@ -300,6 +308,7 @@ export class PointRunner {
     // beside it, the checkpoints move into the stage, and the stage takes the target's place.
     const staged = join(dirname(this.rec.target), `.${this.spec.name}.final-${process.pid}-${Date.now()}`);
     const result = await mergeAll(staged, sources, this.policy, opts);
+    if (!result.ok) return this.conflicted(result, ids);
     if (!this.absorb(result)) return;
     if (existsSync(join(staged, 'checkpoints'))) {
       rmSync(staged, { recursive: true, force: true });
@@ -317,12 +326,6 @@ export class PointRunner {
   /** `verify:`: what of the merge of `ids` passes the point's check (see point-verify.ts); undefined when the point failed instead. */
   private verified(ids: string[], known: string[] = []): Promise<string[] | undefined> {
     return this.verifier ? this.verifier.admit(ids, known) : Promise.resolve(ids);
-  }
-
-  /** A progressive point's stream that its check left out: the point goes on without it. */
-  private leftOut(admitted: string[] | undefined): void {
-    if (admitted !== undefined && !this.isSettled) this.completeIfAllMerged();
-    if (admitted !== undefined && !this.isSettled) this.setState('waiting');
   }
 
   /** Records a merge result; false (and the point failed, its conflicts written out) on conflicts. */
@@ -382,11 +385,6 @@ export class PointRunner {
   /** The point's merged change set, kept for `--resume` and `coord apply`. */
   private saveChanged(): void {
     saveChanges(pointChangesFile(this.runDir, this.spec.name), this.baseDir, this.changed);
-  }
-
-  /** No record: later merges are judged as if nothing had been merged before. */
-  private loadChanged(): void {
-    loadChanges(pointChangesFile(this.runDir, this.spec.name), this.changed);
   }
 
   private stopTimers(): void {

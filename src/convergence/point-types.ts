@@ -66,6 +66,8 @@ export interface PointSide {
   absorb(result: MergeResult): boolean;
   /** The point no longer waits for this stream (its check left it out). */
   forget(stream: string): void;
+  /** The final merge of `streams` conflicted: the resolver's turn (`resolve:`), else the point fails. */
+  conflicted(result: MergeResult, streams: string[]): Promise<void>;
 }
 
 export interface PointHost {

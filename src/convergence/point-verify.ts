@@ -20,7 +20,10 @@ import { mkdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckRecord, PointRecord } from '../backend/types.js';
-import type { CheckContext, PointHost, PointSide } from './point-types.js';
+import type { CheckContext, PointHost, PointOptions, PointSide } from './point-types.js';
+import type { MergingPoint } from './point-merge.js';
+import { PointResolver } from './point-resolve.js';
+import type { Resolution } from '../merge/conflicts.js';
 import type { EventInput } from '../events/types.js';
 import type { ConflictPolicy, PointSpec, VerifySpec } from '../plan/types.js';
 import type { ConflictRules, MergeResult, MergeSource } from '../merge/merge.js';
@@ -29,24 +32,35 @@ import { buildCheckTree, checkPool, type CheckPool, type CheckTree } from '../ve
 import { findCulprits } from '../verify/search.js';
 import { logTail, runCheck } from './point-check.js';
 
-/** The point's verifier, when it has a check and the run gave its checks what they need. */
-export function verifierOf(
+/** A point's verifier (`verify:`) and resolver (`resolve:`), when it has them and the run gave them what they need. */
+export function checkParts(
   spec: PointSpec,
-  point: PointSide,
+  point: PointSide & MergingPoint,
   runDir: string,
   host: PointHost,
-  ctx: CheckContext | undefined,
+  opts: Pick<PointOptions, 'checks'>,
   signal: AbortSignal,
-  merge: VerifyMerge,
-): PointVerifier | undefined {
-  if (!spec.verify || !ctx) return undefined;
-  return new PointVerifier(
-    { ...spec, verify: spec.verify },
-    point,
-    runDir,
-    { ...ctx, emit: (e) => host.emit(e), saved: () => host.save(point.rec), excluded: (ids, f) => host.excluded(ids, f), signal },
-    merge,
-  );
+  merge: VerifyMerge & { sources(streams: readonly string[], resolution?: Resolution): Promise<MergeSource[]> },
+): { verifier: PointVerifier | undefined; resolver: PointResolver | undefined } {
+  const ctx = opts.checks;
+  if (!ctx) return { verifier: undefined, resolver: undefined };
+  const emit = (e: EventInput): void => host.emit(e);
+  const saved = (): void => host.save(point.rec);
+  const verifier = spec.verify
+    ? new PointVerifier({ ...spec, verify: spec.verify }, point, runDir, { ...ctx, emit, saved, excluded: (ids, f) => host.excluded(ids, f), signal }, merge)
+    : undefined;
+  const resolver = spec.resolve
+    ? new PointResolver({ ...spec, resolve: spec.resolve }, point, runDir, {
+        ctx,
+        emit,
+        saved,
+        policy: merge.policy,
+        baseTree: merge.baseTree,
+        sources: merge.sources,
+        signal,
+      })
+    : undefined;
+  return { verifier, resolver };
 }
 
 /** What a point's checks need of the run. */
@@ -120,7 +134,7 @@ export class PointVerifier {
     const v = await this.gate(ids, known);
     const { point } = this;
     if (point.settled()) return undefined;
-    if (v.kind === 'merge') return point.absorb(v.result) ? ids : undefined;
+    if (v.kind === 'merge') return void (await point.conflicted(v.result, ids));
     if (v.kind === 'failed') return void point.fail({ reason: 'verify-failed', point: this.spec.name, message: v.message }, v.message);
     for (const id of v.excluded) point.forget(id);
     if (v.excluded.length > 0) {

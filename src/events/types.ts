@@ -167,6 +167,18 @@ export type CoordEvent =
       durationMs: number;
       log: string;
     })
+  /** `resolve:`: the resolver runs on the merge's conflicts (`paths`), its output in `log`. */
+  | (Base & { type: 'point-resolving'; point: string; paths: string[]; log: string })
+  /** It ended: `resolved` (no markers left: its result is the merge), or `failed` (its exit, or the paths it left with markers). */
+  | (Base & {
+      type: 'point-resolved';
+      point: string;
+      outcome: 'resolved' | 'failed';
+      paths: string[];
+      unresolved: string[];
+      exitCode: number | null;
+      durationMs: number;
+    })
   /** `on_verify_failure: exclude`: the streams found to break the check, left out of the merge, after `checks` checks in `rounds` rounds. */
   | (Base & { type: 'point-excluded'; point: string; excluded: string[]; checks: number; rounds: number })
   | (Base & { type: 'point-done'; point: string; merged: string[]; target: string })

@@ -50,7 +50,7 @@ export class PointsHost implements PointsHostRole {
       approve: spec.approve ? (review) => this.approval(spec, review) : undefined,
       runId: e.runId,
       fingerprint: pointFingerprint(spec, (id) => specOf(id)?.outputs ?? []),
-      checks: spec.verify ? this.checkContext(spec) : undefined,
+      checks: spec.verify || spec.resolve ? this.checkContext(spec) : undefined,
     });
     e.table.addPoint(spec, runner);
   }

@@ -35,6 +35,7 @@ export function pointFingerprint(spec: PointSpec, outputsOf: (id: string) => str
     [...spec.streams].sort().map(outputsOf),
     // a point without a check keeps the fingerprint it had before checks existed
     ...(spec.verify ? [spec.verify] : []),
+    ...(spec.resolve ? [spec.resolve] : []),
   ]);
 }
 

@@ -164,6 +164,12 @@ const pointSchema = strict(
       VERIFY_FAILURE_MODES,
       'fail (default): the point fails; exclude: find the streams that broke the check, publish the rest',
     ).optional(),
+    resolve: commandSchema
+      .describe(
+        'Run on a merge that conflicts, in a scratch tree where the conflicting files carry markers (COORD_CONFLICTS lists them with their base and each side); when it leaves no markers, its result is the merge',
+      )
+      .optional(),
+    resolve_timeout: dur('A resolver running longer is stopped and the point fails on its conflicts (default 30m)').optional(),
     verify_max_runs: z
       .number()
       .int({ error: 'verify_max_runs must be a whole number' })

@@ -130,6 +130,8 @@ function checkVerify(data: unknown, report: Report): void {
   points.forEach((p: unknown, i) => {
     if (!isRecord(p)) return;
     const path = [...POINTS, i];
+    if (own(p, 'resolve_timeout') !== undefined && own(p, 'resolve') === undefined)
+      report([...path, 'resolve_timeout'], 'resolve_timeout needs a resolve command on the same point');
     if (own(p, 'verify') === undefined) {
       for (const key of ['verify_timeout', 'verify_retries', 'on_verify_failure', 'verify_max_runs']) {
         if (own(p, key) !== undefined) report([...path, key], `${key} needs a verify command on the same point`);

@@ -145,6 +145,8 @@ export interface PointSpec {
   approve?: ApprovalSpec;
   /** The check the merge must pass before it is published. */
   verify?: VerifySpec;
+  /** `resolve:`: the command run on a merge that conflicts; its result is the merge when it leaves no markers. */
+  resolve?: { command: string | string[]; timeoutMs: number };
   pos?: SourcePos;
 }
 

@@ -68,6 +68,12 @@ export function describeEvent(e: CoordEvent): string {
       return `${e.point} check ${e.check}${e.round > 0 ? ` (search round ${e.round})` : ''}: ${e.streams.length > 0 ? e.streams.join(', ') : 'the base alone'}`;
     case 'point-verified':
       return `${e.point} check ${e.check} ${checkOutcome(e)}${e.tries > 1 ? ` after ${e.tries} tries` : ''} in ${formatDuration(e.durationMs)}${e.outcome === 'passed' || e.outcome === 'cancelled' ? '' : ` (output: coord logs ${e.point}:verify)`}`;
+    case 'point-resolving':
+      return `${e.point} resolving the conflicts in ${e.paths.join(', ')} (output: coord logs ${e.point}:resolve)`;
+    case 'point-resolved':
+      return e.outcome === 'resolved'
+        ? `${e.point} resolved ${e.paths.join(', ')} in ${formatDuration(e.durationMs)}: merging again`
+        : `${e.point} resolver failed${e.unresolved.length > 0 ? `: markers left in ${e.unresolved.join(', ')}` : ` (exit ${e.exitCode})`} (output: coord logs ${e.point}:resolve)`;
     case 'point-excluded':
       return `${e.point}: ${e.excluded.join(', ')} left out: ${e.excluded.length > 1 ? 'they break' : 'it breaks'} the check (found in ${e.checks} check${e.checks === 1 ? '' : 's'}, ${e.rounds} round${e.rounds === 1 ? '' : 's'})`;
     case 'point-done':

@@ -183,7 +183,13 @@ describe('coord dashboard', () => {
     rig.writePlan({
       agent_coordination: {
         convergence_points: [
-          { name: 'gated', type: 'barrier', streams: ['good', 'bad'], verify: `${fixture('wait-for-file.js', gate)} && test ! -e BROKEN`, on_verify_failure: 'exclude' },
+          {
+            name: 'gated',
+            type: 'barrier',
+            streams: ['good', 'bad'],
+            verify: `${fixture('wait-for-file.js', gate)} && test ! -e BROKEN`,
+            on_verify_failure: 'exclude',
+          },
         ],
       },
       streams: [

@@ -269,3 +269,58 @@ describe('verify: a merge is published only when the project tests pass on it', 
     expect(r.stderr).toMatch(/plan\.yaml:\d+:\d+: .*verify_retries needs a verify command on the same point/);
   });
 });
+
+describe('resolve: a resolver command on a merge that conflicts', () => {
+  /** Two streams change the first line of lib/fmt.js each their own way: a three-way conflict. */
+  function conflicting(point: Record<string, unknown>): void {
+    rig.writePlan({
+      stream_configuration: { base: './repo' },
+      agent_coordination: { convergence_points: [{ name: 'review', type: 'barrier', streams: ['comma', 'digit', 'add'], on_conflict: 'three-way', ...point }] },
+      streams: [
+        { id: 'comma', command: edit('replace', 'lib/fmt.js', 'A number with two decimals.', 'A number, with two decimals.') },
+        { id: 'digit', command: edit('replace', 'lib/fmt.js', 'A number with two decimals.', 'A number with 2 decimals.') },
+        { id: 'add', command: edit('replace', 'lib/add.js', 'The sum of two numbers.', 'The sum of two numbers, a + b.') },
+      ],
+    });
+  }
+
+  it('resolves a three-way conflict; its result is the merge, which then passes the check and is published', async () => {
+    conflicting({ resolve: `node ${join(FIXTURES, 'resolve-last.js')}`, verify: TESTS });
+    const r = await rig.coord(['run', 'plan.yaml']);
+    expect({ code: r.code, out: r.stdout.slice(-3000) }).toMatchObject({ code: 0 });
+    const point = (await status()).convergence.find((p) => p.name === 'review') as Status['convergence'][number] & { conflicts: string[] };
+    expect(point).toMatchObject({ state: 'done', conflicts: [] });
+    const fmt = read(converged('review'), 'lib/fmt.js');
+    expect(fmt).not.toMatch(/<<<<<<<|=======|>>>>>>>/);
+    // the later stream's side of the hunk, as the stand-in resolver keeps it
+    expect(['/** A number, with two decimals. */', '/** A number with 2 decimals. */']).toContain(fmt.split('\n')[0]);
+    expect(fmt).toContain('return n.toFixed(2);');
+    expect(read(converged('review'), 'lib/add.js')).toContain('a + b.');
+    // the check ran on the resolved merge
+    expect(point.checks?.[0]).toMatchObject({ outcome: 'passed' });
+    const events = rig.events();
+    expect(events.find((e) => e.type === 'point-resolving')).toMatchObject({ point: 'review', paths: ['lib/fmt.js'] });
+    expect(events.find((e) => e.type === 'point-resolved')).toMatchObject({ outcome: 'resolved', unresolved: [] });
+    const logs = await rig.coord(['logs', 'review:resolve']);
+    expect(logs.stdout).toMatch(/resolved lib\/fmt\.js \(content; base file; (comma|digit): has file, (comma|digit): has file\)/);
+  });
+
+  it('a resolver that leaves markers fails the point on its conflicts, their material kept for coord continue', async () => {
+    conflicting({ resolve: 'true' });
+    const r = await rig.coord(['run', 'plan.yaml']);
+    expect({ code: r.code, out: r.stdout.slice(-3000) }).toMatchObject({ code: 1 });
+    const point = (await status()).convergence.find((p) => p.name === 'review') as Status['convergence'][number] & { conflicts: string[] };
+    expect(point).toMatchObject({ state: 'failed', reason: 'conflict', conflicts: ['lib/fmt.js'] });
+    expect(point.message).toMatch(/the resolver left conflict markers in lib\/fmt\.js/);
+    expect(point.message).toMatch(/coord continue/);
+    expect(read(rig.runDir(), 'conflicts', 'review', 'lib', 'fmt.js')).toMatch(/<<<<<<< /);
+    expect(existsSync(converged('review'))).toBe(false);
+  });
+
+  it('resolve on a progressive point is a plan error with its place', async () => {
+    conflicting({ type: 'progressive', resolve: 'true' });
+    const r = await rig.coord(['validate', 'plan.yaml']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/plan\.yaml:\d+:\d+: .*resolve: point "review" is progressive/);
+  });
+});

@@ -14,6 +14,7 @@ export async function logsCommand(stream: string, runId: string | undefined, fla
   const backend = await openBackend();
   const run = await resolveRun(backend, runId);
   if (stream.endsWith(VERIFY_SUFFIX)) return checkLogs(backend, run.id, stream.slice(0, -VERIFY_SUFFIX.length), flags.follow === true);
+  if (stream.endsWith(RESOLVE_SUFFIX)) return resolverLog(backend, run.id, stream.slice(0, -RESOLVE_SUFFIX.length));
   const streams = await backend.listStreams(run.id);
   if (!streams.some((s) => s.id === stream)) {
     throw new UsageError(`no stream "${stream}" in run ${run.id} (streams: ${streams.map((s) => s.id).join(', ') || 'none'})`);
@@ -36,6 +37,19 @@ export async function logsCommand(stream: string, runId: string | undefined, fla
 }
 
 const VERIFY_SUFFIX = ':verify';
+const RESOLVE_SUFFIX = ':resolve';
+
+/** The output of a point's resolver (`resolve:`). */
+async function resolverLog(backend: HostBackend, runId: string, point: string): Promise<void> {
+  const points = await backend.listPoints(runId);
+  const rec = points.find((p) => p.name === point);
+  if (!rec) throw new UsageError(`no convergence point "${point}" in run ${runId} (points: ${points.map((p) => p.name).join(', ') || 'none'})`);
+  if (!rec.resolver) {
+    process.stderr.write(`${point} has run no resolver\n`);
+    return;
+  }
+  copyFrom(rec.resolver.log, 0, process.stdout);
+}
 
 /** Each check's output after a line saying what it checked and how it ended (the log of one still running grows under its line). */
 async function checkLogs(backend: HostBackend, runId: string, point: string, follow: boolean): Promise<void> {

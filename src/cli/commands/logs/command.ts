@@ -7,8 +7,8 @@ export function register(program: Command): void {
   const cmd = program
     .command('logs')
     .helpGroup('Look at a run:')
-    .description("a stream's output (stdout and stderr), or a point's checks (POINT:verify)")
-    .argument('<stream>', 'stream id, or POINT:verify for the output of the checks of a point with verify:');
+    .description("a stream's output (stdout and stderr), or a point's checks (POINT:verify) or resolver (POINT:resolve)")
+    .argument('<stream>', 'stream id; POINT:verify for the output of the checks of a point with verify:, POINT:resolve for its resolver');
   addRunSelector(cmd, { positional: true })
     .option('-f, --follow', 'keep printing new output until the stream ends')
     .addOption(new Option('--fd <fd>', 'only one of the two').choices(['stdout', 'stderr']));
