@@ -74,6 +74,11 @@ export function afterConflict(runId: string, point: string, conflictDir: string,
   return `resolve the files in ${conflictDir} and run \`coord continue ${runId}\``;
 }
 
+/** keep_going: why the point fails after publishing everything. */
+export function keptMessage(failed: readonly string[], target: string): string {
+  return `stream${failed.length > 1 ? 's' : ''} ${failed.map((s) => `"${s}"`).join(', ')} failed (keep_going: every stream's outputs were merged into ${target})`;
+}
+
 /** A failed progressive point publishes nothing: its partial merge in `target` moves to `partial`. */
 export function withdrawPartial(target: string, partial: string): void {
   if (!existsSync(target)) return;

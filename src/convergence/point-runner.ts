@@ -32,11 +32,9 @@ import { mergeAll, mergeOne, MergedPaths, type ConflictRules, type MergeOptions,
 import { Checkpoints } from './checkpoints.js';
 import { diskFullAt, isDiskFull } from '../util/disk-full.js';
 import { loadChanges, pointChangesFile, resolutionSource, saveChanges, withoutResolved } from './point-changes.js';
-import { afterConflict, conflictMessage, recordMerge, swapInCheckpoints, takeCheckpoint, withdrawPartial, type MergingPoint } from './point-merge.js';
-import type { PointHost, PointOptions, PointSide } from './point-types.js';
-import { PointApproval } from './point-approval.js';
-import type { PointResolver } from './point-resolve.js';
-import { checkParts, type PointVerifier } from './point-verify.js';
+import { afterConflict, conflictMessage, keptMessage, recordMerge, swapInCheckpoints, takeCheckpoint, withdrawPartial } from './point-merge.js';
+import type { PointHost, PointOptions } from './point-types.js';
+import { pointParts, type PointParts } from './point-verify.js';
 import { initialRecord } from './point-record.js';
 
 export type { ApprovalVerdict, FinalMerge, PointHost, PointOptions, SettledPoint } from './point-types.js';
@@ -56,11 +54,8 @@ export class PointRunner {
   private timeoutTimer: NodeJS.Timeout | undefined;
   private checkpointTimer: NodeJS.Timeout | undefined;
   private readonly checkpoints: Checkpoints;
-  private readonly approval: PointApproval;
-  /** `resolve:` points: the resolver of a merge's conflicts. */
-  private readonly resolver: PointResolver | undefined = undefined;
-  /** `verify:` points: the checks a merge passes before it is published. */
-  private readonly verifier: PointVerifier | undefined = undefined;
+  /** Its parts (point-verify.ts): approval, checks, resolver, feedback, and what they see of it. */
+  private readonly parts: PointParts;
   /** Calls the checks off when the point settles otherwise (the run stops, it times out). */
   private readonly checksOff = new AbortController();
   /** Where an approval point's merge waits for its decision. */
@@ -86,7 +81,7 @@ export class PointRunner {
     this.expected = new Set(spec.streams);
     this.rec = initialRecord(spec, runDir, opts.fingerprint);
     this.checkpoints = new Checkpoints(join(this.rec.target, 'checkpoints'), spec.checkpointKeep);
-    const side: PointSide & MergingPoint = {
+    const side: PointParts['side'] = {
       spec,
       runId: opts.runId,
       conflictDir: this.conflictDir,
@@ -99,15 +94,19 @@ export class PointRunner {
       absorb: (result) => this.absorb(result),
       forget: (id) => this.expected.delete(id),
       conflicted: (result, ids) => this.conflicted(result, ids),
+      again: (ids) => {
+        for (const id of ids) if (this.succeeded.includes(id)) this.succeeded.splice(this.succeeded.indexOf(id), 1);
+        this.finalQueued = false;
+        this.setState('waiting');
+      },
     };
-    this.approval = new PointApproval(opts.approve, side);
-    ({ verifier: this.verifier, resolver: this.resolver } = checkParts(spec, side, runDir, host, opts, this.checksOff.signal, {
+    this.parts = pointParts(spec, side, runDir, host, opts, this.checksOff.signal, {
       policy: this.policy,
       allowConflicts: spec.allowConflicts,
       baseTree: async () => opts.baseTree?.(),
       sources: (ids: readonly string[], r: Resolution | undefined = this.resolution) => this.sourcesWith(ids, r),
       build: opts.checkMerge,
-    }));
+    });
   }
 
   get isSettled(): boolean {
@@ -192,7 +191,7 @@ export class PointRunner {
     if (!this.opts.approve) return this.done();
     if (this.publishQueued) return;
     this.publishQueued = true;
-    this.enqueue(() => this.approval.publish(this.reviewDir));
+    this.enqueue(() => this.parts.approval.publish(this.reviewDir));
   }
 
   /** Progressive merges go to the review directory while the point awaits approval. */
@@ -245,7 +244,8 @@ export class PointRunner {
 
   /** A final merge that conflicted: with `resolve:`, the resolver's turn, then the merge again (point-resolve.ts); else the point fails. */
   private async conflicted(result: MergeResult, ids: string[]): Promise<void> {
-    const resolution = this.resolver ? await this.resolver.resolve(result, ids) : void this.absorb(result);
+    if (!this.parts.resolver && this.parts.feedback.onConflict(this.parts.side, result, ids)) return;
+    const resolution = this.parts.resolver ? await this.parts.resolver.resolve(result, ids) : void this.absorb(result);
     if (resolution === undefined || this.isSettled) return;
     this.resolution = resolution;
     await this.mergeFinal();
@@ -287,7 +287,7 @@ export class PointRunner {
     if (this.opts.approve) rmSync(this.reviewDir, { recursive: true, force: true });
     if (this.opts.finalMerge) {
       if (!this.absorb(await this.opts.finalMerge(into, ids))) return;
-      if (this.opts.approve) await this.approval.publish(into);
+      if (this.opts.approve) await this.parts.approval.publish(into);
       else this.done();
       return;
     }
@@ -300,7 +300,7 @@ export class PointRunner {
       if (!this.absorb(result)) return;
       this.saveChanged();
       if (this.failedStreams.length > 0) return this.failKept();
-      if (this.opts.approve) await this.approval.publish(into);
+      if (this.opts.approve) await this.parts.approval.publish(into);
       else this.done();
       return;
     }
@@ -316,7 +316,7 @@ export class PointRunner {
       this.fail({ reason: 'merge-error', message }, message);
       return;
     }
-    if (this.failedStreams.length === 0 && !(await this.approval.approved(staged))) return;
+    if (this.failedStreams.length === 0 && !(await this.parts.approval.approved(staged))) return;
     swapInCheckpoints(staged, this.checkpoints.dir, this.rec.target);
     this.saveChanged();
     if (this.failedStreams.length > 0) return this.failKept();
@@ -325,7 +325,7 @@ export class PointRunner {
 
   /** `verify:`: what of the merge of `ids` passes the point's check (see point-verify.ts); undefined when the point failed instead. */
   private verified(ids: string[], known: string[] = []): Promise<string[] | undefined> {
-    return this.verifier ? this.verifier.admit(ids, known) : Promise.resolve(ids);
+    return this.parts.verifier ? this.parts.verifier.admit(ids, known) : Promise.resolve(ids);
   }
 
   /** Records a merge result; false (and the point failed, its conflicts written out) on conflicts. */
@@ -343,12 +343,7 @@ export class PointRunner {
 
   /** keep_going: everything was merged and published, and the point fails for its failed streams. */
   private failKept(): void {
-    const failed = this.failedStreams.map((s) => `"${s}"`).join(', ');
-    this.fail(
-      { reason: 'stream-failed', streams: [...this.failedStreams] },
-      `stream${this.failedStreams.length > 1 ? 's' : ''} ${failed} failed (keep_going: every stream's outputs were merged into ${this.rec.target})`,
-      true,
-    );
+    this.fail({ reason: 'stream-failed', streams: [...this.failedStreams] }, keptMessage(this.failedStreams, this.rec.target), true);
   }
 
   private done(): void {

@@ -66,6 +66,8 @@ export interface PointSide {
   absorb(result: MergeResult): boolean;
   /** The point no longer waits for this stream (its check left it out). */
   forget(stream: string): void;
+  /** These streams run again with feedback: the point waits for them before it merges again. */
+  again(streams: readonly string[]): void;
   /** The final merge of `streams` conflicted: the resolver's turn (`resolve:`), else the point fails. */
   conflicted(result: MergeResult, streams: string[]): Promise<void>;
 }
@@ -81,6 +83,11 @@ export interface PointHost {
   settled(point: SettledPoint): void;
   /** Stream ids of this point that are running now (for checkpoints). */
   running(streams: string[]): string[];
+  /**
+   * `feedback:`: the stream runs again as its next attempt with `text` in the file
+   * `COORD_FEEDBACK` names; false when it cannot (it is not `succeeded`).
+   */
+  feedback(stream: string, because: 'verify' | 'conflict', text: string): boolean;
   /** `on_verify_failure: exclude`: streams the check found to break the merge end `failed` (`verify-failed`). */
   excluded(streams: readonly string[], failure: VerifyFailed): void;
 }

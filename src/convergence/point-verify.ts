@@ -23,6 +23,8 @@ import type { CheckRecord, PointRecord } from '../backend/types.js';
 import type { CheckContext, PointHost, PointOptions, PointSide } from './point-types.js';
 import type { MergingPoint } from './point-merge.js';
 import { PointResolver } from './point-resolve.js';
+import { PointFeedback } from './point-feedback.js';
+import { PointApproval } from './point-approval.js';
 import type { Resolution } from '../merge/conflicts.js';
 import type { EventInput } from '../events/types.js';
 import type { ConflictPolicy, PointSpec, VerifySpec } from '../plan/types.js';
@@ -32,35 +34,40 @@ import { buildCheckTree, checkPool, type CheckPool, type CheckTree } from '../ve
 import { findCulprits } from '../verify/search.js';
 import { logTail, runCheck } from './point-check.js';
 
-/** A point's verifier (`verify:`) and resolver (`resolve:`), when it has them and the run gave them what they need. */
-export function checkParts(
+/** A point's parts: its approval (`approve:`), feedback, verifier (`verify:`) and resolver (`resolve:`), and what they see of it. */
+export interface PointParts {
+  side: PointSide & MergingPoint;
+  approval: PointApproval;
+  feedback: PointFeedback;
+  verifier: PointVerifier | undefined;
+  resolver: PointResolver | undefined;
+}
+
+/** The parts of a point (the verifier and resolver when it has them and the run gave them what they need). */
+export function pointParts(
   spec: PointSpec,
-  point: PointSide & MergingPoint,
+  side: PointSide & MergingPoint,
   runDir: string,
   host: PointHost,
-  opts: Pick<PointOptions, 'checks'>,
+  opts: Pick<PointOptions, 'checks' | 'approve'>,
   signal: AbortSignal,
   merge: VerifyMerge & { sources(streams: readonly string[], resolution?: Resolution): Promise<MergeSource[]> },
-): { verifier: PointVerifier | undefined; resolver: PointResolver | undefined } {
+): PointParts {
+  const feedback = new PointFeedback(spec, host, side.conflictDir);
+  const parts: PointParts = { side, approval: new PointApproval(opts.approve, side), feedback, verifier: undefined, resolver: undefined };
   const ctx = opts.checks;
-  if (!ctx) return { verifier: undefined, resolver: undefined };
+  if (!ctx) return parts;
   const emit = (e: EventInput): void => host.emit(e);
-  const saved = (): void => host.save(point.rec);
-  const verifier = spec.verify
-    ? new PointVerifier({ ...spec, verify: spec.verify }, point, runDir, { ...ctx, emit, saved, excluded: (ids, f) => host.excluded(ids, f), signal }, merge)
-    : undefined;
-  const resolver = spec.resolve
-    ? new PointResolver({ ...spec, resolve: spec.resolve }, point, runDir, {
-        ctx,
-        emit,
-        saved,
-        policy: merge.policy,
-        baseTree: merge.baseTree,
-        sources: merge.sources,
-        signal,
-      })
-    : undefined;
-  return { verifier, resolver };
+  const saved = (): void => host.save(side.rec);
+  if (spec.verify) {
+    const vhost = { ...ctx, emit, saved, excluded: host.excluded.bind(host), signal, feedback };
+    parts.verifier = new PointVerifier({ ...spec, verify: spec.verify }, side, runDir, vhost, merge);
+  }
+  if (spec.resolve) {
+    const rhost = { ctx, emit, saved, policy: merge.policy, baseTree: merge.baseTree, sources: merge.sources, signal };
+    parts.resolver = new PointResolver({ ...spec, resolve: spec.resolve }, side, runDir, rhost);
+  }
+  return parts;
 }
 
 /** What a point's checks need of the run. */
@@ -69,6 +76,8 @@ interface VerifyHost extends CheckContext {
   /** The point's record changed (a check started or ended). */
   saved(): void;
   excluded: PointHost['excluded'];
+  /** `feedback:`: culprits with feedback left run again instead of being left out. */
+  feedback: PointFeedback;
   /** Calls every check off (the point settled otherwise: the run stops, its timeout). */
   signal: AbortSignal;
 }
@@ -90,8 +99,8 @@ export interface VerifyMerge {
 
 /** What the check made of a merge. */
 export type Verdict =
-  /** Publish the merge of `publish`; `excluded` broke the check and are left out. */
-  | { kind: 'passed'; publish: string[]; excluded: string[] }
+  /** Publish the merge of `publish`; `culprits` broke the check (found in `checks` checks, `rounds` rounds). */
+  | { kind: 'passed'; publish: string[]; culprits: string[]; checks: number; rounds: number }
   /** The point fails with reason `verify-failed`. */
   | { kind: 'failed'; message: string }
   /** The merge itself did not go through (conflicts): the point fails as without a check. */
@@ -136,12 +145,20 @@ export class PointVerifier {
     if (point.settled()) return undefined;
     if (v.kind === 'merge') return void (await point.conflicted(v.result, ids));
     if (v.kind === 'failed') return void point.fail({ reason: 'verify-failed', point: this.spec.name, message: v.message }, v.message);
-    for (const id of v.excluded) point.forget(id);
-    if (v.excluded.length > 0) {
+    if (v.culprits.length === 0) return v.publish;
+    // with feedback left, a culprit runs again (and the point waits for it); the others are left out
+    const again = this.host.feedback.culprits(v.culprits, this.rec.checks ?? [], this.verify.command);
+    const out = v.culprits.filter((id) => !again.includes(id));
+    for (const id of out) point.forget(id);
+    if (out.length > 0) {
+      this.rec.excluded = [...(this.rec.excluded ?? []), ...out];
+      this.host.emit({ type: 'point-excluded', point: this.spec.name, excluded: out, checks: v.checks, rounds: v.rounds });
       const message = `its changes break the check of ${this.spec.name} (\`${shown(this.verify.command)}\`; output: coord logs ${this.spec.name}:verify)`;
-      this.host.excluded(v.excluded, { reason: 'verify-failed', point: this.spec.name, message });
+      this.host.excluded(out, { reason: 'verify-failed', point: this.spec.name, message });
     }
-    return v.publish;
+    if (again.length === 0) return v.publish;
+    point.again(again);
+    return undefined;
   }
 
   /**
@@ -151,7 +168,7 @@ export class PointVerifier {
   async gate(streams: readonly string[], known: readonly string[] = []): Promise<Verdict> {
     const first = await this.check([...streams], 0);
     if ('merge' in first) return { kind: 'merge', result: first.merge };
-    if (first.passed) return { kind: 'passed', publish: [...streams], excluded: [] };
+    if (first.passed) return { kind: 'passed', publish: [...streams], culprits: [], checks: 1, rounds: 1 };
     const broke = `${this.describeFailure(first.record)} on the merge of ${streams.length > 0 ? streams.join(', ') : 'the base alone'}`;
     if (this.verify.onFailure === 'fail') return { kind: 'failed', message: `${broke}${this.tail(first.record)}; output: coord logs ${this.spec.name}:verify` };
     const good = new Set(known);
@@ -191,10 +208,14 @@ export class PointVerifier {
         message: `${broke}; the search for the streams that break it stopped after ${checks} checks (verify_max_runs: ${this.verify.maxRuns}) with ${search.culprits.length > 0 ? `${search.culprits.join(', ')} found` : 'none found'}; output: coord logs ${this.spec.name}:verify`,
       };
     }
-    const excluded = new Set(search.culprits);
-    this.rec.excluded = [...excluded];
-    this.host.emit({ type: 'point-excluded', point: this.spec.name, excluded: [...excluded], checks, rounds: search.rounds + (implicatesBase ? 1 : 0) });
-    return { kind: 'passed', publish: streams.filter((s) => !excluded.has(s)), excluded: [...excluded] };
+    const culprits = new Set(search.culprits);
+    return {
+      kind: 'passed',
+      publish: streams.filter((s) => !culprits.has(s)),
+      culprits: [...culprits],
+      checks,
+      rounds: search.rounds + (implicatesBase ? 1 : 0),
+    };
   }
 
   /** One check of the merge of `streams`: its tree built, the check run, the tree looked at and removed. */

@@ -134,6 +134,8 @@ export type CoordEvent =
       durationMs: number;
     })
   | (StreamBase & { type: 'stream-stalled'; lastHeartbeat: string | null; silentMs: number })
+  /** `feedback:`: its point runs it again as attempt `attempt`, `file` saying what broke (its changes failed the check, or conflicted). */
+  | (StreamBase & { type: 'stream-feedback'; point: string; because: 'verify' | 'conflict'; file: string })
   | (StreamBase & { type: 'stream-output'; fd: 'stdout' | 'stderr'; line: string })
   /** A heartbeat seen (at most one a second per stream), for live views; not written to events.jsonl. */
   | (StreamBase & { type: 'stream-beat'; progress: number | null; message: string | null })

@@ -228,7 +228,7 @@ export class AttemptRunner implements AttemptsRole {
   /** The environment of one attempt of a stream (SPEC §3). */
   envOf(rt: StreamRt, attempt: number): NodeJS.ProcessEnv {
     const { e } = this;
-    return streamEnv({
+    const env = streamEnv({
       runId: e.runId,
       runDir: e.runDir,
       spec: rt.spec,
@@ -238,5 +238,8 @@ export class AttemptRunner implements AttemptsRole {
       base: e.baseEnv,
       fileAccess: e.plan.coordination.isolation.fileAccess,
     });
+    if (rt.feedback) env.COORD_FEEDBACK = rt.feedback;
+    else delete env.COORD_FEEDBACK;
+    return env;
   }
 }

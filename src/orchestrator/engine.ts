@@ -56,6 +56,10 @@ export interface StreamRt {
   resumeSeed?: string | undefined;
   /** When the last heartbeat was saved to the record (throttles writes). */
   beatSavedMs: number;
+  /** `feedback:`: the file that says what broke, for the attempts its point asked for (`COORD_FEEDBACK`). */
+  feedback?: string | undefined;
+  /** Attempts its points asked for with feedback (they do not use up `retries`). */
+  feedbacks: number;
 }
 
 /** Where the run as a whole is. */
@@ -135,6 +139,7 @@ export interface ExitsRole {
   stopFor(rt: StreamRt, stop: LaunchStop, opts?: { sig?: NodeJS.Signals; onlyIfAlive?: boolean }): void;
   voteDecided(g: VoteGroup): void;
   exclude(rt: StreamRt, failure: VerifyFailed): void;
+  reopen(rt: StreamRt, point: string, file: string, because: 'verify' | 'conflict'): boolean;
 }
 
 /** Liveness, stalls and signals: the policy; each attempt's supervision carries it out (Guardian, guardian.ts). */

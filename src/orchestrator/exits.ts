@@ -57,7 +57,8 @@ export class ExitHandler implements ExitsRole {
       exitCode: info.exitCode,
       signal: info.signal,
       worktree: rt.spec.isolation === 'worktree',
-      attempt: rt.rec.attempt,
+      // attempts its points asked for (feedback) do not use up its retries
+      attempt: rt.rec.attempt - rt.feedbacks,
       retries: rt.spec.retries,
       restarts: rt.restarts,
       maxRestarts: e.plan.guardian.maxRestarts,
@@ -201,6 +202,23 @@ export class ExitHandler implements ExitsRole {
     });
     for (const p of e.table.pointsOf(rt.spec.id)) if (p.spec.name !== failure.point) p.streamFailed(rt.spec.id, 'failed');
     e.control.ended(rt.spec.id, 'failed', rt.rec.exitCode);
+  }
+
+  /**
+   * A succeeded stream whose point asks for another attempt (`feedback:`): it runs again in its
+   * own workspace, its earlier work there, with `COORD_FEEDBACK` naming `file`. False when it
+   * had not succeeded (then nothing changes).
+   */
+  reopen(rt: StreamRt, point: string, file: string, because: 'verify' | 'conflict'): boolean {
+    const { e } = this;
+    if (rt.phase.kind !== 'succeeded') return false;
+    rt.feedback = file;
+    rt.feedbacks += 1;
+    rt.rec.reason = null;
+    rt.rec.endedAt = null;
+    e.bus.emit({ type: 'stream-feedback', stream: rt.spec.id, attempt: rt.rec.attempt + 1, point, because, file });
+    e.scheduler.makeReady(rt, 'waiting');
+    return true;
   }
 
   /**

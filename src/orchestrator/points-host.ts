@@ -4,6 +4,7 @@
  * base, approvals through the consensus board, and what a failed or timed-out point does to
  * the streams nothing needs any more.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PointRecord } from '../backend/types.js';
 import type { EventInput } from '../events/types.js';
@@ -42,7 +43,7 @@ export class PointsHost implements PointsHostRole {
       ),
     ];
     const base = bases.length === 1 ? bases[0] : undefined;
-    const runner = new PointRunner(spec, e.runDir, this.host(), {
+    const runner = new PointRunner(spec, e.runDir, this.host(spec), {
       checkpointIntervalMs: e.plan.stateManagement.checkpointIntervalMs,
       finalMerge: onWorktrees ? (target, ids) => e.worktrees.merge(spec, target, ids) : undefined,
       checkMerge: onWorktrees ? (target, ids) => e.worktrees.checkTree(spec, target, ids) : undefined,
@@ -55,7 +56,7 @@ export class PointsHost implements PointsHostRole {
     e.table.addPoint(spec, runner);
   }
 
-  private host() {
+  private host(spec: PointSpec) {
     const { e } = this;
     return {
       emit: (ev: EventInput) => e.bus.emit(ev),
@@ -64,6 +65,15 @@ export class PointsHost implements PointsHostRole {
       workspaceOf: (id: string): MergeSource => e.table.workspaceOf(id),
       settled: (p: SettledPoint) => this.settled(p),
       running: (ids: string[]) => ids.filter((id) => e.table.get(id)?.phase.kind === 'running' || e.table.get(id)?.phase.kind === 'stalled'),
+      feedback: (id: string, because: 'verify' | 'conflict', text: string) => {
+        const rt = e.table.get(id);
+        if (rt?.phase.kind !== 'succeeded') return false;
+        const file = join(rt.paths.logDir, `feedback-${rt.rec.attempt + 1}.md`);
+        writeFileSync(file, text, { mode: 0o600 });
+        e.exits.reopen(rt, spec.name, file, because);
+        e.afterChange();
+        return true;
+      },
       excluded: (ids: readonly string[], failure: VerifyFailed) => {
         for (const id of ids) {
           const rt = e.table.get(id);

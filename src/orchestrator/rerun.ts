@@ -36,6 +36,7 @@ export function pointFingerprint(spec: PointSpec, outputsOf: (id: string) => str
     // a point without a check keeps the fingerprint it had before checks existed
     ...(spec.verify ? [spec.verify] : []),
     ...(spec.resolve ? [spec.resolve] : []),
+    ...(spec.feedback ? [{ feedback: spec.feedback }] : []),
   ]);
 }
 

@@ -26,6 +26,7 @@
  *                     ── non-zero, timeout, signal, no retries left ──> failed
  *                     ── stopped, superseded, point failed or timed out ──> cancelled
  *    succeeded ── its point's check found its changes to break the merge ──> failed
+ *              ── its point asks for another attempt with what broke (feedback:) ──> waiting
  *    --resume:  pending ──> succeeded (kept),  pending ──> running (adopted)
  *
  * The terminal phases are succeeded, failed, skipped and cancelled; a stream ends once, but
@@ -100,7 +101,8 @@ export const TRANSITIONS: { readonly [K in PhaseKind]: readonly PhaseKind[] } = 
   stalled: ['running', 'waiting', 'recovering', 'committing', 'succeeded', 'failed', 'cancelled'],
   committing: ['succeeded', 'failed', 'cancelled'],
   // a point's check found its changes to break the merge: left out (`on_verify_failure: exclude`)
-  succeeded: ['failed'],
+  // …or its point asks for another attempt with what broke (`feedback:`)
+  succeeded: ['failed', 'waiting'],
   failed: [],
   skipped: [],
   cancelled: [],

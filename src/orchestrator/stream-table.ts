@@ -79,6 +79,7 @@ export class StreamTable implements TableRole {
       prepared: false,
       startedMs: 0,
       restarts: 0,
+      feedbacks: 0,
       beatSavedMs: 0,
     };
     this.streams.set(spec.id, rt);
@@ -104,6 +105,7 @@ export class StreamTable implements TableRole {
     const wasTerminal = isTerminal(rt.phase.kind);
     move(rt, next);
     if (isTerminal(next.kind) && !wasTerminal) this.endedCount++;
+    if (wasTerminal && !isTerminal(next.kind)) this.endedCount--;
     this.e.records.save(rt);
     return next;
   }

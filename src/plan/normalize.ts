@@ -98,6 +98,7 @@ export function normalizePlan(doc: PlanDocument, meta: { file: string; dir: stri
       const at = ms(p.approve.timeout);
       if (at !== undefined) spec.approve.timeoutMs = at;
     }
+    if (p.feedback) spec.feedback = p.feedback;
     if (p.resolve !== undefined) spec.resolve = { command: copyCommand(p.resolve), timeoutMs: ms(p.resolve_timeout) ?? DEFAULTS.verifyTimeoutMs };
     if (p.verify !== undefined) {
       spec.verify = {

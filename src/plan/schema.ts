@@ -164,6 +164,14 @@ const pointSchema = strict(
       VERIFY_FAILURE_MODES,
       'fail (default): the point fails; exclude: find the streams that broke the check, publish the rest',
     ).optional(),
+    feedback: z
+      .number()
+      .int({ error: 'feedback must be a whole number' })
+      .min(0, { error: 'feedback must not be negative' })
+      .describe(
+        'A stream whose changes break the check (or conflict) runs again as its next attempt, in its own workspace, with COORD_FEEDBACK naming a file that says what broke, up to this many times; then the point merges and checks again',
+      )
+      .optional(),
     resolve: commandSchema
       .describe(
         'Run on a merge that conflicts, in a scratch tree where the conflicting files carry markers (COORD_CONFLICTS lists them with their base and each side); when it leaves no markers, its result is the merge',

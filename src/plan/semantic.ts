@@ -132,6 +132,10 @@ function checkVerify(data: unknown, report: Report): void {
     const path = [...POINTS, i];
     if (own(p, 'resolve_timeout') !== undefined && own(p, 'resolve') === undefined)
       report([...path, 'resolve_timeout'], 'resolve_timeout needs a resolve command on the same point');
+    const feedback = own(p, 'feedback');
+    if (typeof feedback === 'number' && feedback > 0 && own(p, 'verify') !== undefined && own(p, 'on_verify_failure') !== 'exclude') {
+      report([...path, 'feedback'], 'feedback goes to the streams the check finds to break it: it needs on_verify_failure: exclude');
+    }
     if (own(p, 'verify') === undefined) {
       for (const key of ['verify_timeout', 'verify_retries', 'on_verify_failure', 'verify_max_runs']) {
         if (own(p, key) !== undefined) report([...path, key], `${key} needs a verify command on the same point`);

@@ -145,6 +145,8 @@ export interface PointSpec {
   approve?: ApprovalSpec;
   /** The check the merge must pass before it is published. */
   verify?: VerifySpec;
+  /** `feedback: N`: a culprit (or a stream party to a conflict) runs again with what broke, up to N times. */
+  feedback?: number;
   /** `resolve:`: the command run on a merge that conflicts; its result is the merge when it leaves no markers. */
   resolve?: { command: string | string[]; timeoutMs: number };
   pos?: SourcePos;

@@ -48,6 +48,8 @@ export function describeEvent(e: CoordEvent): string {
       return `${e.stream} skipped: ${e.because}`;
     case 'stream-ended':
       return `${e.stream} ${e.state}${e.reason ? ` (${e.reason})` : ''}`;
+    case 'stream-feedback':
+      return `${e.stream} runs again as attempt ${e.attempt}: its changes ${e.because === 'verify' ? 'break the check of' : 'conflict at'} ${e.point} (what broke: ${e.file})`;
     case 'stream-stalled':
       return `${e.stream} stalled: no heartbeat for ${formatDuration(e.silentMs)}`;
     case 'stream-beat':

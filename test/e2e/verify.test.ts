@@ -324,3 +324,84 @@ describe('resolve: a resolver command on a merge that conflicts', () => {
     expect(r.stderr).toMatch(/plan\.yaml:\d+:\d+: .*resolve: point "review" is progressive/);
   });
 });
+
+describe('feedback: the stream that broke it runs again, told what broke', () => {
+  it('a culprit fixes its change in attempt 2 from the feedback file; then the point merges, checks and publishes everything', async () => {
+    const mul = {
+      id: 'mul',
+      command: `if [ -n "$COORD_FEEDBACK" ]; then grep -q 'return a + b;' lib/mul.js || exit 3; grep -q 'node --test test/' "$COORD_FEEDBACK" && grep -q 'not ok' "$COORD_FEEDBACK" && ${edit('replace', 'lib/mul.js', 'return a + b;', 'return a * b; // fixed')}; else ${edit('replace', 'lib/mul.js', 'return a * b;', 'return a + b;')}; fi`,
+    };
+    plan({ verify: TESTS, on_verify_failure: 'exclude', feedback: 2 }, [mul]);
+    const r = await rig.coord(['run', 'plan.yaml']);
+    expect({ code: r.code, out: r.stdout.slice(-3000) }).toMatchObject({ code: 0 });
+    const s = await status();
+    expect(stream(s, 'mul')).toMatchObject({ state: 'succeeded' });
+    expect((s.streams.find((x) => x.id === 'mul') as { attempt?: number } | undefined)?.attempt).toBe(2);
+    const point = s.convergence.find((p) => p.name === 'review');
+    expect(point).toMatchObject({ state: 'done', excluded: [] });
+    expect([...(point?.merged ?? [])].sort()).toEqual(['add', 'fmt', 'mul', 'notes', 'sub']);
+    expect(read(converged('review'), 'lib/mul.js')).toContain('return a * b; // fixed');
+    const fb = rig.events().find((e) => e.type === 'stream-feedback');
+    expect(fb).toMatchObject({ stream: 'mul', attempt: 2, point: 'review', because: 'verify' });
+    const text = read(String(fb?.file));
+    expect(text).toMatch(/^# What broke: the check of convergence point review/);
+    expect(text).toContain('not ok 3 - mul');
+    // the last check passed, on the merge with mul's fixed change
+    expect(point?.checks?.at(-1)).toMatchObject({ outcome: 'passed' });
+    expect(point?.checks?.at(-1)?.streams).toContain('mul');
+  });
+
+  it('a culprit still breaking it once its feedback is used up is left out', async () => {
+    // the same edit again in attempt 2 (sed, which leaves an edited file as it is)
+    plan({ verify: TESTS, on_verify_failure: 'exclude', feedback: 1 }, [{ id: 'mul', command: "sed -i 's/return a \\* b;/return a + b;/' lib/mul.js" }]);
+    const r = await rig.coord(['run', 'plan.yaml']);
+    expect({ code: r.code, out: r.stdout.slice(-3000) }).toMatchObject({ code: 1 });
+    const s = await status();
+    expect(stream(s, 'mul')).toMatchObject({ state: 'failed', reason: 'verify-failed' });
+    expect((s.streams.find((x) => x.id === 'mul') as { attempt?: number } | undefined)?.attempt).toBe(2);
+    expect(s.convergence.find((p) => p.name === 'review')).toMatchObject({ state: 'done', excluded: ['mul'] });
+    expect(rig.events().filter((e) => e.type === 'stream-feedback')).toHaveLength(1);
+  });
+
+  it('a stream party to a conflict is told the paths and where base and both sides are, and its attempt 2 merges cleanly', async () => {
+    // each takes the base version back when it gets feedback (the later of the two does)
+    const undo = `cp "$(sed -n 's/^  - base: //p' "$COORD_FEEDBACK")" lib/fmt.js`;
+    rig.writePlan({
+      stream_configuration: { base: './repo' },
+      agent_coordination: { convergence_points: [{ name: 'review', type: 'barrier', streams: ['comma', 'digit', 'add'], feedback: 1 }] },
+      streams: [
+        {
+          id: 'comma',
+          command: `if [ -n "$COORD_FEEDBACK" ]; then ${undo}; else ${edit('replace', 'lib/fmt.js', 'A number with two decimals.', 'A number, with two decimals.')}; fi`,
+        },
+        {
+          id: 'digit',
+          command: `if [ -n "$COORD_FEEDBACK" ]; then ${undo}; else ${edit('replace', 'lib/fmt.js', 'A number with two decimals.', 'A number with 2 decimals.')}; fi`,
+        },
+        { id: 'add', command: edit('replace', 'lib/add.js', 'The sum of two numbers.', 'The sum of two numbers, a + b.') },
+      ],
+    });
+    const r = await rig.coord(['run', 'plan.yaml']);
+    expect({ code: r.code, out: r.stdout.slice(-3000) }).toMatchObject({ code: 0 });
+    const fb = rig.events().filter((e) => e.type === 'stream-feedback');
+    expect(fb).toHaveLength(1);
+    expect(fb[0]).toMatchObject({ because: 'conflict', point: 'review', attempt: 2 });
+    const later = String(fb[0]?.stream);
+    const earlier = later === 'comma' ? 'digit' : 'comma';
+    const text = read(String(fb[0]?.file));
+    expect(text).toContain(`\`lib/fmt.js\`: changed by you and by ${earlier}`);
+    expect(text).toMatch(/ {2}- base: \/\S+\/\.coord-conflict\/base\/lib\/fmt\.js/);
+    const point = (await status()).convergence.find((p) => p.name === 'review') as Status['convergence'][number] & { conflicts: string[] };
+    expect(point).toMatchObject({ state: 'done', conflicts: [] });
+    expect(read(converged('review'), 'lib/fmt.js').split('\n')[0]).toBe(
+      earlier === 'comma' ? '/** A number, with two decimals. */' : '/** A number with 2 decimals. */',
+    );
+  });
+
+  it('feedback with on_verify_failure: fail is a plan error with its place', async () => {
+    plan({ verify: TESTS, feedback: 1 }, []);
+    const r = await rig.coord(['validate', 'plan.yaml']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/plan\.yaml:\d+:\d+: .*feedback goes to the streams the check finds to break it: it needs on_verify_failure: exclude/);
+  });
+});

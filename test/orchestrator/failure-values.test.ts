@@ -224,6 +224,7 @@ describe('a convergence point', () => {
       settled: () => undefined,
       running: () => [],
       excluded: () => undefined,
+      feedback: () => false,
     };
     const p = new PointRunner(s, path.join(tmp, 'run'), host, { checkpointIntervalMs: 0, runId: 'r1', ...opts });
     return { p, events };
