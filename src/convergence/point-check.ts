@@ -6,10 +6,13 @@
  * flaky test passes on a later try). A check called off (`signal`: a search no longer needs it,
  * the run stops) is stopped the same way and ends `cancelled`.
  */
-import { appendFileSync, closeSync, fstatSync, mkdirSync, openSync, readSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { CheckOutcome } from '../events/types.js';
 import type { ExitInfo, Spawner } from '../supervise/spawner.js';
+import { fileTail } from '../util/tail.js';
+import { checkPool, type CheckPool } from '../verify/scratch.js';
+import type { BaseTree } from '../workspace/basetree.js';
 
 export interface CheckRequest {
   command: string | string[];
@@ -34,8 +37,6 @@ export interface CheckResult {
   durationMs: number;
 }
 
-const shown = (c: string | string[]): string => (typeof c === 'string' ? c : c.join(' '));
-
 /** Runs the check, again while it fails and `retries` allow; how the last try ended. */
 export async function runCheck(spawner: Spawner, req: CheckRequest): Promise<CheckResult> {
   const t0 = performance.now();
@@ -45,7 +46,7 @@ export async function runCheck(spawner: Spawner, req: CheckRequest): Promise<Che
   let tries = 0;
   while (tries < most && !req.signal?.aborted) {
     tries++;
-    appendFileSync(req.log, `${tries > 1 ? '\n' : ''}── try ${tries} of ${most}: ${shown(req.command)} ──\n`, { mode: 0o600 });
+    appendFileSync(req.log, `${tries > 1 ? '\n' : ''}── try ${tries} of ${most}: ${commandText(req.command)} ──\n`, { mode: 0o600 });
     last = await once(spawner, req);
     appendFileSync(req.log, `── ${describe(last)} ──\n`);
     if (last.outcome === 'passed' || last.outcome === 'cancelled') break;
@@ -87,20 +88,13 @@ async function once(spawner: Spawner, req: CheckRequest): Promise<Omit<CheckResu
 
 /** The last `lines` lines of a check's log (what a failure message and feedback quote). */
 export function logTail(log: string, lines: number, maxBytes = 16 * 1024): string {
-  let fd: number;
-  try {
-    fd = openSync(log, 'r');
-  } catch {
-    return '';
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const len = Math.min(size, maxBytes);
-    const buf = Buffer.alloc(len);
-    readSync(fd, buf, 0, len, size - len);
-    const text = buf.toString('utf8').replace(/\n$/, '');
-    return text.split('\n').slice(-lines).join('\n');
-  } finally {
-    closeSync(fd);
-  }
+  return fileTail(log, maxBytes).text.replace(/\n$/, '').split('\n').slice(-lines).join('\n');
 }
+
+/** The run's check pool of `base` (`<run>/verify/pool/<key>`), shared by a run's checks and resolvers. */
+export function runPool(runDir: string, base: BaseTree): CheckPool {
+  return checkPool(base, join(runDir, 'verify', 'pool', basename(base.dir)));
+}
+
+/** A command as the plan wrote it, in one line. */
+export const commandText = (c: string | string[]): string => (typeof c === 'string' ? c : c.join(' '));

@@ -12,7 +12,7 @@ import type { CheckRecord } from '../backend/types.js';
 import { MATERIAL_DIR } from '../merge/conflicts.js';
 import type { MergeResult } from '../merge/merge.js';
 import type { PointSpec } from '../plan/types.js';
-import { logTail } from './point-check.js';
+import { commandText, logTail } from './point-check.js';
 import { conflictMessage, recordMerge, type MergingPoint } from './point-merge.js';
 import type { PointHost, PointSide } from './point-types.js';
 
@@ -91,15 +91,14 @@ export class PointFeedback {
   }
 
   private checkText(id: string, check: CheckRecord | undefined, command: string | string[]): string {
-    const shown = typeof command === 'string' ? command : command.join(' ');
     const lines = [`# What broke: the check of convergence point ${this.spec.name}`, ''];
     if (!check) {
-      lines.push(`Your changes break the check \`${shown}\` of point ${this.spec.name}.`);
+      lines.push(`Your changes break the check \`${commandText(command)}\` of point ${this.spec.name}.`);
     } else {
       const others = check.streams.filter((s) => s !== id);
       const how = check.outcome === 'timed-out' ? 'timed out' : check.signal ? `was ended by ${check.signal}` : `exited ${check.exitCode}`;
       lines.push(
-        `The check \`${shown}\` ${how} on the merge of your changes${others.length > 0 ? ` with those of ${others.join(', ')}` : ''}, and passes without yours.`,
+        `The check \`${commandText(command)}\` ${how} on the merge of your changes${others.length > 0 ? ` with those of ${others.join(', ')}` : ''}, and passes without yours.`,
         '',
         `The end of its output (all of it: ${check.log}):`,
         '',

@@ -14,14 +14,14 @@
  */
 import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { EventInput } from '../events/types.js';
 import type { ConflictPolicy, PointSpec } from '../plan/types.js';
 import { MATERIAL_DIR, readConflicts, readResolution, unresolved, type ConflictIndex, type Resolution } from '../merge/conflicts.js';
 import type { ConflictRules, MergeResult, MergeSource } from '../merge/merge.js';
 import type { BaseTree } from '../workspace/basetree.js';
-import { buildCheckTree, checkPool } from '../verify/scratch.js';
-import { logTail, runCheck } from './point-check.js';
+import { buildCheckTree } from '../verify/scratch.js';
+import { commandText, logTail, runCheck, runPool } from './point-check.js';
 import { conflictMessage, recordMerge, type MergingPoint } from './point-merge.js';
 import type { CheckContext, PointSide } from './point-types.js';
 
@@ -46,7 +46,7 @@ export class PointResolver {
   constructor(
     private readonly spec: PointSpec & { resolve: NonNullable<PointSpec['resolve']> },
     private readonly point: PointSide & MergingPoint,
-    runDir: string,
+    private readonly runDir: string,
     private readonly host: ResolveHost,
   ) {
     this.dir = join(runDir, 'verify', spec.name);
@@ -80,7 +80,7 @@ export class PointResolver {
     const base = await this.host.baseTree();
     const draft = await readResolution(point.conflictDir, index);
     const tree = await buildCheckTree(join(this.dir, 'resolve-tree'), await this.host.sources(streams, draft), this.host.policy, {
-      ...(base ? { pool: checkPool(base, join(dirname(this.dir), 'pool', base.dir.split('/').pop() ?? 'base')) } : {}),
+      ...(base ? { pool: runPool(this.runDir, base) } : {}),
     });
     if (!tree.result.ok) return giveUp('the merge with the conflicting paths as written still conflicts');
     const listing = join(this.dir, 'conflicts.json');
@@ -113,7 +113,7 @@ export class PointResolver {
       const tail = logTail(log, 3).trim();
       if (left.length > 0) return giveUp(`the resolver left conflict markers in ${left.join(', ')}`);
       return giveUp(
-        `the resolver \`${shown(this.spec.resolve.command)}\` ${run.outcome === 'timed-out' ? 'timed out' : `failed (exit ${run.exitCode})`}${tail ? `: ${tail}` : ''}`,
+        `the resolver \`${commandText(this.spec.resolve.command)}\` ${run.outcome === 'timed-out' ? 'timed out' : `failed (exit ${run.exitCode})`}${tail ? `: ${tail}` : ''}`,
       );
     }
     // what stands at each conflicting path goes to the material, as `coord continue` would read it
@@ -155,5 +155,3 @@ export class PointResolver {
     };
   }
 }
-
-const shown = (c: string | string[]): string => (typeof c === 'string' ? c : c.join(' '));

@@ -30,9 +30,9 @@ import type { EventInput } from '../events/types.js';
 import type { ConflictPolicy, PointSpec, VerifySpec } from '../plan/types.js';
 import type { ConflictRules, MergeResult, MergeSource } from '../merge/merge.js';
 import type { BaseTree } from '../workspace/basetree.js';
-import { buildCheckTree, checkPool, type CheckPool, type CheckTree } from '../verify/scratch.js';
+import { buildCheckTree, type CheckTree } from '../verify/scratch.js';
 import { findCulprits } from '../verify/search.js';
-import { logTail, runCheck } from './point-check.js';
+import { commandText, logTail, runCheck, runPool } from './point-check.js';
 
 /** A point's parts: its approval (`approve:`), feedback, verifier (`verify:`) and resolver (`resolve:`), and what they see of it. */
 export interface PointParts {
@@ -106,12 +106,9 @@ export type Verdict =
   /** The merge itself did not go through (conflicts): the point fails as without a check. */
   | { kind: 'merge'; result: MergeResult };
 
-const shown = (c: string | string[]): string => (typeof c === 'string' ? c : c.join(' '));
-
 export class PointVerifier {
   private readonly verify: VerifySpec;
   private readonly dir: string;
-  private pool: CheckPool | undefined;
 
   private readonly rec: PointRecord;
 
@@ -125,10 +122,10 @@ export class PointVerifier {
     this.verify = spec.verify;
     this.rec = point.rec;
     this.dir = join(runDir, 'verify', spec.name);
-    this.poolDir = join(runDir, 'verify', 'pool');
+    this.runDir = runDir;
   }
 
-  private readonly poolDir: string;
+  private readonly runDir: string;
   /** Checks started so far. */
   private started = 0;
   /** Check trees, built one after the other. */
@@ -153,7 +150,7 @@ export class PointVerifier {
     if (out.length > 0) {
       this.rec.excluded = [...(this.rec.excluded ?? []), ...out];
       this.host.emit({ type: 'point-excluded', point: this.spec.name, excluded: out, checks: v.checks, rounds: v.rounds });
-      const message = `its changes break the check of ${this.spec.name} (\`${shown(this.verify.command)}\`; output: coord logs ${this.spec.name}:verify)`;
+      const message = `its changes break the check of ${this.spec.name} (\`${commandText(this.verify.command)}\`; output: coord logs ${this.spec.name}:verify)`;
       this.host.excluded(out, { reason: 'verify-failed', point: this.spec.name, message });
     }
     if (again.length === 0) return v.publish;
@@ -306,17 +303,16 @@ export class PointVerifier {
     const { build } = this.merge;
     if (build) return { dir, result: await build(dir, streams), tamperCheck: () => [] };
     const base = await this.merge.baseTree();
-    if (base && !this.pool) this.pool = checkPool(base, join(this.poolDir, base.dir.split('/').pop() ?? 'base'));
     return buildCheckTree(dir, await this.merge.sources(streams), this.merge.policy, {
       allowConflicts: this.merge.allowConflicts,
-      ...(this.pool ? { pool: this.pool } : {}),
+      ...(base ? { pool: runPool(this.runDir, base) } : {}),
     });
   }
 
   private describeFailure(r: CheckRecord): string {
     const how =
       r.outcome === 'timed-out' ? `timed out after ${this.verify.timeoutMs} ms` : r.signal ? `failed (signal ${r.signal})` : `failed (exit ${r.exitCode})`;
-    return `check \`${shown(this.verify.command)}\` ${how}${r.tries > 1 ? ` in each of ${r.tries} tries` : ''}`;
+    return `check \`${commandText(this.verify.command)}\` ${how}${r.tries > 1 ? ` in each of ${r.tries} tries` : ''}`;
   }
 
   /** The end of a check's output, for a failure message. */

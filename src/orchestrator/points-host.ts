@@ -17,6 +17,7 @@ import { PointRunner, type ApprovalVerdict } from '../convergence/point-runner.j
 import type { CheckContext, SettledPoint } from '../convergence/point-types.js';
 import type { VerifyFailed } from '../core/failures.js';
 import { DEFAULT_CONCURRENCY } from './options.js';
+import { runEnv } from '../supervise/environment.js';
 import type { Engine, PointsHostRole, StreamRt } from './engine.js';
 import { pointFingerprint } from './rerun.js';
 import { isTerminal } from './stream-state.js';
@@ -89,29 +90,12 @@ export class PointsHost implements PointsHostRole {
     const { e } = this;
     return {
       spawner: e.spawner,
-      env: (tree, streams) => {
-        const env: NodeJS.ProcessEnv = { ...e.baseEnv };
-        env.PATH = [e.flags.binDir, e.baseEnv.PATH ?? ''].filter(Boolean).join(':');
-        env.COORD_RUN_ID = e.runId;
-        env.COORD_RUN_DIR = e.runDir;
-        env.COORD_POINT = spec.name;
-        env.COORD_MERGED = tree;
-        env.COORD_CHECK_STREAMS = streams.join(' ');
-        for (const k of [
-          'COORD_STREAM_ID',
-          'COORD_ATTEMPT',
-          'COORD_WORKSPACE',
-          'COORD_HEARTBEAT_FILE',
-          'COORD_INPUTS',
-          'COORD_SHARED',
-          'COORD_LOCK_TOKEN',
-          'COORD_LOCK_PATH',
-          'COORD_LOCK_CHAIN',
-          'COORD_LOCK_OWNER',
-        ])
-          delete env[k];
-        return env;
-      },
+      env: (tree, streams) => ({
+        ...runEnv({ runId: e.runId, runDir: e.runDir, binDir: e.flags.binDir, base: e.baseEnv }),
+        COORD_POINT: spec.name,
+        COORD_MERGED: tree,
+        COORD_CHECK_STREAMS: streams.join(' '),
+      }),
       graceMs: e.plan.guardian.graceMs,
       parallel: Math.max(1, e.opts.concurrency ?? DEFAULT_CONCURRENCY),
     };

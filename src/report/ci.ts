@@ -3,13 +3,16 @@
  * convergence point), a markdown summary appended to GITHUB_STEP_SUMMARY when it is set, and
  * the `::error` workflow annotations of failures (formatted by src/report/github.ts).
  */
-import { closeSync, openSync, readSync, fstatSync, appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunOutcome } from '../orchestrator/coordinator.js';
 import type { CheckRecord, StreamRecord, PointRecord } from '../backend/types.js';
 import { annotationFile, githubAnnotations, type PlanPlaces } from './github.js';
 import { excludedLine, streamProblem } from './summary.js';
 import type { ReporterName } from './types.js';
+import { fileTail, type OutputTail } from '../util/tail.js';
+
+export type { OutputTail } from '../util/tail.js';
 
 export { streamProblem } from './summary.js';
 
@@ -19,6 +22,11 @@ export { streamProblem } from './summary.js';
  * test runners (node's own included) report failures on stdout.
  */
 export const OUTPUT_TAIL_BYTES = 4096;
+
+/** The last `max` bytes of a log file, as {@link fileTail} reads them. */
+export function outputTail(file: string, max = OUTPUT_TAIL_BYTES): OutputTail {
+  return fileTail(file, max);
+}
 
 const seconds = (s: { startedAt?: string | null; endedAt?: string | null }): number =>
   s.startedAt && s.endedAt ? Math.max(0, (Date.parse(s.endedAt) - Date.parse(s.startedAt)) / 1000) : 0;
@@ -102,50 +110,6 @@ function checkCase(point: string, c: CheckRecord): string {
   const log = outputTail(c.log);
   const message = c.outcome === 'timed-out' ? 'the check timed out' : `the check failed (${c.signal ? `signal ${c.signal}` : `exit ${c.exitCode}`})`;
   return `${head}><failure ${attrs({ message, type: 'verify-failed' })}>${text(tailSection('output', log))}</failure><system-out>${text(log.text)}</system-out></testcase>`;
-}
-
-/** The end of a log file: its text, how many bytes of the file that is, the file's size, and whether its start was cut off. */
-export interface OutputTail {
-  text: string;
-  bytes: number;
-  size: number;
-  cut: boolean;
-}
-
-/**
- * The last `max` bytes of a file (empty when there is none), decoded as UTF-8 without a
- * character cut in two: a cut leaves continuation bytes at the start, which are dropped
- * rather than shown as U+FFFD, and a last character the stream did not finish is left out.
- */
-export function outputTail(file: string, max = OUTPUT_TAIL_BYTES): OutputTail {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch {
-    return { text: '', bytes: 0, size: 0, cut: false };
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const len = Math.min(size, max);
-    const buf = Buffer.alloc(len);
-    const got = readSync(fd, buf, 0, len, size - len);
-    const cut = got < size;
-    const isCont = (i: number): boolean => ((buf[i] ?? 0) & 0xc0) === 0x80;
-    let start = 0;
-    // continuation bytes are 10xxxxxx, and a character has at most three
-    if (cut) while (start < Math.min(got, 3) && isCont(start)) start++;
-    let end = got;
-    // an unfinished last character (a stream killed mid-write): its lead byte and fewer continuation bytes than it announces
-    let lead = got - 1;
-    while (lead > start && got - lead < 4 && isCont(lead)) lead--;
-    const b = buf[lead] ?? 0;
-    const want = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
-    if (lead >= start && want > 1 && got - lead < want) end = lead;
-    const tail = buf.subarray(start, end);
-    return { text: tail.toString('utf8'), bytes: tail.length, size, cut };
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** XML 1.0 text: escaped, and characters XML cannot carry dropped. */

@@ -74,11 +74,7 @@ export interface EnvInput {
  * the stream: a relative one breaks as soon as the stream changes directory.
  */
 export function streamEnv(input: EnvInput): NodeJS.ProcessEnv {
-  const base = input.base ?? process.env;
-  const env: NodeJS.ProcessEnv = { ...base, ...input.spec.env };
-  env.PATH = [resolve(input.binDir), base.PATH ?? ''].filter(Boolean).join(':');
-  env.COORD_RUN_ID = input.runId;
-  env.COORD_RUN_DIR = resolve(input.runDir);
+  const env = runEnv(input, input.spec.env);
   env.COORD_STREAM_ID = input.spec.id;
   env.COORD_ATTEMPT = String(input.attempt);
   env.COORD_WORKSPACE = resolve(input.paths.workspace);
@@ -87,8 +83,24 @@ export function streamEnv(input: EnvInput): NodeJS.ProcessEnv {
   if (input.paths.shared) env.COORD_SHARED = resolve(input.paths.shared);
   else delete env.COORD_SHARED;
   if (input.fileAccess) env.COORD_FILE_ACCESS = input.fileAccess;
-  // locks of whoever started the run are not the stream's
-  for (const k of ['COORD_LOCK_TOKEN', 'COORD_LOCK_PATH', 'COORD_LOCK_CHAIN', 'COORD_LOCK_OWNER']) delete env[k];
+  return env;
+}
+
+/** The variables that name a stream's own paths and attempt (set by {@link streamEnv} only). */
+const STREAM_VARS = ['COORD_STREAM_ID', 'COORD_ATTEMPT', 'COORD_WORKSPACE', 'COORD_HEARTBEAT_FILE', 'COORD_INPUTS', 'COORD_SHARED'];
+
+/**
+ * What every process a run starts gets (a stream's attempt, a point's check): the caller's
+ * environment and `extra`, `coord` first on PATH, `COORD_RUN_ID` and `COORD_RUN_DIR`; no
+ * stream's variables nor the locks of whoever started the run.
+ */
+export function runEnv(input: Pick<EnvInput, 'runId' | 'runDir' | 'binDir' | 'base'>, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const base = input.base ?? process.env;
+  const env: NodeJS.ProcessEnv = { ...base, ...extra };
+  env.PATH = [resolve(input.binDir), base.PATH ?? ''].filter(Boolean).join(':');
+  env.COORD_RUN_ID = input.runId;
+  env.COORD_RUN_DIR = resolve(input.runDir);
+  for (const k of [...STREAM_VARS, 'COORD_LOCK_TOKEN', 'COORD_LOCK_PATH', 'COORD_LOCK_CHAIN', 'COORD_LOCK_OWNER']) delete env[k];
   return env;
 }
 

@@ -80,6 +80,28 @@ function runsIn(home: string): string[] {
   return existsSync(dir) ? readdirSync(dir) : [];
 }
 
+/**
+ * The project (a copy of fixtures/project, in git as a project would be) with `plan` saved in
+ * it as `planFile`, and PATH with `coord` (this coord, as installed) and `claude`: the stand-in
+ * agent, run after the shell lines `before`.
+ */
+function standInProject(planFile: string, plan: string, before = ''): { project: string; env: Record<string, string> } {
+  const project = join(rig.dir, 'tally');
+  cpSync(join(FIXTURES, 'project'), project, { recursive: true });
+  git(project, 'init', '-q');
+  git(project, 'add', '.');
+  git(project, 'commit', '-q', '-m', 'tally');
+  writeFileSync(join(project, planFile), plan);
+  const bin = join(rig.dir, 'bin');
+  mkdirSync(bin);
+  const exec = (to: string): string => `exec ${shellQuote(process.execPath)} ${shellQuote(to)} "$@"\n`;
+  writeFileSync(join(bin, 'claude'), `#!/bin/sh\n${before}${exec(join(FIXTURES, 'agent-standin.js'))}`);
+  writeFileSync(join(bin, 'coord'), `#!/bin/sh\n${exec(COORD)}`);
+  chmodSync(join(bin, 'claude'), 0o755);
+  chmodSync(join(bin, 'coord'), 0o755);
+  return { project, env: { PATH: `${bin}:${process.env.PATH ?? ''}` } };
+}
+
 interface Status {
   run: { id: string; state: string };
   streams: Array<{ id: string; state: string; workspace: string }>;
@@ -144,27 +166,10 @@ describe("the README's worked example", () => {
     expect(plan.streams.filter((s) => s.command.startsWith('claude -p ')).length).toBeGreaterThan(1);
   });
 
-  /**
-   * The project (a copy of fixtures/project, in git as a project would be) with the plan saved
-   * in it, and PATH with `coord` (this coord, as installed) and `claude`: the stand-in agent,
-   * which exits `fail.with` instead in the stream `fail.in`.
-   */
+  /** The project with the plan saved in it; the stand-in agent exits `fail.with` instead in the stream `fail.in`. */
   function setUp(fail?: { in: string; with: number }): { project: string; env: Record<string, string> } {
-    const project = join(rig.dir, 'tally');
-    cpSync(join(FIXTURES, 'project'), project, { recursive: true });
-    git(project, 'init', '-q');
-    git(project, 'add', '.');
-    git(project, 'commit', '-q', '-m', 'tally');
-    writeFileSync(join(project, planFile!), yaml[0]!.text);
-    const bin = join(rig.dir, 'bin');
-    mkdirSync(bin);
-    const exec = (to: string): string => `exec ${shellQuote(process.execPath)} ${shellQuote(to)} "$@"\n`;
     const failing = fail === undefined ? '' : `[ "$COORD_STREAM_ID" = ${shellQuote(fail.in)} ] && exit ${fail.with}\n`;
-    writeFileSync(join(bin, 'claude'), `#!/bin/sh\n${failing}${exec(join(FIXTURES, 'agent-standin.js'))}`);
-    writeFileSync(join(bin, 'coord'), `#!/bin/sh\n${exec(COORD)}`);
-    chmodSync(join(bin, 'claude'), 0o755);
-    chmodSync(join(bin, 'coord'), 0o755);
-    return { project, env: { PATH: `${bin}:${process.env.PATH ?? ''}` } };
+    return standInProject(planFile!, yaml[0]!.text, failing);
   }
 
   it(
@@ -238,22 +243,8 @@ describe("the README's verified convergence", () => {
   it(
     'runs as written: the stand-in agent of perf breaks lib/mul.js, the check finds it, the others are published, exit 1',
     async () => {
-      const project = join(rig.dir, 'tally');
-      cpSync(join(FIXTURES, 'project'), project, { recursive: true });
-      git(project, 'init', '-q');
-      git(project, 'add', '.');
-      git(project, 'commit', '-q', '-m', 'tally');
-      writeFileSync(join(project, planFile!), yaml[0]!.text);
-      const bin = join(rig.dir, 'bin');
-      mkdirSync(bin);
-      const exec = (to: string): string => `exec ${shellQuote(process.execPath)} ${shellQuote(to)} "$@"\n`;
       // "Say perf got mul wrong"
-      const breaks = `[ "$COORD_STREAM_ID" = perf ] && sed -i 's/a \\* b/a + b/' lib/mul.js\n`;
-      writeFileSync(join(bin, 'claude'), `#!/bin/sh\n${breaks}${exec(join(FIXTURES, 'agent-standin.js'))}`);
-      writeFileSync(join(bin, 'coord'), `#!/bin/sh\n${exec(COORD)}`);
-      chmodSync(join(bin, 'claude'), 0o755);
-      chmodSync(join(bin, 'coord'), 0o755);
-      const env = { PATH: `${bin}:${process.env.PATH ?? ''}` };
+      const { project, env } = standInProject(planFile!, yaml[0]!.text, `[ "$COORD_STREAM_ID" = perf ] && sed -i 's/a \\* b/a + b/' lib/mul.js\n`);
 
       const run = commands(all.find((b) => b.info === 'sh')!.text)[0]!;
       const r = await sh(run, project, env);

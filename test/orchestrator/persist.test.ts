@@ -1,29 +1,7 @@
 /** The run's one record writer: writes in order, coalesces lanes on a (fake) clock, keeps the first failure. */
 import { describe, expect, it } from '@jest/globals';
-import { RecordWriter, type Timers } from '../../src/orchestrator/persist.js';
-
-/** Timers that fire only when the test says so. */
-class FakeTimers implements Timers {
-  now = 0;
-  private next = 1;
-  readonly armed = new Map<number, { at: number; fn: () => void }>();
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.next++;
-    this.armed.set(id, { at: this.now + ms, fn });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.armed.delete(handle as number);
-  }
-  advance(ms: number): void {
-    this.now += ms;
-    for (const [id, t] of [...this.armed].sort((a, b) => a[1].at - b[1].at)) {
-      if (t.at > this.now) continue;
-      this.armed.delete(id);
-      t.fn();
-    }
-  }
-}
+import { RecordWriter } from '../../src/orchestrator/persist.js';
+import { FakeTimers } from '../supervise/fake-timers.js';
 
 describe('RecordWriter', () => {
   it('runs writes one after another in the order they were made', async () => {
@@ -71,7 +49,7 @@ describe('RecordWriter', () => {
     expect(batches).toEqual([['x=succeeded', 'y=pending']]);
     expect(lane.pending).toBe(0);
     // nothing dirty: no timer, no write
-    expect(timers.armed.size).toBe(0);
+    expect(timers.pending).toBe(0);
     lane.mark('y');
     timers.advance(50);
     await w.settled();
@@ -101,7 +79,7 @@ describe('RecordWriter', () => {
     w.flushAll();
     await w.settled();
     expect(written).toEqual(['fast:a', 'fast:b', 'slow:pools']);
-    expect(timers.armed.size).toBe(0);
+    expect(timers.pending).toBe(0);
     timers.advance(1000);
     await w.settled();
     expect(written).toHaveLength(3);
